@@ -1,0 +1,108 @@
+//! The command line: one file per command. This module holds only the argument enum, the
+//! dispatch, and the steps several commands share (load + resolve, read + plan).
+
+mod apply;
+pub mod error;
+mod plan;
+mod sandbox;
+mod schema;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+use futures_util::future::join_all;
+
+use crate::connect::{connect, Connected};
+use crate::desired::Desired;
+use crate::model::ResourceMap;
+use error::CliError;
+
+/// Manage who has access to what on Bitbucket, as code
+///
+/// rollcall reads a directory of YAML manifests (users, groups, memberships and
+/// permissions), compares it with the live state of every target and shows or applies
+/// the difference.
+#[derive(Debug, Parser)]
+#[command(name = "rollcall", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Validate(validate::Args),
+    Plan(plan::Args),
+    Apply(apply::Args),
+    Schema(schema::Args),
+    #[command(subcommand)]
+    Sandbox(sandbox::Command),
+}
+
+/// Runs a parsed command and returns the exit code.
+pub async fn run(cli: Cli) -> Result<u8, CliError> {
+    match cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Plan(args) => plan::run(args).await,
+        Command::Apply(args) => apply::run(args).await,
+        Command::Schema(args) => schema::run(args),
+        Command::Sandbox(cmd) => sandbox::run(cmd).await,
+    }
+}
+
+/// The manifest directory argument every command takes.
+#[derive(Debug, clap::Args)]
+pub struct ManifestDir {
+    /// Directory of manifest files (*.yaml, searched recursively)
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+}
+
+/// Loads and resolves a manifest directory, with every problem reported at once.
+pub fn load(dir: &Path) -> Result<Desired, CliError> {
+    let (loaded, mut problems) = crate::manifest::load_dir(dir).map_err(|e| {
+        CliError::new(format!("cannot read the manifest directory {}: {e}", dir.display()))
+            .hint("pass the directory that holds your manifests, e.g. rollcall plan manifests/")
+    })?;
+    match crate::resolve::resolve(&loaded) {
+        Ok(desired) if problems.is_empty() => Ok(desired),
+        Ok(_) => Err(CliError::Manifest(problems)),
+        Err(more) => {
+            problems.extend(more);
+            Err(CliError::Manifest(problems))
+        }
+    }
+}
+
+/// Connects to every target and reads live state, all targets at once.
+pub async fn read_live(desired: &Desired) -> Result<(Connected, BTreeMap<String, ResourceMap>), CliError> {
+    let connected = connect(desired).await?;
+    let reads = connected
+        .providers
+        .iter()
+        .map(|(name, p)| async move { (name.clone(), p.read().await) });
+    let mut live = BTreeMap::new();
+    let mut errors = Vec::new();
+    for (name, result) in join_all(reads).await {
+        match result {
+            Ok(state) => {
+                live.insert(name, state);
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if errors.is_empty() {
+        return Ok((connected, live));
+    }
+    connected.shutdown().await;
+    let mut err = CliError::new(format!("cannot read live state: {}", errors.join("; ")));
+    if errors.iter().any(|e| e.contains("HTTP 401") || e.contains("HTTP 403")) {
+        err = err.hint("check that the target's token is valid and belongs to an account with ADMIN or SYS_ADMIN");
+    }
+    if errors.iter().any(|e| e.contains("HTTP 404")) {
+        err = err.hint("a project or repository named in `access` may not exist on the target: create it there first, or fix the key");
+    }
+    Err(err)
+}

@@ -1,0 +1,67 @@
+//! `rollcall sandbox serve`: runs the Bitbucket Data Center emulator for people and other
+//! tools, on loopback only.
+
+use std::path::PathBuf;
+
+use super::error::{CliError, EXIT_OK};
+use crate::sandbox::bitbucket_dc::{serve, Shared};
+use crate::sandbox::state::DcState;
+
+/// Run the built-in emulators
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    Serve(ServeArgs),
+}
+
+/// Serve a Bitbucket Data Center sandbox on 127.0.0.1 until interrupted
+///
+/// The REST API is under http://127.0.0.1:PORT/rest. Requests authenticate with the
+/// token in ROLLCALL_SANDBOX_TOKEN (Bearer, or Basic with the state's operator as the
+/// username). On Ctrl-C the state is written back to the file.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Sandbox state file (YAML)
+    path: PathBuf,
+    /// Port to listen on (0 picks a free one)
+    #[arg(long, default_value_t = 7990)]
+    port: u16,
+    /// Token the sandbox accepts
+    #[arg(
+        long,
+        env = "ROLLCALL_SANDBOX_TOKEN",
+        hide_env_values = true,
+        default_value = "sandbox"
+    )]
+    token: String,
+    /// Do not write the state back on exit
+    #[arg(long)]
+    no_save: bool,
+}
+
+pub async fn run(cmd: Command) -> Result<u8, CliError> {
+    let Command::Serve(args) = cmd;
+    let state = DcState::load(&args.path).map_err(|e| CliError::new(e.to_string()))?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .map_err(|e| {
+            CliError::new(format!("cannot listen on 127.0.0.1:{}: {e}", args.port))
+                .hint("pick another --port, or 0 for any free one")
+        })?;
+    let running = serve(Shared::new(state, args.token), listener)
+        .await
+        .map_err(|e| CliError::new(format!("cannot start the sandbox: {e}")))?;
+    println!(
+        "Bitbucket Data Center sandbox at {}/rest (state: {})",
+        running.base_url,
+        args.path.display()
+    );
+    println!("Authenticate with the token from ROLLCALL_SANDBOX_TOKEN (default: sandbox). Ctrl-C stops it.");
+    let _ = tokio::signal::ctrl_c().await;
+    let state = running.shared.state();
+    running.shutdown().await;
+    if !args.no_save {
+        state.save(&args.path).map_err(|e| CliError::new(e.to_string()))?;
+        println!("State written to {}", args.path.display());
+    }
+    Ok(EXIT_OK)
+}

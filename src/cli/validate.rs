@@ -1,0 +1,34 @@
+//! `rollcall validate`: checks a manifest directory offline.
+
+use super::error::{CliError, EXIT_OK};
+use super::ManifestDir;
+use crate::model::{Kind, ResourceId};
+
+/// Check the manifests without contacting any target
+///
+/// Reports every problem at once, each with file, line, column and a hint. Exits 0 when
+/// the manifests are valid and 1 otherwise.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    manifest: ManifestDir,
+}
+
+pub fn run(args: Args) -> Result<u8, CliError> {
+    let desired = super::load(&args.manifest.dir)?;
+    let count = |k: Kind| desired.resources.keys().filter(|a| a.id.kind() == k).count();
+    let users = desired
+        .resources
+        .keys()
+        .filter(|a| matches!(a.id, ResourceId::User { .. }))
+        .count();
+    println!(
+        "The manifest is valid: {} target(s), {} user account(s), {} group(s), {} membership(s), {} permission(s).",
+        desired.targets.len(),
+        users,
+        count(Kind::Groups),
+        count(Kind::Memberships),
+        count(Kind::Permissions),
+    );
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,156 @@
+//! `connect`: from resolved targets to live providers. Reads each token from the
+//! environment or a file, and starts the in-process emulator for `sandbox:` targets,
+//! whose state is written back after an apply.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+
+use crate::desired::{Desired, Endpoint, SecretRef, TargetConfig};
+use crate::http::Auth;
+use crate::provider::bitbucket_dc::BitbucketDc;
+use crate::provider::Provider;
+use crate::sandbox::bitbucket_dc::{self as emulator, RunningEmulator, Shared};
+use crate::sandbox::state::DcState;
+
+/// A target that cannot be reached or set up, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[error("{target}: {message}")]
+pub struct ConnectError {
+    pub target: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+struct Sandbox {
+    path: PathBuf,
+    emulator: RunningEmulator,
+}
+
+/// Providers for every target, plus the emulators running for sandbox targets.
+pub struct Connected {
+    pub providers: BTreeMap<String, Box<dyn Provider>>,
+    sandboxes: Vec<Sandbox>,
+}
+
+impl Connected {
+    /// Writes each sandbox's state back to its file.
+    pub fn save_sandboxes(&self) -> Result<(), ConnectError> {
+        for s in &self.sandboxes {
+            s.emulator.shared.state().save(&s.path).map_err(|e| ConnectError {
+                target: "sandbox".to_owned(),
+                message: e.to_string(),
+                hint: None,
+            })?;
+        }
+        Ok(())
+    }
+
+    pub async fn shutdown(self) {
+        for s in self.sandboxes {
+            s.emulator.shutdown().await;
+        }
+    }
+}
+
+pub async fn connect(desired: &Desired) -> Result<Connected, ConnectError> {
+    let mut connected = Connected {
+        providers: BTreeMap::new(),
+        sandboxes: Vec::new(),
+    };
+    for (name, config) in &desired.targets {
+        let (base, auth) = match &config.endpoint {
+            Endpoint::Url(url) => (url.clone(), config.auth.as_ref().map(|a| auth(name, a)).transpose()?),
+            Endpoint::Sandbox(path) => {
+                let (emulator, token) = start_sandbox(name, path).await?;
+                let base =
+                    url::Url::parse(&emulator.base_url).map_err(|e| err(name, format!("sandbox address: {e}")))?;
+                connected.sandboxes.push(Sandbox {
+                    path: path.clone(),
+                    emulator,
+                });
+                (base, Some(Auth::Bearer(token)))
+            }
+        };
+        let provider = provider(config, base, auth)?;
+        connected.providers.insert(name.clone(), provider);
+    }
+    Ok(connected)
+}
+
+fn provider(config: &TargetConfig, base: url::Url, auth: Option<Auth>) -> Result<Box<dyn Provider>, ConnectError> {
+    let p = BitbucketDc::new(&config.name, base, auth, config.scope.clone(), config.notify_new_users)
+        .map_err(|e| err(&config.name, e.to_string()))?;
+    Ok(Box::new(p))
+}
+
+async fn start_sandbox(target: &str, path: &std::path::Path) -> Result<(RunningEmulator, SecretString), ConnectError> {
+    let state = DcState::load(path).map_err(|e| ConnectError {
+        target: target.to_owned(),
+        message: e.to_string(),
+        hint: Some("a sandbox target's url is `sandbox:PATH`, PATH relative to the manifest directory".to_owned()),
+    })?;
+    let token = session_token();
+    let shared = Shared::new(state, token.clone());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(|e| err(target, format!("cannot start the sandbox: {e}")))?;
+    let running = emulator::serve(shared, listener)
+        .await
+        .map_err(|e| err(target, format!("cannot start the sandbox: {e}")))?;
+    Ok((running, SecretString::from(token)))
+}
+
+/// A fresh token for an in-process sandbox: nothing outside this process needs it.
+pub fn session_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    (0..2)
+        .map(|i| {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u8(i);
+            format!("{:016x}", h.finish())
+        })
+        .collect()
+}
+
+fn auth(target: &str, a: &crate::desired::AuthConfig) -> Result<Auth, ConnectError> {
+    let token = read_secret(target, &a.token)?;
+    Ok(match &a.username {
+        Some(username) => Auth::Basic {
+            username: username.clone(),
+            token,
+        },
+        None => Auth::Bearer(token),
+    })
+}
+
+fn read_secret(target: &str, r: &SecretRef) -> Result<SecretString, ConnectError> {
+    let value = match r {
+        SecretRef::Env(var) => std::env::var(var).map_err(|_| ConnectError {
+            target: target.to_owned(),
+            message: format!("the token variable {var} is not set"),
+            hint: Some(format!(
+                "export {var}=… before running rollcall, or point the token at a file with ${{file:PATH}}"
+            )),
+        })?,
+        SecretRef::File(path) => std::fs::read_to_string(path).map_err(|e| ConnectError {
+            target: target.to_owned(),
+            message: format!("cannot read the token file {}: {e}", path.display()),
+            hint: None,
+        })?,
+    };
+    let value = value.trim().to_owned();
+    if value.is_empty() {
+        return Err(err(target, "the token is empty".to_owned()));
+    }
+    Ok(SecretString::from(value))
+}
+
+fn err(target: &str, message: String) -> ConnectError {
+    ConnectError {
+        target: target.to_owned(),
+        message,
+        hint: None,
+    }
+}

@@ -1,0 +1,203 @@
+//! The HTTP layer every provider shares: authentication headers, timeouts, request
+//! counting, and errors that name the target, the request and the status but never the
+//! token. Providers bring their own wire types and error-body parser.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+
+/// How requests authenticate.
+#[derive(Clone)]
+pub enum Auth {
+    Bearer(SecretString),
+    Basic { username: String, token: SecretString },
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+            Auth::Basic { username, .. } => write!(f, "Basic({username}:<redacted>)"),
+        }
+    }
+}
+
+/// A failed request. `request` is `METHOD /path?query` without the host; rollcall never
+/// puts secrets in URLs, and the vendor's message is scrubbed of the token regardless.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{target}: {request} failed: {detail}")]
+pub struct HttpError {
+    pub target: String,
+    pub request: String,
+    pub status: Option<u16>,
+    pub detail: String,
+}
+
+impl HttpError {
+    pub fn is_status(&self, status: u16) -> bool {
+        self.status == Some(status)
+    }
+}
+
+/// Extracts the vendor's human message from an error body.
+pub type ErrorParser = fn(&str) -> Option<String>;
+
+pub struct HttpClient {
+    target: String,
+    base: url::Url,
+    auth: Option<Auth>,
+    client: reqwest::Client,
+    parse_error: ErrorParser,
+    requests: AtomicUsize,
+}
+
+impl HttpClient {
+    pub fn new(target: &str, base: url::Url, auth: Option<Auth>, parse_error: ErrorParser) -> Result<Self, HttpError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .user_agent(concat!("rollcall/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| HttpError {
+                target: target.to_owned(),
+                request: "client setup".to_owned(),
+                status: None,
+                detail: e.to_string(),
+            })?;
+        Ok(HttpClient {
+            target: target.to_owned(),
+            base,
+            auth,
+            client,
+            parse_error,
+            requests: AtomicUsize::new(0),
+        })
+    }
+
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// How many requests this client has sent: the figure the request-count tests check.
+    pub fn request_count(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Sends a request and returns the body of a 2xx answer.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<String, HttpError> {
+        let mut url = self.base.clone();
+        {
+            let base_path = url.path().trim_end_matches('/').to_owned();
+            url.set_path(&format!("{base_path}{path}"));
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        let request = match url.query() {
+            Some(q) => format!("{method} {}?{q}", url.path()),
+            None => format!("{method} {}", url.path()),
+        };
+        let mut builder: RequestBuilder = self.client.request(method, url).header("Accept", "application/json");
+        builder = match &self.auth {
+            Some(Auth::Bearer(token)) => builder.bearer_auth(token.expose_secret()),
+            Some(Auth::Basic { username, token }) => builder.basic_auth(username, Some(token.expose_secret())),
+            None => builder,
+        };
+        if let Some(body) = body {
+            builder = builder.json(body);
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let fail = |status: Option<u16>, detail: String| HttpError {
+            target: self.target.clone(),
+            request: request.clone(),
+            status,
+            detail: self.redact(&detail),
+        };
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| fail(None, describe_transport_error(&e)))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| fail(Some(status.as_u16()), describe_transport_error(&e)))?;
+        if status.is_success() {
+            return Ok(text);
+        }
+        let vendor = (self.parse_error)(&text).unwrap_or_else(|| snippet(&text));
+        Err(fail(
+            Some(status.as_u16()),
+            format!(
+                "{}{}{}",
+                status_line(status),
+                if vendor.is_empty() { "" } else { ": " },
+                vendor
+            ),
+        ))
+    }
+
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, HttpError> {
+        let text = self.send(Method::GET, path, query, None).await?;
+        serde_json::from_str(&text).map_err(|e| HttpError {
+            target: self.target.clone(),
+            request: format!("GET {path}"),
+            status: Some(200),
+            detail: format!("unexpected response body: {e}"),
+        })
+    }
+
+    /// Removes the token from text that came from a server, in case it was echoed back.
+    fn redact(&self, text: &str) -> String {
+        match &self.auth {
+            Some(Auth::Bearer(t)) | Some(Auth::Basic { token: t, .. }) if !t.expose_secret().is_empty() => {
+                text.replace(t.expose_secret(), "<redacted>")
+            }
+            _ => text.to_owned(),
+        }
+    }
+}
+
+fn status_line(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("HTTP {} {reason}", status.as_u16()),
+        None => format!("HTTP {}", status.as_u16()),
+    }
+}
+
+fn describe_transport_error(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "the server did not answer in time".to_owned()
+    } else if e.is_connect() {
+        "cannot connect to the server (is the URL right and the server up?)".to_owned()
+    } else {
+        // reqwest's own text can contain the URL; ours holds no secret, so it is safe.
+        let mut msg = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            msg.push_str(": ");
+            msg.push_str(&s.to_string());
+            source = s.source();
+        }
+        msg
+    }
+}
+
+fn snippet(body: &str) -> String {
+    let trimmed = body.trim();
+    let mut out: String = trimmed.chars().take(200).collect();
+    if trimmed.chars().count() > 200 {
+        out.push('…');
+    }
+    out
+}

@@ -1,0 +1,19 @@
+//! rollcall: access as code for developer platforms.
+//!
+//! The pipeline, one module per stage: `manifest` loads YAML with spans, `resolve` turns
+//! it into a checked `Desired`, `provider` reads live state and applies changes, `plan`
+//! diffs and orders, `render` prints, `apply` executes. `sandbox` holds the emulators the
+//! quickstart and the tests talk to over real HTTP.
+
+pub mod apply;
+pub mod cli;
+pub mod connect;
+pub mod desired;
+pub mod http;
+pub mod manifest;
+pub mod model;
+pub mod plan;
+pub mod provider;
+pub mod render;
+pub mod resolve;
+pub mod sandbox;

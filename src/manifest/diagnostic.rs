@@ -1,0 +1,122 @@
+//! Located problems in manifest files, collected rather than thrown, and rendered like a
+//! compiler's: message, `file:line:column`, the source line with a caret, and a hint.
+
+use std::fmt;
+
+use serde_saphyr::Location;
+
+/// The text of one manifest file, kept so problems can quote it.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// The path as shown to the user: relative to the manifest directory.
+    pub name: String,
+    pub text: String,
+}
+
+/// Every file of a manifest directory, addressed by index.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    pub files: Vec<SourceFile>,
+}
+
+/// Where in which file a value was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    pub file: usize,
+    pub location: Location,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: String,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+    pub hint: Option<String>,
+    /// The source line and how many characters the caret covers.
+    pub snippet: Option<(String, usize)>,
+}
+
+impl Sources {
+    pub fn diagnostic(&self, origin: Origin, message: impl Into<String>) -> Diagnostic {
+        let file = self.files.get(origin.file);
+        let line = origin.location.line();
+        let column = origin.location.column();
+        let snippet = file.and_then(|f| {
+            let text = f.text.lines().nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+            let start = usize::try_from(column).ok()?.saturating_sub(1);
+            let rest = text.chars().count().saturating_sub(start).max(1);
+            let span = usize::try_from(origin.location.span().len()).unwrap_or(1);
+            Some((text.to_owned(), span.clamp(1, rest)))
+        });
+        Diagnostic {
+            file: file.map(|f| f.name.clone()).unwrap_or_default(),
+            line,
+            column,
+            message: message.into(),
+            hint: None,
+            snippet,
+        }
+    }
+
+    /// A problem about a whole file (it cannot be read, say).
+    pub fn file_diagnostic(&self, file: usize, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            file: self.files.get(file).map(|f| f.name.clone()).unwrap_or_default(),
+            line: 0,
+            column: 0,
+            message: message.into(),
+            hint: None,
+            snippet: None,
+        }
+    }
+}
+
+impl Diagnostic {
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "error: {}", self.message)?;
+        if self.line == 0 {
+            writeln!(f, "  --> {}", self.file)?;
+        } else {
+            writeln!(f, "  --> {}:{}:{}", self.file, self.line, self.column)?;
+        }
+        if let Some((text, width)) = &self.snippet {
+            let number = self.line.to_string();
+            let pad = " ".repeat(number.len());
+            writeln!(f, "{pad} |")?;
+            writeln!(f, "{number} | {text}")?;
+            let indent: String = text
+                .chars()
+                .take(usize::try_from(self.column).unwrap_or(1).saturating_sub(1))
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            writeln!(f, "{pad} | {indent}{}", "^".repeat(*width))?;
+        }
+        if let Some(hint) = &self.hint {
+            writeln!(f, "  = hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Renders a list of problems with a closing count, as `validate` and `plan` print it.
+pub fn render_all(diagnostics: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for d in diagnostics {
+        out.push_str(&d.to_string());
+        out.push('\n');
+    }
+    let n = diagnostics.len();
+    out.push_str(&format!(
+        "{n} problem{} found in the manifest\n",
+        if n == 1 { "" } else { "s" }
+    ));
+    out
+}

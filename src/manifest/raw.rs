@@ -1,0 +1,255 @@
+//! The manifest as written: serde structs that check shape only and keep the location of
+//! every value a later check may need to point at. Also the source of the JSON Schema.
+//!
+//! Names stay strings here; `resolve` checks references and translates role words.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_saphyr::Spanned;
+
+/// One manifest file's content. Every section is optional: a directory of files is
+/// merged, so a team can keep users, groups and access in separate files.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "rollcall manifest",
+    description = "One YAML file of a rollcall manifest directory. Files are merged; each name may be defined in one file only."
+)]
+pub struct RawFile {
+    /// The platforms rollcall manages, by the name used in addresses and `access`.
+    #[serde(default)]
+    pub targets: SpannedMap<RawTarget>,
+    /// People, keyed by their rollcall name (the default username on every target).
+    #[serde(default)]
+    pub users: SpannedMap<RawUser>,
+    /// Groups, keyed by name.
+    #[serde(default)]
+    pub groups: SpannedMap<RawGroup>,
+    /// What each group or person may do, per target.
+    #[serde(default)]
+    pub access: SpannedMap<RawAccess>,
+    /// Ownership rules. At most one file may set it.
+    #[serde(default)]
+    #[schemars(with = "Option<RawPolicy>")]
+    pub policy: Option<Spanned<RawPolicy>>,
+}
+
+/// A platform to manage. The fields a kind uses are checked by `resolve`; a flat struct
+/// (rather than a tagged enum) keeps the location of every field, which serde loses
+/// inside internally tagged enums.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    #[schemars(with = "TargetKind")]
+    pub kind: Spanned<TargetKind>,
+    /// Base URL of the instance (`https://git.example.com`), or `sandbox:PATH` to run the
+    /// built-in emulator seeded from the state file at PATH (relative to the manifest
+    /// directory). Plain `http://` is accepted for loopback addresses only.
+    #[schemars(with = "String")]
+    pub url: Spanned<String>,
+    /// How to authenticate. Not needed for a `sandbox:` URL.
+    #[serde(default)]
+    pub auth: Option<RawAuth>,
+    /// Whether users created by rollcall are emailed a link to set their password
+    /// (`notify=true`). When false they are created with a random password they must
+    /// reset, which suits instances where people sign in through SSO.
+    #[serde(default = "default_true")]
+    pub notify_new_users: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum TargetKind {
+    /// Bitbucket Data Center (or Server) through its REST API 1.0.
+    #[serde(rename = "bitbucket-datacenter")]
+    BitbucketDatacenter,
+}
+
+/// HTTP access token as `Authorization: Bearer`, or with `username` as Basic auth.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    /// Username for Basic auth; without it the token is sent as a Bearer token.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The token, only as a reference: `${env:NAME}` or `${file:PATH}`.
+    #[schemars(with = "String", regex(pattern = r"^\$\{(env|file):[^}]+\}$"))]
+    pub token: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawUser {
+    /// Full name, shown as the display name.
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    #[schemars(with = "String")]
+    pub email: Spanned<String>,
+    /// `false` offboards the person: their memberships and direct permissions are
+    /// removed on every target (on Bitbucket Data Center that takes away their licence)
+    /// and no account is created for them.
+    #[serde(default = "default_true")]
+    pub active: bool,
+    /// The person's identifier on a target, when it is not their rollcall name.
+    #[serde(default)]
+    pub ids: SpannedMap<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroup {
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Declared users who belong to the group.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub members: Vec<Spanned<String>>,
+    /// The targets the group exists on; default: every target.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub targets: Option<Vec<Spanned<String>>>,
+}
+
+/// Access on one target. Its shape depends on the target's kind; for Bitbucket Data
+/// Center it has `global` and `projects`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccess {
+    /// Global permissions: `read` (LICENSED_USER), `write` (PROJECT_CREATE), `admin`
+    /// (ADMIN) or a native name, including `SYS_ADMIN`.
+    #[serde(default)]
+    pub global: Option<RawGrants>,
+    /// Project permissions, by project key.
+    #[serde(default)]
+    pub projects: SpannedMap<RawProject>,
+}
+
+/// Permissions of users and groups at one scope, as a role word or native name.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGrants {
+    #[serde(default)]
+    pub users: SpannedMap<RoleValue>,
+    #[serde(default)]
+    pub groups: SpannedMap<RoleValue>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawProject {
+    /// What every licensed user may do on the project: `none`, `read` or `write`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub all_users: Option<Spanned<String>>,
+    /// Project permissions: `read`, `write`, `admin` or PROJECT_READ, PROJECT_WRITE,
+    /// PROJECT_ADMIN.
+    #[serde(default)]
+    pub users: SpannedMap<RoleValue>,
+    #[serde(default)]
+    pub groups: SpannedMap<RoleValue>,
+    /// Repository permissions, by repository slug: `read`, `write`, `admin` or
+    /// REPO_READ, REPO_WRITE, REPO_ADMIN.
+    #[serde(default)]
+    pub repos: SpannedMap<RawGrants>,
+}
+
+/// A role, with where it was written.
+#[derive(Debug)]
+pub struct RoleValue(pub Spanned<String>);
+
+impl<'de> Deserialize<'de> for RoleValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Spanned::<String>::deserialize(d).map(RoleValue)
+    }
+}
+
+impl JsonSchema for RoleValue {
+    fn schema_name() -> Cow<'static, str> {
+        "Role".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A portable role word (read, write, admin) or the platform's permission name for the scope"
+        })
+    }
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    /// Which kinds of live object rollcall deletes when the manifest does not declare
+    /// them. All off by default: the plan lists them as unmanaged instead.
+    #[serde(default)]
+    pub prune: RawPrune,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrune {
+    #[serde(default)]
+    pub users: bool,
+    #[serde(default)]
+    pub groups: bool,
+    #[serde(default)]
+    pub memberships: bool,
+    #[serde(default)]
+    pub permissions: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A YAML mapping whose keys keep their locations, in file order. Duplicate keys never
+/// reach it: the parser rejects them.
+#[derive(Debug)]
+pub struct SpannedMap<V>(pub Vec<(Spanned<String>, V)>);
+
+impl<V> Default for SpannedMap<V> {
+    fn default() -> Self {
+        SpannedMap(Vec::new())
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for SpannedMap<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct MapVisitor<V>(PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for MapVisitor<V> {
+            type Value = SpannedMap<V>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                // An empty section (`users:` with nothing under it) is an empty map.
+                Ok(SpannedMap::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    let value = map.next_value()?;
+                    entries.push((key, value));
+                }
+                Ok(SpannedMap(entries))
+            }
+        }
+        d.deserialize_map(MapVisitor(PhantomData))
+    }
+}
+
+impl<V: JsonSchema> JsonSchema for SpannedMap<V> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("Map_of_{}", V::schema_name()).into()
+    }
+    fn json_schema(gen: &mut SchemaGenerator) -> Schema {
+        let value = gen.subschema_for::<V>();
+        json_schema!({
+            "type": "object",
+            "additionalProperties": value
+        })
+    }
+}

@@ -1,0 +1,220 @@
+//! The domain model shared by every stage: addresses, resources and the state maps that
+//! `resolve` (desired) and the providers (live) produce and `plan` compares.
+//!
+//! Nothing here knows a vendor's JSON. Permission values are the target platform's own
+//! names (`PROJECT_WRITE`), because resolve has already translated portable role words.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Who holds a permission.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum Principal {
+    User(String),
+    Group(String),
+}
+
+impl Principal {
+    fn segment(&self) -> String {
+        match self {
+            Principal::User(u) => format!("user[{}]", quote(u)),
+            Principal::Group(g) => format!("group[{}]", quote(g)),
+        }
+    }
+}
+
+/// What a resource is, within one target. The variant order is the display order of a
+/// plan: principals first, then what hangs off them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ResourceId {
+    User {
+        name: String,
+    },
+    Group {
+        name: String,
+    },
+    Membership {
+        group: String,
+        user: String,
+    },
+    GlobalPermission {
+        principal: Principal,
+    },
+    /// The permission every licensed user has on a project.
+    ProjectDefault {
+        project: String,
+    },
+    ProjectPermission {
+        project: String,
+        principal: Principal,
+    },
+    RepoPermission {
+        project: String,
+        repo: String,
+        principal: Principal,
+    },
+}
+
+impl ResourceId {
+    /// The kind, as `policy.prune` names it.
+    pub fn kind(&self) -> Kind {
+        match self {
+            ResourceId::User { .. } => Kind::Users,
+            ResourceId::Group { .. } => Kind::Groups,
+            ResourceId::Membership { .. } => Kind::Memberships,
+            ResourceId::GlobalPermission { .. }
+            | ResourceId::ProjectDefault { .. }
+            | ResourceId::ProjectPermission { .. }
+            | ResourceId::RepoPermission { .. } => Kind::Permissions,
+        }
+    }
+
+    /// The principal a membership or grant refers to, for dependency ordering.
+    pub fn principals(&self) -> Vec<Principal> {
+        match self {
+            ResourceId::Membership { group, user } => {
+                vec![Principal::Group(group.clone()), Principal::User(user.clone())]
+            }
+            ResourceId::GlobalPermission { principal }
+            | ResourceId::ProjectPermission { principal, .. }
+            | ResourceId::RepoPermission { principal, .. } => vec![principal.clone()],
+            ResourceId::User { .. } | ResourceId::Group { .. } | ResourceId::ProjectDefault { .. } => Vec::new(),
+        }
+    }
+
+    /// The principal this resource *is*, if it is a user or a group.
+    pub fn as_principal(&self) -> Option<Principal> {
+        match self {
+            ResourceId::User { name } => Some(Principal::User(name.clone())),
+            ResourceId::Group { name } => Some(Principal::Group(name.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// The kinds of object that ownership policy distinguishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Users,
+    Groups,
+    Memberships,
+    Permissions,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Users, Kind::Groups, Kind::Memberships, Kind::Permissions];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Users => "users",
+            Kind::Groups => "groups",
+            Kind::Memberships => "memberships",
+            Kind::Permissions => "permissions",
+        }
+    }
+}
+
+/// A stable, printable name for one resource: `bitbucket.project["PLAT"].group["devops"]`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Address {
+    pub target: String,
+    pub id: ResourceId,
+}
+
+impl Address {
+    pub fn new(target: &str, id: ResourceId) -> Self {
+        Address {
+            target: target.to_owned(),
+            id,
+        }
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.", self.target)?;
+        match &self.id {
+            ResourceId::User { name } => write!(f, "user[{}]", quote(name)),
+            ResourceId::Group { name } => write!(f, "group[{}]", quote(name)),
+            ResourceId::Membership { group, user } => {
+                write!(f, "group[{}].member[{}]", quote(group), quote(user))
+            }
+            ResourceId::GlobalPermission { principal } => write!(f, "global.{}", principal.segment()),
+            ResourceId::ProjectDefault { project } => {
+                write!(f, "project[{}].all_users", quote(project))
+            }
+            ResourceId::ProjectPermission { project, principal } => {
+                write!(f, "project[{}].{}", quote(project), principal.segment())
+            }
+            ResourceId::RepoPermission {
+                project,
+                repo,
+                principal,
+            } => write!(
+                f,
+                "repo[{}].{}",
+                quote(&format!("{project}/{repo}")),
+                principal.segment()
+            ),
+        }
+    }
+}
+
+impl Serialize for Address {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+fn quote(s: &str) -> String {
+    // Names are validated to a safe character set before they get here, but a live
+    // object may carry anything; escaping keeps an address unambiguous either way.
+    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
+}
+
+/// The value of one resource: the attributes rollcall manages on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Resource {
+    User(UserAttrs),
+    Group,
+    Membership,
+    /// A granted permission, by the platform's own name.
+    Permission {
+        permission: String,
+    },
+    /// The all-users default of a project: the platform's permission name, or `None`
+    /// for no default access.
+    ProjectDefault {
+        permission: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserAttrs {
+    pub display_name: String,
+    pub email: String,
+}
+
+impl Resource {
+    /// The attributes as name/value pairs, in a fixed order, for attribute-level diffs.
+    pub fn attributes(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Resource::User(u) => vec![("display_name", u.display_name.clone()), ("email", u.email.clone())],
+            Resource::Group | Resource::Membership => Vec::new(),
+            Resource::Permission { permission } => vec![("permission", permission.clone())],
+            Resource::ProjectDefault { permission } => {
+                vec![("permission", permission.clone().unwrap_or_else(|| "none".to_owned()))]
+            }
+        }
+    }
+}
+
+/// A set of resources keyed by address; both desired and live state take this shape, so
+/// the diff is a merge of two sorted maps.
+pub type ResourceMap = BTreeMap<Address, Resource>;

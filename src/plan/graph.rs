@@ -1,0 +1,161 @@
+//! `graph`: the order of changes. A petgraph DAG whose edges say "must happen before":
+//! a user or group is created before anything that refers to it, and everything that
+//! refers to a principal is removed before the principal is deleted. The topological
+//! order breaks ties by phase and address, so the same plan always prints the same way.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::Direction;
+
+use crate::model::{Address, Principal};
+use crate::plan::{Action, Change};
+
+/// The dependency graph of a list of changes; node `i` is `changes[i]`.
+pub fn build(changes: &[Change]) -> DiGraph<usize, ()> {
+    let mut graph = DiGraph::new();
+    let nodes: Vec<NodeIndex> = (0..changes.len()).map(|i| graph.add_node(i)).collect();
+    // Index the changes that create or delete a principal.
+    let mut principal_changes: BTreeMap<(&str, Principal), Vec<(usize, Action)>> = BTreeMap::new();
+    for (i, c) in changes.iter().enumerate() {
+        if let Some(p) = c.address.id.as_principal() {
+            principal_changes
+                .entry((c.address.target.as_str(), p))
+                .or_default()
+                .push((i, c.action));
+        }
+    }
+    for (i, c) in changes.iter().enumerate() {
+        for p in c.address.id.principals() {
+            let Some(on) = principal_changes.get(&(c.address.target.as_str(), p)) else {
+                continue;
+            };
+            for &(j, action) in on {
+                match (action, c.action) {
+                    (Action::Create, Action::Create | Action::Update) => {
+                        graph.add_edge(nodes[j], nodes[i], ());
+                    }
+                    (Action::Delete, Action::Delete) => {
+                        graph.add_edge(nodes[i], nodes[j], ());
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// The phase a change runs in when nothing else decides: new principals, then removals
+/// of access, then grants of access, then removal of principals.
+fn phase(c: &Change) -> u8 {
+    let is_principal = c.address.id.as_principal().is_some();
+    match (c.action, is_principal) {
+        (Action::Create | Action::Update, true) => 0,
+        (Action::Delete, false) => 1,
+        (Action::Create | Action::Update, false) => 2,
+        (Action::Delete, true) => 3,
+    }
+}
+
+/// Sorts changes into execution order (Kahn's algorithm with a deterministic tie-break).
+pub fn order(mut changes: Vec<Change>) -> Vec<Change> {
+    let graph = build(&changes);
+    let key = |i: usize| (phase(&changes[i]), changes[i].address.clone(), i);
+    let mut indegree: Vec<usize> = graph
+        .node_indices()
+        .map(|n| graph.neighbors_directed(n, Direction::Incoming).count())
+        .collect();
+    let mut ready: BTreeSet<(u8, Address, usize)> = (0..changes.len()).filter(|&i| indegree[i] == 0).map(key).collect();
+    let mut out = Vec::with_capacity(changes.len());
+    while let Some(next) = ready.pop_first() {
+        let i = next.2;
+        out.push(i);
+        for n in graph.neighbors_directed(NodeIndex::new(i), Direction::Outgoing) {
+            let j = n.index();
+            indegree[j] -= 1;
+            if indegree[j] == 0 {
+                ready.insert(key(j));
+            }
+        }
+    }
+    // The edges only ever point from principals to what refers to them (or back), so
+    // there is no cycle; should one appear, keep the leftovers rather than drop them.
+    if out.len() < changes.len() {
+        let placed: BTreeSet<usize> = out.iter().copied().collect();
+        let mut rest: Vec<usize> = (0..changes.len()).filter(|i| !placed.contains(i)).collect();
+        rest.sort_by_key(|&i| key(i));
+        out.extend(rest);
+    }
+    let mut slots: Vec<Option<Change>> = changes.drain(..).map(Some).collect();
+    out.into_iter()
+        .filter_map(|i| slots.get_mut(i).and_then(Option::take))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Resource, ResourceId};
+
+    fn change(id: ResourceId, action: Action) -> Change {
+        Change {
+            address: Address::new("bb", id),
+            action,
+            before: None,
+            after: Some(Resource::Group),
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn creates_follow_dependencies_and_deletes_run_in_reverse() {
+        let member = ResourceId::Membership {
+            group: "devs".into(),
+            user: "ann".into(),
+        };
+        let changes = vec![
+            change(ResourceId::Group { name: "old".into() }, Action::Delete),
+            change(
+                ResourceId::Membership {
+                    group: "old".into(),
+                    user: "ann".into(),
+                },
+                Action::Delete,
+            ),
+            change(member.clone(), Action::Create),
+            change(ResourceId::Group { name: "devs".into() }, Action::Create),
+            change(ResourceId::User { name: "ann".into() }, Action::Create),
+        ];
+        let ordered: Vec<String> = order(changes)
+            .iter()
+            .map(|c| format!("{} {}", c.action.symbol(), c.address))
+            .collect();
+        assert_eq!(
+            ordered,
+            vec![
+                "+ bb.user[\"ann\"]",
+                "+ bb.group[\"devs\"]",
+                "- bb.group[\"old\"].member[\"ann\"]",
+                "+ bb.group[\"devs\"].member[\"ann\"]",
+                "- bb.group[\"old\"]",
+            ]
+        );
+    }
+
+    #[test]
+    fn edges_point_from_created_principal_to_its_grants() {
+        let changes = vec![
+            change(ResourceId::User { name: "ann".into() }, Action::Create),
+            change(
+                ResourceId::GlobalPermission {
+                    principal: Principal::User("ann".into()),
+                },
+                Action::Create,
+            ),
+        ];
+        let g = build(&changes);
+        assert!(g.contains_edge(NodeIndex::new(0), NodeIndex::new(1)));
+        assert_eq!(g.edge_count(), 1);
+    }
+}

@@ -1,0 +1,137 @@
+//! The plan: what `apply` would do to make live state match the manifest. Built by `diff`
+//! (which changes, and what is left alone as unmanaged) and ordered by `graph`.
+
+pub mod diff;
+pub mod graph;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::model::{Address, Resource};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Action {
+    pub fn symbol(self) -> char {
+        match self {
+            Action::Create => '+',
+            Action::Update => '~',
+            Action::Delete => '-',
+        }
+    }
+}
+
+/// One change to one resource. `reason` is for display only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub address: Address,
+    pub action: Action,
+    pub before: Option<Resource>,
+    pub after: Option<Resource>,
+    pub reason: Option<String>,
+}
+
+/// A live object the manifest does not declare, left alone because pruning its kind is off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmanaged {
+    pub address: Address,
+    pub current: Resource,
+}
+
+/// Per-target counts, for the summary lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub delete: usize,
+    pub unmanaged: usize,
+}
+
+impl Summary {
+    pub fn changes(&self) -> usize {
+        self.create + self.update + self.delete
+    }
+}
+
+/// A target as the plan describes it: its name and where it points (never a secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedTarget {
+    pub name: String,
+    pub kind: &'static str,
+    pub endpoint: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub targets: Vec<PlannedTarget>,
+    /// In execution order: every change comes after the changes it depends on.
+    pub changes: Vec<Change>,
+    pub unmanaged: Vec<Unmanaged>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    pub fn summary(&self) -> Summary {
+        self.summaries().into_values().fold(Summary::default(), |a, s| Summary {
+            create: a.create + s.create,
+            update: a.update + s.update,
+            delete: a.delete + s.delete,
+            unmanaged: a.unmanaged + s.unmanaged,
+        })
+    }
+
+    /// Counts per target, for every planned target (including those with no changes).
+    pub fn summaries(&self) -> BTreeMap<String, Summary> {
+        let mut out: BTreeMap<String, Summary> = self
+            .targets
+            .iter()
+            .map(|t| (t.name.clone(), Summary::default()))
+            .collect();
+        for c in &self.changes {
+            let s = out.entry(c.address.target.clone()).or_default();
+            match c.action {
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Delete => s.delete += 1,
+            }
+        }
+        for u in &self.unmanaged {
+            out.entry(u.address.target.clone()).or_default().unmanaged += 1;
+        }
+        out
+    }
+}
+
+/// Builds the plan for every target from desired and live state.
+pub fn build(desired: &crate::desired::Desired, live: &BTreeMap<String, crate::model::ResourceMap>) -> Plan {
+    let mut changes = Vec::new();
+    let mut unmanaged = Vec::new();
+    let mut targets = Vec::new();
+    for (name, config) in &desired.targets {
+        let empty = crate::model::ResourceMap::new();
+        let (c, u) = diff::diff_target(name, desired, live.get(name).unwrap_or(&empty));
+        changes.extend(c);
+        unmanaged.extend(u);
+        targets.push(PlannedTarget {
+            name: name.clone(),
+            kind: "bitbucket-datacenter",
+            endpoint: config.url.clone(),
+        });
+    }
+    unmanaged.sort_by(|a, b| a.address.cmp(&b.address));
+    Plan {
+        targets,
+        changes: graph::order(changes),
+        unmanaged,
+    }
+}

@@ -1,0 +1,418 @@
+//! The Bitbucket Data Center provider: REST API 1.0 under `{base}/rest/api/latest`.
+//!
+//! Reading uses the paged admin and permission lists at the largest page size, all at
+//! once with a per-target cap on requests in flight. The only per-object lists are the
+//! members of each group (the API has no bulk membership list) and the permissions of the
+//! projects and repositories the manifest names.
+
+mod convert;
+mod wire;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::http::{Auth, HttpClient, HttpError};
+use crate::model::{Address, Principal, Resource, ResourceId, ResourceMap};
+use crate::plan::{Action, Change};
+use crate::provider::{BoxFuture, Provider, ProviderError};
+
+use convert::Scope;
+
+/// Bitbucket's cap on `limit` (the server's `page.max` default).
+const PAGE_LIMIT: usize = 1000;
+/// Requests in flight per target while reading.
+const READ_CONCURRENCY: usize = 8;
+const API: &str = "/rest/api/latest";
+
+pub struct BitbucketDc {
+    target: String,
+    http: Arc<HttpClient>,
+    /// Projects and, per project, repositories whose permissions the manifest manages.
+    scope: BTreeMap<String, BTreeSet<String>>,
+    notify_new_users: bool,
+}
+
+impl BitbucketDc {
+    pub fn new(
+        target: &str,
+        base: url::Url,
+        auth: Option<Auth>,
+        scope: BTreeMap<String, BTreeSet<String>>,
+        notify_new_users: bool,
+    ) -> Result<Self, HttpError> {
+        let http = HttpClient::new(target, base, auth, wire::error_message)?;
+        Ok(BitbucketDc {
+            target: target.to_owned(),
+            http: Arc::new(http),
+            scope,
+            notify_new_users,
+        })
+    }
+
+    /// Every page of a list, following `nextPageStart` until `isLastPage`.
+    async fn list<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<T>, HttpError> {
+        let mut out = Vec::new();
+        let mut start: u64 = 0;
+        loop {
+            let mut q: Vec<(&str, String)> = query.to_vec();
+            q.push(("start", start.to_string()));
+            q.push(("limit", PAGE_LIMIT.to_string()));
+            let page: wire::Page<T> = self.http.get_json(&format!("{API}{path}"), &q).await?;
+            out.extend(page.values);
+            match page.next_page_start {
+                Some(next) if !page.is_last_page && next > start => start = next,
+                Some(_) if !page.is_last_page => {
+                    return Err(HttpError {
+                        target: self.target.clone(),
+                        request: format!("GET {API}{path}"),
+                        status: Some(200),
+                        detail: "the server's paging did not advance (nextPageStart)".to_owned(),
+                    })
+                }
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn read_all(&self) -> Result<ResourceMap, ProviderError> {
+        // Each read is one paged list; they run together, capped per target.
+        let mut reads: Vec<Read> = vec![Read::Users, Read::Groups, Read::Grants(Scope::Global)];
+        for (project, repos) in &self.scope {
+            reads.push(Read::Grants(Scope::Project(project.clone())));
+            reads.push(Read::Default(project.clone()));
+            for repo in repos {
+                reads.push(Read::Grants(Scope::Repo(project.clone(), repo.clone())));
+            }
+        }
+        let mut live = ResourceMap::new();
+        let results: Vec<Vec<(Address, Resource)>> = stream::iter(reads.into_iter().map(|r| self.read_one(r)))
+            .buffer_unordered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let groups: Vec<String> = results
+            .iter()
+            .flatten()
+            .filter_map(|(a, _)| match &a.id {
+                ResourceId::Group { name } => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
+        live.extend(results.into_iter().flatten());
+        let members: Vec<Vec<(Address, Resource)>> =
+            stream::iter(groups.into_iter().map(|g| self.read_one(Read::Members(g))))
+                .buffer_unordered(READ_CONCURRENCY)
+                .try_collect()
+                .await?;
+        live.extend(members.into_iter().flatten());
+        Ok(live)
+    }
+
+    async fn read_one(&self, read: Read) -> Result<Vec<(Address, Resource)>, ProviderError> {
+        let t = self.target.as_str();
+        Ok(match read {
+            Read::Users => self
+                .list::<wire::User>("/admin/users", &[])
+                .await?
+                .into_iter()
+                .map(|u| convert::user(t, u))
+                .collect(),
+            Read::Groups => self
+                .list::<wire::Group>("/admin/groups", &[])
+                .await?
+                .into_iter()
+                .map(|g| (Address::new(t, ResourceId::Group { name: g.name }), Resource::Group))
+                .collect(),
+            Read::Members(group) => self
+                .list::<wire::User>("/admin/groups/more-members", &[("context", group.clone())])
+                .await?
+                .into_iter()
+                .map(|u| {
+                    (
+                        Address::new(
+                            t,
+                            ResourceId::Membership {
+                                group: group.clone(),
+                                user: u.name,
+                            },
+                        ),
+                        Resource::Membership,
+                    )
+                })
+                .collect(),
+            Read::Grants(scope) => {
+                let base = permissions_path(&scope);
+                let users = self.list::<wire::PermittedUser>(&format!("{base}/users"), &[]).await?;
+                let groups = self
+                    .list::<wire::PermittedGroup>(&format!("{base}/groups"), &[])
+                    .await?;
+                users
+                    .into_iter()
+                    .map(|p| convert::user_grant(t, &scope, p))
+                    .chain(groups.into_iter().map(|p| convert::group_grant(t, &scope, p)))
+                    .collect()
+            }
+            Read::Default(project) => {
+                let key = seg(&project);
+                let read: wire::Permitted = self
+                    .http
+                    .get_json(&format!("{API}/projects/{key}/permissions/PROJECT_READ/all"), &[])
+                    .await?;
+                let write: wire::Permitted = self
+                    .http
+                    .get_json(&format!("{API}/projects/{key}/permissions/PROJECT_WRITE/all"), &[])
+                    .await?;
+                convert::project_default(t, &project, read.permitted, write.permitted)
+                    .into_iter()
+                    .collect()
+            }
+        })
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<serde_json::Value>,
+    ) -> Result<(), ProviderError> {
+        self.http
+            .send(method, &format!("{API}{path}"), query, body.as_ref())
+            .await?;
+        Ok(())
+    }
+
+    async fn apply_batch(&self, changes: &[Change]) -> Result<(), ProviderError> {
+        let Some(first) = changes.first() else { return Ok(()) };
+        match (&first.address.id, first.action, &first.after) {
+            (ResourceId::User { name }, Action::Create, Some(Resource::User(u))) => {
+                let mut q = vec![
+                    ("name", name.clone()),
+                    ("displayName", u.display_name.clone()),
+                    ("emailAddress", u.email.clone()),
+                    // Memberships are the manifest's business, not the instance default's.
+                    ("addToDefaultGroup", "false".to_owned()),
+                    ("notify", self.notify_new_users.to_string()),
+                ];
+                if !self.notify_new_users {
+                    q.push(("password", random_password()));
+                }
+                self.send(Method::POST, "/admin/users", &q, None).await
+            }
+            (ResourceId::User { name }, Action::Update, Some(Resource::User(u))) => {
+                let body = json!({ "name": name, "displayName": u.display_name, "email": u.email });
+                self.send(Method::PUT, "/admin/users", &[], Some(body)).await
+            }
+            (ResourceId::User { name }, Action::Delete, _) => {
+                self.send(Method::DELETE, "/admin/users", &[("name", name.clone())], None)
+                    .await
+            }
+            (ResourceId::Group { name }, Action::Create, _) => {
+                self.send(Method::POST, "/admin/groups", &[("name", name.clone())], None)
+                    .await
+            }
+            (ResourceId::Group { name }, Action::Delete, _) => {
+                self.send(Method::DELETE, "/admin/groups", &[("name", name.clone())], None)
+                    .await
+            }
+            (ResourceId::Membership { group, .. }, Action::Create, _) => {
+                let users: Vec<&str> = changes
+                    .iter()
+                    .filter_map(|c| match &c.address.id {
+                        ResourceId::Membership { user, .. } => Some(user.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                self.send(
+                    Method::POST,
+                    "/admin/groups/add-users",
+                    &[],
+                    Some(json!({ "group": group, "users": users })),
+                )
+                .await
+            }
+            (ResourceId::Membership { group, user }, Action::Delete, _) => {
+                // `groups/remove-user` is deprecated in the 9.4 description; this is its
+                // documented counterpart.
+                self.send(
+                    Method::POST,
+                    "/admin/users/remove-group",
+                    &[],
+                    Some(json!({ "context": user, "itemName": group })),
+                )
+                .await
+            }
+            (ResourceId::ProjectDefault { project }, _, after) => {
+                let wanted = match after {
+                    Some(Resource::ProjectDefault { permission }) => permission.clone(),
+                    _ => None,
+                };
+                self.set_project_default(project, wanted.as_deref()).await
+            }
+            (id, action, after) => {
+                let Some((scope, principal)) = grant_scope(id) else {
+                    return Err(self.unsupported(first, "this kind of change has no Bitbucket Data Center call"));
+                };
+                let base = permissions_path(&scope);
+                let (kind, name) = match &principal {
+                    Principal::User(n) => ("users", n.clone()),
+                    Principal::Group(n) => ("groups", n.clone()),
+                };
+                match (action, after) {
+                    (Action::Create | Action::Update, Some(Resource::Permission { permission })) => {
+                        let mut q: Vec<(&str, String)> = changes
+                            .iter()
+                            .filter_map(|c| grant_scope(&c.address.id))
+                            .map(|(_, p)| match p {
+                                Principal::User(n) | Principal::Group(n) => ("name", n),
+                            })
+                            .collect();
+                        q.push(("permission", permission.clone()));
+                        self.send(Method::PUT, &format!("{base}/{kind}"), &q, None).await
+                    }
+                    (Action::Delete, _) => {
+                        self.send(Method::DELETE, &format!("{base}/{kind}"), &[("name", name)], None)
+                            .await
+                    }
+                    _ => Err(self.unsupported(first, "a permission change needs a permission")),
+                }
+            }
+        }
+    }
+
+    /// The API holds the default as two flags; clear the stronger one before granting the
+    /// weaker, so the result never briefly exceeds what the manifest asks for.
+    async fn set_project_default(&self, project: &str, wanted: Option<&str>) -> Result<(), ProviderError> {
+        let key = seg(project);
+        let key = key.as_str();
+        let set = |perm: &'static str, allow: bool| async move {
+            self.send(
+                Method::POST,
+                &format!("/projects/{key}/permissions/{perm}/all"),
+                &[("allow", allow.to_string())],
+                None,
+            )
+            .await
+        };
+        match wanted {
+            Some("PROJECT_WRITE") => set("PROJECT_WRITE", true).await,
+            Some("PROJECT_READ") => {
+                set("PROJECT_WRITE", false).await?;
+                set("PROJECT_READ", true).await
+            }
+            _ => {
+                set("PROJECT_WRITE", false).await?;
+                set("PROJECT_READ", false).await
+            }
+        }
+    }
+
+    fn unsupported(&self, change: &Change, why: &str) -> ProviderError {
+        ProviderError::Unsupported {
+            target: self.target.clone(),
+            address: change.address.to_string(),
+            why: why.to_owned(),
+        }
+    }
+}
+
+enum Read {
+    Users,
+    Groups,
+    Members(String),
+    Grants(Scope),
+    Default(String),
+}
+
+fn grant_scope(id: &ResourceId) -> Option<(Scope, Principal)> {
+    match id {
+        ResourceId::GlobalPermission { principal } => Some((Scope::Global, principal.clone())),
+        ResourceId::ProjectPermission { project, principal } => {
+            Some((Scope::Project(project.clone()), principal.clone()))
+        }
+        ResourceId::RepoPermission {
+            project,
+            repo,
+            principal,
+        } => Some((Scope::Repo(project.clone(), repo.clone()), principal.clone())),
+        _ => None,
+    }
+}
+
+fn permissions_path(scope: &Scope) -> String {
+    match scope {
+        Scope::Global => "/admin/permissions".to_owned(),
+        Scope::Project(p) => format!("/projects/{}/permissions", seg(p)),
+        Scope::Repo(p, r) => format!("/projects/{}/repos/{}/permissions", seg(p), seg(r)),
+    }
+}
+
+/// Project keys and slugs are validated to URL-safe characters by `resolve`; encoding
+/// anyway keeps a strange live name from changing the path.
+fn seg(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// A throwaway password for accounts created without an email invitation: the person
+/// resets it (or signs in through SSO). Drawn from the OS-seeded hasher keys.
+fn random_password() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    (0..4)
+        .map(|_| {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u8(0);
+            format!("{:016x}", h.finish())
+        })
+        .collect()
+}
+
+impl Provider for BitbucketDc {
+    fn read(&self) -> BoxFuture<'_, Result<ResourceMap, ProviderError>> {
+        Box::pin(self.read_all())
+    }
+
+    fn batch_key(&self, change: &Change) -> Option<String> {
+        match (&change.address.id, change.action, &change.after) {
+            (ResourceId::Membership { group, .. }, Action::Create, _) => Some(format!("add-users {group}")),
+            // Global and repository grants take several `name`s per call; project
+            // grants take one.
+            (
+                ResourceId::GlobalPermission { principal },
+                Action::Create | Action::Update,
+                Some(Resource::Permission { permission }),
+            ) => Some(format!("global {} {permission}", principal_kind(principal))),
+            (
+                ResourceId::RepoPermission {
+                    project,
+                    repo,
+                    principal,
+                },
+                Action::Create | Action::Update,
+                Some(Resource::Permission { permission }),
+            ) => Some(format!(
+                "repo {project}/{repo} {} {permission}",
+                principal_kind(principal)
+            )),
+            _ => None,
+        }
+    }
+
+    fn apply<'a>(&'a self, changes: &'a [Change]) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(self.apply_batch(changes))
+    }
+
+    fn request_count(&self) -> usize {
+        self.http.request_count()
+    }
+}
+
+fn principal_kind(p: &Principal) -> &'static str {
+    match p {
+        Principal::User(_) => "users",
+        Principal::Group(_) => "groups",
+    }
+}

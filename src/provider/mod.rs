@@ -1,0 +1,42 @@
+//! Providers: one per platform. A provider reads the live state of its target with bulk
+//! list calls and applies changes; it knows its vendor's wire format and nothing else.
+
+pub mod bitbucket_dc;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::http::HttpError;
+use crate::model::ResourceMap;
+use crate::plan::Change;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProviderError {
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("{target}: {address} cannot be applied: {why}")]
+    Unsupported {
+        target: String,
+        address: String,
+        why: String,
+    },
+}
+
+/// What every platform implements.
+pub trait Provider: Send + Sync {
+    /// Reads every object the manifest could touch, with paged bulk lists.
+    fn read(&self) -> BoxFuture<'_, Result<ResourceMap, ProviderError>>;
+
+    /// Changes with the same key may be sent in one request (Bitbucket's `add-users`, a
+    /// permission granted to several names at once). `None`: the change goes alone.
+    fn batch_key(&self, change: &Change) -> Option<String>;
+
+    /// Applies changes that share a batch key (or a single change), all or nothing as far
+    /// as the API allows.
+    fn apply<'a>(&'a self, changes: &'a [Change]) -> BoxFuture<'a, Result<(), ProviderError>>;
+
+    /// Requests sent so far.
+    fn request_count(&self) -> usize;
+}

@@ -1,0 +1,94 @@
+//! The plan as Markdown for a pull-request comment: a headline with the counts, one `diff`
+//! block per target (GitHub and Bitbucket colour `+` and `-` lines), and the unmanaged
+//! objects folded away. Kept under the comment size limits of the common forges.
+
+use std::fmt::Write;
+
+use crate::plan::{Action, Plan};
+use crate::render::{attribute_lines, counts, plural, value_summary};
+
+/// GitHub rejects comments over 65,536 characters; stay well below it.
+const MAX_LEN: usize = 60_000;
+
+pub fn render(plan: &Plan) -> String {
+    let mut out = String::new();
+    let total = plan.summary();
+    let _ = writeln!(out, "### rollcall plan\n");
+    if plan.is_empty() {
+        let _ = writeln!(out, "**No changes.** Live state matches the manifest.\n");
+    } else {
+        let _ = writeln!(out, "**{}.**\n", capitalise(&counts(&total)));
+    }
+    let _ = writeln!(out, "| target | create | change | delete | unmanaged |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+    let summaries = plan.summaries();
+    for t in &plan.targets {
+        let s = summaries.get(&t.name).copied().unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} |",
+            t.name, s.create, s.update, s.delete, s.unmanaged
+        );
+    }
+    for t in &plan.targets {
+        let changes: Vec<_> = plan.changes.iter().filter(|c| c.address.target == t.name).collect();
+        if changes.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n#### `{}`\n\n```diff", t.name);
+        for c in changes {
+            // `!` is diff syntax for "changed"; forges highlight it apart from + and -.
+            let sign = match c.action {
+                Action::Create => '+',
+                Action::Update => '!',
+                Action::Delete => '-',
+            };
+            match &c.reason {
+                Some(r) => {
+                    let _ = writeln!(out, "{sign} {}  ({r})", c.address);
+                }
+                None => {
+                    let _ = writeln!(out, "{sign} {}", c.address);
+                }
+            }
+            for a in attribute_lines(c) {
+                let _ = writeln!(out, "{sign}     {a}");
+            }
+        }
+        let _ = writeln!(out, "```");
+    }
+    if !plan.unmanaged.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n<details><summary>{} (not in the manifest, left alone)</summary>\n\n```",
+            plural(plan.unmanaged.len(), "unmanaged object", "unmanaged objects")
+        );
+        for u in &plan.unmanaged {
+            let v = value_summary(&u.current);
+            if v.is_empty() {
+                let _ = writeln!(out, "{}", u.address);
+            } else {
+                let _ = writeln!(out, "{}  {v}", u.address);
+            }
+        }
+        let _ = writeln!(out, "```\n\n</details>");
+    }
+    let _ = writeln!(out, "\n<sub>`+` create, `!` change, `-` delete</sub>");
+    if out.len() > MAX_LEN {
+        let mut cut = MAX_LEN;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push_str("\n```\n\n**Plan truncated to fit a comment.** Run `rollcall plan` for the full list.\n");
+    }
+    out
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}

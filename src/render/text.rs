@@ -1,0 +1,82 @@
+//! The plan as a person reads it in a terminal: grouped by target, `+` create, `~` change,
+//! `-` delete, the attributes that change, a summary line per target. Colour is added
+//! here and stripped by the output stream when it is not a terminal or NO_COLOR is set.
+
+use std::fmt::Write;
+
+use owo_colors::OwoColorize;
+
+use crate::plan::{Action, Plan};
+use crate::render::{attribute_lines, counts, plural, value_summary};
+
+pub fn render(plan: &Plan) -> String {
+    let mut out = String::new();
+    let summaries = plan.summaries();
+    for target in &plan.targets {
+        let _ = writeln!(out, "{} ({} at {})", target.name.bold(), target.kind, target.endpoint);
+        let changes: Vec<_> = plan
+            .changes
+            .iter()
+            .filter(|c| c.address.target == target.name)
+            .collect();
+        if changes.is_empty() {
+            let _ = writeln!(out, "  no changes");
+        }
+        for change in changes {
+            let line = format!("  {} {}", change.action.symbol(), change.address);
+            let line = match change.action {
+                Action::Create => line.green().to_string(),
+                Action::Update => line.yellow().to_string(),
+                Action::Delete => line.red().to_string(),
+            };
+            match &change.reason {
+                Some(reason) => {
+                    let _ = writeln!(out, "{line}  {}", format!("({reason})").dimmed());
+                }
+                None => {
+                    let _ = writeln!(out, "{line}");
+                }
+            }
+            for attr in attribute_lines(change) {
+                let _ = writeln!(out, "        {attr}");
+            }
+        }
+        let unmanaged: Vec<_> = plan
+            .unmanaged
+            .iter()
+            .filter(|u| u.address.target == target.name)
+            .collect();
+        if !unmanaged.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n  Unmanaged (on {}, not declared in the manifest; left alone):",
+                target.name
+            );
+            for u in unmanaged {
+                let value = value_summary(&u.current);
+                if value.is_empty() {
+                    let _ = writeln!(out, "    ? {}", u.address);
+                } else {
+                    let _ = writeln!(out, "    ? {}  {}", u.address, value.dimmed());
+                }
+            }
+        }
+        if let Some(s) = summaries.get(&target.name) {
+            let _ = writeln!(out, "\n  {}: {}, {} unmanaged.\n", target.name, counts(s), s.unmanaged);
+        }
+    }
+    let total = plan.summary();
+    if plan.is_empty() {
+        let _ = writeln!(out, "{} Live state matches the manifest.", "No changes.".bold());
+    } else {
+        let _ = writeln!(out, "{} {}.", "Plan:".bold(), counts(&total));
+    }
+    if total.unmanaged > 0 {
+        let _ = writeln!(
+            out,
+            "{} left alone.",
+            plural(total.unmanaged, "unmanaged object", "unmanaged objects")
+        );
+    }
+    out
+}

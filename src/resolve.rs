@@ -1,0 +1,897 @@
+//! `resolve`: raw manifest files to a checked `Desired`. Merges the files, checks names and
+//! references, translates role words to each platform's permission names, and collects
+//! every problem with its location instead of stopping at the first.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_saphyr::Spanned;
+
+use crate::desired::{AuthConfig, Desired, Endpoint, Policy, SecretRef, TargetConfig};
+use crate::manifest::raw::{RawAccess, RawGrants, RawGroup, RawTarget, RawUser, RoleValue, SpannedMap};
+use crate::manifest::{Diagnostic, Loaded, Origin, Sources};
+use crate::model::{Address, Kind, Principal, Resource, ResourceId, UserAttrs};
+
+/// Resolves loaded files. On any problem returns all of them, sorted by file and line.
+pub fn resolve(loaded: &Loaded) -> Result<Desired, Vec<Diagnostic>> {
+    let mut r = Resolver {
+        sources: &loaded.sources,
+        problems: Vec::new(),
+    };
+    let desired = r.run(loaded);
+    if r.problems.is_empty() {
+        Ok(desired)
+    } else {
+        let mut problems = r.problems;
+        problems.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+        Err(problems)
+    }
+}
+
+struct Resolver<'a> {
+    sources: &'a Sources,
+    problems: Vec<Diagnostic>,
+}
+
+/// A declaration with the file it came from.
+struct Decl<'a, T> {
+    file: usize,
+    key: &'a Spanned<String>,
+    value: &'a T,
+}
+
+fn origin<T>(file: usize, s: &Spanned<T>) -> Origin {
+    Origin {
+        file,
+        location: s.referenced,
+    }
+}
+
+impl<'a> Resolver<'a> {
+    fn error(&mut self, at: Origin, message: String, hint: impl Into<String>) {
+        let d = self.sources.diagnostic(at, message).with_hint(hint);
+        self.problems.push(d);
+    }
+
+    fn where_is(&self, at: Origin) -> String {
+        let name = self.sources.files.get(at.file).map(|f| f.name.as_str()).unwrap_or("?");
+        format!("{name}:{}:{}", at.location.line(), at.location.column())
+    }
+
+    /// Merges one top-level section across files, reporting names defined twice.
+    fn merge<'b, T>(
+        &mut self,
+        what: &str,
+        files: impl Iterator<Item = (usize, &'b SpannedMap<T>)>,
+    ) -> BTreeMap<String, Decl<'b, T>> {
+        let mut merged: BTreeMap<String, Decl<'b, T>> = BTreeMap::new();
+        for (file, map) in files {
+            for (key, value) in &map.0 {
+                if let Some(first) = merged.get(&key.value) {
+                    let first_at = self.where_is(origin(first.file, first.key));
+                    self.error(
+                        origin(file, key),
+                        format!("{what} `{}` is defined more than once", key.value),
+                        format!("it is first defined at {first_at}; keep one definition"),
+                    );
+                    continue;
+                }
+                merged.insert(key.value.clone(), Decl { file, key, value });
+            }
+        }
+        merged
+    }
+
+    fn run(&mut self, loaded: &Loaded) -> Desired {
+        let files = &loaded.files;
+        let targets = self.merge("target", files.iter().map(|(i, f)| (*i, &f.targets)));
+        let users = self.merge("user", files.iter().map(|(i, f)| (*i, &f.users)));
+        let groups = self.merge("group", files.iter().map(|(i, f)| (*i, &f.groups)));
+
+        let mut desired = Desired {
+            targets: BTreeMap::new(),
+            resources: BTreeMap::new(),
+            offboarded: BTreeMap::new(),
+            policy: Policy::default(),
+        };
+
+        for (name, decl) in &targets {
+            self.check_name(NameKind::Target, decl.file, decl.key);
+            if let Some(config) = self.target(&loaded.dir, name, decl.file, decl.value) {
+                desired.targets.insert(name.clone(), config);
+            }
+        }
+        let target_names: BTreeSet<String> = targets.keys().cloned().collect();
+
+        // Users: per target, the username each person has there.
+        let mut usernames: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        for (name, decl) in &users {
+            self.check_name(NameKind::User, decl.file, decl.key);
+            self.user(name, decl, &target_names, &mut usernames, &mut desired);
+        }
+
+        for (name, decl) in &groups {
+            self.check_name(NameKind::Group, decl.file, decl.key);
+            self.group(name, decl, &target_names, &users, &usernames, &mut desired);
+        }
+
+        self.access(files, &targets, &users, &groups, &usernames, &mut desired);
+        self.policy(files, &mut desired);
+        desired
+    }
+
+    fn target(&mut self, dir: &Path, name: &str, file: usize, raw: &RawTarget) -> Option<TargetConfig> {
+        let url_at = origin(file, &raw.url);
+        let url = raw.url.value.trim();
+        let endpoint = if let Some(path) = url.strip_prefix("sandbox:") {
+            if path.is_empty() {
+                self.error(
+                    url_at,
+                    "`sandbox:` needs the path of a state file".into(),
+                    "for example `url: sandbox:../sandbox/bitbucket.yaml`, relative to the manifest directory",
+                );
+                return None;
+            }
+            Endpoint::Sandbox(dir.join(path))
+        } else {
+            match url::Url::parse(url) {
+                Ok(u) if u.scheme() == "https" => Endpoint::Url(u),
+                Ok(u) if u.scheme() == "http" && is_loopback(&u) => Endpoint::Url(u),
+                Ok(u) if u.scheme() == "http" => {
+                    self.error(url_at, format!("target `{name}` uses plain http to a remote host"), "use https://; plain http is accepted for loopback addresses (127.0.0.1, localhost) only, because the token would travel in clear text");
+                    return None;
+                }
+                Ok(u) => {
+                    self.error(
+                        url_at,
+                        format!("target `{name}` has an unsupported URL scheme `{}`", u.scheme()),
+                        "use https://HOST or sandbox:PATH",
+                    );
+                    return None;
+                }
+                Err(e) => {
+                    self.error(
+                        url_at,
+                        format!("target `{name}` has an invalid URL: {e}"),
+                        "use https://HOST or sandbox:PATH",
+                    );
+                    return None;
+                }
+            }
+        };
+        let auth = match &raw.auth {
+            Some(a) => Some(AuthConfig {
+                username: a.username.clone(),
+                token: self.secret_ref(dir, file, &a.token)?,
+            }),
+            None => None,
+        };
+        if auth.is_none() && matches!(endpoint, Endpoint::Url(_)) {
+            self.error(url_at, format!("target `{name}` has no `auth`"), "add `auth: { token: ${env:BITBUCKET_TOKEN} }` (Bearer) or `auth: { username: NAME, token: ${env:…} }` (Basic)");
+            return None;
+        }
+        Some(TargetConfig {
+            name: name.to_owned(),
+            endpoint,
+            url: url.to_owned(),
+            auth,
+            notify_new_users: raw.notify_new_users,
+            scope: BTreeMap::new(),
+        })
+    }
+
+    fn secret_ref(&mut self, dir: &Path, file: usize, token: &Spanned<String>) -> Option<SecretRef> {
+        let text = token.value.trim();
+        let inner = text.strip_prefix("${").and_then(|t| t.strip_suffix('}'));
+        let parsed = match inner.and_then(|i| i.split_once(':')) {
+            Some(("env", var)) if !var.is_empty() && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                Some(SecretRef::Env(var.to_owned()))
+            }
+            Some(("file", path)) if !path.is_empty() => Some(SecretRef::File(dir.join(path))),
+            _ => None,
+        };
+        if parsed.is_none() {
+            // Never echo the value: it may be a real token pasted by mistake.
+            self.error(
+                origin(file, token),
+                "a token must be a reference, not a literal value".into(),
+                "write `${env:NAME}` to read it from an environment variable or `${file:PATH}` to read it from a file; if a real token was committed, revoke it",
+            );
+        }
+        parsed
+    }
+
+    fn user(
+        &mut self,
+        name: &str,
+        decl: &Decl<'_, RawUser>,
+        targets: &BTreeSet<String>,
+        usernames: &mut BTreeMap<String, BTreeMap<String, String>>,
+        desired: &mut Desired,
+    ) {
+        let raw = decl.value;
+        let email = raw.email.value.trim();
+        if !is_email(email) {
+            self.error(
+                origin(decl.file, &raw.email),
+                format!("user `{name}` has an invalid email address `{email}`"),
+                "write an address like name@example.com",
+            );
+        }
+        if raw.name.value.trim().is_empty() {
+            self.error(
+                origin(decl.file, &raw.name),
+                format!("user `{name}` has an empty name"),
+                "give the person's full name; it becomes their display name",
+            );
+        }
+        for (target, id) in &raw.ids.0 {
+            if !targets.contains(&target.value) {
+                self.unknown_target(decl.file, target, targets);
+            }
+            if !valid_name(NameKind::User, id) {
+                self.error(
+                    origin(decl.file, target),
+                    format!("user `{name}` has an invalid id `{id}` for target `{}`", target.value),
+                    NameKind::User.rule(),
+                );
+            }
+        }
+        for target in targets {
+            let username = raw
+                .ids
+                .0
+                .iter()
+                .find(|(t, _)| &t.value == target)
+                .map(|(_, id)| id.clone())
+                .unwrap_or_else(|| name.to_owned());
+            let names = usernames.entry(target.clone()).or_default();
+            if let Some(other) = names.iter().find(|(_, u)| **u == username).map(|(k, _)| k.clone()) {
+                self.error(
+                    origin(decl.file, decl.key),
+                    format!("users `{other}` and `{name}` both have the username `{username}` on target `{target}`"),
+                    "give one of them a different id under `ids:`",
+                );
+                continue;
+            }
+            names.insert(name.to_owned(), username.clone());
+            if raw.active {
+                desired.resources.insert(
+                    Address::new(target, ResourceId::User { name: username }),
+                    Resource::User(UserAttrs {
+                        display_name: raw.name.value.trim().to_owned(),
+                        email: email.to_owned(),
+                    }),
+                );
+            } else {
+                desired.offboarded.entry(target.clone()).or_default().insert(username);
+            }
+        }
+    }
+
+    fn group(
+        &mut self,
+        name: &str,
+        decl: &Decl<'_, RawGroup>,
+        targets: &BTreeSet<String>,
+        users: &BTreeMap<String, Decl<'_, RawUser>>,
+        usernames: &BTreeMap<String, BTreeMap<String, String>>,
+        desired: &mut Desired,
+    ) {
+        let raw = decl.value;
+        let on: Vec<String> = match &raw.targets {
+            Some(list) => {
+                let mut on = Vec::new();
+                for t in list {
+                    if targets.contains(&t.value) {
+                        on.push(t.value.clone());
+                    } else {
+                        self.unknown_target(decl.file, t, targets);
+                    }
+                }
+                on
+            }
+            None => targets.iter().cloned().collect(),
+        };
+        let mut seen = BTreeSet::new();
+        for member in &raw.members {
+            let at = origin(decl.file, member);
+            if !seen.insert(member.value.clone()) {
+                self.error(
+                    at,
+                    format!("`{}` is listed twice in the members of group `{name}`", member.value),
+                    "list each member once",
+                );
+                continue;
+            }
+            match users.get(&member.value) {
+                None => {
+                    let hint = did_you_mean(&member.value, users.keys()).map_or_else(
+                        || format!("declare `{}` under `users:`", member.value),
+                        |s| {
+                            format!(
+                                "did you mean `{s}`? Otherwise declare `{}` under `users:`",
+                                member.value
+                            )
+                        },
+                    );
+                    self.error(
+                        at,
+                        format!(
+                            "`{}` in the members of group `{name}` is not a declared user",
+                            member.value
+                        ),
+                        hint,
+                    );
+                }
+                Some(user) if !user.value.active => {} // offboarded: the membership is removed
+                Some(_) => {
+                    for target in &on {
+                        if let Some(username) = usernames.get(target).and_then(|m| m.get(&member.value)) {
+                            desired.resources.insert(
+                                Address::new(
+                                    target,
+                                    ResourceId::Membership {
+                                        group: name.to_owned(),
+                                        user: username.clone(),
+                                    },
+                                ),
+                                Resource::Membership,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        for target in &on {
+            desired.resources.insert(
+                Address::new(target, ResourceId::Group { name: name.to_owned() }),
+                Resource::Group,
+            );
+        }
+    }
+
+    fn unknown_target(&mut self, file: usize, t: &Spanned<String>, targets: &BTreeSet<String>) {
+        let hint = match did_you_mean(&t.value, targets.iter()) {
+            Some(s) => format!("did you mean `{s}`? Targets are declared under `targets:`"),
+            None => format!(
+                "declare `{}` under `targets:`, or use one of: {}",
+                t.value,
+                join(targets)
+            ),
+        };
+        self.error(origin(file, t), format!("unknown target `{}`", t.value), hint);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn access(
+        &mut self,
+        files: &[(usize, crate::manifest::RawFile)],
+        targets: &BTreeMap<String, Decl<'_, RawTarget>>,
+        users: &BTreeMap<String, Decl<'_, RawUser>>,
+        groups: &BTreeMap<String, Decl<'_, RawGroup>>,
+        usernames: &BTreeMap<String, BTreeMap<String, String>>,
+        desired: &mut Desired,
+    ) {
+        let target_names: BTreeSet<String> = targets.keys().cloned().collect();
+        // Which targets each group exists on.
+        let group_targets: BTreeMap<&str, BTreeSet<&str>> = groups
+            .iter()
+            .map(|(g, d)| {
+                let on = match &d.value.targets {
+                    Some(list) => list.iter().map(|t| t.value.as_str()).collect(),
+                    None => target_names.iter().map(String::as_str).collect(),
+                };
+                (g.as_str(), on)
+            })
+            .collect();
+        let ctx = Principals {
+            users,
+            groups,
+            group_targets: &group_targets,
+            usernames,
+        };
+        let mut global_seen: BTreeMap<String, Origin> = BTreeMap::new();
+        let mut projects_seen: BTreeMap<(String, String), Origin> = BTreeMap::new();
+        for (file, raw) in files {
+            for (target_key, access) in &raw.access.0 {
+                let target = target_key.value.as_str();
+                if !targets.contains_key(target) {
+                    self.unknown_target(*file, target_key, &target_names);
+                    continue;
+                }
+                self.target_access(
+                    *file,
+                    target_key,
+                    access,
+                    &ctx,
+                    &mut global_seen,
+                    &mut projects_seen,
+                    desired,
+                );
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn target_access(
+        &mut self,
+        file: usize,
+        target_key: &Spanned<String>,
+        access: &RawAccess,
+        ctx: &Principals<'_>,
+        global_seen: &mut BTreeMap<String, Origin>,
+        projects_seen: &mut BTreeMap<(String, String), Origin>,
+        desired: &mut Desired,
+    ) {
+        let target = target_key.value.as_str();
+        if let Some(global) = &access.global {
+            let at = origin(file, target_key);
+            if let Some(first) = global_seen.get(target) {
+                let first_at = self.where_is(*first);
+                self.error(
+                    at,
+                    format!("global permissions of target `{target}` are set in more than one file"),
+                    format!("they are first set at {first_at}; keep them in one place"),
+                );
+            } else {
+                global_seen.insert(target.to_owned(), at);
+                self.grants(file, target, global, Scope::Global, ctx, desired);
+            }
+        }
+        for (key, project) in &access.projects.0 {
+            let at = origin(file, key);
+            if let Some(first) = projects_seen.get(&(target.to_owned(), key.value.clone())) {
+                let first_at = self.where_is(*first);
+                self.error(
+                    at,
+                    format!(
+                        "project `{}` of target `{target}` is configured in more than one file",
+                        key.value
+                    ),
+                    format!("it is first configured at {first_at}; keep one definition"),
+                );
+                continue;
+            }
+            projects_seen.insert((target.to_owned(), key.value.clone()), at);
+            if !valid_name(NameKind::Project, &key.value) {
+                self.error(
+                    at,
+                    format!("invalid project key `{}`", key.value),
+                    NameKind::Project.rule(),
+                );
+                continue;
+            }
+            let repos: BTreeSet<String> = project.repos.0.iter().map(|(r, _)| r.value.clone()).collect();
+            if let Some(config) = desired.targets.get_mut(target) {
+                config.scope.insert(key.value.clone(), repos);
+            }
+            if let Some(all) = &project.all_users {
+                match all_users_permission(&all.value) {
+                    Some(permission) => {
+                        desired.resources.insert(
+                            Address::new(
+                                target,
+                                ResourceId::ProjectDefault {
+                                    project: key.value.clone(),
+                                },
+                            ),
+                            Resource::ProjectDefault { permission },
+                        );
+                    }
+                    None => self.error(
+                        origin(file, all),
+                        format!("`{}` is not a valid all-users permission", all.value),
+                        "use `none`, `read` or `write` (PROJECT_READ, PROJECT_WRITE)",
+                    ),
+                }
+            }
+            let project_grants = RawGrantsRef {
+                users: &project.users,
+                groups: &project.groups,
+            };
+            self.grants_ref(file, target, project_grants, Scope::Project(&key.value), ctx, desired);
+            for (repo, grants) in &project.repos.0 {
+                if !valid_name(NameKind::Repo, &repo.value) {
+                    self.error(
+                        origin(file, repo),
+                        format!("invalid repository slug `{}`", repo.value),
+                        NameKind::Repo.rule(),
+                    );
+                    continue;
+                }
+                self.grants(file, target, grants, Scope::Repo(&key.value, &repo.value), ctx, desired);
+            }
+        }
+    }
+
+    fn grants(
+        &mut self,
+        file: usize,
+        target: &str,
+        g: &RawGrants,
+        scope: Scope<'_>,
+        ctx: &Principals<'_>,
+        desired: &mut Desired,
+    ) {
+        self.grants_ref(
+            file,
+            target,
+            RawGrantsRef {
+                users: &g.users,
+                groups: &g.groups,
+            },
+            scope,
+            ctx,
+            desired,
+        );
+    }
+
+    fn grants_ref(
+        &mut self,
+        file: usize,
+        target: &str,
+        g: RawGrantsRef<'_>,
+        scope: Scope<'_>,
+        ctx: &Principals<'_>,
+        desired: &mut Desired,
+    ) {
+        for (key, role) in &g.users.0 {
+            let at = origin(file, key);
+            let Some(user) = ctx.users.get(&key.value) else {
+                let hint = did_you_mean(&key.value, ctx.users.keys()).map_or_else(
+                    || format!("declare `{}` under `users:`", key.value),
+                    |s| format!("did you mean `{s}`?"),
+                );
+                self.error(
+                    at,
+                    format!("permission granted to `{}`, who is not a declared user", key.value),
+                    hint,
+                );
+                continue;
+            };
+            let Some(permission) = self.role(file, role, scope) else {
+                continue;
+            };
+            if !user.value.active {
+                continue; // offboarded people hold no permissions
+            }
+            let Some(username) = ctx.usernames.get(target).and_then(|m| m.get(&key.value)) else {
+                continue;
+            };
+            desired.resources.insert(
+                Address::new(target, scope.id(Principal::User(username.clone()))),
+                Resource::Permission { permission },
+            );
+        }
+        for (key, role) in &g.groups.0 {
+            let at = origin(file, key);
+            match ctx.group_targets.get(key.value.as_str()) {
+                None => {
+                    let hint = did_you_mean(&key.value, ctx.groups.keys()).map_or_else(
+                        || format!("declare `{}` under `groups:`", key.value),
+                        |s| format!("did you mean `{s}`?"),
+                    );
+                    self.error(
+                        at,
+                        format!("permission granted to `{}`, which is not a declared group", key.value),
+                        hint,
+                    );
+                    continue;
+                }
+                Some(on) if !on.contains(target) => {
+                    self.error(
+                        at,
+                        format!("group `{}` is not on target `{target}`", key.value),
+                        format!("add `{target}` to the group's `targets:`"),
+                    );
+                    continue;
+                }
+                Some(_) => {}
+            }
+            let Some(permission) = self.role(file, role, scope) else {
+                continue;
+            };
+            desired.resources.insert(
+                Address::new(target, scope.id(Principal::Group(key.value.clone()))),
+                Resource::Permission { permission },
+            );
+        }
+    }
+
+    fn role(&mut self, file: usize, role: &RoleValue, scope: Scope<'_>) -> Option<String> {
+        let word = role.0.value.trim();
+        let found = scope.permission(word);
+        if found.is_none() {
+            self.error(
+                origin(file, &role.0),
+                format!("`{word}` is not a valid role for {}", scope.describe()),
+                format!("use {}", scope.valid_roles()),
+            );
+        }
+        found
+    }
+
+    fn policy(&mut self, files: &[(usize, crate::manifest::RawFile)], desired: &mut Desired) {
+        let mut first: Option<Origin> = None;
+        for (file, raw) in files {
+            let Some(policy) = &raw.policy else { continue };
+            let at = origin(*file, policy);
+            if let Some(f) = first {
+                let first_at = self.where_is(f);
+                self.error(
+                    at,
+                    "`policy` is set in more than one file".into(),
+                    format!("it is first set at {first_at}; keep one"),
+                );
+                continue;
+            }
+            first = Some(at);
+            let p = &policy.value.prune;
+            for (on, kind) in [
+                (p.users, Kind::Users),
+                (p.groups, Kind::Groups),
+                (p.memberships, Kind::Memberships),
+                (p.permissions, Kind::Permissions),
+            ] {
+                if on {
+                    desired.policy.prune.insert(kind);
+                }
+            }
+        }
+    }
+
+    fn check_name(&mut self, kind: NameKind, file: usize, key: &Spanned<String>) {
+        if !valid_name(kind, &key.value) {
+            self.error(
+                origin(file, key),
+                format!("invalid {} name `{}`", kind.noun(), key.value),
+                kind.rule(),
+            );
+        }
+    }
+}
+
+struct Principals<'a> {
+    users: &'a BTreeMap<String, Decl<'a, RawUser>>,
+    groups: &'a BTreeMap<String, Decl<'a, RawGroup>>,
+    group_targets: &'a BTreeMap<&'a str, BTreeSet<&'a str>>,
+    usernames: &'a BTreeMap<String, BTreeMap<String, String>>,
+}
+
+#[derive(Clone, Copy)]
+struct RawGrantsRef<'a> {
+    users: &'a SpannedMap<RoleValue>,
+    groups: &'a SpannedMap<RoleValue>,
+}
+
+/// Where a permission applies, which decides the valid roles.
+#[derive(Clone, Copy)]
+enum Scope<'a> {
+    Global,
+    Project(&'a str),
+    Repo(&'a str, &'a str),
+}
+
+impl Scope<'_> {
+    fn id(self, principal: Principal) -> ResourceId {
+        match self {
+            Scope::Global => ResourceId::GlobalPermission { principal },
+            Scope::Project(p) => ResourceId::ProjectPermission {
+                project: p.to_owned(),
+                principal,
+            },
+            Scope::Repo(p, r) => ResourceId::RepoPermission {
+                project: p.to_owned(),
+                repo: r.to_owned(),
+                principal,
+            },
+        }
+    }
+
+    /// Portable words first, then native names (any case).
+    fn permission(self, word: &str) -> Option<String> {
+        let (prefix, natives): (&str, &[&str]) = match self {
+            Scope::Global => ("", &["LICENSED_USER", "PROJECT_CREATE", "ADMIN", "SYS_ADMIN"]),
+            Scope::Project(_) => ("PROJECT_", &["PROJECT_READ", "PROJECT_WRITE", "PROJECT_ADMIN"]),
+            Scope::Repo(..) => ("REPO_", &["REPO_READ", "REPO_WRITE", "REPO_ADMIN"]),
+        };
+        let portable = match (self, word) {
+            (Scope::Global, "read") => Some("LICENSED_USER".to_owned()),
+            (Scope::Global, "write") => Some("PROJECT_CREATE".to_owned()),
+            (Scope::Global, "admin") => Some("ADMIN".to_owned()),
+            (_, "read" | "write" | "admin") => Some(format!("{prefix}{}", word.to_ascii_uppercase())),
+            _ => None,
+        };
+        portable.or_else(|| {
+            let upper = word.to_ascii_uppercase();
+            natives.iter().find(|n| **n == upper).map(|n| (*n).to_owned())
+        })
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Scope::Global => "global permissions".to_owned(),
+            Scope::Project(p) => format!("project `{p}`"),
+            Scope::Repo(p, r) => format!("repository `{p}/{r}`"),
+        }
+    }
+
+    fn valid_roles(self) -> &'static str {
+        match self {
+            Scope::Global => "read, write, admin, or LICENSED_USER, PROJECT_CREATE, ADMIN, SYS_ADMIN",
+            Scope::Project(_) => "read, write, admin, or PROJECT_READ, PROJECT_WRITE, PROJECT_ADMIN",
+            Scope::Repo(..) => "read, write, admin, or REPO_READ, REPO_WRITE, REPO_ADMIN",
+        }
+    }
+}
+
+fn all_users_permission(word: &str) -> Option<Option<String>> {
+    match word.trim().to_ascii_lowercase().as_str() {
+        "none" => Some(None),
+        "read" | "project_read" => Some(Some("PROJECT_READ".to_owned())),
+        "write" | "project_write" => Some(Some("PROJECT_WRITE".to_owned())),
+        _ => None,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum NameKind {
+    Target,
+    User,
+    Group,
+    Project,
+    Repo,
+}
+
+impl NameKind {
+    fn noun(self) -> &'static str {
+        match self {
+            NameKind::Target => "target",
+            NameKind::User => "user",
+            NameKind::Group => "group",
+            NameKind::Project => "project",
+            NameKind::Repo => "repository",
+        }
+    }
+
+    fn rule(self) -> &'static str {
+        match self {
+            NameKind::Target => "target names use lower-case letters, digits, `-` and `_`, starting with a letter",
+            NameKind::User => "usernames use letters, digits, `.`, `_`, `-` and `@`, starting with a letter or digit, at most 255 characters",
+            NameKind::Group => "group names use letters, digits, spaces, `.`, `_`, `-` and `@`, starting with a letter or digit, at most 255 characters",
+            NameKind::Project => "project keys start with a letter and use upper-case letters, digits and `_` (like PLAT)",
+            NameKind::Repo => "repository slugs use lower-case letters, digits, `.`, `_` and `-` (like api-gateway)",
+        }
+    }
+}
+
+fn valid_name(kind: NameKind, name: &str) -> bool {
+    let mut chars = name.chars();
+    let Some(first) = chars.next() else { return false };
+    if name.len() > 255 {
+        return false;
+    }
+    let rest = chars.as_str();
+    match kind {
+        NameKind::Target => {
+            first.is_ascii_lowercase()
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        }
+        NameKind::User => {
+            first.is_ascii_alphanumeric() && rest.chars().all(|c| c.is_ascii_alphanumeric() || ".-_@".contains(c))
+        }
+        NameKind::Group => {
+            first.is_ascii_alphanumeric()
+                && rest.chars().all(|c| c.is_ascii_alphanumeric() || " .-_@".contains(c))
+                && !name.ends_with(' ')
+        }
+        NameKind::Project => {
+            first.is_ascii_uppercase()
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        }
+        NameKind::Repo => {
+            (first.is_ascii_lowercase() || first.is_ascii_digit())
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+        }
+    }
+}
+
+fn is_email(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !s.contains(char::is_whitespace)
+                && !domain.contains('@')
+        }
+        None => false,
+    }
+}
+
+fn is_loopback(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// The closest known name within a small edit distance, for "did you mean" hints.
+fn did_you_mean<'b>(name: &str, known: impl Iterator<Item = &'b String>) -> Option<&'b String> {
+    known
+        .map(|k| (edit_distance(name, k), k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4) && *d > 0)
+        .min_by_key(|(d, k)| (*d, (*k).clone()))
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            let v = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur.push(v);
+        }
+        prev = cur;
+    }
+    prev.last().copied().unwrap_or(0)
+}
+
+fn join(set: &BTreeSet<String>) -> String {
+    if set.is_empty() {
+        return "(none declared)".to_owned();
+    }
+    set.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_words_map_per_scope() {
+        assert_eq!(Scope::Global.permission("read").as_deref(), Some("LICENSED_USER"));
+        assert_eq!(Scope::Global.permission("sys_admin").as_deref(), Some("SYS_ADMIN"));
+        assert_eq!(
+            Scope::Project("P").permission("write").as_deref(),
+            Some("PROJECT_WRITE")
+        );
+        assert_eq!(
+            Scope::Repo("P", "r").permission("REPO_ADMIN").as_deref(),
+            Some("REPO_ADMIN")
+        );
+        assert_eq!(Scope::Repo("P", "r").permission("PROJECT_ADMIN"), None);
+        assert_eq!(Scope::Global.permission("owner"), None);
+    }
+
+    #[test]
+    fn names_and_emails() {
+        assert!(valid_name(NameKind::Project, "PLAT_2"));
+        assert!(!valid_name(NameKind::Project, "plat"));
+        assert!(valid_name(NameKind::Group, "qa contractors"));
+        assert!(!valid_name(NameKind::User, "bad name"));
+        assert!(is_email("a@example.com"));
+        assert!(!is_email("a@b"));
+        assert!(!is_email("@example.com"));
+    }
+
+    #[test]
+    fn suggestions_are_close_only() {
+        let known = ["alice".to_owned(), "bob".to_owned()];
+        assert_eq!(did_you_mean("alcie", known.iter()).map(String::as_str), Some("alice"));
+        assert_eq!(did_you_mean("zed", known.iter()), None);
+    }
+}
