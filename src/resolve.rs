@@ -192,11 +192,12 @@ impl<'a> Resolver<'a> {
         };
         if parsed.is_none() {
             // Never echo the value: it may be a real token pasted by mistake.
-            self.error(
-                origin(file, token),
-                "a token must be a reference, not a literal value".into(),
-                "write `${env:NAME}` to read it from an environment variable or `${file:PATH}` to read it from a file; if a real token was committed, revoke it",
-            );
+            let d = self
+                .sources
+                .diagnostic(origin(file, token), "a token must be a reference, not a literal value")
+                .redacted()
+                .with_hint("write `${env:NAME}` to read it from an environment variable or `${file:PATH}` to read it from a file; if a real token was committed, revoke it");
+            self.problems.push(d);
         }
         parsed
     }

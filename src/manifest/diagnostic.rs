@@ -73,6 +73,18 @@ impl Sources {
 }
 
 impl Diagnostic {
+    /// Hides the quoted value in the snippet: for values that may be secrets.
+    pub fn redacted(mut self) -> Self {
+        if let Some((text, width)) = &mut self.snippet {
+            let start = usize::try_from(self.column).unwrap_or(1).saturating_sub(1);
+            let kept: String = text.chars().take(start).collect();
+            let rest: String = text.chars().skip(start + *width).collect();
+            *text = format!("{kept}<redacted>{rest}");
+            *width = "<redacted>".len();
+        }
+        self
+    }
+
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self

@@ -86,7 +86,10 @@ fn parse_file(sources: &Sources, index: usize) -> Result<RawFile, Diagnostic> {
             snippets: SnippetMode::Off,
         });
         let message = strip_location_suffix(&message);
-        let hint = hint_for_parse_error(&message);
+        let line_text = err
+            .location()
+            .and_then(|l| text.lines().nth(usize::try_from(l.line()).ok()?.checked_sub(1)?));
+        let hint = hint_for_parse_error(&message, line_text.unwrap_or_default());
         let diagnostic = match err.location() {
             Some(location) => sources.diagnostic(Origin { file: index, location }, message),
             None => sources.file_diagnostic(index, message),
@@ -108,9 +111,11 @@ fn strip_location_suffix(message: &str) -> String {
     }
 }
 
-fn hint_for_parse_error(message: &str) -> Option<String> {
+fn hint_for_parse_error(message: &str, line: &str) -> Option<String> {
     let m = message.to_ascii_lowercase();
-    if m.contains("duplicate") {
+    if line.contains("${") && (m.contains("flow") || m.contains("bracket")) {
+        Some("a `${...}` reference inside `{ }` must be quoted: token: \"${env:NAME}\"".to_owned())
+    } else if m.contains("duplicate") {
         Some("each key may appear once in a mapping; merge the two entries".to_owned())
     } else if m.contains("unknown field") {
         Some("check the spelling against the manifest reference (rollcall schema prints every field)".to_owned())
@@ -118,6 +123,8 @@ fn hint_for_parse_error(message: &str) -> Option<String> {
         Some("use one of the values listed".to_owned())
     } else if m.contains("missing field") {
         Some("add the field; rollcall schema lists what each section needs".to_owned())
+    } else if m.contains("while parsing") || m.contains("while scanning") || m.contains("bracket") {
+        Some("this is a YAML syntax error: the cause is often just before this point (an unclosed `{`, `[` or quote, or wrong indentation)".to_owned())
     } else {
         None
     }

@@ -44,6 +44,7 @@ pub struct RawFile {
 /// inside internally tagged enums.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Target")]
 pub struct RawTarget {
     #[schemars(with = "TargetKind")]
     pub kind: Spanned<TargetKind>,
@@ -72,6 +73,7 @@ pub enum TargetKind {
 /// HTTP access token as `Authorization: Bearer`, or with `username` as Basic auth.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Auth")]
 pub struct RawAuth {
     /// Username for Basic auth; without it the token is sent as a Bearer token.
     #[serde(default)]
@@ -83,6 +85,7 @@ pub struct RawAuth {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "User")]
 pub struct RawUser {
     /// Full name, shown as the display name.
     #[schemars(with = "String")]
@@ -101,6 +104,7 @@ pub struct RawUser {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Group")]
 pub struct RawGroup {
     #[serde(default)]
     pub description: Option<String>,
@@ -118,6 +122,7 @@ pub struct RawGroup {
 /// Center it has `global` and `projects`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Access")]
 pub struct RawAccess {
     /// Global permissions: `read` (LICENSED_USER), `write` (PROJECT_CREATE), `admin`
     /// (ADMIN) or a native name, including `SYS_ADMIN`.
@@ -131,6 +136,7 @@ pub struct RawAccess {
 /// Permissions of users and groups at one scope, as a role word or native name.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Grants")]
 pub struct RawGrants {
     #[serde(default)]
     pub users: SpannedMap<RoleValue>,
@@ -140,6 +146,7 @@ pub struct RawGrants {
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Project")]
 pub struct RawProject {
     /// What every licensed user may do on the project: `none`, `read` or `write`.
     #[serde(default)]
@@ -181,6 +188,7 @@ impl JsonSchema for RoleValue {
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Policy")]
 pub struct RawPolicy {
     /// Which kinds of live object rollcall deletes when the manifest does not declare
     /// them. All off by default: the plan lists them as unmanaged instead.
@@ -190,6 +198,7 @@ pub struct RawPolicy {
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Prune")]
 pub struct RawPrune {
     #[serde(default)]
     pub users: bool,
@@ -243,12 +252,13 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for SpannedMap<V> {
 
 impl<V: JsonSchema> JsonSchema for SpannedMap<V> {
     fn schema_name() -> Cow<'static, str> {
-        format!("Map_of_{}", V::schema_name()).into()
+        format!("MapOf{}", V::schema_name()).into()
     }
     fn json_schema(gen: &mut SchemaGenerator) -> Schema {
         let value = gen.subschema_for::<V>();
+        // `users:` with nothing under it is an empty map, so null is accepted too.
         json_schema!({
-            "type": "object",
+            "type": ["object", "null"],
             "additionalProperties": value
         })
     }

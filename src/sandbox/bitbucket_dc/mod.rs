@@ -29,6 +29,7 @@ use axum::http::{header, HeaderMap};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter};
+use axum::Extension;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -147,8 +148,9 @@ impl Shared {
             .clone()
     }
 
-    // A handler that panicked mid-change cannot leave a half-applied change behind (they
-    // change a copy and swap it in), so a poisoned lock still holds a consistent state.
+    // Handlers check everything before they change anything, and multi-step changes are
+    // made on a copy swapped in at the end, so a lock poisoned by a panicking handler
+    // still guards a consistent state.
     fn lock_state(&self) -> std::sync::MutexGuard<'_, DcState> {
         self.inner.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -166,13 +168,8 @@ impl Shared {
 pub fn router(shared: Shared) -> Router {
     let mut api: Router<Shared> = Router::new();
     for (method, path, op) in route_ops() {
-        let handler =
-            move |State(shared): State<Shared>,
-                  path: Result<Path<HashMap<String, String>>, PathRejection>,
-                  RawQuery(query): RawQuery,
-                  headers: HeaderMap,
-                  body: Bytes| async move { dispatch(op, &shared, path, query.as_deref(), headers, body) };
-        api = api.route(path, on(method, handler));
+        // Every route runs the same `handle`; the extension tells it which operation.
+        api = api.route(path, on(method, handle).layer(Extension(op)));
     }
     let api = api
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
@@ -188,11 +185,13 @@ async fn unknown_path(request: Request) -> Response {
     ApiError::not_found(request.uri().path()).into_response()
 }
 
-fn dispatch(
-    op: Op,
-    shared: &Shared,
+/// Runs one operation with the state locked. The lock is a std mutex held only inside
+/// this synchronous section, never across an await.
+async fn handle(
+    Extension(op): Extension<Op>,
+    State(shared): State<Shared>,
     path: Result<Path<HashMap<String, String>>, PathRejection>,
-    query: Option<&str>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -202,7 +201,7 @@ fn dispatch(
             return ApiError::invalid("path", rejection.body_text()).into_response();
         }
     };
-    let call = Call::new(params, query, headers, body);
+    let call = Call::new(params, query.as_deref(), headers, body);
     let mut state = shared.lock_state();
     match op(&call, &mut state) {
         Ok(reply) => reply.into_response(),

@@ -1,0 +1,116 @@
+//! Data tests for the manifest: every directory under `tests/fixtures/invalid` fails
+//! `rollcall validate` with exit 1 and the located diagnostics in its snapshot; every
+//! valid fixture and example validates, and matches the committed JSON Schema.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn rollcall() -> Command {
+    let mut cmd = Command::cargo_bin("rollcall").unwrap();
+    cmd.env_clear().env("NO_COLOR", "1");
+    cmd
+}
+
+fn dirs(under: &str) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(under);
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn every_invalid_fixture_fails_with_located_diagnostics() {
+    let fixtures = dirs("tests/fixtures/invalid");
+    assert!(
+        fixtures.len() >= 10,
+        "expected the invalid fixtures, found {}",
+        fixtures.len()
+    );
+    for dir in fixtures {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let out = rollcall().current_dir(&dir).arg("validate").output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{name}: exit code");
+        assert!(out.stdout.is_empty(), "{name}: nothing on stdout");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        if name != "empty-dir" {
+            assert!(stderr.contains(".yaml:"), "{name}: no file:line:column in {stderr}");
+            assert!(stderr.contains("hint:"), "{name}: no hint in {stderr}");
+        }
+        insta::assert_snapshot!(format!("invalid_{name}"), stderr);
+    }
+}
+
+#[test]
+fn literal_tokens_are_never_echoed() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid/literal-token");
+    let out = rollcall().arg("validate").arg(&dir).output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!stderr.contains("NzE0MjY3OTk4MzQ1OmQ2"), "{stderr}");
+}
+
+fn manifest_dirs() -> Vec<PathBuf> {
+    let mut all = dirs("tests/fixtures/valid");
+    all.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/manifests"));
+    all
+}
+
+#[test]
+fn valid_fixtures_and_examples_validate() {
+    for dir in manifest_dirs() {
+        let out = rollcall().arg("validate").arg(&dir).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn committed_schema() -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/manifest.schema.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn committed_schema_is_current() {
+    let out = rollcall().arg("schema").output().unwrap();
+    assert!(out.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        printed,
+        committed_schema(),
+        "schemas/manifest.schema.json is stale: run `cargo run -- schema > schemas/manifest.schema.json`"
+    );
+}
+
+#[test]
+fn valid_fixtures_and_examples_match_the_schema() {
+    let validator = jsonschema::validator_for(&committed_schema()).unwrap();
+    for dir in manifest_dirs() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "yaml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let value: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+            let errors: Vec<String> = validator.iter_errors(&value).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+        }
+    }
+}
+
+#[test]
+fn the_schema_rejects_what_validate_rejects() {
+    let validator = jsonschema::validator_for(&committed_schema()).unwrap();
+    let bad: serde_json::Value =
+        serde_saphyr::from_str("users:\n  alice: { name: A, emial: a@example.com }\n").unwrap();
+    assert!(!validator.is_valid(&bad));
+}
