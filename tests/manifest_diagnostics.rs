@@ -2,6 +2,8 @@
 //! `rollcall validate` with exit 1 and the located diagnostics in its snapshot; every
 //! valid fixture and example validates, and matches the committed JSON Schema.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
