@@ -25,7 +25,12 @@ use error::CliError;
 /// permissions), compares it with the live state of every target and shows or applies
 /// the difference.
 #[derive(Debug, Parser)]
-#[command(name = "rollcall", version, propagate_version = true)]
+#[command(
+    name = "rollcall",
+    version,
+    propagate_version = true,
+    after_help = "Exit codes: 0 success (no changes with --detailed-exitcode), 1 error, 2 changes present (plan --detailed-exitcode).\nDocumentation: README.md and docs/ in the source tree."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
