@@ -100,13 +100,13 @@ fn manifest(state: &DcState, url: &str) -> String {
     m.push_str("    projects:\n");
     for (key, p) in &state.projects {
         let _ = writeln!(m, "      {key}:\n        groups:");
-        for (g, _) in &p.grants.groups {
+        for g in p.grants.groups.keys() {
             let _ = writeln!(m, "          {g}: admin");
         }
         m.push_str("        repos:\n");
         for (slug, r) in &p.repos {
             let _ = writeln!(m, "          {slug}:\n            groups:");
-            for (g, _) in &r.grants.groups {
+            for g in r.grants.groups.keys() {
                 let _ = writeln!(m, "              {g}: admin");
             }
         }
