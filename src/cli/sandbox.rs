@@ -17,7 +17,7 @@ pub enum Command {
 ///
 /// The REST API is under http://127.0.0.1:PORT/rest. Requests authenticate with the
 /// token in ROLLCALL_SANDBOX_TOKEN (Bearer, or Basic with the state's operator as the
-/// username). On Ctrl-C the state is written back to the file.
+/// username). On Ctrl-C (or SIGTERM) the state is written back to the file.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// Sandbox state file (YAML)
@@ -55,8 +55,8 @@ pub async fn run(cmd: Command) -> Result<u8, CliError> {
         running.base_url,
         args.path.display()
     );
-    println!("Authenticate with the token from ROLLCALL_SANDBOX_TOKEN (default: sandbox). Ctrl-C stops it.");
-    let _ = tokio::signal::ctrl_c().await;
+    println!("Authenticate with the token from ROLLCALL_SANDBOX_TOKEN (default: sandbox). Ctrl-C stops it and saves the state.");
+    wait_for_stop().await;
     let state = running.shared.state();
     running.shutdown().await;
     if !args.no_save {
@@ -64,4 +64,20 @@ pub async fn run(cmd: Command) -> Result<u8, CliError> {
         println!("State written to {}", args.path.display());
     }
     Ok(EXIT_OK)
+}
+
+/// Ctrl-C, or SIGTERM from a process manager: both stop the server cleanly.
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
