@@ -53,8 +53,9 @@ struct Step {
     changes: Vec<usize>,
 }
 
-/// Groups batchable changes into steps. Only changes nothing depends on are batched, so
-/// merging them can never create a cycle.
+/// Groups batchable changes into steps. Only changes that nothing depends on and that
+/// depend on exactly the same changes are batched: merging them can then never create a
+/// cycle, and a failure upstream skips only what really waited for it.
 fn steps(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> (Vec<Step>, DiGraph<usize, ()>) {
     let change_graph = graph::build(&plan.changes);
     let mut steps: Vec<Step> = Vec::new();
@@ -68,7 +69,15 @@ fn steps(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> (Vec<S
         let key = providers
             .get(&c.address.target)
             .and_then(|p| p.batch_key(c))
-            .filter(|_| leaf);
+            .filter(|_| leaf)
+            .map(|k| {
+                let mut needs: Vec<usize> = change_graph
+                    .neighbors_directed(NodeIndex::new(i), Direction::Incoming)
+                    .map(|n| n.index())
+                    .collect();
+                needs.sort_unstable();
+                format!("{k} after {needs:?}")
+            });
         let existing = key
             .as_ref()
             .and_then(|k| batches.get(&(c.address.target.clone(), k.clone())).copied());

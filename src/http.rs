@@ -25,8 +25,9 @@ impl std::fmt::Debug for Auth {
     }
 }
 
-/// A failed request. `request` is `METHOD /path?query` without the host; rollcall never
-/// puts secrets in URLs, and the vendor's message is scrubbed of the token regardless.
+/// A failed request. `request` is `METHOD /path?query` without the host and with secret
+/// query parameters (a new user's password) masked; the vendor's message is scrubbed of
+/// the token.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{target}: {request} failed: {detail}")]
 pub struct HttpError {
@@ -103,10 +104,7 @@ impl HttpClient {
             url.query_pairs_mut()
                 .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
-        let request = match url.query() {
-            Some(q) => format!("{method} {}?{q}", url.path()),
-            None => format!("{method} {}", url.path()),
-        };
+        let request = describe_request(&method, &url);
         let mut builder: RequestBuilder = self.client.request(method, url).header("Accept", "application/json");
         builder = match &self.auth {
             Some(Auth::Bearer(token)) => builder.bearer_auth(token.expose_secret()),
@@ -126,15 +124,17 @@ impl HttpClient {
         let response = builder
             .send()
             .await
-            .map_err(|e| fail(None, describe_transport_error(&e)))?;
+            .map_err(|e| fail(None, describe_transport_error(e)))?;
         let status = response.status();
         let text = response
             .text()
             .await
-            .map_err(|e| fail(Some(status.as_u16()), describe_transport_error(&e)))?;
+            .map_err(|e| fail(Some(status.as_u16()), describe_transport_error(e)))?;
         if status.is_success() {
             return Ok(text);
         }
+        // Scrub before cutting, so a token split by the cut cannot slip through.
+        let text = self.redact(&text);
         let vendor = (self.parse_error)(&text).unwrap_or_else(|| snippet(&text));
         Err(fail(
             Some(status.as_u16()),
@@ -157,14 +157,25 @@ impl HttpClient {
         })
     }
 
-    /// Removes the token from text that came from a server, in case it was echoed back.
+    /// Removes the token from text that came from a server, in case it was echoed back,
+    /// in plain form and as the Basic auth header carries it.
     fn redact(&self, text: &str) -> String {
-        match &self.auth {
-            Some(Auth::Bearer(t)) | Some(Auth::Basic { token: t, .. }) if !t.expose_secret().is_empty() => {
-                text.replace(t.expose_secret(), "<redacted>")
+        let mut out = text.to_owned();
+        let (token, basic) = match &self.auth {
+            Some(Auth::Bearer(t)) => (t.expose_secret(), None),
+            Some(Auth::Basic { username, token }) => {
+                let pair = format!("{username}:{}", token.expose_secret());
+                (token.expose_secret(), Some(base64(pair.as_bytes())))
             }
-            _ => text.to_owned(),
+            None => return out,
+        };
+        if !token.is_empty() {
+            out = out.replace(token, "<redacted>");
         }
+        if let Some(b) = basic {
+            out = out.replace(&b, "<redacted>");
+        }
+        out
     }
 }
 
@@ -175,15 +186,58 @@ fn status_line(status: StatusCode) -> String {
     }
 }
 
-fn describe_transport_error(e: &reqwest::Error) -> String {
+/// Query parameters whose values are never shown.
+const SECRET_PARAMS: &[&str] = &["password"];
+
+fn describe_request(method: &Method, url: &url::Url) -> String {
+    let query: Vec<String> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let v = if SECRET_PARAMS.contains(&k.as_ref()) {
+                "<redacted>".to_owned()
+            } else {
+                enc(&v)
+            };
+            format!("{}={v}", enc(&k))
+        })
+        .collect();
+    if query.is_empty() {
+        format!("{method} {}", url.path())
+    } else {
+        format!("{method} {}?{}", url.path(), query.join("&"))
+    }
+}
+
+/// Standard base64, for matching a Basic auth header echoed back by a server.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn describe_transport_error(e: reqwest::Error) -> String {
+    // The URL would carry query parameters such as a new user's password: drop it; the
+    // error's `request` field names the call.
+    let e = e.without_url();
     if e.is_timeout() {
         "the server did not answer in time".to_owned()
     } else if e.is_connect() {
         "cannot connect to the server (is the URL right and the server up?)".to_owned()
     } else {
-        // reqwest's own text can contain the URL; ours holds no secret, so it is safe.
         let mut msg = e.to_string();
-        let mut source = std::error::Error::source(e);
+        let mut source = std::error::Error::source(&e);
         while let Some(s) = source {
             msg.push_str(": ");
             msg.push_str(&s.to_string());
@@ -200,4 +254,27 @@ fn snippet(body: &str) -> String {
         out.push('…');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_standard_alphabet() {
+        assert_eq!(base64(b"admin:token"), "YWRtaW46dG9rZW4=");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b"abc"), "YWJj");
+    }
+
+    #[test]
+    fn passwords_are_masked_in_request_descriptions() {
+        let url = url::Url::parse("http://h/rest/api/latest/admin/users?name=a&password=hunter2&notify=false").unwrap();
+        let shown = describe_request(&Method::POST, &url);
+        assert_eq!(
+            shown,
+            "POST /rest/api/latest/admin/users?name=a&password=<redacted>&notify=false"
+        );
+        assert!(!shown.contains("hunter2"));
+    }
 }

@@ -86,6 +86,53 @@ impl ResourceId {
         }
     }
 
+    /// The same id with user and group names passed through `user` and `group`.
+    pub fn map_names(&self, user: &dyn Fn(&str) -> String, group: &dyn Fn(&str) -> String) -> ResourceId {
+        let principal = |p: &Principal| match p {
+            Principal::User(u) => Principal::User(user(u)),
+            Principal::Group(g) => Principal::Group(group(g)),
+        };
+        match self {
+            ResourceId::User { name } => ResourceId::User { name: user(name) },
+            ResourceId::Group { name } => ResourceId::Group { name: group(name) },
+            ResourceId::Membership { group: g, user: u } => ResourceId::Membership {
+                group: group(g),
+                user: user(u),
+            },
+            ResourceId::GlobalPermission { principal: p } => ResourceId::GlobalPermission {
+                principal: principal(p),
+            },
+            ResourceId::ProjectDefault { project } => ResourceId::ProjectDefault {
+                project: project.clone(),
+            },
+            ResourceId::ProjectPermission { project, principal: p } => ResourceId::ProjectPermission {
+                project: project.clone(),
+                principal: principal(p),
+            },
+            ResourceId::RepoPermission {
+                project,
+                repo,
+                principal: p,
+            } => ResourceId::RepoPermission {
+                project: project.clone(),
+                repo: repo.clone(),
+                principal: principal(p),
+            },
+        }
+    }
+
+    /// The principal that owns this relation for pruning: a membership belongs to its
+    /// group, a grant to its holder. A project default has none.
+    pub fn owner(&self) -> Option<Principal> {
+        match self {
+            ResourceId::Membership { group, .. } => Some(Principal::Group(group.clone())),
+            ResourceId::GlobalPermission { principal }
+            | ResourceId::ProjectPermission { principal, .. }
+            | ResourceId::RepoPermission { principal, .. } => Some(principal.clone()),
+            ResourceId::User { .. } | ResourceId::Group { .. } | ResourceId::ProjectDefault { .. } => None,
+        }
+    }
+
     /// The principal this resource *is*, if it is a user or a group.
     pub fn as_principal(&self) -> Option<Principal> {
         match self {

@@ -17,6 +17,7 @@ pub fn resolve(loaded: &Loaded) -> Result<Desired, Vec<Diagnostic>> {
     let mut r = Resolver {
         sources: &loaded.sources,
         problems: Vec::new(),
+        partial: loaded.incomplete,
     };
     let desired = r.run(loaded);
     if r.problems.is_empty() {
@@ -31,6 +32,8 @@ pub fn resolve(loaded: &Loaded) -> Result<Desired, Vec<Diagnostic>> {
 struct Resolver<'a> {
     sources: &'a Sources,
     problems: Vec<Diagnostic>,
+    /// Some files failed to parse: skip the checks their declarations would satisfy.
+    partial: bool,
 }
 
 /// A declaration with the file it came from.
@@ -51,6 +54,14 @@ impl<'a> Resolver<'a> {
     fn error(&mut self, at: Origin, message: String, hint: impl Into<String>) {
         let d = self.sources.diagnostic(at, message).with_hint(hint);
         self.problems.push(d);
+    }
+
+    /// A name that refers to something not declared. When some file failed to parse,
+    /// its declarations are missing, so these would be noise: they wait for a clean parse.
+    fn reference_error(&mut self, at: Origin, message: String, hint: impl Into<String>) {
+        if !self.partial {
+            self.error(at, message, hint);
+        }
     }
 
     fn where_is(&self, at: Origin) -> String {
@@ -110,8 +121,16 @@ impl<'a> Resolver<'a> {
             self.user(name, decl, &target_names, &mut usernames, &mut desired);
         }
 
+        let mut lower_groups: BTreeMap<String, &str> = BTreeMap::new();
         for (name, decl) in &groups {
             self.check_name(NameKind::Group, decl.file, decl.key);
+            if let Some(other) = lower_groups.insert(name.to_lowercase(), name) {
+                self.error(
+                    origin(decl.file, decl.key),
+                    format!("groups `{other}` and `{name}` differ only in case"),
+                    "group names are case-insensitive on Bitbucket: they would be the same group; keep one",
+                );
+            }
             self.group(name, decl, &target_names, &users, &usernames, &mut desired);
         }
 
@@ -135,6 +154,15 @@ impl<'a> Resolver<'a> {
             Endpoint::Sandbox(dir.join(path))
         } else {
             match url::Url::parse(url) {
+                Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+                    let d = self
+                        .sources
+                        .diagnostic(url_at, format!("target `{name}` has credentials in its URL"))
+                        .redacted(self.sources, url_at)
+                        .with_hint("remove them from the URL (it is printed in plans) and use `auth` with a `${env:…}` or `${file:…}` token; if a real password was committed, change it");
+                    self.problems.push(d);
+                    return None;
+                }
                 Ok(u) if u.scheme() == "https" => Endpoint::Url(u),
                 Ok(u) if u.scheme() == "http" && is_loopback(&u) => Endpoint::Url(u),
                 Ok(u) if u.scheme() == "http" => {
@@ -192,10 +220,11 @@ impl<'a> Resolver<'a> {
         };
         if parsed.is_none() {
             // Never echo the value: it may be a real token pasted by mistake.
+            let at = origin(file, token);
             let d = self
                 .sources
-                .diagnostic(origin(file, token), "a token must be a reference, not a literal value")
-                .redacted()
+                .diagnostic(at, "a token must be a reference, not a literal value")
+                .redacted(self.sources, at)
                 .with_hint("write `${env:NAME}` to read it from an environment variable or `${file:PATH}` to read it from a file; if a real token was committed, revoke it");
             self.problems.push(d);
         }
@@ -217,6 +246,13 @@ impl<'a> Resolver<'a> {
                 origin(decl.file, &raw.email),
                 format!("user `{name}` has an invalid email address `{email}`"),
                 "write an address like name@example.com",
+            );
+        }
+        if raw.name.value.chars().any(char::is_control) {
+            self.error(
+                origin(decl.file, &raw.name),
+                format!("user `{name}` has control characters in their name"),
+                "write the name on one line, without tabs or escapes",
             );
         }
         if raw.name.value.trim().is_empty() {
@@ -247,10 +283,19 @@ impl<'a> Resolver<'a> {
                 .map(|(_, id)| id.clone())
                 .unwrap_or_else(|| name.to_owned());
             let names = usernames.entry(target.clone()).or_default();
-            if let Some(other) = names.iter().find(|(_, u)| **u == username).map(|(k, _)| k.clone()) {
+            // Bitbucket matches usernames without regard to case: `Dave` is `dave`.
+            if let Some((other, theirs)) = names
+                .iter()
+                .find(|(_, u)| u.to_lowercase() == username.to_lowercase())
+                .map(|(k, u)| (k.clone(), u.clone()))
+            {
                 self.error(
                     origin(decl.file, decl.key),
-                    format!("users `{other}` and `{name}` both have the username `{username}` on target `{target}`"),
+                    if theirs == username {
+                        format!("users `{other}` and `{name}` both have the username `{username}` on target `{target}`")
+                    } else {
+                        format!("users `{other}` and `{name}` have the usernames `{theirs}` and `{username}` on target `{target}`, which differ only in case (usernames are case-insensitive)")
+                    },
                     "give one of them a different id under `ids:`",
                 );
                 continue;
@@ -316,7 +361,7 @@ impl<'a> Resolver<'a> {
                             )
                         },
                     );
-                    self.error(
+                    self.reference_error(
                         at,
                         format!(
                             "`{}` in the members of group `{name}` is not a declared user",
@@ -361,7 +406,7 @@ impl<'a> Resolver<'a> {
                 join(targets)
             ),
         };
-        self.error(origin(file, t), format!("unknown target `{}`", t.value), hint);
+        self.reference_error(origin(file, t), format!("unknown target `{}`", t.value), hint);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -537,21 +582,23 @@ impl<'a> Resolver<'a> {
         ctx: &Principals<'_>,
         desired: &mut Desired,
     ) {
+        // The role is checked first: it is wrong or right whatever the principal is.
         for (key, role) in &g.users.0 {
             let at = origin(file, key);
+            let permission = self.role(file, role, scope);
             let Some(user) = ctx.users.get(&key.value) else {
                 let hint = did_you_mean(&key.value, ctx.users.keys()).map_or_else(
                     || format!("declare `{}` under `users:`", key.value),
                     |s| format!("did you mean `{s}`?"),
                 );
-                self.error(
+                self.reference_error(
                     at,
                     format!("permission granted to `{}`, who is not a declared user", key.value),
                     hint,
                 );
                 continue;
             };
-            let Some(permission) = self.role(file, role, scope) else {
+            let Some(permission) = permission else {
                 continue;
             };
             if !user.value.active {
@@ -567,13 +614,14 @@ impl<'a> Resolver<'a> {
         }
         for (key, role) in &g.groups.0 {
             let at = origin(file, key);
+            let permission = self.role(file, role, scope);
             match ctx.group_targets.get(key.value.as_str()) {
                 None => {
                     let hint = did_you_mean(&key.value, ctx.groups.keys()).map_or_else(
                         || format!("declare `{}` under `groups:`", key.value),
                         |s| format!("did you mean `{s}`?"),
                     );
-                    self.error(
+                    self.reference_error(
                         at,
                         format!("permission granted to `{}`, which is not a declared group", key.value),
                         hint,
@@ -581,7 +629,7 @@ impl<'a> Resolver<'a> {
                     continue;
                 }
                 Some(on) if !on.contains(target) => {
-                    self.error(
+                    self.reference_error(
                         at,
                         format!("group `{}` is not on target `{target}`", key.value),
                         format!("add `{target}` to the group's `targets:`"),
@@ -590,7 +638,7 @@ impl<'a> Resolver<'a> {
                 }
                 Some(_) => {}
             }
-            let Some(permission) = self.role(file, role, scope) else {
+            let Some(permission) = permission else {
                 continue;
             };
             desired.resources.insert(
@@ -807,7 +855,9 @@ fn valid_name(kind: NameKind, name: &str) -> bool {
 fn is_email(s: &str) -> bool {
     match s.split_once('@') {
         Some((local, domain)) => {
-            !local.is_empty()
+            !s.chars().any(char::is_control)
+                && !domain.contains("..")
+                && !local.is_empty()
                 && domain.contains('.')
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')

@@ -703,3 +703,41 @@ async fn responses_are_json_utf8_and_wrong_methods_are_405() {
     assert_errors_body(&body);
     emulator.running.shutdown().await;
 }
+
+#[tokio::test]
+async fn parameters_typed_as_one_value_refuse_several() {
+    let emulator = start(seed()).await;
+    // Project grants take one `name`; repository and global grants take several.
+    let (status, body) = emulator
+        .send(emulator.request(
+            Method::PUT,
+            "/projects/PRJ/permissions/users?name=alice&name=bob&permission=PROJECT_READ",
+        ))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_errors_body(&body);
+    let (status, _) = emulator
+        .send(emulator.request(
+            Method::PUT,
+            "/projects/PRJ/repos/web/permissions/users?name=alice&name=bob&permission=REPO_READ",
+        ))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // `users` in add-users is `uniqueItems`.
+    let (status, body) = emulator
+        .post_json(
+            "/admin/groups/add-users",
+            json!({"group": "developers", "users": ["carol", "carol"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        names(
+            &emulator
+                .all_pages("/admin/groups/more-members?context=developers", 25)
+                .await,
+            "name"
+        ),
+        ["alice", "bob"]
+    );
+}

@@ -49,11 +49,20 @@ fn every_invalid_fixture_fails_with_located_diagnostics() {
 }
 
 #[test]
-fn literal_tokens_are_never_echoed() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid/literal-token");
-    let out = rollcall().arg("validate").arg(&dir).output().unwrap();
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(!stderr.contains("NzE0MjY3OTk4MzQ1OmQ2"), "{stderr}");
+fn secrets_written_into_manifests_are_never_echoed() {
+    for (fixture, secret) in [
+        ("literal-token", "NzE0MjY3OTk4MzQ1OmQ2"),
+        ("secret-on-a-broken-line", "ghp_Zx81kQ0pasted"),
+        ("url-credentials", "hunter2"),
+    ] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/invalid")
+            .join(fixture);
+        let out = rollcall().arg("validate").arg(&dir).output().unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains("error:"), "{fixture}: {stderr}");
+        assert!(!stderr.contains(secret), "{fixture}: {stderr}");
+    }
 }
 
 fn manifest_dirs() -> Vec<PathBuf> {

@@ -170,19 +170,30 @@ async fn an_unreachable_server_is_named() {
     assert!(!text.contains(TOKEN), "{text}");
 }
 
+/// Someone changes the instance by hand between plan and apply.
+async fn change_behind_our_back(emulator: &RunningEmulator, method: reqwest::Method, path: &str) {
+    let url = format!("{}/rest/api/latest{path}", emulator.base_url);
+    let response = reqwest::Client::new()
+        .request(method, url)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+}
+
 #[tokio::test]
 async fn a_failed_change_skips_its_dependents_and_the_rest_is_applied() {
-    // The live instance has "Mobile"; group names are case-insensitive on Bitbucket, so
-    // creating "mobile" fails with 409, and what needs the group is skipped.
-    let mut state = big_state(3, 0, 0);
-    state.groups.insert("Mobile".into(), BTreeSet::new());
-    let emulator = start(state).await;
+    // The group is created by hand after the plan was made, so creating it fails with
+    // 409 and what needs it is skipped; everything else is applied.
+    let emulator = start(big_state(3, 0, 0)).await;
     let dir = tempfile::tempdir().unwrap();
     let body = "users:\n  user00000: { name: User 0, email: user0@example.com }\n  newbie: { name: New Person, email: new@example.com }\n\
                 groups:\n  mobile: { members: [user00000, newbie] }\n  web: { members: [newbie] }\n";
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
     let (connected, live) = rollcall::cli::read_live(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live);
+    change_behind_our_back(&emulator, reqwest::Method::POST, "/admin/groups?name=mobile").await;
     let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
     let outcome = |addr: &str| {
         report
@@ -200,9 +211,7 @@ async fn a_failed_change_skips_its_dependents_and_the_rest_is_applied() {
     assert_eq!(outcome("bb.group[\"web\"].member[\"newbie\"]"), Outcome::Applied);
     assert_eq!((report.failed(), report.skipped()), (1, 2));
     // Nothing was done for the skipped changes.
-    let after = emulator.shared.state();
-    assert_eq!(after.groups["Mobile"], BTreeSet::new());
-    assert!(!after.groups.contains_key("mobile"));
+    assert_eq!(emulator.shared.state().groups["mobile"], BTreeSet::new());
     connected.shutdown().await;
     emulator.shutdown().await;
 }
@@ -244,5 +253,124 @@ async fn memberships_of_one_group_go_in_one_add_users_call() {
     );
     connected.shutdown().await;
     connected2.shutdown().await;
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn names_match_live_objects_whatever_their_case() {
+    // Bitbucket treats `Dave` and `dave` as one account: the manifest's spelling must
+    // neither create a second one nor, with pruning on, delete the real one.
+    let mut state = big_state(2, 0, 0);
+    state.users.insert(
+        "Dave".into(),
+        DcUser {
+            display_name: "Dave".into(),
+            email: "dave@example.com".into(),
+            active: true,
+        },
+    );
+    state
+        .groups
+        .insert("Platform".into(), BTreeSet::from(["Dave".to_owned()]));
+    let emulator = start(state).await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = "users:\n  dave: { name: Dave, email: dave@example.com }\n\
+                groups:\n  platform: { members: [dave] }\n\
+                policy:\n  prune: { users: true, groups: true, memberships: true }\n";
+    let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
+    let (connected, live) = rollcall::cli::read_live(&desired).await.unwrap();
+    let plan = rollcall::plan::build(&desired, &live);
+    let touched: Vec<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
+    assert!(
+        touched.iter().all(|a| !a.contains("dave") && !a.contains("latform")),
+        "{touched:#?}"
+    );
+    connected.shutdown().await;
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn pruning_memberships_removes_undeclared_members_of_declared_groups_only() {
+    let mut state = big_state(3, 0, 0);
+    state
+        .groups
+        .insert("platform".into(), BTreeSet::from([user(0).0, user(1).0]));
+    state
+        .groups
+        .insert("legacy".into(), BTreeSet::from([user(0).0, user(2).0]));
+    let emulator = start(state).await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = "users:\n  user00000: { name: User 0, email: user0@example.com }\n\
+                groups:\n  platform: { members: [user00000] }\n\
+                policy:\n  prune: { memberships: true }\n";
+    let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
+    let (connected, live) = rollcall::cli::read_live(&desired).await.unwrap();
+    let plan = rollcall::plan::build(&desired, &live);
+    let changes: Vec<String> = plan
+        .changes
+        .iter()
+        .map(|c| format!("{} {}", c.action.symbol(), c.address))
+        .collect();
+    // user00001 is undeclared but the group is declared: the membership goes. `legacy`
+    // is undeclared: its memberships stay, listed as unmanaged.
+    assert_eq!(changes, ["- bb.group[\"platform\"].member[\"user00001\"]"]);
+    assert!(plan
+        .unmanaged
+        .iter()
+        .any(|u| u.address.to_string() == "bb.group[\"legacy\"].member[\"user00002\"]"));
+    let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
+    assert!(report.succeeded());
+    assert_eq!(emulator.shared.state().groups["platform"], BTreeSet::from([user(0).0]));
+    connected.shutdown().await;
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failure_skips_only_the_batched_changes_that_needed_it() {
+    // Three new members of one group: two existing users and one new one, whose account
+    // is created by hand between plan and apply. Her membership waits for her create and
+    // is skipped; the other two must not be skipped on her account.
+    let mut state = big_state(3, 0, 0);
+    state.groups.insert("mobile".into(), BTreeSet::new());
+    let emulator = start(state).await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = "users:\n  user00000: { name: User 0, email: user0@example.com }\n  user00001: { name: User 1, email: user1@example.com }\n\
+                \x20 al: { name: Al, email: al@example.com }\n\
+                groups:\n  mobile: { members: [user00000, user00001, al] }\n";
+    let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
+    let (connected, live) = rollcall::cli::read_live(&desired).await.unwrap();
+    let plan = rollcall::plan::build(&desired, &live);
+    change_behind_our_back(
+        &emulator,
+        reqwest::Method::POST,
+        "/admin/users?name=al&displayName=Al&emailAddress=al@example.com&password=x&addToDefaultGroup=false",
+    )
+    .await;
+    let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
+    let outcome = |addr: &str| {
+        report
+            .outcomes
+            .iter()
+            .find(|(c, _)| c.address.to_string() == addr)
+            .map(|(_, o)| o.clone())
+    };
+    assert!(
+        matches!(outcome("bb.user[\"al\"]"), Some(Outcome::Failed(e)) if e.contains("HTTP 409")),
+        "{:#?}",
+        report.outcomes
+    );
+    assert!(matches!(
+        outcome("bb.group[\"mobile\"].member[\"al\"]"),
+        Some(Outcome::Skipped { .. })
+    ));
+    assert_eq!(
+        outcome("bb.group[\"mobile\"].member[\"user00000\"]"),
+        Some(Outcome::Applied)
+    );
+    assert_eq!(
+        outcome("bb.group[\"mobile\"].member[\"user00001\"]"),
+        Some(Outcome::Applied)
+    );
+    connected.shutdown().await;
     emulator.shutdown().await;
 }

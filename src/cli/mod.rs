@@ -71,15 +71,16 @@ pub fn load(dir: &Path) -> Result<Desired, CliError> {
         CliError::new(format!("cannot read the manifest directory {}: {e}", dir.display()))
             .hint("pass the directory that holds your manifests, e.g. rollcall plan manifests/")
     })?;
-    // References are only checked once every file parses: a file that failed would
-    // otherwise make every name it declares look undeclared.
-    if !problems.is_empty() {
-        return Err(CliError::Manifest(problems));
+    // The files that parsed are still resolved, so one run shows every problem; while
+    // some file is missing, references to names it may declare are not checked.
+    match crate::resolve::resolve(&loaded) {
+        Ok(desired) if problems.is_empty() => Ok(desired),
+        Ok(_) => Err(CliError::Manifest(problems)),
+        Err(more) => {
+            problems.extend(more);
+            Err(CliError::Manifest(problems))
+        }
     }
-    crate::resolve::resolve(&loaded).map_err(|more| {
-        problems.extend(more);
-        CliError::Manifest(problems)
-    })
 }
 
 /// Connects to every target and reads live state, all targets at once.

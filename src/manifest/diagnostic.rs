@@ -44,6 +44,9 @@ impl Sources {
         let column = origin.location.column();
         let snippet = file.and_then(|f| {
             let text = f.text.lines().nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+            if has_literal_token(text) {
+                return None; // never quote a line that may hold a pasted secret
+            }
             let start = usize::try_from(column).ok()?.saturating_sub(1);
             let rest = text.chars().count().saturating_sub(start).max(1);
             let span = usize::try_from(origin.location.span().len()).unwrap_or(1);
@@ -73,8 +76,17 @@ impl Sources {
 }
 
 impl Diagnostic {
-    /// Hides the quoted value in the snippet: for values that may be secrets.
-    pub fn redacted(mut self) -> Self {
+    /// Shows the source line with the value at the caret hidden: for a value that may be
+    /// a secret, where the line alone tells the reader which field is meant.
+    pub fn redacted(mut self, sources: &Sources, origin: Origin) -> Self {
+        if self.snippet.is_none() {
+            let text = sources
+                .files
+                .get(origin.file)
+                .and_then(|f| f.text.lines().nth(usize::try_from(self.line).ok()?.checked_sub(1)?));
+            let span = usize::try_from(origin.location.span().len()).unwrap_or(1).max(1);
+            self.snippet = text.map(|t| (t.to_owned(), span));
+        }
         if let Some((text, width)) = &mut self.snippet {
             let start = usize::try_from(self.column).unwrap_or(1).saturating_sub(1);
             let kept: String = text.chars().take(start).collect();
@@ -118,6 +130,14 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// Whether a source line sets `token:` to something other than a `${…}` reference.
+fn has_literal_token(line: &str) -> bool {
+    line.match_indices("token:").any(|(i, _)| {
+        let value = line[i + "token:".len()..].trim_start().trim_start_matches(['"', '\'']);
+        !value.is_empty() && !value.starts_with("${") && !value.starts_with('#')
+    })
+}
+
 /// Renders a list of problems with a closing count, as `validate` and `plan` print it.
 pub fn render_all(diagnostics: &[Diagnostic]) -> String {
     let mut out = String::new();
@@ -131,4 +151,18 @@ pub fn render_all(diagnostics: &[Diagnostic]) -> String {
         if n == 1 { "" } else { "s" }
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_literal_token;
+
+    #[test]
+    fn literal_tokens_are_recognised() {
+        assert!(has_literal_token("    auth: { token: ghp_abc, username: x }"));
+        assert!(has_literal_token("      token: 'abc'"));
+        assert!(!has_literal_token("      token: ${env:X}"));
+        assert!(!has_literal_token("    auth: { token: \"${file:t}\" }"));
+        assert!(!has_literal_token("      token:"));
+    }
 }

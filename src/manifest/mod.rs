@@ -18,12 +18,16 @@ pub struct Loaded {
     pub sources: Sources,
     /// `(index into sources, content)` for every file that parsed.
     pub files: Vec<(usize, RawFile)>,
+    /// Some file could not be read or parsed, so `files` is not the whole manifest.
+    pub incomplete: bool,
 }
 
-/// Parsing options: duplicate keys are errors (the parser's default), and many aliases
-/// to one anchor are fine (the node budget still stops alias bombs).
+/// Parsing options: duplicate keys are errors (the parser's default); only `true` and
+/// `false` are booleans (YAML 1.1's `no`, `off` would silently offboard a person); many
+/// aliases to one anchor are fine (the node budget still stops alias bombs).
 fn options() -> Options {
     let mut options = Options::default();
+    options.strict_booleans = true;
     if let Some(budget) = options.budget.as_mut() {
         budget.enforce_alias_anchor_ratio = false;
     }
@@ -40,6 +44,7 @@ pub fn load_dir(dir: &Path) -> Result<(Loaded, Vec<Diagnostic>), std::io::Error>
         dir: dir.to_path_buf(),
         sources: Sources::default(),
         files: Vec::new(),
+        incomplete: false,
     };
     let mut problems = Vec::new();
     if paths.is_empty() {
@@ -60,7 +65,10 @@ pub fn load_dir(dir: &Path) -> Result<(Loaded, Vec<Diagnostic>), std::io::Error>
                 loaded.sources.files.push(SourceFile { name, text });
                 match parse_file(&loaded.sources, index) {
                     Ok(raw) => loaded.files.push((index, raw)),
-                    Err(d) => problems.push(d),
+                    Err(d) => {
+                        loaded.incomplete = true;
+                        problems.push(d);
+                    }
                 }
             }
             Err(e) => {
@@ -68,6 +76,7 @@ pub fn load_dir(dir: &Path) -> Result<(Loaded, Vec<Diagnostic>), std::io::Error>
                     name,
                     text: String::new(),
                 });
+                loaded.incomplete = true;
                 problems.push(loaded.sources.file_diagnostic(index, format!("cannot read file: {e}")));
             }
         }
@@ -115,6 +124,8 @@ fn hint_for_parse_error(message: &str, line: &str) -> Option<String> {
     let m = message.to_ascii_lowercase();
     if line.contains("${") && (m.contains("flow") || m.contains("bracket")) {
         Some("a `${...}` reference inside `{ }` must be quoted: token: \"${env:NAME}\"".to_owned())
+    } else if m.contains("invalid boolean") {
+        Some("write true or false; YAML 1.1 words such as yes, no, on and off are not booleans here".to_owned())
     } else if m.contains("duplicate") {
         Some("each key may appear once in a mapping; merge the two entries".to_owned())
     } else if m.contains("unknown field") {

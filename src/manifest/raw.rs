@@ -246,7 +246,8 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for SpannedMap<V> {
                 Ok(SpannedMap(entries))
             }
         }
-        d.deserialize_map(MapVisitor(PhantomData))
+        // `any`, not `map`: an empty section (`users:`) is null, which `map` refuses.
+        d.deserialize_any(MapVisitor(PhantomData))
     }
 }
 

@@ -7,7 +7,7 @@
 //! unmanaged until that principal itself is deleted, so switching pruning on can never
 //! strip, say, a company-wide licence group that the manifest never mentioned.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::desired::Desired;
 use crate::model::{Address, Principal, Resource, ResourceId, ResourceMap};
@@ -15,6 +15,7 @@ use crate::plan::{Action, Change, Unmanaged};
 
 /// The unordered changes and unmanaged objects for one target.
 pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<Change>, Vec<Unmanaged>) {
+    let live = &canonical_names(target, desired, live);
     let wanted = desired.resources.iter().filter(|(a, _)| a.target == target);
     let mut changes = Vec::new();
     let mut unmanaged = Vec::new();
@@ -87,8 +88,7 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
             changes.push(delete(address, current, format!("{} is deleted", describe(p))));
         } else if let Some(p) = principals.iter().find(|p| is_offboarded(p)) {
             changes.push(delete(address, current, format!("{} is inactive", describe(p))));
-        } else if !matches!(address.id, ResourceId::ProjectDefault { .. }) && !principals.iter().all(declared_principal)
-        {
+        } else if address.id.owner().is_some_and(|owner| !declared_principal(&owner)) {
             unmanaged.push(Unmanaged {
                 address: address.clone(),
                 current: current.clone(),
@@ -129,4 +129,34 @@ fn describe(p: &Principal) -> String {
         Principal::User(u) => format!("user `{u}`"),
         Principal::Group(g) => format!("group `{g}`"),
     }
+}
+
+/// Live state with user and group names spelled as the manifest spells them.
+///
+/// Bitbucket matches user and group names without regard to case, so a live `Dave` is the
+/// manifest's `dave`: comparing spellings would plan a create that fails with 409 and,
+/// with pruning on, delete the real account. `resolve` rejects names that differ only in
+/// case, so each live name matches at most one declared name.
+fn canonical_names(target: &str, desired: &Desired, live: &ResourceMap) -> ResourceMap {
+    let mut users: HashMap<String, String> = HashMap::new();
+    let mut groups: HashMap<String, String> = HashMap::new();
+    for address in desired.resources.keys().filter(|a| a.target == target) {
+        match &address.id {
+            ResourceId::User { name } => {
+                users.insert(name.to_lowercase(), name.clone());
+            }
+            ResourceId::Group { name } => {
+                groups.insert(name.to_lowercase(), name.clone());
+            }
+            _ => {}
+        }
+    }
+    for name in desired.offboarded.get(target).into_iter().flatten() {
+        users.insert(name.to_lowercase(), name.clone());
+    }
+    let user = |n: &str| users.get(&n.to_lowercase()).cloned().unwrap_or_else(|| n.to_owned());
+    let group = |n: &str| groups.get(&n.to_lowercase()).cloned().unwrap_or_else(|| n.to_owned());
+    live.iter()
+        .map(|(a, r)| (Address::new(&a.target, a.id.map_names(&user, &group)), r.clone()))
+        .collect()
 }

@@ -64,17 +64,23 @@ impl BitbucketDc {
             q.push(("limit", PAGE_LIMIT.to_string()));
             let page: wire::Page<T> = self.http.get_json(&format!("{API}{path}"), &q).await?;
             out.extend(page.values);
+            if page.is_last_page {
+                return Ok(out);
+            }
+            // Not the last page: the next start must move forward, or the list would end
+            // early (and a short read would look like objects to create or delete).
             match page.next_page_start {
-                Some(next) if !page.is_last_page && next > start => start = next,
-                Some(_) if !page.is_last_page => {
+                Some(next) if next > start => start = next,
+                _ => {
                     return Err(HttpError {
                         target: self.target.clone(),
                         request: format!("GET {API}{path}"),
                         status: Some(200),
-                        detail: "the server's paging did not advance (nextPageStart)".to_owned(),
+                        detail:
+                            "the server's paging did not advance (isLastPage is false without a later nextPageStart)"
+                                .to_owned(),
                     })
                 }
-                _ => return Ok(out),
             }
         }
     }

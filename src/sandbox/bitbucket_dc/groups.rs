@@ -142,6 +142,16 @@ fn required_field(value: Option<String>, context: &str) -> Result<String, ApiErr
 /// Adds every (user, group) pair or none: all names must exist (404), no group may rank
 /// above the operator (403) and the licence must hold (403).
 fn add_memberships(state: &mut DcState, users: &[String], groups: &[String]) -> Outcome {
+    // Both lists are `uniqueItems: true` in the description.
+    for (field, list) in [("users", users), ("groups", groups)] {
+        let distinct: std::collections::BTreeSet<&String> = list.iter().collect();
+        if distinct.len() != list.len() {
+            return Err(ApiError::invalid(
+                field,
+                format!("'{field}' lists the same name more than once."),
+            ));
+        }
+    }
     let mut user_keys = Vec::with_capacity(users.len());
     for user in users {
         user_keys.push(access::find_user(state, user).ok_or_else(|| ApiError::no_such_user(user))?);

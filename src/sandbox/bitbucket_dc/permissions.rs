@@ -124,7 +124,11 @@ fn list(kind: Principal, call: &Call, state: &mut DcState) -> Outcome {
 /// variants require them (400).
 fn grant(kind: Principal, call: &Call, state: &mut DcState) -> Outcome {
     let scope = Scope::from_call(call, state)?;
-    let names = call.required_all("name")?;
+    // Only the repository variant types `name` as an array; the project one takes one.
+    let names = match scope.slug {
+        Some(_) => call.required_all("name")?,
+        None => vec![call.required("name")?],
+    };
     let permission = call.required("permission")?;
     if access::rank(scope.scale(), permission) == 0 {
         return Err(ApiError::invalid(

@@ -250,6 +250,14 @@ impl Call {
 
     /// A required query parameter; absent or empty is a 400 naming it.
     pub fn required(&self, key: &str) -> Result<&str, ApiError> {
+        // A parameter the description types as a single string may not be repeated:
+        // silently using one of several names would grant to the wrong principal.
+        if self.query_all(key).len() > 1 {
+            return Err(ApiError::invalid(
+                key,
+                format!("The query parameter '{key}' may be given only once."),
+            ));
+        }
         match self.query(key) {
             Some(v) if !v.is_empty() => Ok(v),
             _ => Err(ApiError::invalid(
