@@ -25,9 +25,25 @@ pub struct TargetConfig {
     pub url: String,
     pub auth: Option<AuthConfig>,
     pub notify_new_users: bool,
-    /// The projects (and, per project, the repositories) the manifest mentions: what the
-    /// provider reads permissions of.
-    pub scope: BTreeMap<String, BTreeSet<String>>,
+    /// What the provider reads beyond the instance-wide lists.
+    pub scope: ReadScope,
+}
+
+/// The per-container lists a provider reads. Instance-wide lists (users, groups, global
+/// permissions) are always read; these are the lists that cost a request per container,
+/// so only those the plan can need are read.
+#[derive(Debug, Clone, Default)]
+pub struct ReadScope {
+    /// Projects and, per project, the repositories whose permissions are read: the ones
+    /// the manifest names.
+    pub projects: BTreeMap<String, BTreeSet<String>>,
+    /// Groups whose members are read: the declared ones (matched without regard to case).
+    pub member_groups: BTreeSet<String>,
+    /// Read the members of every group. Set when groups are pruned, so the plan can list
+    /// who loses each deleted group.
+    pub all_group_members: bool,
+    /// Users whose groups are read: the offboarded, whose every membership is removed.
+    pub member_users: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

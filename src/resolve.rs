@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_saphyr::Spanned;
 
-use crate::desired::{AuthConfig, Desired, Endpoint, Policy, SecretRef, TargetConfig};
+use crate::desired::{AuthConfig, Desired, Endpoint, Policy, ReadScope, SecretRef, TargetConfig};
 use crate::manifest::raw::{RawAccess, RawGrants, RawGroup, RawTarget, RawUser, RoleValue, SpannedMap};
 use crate::manifest::{Diagnostic, Loaded, Origin, Sources};
 use crate::model::{Address, Kind, Principal, Resource, ResourceId, UserAttrs};
@@ -136,6 +136,7 @@ impl<'a> Resolver<'a> {
 
         self.access(files, &targets, &users, &groups, &usernames, &mut desired);
         self.policy(files, &mut desired);
+        read_scope(&mut desired);
         desired
     }
 
@@ -204,7 +205,7 @@ impl<'a> Resolver<'a> {
             url: url.to_owned(),
             auth,
             notify_new_users: raw.notify_new_users,
-            scope: BTreeMap::new(),
+            scope: ReadScope::default(),
         })
     }
 
@@ -510,7 +511,7 @@ impl<'a> Resolver<'a> {
             }
             let repos: BTreeSet<String> = project.repos.0.iter().map(|(r, _)| r.value.clone()).collect();
             if let Some(config) = desired.targets.get_mut(target) {
-                config.scope.insert(key.value.clone(), repos);
+                config.scope.projects.insert(key.value.clone(), repos);
             }
             if let Some(all) = &project.all_users {
                 match all_users_permission(&all.value) {
@@ -698,6 +699,24 @@ impl<'a> Resolver<'a> {
                 kind.rule(),
             );
         }
+    }
+}
+
+/// Fills in which groups' members and which users' groups each target must read.
+fn read_scope(desired: &mut Desired) {
+    let prune_groups = desired.policy.prunes(Kind::Groups);
+    for (name, config) in desired.targets.iter_mut() {
+        config.scope.all_group_members = prune_groups;
+        config.scope.member_groups = desired
+            .resources
+            .keys()
+            .filter(|a| &a.target == name)
+            .filter_map(|a| match &a.id {
+                ResourceId::Group { name } => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
+        config.scope.member_users = desired.offboarded.get(name).cloned().unwrap_or_default();
     }
 }
 

@@ -92,11 +92,12 @@ async fn a_plan_costs_one_request_per_page_not_per_object() {
     let live = &live["bb"];
 
     // Pages at 1,000 per request: users 3 (2,501 accounts), groups 1, global grants
-    // 1 + 1, members 1 per group, and per named project 2 grant lists + 2 default flags,
-    // per named repository 2 grant lists.
+    // 1 + 1, the members of the one declared group 1, and per named project 2 grant
+    // lists + 2 default flags, per named repository 2 grant lists. The 39 undeclared
+    // groups' members are not read: nothing in the plan can need them.
     let projects = 3;
     let repos = 3;
-    let expected = 3 + 1 + 2 + groups + projects * 4 + repos * 2;
+    let expected = 3 + 1 + 2 + 1 + projects * 4 + repos * 2;
     let requests = emulator.shared.requests();
     assert_eq!(requests.len(), expected, "requests: {requests:#?}");
     assert_eq!(connected.providers["bb"].request_count(), expected);
@@ -110,11 +111,28 @@ async fn a_plan_costs_one_request_per_page_not_per_object() {
     );
 
     let objects = live.len();
-    assert!(
-        objects > users + groups * per_group / 2,
-        "the live state was read in full: {objects}"
-    );
+    assert!(objects > users + groups, "the live state was read: {objects}");
     assert!(expected * 50 < objects, "{expected} requests for {objects} objects");
+    assert_eq!(
+        live.keys()
+            .filter(|a| matches!(a.id, rollcall::model::ResourceId::Membership { .. }))
+            .count(),
+        per_group,
+        "the declared group's members"
+    );
+    connected.shutdown().await;
+
+    // Pruning groups reads every group's members, so the plan can say who loses what; an
+    // offboarded person costs one more list, of their groups.
+    let body = format!("{body}policy:\n  prune: {{ groups: true }}\n");
+    let body = body.replace(
+        "users:\n",
+        "users:\n  user00002: { name: User 2, email: user2@example.com, active: false }\n",
+    );
+    let desired = manifest(dir.path(), &emulator.base_url, TOKEN, &body);
+    let before = emulator.shared.requests().len();
+    let (connected, _) = rollcall::cli::read_live(&desired).await.unwrap();
+    assert_eq!(emulator.shared.requests().len() - before, expected - 1 + groups + 1);
     connected.shutdown().await;
     emulator.shutdown().await;
 }
@@ -312,12 +330,12 @@ async fn pruning_memberships_removes_undeclared_members_of_declared_groups_only(
         .map(|c| format!("{} {}", c.action.symbol(), c.address))
         .collect();
     // user00001 is undeclared but the group is declared: the membership goes. `legacy`
-    // is undeclared: its memberships stay, listed as unmanaged.
+    // is undeclared: it is unmanaged, and its members are not even read.
     assert_eq!(changes, ["- bb.group[\"platform\"].member[\"user00001\"]"]);
     assert!(plan
         .unmanaged
         .iter()
-        .any(|u| u.address.to_string() == "bb.group[\"legacy\"].member[\"user00002\"]"));
+        .any(|u| u.address.to_string() == "bb.group[\"legacy\"]"));
     let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
     assert!(report.succeeded());
     assert_eq!(emulator.shared.state().groups["platform"], BTreeSet::from([user(0).0]));

@@ -8,7 +8,7 @@
 mod convert;
 mod wire;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -16,6 +16,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use crate::desired::ReadScope;
 use crate::http::{Auth, HttpClient, HttpError};
 use crate::model::{Address, Principal, Resource, ResourceId, ResourceMap};
 use crate::plan::{Action, Change};
@@ -32,8 +33,7 @@ const API: &str = "/rest/api/latest";
 pub struct BitbucketDc {
     target: String,
     http: Arc<HttpClient>,
-    /// Projects and, per project, repositories whose permissions the manifest manages.
-    scope: BTreeMap<String, BTreeSet<String>>,
+    scope: ReadScope,
     notify_new_users: bool,
 }
 
@@ -42,7 +42,7 @@ impl BitbucketDc {
         target: &str,
         base: url::Url,
         auth: Option<Auth>,
-        scope: BTreeMap<String, BTreeSet<String>>,
+        scope: ReadScope,
         notify_new_users: bool,
     ) -> Result<Self, HttpError> {
         let http = HttpClient::new(target, base, auth, wire::error_message)?;
@@ -88,7 +88,7 @@ impl BitbucketDc {
     async fn read_all(&self) -> Result<ResourceMap, ProviderError> {
         // Each read is one paged list; they run together, capped per target.
         let mut reads: Vec<Read> = vec![Read::Users, Read::Groups, Read::Grants(Scope::Global)];
-        for (project, repos) in &self.scope {
+        for (project, repos) in &self.scope.projects {
             reads.push(Read::Grants(Scope::Project(project.clone())));
             reads.push(Read::Default(project.clone()));
             for repo in repos {
@@ -100,20 +100,40 @@ impl BitbucketDc {
             .buffer_unordered(READ_CONCURRENCY)
             .try_collect()
             .await?;
-        let groups: Vec<String> = results
+        // Members of the declared groups (all groups when groups are pruned), and the
+        // groups of offboarded people: per container, so only what the plan can need.
+        let wanted: BTreeSet<String> = self.scope.member_groups.iter().map(|g| g.to_lowercase()).collect();
+        let mut member_reads: Vec<Read> = results
             .iter()
             .flatten()
             .filter_map(|(a, _)| match &a.id {
                 ResourceId::Group { name } => Some(name.clone()),
                 _ => None,
             })
+            .filter(|g| self.scope.all_group_members || wanted.contains(&g.to_lowercase()))
+            .map(Read::Members)
             .collect();
+        let live_users: BTreeSet<String> = results
+            .iter()
+            .flatten()
+            .filter_map(|(a, _)| match &a.id {
+                ResourceId::User { name } => Some(name.to_lowercase()),
+                _ => None,
+            })
+            .collect();
+        member_reads.extend(
+            self.scope
+                .member_users
+                .iter()
+                .filter(|u| live_users.contains(&u.to_lowercase()))
+                .cloned()
+                .map(Read::GroupsOf),
+        );
         live.extend(results.into_iter().flatten());
-        let members: Vec<Vec<(Address, Resource)>> =
-            stream::iter(groups.into_iter().map(|g| self.read_one(Read::Members(g))))
-                .buffer_unordered(READ_CONCURRENCY)
-                .try_collect()
-                .await?;
+        let members: Vec<Vec<(Address, Resource)>> = stream::iter(member_reads.into_iter().map(|r| self.read_one(r)))
+            .buffer_unordered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
         live.extend(members.into_iter().flatten());
         Ok(live)
     }
@@ -144,6 +164,23 @@ impl BitbucketDc {
                             ResourceId::Membership {
                                 group: group.clone(),
                                 user: u.name,
+                            },
+                        ),
+                        Resource::Membership,
+                    )
+                })
+                .collect(),
+            Read::GroupsOf(user) => self
+                .list::<wire::Group>("/admin/users/more-members", &[("context", user.clone())])
+                .await?
+                .into_iter()
+                .map(|g| {
+                    (
+                        Address::new(
+                            t,
+                            ResourceId::Membership {
+                                group: g.name,
+                                user: user.clone(),
                             },
                         ),
                         Resource::Membership,
@@ -330,6 +367,8 @@ enum Read {
     Users,
     Groups,
     Members(String),
+    /// The groups of one user.
+    GroupsOf(String),
     Grants(Scope),
     Default(String),
 }
