@@ -104,14 +104,7 @@ async fn start_sandbox(target: &str, path: &std::path::Path) -> Result<(RunningE
 
 /// A fresh token for an in-process sandbox: nothing outside this process needs it.
 pub fn session_token() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    (0..2)
-        .map(|i| {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u8(i);
-            format!("{:016x}", h.finish())
-        })
-        .collect()
+    crate::http::random_hex(2)
 }
 
 fn auth(target: &str, a: &crate::desired::AuthConfig) -> Result<Auth, ConnectError> {

@@ -186,6 +186,19 @@ fn status_line(status: StatusCode) -> String {
     }
 }
 
+/// `16 * words` hex digits that nobody can predict: SipHash under the standard library's
+/// per-process keys, which come from the operating system's random source.
+pub fn random_hex(words: u8) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    (0..words)
+        .map(|i| {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u8(i);
+            format!("{:016x}", h.finish())
+        })
+        .collect()
+}
+
 /// Query parameters whose values are never shown.
 const SECRET_PARAMS: &[&str] = &["password"];
 

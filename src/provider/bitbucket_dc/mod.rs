@@ -242,7 +242,8 @@ impl BitbucketDc {
                     ("notify", self.notify_new_users.to_string()),
                 ];
                 if !self.notify_new_users {
-                    q.push(("password", random_password()));
+                    // A throwaway password nobody knows: the person resets it or signs in via SSO.
+                    q.push(("password", crate::http::random_hex(4)));
                 }
                 self.send(Method::POST, "/admin/users", &q, None).await
             }
@@ -400,19 +401,6 @@ fn permissions_path(scope: &Scope) -> String {
 /// anyway keeps a strange live name from changing the path.
 fn seg(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-/// A throwaway password for accounts created without an email invitation: the person
-/// resets it (or signs in through SSO). Drawn from the OS-seeded hasher keys.
-fn random_password() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    (0..4)
-        .map(|_| {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u8(0);
-            format!("{:016x}", h.finish())
-        })
-        .collect()
 }
 
 impl Provider for BitbucketDc {
