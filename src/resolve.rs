@@ -18,6 +18,7 @@ pub fn resolve(loaded: &Loaded) -> Result<Desired, Vec<Diagnostic>> {
         sources: &loaded.sources,
         problems: Vec::new(),
         partial: loaded.incomplete,
+        taken_usernames: BTreeMap::new(),
     };
     let desired = r.run(loaded);
     if r.problems.is_empty() {
@@ -34,6 +35,8 @@ struct Resolver<'a> {
     problems: Vec<Diagnostic>,
     /// Some files failed to parse: skip the checks their declarations would satisfy.
     partial: bool,
+    /// (target, lower-cased username) to the person who has it there.
+    taken_usernames: BTreeMap<(String, String), String>,
 }
 
 /// A declaration with the file it came from.
@@ -285,11 +288,10 @@ impl<'a> Resolver<'a> {
                 .unwrap_or_else(|| name.to_owned());
             let names = usernames.entry(target.clone()).or_default();
             // Bitbucket matches usernames without regard to case: `Dave` is `dave`.
-            if let Some((other, theirs)) = names
-                .iter()
-                .find(|(_, u)| u.to_lowercase() == username.to_lowercase())
-                .map(|(k, u)| (k.clone(), u.clone()))
-            {
+            let taken = self.taken_usernames.entry((target.clone(), username.to_lowercase()));
+            if let std::collections::btree_map::Entry::Occupied(entry) = taken {
+                let other = entry.get().clone();
+                let theirs = names.get(&other).cloned().unwrap_or_default();
                 self.error(
                     origin(decl.file, decl.key),
                     if theirs == username {
@@ -301,6 +303,7 @@ impl<'a> Resolver<'a> {
                 );
                 continue;
             }
+            taken.or_insert_with(|| name.to_owned());
             names.insert(name.to_owned(), username.clone());
             if raw.active {
                 desired.resources.insert(
