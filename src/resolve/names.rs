@@ -1,0 +1,151 @@
+//! Name rules (users, groups, targets, projects, repositories), email and URL checks,
+//! and "did you mean" suggestions for diagnostics.
+
+use std::collections::BTreeSet;
+
+#[derive(Clone, Copy)]
+pub(super) enum NameKind {
+    Target,
+    User,
+    Group,
+    Project,
+    Repo,
+}
+
+impl NameKind {
+    pub(super) fn noun(self) -> &'static str {
+        match self {
+            NameKind::Target => "target",
+            NameKind::User => "user",
+            NameKind::Group => "group",
+            NameKind::Project => "project",
+            NameKind::Repo => "repository",
+        }
+    }
+
+    pub(super) fn rule(self) -> &'static str {
+        match self {
+            NameKind::Target => "target names use lower-case letters, digits, `-` and `_`, starting with a letter",
+            NameKind::User => "usernames use letters, digits, `.`, `_`, `-` and `@`, starting with a letter or digit, at most 255 characters",
+            NameKind::Group => "group names use letters, digits, spaces, `.`, `_`, `-` and `@`, starting with a letter or digit, at most 255 characters",
+            NameKind::Project => "project keys start with a letter and use upper-case letters, digits and `_` (like PLAT)",
+            NameKind::Repo => "repository slugs use lower-case letters, digits, `.`, `_` and `-` (like api-gateway)",
+        }
+    }
+}
+
+pub(super) fn valid_name(kind: NameKind, name: &str) -> bool {
+    let mut chars = name.chars();
+    let Some(first) = chars.next() else { return false };
+    if name.len() > 255 {
+        return false;
+    }
+    let rest = chars.as_str();
+    match kind {
+        NameKind::Target => {
+            first.is_ascii_lowercase()
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        }
+        NameKind::User => {
+            first.is_ascii_alphanumeric() && rest.chars().all(|c| c.is_ascii_alphanumeric() || ".-_@".contains(c))
+        }
+        NameKind::Group => {
+            first.is_ascii_alphanumeric()
+                && rest.chars().all(|c| c.is_ascii_alphanumeric() || " .-_@".contains(c))
+                && !name.ends_with(' ')
+        }
+        NameKind::Project => {
+            first.is_ascii_uppercase()
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        }
+        NameKind::Repo => {
+            (first.is_ascii_lowercase() || first.is_ascii_digit())
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+        }
+    }
+}
+
+pub(super) fn is_email(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            !s.chars().any(char::is_control)
+                && !domain.contains("..")
+                && !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !s.contains(char::is_whitespace)
+                && !domain.contains('@')
+        }
+        None => false,
+    }
+}
+
+pub(super) fn is_loopback(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// The closest known name within a small edit distance, for "did you mean" hints.
+pub(super) fn did_you_mean<'b>(name: &str, known: impl Iterator<Item = &'b String>) -> Option<&'b String> {
+    known
+        .map(|k| (edit_distance(name, k), k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4) && *d > 0)
+        .min_by_key(|(d, k)| (*d, (*k).clone()))
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            let v = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur.push(v);
+        }
+        prev = cur;
+    }
+    prev.last().copied().unwrap_or(0)
+}
+
+pub(super) fn join(set: &BTreeSet<String>) -> String {
+    if set.is_empty() {
+        return "(none declared)".to_owned();
+    }
+    set.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_emails() {
+        assert!(valid_name(NameKind::Project, "PLAT_2"));
+        assert!(!valid_name(NameKind::Project, "plat"));
+        assert!(valid_name(NameKind::Group, "qa contractors"));
+        assert!(!valid_name(NameKind::User, "bad name"));
+        assert!(is_email("a@example.com"));
+        assert!(!is_email("a@b"));
+        assert!(!is_email("@example.com"));
+    }
+
+    #[test]
+    fn suggestions_are_close_only() {
+        let known = ["alice".to_owned(), "bob".to_owned()];
+        assert_eq!(did_you_mean("alcie", known.iter()).map(String::as_str), Some("alice"));
+        assert_eq!(did_you_mean("zed", known.iter()), None);
+    }
+}
