@@ -160,3 +160,181 @@ fn canonical_names(target: &str, desired: &Desired, live: &ResourceMap) -> Resou
         .map(|(a, r)| (Address::new(&a.target, a.id.map_names(&user, &group)), r.clone()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::desired::Policy;
+    use crate::model::{Kind, UserAttrs};
+
+    fn user(name: &str) -> (Address, Resource) {
+        let attrs = UserAttrs {
+            display_name: name.to_uppercase(),
+            email: format!("{name}@example.com"),
+        };
+        (
+            Address::new("bb", ResourceId::User { name: name.into() }),
+            Resource::User(attrs),
+        )
+    }
+    fn group(name: &str) -> (Address, Resource) {
+        (
+            Address::new("bb", ResourceId::Group { name: name.into() }),
+            Resource::Group,
+        )
+    }
+    fn member(group: &str, user: &str) -> (Address, Resource) {
+        let id = ResourceId::Membership {
+            group: group.into(),
+            user: user.into(),
+        };
+        (Address::new("bb", id), Resource::Membership)
+    }
+    fn grant(principal: Principal, permission: &str) -> (Address, Resource) {
+        let id = ResourceId::ProjectPermission {
+            project: "P".into(),
+            principal,
+        };
+        (
+            Address::new("bb", id),
+            Resource::Permission {
+                permission: permission.into(),
+            },
+        )
+    }
+    fn default(permission: Option<&str>) -> (Address, Resource) {
+        let id = ResourceId::ProjectDefault { project: "P".into() };
+        (
+            Address::new("bb", id),
+            Resource::ProjectDefault {
+                permission: permission.map(str::to_owned),
+            },
+        )
+    }
+
+    fn desired(resources: Vec<(Address, Resource)>, prune: &[Kind], offboarded: &[&str]) -> Desired {
+        Desired {
+            targets: BTreeMap::new(),
+            resources: resources.into_iter().collect(),
+            offboarded: BTreeMap::from([("bb".to_owned(), offboarded.iter().map(|s| (*s).to_owned()).collect())]),
+            policy: Policy {
+                prune: prune.iter().copied().collect(),
+            },
+        }
+    }
+
+    fn show(changes: &[Change]) -> Vec<String> {
+        let mut out: Vec<String> = changes
+            .iter()
+            .map(|c| format!("{} {}", c.action.symbol(), c.address))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn without_pruning_nothing_undeclared_is_deleted() {
+        let d = desired(vec![user("ann"), group("devs"), member("devs", "ann")], &[], &[]);
+        let live: ResourceMap = vec![
+            user("ann"),
+            user("eve"),
+            group("devs"),
+            group("old"),
+            member("devs", "eve"),
+        ]
+        .into_iter()
+        .collect();
+        let (changes, unmanaged) = diff_target("bb", &d, &live);
+        assert_eq!(show(&changes), ["+ bb.group[\"devs\"].member[\"ann\"]"]);
+        assert_eq!(unmanaged.len(), 3);
+    }
+
+    #[test]
+    fn pruning_is_narrow_and_deleted_principals_take_their_access_along() {
+        let d = desired(
+            vec![user("ann"), group("devs")],
+            &[Kind::Groups, Kind::Memberships, Kind::Permissions],
+            &[],
+        );
+        let live: ResourceMap = vec![
+            user("ann"),
+            user("eve"),
+            group("devs"),
+            group("old"),
+            member("devs", "eve"),                                 // declared group: pruned
+            member("old", "ann"),                                  // group deleted: goes with it
+            grant(Principal::Group("old".into()), "PROJECT_READ"), // same
+            grant(Principal::User("eve".into()), "PROJECT_WRITE"), // undeclared holder: kept
+            grant(Principal::User("ann".into()), "PROJECT_ADMIN"), // declared holder: pruned
+        ]
+        .into_iter()
+        .collect();
+        let (changes, unmanaged) = diff_target("bb", &d, &live);
+        assert_eq!(
+            show(&changes),
+            [
+                "- bb.group[\"devs\"].member[\"eve\"]",
+                "- bb.group[\"old\"]",
+                "- bb.group[\"old\"].member[\"ann\"]",
+                "- bb.project[\"P\"].group[\"old\"]",
+                "- bb.project[\"P\"].user[\"ann\"]",
+            ]
+        );
+        let kept: Vec<String> = unmanaged.iter().map(|u| u.address.to_string()).collect();
+        assert_eq!(kept, ["bb.user[\"eve\"]", "bb.project[\"P\"].user[\"eve\"]"]);
+    }
+
+    #[test]
+    fn offboarded_people_lose_access_but_keep_the_account() {
+        let d = desired(vec![group("devs")], &[], &["judy"]);
+        let live: ResourceMap = vec![
+            user("judy"),
+            group("devs"),
+            member("devs", "judy"),
+            grant(Principal::User("judy".into()), "PROJECT_READ"),
+        ]
+        .into_iter()
+        .collect();
+        let (changes, unmanaged) = diff_target("bb", &d, &live);
+        assert_eq!(
+            show(&changes),
+            [
+                "- bb.group[\"devs\"].member[\"judy\"]",
+                "- bb.project[\"P\"].user[\"judy\"]"
+            ]
+        );
+        assert!(changes
+            .iter()
+            .all(|c| c.reason.as_deref() == Some("user `judy` is inactive")));
+        assert!(unmanaged.is_empty());
+    }
+
+    #[test]
+    fn project_default_none_needs_no_change_when_there_is_none() {
+        let d = desired(vec![default(None)], &[], &[]);
+        assert!(diff_target("bb", &d, &ResourceMap::new()).0.is_empty());
+        let live: ResourceMap = vec![default(Some("PROJECT_READ"))].into_iter().collect();
+        let (changes, _) = diff_target("bb", &d, &live);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].action, Action::Update);
+    }
+
+    #[test]
+    fn live_names_match_declared_ones_without_regard_to_case() {
+        let d = desired(
+            vec![user("dave"), group("devs"), member("devs", "dave")],
+            &[Kind::Users],
+            &[],
+        );
+        let mut live_dave = user("Dave");
+        live_dave.1 = user("dave").1;
+        let live: ResourceMap = vec![live_dave, group("DEVS"), member("DEVS", "Dave")]
+            .into_iter()
+            .collect();
+        let (changes, unmanaged) = diff_target("bb", &d, &live);
+        assert!(changes.is_empty(), "{changes:#?}");
+        assert!(unmanaged.is_empty());
+    }
+}
