@@ -126,6 +126,7 @@ impl HttpClient {
             .await
             .map_err(|e| fail(None, describe_transport_error(e)))?;
         let status = response.status();
+        tracing::debug!(target: "rollcall::http", target_name = %self.target, %request, status = status.as_u16(), "response");
         let text = response
             .text()
             .await
