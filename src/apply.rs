@@ -53,11 +53,29 @@ struct Step {
     changes: Vec<usize>,
 }
 
-/// Groups batchable changes into steps. Only changes that nothing depends on and that
-/// depend on exactly the same changes are batched: merging them can then never create a
-/// cycle, and a failure upstream skips only what really waited for it.
-fn steps(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> (Vec<Step>, DiGraph<usize, ()>) {
+/// The steps, the step graph, and each change's direct dependencies (change indices).
+struct Schedule {
+    steps: Vec<Step>,
+    graph: DiGraph<usize, ()>,
+    needs: Vec<Vec<usize>>,
+}
+
+/// Groups batchable changes into steps. Only changes that nothing depends on are batched,
+/// so merging them can never create a cycle. A step waits for every change any of its
+/// members needs; when it runs, members whose own dependencies failed are dropped from
+/// the batch and reported as skipped, so one failure never holds back unrelated work.
+fn schedule(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> Schedule {
     let change_graph = graph::build(&plan.changes);
+    let needs: Vec<Vec<usize>> = (0..plan.changes.len())
+        .map(|i| {
+            let mut n: Vec<usize> = change_graph
+                .neighbors_directed(NodeIndex::new(i), Direction::Incoming)
+                .map(|n| n.index())
+                .collect();
+            n.sort_unstable();
+            n
+        })
+        .collect();
     let mut steps: Vec<Step> = Vec::new();
     let mut step_of: Vec<usize> = vec![0; plan.changes.len()];
     let mut batches: BTreeMap<(String, String), usize> = BTreeMap::new();
@@ -70,18 +88,8 @@ fn steps(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> (Vec<S
             .get(&c.address.target)
             .and_then(|p| p.batch_key(c))
             .filter(|_| leaf)
-            .map(|k| {
-                let mut needs: Vec<usize> = change_graph
-                    .neighbors_directed(NodeIndex::new(i), Direction::Incoming)
-                    .map(|n| n.index())
-                    .collect();
-                needs.sort_unstable();
-                format!("{k} after {needs:?}")
-            });
-        let existing = key
-            .as_ref()
-            .and_then(|k| batches.get(&(c.address.target.clone(), k.clone())).copied());
-        match existing {
+            .map(|k| (c.address.target.clone(), k));
+        match key.as_ref().and_then(|k| batches.get(k).copied()) {
             Some(s) => {
                 if let Some(step) = steps.get_mut(s) {
                     step.changes.push(i);
@@ -90,7 +98,7 @@ fn steps(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> (Vec<S
             }
             None => {
                 if let Some(k) = key {
-                    batches.insert((c.address.target.clone(), k), steps.len());
+                    batches.insert(k, steps.len());
                 }
                 step_of[i] = steps.len();
                 steps.push(Step {
@@ -100,16 +108,16 @@ fn steps(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> (Vec<S
             }
         }
     }
-    let mut g = DiGraph::new();
-    let nodes: Vec<NodeIndex> = (0..steps.len()).map(|s| g.add_node(s)).collect();
+    let mut graph = DiGraph::new();
+    let nodes: Vec<NodeIndex> = (0..steps.len()).map(|s| graph.add_node(s)).collect();
     let mut seen = BTreeSet::new();
     for e in change_graph.raw_edges() {
         let (a, b) = (step_of[e.source().index()], step_of[e.target().index()]);
         if a != b && seen.insert((a, b)) {
-            g.add_edge(nodes[a], nodes[b], ());
+            graph.add_edge(nodes[a], nodes[b], ());
         }
     }
-    (steps, g)
+    Schedule { steps, graph, needs }
 }
 
 /// Executes the plan. `on_done` is called once per change as its outcome is known.
@@ -119,72 +127,60 @@ pub async fn execute(
     parallelism: usize,
     mut on_done: impl FnMut(&Change, &Outcome),
 ) -> ApplyReport {
-    let (steps, g) = steps(plan, providers);
+    let Schedule { steps, graph, needs } = schedule(plan, providers);
     let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.changes.len()];
-    let mut indegree: Vec<usize> = g
+    let mut waiting: Vec<usize> = graph
         .node_indices()
-        .map(|n| g.neighbors_directed(n, Direction::Incoming).count())
+        .map(|n| graph.neighbors_directed(n, Direction::Incoming).count())
         .collect();
     // Ready steps in plan order, so runs are as repeatable as concurrency allows.
-    let mut ready: BTreeSet<usize> = (0..steps.len()).filter(|&s| indegree[s] == 0).collect();
+    let mut ready: BTreeSet<usize> = (0..steps.len()).filter(|&s| waiting[s] == 0).collect();
     let mut running = FuturesUnordered::new();
     let parallelism = parallelism.max(1);
+    let mut record = |i: usize, outcome: Outcome, outcomes: &mut Vec<Option<Outcome>>| {
+        if let Some(c) = plan.changes.get(i) {
+            on_done(c, &outcome);
+        }
+        outcomes[i] = Some(outcome);
+    };
     loop {
         while running.len() < parallelism {
             let Some(s) = ready.pop_first() else { break };
             let Some(step) = steps.get(s) else { continue };
-            let batch: Vec<Change> = step
-                .changes
-                .iter()
-                .filter_map(|&i| plan.changes.get(i).cloned())
-                .collect();
+            // Members whose dependencies did not all apply are skipped, naming the root
+            // failure; the rest go ahead as one batch.
+            let mut batch: Vec<usize> = Vec::new();
+            for &i in &step.changes {
+                match blocked_by(&needs[i], &outcomes, plan) {
+                    Some(because) => record(i, Outcome::Skipped { because }, &mut outcomes),
+                    None => batch.push(i),
+                }
+            }
+            if batch.is_empty() {
+                release(&graph, s, &mut waiting, &mut ready);
+                continue;
+            }
+            let changes: Vec<Change> = batch.iter().filter_map(|&i| plan.changes.get(i).cloned()).collect();
             let provider = providers.get(&step.target);
             running.push(async move {
                 let result = match provider {
-                    Some(p) => p.apply(&batch).await.map_err(|e| e.to_string()),
+                    Some(p) => p.apply(&changes).await.map_err(|e| e.to_string()),
                     None => Err(format!("no provider for target `{}`", step.target)),
                 };
-                (s, result)
+                (s, batch, result)
             });
         }
-        let Some((s, result)) = running.next().await else { break };
-        let Some(step) = steps.get(s) else { continue };
+        let Some((s, batch, result)) = running.next().await else {
+            break;
+        };
         let outcome = match result {
-            Ok(()) => {
-                for n in g.neighbors_directed(NodeIndex::new(s), Direction::Outgoing) {
-                    let j = n.index();
-                    indegree[j] -= 1;
-                    if indegree[j] == 0 {
-                        ready.insert(j);
-                    }
-                }
-                Outcome::Applied
-            }
+            Ok(()) => Outcome::Applied,
             Err(e) => Outcome::Failed(e),
         };
-        for &i in &step.changes {
-            if let Some(c) = plan.changes.get(i) {
-                on_done(c, &outcome);
-            }
-            outcomes[i] = Some(outcome.clone());
+        for i in batch {
+            record(i, outcome.clone(), &mut outcomes);
         }
-    }
-    // Whatever never ran waits on a failure: name the failed change it depends on.
-    for (s, step) in steps.iter().enumerate() {
-        if step.changes.iter().any(|&i| outcomes[i].is_some()) {
-            continue;
-        }
-        let because = failed_ancestor(&g, &steps, &outcomes, s)
-            .and_then(|i| plan.changes.get(i))
-            .map(|c| c.address.clone());
-        for &i in &step.changes {
-            let Some(c) = plan.changes.get(i) else { continue };
-            let outcome = Outcome::Skipped {
-                because: because.clone().unwrap_or_else(|| c.address.clone()),
-            };
-            on_done(c, &outcome);
-            outcomes[i] = Some(outcome);
-        }
+        release(&graph, s, &mut waiting, &mut ready);
     }
     ApplyReport {
         outcomes: plan
@@ -194,6 +190,8 @@ pub async fn execute(
             .map(|(c, o)| {
                 (
                     c.clone(),
+                    // Every step runs once all its inputs are done, so this is unreachable;
+                    // if it ever were, "skipped" is the truthful report.
                     o.unwrap_or(Outcome::Skipped {
                         because: c.address.clone(),
                     }),
@@ -203,29 +201,25 @@ pub async fn execute(
     }
 }
 
-fn failed_ancestor(
-    g: &DiGraph<usize, ()>,
-    steps: &[Step],
-    outcomes: &[Option<Outcome>],
-    start: usize,
-) -> Option<usize> {
-    let mut stack = vec![start];
-    let mut seen = BTreeSet::new();
-    while let Some(s) = stack.pop() {
-        for n in g.neighbors_directed(NodeIndex::new(s), Direction::Incoming) {
-            let p = n.index();
-            if !seen.insert(p) {
-                continue;
-            }
-            if let Some(&i) = steps.get(p).and_then(|st| {
-                st.changes
-                    .iter()
-                    .find(|&&i| matches!(outcomes[i], Some(Outcome::Failed(_))))
-            }) {
-                return Some(i);
-            }
-            stack.push(p);
+/// A finished step lets its successors go once all their inputs are done.
+fn release(graph: &DiGraph<usize, ()>, step: usize, waiting: &mut [usize], ready: &mut BTreeSet<usize>) {
+    for n in graph.neighbors_directed(NodeIndex::new(step), Direction::Outgoing) {
+        let j = n.index();
+        waiting[j] = waiting[j].saturating_sub(1);
+        if waiting[j] == 0 {
+            ready.insert(j);
         }
     }
-    None
+}
+
+/// The failed change that keeps a change from running, if any of its dependencies did not
+/// apply (a skipped dependency passes on its own cause).
+fn blocked_by(needs: &[usize], outcomes: &[Option<Outcome>], plan: &Plan) -> Option<Address> {
+    needs
+        .iter()
+        .find_map(|&j| match outcomes.get(j).and_then(Option::as_ref) {
+            Some(Outcome::Applied) => None,
+            Some(Outcome::Failed(_)) | None => plan.changes.get(j).map(|c| c.address.clone()),
+            Some(Outcome::Skipped { because }) => Some(because.clone()),
+        })
 }
