@@ -9,7 +9,6 @@ mod convert;
 mod wire;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use reqwest::Method;
@@ -32,7 +31,7 @@ const API: &str = "/rest/api/latest";
 
 pub struct BitbucketDc {
     target: String,
-    http: Arc<HttpClient>,
+    http: HttpClient,
     scope: ReadScope,
     notify_new_users: bool,
 }
@@ -48,7 +47,7 @@ impl BitbucketDc {
         let http = HttpClient::new(target, base, auth, wire::error_message)?;
         Ok(BitbucketDc {
             target: target.to_owned(),
-            http: Arc::new(http),
+            http,
             scope,
             notify_new_users,
         })
