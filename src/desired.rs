@@ -39,8 +39,8 @@ pub struct ReadScope {
     pub projects: BTreeMap<String, BTreeSet<String>>,
     /// Groups whose members are read: the declared ones (matched without regard to case).
     pub member_groups: BTreeSet<String>,
-    /// Read the members of every group. Set when groups are pruned, so the plan can list
-    /// who loses each deleted group.
+    /// Read the members of every group. Set when groups or users are pruned, so the plan
+    /// can list the memberships each deleted principal takes along.
     pub all_group_members: bool,
     /// Users whose groups are read: the offboarded, whose every membership is removed.
     pub member_users: BTreeSet<String>,

@@ -154,7 +154,7 @@ impl HttpClient {
             target: self.target.clone(),
             request: format!("GET {path}"),
             status: Some(200),
-            detail: format!("unexpected response body: {e}"),
+            detail: self.redact(&format!("unexpected response body: {e}")),
         })
     }
 

@@ -54,6 +54,8 @@ fn secrets_written_into_manifests_are_never_echoed() {
         ("literal-token", "NzE0MjY3OTk4MzQ1OmQ2"),
         ("secret-on-a-broken-line", "ghp_Zx81kQ0pasted"),
         ("url-credentials", "hunter2"),
+        ("secret-under-quoted-key", "ghp_Quoted55secret"),
+        ("unparsable-url-with-credentials", "S3cretPW"),
     ] {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/invalid")

@@ -130,10 +130,16 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Whether a source line sets `token:` to something other than a `${…}` reference.
+/// Whether a source line sets a `token` key (any case, quoted or not, spaces before the
+/// colon allowed) to something other than a `${…}` reference.
 fn has_literal_token(line: &str) -> bool {
-    line.match_indices("token:").any(|(i, _)| {
-        let value = line[i + "token:".len()..].trim_start().trim_start_matches(['"', '\'']);
+    let lower = line.to_ascii_lowercase();
+    lower.match_indices("token").any(|(i, _)| {
+        let rest = lower[i + "token".len()..].trim_start_matches(['"', '\'']).trim_start();
+        let Some(value) = rest.strip_prefix(':') else {
+            return false;
+        };
+        let value = value.trim_start().trim_start_matches(['"', '\'']);
         !value.is_empty() && !value.starts_with("${") && !value.starts_with('#')
     })
 }
@@ -164,5 +170,7 @@ mod tests {
         assert!(!has_literal_token("      token: ${env:X}"));
         assert!(!has_literal_token("    auth: { token: \"${file:t}\" }"));
         assert!(!has_literal_token("      token:"));
+        assert!(has_literal_token("    auth: { \"token\": \"ghp_x\", usernme: x }"));
+        assert!(has_literal_token("      Token : ghp_x"));
     }
 }

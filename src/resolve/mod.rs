@@ -188,11 +188,13 @@ impl<'a> Resolver<'a> {
                     return None;
                 }
                 Err(e) => {
-                    self.error(
-                        url_at,
-                        format!("target `{name}` has an invalid URL: {e}"),
-                        "use https://HOST or sandbox:PATH",
-                    );
+                    // It did not parse, so it may hide credentials: never quote it.
+                    let d = self
+                        .sources
+                        .diagnostic(url_at, format!("target `{name}` has an invalid URL: {e}"))
+                        .redacted(self.sources, url_at)
+                        .with_hint("use https://HOST or sandbox:PATH");
+                    self.problems.push(d);
                     return None;
                 }
             }
@@ -713,9 +715,11 @@ impl<'a> Resolver<'a> {
 
 /// Fills in which groups' members and which users' groups each target must read.
 fn read_scope(desired: &mut Desired) {
-    let prune_groups = desired.policy.prunes(Kind::Groups);
+    // A deleted group or user takes its memberships along; read them all so the plan can
+    // list each one.
+    let read_all_members = desired.policy.prunes(Kind::Groups) || desired.policy.prunes(Kind::Users);
     for (name, config) in desired.targets.iter_mut() {
-        config.scope.all_group_members = prune_groups;
+        config.scope.all_group_members = read_all_members;
         config.scope.member_groups = desired
             .resources
             .keys()
