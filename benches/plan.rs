@@ -141,7 +141,7 @@ fn main() {
             let desired = rollcall::cli::load(dir.path()).unwrap();
             load.push(t.elapsed());
             let t = Instant::now();
-            let (connected, live) = rollcall::cli::read_live(&desired).await.unwrap();
+            let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
             read.push(t.elapsed());
             requests = connected.providers["bb"].request_count();
             objects = live["bb"].len();

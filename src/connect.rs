@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
-use crate::desired::{Desired, Endpoint, SecretRef, TargetConfig};
+use crate::desired::{Endpoint, SecretRef, TargetConfig};
 use crate::http::Auth;
 use crate::provider::bitbucket_dc::BitbucketDc;
 use crate::provider::Provider;
@@ -31,6 +31,9 @@ struct Sandbox {
 /// Providers for every target, plus the emulators running for sandbox targets.
 pub struct Connected {
     pub providers: BTreeMap<String, Box<dyn Provider>>,
+    /// The account each target's token belongs to, where known: the manifest says it for
+    /// a real server, a sandbox's state file for a sandbox.
+    pub accounts: BTreeMap<String, String>,
     sandboxes: Vec<Sandbox>,
 }
 
@@ -54,16 +57,23 @@ impl Connected {
     }
 }
 
-pub async fn connect(desired: &Desired) -> Result<Connected, ConnectError> {
+pub async fn connect(targets: &BTreeMap<String, TargetConfig>) -> Result<Connected, ConnectError> {
     let mut connected = Connected {
         providers: BTreeMap::new(),
+        accounts: BTreeMap::new(),
         sandboxes: Vec::new(),
     };
-    for (name, config) in &desired.targets {
+    for (name, config) in targets {
+        if let Some(account) = &config.account {
+            connected.accounts.insert(name.clone(), account.clone());
+        }
         let (base, auth) = match &config.endpoint {
             Endpoint::Url(url) => (url.clone(), config.auth.as_ref().map(|a| auth(name, a)).transpose()?),
             Endpoint::Sandbox(path) => {
                 let (emulator, token) = start_sandbox(name, path).await?;
+                connected
+                    .accounts
+                    .insert(name.clone(), emulator.shared.state().operator.clone());
                 let base =
                     url::Url::parse(&emulator.base_url).map_err(|e| err(name, format!("sandbox address: {e}")))?;
                 connected.sandboxes.push(Sandbox {
@@ -73,14 +83,23 @@ pub async fn connect(desired: &Desired) -> Result<Connected, ConnectError> {
                 (base, Some(Auth::Bearer(token)))
             }
         };
-        let provider = provider(config, base, auth)?;
+        let account = connected.accounts.get(name).cloned();
+        let provider = provider(config, account, base, auth)?;
         connected.providers.insert(name.clone(), provider);
     }
     Ok(connected)
 }
 
-fn provider(config: &TargetConfig, base: url::Url, auth: Option<Auth>) -> Result<Box<dyn Provider>, ConnectError> {
-    let p = BitbucketDc::new(&config.name, base, auth, config.scope.clone(), config.notify_new_users)
+fn provider(
+    config: &TargetConfig,
+    account: Option<String>,
+    base: url::Url,
+    auth: Option<Auth>,
+) -> Result<Box<dyn Provider>, ConnectError> {
+    // The safety rules need the groups of the account rollcall works as.
+    let mut scope = config.scope.clone();
+    scope.member_users.extend(account);
+    let p = BitbucketDc::new(&config.name, base, auth, scope, config.notify_new_users)
         .map_err(|e| err(&config.name, e.to_string()))?;
     Ok(Box::new(p))
 }

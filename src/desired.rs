@@ -4,6 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
 use crate::model::{Kind, ResourceMap};
 
 #[derive(Debug, Clone)]
@@ -15,6 +17,9 @@ pub struct Desired {
     /// kept, every membership and direct permission they hold is removed.
     pub offboarded: BTreeMap<String, BTreeSet<String>>,
     pub policy: Policy,
+    /// `sha256:…` over every manifest file's path and content, so a plan names exactly
+    /// the manifests it was made from.
+    pub manifest_digest: String,
 }
 
 #[derive(Debug, Clone)]
@@ -24,6 +29,9 @@ pub struct TargetConfig {
     /// The URL as the manifest wrote it, for display (a sandbox path stays relative).
     pub url: String,
     pub auth: Option<AuthConfig>,
+    /// The account rollcall works as: the Basic username, or a Bearer token's `account`.
+    /// Unknown only for a sandbox, whose state file names it.
+    pub account: Option<String>,
     pub notify_new_users: bool,
     /// What the provider reads beyond the instance-wide lists.
     pub scope: ReadScope,
@@ -67,9 +75,60 @@ pub enum SecretRef {
     File(PathBuf),
 }
 
-#[derive(Debug, Clone, Default)]
+impl SecretRef {
+    /// The reference as the manifest writes it: `${env:NAME}` or `${file:PATH}`.
+    pub fn to_reference(&self) -> String {
+        match self {
+            SecretRef::Env(var) => format!("${{env:{var}}}"),
+            SecretRef::File(path) => format!("${{file:{}}}", path.display()),
+        }
+    }
+
+    pub fn parse(reference: &str) -> Option<SecretRef> {
+        let inner = reference.trim().strip_prefix("${")?.strip_suffix('}')?;
+        match inner.split_once(':')? {
+            ("env", var) if !var.is_empty() && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                Some(SecretRef::Env(var.to_owned()))
+            }
+            ("file", path) if !path.is_empty() => Some(SecretRef::File(PathBuf::from(path))),
+            _ => None,
+        }
+    }
+}
+
+/// `sha256:` and the hex digest of `bytes`.
+pub fn digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(bytes);
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     pub prune: BTreeSet<Kind>,
+    /// Names of users and groups never changed, as written (matched without regard to case).
+    pub protect: BTreeSet<String>,
+    pub limits: Limits,
+    pub min_admins: usize,
+}
+
+/// Delete limits, as `policy.limits` sets them (defaults as octoDNS has them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    pub max_deletes: Option<usize>,
+    pub max_delete_percent: u32,
+    pub min_existing: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_deletes: None,
+            max_delete_percent: 30,
+            min_existing: 10,
+        }
+    }
 }
 
 impl Policy {

@@ -6,6 +6,7 @@
 //! quickstart and the tests talk to over real HTTP.
 
 pub mod apply;
+pub mod audit;
 pub mod cli;
 pub mod connect;
 pub mod desired;
@@ -16,4 +17,5 @@ pub mod plan;
 pub mod provider;
 pub mod render;
 pub mod resolve;
+pub mod safety;
 pub mod sandbox;

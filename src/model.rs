@@ -4,7 +4,7 @@
 //! Nothing here knows a vendor's JSON. Permission values are the target platform's own
 //! names (`PROJECT_WRITE`), because resolve has already translated portable role words.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -265,3 +265,47 @@ impl Resource {
 /// A set of resources keyed by address; both desired and live state take this shape, so
 /// the diff is a merge of two sorted maps.
 pub type ResourceMap = BTreeMap<Address, Resource>;
+
+/// Spellings of user and group names, keyed by their lower-case form.
+#[derive(Debug, Default)]
+pub struct Spellings {
+    users: HashMap<String, String>,
+    groups: HashMap<String, String>,
+}
+
+impl Spellings {
+    /// Learns the spelling of every principal an id names.
+    pub fn learn(&mut self, id: &ResourceId) {
+        let principals = id.as_principal().into_iter().chain(id.principals());
+        for p in principals {
+            let (map, name) = match p {
+                Principal::User(n) => (&mut self.users, n),
+                Principal::Group(n) => (&mut self.groups, n),
+            };
+            map.insert(name.to_lowercase(), name);
+        }
+    }
+
+    /// Live state with user and group names spelled as learned.
+    ///
+    /// Bitbucket matches user and group names without regard to case, so a live `Dave` is
+    /// the manifest's `dave`: comparing spellings would plan a create that fails with 409
+    /// and, with pruning on, delete the real account.
+    pub fn respell(&self, live: &ResourceMap) -> ResourceMap {
+        let user = |n: &str| {
+            self.users
+                .get(&n.to_lowercase())
+                .cloned()
+                .unwrap_or_else(|| n.to_owned())
+        };
+        let group = |n: &str| {
+            self.groups
+                .get(&n.to_lowercase())
+                .cloned()
+                .unwrap_or_else(|| n.to_owned())
+        };
+        live.iter()
+            .map(|(a, r)| (Address::new(&a.target, a.id.map_names(&user, &group)), r.clone()))
+            .collect()
+    }
+}

@@ -88,7 +88,7 @@ async fn a_plan_costs_one_request_per_page_not_per_object() {
                 groups:\n  group000: { members: [user00001] }\n\
                 access:\n  bb:\n    projects:\n      ALPHA: { repos: { api: {}, web: {} } }\n      BETA: { repos: { api: {} } }\n      GAMMA: {}\n";
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
-    let (connected, live) = rollcall::cli::read_live(&desired).await.unwrap();
+    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
     let live = &live["bb"];
 
     // Pages at 1,000 per request: users 3 (2,501 accounts), groups 1, global grants
@@ -131,7 +131,7 @@ async fn a_plan_costs_one_request_per_page_not_per_object() {
     );
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, &body);
     let before = emulator.shared.requests().len();
-    let (connected, _) = rollcall::cli::read_live(&desired).await.unwrap();
+    let (connected, _) = rollcall::cli::read_live(&desired.targets).await.unwrap();
     assert_eq!(emulator.shared.requests().len() - before, expected - 1 + groups + 1);
     connected.shutdown().await;
     emulator.shutdown().await;
@@ -143,7 +143,7 @@ async fn a_wrong_token_names_target_request_and_status_but_not_the_token() {
     let dir = tempfile::tempdir().unwrap();
     let wrong = "wrong-token-7f3a9c";
     let desired = manifest(dir.path(), &emulator.base_url, wrong, "users: {}\n");
-    let err = rollcall::cli::read_live(&desired)
+    let err = rollcall::cli::read_live(&desired.targets)
         .await
         .err()
         .expect("a wrong token fails");
@@ -165,7 +165,10 @@ async fn a_missing_project_is_a_404_that_names_it() {
         TOKEN,
         "access:\n  bb:\n    projects:\n      NOPE: {}\n",
     );
-    let text = format!("{:?}", rollcall::cli::read_live(&desired).await.err().expect("404"));
+    let text = format!(
+        "{:?}",
+        rollcall::cli::read_live(&desired.targets).await.err().expect("404")
+    );
     assert!(text.contains("/projects/NOPE/permissions"), "{text}");
     assert!(text.contains("HTTP 404"), "{text}");
     assert!(text.contains("NOPE"), "{text}");
@@ -182,7 +185,10 @@ async fn an_unreachable_server_is_named() {
     let desired = manifest(dir.path(), &format!("http://127.0.0.1:{port}"), TOKEN, "users: {}\n");
     let text = format!(
         "{:?}",
-        rollcall::cli::read_live(&desired).await.err().expect("unreachable")
+        rollcall::cli::read_live(&desired.targets)
+            .await
+            .err()
+            .expect("unreachable")
     );
     assert!(text.contains("bb:") && text.contains("cannot connect"), "{text}");
     assert!(!text.contains(TOKEN), "{text}");
@@ -209,7 +215,7 @@ async fn a_failed_change_skips_its_dependents_and_the_rest_is_applied() {
     let body = "users:\n  user00000: { name: User 0, email: user0@example.com }\n  newbie: { name: New Person, email: new@example.com }\n\
                 groups:\n  mobile: { members: [user00000, newbie] }\n  web: { members: [newbie] }\n";
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
-    let (connected, live) = rollcall::cli::read_live(&desired).await.unwrap();
+    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live);
     change_behind_our_back(&emulator, reqwest::Method::POST, "/admin/groups?name=mobile").await;
     let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
@@ -249,7 +255,7 @@ async fn memberships_of_one_group_go_in_one_add_users_call() {
         body.push_str(&format!("        {name}: read\n"));
     }
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, &body);
-    let (connected, live) = rollcall::cli::read_live(&desired).await.unwrap();
+    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live);
     assert_eq!(plan.changes.len(), 1 + 30 + 30);
     let before = emulator.shared.requests().len();
@@ -264,7 +270,7 @@ async fn memberships_of_one_group_go_in_one_add_users_call() {
     let after = emulator.shared.state();
     assert_eq!(after.groups["everyone"].len(), 30);
     assert_eq!(after.global.users.len(), 31);
-    let (connected2, live) = rollcall::cli::read_live(&desired).await.unwrap();
+    let (connected2, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
     assert!(
         rollcall::plan::build(&desired, &live).is_empty(),
         "a plan right after apply is empty"
@@ -296,7 +302,7 @@ async fn names_match_live_objects_whatever_their_case() {
                 groups:\n  platform: { members: [dave] }\n\
                 policy:\n  prune: { users: true, groups: true, memberships: true }\n";
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
-    let (connected, live) = rollcall::cli::read_live(&desired).await.unwrap();
+    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live);
     let touched: Vec<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
     assert!(
@@ -322,7 +328,7 @@ async fn pruning_memberships_removes_undeclared_members_of_declared_groups_only(
                 groups:\n  platform: { members: [user00000] }\n\
                 policy:\n  prune: { memberships: true }\n";
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
-    let (connected, live) = rollcall::cli::read_live(&desired).await.unwrap();
+    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live);
     let changes: Vec<String> = plan
         .changes
@@ -356,7 +362,7 @@ async fn a_failure_skips_only_the_batched_changes_that_needed_it() {
                 \x20 al: { name: Al, email: al@example.com }\n\
                 groups:\n  mobile: { members: [user00000, user00001, al] }\n";
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
-    let (connected, live) = rollcall::cli::read_live(&desired).await.unwrap();
+    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live);
     change_behind_our_back(
         &emulator,

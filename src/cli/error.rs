@@ -7,6 +7,7 @@ use crate::manifest::{diagnostic::render_all, Diagnostic};
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_CHANGES: u8 = 2;
+pub const EXIT_REFUSED: u8 = 3;
 
 #[derive(Debug)]
 pub enum CliError {
@@ -16,6 +17,9 @@ pub enum CliError {
     Failed { message: String, hints: Vec<String> },
     /// An apply ran and some changes failed; the report is already printed.
     ApplyIncomplete,
+    /// Nothing was applied: a safety rule objects to the plan, or a saved plan no longer
+    /// matches live state. The reasons are listed.
+    Refused { reasons: Vec<String>, hints: Vec<String> },
 }
 
 impl CliError {
@@ -39,6 +43,7 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Manifest(_) | CliError::Failed { .. } | CliError::ApplyIncomplete => EXIT_ERROR,
+            CliError::Refused { .. } => EXIT_REFUSED,
         }
     }
 
@@ -53,6 +58,43 @@ impl CliError {
                 }
             }
             CliError::ApplyIncomplete => {}
+            CliError::Refused { reasons, hints } => {
+                anstream::eprintln!("error: refused; nothing was changed:");
+                for r in reasons {
+                    anstream::eprintln!("  - {r}");
+                }
+                for h in hints {
+                    anstream::eprintln!("  hint: {h}");
+                }
+            }
+        }
+    }
+}
+
+impl CliError {
+    /// The refusal for a plan that breaks safety rules.
+    pub fn refused(refusals: &[crate::safety::Refusal]) -> Self {
+        use crate::safety::Rule;
+        let mut hints = Vec::new();
+        if refusals
+            .iter()
+            .any(|r| matches!(r.rule, Rule::MaxDeletes | Rule::MaxDeletePercent))
+        {
+            hints.push("if every delete is intended, review them and run again with --allow-deletes N (N at least the number of deletes); or raise policy.limits".to_owned());
+        }
+        if refusals.iter().any(|r| r.rule == Rule::Protected) {
+            hints
+                .push("declare the protected user or group as it is live, or take it out of policy.protect".to_owned());
+        }
+        if refusals
+            .iter()
+            .any(|r| matches!(r.rule, Rule::OwnAccount | Rule::MinAdmins))
+        {
+            hints.push("keep the administrators in the manifest; change the account rollcall works as by hand, outside rollcall".to_owned());
+        }
+        CliError::Refused {
+            reasons: refusals.iter().map(|r| r.message.clone()).collect(),
+            hints,
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod error;
 mod plan;
 mod sandbox;
 mod schema;
+mod show;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -15,7 +16,7 @@ use clap::{Parser, Subcommand};
 use futures_util::future::join_all;
 
 use crate::connect::{connect, Connected};
-use crate::desired::Desired;
+use crate::desired::{Desired, TargetConfig};
 use crate::model::ResourceMap;
 use error::CliError;
 
@@ -29,7 +30,7 @@ use error::CliError;
     name = "rollcall",
     version,
     propagate_version = true,
-    after_help = "Exit codes: 0 success (no changes with --detailed-exitcode), 1 error, 2 changes present (plan --detailed-exitcode).\nDocumentation: README.md and docs/ in the source tree."
+    after_help = "Exit codes: 0 success (no changes with --detailed-exitcode), 1 error, 2 changes present (plan --detailed-exitcode), 3 refused by a safety rule or a stale saved plan (nothing was changed).\nDocumentation: README.md and docs/ in the source tree."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -41,6 +42,7 @@ pub enum Command {
     Validate(validate::Args),
     Plan(plan::Args),
     Apply(apply::Args),
+    Show(show::Args),
     Schema(schema::Args),
     #[command(subcommand)]
     Sandbox(sandbox::Command),
@@ -52,6 +54,7 @@ pub async fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args).await,
         Command::Apply(args) => apply::run(args).await,
+        Command::Show(args) => show::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Sandbox(cmd) => sandbox::run(cmd).await,
     }
@@ -83,9 +86,30 @@ pub fn load(dir: &Path) -> Result<Desired, CliError> {
     }
 }
 
+/// Reads a saved plan file.
+pub fn read_plan_file(path: &Path) -> Result<(crate::plan::Plan, String), CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::new(format!("cannot read the plan file {}: {e}", path.display())))?;
+    let plan = crate::plan::file::from_json(&text).map_err(|e| {
+        CliError::new(format!("{}: {e}", path.display())).hint("a plan file is written by `rollcall plan --out FILE`")
+    })?;
+    Ok((plan, crate::desired::digest(text.as_bytes())))
+}
+
+/// How many deletes `--allow-deletes` admits, shared by `plan` and `apply`.
+#[derive(Debug, clap::Args)]
+pub struct AllowDeletes {
+    /// Let a plan with up to N deletes through the delete limits (policy.limits), after
+    /// review. The other safety rules cannot be waived.
+    #[arg(long, value_name = "N")]
+    pub allow_deletes: Option<usize>,
+}
+
 /// Connects to every target and reads live state, all targets at once.
-pub async fn read_live(desired: &Desired) -> Result<(Connected, BTreeMap<String, ResourceMap>), CliError> {
-    let connected = connect(desired).await?;
+pub async fn read_live(
+    targets: &BTreeMap<String, TargetConfig>,
+) -> Result<(Connected, BTreeMap<String, ResourceMap>), CliError> {
+    let connected = connect(targets).await?;
     let reads = connected
         .providers
         .iter()

@@ -1,13 +1,16 @@
-//! `rollcall plan`: shows what apply would change.
+//! `rollcall plan`: shows what apply would change, and can save it for `apply FILE`.
+
+use std::path::PathBuf;
 
 use super::error::{CliError, EXIT_CHANGES, EXIT_OK};
-use super::ManifestDir;
+use super::{AllowDeletes, ManifestDir};
 use crate::render::{render, Format};
 
 /// Show what apply would change, without changing anything
 ///
 /// Reads the live state of every target, compares it with the manifests and prints the
 /// changes: `+` create, `~` change, `-` delete, and the unmanaged objects left alone.
+/// The safety rules are checked here too, so a refused plan shows on the pull request.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -18,16 +21,28 @@ pub struct Args {
     /// Print the plan as Markdown, for a pull-request comment
     #[arg(long)]
     markdown: bool,
-    /// Exit 0 when there are no changes, 2 when there are, 1 on error
+    /// Also save the plan as JSON, for `rollcall apply FILE` and `rollcall show FILE`
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    allow: AllowDeletes,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error (3 when refused)
     #[arg(long)]
     detailed_exitcode: bool,
 }
 
 pub async fn run(args: Args) -> Result<u8, CliError> {
     let desired = super::load(&args.manifest.dir)?;
-    let (connected, live) = super::read_live(&desired).await?;
+    let (connected, live) = super::read_live(&desired.targets).await?;
+    let accounts = connected.accounts.clone();
     connected.shutdown().await;
-    let plan = crate::plan::build(&desired, &live);
+    let mut plan = crate::plan::build(&desired, &live);
+    plan.review(&accounts, &live, args.allow.allow_deletes);
+    if let Some(path) = &args.out {
+        // Written even when refused: `apply FILE --allow-deletes N` may admit it later.
+        std::fs::write(path, crate::plan::file::to_json(&plan))
+            .map_err(|e| CliError::new(format!("cannot write the plan file {}: {e}", path.display())))?;
+    }
     let format = if args.json {
         Format::Json
     } else if args.markdown {
@@ -36,6 +51,9 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         Format::Text
     };
     anstream::print!("{}", render(&plan, format));
+    if !plan.refusals.is_empty() {
+        return Err(CliError::refused(&plan.refusals));
+    }
     Ok(if args.detailed_exitcode && !plan.is_empty() {
         EXIT_CHANGES
     } else {

@@ -78,6 +78,11 @@ pub struct RawAuth {
     /// Username for Basic auth; without it the token is sent as a Bearer token.
     #[serde(default)]
     pub username: Option<String>,
+    /// With a Bearer token: the account the token belongs to. rollcall never deletes,
+    /// unlicenses or demotes it. With Basic auth the username is that account.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub account: Option<Spanned<String>>,
     /// The token, only as a reference: `${env:NAME}` or `${file:PATH}`.
     #[schemars(with = "String", regex(pattern = r"^\$\{(env|file):[^}]+\}$"))]
     pub token: Spanned<String>,
@@ -194,6 +199,40 @@ pub struct RawPolicy {
     /// them. All off by default: the plan lists them as unmanaged instead.
     #[serde(default)]
     pub prune: RawPrune,
+    /// Users and groups rollcall never changes, by their name on the target (matched
+    /// without regard to case). A plan that would touch one, or anything they hold, is
+    /// refused.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub protect: Vec<Spanned<String>>,
+    /// Delete limits: a plan that deletes more is refused unless `--allow-deletes N`
+    /// admits it.
+    #[serde(default)]
+    pub limits: RawLimits,
+    /// The fewest users that must hold ADMIN or SYS_ADMIN on each Bitbucket Data Center
+    /// target, directly or through a group. A plan that would leave fewer is refused.
+    /// Default 1.
+    #[serde(default)]
+    pub min_admins: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Limits")]
+pub struct RawLimits {
+    /// The most deletes one plan may make, across all targets and kinds. No limit by
+    /// default.
+    #[serde(default)]
+    pub max_deletes: Option<usize>,
+    /// The largest share (0-100) of the live objects of one kind on one target that a
+    /// plan may delete, once at least `min_existing` of them exist. Default 30.
+    #[serde(default)]
+    #[schemars(with = "Option<u8>", range(max = 100))]
+    pub max_delete_percent: Option<Spanned<u32>>,
+    /// How many objects of a kind must exist before `max_delete_percent` applies.
+    /// Default 10.
+    #[serde(default)]
+    pub min_existing: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

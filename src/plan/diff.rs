@@ -7,10 +7,10 @@
 //! unmanaged until that principal itself is deleted, so switching pruning on can never
 //! strip, say, a company-wide licence group that the manifest never mentioned.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use crate::desired::Desired;
-use crate::model::{Address, Principal, Resource, ResourceId, ResourceMap};
+use crate::model::{Address, Principal, Resource, ResourceId, ResourceMap, Spellings};
 use crate::plan::{Action, Change, Unmanaged};
 
 /// The unordered changes and unmanaged objects for one target.
@@ -131,34 +131,18 @@ fn describe(p: &Principal) -> String {
     }
 }
 
-/// Live state with user and group names spelled as the manifest spells them.
-///
-/// Bitbucket matches user and group names without regard to case, so a live `Dave` is the
-/// manifest's `dave`: comparing spellings would plan a create that fails with 409 and,
-/// with pruning on, delete the real account. `resolve` rejects names that differ only in
-/// case, so each live name matches at most one declared name.
+/// Live state with user and group names spelled as the manifest spells them. `resolve`
+/// rejects names that differ only in case, so each live name matches at most one
+/// declared name.
 fn canonical_names(target: &str, desired: &Desired, live: &ResourceMap) -> ResourceMap {
-    let mut users: HashMap<String, String> = HashMap::new();
-    let mut groups: HashMap<String, String> = HashMap::new();
+    let mut spellings = Spellings::default();
     for address in desired.resources.keys().filter(|a| a.target == target) {
-        match &address.id {
-            ResourceId::User { name } => {
-                users.insert(name.to_lowercase(), name.clone());
-            }
-            ResourceId::Group { name } => {
-                groups.insert(name.to_lowercase(), name.clone());
-            }
-            _ => {}
-        }
+        spellings.learn(&address.id);
     }
     for name in desired.offboarded.get(target).into_iter().flatten() {
-        users.insert(name.to_lowercase(), name.clone());
+        spellings.learn(&ResourceId::User { name: name.clone() });
     }
-    let user = |n: &str| users.get(&n.to_lowercase()).cloned().unwrap_or_else(|| n.to_owned());
-    let group = |n: &str| groups.get(&n.to_lowercase()).cloned().unwrap_or_else(|| n.to_owned());
-    live.iter()
-        .map(|(a, r)| (Address::new(&a.target, a.id.map_names(&user, &group)), r.clone()))
-        .collect()
+    spellings.respell(live)
 }
 
 #[cfg(test)]
@@ -221,7 +205,9 @@ mod tests {
             offboarded: BTreeMap::from([("bb".to_owned(), offboarded.iter().map(|s| (*s).to_owned()).collect())]),
             policy: Policy {
                 prune: prune.iter().copied().collect(),
+                ..Policy::default()
             },
+            manifest_digest: String::new(),
         }
     }
 

@@ -2,15 +2,19 @@
 //! (which changes, and what is left alone as unmanaged) and ordered by `graph`.
 
 pub mod diff;
+pub mod file;
 pub mod graph;
+pub mod stale;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::model::{Address, Resource};
+use crate::desired::{Desired, Policy, TargetConfig};
+use crate::model::{Address, Resource, ResourceMap};
+use crate::safety::{Existing, Refusal};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Create,
@@ -46,7 +50,7 @@ pub struct Unmanaged {
 }
 
 /// Per-target counts, for the summary lines.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub create: usize,
     pub update: usize,
@@ -60,12 +64,17 @@ impl Summary {
     }
 }
 
-/// A target as the plan describes it: its name and where it points (never a secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A target as the plan describes it: its name, where it points and how to reach it
+/// again, by reference (never a secret).
+#[derive(Debug, Clone)]
 pub struct PlannedTarget {
     pub name: String,
-    pub kind: &'static str,
+    pub kind: String,
+    /// The URL as the manifest wrote it, for display.
     pub endpoint: String,
+    /// The account rollcall works as there, when known.
+    pub account: Option<String>,
+    pub config: TargetConfig,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -74,6 +83,13 @@ pub struct Plan {
     /// In execution order: every change comes after the changes it depends on.
     pub changes: Vec<Change>,
     pub unmanaged: Vec<Unmanaged>,
+    /// The policy the plan was made under; `apply` checks the safety rules against it.
+    pub policy: Policy,
+    /// Live objects per target and kind when the plan was made.
+    pub existing: Existing,
+    pub manifest_digest: String,
+    /// The safety rules the plan breaks; a plan with any is not applied.
+    pub refusals: Vec<Refusal>,
 }
 
 impl Plan {
@@ -112,20 +128,23 @@ impl Plan {
     }
 }
 
-/// Builds the plan for every target from desired and live state.
-pub fn build(desired: &crate::desired::Desired, live: &BTreeMap<String, crate::model::ResourceMap>) -> Plan {
+/// Builds the plan for every target from desired and live state. The safety rules are
+/// not checked here: see `review`.
+pub fn build(desired: &Desired, live: &BTreeMap<String, ResourceMap>) -> Plan {
     let mut changes = Vec::new();
     let mut unmanaged = Vec::new();
     let mut targets = Vec::new();
     for (name, config) in &desired.targets {
-        let empty = crate::model::ResourceMap::new();
+        let empty = ResourceMap::new();
         let (c, u) = diff::diff_target(name, desired, live.get(name).unwrap_or(&empty));
         changes.extend(c);
         unmanaged.extend(u);
         targets.push(PlannedTarget {
             name: name.clone(),
-            kind: "bitbucket-datacenter",
+            kind: "bitbucket-datacenter".to_owned(),
             endpoint: config.url.clone(),
+            account: config.account.clone(),
+            config: config.clone(),
         });
     }
     unmanaged.sort_by(|a, b| a.address.cmp(&b.address));
@@ -133,5 +152,39 @@ pub fn build(desired: &crate::desired::Desired, live: &BTreeMap<String, crate::m
         targets,
         changes: graph::order(changes),
         unmanaged,
+        policy: desired.policy.clone(),
+        existing: crate::safety::count_existing(live),
+        manifest_digest: desired.manifest_digest.clone(),
+        refusals: Vec::new(),
+    }
+}
+
+impl Plan {
+    /// Checks the safety rules against live state as just read, and records the account
+    /// each target works as (a sandbox's is only known once it runs).
+    pub fn review(
+        &mut self,
+        accounts: &BTreeMap<String, String>,
+        live: &BTreeMap<String, ResourceMap>,
+        allow_deletes: Option<usize>,
+    ) {
+        for t in &mut self.targets {
+            if let Some(a) = accounts.get(&t.name) {
+                t.account = Some(a.clone());
+            }
+        }
+        let accounts: BTreeMap<String, String> = self
+            .targets
+            .iter()
+            .filter_map(|t| Some((t.name.clone(), t.account.clone()?)))
+            .collect();
+        let cx = crate::safety::Context {
+            policy: &self.policy,
+            accounts: &accounts,
+            live,
+            existing: &self.existing,
+            allow_deletes,
+        };
+        self.refusals = crate::safety::check(&self.changes, &cx);
     }
 }

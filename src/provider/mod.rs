@@ -37,6 +37,11 @@ pub trait Provider: Send + Sync {
     /// as the API allows.
     fn apply<'a>(&'a self, changes: &'a [Change]) -> BoxFuture<'a, Result<(), ProviderError>>;
 
-    /// Requests sent so far.
+    /// Requests sent so far, retries included.
     fn request_count(&self) -> usize;
+
+    /// Requests sent again after a rate limit, a server error or a dropped connection.
+    fn retry_count(&self) -> usize {
+        0
+    }
 }

@@ -19,6 +19,18 @@ pub fn render(plan: &Plan) -> String {
     } else {
         let _ = writeln!(out, "**{}.**\n", capitalise(&counts(&total)));
     }
+    // At the top, where truncation cannot reach it.
+    if !plan.refusals.is_empty() {
+        let _ = writeln!(
+            out,
+            "> **Refused:** the plan breaks {}; apply will not run it.\n>",
+            plural(plan.refusals.len(), "safety rule", "safety rules")
+        );
+        for r in &plan.refusals {
+            let _ = writeln!(out, "> - {}", r.message);
+        }
+        let _ = writeln!(out);
+    }
     let _ = writeln!(out, "| target | create | change | delete | unmanaged |");
     let _ = writeln!(out, "|---|---:|---:|---:|---:|");
     let summaries = plan.summaries();

@@ -78,5 +78,16 @@ pub fn render(plan: &Plan) -> String {
             plural(total.unmanaged, "unmanaged object", "unmanaged objects")
         );
     }
+    if !plan.refusals.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} the plan breaks {}; apply will not run it:",
+            "Refused:".red().bold(),
+            plural(plan.refusals.len(), "safety rule", "safety rules")
+        );
+        for r in &plan.refusals {
+            let _ = writeln!(out, "  ! {}", r.message);
+        }
+    }
     out
 }

@@ -10,7 +10,8 @@ use std::path::Path;
 
 use serde_saphyr::Spanned;
 
-use names::{did_you_mean, is_email, is_loopback, join, valid_name, NameKind};
+pub use names::is_loopback;
+use names::{did_you_mean, is_email, join, valid_name, NameKind};
 use roles::{all_users_permission, Scope};
 
 use crate::desired::{AuthConfig, Desired, Endpoint, Policy, ReadScope, SecretRef, TargetConfig};
@@ -51,6 +52,24 @@ struct Decl<'a, T> {
     key: &'a Spanned<String>,
     value: &'a T,
 }
+
+/// Each file's path, length and text, in path order: moving, renaming or editing any
+/// manifest changes the digest; the order files were found in does not.
+fn manifest_digest(sources: &crate::manifest::diagnostic::Sources) -> String {
+    let mut files: Vec<_> = sources.files.iter().collect();
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut bytes = Vec::new();
+    for f in files {
+        for part in [f.name.as_bytes(), f.text.as_bytes()] {
+            bytes.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            bytes.extend_from_slice(part);
+        }
+    }
+    crate::desired::digest(&bytes)
+}
+
+/// Never leave a Bitbucket Data Center instance without an administrator.
+const DEFAULT_MIN_ADMINS: usize = 1;
 
 fn origin<T>(file: usize, s: &Spanned<T>) -> Origin {
     Origin {
@@ -112,7 +131,11 @@ impl<'a> Resolver<'a> {
             targets: BTreeMap::new(),
             resources: BTreeMap::new(),
             offboarded: BTreeMap::new(),
-            policy: Policy::default(),
+            manifest_digest: manifest_digest(&loaded.sources),
+            policy: Policy {
+                min_admins: DEFAULT_MIN_ADMINS,
+                ..Policy::default()
+            },
         };
 
         for (name, decl) in &targets {
@@ -206,8 +229,29 @@ impl<'a> Resolver<'a> {
             }),
             None => None,
         };
+        let account = match raw.auth.as_ref().map(|a| (&a.username, &a.account)) {
+            Some((Some(user), None)) => Some(user.clone()),
+            Some((None, Some(account))) => Some(account.value.clone()),
+            Some((Some(_), Some(account))) => {
+                self.error(
+                    origin(file, account),
+                    format!("target `{name}` sets both `username` and `account`"),
+                    "with Basic auth the username is the account rollcall works as: remove `account`",
+                );
+                return None;
+            }
+            Some((None, None)) => {
+                self.error(
+                    origin(file, &raw.auth.as_ref()?.token),
+                    format!("target `{name}` uses a Bearer token without naming its `account`"),
+                    "add `account: NAME`, the user the token belongs to, so rollcall can refuse to delete, unlicense or demote it",
+                );
+                return None;
+            }
+            None => None,
+        };
         if auth.is_none() && matches!(endpoint, Endpoint::Url(_)) {
-            self.error(url_at, format!("target `{name}` has no `auth`"), "add `auth: { token: ${env:BITBUCKET_TOKEN} }` (Bearer) or `auth: { username: NAME, token: ${env:…} }` (Basic)");
+            self.error(url_at, format!("target `{name}` has no `auth`"), "add `auth: { token: ${env:BITBUCKET_TOKEN}, account: NAME }` (Bearer, NAME the account the token belongs to) or `auth: { username: NAME, token: ${env:…} }` (Basic)");
             return None;
         }
         Some(TargetConfig {
@@ -215,21 +259,17 @@ impl<'a> Resolver<'a> {
             endpoint,
             url: url.to_owned(),
             auth,
+            account,
             notify_new_users: raw.notify_new_users,
             scope: ReadScope::default(),
         })
     }
 
     fn secret_ref(&mut self, dir: &Path, file: usize, token: &Spanned<String>) -> Option<SecretRef> {
-        let text = token.value.trim();
-        let inner = text.strip_prefix("${").and_then(|t| t.strip_suffix('}'));
-        let parsed = match inner.and_then(|i| i.split_once(':')) {
-            Some(("env", var)) if !var.is_empty() && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
-                Some(SecretRef::Env(var.to_owned()))
-            }
-            Some(("file", path)) if !path.is_empty() => Some(SecretRef::File(dir.join(path))),
-            _ => None,
-        };
+        let parsed = SecretRef::parse(&token.value).map(|r| match r {
+            SecretRef::File(path) => SecretRef::File(dir.join(path)),
+            env => env,
+        });
         if parsed.is_none() {
             // Never echo the value: it may be a real token pasted by mistake.
             let at = origin(file, token);
@@ -699,6 +739,45 @@ impl<'a> Resolver<'a> {
                     desired.policy.prune.insert(kind);
                 }
             }
+            let mut protected: BTreeMap<String, &str> = BTreeMap::new();
+            for name in &policy.value.protect {
+                let at = origin(*file, name);
+                if !valid_name(NameKind::User, &name.value) && !valid_name(NameKind::Group, &name.value) {
+                    self.error(
+                        at,
+                        format!("invalid name `{}` in `policy.protect`", name.value),
+                        "list user and group names as they are on the target",
+                    );
+                } else if protected.insert(name.value.to_lowercase(), &name.value).is_some() {
+                    self.error(
+                        at,
+                        format!("`{}` is listed twice in `policy.protect`", name.value),
+                        "names are matched without regard to case; keep one",
+                    );
+                } else {
+                    desired.policy.protect.insert(name.value.clone());
+                }
+            }
+            let limits = &policy.value.limits;
+            let defaults = crate::desired::Limits::default();
+            let percent = match &limits.max_delete_percent {
+                Some(p) if p.value > 100 => {
+                    self.error(
+                        origin(*file, p),
+                        format!("`max_delete_percent` is {}, more than 100", p.value),
+                        "a share of the live objects of a kind, from 0 to 100",
+                    );
+                    defaults.max_delete_percent
+                }
+                Some(p) => p.value,
+                None => defaults.max_delete_percent,
+            };
+            desired.policy.limits = crate::desired::Limits {
+                max_deletes: limits.max_deletes,
+                max_delete_percent: percent,
+                min_existing: limits.min_existing.unwrap_or(defaults.min_existing),
+            };
+            desired.policy.min_admins = policy.value.min_admins.unwrap_or(DEFAULT_MIN_ADMINS);
         }
     }
 

@@ -87,7 +87,7 @@ pub(super) fn is_email(s: &str) -> bool {
     }
 }
 
-pub(super) fn is_loopback(u: &url::Url) -> bool {
+pub fn is_loopback(u: &url::Url) -> bool {
     match u.host() {
         Some(url::Host::Domain(d)) => d == "localhost",
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

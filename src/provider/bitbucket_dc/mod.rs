@@ -99,9 +99,20 @@ impl BitbucketDc {
             .buffer_unordered(READ_CONCURRENCY)
             .try_collect()
             .await?;
-        // Members of the declared groups (all groups when groups are pruned), and the
-        // groups of offboarded people: per container, so only what the plan can need.
-        let wanted: BTreeSet<String> = self.scope.member_groups.iter().map(|g| g.to_lowercase()).collect();
+        // Members of the declared groups (all groups when groups are pruned), of groups
+        // holding ADMIN or SYS_ADMIN (the safety rules count administrators), and the
+        // groups of offboarded people and of the token's own account: per container, so
+        // only what the plan and its checks need.
+        let mut wanted: BTreeSet<String> = self.scope.member_groups.iter().map(|g| g.to_lowercase()).collect();
+        wanted.extend(results.iter().flatten().filter_map(|(a, r)| match (&a.id, r) {
+            (
+                ResourceId::GlobalPermission {
+                    principal: Principal::Group(g),
+                },
+                Resource::Permission { permission },
+            ) if permission == "ADMIN" || permission == "SYS_ADMIN" => Some(g.to_lowercase()),
+            _ => None,
+        }));
         let mut member_reads: Vec<Read> = results
             .iter()
             .flatten()

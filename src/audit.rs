@@ -1,0 +1,124 @@
+//! The audit log: one JSON line per change `apply` ran or skipped, appended as each
+//! outcome is known, so a log survives a killed process up to its last change. A line
+//! holds what a reviewer needs to reconstruct the run (time, target, address, action,
+//! before, after, outcome, error, the digest of the plan) and never a secret: values are
+//! the managed attributes only, and errors were scrubbed of tokens by the HTTP layer.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::apply::Outcome;
+use crate::model::Resource;
+use crate::plan::{Action, Change};
+
+pub struct AuditLog {
+    path: PathBuf,
+    file: File,
+    plan_digest: String,
+    /// The first write that failed; the apply goes on and reports it at the end.
+    pub error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    time: String,
+    target: &'a str,
+    address: String,
+    action: Action,
+    before: Option<&'a Resource>,
+    after: Option<&'a Resource>,
+    outcome: &'static str,
+    error: Option<String>,
+    plan_digest: &'a str,
+}
+
+impl AuditLog {
+    /// Opens (or creates) the log for appending.
+    pub fn open(path: &Path, plan_digest: &str) -> std::io::Result<Self> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(AuditLog {
+            path: path.to_owned(),
+            file,
+            plan_digest: plan_digest.to_owned(),
+            error: None,
+        })
+    }
+
+    pub fn record(&mut self, change: &Change, outcome: &Outcome) {
+        let (outcome, error) = match outcome {
+            Outcome::Applied => ("applied", None),
+            Outcome::Failed(e) => ("failed", Some(e.clone())),
+            Outcome::Skipped { because } => ("skipped", Some(format!("not attempted: {because} failed"))),
+        };
+        let line = Line {
+            time: rfc3339(SystemTime::now()),
+            target: &change.address.target,
+            address: change.address.to_string(),
+            action: change.action,
+            before: change.before.as_ref(),
+            after: change.after.as_ref(),
+            outcome,
+            error,
+            plan_digest: &self.plan_digest,
+        };
+        let written = serde_json::to_string(&line)
+            .map_err(|e| e.to_string())
+            .and_then(|mut text| {
+                text.push('\n');
+                // One write per line, so concurrent appenders never interleave within one.
+                self.file.write_all(text.as_bytes()).map_err(|e| e.to_string())
+            });
+        if let Err(e) = written {
+            self.error
+                .get_or_insert_with(|| format!("cannot write the audit log {}: {e}", self.path.display()));
+        }
+    }
+}
+
+/// UTC time as `2026-11-23T12:34:56.789Z`.
+pub fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, day) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's `civil_from_days`.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn formats_utc_times() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(1_795_436_096_789);
+        assert_eq!(rfc3339(t), "2026-11-23T12:14:56.789Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+    }
+}

@@ -1,0 +1,293 @@
+//! The plan as a JSON document: what `plan --json` prints, what `plan --out` saves and
+//! what `apply FILE` and `show FILE` read back. The shape is documented in
+//! `docs/plan-json.md`; bump `FORMAT_VERSION` on any change that could break a reader.
+//!
+//! A saved plan is self-contained: it says how to reach each target again (URL, token
+//! *reference*, account), the policy it was made under, and for each change the live
+//! object it expects to find (`before`). It never holds a secret.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::desired::{AuthConfig, Endpoint, Policy, ReadScope, SecretRef, TargetConfig};
+use crate::model::{Address, Resource, ResourceId};
+use crate::plan::{graph, Action, Change, Plan, PlannedTarget, Summary, Unmanaged};
+use crate::safety::{Existing, Refusal};
+
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    format_version: u32,
+    rollcall_version: String,
+    manifest_digest: String,
+    summary: Summary,
+    targets: Vec<DocTarget>,
+    policy: Policy,
+    existing: Existing,
+    refusals: Vec<Refusal>,
+    changes: Vec<DocChange>,
+    unmanaged: Vec<DocUnmanaged>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocTarget {
+    name: String,
+    kind: String,
+    endpoint: String,
+    account: Option<String>,
+    connection: Connection,
+    summary: Summary,
+}
+
+/// How to reach a target again: the URL to connect to (`sandbox:PATH` with the path as
+/// resolved when planning), the token as a reference, and creation settings.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Connection {
+    url: String,
+    username: Option<String>,
+    token: Option<String>,
+    notify_new_users: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocChange {
+    address: String,
+    target: String,
+    resource: ResourceId,
+    action: Action,
+    /// The live object the change expects to find; `null` for a create.
+    before: Option<Resource>,
+    after: Option<Resource>,
+    reason: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocUnmanaged {
+    address: String,
+    target: String,
+    resource: ResourceId,
+    current: Resource,
+}
+
+/// The plan as pretty JSON with a trailing newline.
+pub fn to_json(plan: &Plan) -> String {
+    let summaries = plan.summaries();
+    let doc = Document {
+        format_version: FORMAT_VERSION,
+        rollcall_version: env!("CARGO_PKG_VERSION").to_owned(),
+        manifest_digest: plan.manifest_digest.clone(),
+        summary: plan.summary(),
+        targets: plan
+            .targets
+            .iter()
+            .map(|t| DocTarget {
+                name: t.name.clone(),
+                kind: t.kind.clone(),
+                endpoint: t.endpoint.clone(),
+                account: t.account.clone(),
+                connection: connection(&t.config),
+                summary: summaries.get(&t.name).copied().unwrap_or_default(),
+            })
+            .collect(),
+        policy: plan.policy.clone(),
+        existing: plan.existing.clone(),
+        refusals: plan.refusals.clone(),
+        changes: plan
+            .changes
+            .iter()
+            .map(|c| DocChange {
+                address: c.address.to_string(),
+                target: c.address.target.clone(),
+                resource: c.address.id.clone(),
+                action: c.action,
+                before: c.before.clone(),
+                after: c.after.clone(),
+                reason: c.reason.clone(),
+            })
+            .collect(),
+        unmanaged: plan
+            .unmanaged
+            .iter()
+            .map(|u| DocUnmanaged {
+                address: u.address.to_string(),
+                target: u.address.target.clone(),
+                resource: u.address.id.clone(),
+                current: u.current.clone(),
+            })
+            .collect(),
+    };
+    // Serialising plain structs and strings cannot fail; fall back to an error object
+    // rather than panic should that ever change.
+    let mut text = serde_json::to_string_pretty(&doc)
+        .unwrap_or_else(|e| format!("{{\"format_version\":{FORMAT_VERSION},\"error\":{:?}}}", e.to_string()));
+    text.push('\n');
+    text
+}
+
+/// Why a file is not a plan rollcall can apply.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct FileError(String);
+
+/// Reads a plan back. Anything a hand edit could make inconsistent is checked; the
+/// changes are put in dependency order again rather than trusting the file's order.
+pub fn from_json(text: &str) -> Result<Plan, FileError> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| FileError(format!("not a rollcall plan (invalid JSON: {e})")))?;
+    match value.get("format_version").and_then(serde_json::Value::as_u64) {
+        Some(v) if v == u64::from(FORMAT_VERSION) => {}
+        Some(v) => {
+            return Err(FileError(format!(
+                "the plan has format_version {v}; this rollcall reads version {FORMAT_VERSION}: plan again with this version"
+            )))
+        }
+        None => return Err(FileError("not a rollcall plan (no format_version)".to_owned())),
+    }
+    let doc: Document =
+        serde_json::from_value(value).map_err(|e| FileError(format!("not a valid rollcall plan: {e}")))?;
+    let mut targets = Vec::new();
+    for t in doc.targets {
+        if t.kind != "bitbucket-datacenter" {
+            return Err(FileError(format!("target `{}` has unknown kind `{}`", t.name, t.kind)));
+        }
+        let config = target_config(&t.name, &t.endpoint, t.account.clone(), t.connection)?;
+        targets.push(PlannedTarget {
+            name: t.name,
+            kind: t.kind,
+            endpoint: t.endpoint,
+            account: t.account,
+            config,
+        });
+    }
+    let known = |name: &str| targets.iter().any(|t| t.name == name);
+    let mut changes = Vec::new();
+    for c in doc.changes {
+        if !known(&c.target) {
+            return Err(FileError(format!(
+                "a change names target `{}`, which the plan does not list",
+                c.target
+            )));
+        }
+        let consistent = match c.action {
+            Action::Create => c.before.is_none() && c.after.is_some(),
+            Action::Update => c.before.is_some() && c.after.is_some(),
+            Action::Delete => c.before.is_some() && c.after.is_none(),
+        };
+        let address = Address::new(&c.target, c.resource);
+        if !consistent {
+            return Err(FileError(format!(
+                "the change to {address} has `before`/`after` that do not fit its action"
+            )));
+        }
+        changes.push(Change {
+            address,
+            action: c.action,
+            before: c.before,
+            after: c.after,
+            reason: c.reason,
+        });
+    }
+    let unmanaged = doc
+        .unmanaged
+        .into_iter()
+        .map(|u| Unmanaged {
+            address: Address::new(&u.target, u.resource),
+            current: u.current,
+        })
+        .collect();
+    Ok(Plan {
+        targets,
+        changes: graph::order(changes),
+        unmanaged,
+        policy: doc.policy,
+        existing: doc.existing,
+        manifest_digest: doc.manifest_digest,
+        refusals: doc.refusals,
+    })
+}
+
+fn connection(config: &TargetConfig) -> Connection {
+    Connection {
+        url: match &config.endpoint {
+            Endpoint::Url(u) => u.to_string(),
+            Endpoint::Sandbox(path) => format!("sandbox:{}", path.display()),
+        },
+        username: config.auth.as_ref().and_then(|a| a.username.clone()),
+        token: config.auth.as_ref().map(|a| a.token.to_reference()),
+        notify_new_users: config.notify_new_users,
+    }
+}
+
+fn target_config(name: &str, shown: &str, account: Option<String>, c: Connection) -> Result<TargetConfig, FileError> {
+    let endpoint = match c.url.strip_prefix("sandbox:") {
+        Some(path) => Endpoint::Sandbox(PathBuf::from(path)),
+        None => {
+            let url =
+                url::Url::parse(&c.url).map_err(|e| FileError(format!("target `{name}` has an invalid URL: {e}")))?;
+            let loopback = crate::resolve::is_loopback(&url);
+            if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+                return Err(FileError(format!(
+                    "target `{name}`: only https:// (or http:// to loopback) is allowed"
+                )));
+            }
+            if !url.username().is_empty() || url.password().is_some() {
+                return Err(FileError(format!("target `{name}` has credentials in its URL")));
+            }
+            Endpoint::Url(url)
+        }
+    };
+    let auth = match c.token {
+        Some(reference) => Some(AuthConfig {
+            username: c.username,
+            token: SecretRef::parse(&reference).ok_or_else(|| {
+                FileError(format!(
+                    "target `{name}`: the token must be a reference (`${{env:NAME}}` or `${{file:PATH}}`)"
+                ))
+            })?,
+        }),
+        None => None,
+    };
+    if auth.is_none() && matches!(endpoint, Endpoint::Url(_)) {
+        return Err(FileError(format!("target `{name}` has no token reference")));
+    }
+    Ok(TargetConfig {
+        name: name.to_owned(),
+        endpoint,
+        url: shown.to_owned(),
+        auth,
+        account,
+        notify_new_users: c.notify_new_users,
+        scope: ReadScope::default(),
+    })
+}
+
+/// Per target, what `apply FILE` must read to check the plan: the projects and
+/// repositories it changes grants in and the groups it changes members of. Users, groups
+/// and global grants are always read.
+pub fn touched_scope(plan: &Plan) -> BTreeMap<String, ReadScope> {
+    let mut out: BTreeMap<String, ReadScope> = BTreeMap::new();
+    for c in &plan.changes {
+        let scope = out.entry(c.address.target.clone()).or_default();
+        match &c.address.id {
+            ResourceId::Membership { group, .. } => {
+                scope.member_groups.insert(group.clone());
+            }
+            ResourceId::ProjectDefault { project } | ResourceId::ProjectPermission { project, .. } => {
+                scope.projects.entry(project.clone()).or_default();
+            }
+            ResourceId::RepoPermission { project, repo, .. } => {
+                scope.projects.entry(project.clone()).or_default().insert(repo.clone());
+            }
+            ResourceId::User { .. } | ResourceId::Group { .. } | ResourceId::GlobalPermission { .. } => {}
+        }
+    }
+    out
+}

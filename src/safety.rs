@@ -1,0 +1,547 @@
+//! `safety`: the rules a plan must pass before any of it runs. They are checked when the
+//! plan is made (so a pull request shows the refusal) and again by `apply`, against live
+//! state as it is then. A broken rule refuses the whole plan: rollcall never applies part
+//! of a plan a rule objects to.
+//!
+//! - protected principals are never touched, nor anything they hold or belong to;
+//! - the account rollcall works as is never deleted, and its global permission never
+//!   lowered (on Bitbucket Data Center, losing LICENSED_USER is losing the licence);
+//! - at least `min_admins` users keep ADMIN or SYS_ADMIN, directly or through a group;
+//! - delete limits: at most `max_deletes` in one plan, and at most `max_delete_percent`
+//!   of the live objects of a kind on a target once `min_existing` of them exist. Only
+//!   these can be waived, by `--allow-deletes N` after review.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::desired::Policy;
+use crate::model::{Kind, Principal, Resource, ResourceId, ResourceMap, Spellings};
+use crate::plan::{Action, Change};
+
+/// Which rule refused a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    Protected,
+    OwnAccount,
+    MinAdmins,
+    MaxDeletes,
+    MaxDeletePercent,
+}
+
+/// One reason the plan may not run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub rule: Rule,
+    pub message: String,
+}
+
+/// Live objects per target and kind, as read when the plan was made: the base of the
+/// percentage limit. A saved plan carries them, so `apply` judges by the same numbers.
+pub type Existing = BTreeMap<String, BTreeMap<Kind, usize>>;
+
+pub fn count_existing(live: &BTreeMap<String, ResourceMap>) -> Existing {
+    let mut out = Existing::new();
+    for (target, state) in live {
+        let counts = out.entry(target.clone()).or_default();
+        for kind in Kind::ALL {
+            counts.insert(kind, 0);
+        }
+        for address in state.keys() {
+            *counts.entry(address.id.kind()).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// What the rules look at besides the changes.
+pub struct Context<'a> {
+    pub policy: &'a Policy,
+    /// The account each target's token belongs to, where known.
+    pub accounts: &'a BTreeMap<String, String>,
+    /// Live state per target, as read just now.
+    pub live: &'a BTreeMap<String, ResourceMap>,
+    pub existing: &'a Existing,
+    /// `--allow-deletes N`: the delete limits let up to N deletes through.
+    pub allow_deletes: Option<usize>,
+}
+
+/// Every rule the changes break, in a stable order.
+pub fn check(changes: &[Change], cx: &Context<'_>) -> Vec<Refusal> {
+    let mut out = protected(changes, cx.policy);
+    let targets: BTreeSet<&str> = changes.iter().map(|c| c.address.target.as_str()).collect();
+    for target in targets {
+        let mine: Vec<&Change> = changes.iter().filter(|c| c.address.target == target).collect();
+        let empty = ResourceMap::new();
+        let live = cx.live.get(target).unwrap_or(&empty);
+        // Live names spelled as the plan spells them, so the projection lines up.
+        let mut spellings = Spellings::default();
+        if let Some(account) = cx.accounts.get(target) {
+            spellings.learn(&ResourceId::User { name: account.clone() });
+        }
+        for c in &mine {
+            spellings.learn(&c.address.id);
+        }
+        let before = spellings.respell(live);
+        let after = project(&before, &mine);
+        if let Some(account) = cx.accounts.get(target) {
+            out.extend(own_account(target, account, &mine, &before, &after));
+        }
+        out.extend(min_admins(target, cx.policy.min_admins, &before, &after));
+    }
+    out.extend(delete_limits(changes, cx));
+    out
+}
+
+fn protected(changes: &[Change], policy: &Policy) -> Vec<Refusal> {
+    let protect: BTreeSet<String> = policy.protect.iter().map(|n| n.to_lowercase()).collect();
+    changes
+        .iter()
+        .filter_map(|c| {
+            let touched = c.address.id.as_principal().into_iter().chain(c.address.id.principals());
+            let hit = touched
+                .map(|p| name(&p).to_owned())
+                .find(|n| protect.contains(&n.to_lowercase()))?;
+            Some(Refusal {
+                rule: Rule::Protected,
+                message: format!(
+                    "{} {} touches `{hit}`, which policy.protect lists",
+                    verb(c.action),
+                    c.address
+                ),
+            })
+        })
+        .collect()
+}
+
+fn own_account(
+    target: &str,
+    account: &str,
+    changes: &[&Change],
+    before: &ResourceMap,
+    after: &ResourceMap,
+) -> Vec<Refusal> {
+    let me = account.to_lowercase();
+    let mut out = Vec::new();
+    for c in changes {
+        if c.action == Action::Delete && matches!(&c.address.id, ResourceId::User { name } if name.to_lowercase() == me)
+        {
+            out.push(Refusal {
+                rule: Rule::OwnAccount,
+                message: format!("{} deletes `{account}`, the account rollcall works as", c.address),
+            });
+        }
+    }
+    let (was, will) = (global_level(before, &me), global_level(after, &me));
+    if out.is_empty() && will < was {
+        out.push(Refusal {
+            rule: Rule::OwnAccount,
+            message: format!(
+                "the plan lowers the global permission of `{account}`, the account rollcall works as on `{target}`, from {} to {}",
+                level_name(was),
+                level_name(will)
+            ),
+        });
+    }
+    out
+}
+
+fn min_admins(target: &str, min: usize, before: &ResourceMap, after: &ResourceMap) -> Option<Refusal> {
+    let (was, will) = (admins(before).len(), admins(after).len());
+    (will < min && will < was).then(|| Refusal {
+        rule: Rule::MinAdmins,
+        message: format!(
+            "the plan leaves {will} user{} with ADMIN or SYS_ADMIN on `{target}` (now {was}); policy.min_admins is {min}",
+            if will == 1 { "" } else { "s" }
+        ),
+    })
+}
+
+fn delete_limits(changes: &[Change], cx: &Context<'_>) -> Vec<Refusal> {
+    let deletes = changes.iter().filter(|c| c.action == Action::Delete).count();
+    if cx.allow_deletes.is_some_and(|n| deletes <= n) {
+        return Vec::new();
+    }
+    let waiver = match cx.allow_deletes {
+        Some(n) => format!(" (--allow-deletes {n} admits at most {n})"),
+        None => String::new(),
+    };
+    let mut out = Vec::new();
+    let limits = cx.policy.limits;
+    if let Some(max) = limits.max_deletes.filter(|&m| deletes > m) {
+        out.push(Refusal {
+            rule: Rule::MaxDeletes,
+            message: format!("the plan deletes {deletes} objects; policy.limits.max_deletes is {max}{waiver}"),
+        });
+    }
+    let mut per_kind: BTreeMap<(&str, Kind), usize> = BTreeMap::new();
+    for c in changes.iter().filter(|c| c.action == Action::Delete) {
+        *per_kind
+            .entry((c.address.target.as_str(), c.address.id.kind()))
+            .or_default() += 1;
+    }
+    for ((target, kind), n) in per_kind {
+        let existing = cx.existing.get(target).and_then(|k| k.get(&kind)).copied().unwrap_or(0);
+        let pct = u64::from(limits.max_delete_percent);
+        if existing >= limits.min_existing && (n as u64) * 100 > pct * existing as u64 {
+            out.push(Refusal {
+                rule: Rule::MaxDeletePercent,
+                message: format!(
+                    "the plan deletes {n} of {existing} {} on `{target}` ({}%); policy.limits.max_delete_percent is {pct}{waiver}",
+                    kind.as_str(),
+                    percent(n, existing)
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// Live state after the changes, as far as the changes say.
+fn project(before: &ResourceMap, changes: &[&Change]) -> ResourceMap {
+    let mut state = before.clone();
+    for c in changes {
+        match (&c.after, c.action) {
+            (Some(r), Action::Create | Action::Update) => {
+                state.insert(c.address.clone(), r.clone());
+            }
+            _ => {
+                state.remove(&c.address);
+            }
+        }
+    }
+    state
+}
+
+/// Bitbucket Data Center's global permissions, weakest first; 0 is none.
+const LEVELS: [&str; 4] = ["LICENSED_USER", "PROJECT_CREATE", "ADMIN", "SYS_ADMIN"];
+
+fn rank(permission: &str) -> usize {
+    LEVELS.iter().position(|l| *l == permission).map_or(0, |i| i + 1)
+}
+
+fn level_name(rank: usize) -> &'static str {
+    rank.checked_sub(1)
+        .and_then(|i| LEVELS.get(i))
+        .copied()
+        .unwrap_or("none")
+}
+
+/// A user's global level: the highest of their own grant and their groups' grants.
+fn global_level(state: &ResourceMap, user: &str) -> usize {
+    let groups: BTreeSet<String> = state
+        .keys()
+        .filter_map(|a| match &a.id {
+            ResourceId::Membership { group, user: u } if u.to_lowercase() == user => Some(group.to_lowercase()),
+            _ => None,
+        })
+        .collect();
+    state
+        .iter()
+        .filter_map(|(a, r)| match (&a.id, r) {
+            (ResourceId::GlobalPermission { principal }, Resource::Permission { permission }) => {
+                let holds = match principal {
+                    Principal::User(u) => u.to_lowercase() == user,
+                    Principal::Group(g) => groups.contains(&g.to_lowercase()),
+                };
+                holds.then(|| rank(permission))
+            }
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Users holding ADMIN or SYS_ADMIN, directly or through a group (lower-cased).
+fn admins(state: &ResourceMap) -> BTreeSet<String> {
+    let admin = rank("ADMIN");
+    let mut users = BTreeSet::new();
+    let mut groups = BTreeSet::new();
+    for (a, r) in state {
+        if let (ResourceId::GlobalPermission { principal }, Resource::Permission { permission }) = (&a.id, r) {
+            if rank(permission) >= admin {
+                match principal {
+                    Principal::User(u) => users.insert(u.to_lowercase()),
+                    Principal::Group(g) => groups.insert(g.to_lowercase()),
+                };
+            }
+        }
+    }
+    for a in state.keys() {
+        if let ResourceId::Membership { group, user } = &a.id {
+            if groups.contains(&group.to_lowercase()) {
+                users.insert(user.to_lowercase());
+            }
+        }
+    }
+    users
+}
+
+fn name(p: &Principal) -> &str {
+    match p {
+        Principal::User(n) | Principal::Group(n) => n,
+    }
+}
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Create => "creating",
+        Action::Update => "changing",
+        Action::Delete => "deleting",
+    }
+}
+
+fn percent(n: usize, of: usize) -> String {
+    if of == 0 {
+        return "100".to_owned();
+    }
+    let tenths = (n as u64 * 1000 + of as u64 / 2) / of as u64;
+    if tenths % 10 == 0 {
+        format!("{}", tenths / 10)
+    } else {
+        format!("{}.{}", tenths / 10, tenths % 10)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::Limits;
+    use crate::model::Address;
+    use crate::model::UserAttrs;
+
+    const T: &str = "bb";
+
+    fn user(n: &str) -> (Address, Resource) {
+        let attrs = UserAttrs {
+            display_name: n.into(),
+            email: format!("{n}@example.com"),
+        };
+        (
+            Address::new(T, ResourceId::User { name: n.into() }),
+            Resource::User(attrs),
+        )
+    }
+    fn group(n: &str) -> (Address, Resource) {
+        (Address::new(T, ResourceId::Group { name: n.into() }), Resource::Group)
+    }
+    fn member(g: &str, u: &str) -> (Address, Resource) {
+        let id = ResourceId::Membership {
+            group: g.into(),
+            user: u.into(),
+        };
+        (Address::new(T, id), Resource::Membership)
+    }
+    fn global(p: Principal, perm: &str) -> (Address, Resource) {
+        (
+            Address::new(T, ResourceId::GlobalPermission { principal: p }),
+            Resource::Permission {
+                permission: perm.into(),
+            },
+        )
+    }
+    fn delete((address, r): (Address, Resource)) -> Change {
+        Change {
+            address,
+            action: Action::Delete,
+            before: Some(r),
+            after: None,
+            reason: None,
+        }
+    }
+    fn update((address, r): (Address, Resource), to: Resource) -> Change {
+        Change {
+            address,
+            action: Action::Update,
+            before: Some(r),
+            after: Some(to),
+            reason: None,
+        }
+    }
+
+    struct World {
+        policy: Policy,
+        accounts: BTreeMap<String, String>,
+        live: BTreeMap<String, ResourceMap>,
+        allow: Option<usize>,
+    }
+
+    impl World {
+        fn new(objects: Vec<(Address, Resource)>) -> Self {
+            World {
+                policy: Policy {
+                    min_admins: 1,
+                    ..Policy::default()
+                },
+                accounts: BTreeMap::new(),
+                live: BTreeMap::from([(T.to_owned(), objects.into_iter().collect())]),
+                allow: None,
+            }
+        }
+        fn check(&self, changes: &[Change]) -> Vec<Rule> {
+            let existing = count_existing(&self.live);
+            let cx = Context {
+                policy: &self.policy,
+                accounts: &self.accounts,
+                live: &self.live,
+                existing: &existing,
+                allow_deletes: self.allow,
+            };
+            check(changes, &cx).into_iter().map(|r| r.rule).collect()
+        }
+    }
+
+    fn users(n: usize) -> Vec<(Address, Resource)> {
+        (0..n).map(|i| user(&format!("u{i:02}"))).collect()
+    }
+
+    #[test]
+    fn max_deletes_allows_exactly_the_limit_and_refuses_one_more() {
+        let mut w = World::new(users(100));
+        w.policy.limits = Limits {
+            max_deletes: Some(3),
+            max_delete_percent: 100,
+            min_existing: 10,
+        };
+        let del = |n: usize| -> Vec<Change> { users(n).into_iter().map(delete).collect() };
+        assert!(w.check(&del(3)).is_empty());
+        assert_eq!(w.check(&del(4)), vec![Rule::MaxDeletes]);
+        w.allow = Some(4);
+        assert!(w.check(&del(4)).is_empty(), "--allow-deletes 4 admits 4");
+        w.allow = Some(3);
+        assert_eq!(
+            w.check(&del(4)),
+            vec![Rule::MaxDeletes],
+            "--allow-deletes 3 does not admit 4"
+        );
+    }
+
+    #[test]
+    fn percentage_allows_exactly_the_limit_and_refuses_one_more() {
+        let w = World::new(users(20)); // default limits: 30% once 10 exist
+        let del = |n: usize| -> Vec<Change> { users(n).into_iter().map(delete).collect() };
+        assert!(w.check(&del(6)).is_empty(), "6 of 20 is 30%");
+        assert_eq!(w.check(&del(7)), vec![Rule::MaxDeletePercent]);
+    }
+
+    #[test]
+    fn percentage_applies_only_from_min_existing() {
+        let w = World::new(users(9));
+        let all: Vec<Change> = users(9).into_iter().map(delete).collect();
+        assert!(w.check(&all).is_empty(), "9 existing is below min_existing 10");
+        let w = World::new(users(10));
+        let four: Vec<Change> = users(4).into_iter().map(delete).collect();
+        assert_eq!(w.check(&four), vec![Rule::MaxDeletePercent], "4 of 10 is 40%");
+        let three: Vec<Change> = users(3).into_iter().map(delete).collect();
+        assert!(w.check(&three).is_empty(), "3 of 10 is 30%");
+    }
+
+    #[test]
+    fn refusal_names_the_counts() {
+        let w = World::new(users(10));
+        let four: Vec<Change> = users(4).into_iter().map(delete).collect();
+        let existing = count_existing(&w.live);
+        let cx = Context {
+            policy: &w.policy,
+            accounts: &w.accounts,
+            live: &w.live,
+            existing: &existing,
+            allow_deletes: None,
+        };
+        let refusals = check(&four, &cx);
+        assert_eq!(
+            refusals[0].message,
+            "the plan deletes 4 of 10 users on `bb` (40%); policy.limits.max_delete_percent is 30"
+        );
+    }
+
+    #[test]
+    fn protected_principals_and_what_they_hold_are_never_touched() {
+        let mut w = World::new(vec![user("svc"), group("ops"), member("ops", "svc")]);
+        w.policy.protect = BTreeSet::from(["SVC".to_owned()]);
+        assert_eq!(w.check(&[delete(member("ops", "svc"))]), vec![Rule::Protected]);
+        assert_eq!(w.check(&[delete(user("svc"))]), vec![Rule::Protected]);
+        assert!(w.check(&[delete(group("ops"))]).is_empty());
+    }
+
+    fn admin_world() -> World {
+        let mut w = World::new(vec![
+            user("ann"),
+            user("bo"),
+            user("svc"),
+            group("admins"),
+            member("admins", "ann"),
+            global(Principal::Group("admins".into()), "ADMIN"),
+            global(Principal::User("bo".into()), "SYS_ADMIN"),
+            global(Principal::User("svc".into()), "ADMIN"),
+        ]);
+        w.accounts.insert(T.into(), "svc".into());
+        w
+    }
+
+    #[test]
+    fn min_admins_allows_exactly_the_minimum_and_refuses_one_fewer() {
+        let mut w = admin_world(); // ann (via admins), bo, svc: 3 admins
+        w.policy.min_admins = 2;
+        let one = [delete(member("admins", "ann"))];
+        assert!(w.check(&one).is_empty(), "2 admins left is the minimum");
+        let two = [
+            delete(member("admins", "ann")),
+            delete(global(Principal::User("bo".into()), "SYS_ADMIN")),
+        ];
+        assert_eq!(w.check(&two), vec![Rule::MinAdmins]);
+    }
+
+    #[test]
+    fn removing_an_admin_group_counts_its_members() {
+        let mut w = admin_world();
+        w.policy.min_admins = 3;
+        let drop_group = [delete(global(Principal::Group("admins".into()), "ADMIN"))];
+        assert_eq!(w.check(&drop_group), vec![Rule::MinAdmins]);
+    }
+
+    #[test]
+    fn already_below_the_minimum_is_not_made_worse_by_unrelated_changes() {
+        let mut w = admin_world();
+        w.policy.min_admins = 5;
+        assert!(w.check(&[delete(member("admins", "bo"))]).is_empty());
+    }
+
+    #[test]
+    fn own_account_is_never_deleted_or_demoted() {
+        let w = admin_world();
+        assert_eq!(w.check(&[delete(user("svc"))]), vec![Rule::OwnAccount]);
+        let demote = update(
+            global(Principal::User("svc".into()), "ADMIN"),
+            Resource::Permission {
+                permission: "LICENSED_USER".into(),
+            },
+        );
+        assert_eq!(w.check(&[demote]), vec![Rule::OwnAccount]);
+        let raise = update(
+            global(Principal::User("svc".into()), "ADMIN"),
+            Resource::Permission {
+                permission: "SYS_ADMIN".into(),
+            },
+        );
+        assert!(w.check(&[raise]).is_empty());
+    }
+
+    #[test]
+    fn own_account_keeps_a_level_it_also_holds_through_a_group() {
+        let mut w = admin_world();
+        w.live.get_mut(T).unwrap().extend([member("admins", "svc")]);
+        let direct = [delete(global(Principal::User("svc".into()), "ADMIN"))];
+        assert!(w.check(&direct).is_empty(), "still ADMIN through `admins`");
+        let both = [
+            delete(global(Principal::User("SVC".into()), "ADMIN")),
+            delete(member("admins", "SVC")),
+        ];
+        assert_eq!(
+            w.check(&both),
+            vec![Rule::OwnAccount],
+            "names match without regard to case"
+        );
+    }
+}
