@@ -79,7 +79,7 @@ fn live_state(users: usize, groups: usize, per_group: usize, projects: usize, re
 
 /// A manifest declaring the same organisation, with a few differences to plan.
 fn manifest(state: &DcState, url: &str) -> String {
-    let mut m = format!("targets:\n  bb:\n    kind: bitbucket-datacenter\n    url: {url}\n    auth: {{ token: \"${{file:token}}\" }}\nusers:\n");
+    let mut m = format!("targets:\n  bb:\n    kind: bitbucket-datacenter\n    url: {url}\n    auth: {{ token: \"${{file:token}}\", account: admin }}\nusers:\n");
     for (n, (user, u)) in state.users.iter().filter(|(u, _)| *u != "admin").enumerate() {
         let email = if n % 100 == 0 {
             format!("changed{n}@example.com")

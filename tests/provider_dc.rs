@@ -21,7 +21,7 @@ async fn start(state: DcState) -> RunningEmulator {
 fn manifest(dir: &Path, url: &str, token: &str, body: &str) -> rollcall::desired::Desired {
     std::fs::write(dir.join("token"), token).unwrap();
     let targets = format!(
-        "targets:\n  bb:\n    kind: bitbucket-datacenter\n    url: {url}\n    auth:\n      token: ${{file:token}}\n"
+        "targets:\n  bb:\n    kind: bitbucket-datacenter\n    url: {url}\n    auth:\n      token: ${{file:token}}\n      account: admin\n"
     );
     std::fs::write(dir.join("targets.yaml"), targets).unwrap();
     std::fs::write(dir.join("manifest.yaml"), body).unwrap();
@@ -93,11 +93,12 @@ async fn a_plan_costs_one_request_per_page_not_per_object() {
 
     // Pages at 1,000 per request: users 3 (2,501 accounts), groups 1, global grants
     // 1 + 1, the members of the one declared group 1, and per named project 2 grant
-    // lists + 2 default flags, per named repository 2 grant lists. The 39 undeclared
-    // groups' members are not read: nothing in the plan can need them.
+    // lists + 2 default flags, per named repository 2 grant lists, and the groups of
+    // the token's own account 1 (for the safety rules). The 39 undeclared groups'
+    // members are not read: nothing in the plan can need them.
     let projects = 3;
     let repos = 3;
-    let expected = 3 + 1 + 2 + 1 + projects * 4 + repos * 2;
+    let expected = 3 + 1 + 2 + 1 + projects * 4 + repos * 2 + 1;
     let requests = emulator.shared.requests();
     assert_eq!(requests.len(), expected, "requests: {requests:#?}");
     assert_eq!(connected.providers["bb"].request_count(), expected);
