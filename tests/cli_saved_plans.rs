@@ -1,0 +1,358 @@
+//! Saved plans end to end: `plan --out`, `show`, `apply FILE`; a plan going stale in each
+//! way it can (and not going stale when unrelated objects change); the safety rules at
+//! the command line with exit code 3 and `--allow-deletes`; the audit log.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use rollcall::sandbox::state::{DcState, DcUser};
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A private copy of the quickstart: (guard, its root, manifest dir, state file).
+fn quickstart() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart"),
+        tmp.path(),
+    );
+    let root = tmp.path().to_owned();
+    (
+        tmp,
+        root.clone(),
+        root.join("manifests"),
+        root.join("sandbox/bitbucket.yaml"),
+    )
+}
+
+fn rollcall(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("rollcall").unwrap();
+    cmd.env_clear().env("NO_COLOR", "1").current_dir(dir);
+    cmd
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(cmd: &mut Command) -> Run {
+    let out = cmd.output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn edit(state: &Path, f: impl FnOnce(&mut DcState)) {
+    let mut s = DcState::load(state).unwrap();
+    f(&mut s);
+    s.save(state).unwrap();
+}
+
+/// `plan --out plan.json` from the quickstart root; returns the plan file.
+fn save_plan(root: &Path) -> PathBuf {
+    let r = run(rollcall(root).args(["plan", "manifests", "--out", "plan.json"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    root.join("plan.json")
+}
+
+#[test]
+fn a_saved_plan_applies_exactly_and_the_next_plan_is_empty() {
+    let (_g, root, _, state) = quickstart();
+    let file = save_plan(&root);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("\"manifest_digest\": \"sha256:"));
+    assert!(text.contains("\"before\""), "each change records what it expects");
+
+    // `show` renders the file in every format without contacting anything.
+    let shown = run(rollcall(&root).args(["show", "plan.json"]));
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert!(shown.stdout.contains("Plan: 22 to create, 4 to change, 3 to delete."));
+    let json = run(rollcall(&root).args(["show", "plan.json", "--json"]));
+    assert_eq!(json.stdout, text, "show --json gives back the saved document");
+    let md = run(rollcall(&root).args(["show", "plan.json", "--markdown"]));
+    assert!(md.stdout.starts_with("### rollcall plan"));
+
+    let before = std::fs::read_to_string(&state).unwrap();
+    let applied = run(rollcall(&root).args(["apply", "plan.json", "--audit-log", "audit.jsonl"]));
+    assert_eq!(applied.code, 0, "{}\n{}", applied.stdout, applied.stderr);
+    assert!(
+        applied.stdout.contains("Apply complete: 29 applied"),
+        "{}",
+        applied.stdout
+    );
+    assert_ne!(before, std::fs::read_to_string(&state).unwrap());
+
+    let again = run(rollcall(&root).args(["plan", "manifests", "--detailed-exitcode"]));
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert!(again.stdout.contains("No changes."));
+
+    // One audit line per change, naming the plan file's digest.
+    let digest = shown
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Plan file digest: "))
+        .unwrap()
+        .to_owned();
+    let log = std::fs::read_to_string(root.join("audit.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 29);
+    for l in &lines {
+        assert_eq!(l["plan_digest"], digest.as_str());
+        assert_eq!(l["outcome"], "applied");
+        assert_eq!(l["target"], "bitbucket");
+        for key in ["time", "address", "action", "before", "after", "error"] {
+            assert!(l.get(key).is_some(), "audit line lacks {key}: {l}");
+        }
+    }
+    assert!(lines
+        .iter()
+        .any(|l| l["address"] == "bitbucket.user[\"bob\"]" && l["action"] == "update"));
+}
+
+/// Each way live state can move under a saved plan, with the address apply must name.
+#[test]
+fn a_stale_plan_is_refused_naming_every_object_that_changed() {
+    type Edit = fn(&mut DcState);
+    let cases: [(&str, Edit, &str); 4] = [
+        (
+            "member added",
+            |s| {
+                s.groups.get_mut("platform").unwrap().insert("dave".into());
+            },
+            "bitbucket.group[\"platform\"].member[\"dave\"] changed since the plan was made: expected absent, found present",
+        ),
+        (
+            "member removed",
+            |s| {
+                s.groups.get_mut("backend").unwrap().remove("judy");
+            },
+            "bitbucket.group[\"backend\"].member[\"judy\"] changed since the plan was made: expected present, found absent",
+        ),
+        (
+            "permission changed",
+            |s| {
+                let plat = s.projects.get_mut("PLAT").unwrap();
+                plat.grants.groups.insert("platform".into(), "PROJECT_READ".into());
+            },
+            "bitbucket.project[\"PLAT\"].group[\"platform\"] changed since the plan was made: expected permission=\"PROJECT_WRITE\", found permission=\"PROJECT_READ\"",
+        ),
+        (
+            "user deleted",
+            |s| {
+                s.users.remove("bob");
+                for members in s.groups.values_mut() {
+                    members.remove("bob");
+                }
+            },
+            "bitbucket.user[\"bob\"] changed since the plan was made: expected display_name=\"Bob Stone\" email=\"bob@old-domain.example\", found absent",
+        ),
+    ];
+    for (what, change, message) in cases {
+        let (_g, root, _, state) = quickstart();
+        save_plan(&root);
+        edit(&state, change);
+        let before = std::fs::read_to_string(&state).unwrap();
+        let r = run(rollcall(&root).args(["apply", "plan.json", "--audit-log", "audit.jsonl"]));
+        assert_eq!(r.code, 3, "{what}: {}\n{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains(message), "{what}: {}", r.stderr);
+        assert!(r.stderr.contains("the saved plan is stale"), "{what}: {}", r.stderr);
+        assert_eq!(
+            before,
+            std::fs::read_to_string(&state).unwrap(),
+            "{what}: nothing changed"
+        );
+        assert!(
+            !root.join("audit.jsonl").exists(),
+            "{what}: nothing ran, nothing logged"
+        );
+    }
+}
+
+#[test]
+fn a_saved_plan_still_applies_when_only_unrelated_objects_changed() {
+    let (_g, root, manifests, state) = quickstart();
+    save_plan(&root);
+    edit(&state, |s| {
+        s.users.get_mut("mallory").unwrap().email = "mallory@elsewhere.example".into();
+        s.groups.insert("unrelated".into(), ["mallory".to_owned()].into());
+        s.users.insert(
+            "zed".into(),
+            DcUser {
+                display_name: "Zed".into(),
+                email: "zed@example.com".into(),
+                active: true,
+            },
+        );
+    });
+    let r = run(rollcall(&root).args(["apply", "plan.json"]));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let after = DcState::load(&state).unwrap();
+    assert_eq!(
+        after.users["mallory"].email, "mallory@elsewhere.example",
+        "not in the plan: left alone"
+    );
+    assert!(after.groups.contains_key("unrelated"));
+    let again = run(rollcall(&root).args(["plan", manifests.to_str().unwrap(), "--detailed-exitcode"]));
+    assert_eq!(again.code, 0, "{}", again.stdout);
+}
+
+#[test]
+fn a_plan_file_that_is_not_a_plan_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, body, expected) in [
+        ("garbage.json", "not json at all", "not a rollcall plan (invalid JSON"),
+        ("old.json", "{\"format_version\": 99}", "format_version 99"),
+        ("empty.json", "{}", "no format_version"),
+        (
+            "shape.json",
+            "{\"format_version\": 1, \"changes\": 3}",
+            "not a valid rollcall plan",
+        ),
+    ] {
+        std::fs::write(dir.path().join(name), body).unwrap();
+        for cmd in ["apply", "show"] {
+            let r = run(rollcall(dir.path()).args([cmd, name]));
+            assert_eq!(r.code, 1, "{cmd} {name}: {}", r.stderr);
+            assert!(r.stderr.contains(expected), "{cmd} {name}: {}", r.stderr);
+            assert!(!r.stderr.contains("panicked"));
+        }
+    }
+}
+
+/// A sandbox with `admin` (SYS_ADMIN, the token's account) and u00..u11, and a manifest
+/// that prunes users and declares `kept` of them.
+fn pruning_world(kept: usize, policy: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_owned();
+    let mut s = DcState {
+        operator: "admin".into(),
+        ..DcState::default()
+    };
+    let mut users = "users:\n  admin: { name: Admin, email: admin@example.com }\n".to_owned();
+    for name in std::iter::once("admin".to_owned()).chain((0..12).map(|i| format!("u{i:02}"))) {
+        s.users.insert(
+            name.clone(),
+            DcUser {
+                display_name: name.clone(),
+                email: format!("{name}@example.com"),
+                active: true,
+            },
+        );
+    }
+    s.global.users.insert("admin".into(), "SYS_ADMIN".into());
+    for i in 0..kept {
+        users.push_str(&format!("  u{i:02}: {{ name: u{i:02}, email: u{i:02}@example.com }}\n"));
+    }
+    std::fs::create_dir_all(root.join("m")).unwrap();
+    s.save(&root.join("state.yaml")).unwrap();
+    let access = "access:\n  bb:\n    global:\n      users: { admin: SYS_ADMIN }\n";
+    std::fs::write(
+        root.join("m/manifest.yaml"),
+        format!("targets:\n  bb: {{ kind: bitbucket-datacenter, url: \"sandbox:../state.yaml\" }}\n{users}{access}policy:\n  prune: {{ users: true }}\n{policy}"),
+    )
+    .unwrap();
+    (tmp, root)
+}
+
+#[test]
+fn too_many_deletes_refuse_the_plan_with_exit_3_until_allowed() {
+    // 13 users live, 8 declared: 5 deletes is 38% of users, over the default 30%.
+    let (_g, root) = pruning_world(7, "");
+    let r = run(rollcall(&root).args(["plan", "m", "--out", "plan.json"]));
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    let refusal = "the plan deletes 5 of 13 users on `bb` (38.5%); policy.limits.max_delete_percent is 30";
+    assert!(r.stdout.contains(refusal), "the plan shows it: {}", r.stdout);
+    assert!(
+        r.stderr.contains(refusal) && r.stderr.contains("--allow-deletes"),
+        "{}",
+        r.stderr
+    );
+    let md = run(rollcall(&root).args(["plan", "m", "--markdown"]));
+    assert_eq!(md.code, 3);
+    insta::assert_snapshot!("refused_plan_markdown", md.stdout);
+    let json: serde_json::Value =
+        serde_json::from_str(&run(rollcall(&root).args(["plan", "m", "--json"])).stdout).unwrap();
+    assert_eq!(json["refusals"][0]["rule"], "max_delete_percent");
+
+    // The saved plan is refused at apply too, unless enough deletes are admitted.
+    let state_before = std::fs::read_to_string(root.join("state.yaml")).unwrap();
+    let r = run(rollcall(&root).args(["apply", "plan.json"]));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let r = run(rollcall(&root).args(["apply", "plan.json", "--allow-deletes", "4"]));
+    assert_eq!(r.code, 3, "4 do not admit 5: {}", r.stderr);
+    assert!(r.stderr.contains("--allow-deletes 4 admits at most 4"), "{}", r.stderr);
+    assert_eq!(state_before, std::fs::read_to_string(root.join("state.yaml")).unwrap());
+    let r = run(rollcall(&root).args(["apply", "plan.json", "--allow-deletes", "5"]));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(DcState::load(&root.join("state.yaml")).unwrap().users.len(), 8);
+}
+
+#[test]
+fn max_deletes_holds_at_the_limit_and_refuses_one_over() {
+    let (_g, root) = pruning_world(10, "  limits: { max_deletes: 2 }\n");
+    let r = run(rollcall(&root).args(["plan", "m"]));
+    assert_eq!(r.code, 0, "2 deletes, limit 2: {}\n{}", r.stdout, r.stderr);
+    let (_g, root) = pruning_world(9, "  limits: { max_deletes: 2 }\n");
+    let r = run(rollcall(&root).args(["apply", "m", "--auto-approve"]));
+    assert_eq!(r.code, 3, "3 deletes, limit 2: {}", r.stderr);
+    assert!(r
+        .stderr
+        .contains("the plan deletes 3 objects; policy.limits.max_deletes is 2"));
+    assert_eq!(
+        DcState::load(&root.join("state.yaml")).unwrap().users.len(),
+        13,
+        "nothing deleted"
+    );
+}
+
+#[test]
+fn protected_users_and_the_token_account_are_never_deleted() {
+    let (_g, root) = pruning_world(10, "  protect: [U11]\n");
+    let r = run(rollcall(&root).args(["apply", "m", "--auto-approve", "--allow-deletes", "100"]));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("deleting bb.user[\"u11\"] touches `u11`, which policy.protect lists"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("u10\"] touches"), "u10 is not protected");
+
+    // A manifest that forgets the token's own account would delete it: refused.
+    let (_g, root) = pruning_world(12, "");
+    let manifest = root.join("m/manifest.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let text = text
+        .replace("  admin: { name: Admin, email: admin@example.com }\n", "")
+        .replace("      users: { admin: SYS_ADMIN }\n", "      users: {}\n");
+    std::fs::write(&manifest, text).unwrap();
+    let r = run(rollcall(&root).args(["apply", "m", "--auto-approve", "--allow-deletes", "100"]));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("bb.user[\"admin\"] deletes `admin`, the account rollcall works as"),
+        "{}",
+        r.stderr
+    );
+    assert!(DcState::load(&root.join("state.yaml"))
+        .unwrap()
+        .users
+        .contains_key("admin"));
+}
