@@ -1,10 +1,13 @@
 //! Faults on demand in the Bitbucket Data Center emulator, over real HTTP: determinism for
 //! a seed, rates over many requests, what a 429, a 503 and a dropped connection look like
 //! to a client, whether the state changed behind a dropped connection, the state file's
-//! `faults` section and the compact form of `ROLLCALL_SANDBOX_FAULTS`.
+//! `faults` section and the `ROLLCALL_SANDBOX_FAULTS` override through the binary.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
@@ -416,4 +419,124 @@ fn a_state_file_with_bad_rates_is_refused_clearly() {
     assert!(message.contains("dropped"), "{message}");
     let unknown = STATE_WITH_FAULTS.replace("dropped: 0.06", "dropped: 0.06\n  jitter: 3");
     assert!(DcState::parse(&unknown).is_err());
+}
+
+/// `rollcall sandbox serve` on a free port, with `faults` in the environment.
+fn serve_binary(state: &Path, faults: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .args(["sandbox", "serve", state.to_str().unwrap(), "--port", "0", "--no-save"])
+        .env_clear()
+        .env("ROLLCALL_SANDBOX_TOKEN", TOKEN)
+        .env("ROLLCALL_SANDBOX_FAULTS", faults)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn serve_applies_the_environment_override_and_prints_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.yaml");
+    std::fs::write(&path, STATE_WITH_FAULTS).unwrap();
+    let mut child = serve_binary(&path, "seed=9,rate_limited=1,retry_after_secs=4");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let base = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .trim_end_matches("/rest")
+        .to_owned();
+    let _auth_hint = lines.next().unwrap().unwrap();
+    let faults_line = lines.next().unwrap().unwrap();
+    assert!(faults_line.starts_with("Faults on: seed 9"), "{faults_line}");
+    assert!(faults_line.contains("100% answered 429"), "{faults_line}");
+
+    // The override, not the file's 7%, is in force.
+    let response = client()
+        .get(format!("{base}/rest/api/latest/admin/groups"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await;
+    stop(&mut child);
+    let response = response.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"], "4");
+    // On SIGTERM it stops cleanly and says what it injected.
+    if cfg!(unix) {
+        let rest: Vec<String> = lines.map(Result::unwrap).collect();
+        assert!(
+            rest.iter()
+                .any(|l| l.starts_with("Faults: 1 of 1 requests faulted: 1 answered 429")),
+            "{rest:?}"
+        );
+    }
+}
+
+/// SIGTERM where there is one, so the server shuts down as it would under a process
+/// manager; a hard kill elsewhere.
+fn stop(child: &mut Child) {
+    let terminated = cfg!(unix)
+        && Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !terminated {
+        child.kill().unwrap();
+    }
+    child.wait().unwrap();
+}
+
+#[test]
+fn serve_refuses_a_malformed_override_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.yaml");
+    std::fs::write(&path, SEED).unwrap();
+    let output = serve_binary(&path, "seed=7,dropped=often").wait_with_output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("ROLLCALL_SANDBOX_FAULTS"), "{stderr}");
+    assert!(stderr.contains("dropped=often"), "{stderr}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn in_process_sandboxes_read_the_override_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart"),
+        tmp.path(),
+    );
+    let plan = |faults: &str| {
+        Command::new(env!("CARGO_BIN_EXE_rollcall"))
+            .arg("plan")
+            .current_dir(tmp.path().join("manifests"))
+            .env_clear()
+            .env("NO_COLOR", "1")
+            .env("ROLLCALL_SANDBOX_FAULTS", faults)
+            .output()
+            .unwrap()
+    };
+    let bad = plan("latency_ms=fast");
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8(bad.stderr).unwrap();
+    assert!(
+        stderr.contains("ROLLCALL_SANDBOX_FAULTS") && stderr.contains("latency_ms=fast"),
+        "{stderr}"
+    );
+    let slow = plan("latency_ms=1");
+    assert!(slow.status.success(), "{}", String::from_utf8_lossy(&slow.stderr));
 }
