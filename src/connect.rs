@@ -112,6 +112,7 @@ async fn start_sandbox(target: &str, path: &std::path::Path) -> Result<(RunningE
     })?;
     let token = session_token();
     let shared = Shared::new(state, token.clone());
+    shared.apply_env_faults().map_err(|e| err(target, e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .map_err(|e| err(target, format!("cannot start the sandbox: {e}")))?;

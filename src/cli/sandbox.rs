@@ -17,7 +17,9 @@ pub enum Command {
 ///
 /// The REST API is under http://127.0.0.1:PORT/rest. Requests authenticate with the
 /// token in ROLLCALL_SANDBOX_TOKEN (Bearer, or Basic with the state's operator as the
-/// username). On Ctrl-C (or SIGTERM) the state is written back to the file.
+/// username). On Ctrl-C (or SIGTERM) the state is written back to the file. Faults
+/// (latency, 429, 503, dropped connections) come from the state's `faults` section or
+/// ROLLCALL_SANDBOX_FAULTS, e.g. seed=7,latency_ms=5,rate_limited=0.1,dropped=0.05.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// Sandbox state file (YAML)
@@ -47,7 +49,9 @@ pub async fn run(cmd: Command) -> Result<u8, CliError> {
             CliError::new(format!("cannot listen on 127.0.0.1:{}: {e}", args.port))
                 .hint("pick another --port, or 0 for any free one")
         })?;
-    let running = serve(Shared::new(state, args.token), listener)
+    let shared = Shared::new(state, args.token);
+    shared.apply_env_faults().map_err(|e| CliError::new(e.to_string()))?;
+    let running = serve(shared, listener)
         .await
         .map_err(|e| CliError::new(format!("cannot start the sandbox: {e}")))?;
     println!(
@@ -56,7 +60,14 @@ pub async fn run(cmd: Command) -> Result<u8, CliError> {
         args.path.display()
     );
     println!("Authenticate with the token from ROLLCALL_SANDBOX_TOKEN (default: sandbox). Ctrl-C stops it and saves the state.");
+    let faults = running.shared.faults();
+    if faults.is_active() {
+        println!("Faults on: {faults}");
+    }
     wait_for_stop().await;
+    if faults.is_active() {
+        println!("Faults: {}", running.shared.fault_counts());
+    }
     let state = running.shared.state();
     running.shutdown().await;
     if !args.no_save {

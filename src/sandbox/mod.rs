@@ -2,4 +2,5 @@
 //! and the test suite talk to them over real HTTP.
 
 pub mod bitbucket_dc;
+pub mod faults;
 pub mod state;

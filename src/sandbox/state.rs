@@ -10,6 +10,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::faults::FaultConfig;
+
 /// Everything a sandboxed Bitbucket Data Center instance knows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +33,10 @@ pub struct DcState {
     pub global: Grants,
     #[serde(default)]
     pub projects: BTreeMap<String, DcProject>,
+    /// Faults to inject (latency, 429, 503, dropped connections); absent means none. See
+    /// `sandbox::faults`; `ROLLCALL_SANDBOX_FAULTS` overrides it without changing the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<FaultConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,8 +114,13 @@ impl DcState {
         })
     }
 
+    /// Reads a state from YAML, checking the `faults` rates as well as the shape.
     pub fn parse(text: &str) -> Result<Self, String> {
-        serde_saphyr::from_str(text).map_err(|e| e.to_string())
+        let state: DcState = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(faults) = &state.faults {
+            faults.validate().map_err(|e| format!("faults: {e}"))?;
+        }
+        Ok(state)
     }
 
     pub fn to_yaml(&self) -> Result<String, String> {

@@ -8,9 +8,11 @@
 //! the handler says so in a comment.
 //!
 //! This module owns the public surface (`ROUTES`, `router`, `Shared`, `serve`), the route
-//! table, authentication and the request log; each API area lives in its own submodule.
+//! table, authentication, the request log and the injected faults' settings; each API area
+//! lives in its own submodule, and `faults` renders injected faults on the wire.
 
 mod access;
+mod faults;
 mod global;
 mod groups;
 mod permissions;
@@ -35,6 +37,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::sandbox::faults::{Fault, FaultConfig, FaultCounts, FaultError, FaultInjector};
 use crate::sandbox::state::DcState;
 
 use wire::{ApiError, Call, Outcome};
@@ -109,8 +112,8 @@ route_table! {
     DELETE "/api/latest/projects/{projectKey}/repos/{repositorySlug}/permissions/groups" => permissions::revoke_groups;
 }
 
-/// The emulator's state, token and request log, shared by every request and by whoever
-/// started it (to read the state back after an apply, or count requests in a test).
+/// The emulator's state, token, request log and faults, shared by every request and by
+/// whoever started it (to read the state back after an apply, or count requests in a test).
 #[derive(Clone)]
 pub struct Shared {
     inner: Arc<Inner>,
@@ -120,17 +123,49 @@ struct Inner {
     state: Mutex<DcState>,
     token: String,
     requests: Mutex<Vec<String>>,
+    faults: Mutex<FaultInjector>,
 }
 
 impl Shared {
+    /// An emulator over `state`, injecting the faults of the state's `faults` section (if
+    /// any). `set_faults` or `apply_env_faults` replace them.
     pub fn new(state: DcState, token: String) -> Self {
+        let faults = FaultInjector::new(state.faults.clone().unwrap_or_default());
         Shared {
             inner: Arc::new(Inner {
                 state: Mutex::new(state),
                 token,
                 requests: Mutex::new(Vec::new()),
+                faults: Mutex::new(faults),
             }),
         }
+    }
+
+    /// Replaces the faults in force, and restarts their request numbering and counts. The
+    /// state's `faults` section is left as it is, so saving the state never writes these.
+    pub fn set_faults(&self, config: FaultConfig) -> Result<(), FaultError> {
+        config.validate()?;
+        *self.lock_faults() = FaultInjector::new(config);
+        Ok(())
+    }
+
+    /// Applies `ROLLCALL_SANDBOX_FAULTS` if it is set: every sandbox the process starts
+    /// calls this, so the variable overrides the state file for all of them.
+    pub fn apply_env_faults(&self) -> Result<(), FaultError> {
+        match FaultConfig::from_env()? {
+            Some(config) => self.set_faults(config),
+            None => Ok(()),
+        }
+    }
+
+    /// The faults in force (all off when none are set).
+    pub fn faults(&self) -> FaultConfig {
+        self.lock_faults().config().clone()
+    }
+
+    /// How many faults were injected so far, by kind.
+    pub fn fault_counts(&self) -> FaultCounts {
+        self.lock_faults().counts()
     }
 
     /// A copy of the current state.
@@ -155,6 +190,18 @@ impl Shared {
         self.inner.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn lock_faults(&self) -> std::sync::MutexGuard<'_, FaultInjector> {
+        self.inner.faults.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The next request's fault, with the latency and `Retry-After` to use.
+    fn draw_fault(&self) -> (Option<Fault>, u64, u64) {
+        let mut injector = self.lock_faults();
+        let fault = injector.next_fault();
+        let config = injector.config();
+        (fault, config.latency_ms, config.retry_after_secs)
+    }
+
     fn record(&self, line: String) {
         self.inner
             .requests
@@ -177,6 +224,8 @@ pub fn router(shared: Shared) -> Router {
     Router::new()
         .nest("/rest", api)
         .fallback(unknown_path)
+        // Layers run outside in: `gate` logs and authenticates, then `inject` adds faults.
+        .layer(middleware::from_fn_with_state(shared.clone(), faults::inject))
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
         .with_state(shared)
 }
