@@ -78,6 +78,8 @@ impl BitbucketDc {
                         detail:
                             "the server's paging did not advance (isLastPage is false without a later nextPageStart)"
                                 .to_owned(),
+                        ambiguous: false,
+                        attempts: 1,
                     })
                 }
             }
