@@ -18,6 +18,14 @@ pub enum Principal {
 }
 
 impl Principal {
+    /// The user or group itself, as a resource.
+    pub fn id(&self) -> ResourceId {
+        match self {
+            Principal::User(name) => ResourceId::User { name: name.clone() },
+            Principal::Group(name) => ResourceId::Group { name: name.clone() },
+        }
+    }
+
     fn segment(&self) -> String {
         match self {
             Principal::User(u) => format!("user[{}]", quote(u)),

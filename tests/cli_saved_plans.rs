@@ -130,7 +130,7 @@ fn a_saved_plan_applies_exactly_and_the_next_plan_is_empty() {
 #[test]
 fn a_stale_plan_is_refused_naming_every_object_that_changed() {
     type Edit = fn(&mut DcState);
-    let cases: [(&str, Edit, &str); 4] = [
+    let cases: [(&str, Edit, &str); 5] = [
         (
             "member added",
             |s| {
@@ -162,6 +162,16 @@ fn a_stale_plan_is_refused_naming_every_object_that_changed() {
                 }
             },
             "bitbucket.user[\"bob\"] changed since the plan was made: expected display_name=\"Bob Stone\" email=\"bob@old-domain.example\", found absent",
+        ),
+        (
+            "user deleted whom a new membership refers to",
+            |s| {
+                s.users.remove("dave");
+                for members in s.groups.values_mut() {
+                    members.remove("dave");
+                }
+            },
+            "bitbucket.user[\"dave\"] changed since the plan was made: expected present (1 change refers to it), found absent",
         ),
     ];
     for (what, change, message) in cases {

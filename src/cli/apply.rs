@@ -8,7 +8,6 @@ use super::AllowDeletes;
 use crate::apply::{execute, ApplyReport, Outcome};
 use crate::audit::AuditLog;
 use crate::connect::Connected;
-use crate::plan::stale::describe;
 use crate::plan::{Change, Plan};
 use crate::render::text;
 
@@ -134,9 +133,7 @@ async fn from_file(args: &Args) -> Result<(Plan, Connected, String), CliError> {
                 .map(|s| {
                     format!(
                         "{} changed since the plan was made: expected {}, found {}",
-                        s.address,
-                        describe(s.expected.as_ref()),
-                        describe(s.found.as_ref())
+                        s.address, s.expected, s.found
                     )
                 })
                 .collect(),

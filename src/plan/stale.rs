@@ -1,19 +1,20 @@
 //! `stale`: is a saved plan still true? Each change records the live object it expects
 //! (`before`, absent for a create). `apply FILE` re-reads the objects the plan touches and
 //! lists every one that differs, so nothing runs on a plan the world has moved past.
-//! Objects the plan does not touch may change freely.
+//! A user or group the plan's grants and memberships refer to (and does not create) must
+//! still exist. Objects the plan does not touch may change freely.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{Address, Resource, ResourceMap, Spellings};
-use crate::plan::Plan;
+use crate::plan::{Action, Plan};
 
-/// A change whose object is no longer as the plan expected.
+/// An object that is no longer as the plan expected, both sides described for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stale {
     pub address: Address,
-    pub expected: Option<Resource>,
-    pub found: Option<Resource>,
+    pub expected: String,
+    pub found: String,
 }
 
 pub fn check(plan: &Plan, live: &BTreeMap<String, ResourceMap>) -> Vec<Stale> {
@@ -30,13 +31,37 @@ pub fn check(plan: &Plan, live: &BTreeMap<String, ResourceMap>) -> Vec<Stale> {
             spellings.learn(&c.address.id);
         }
         let live = spellings.respell(live.get(&target.name).unwrap_or(&empty));
-        for c in changes {
+        for c in &changes {
             let found = live.get(&c.address);
             if found != c.before.as_ref() {
                 out.push(Stale {
                     address: c.address.clone(),
-                    expected: c.before.clone(),
-                    found: found.cloned(),
+                    expected: describe(c.before.as_ref()),
+                    found: describe(found),
+                });
+            }
+        }
+        // The principals that grants and memberships being added refer to.
+        let created: BTreeSet<&Address> = changes
+            .iter()
+            .filter(|c| c.action == Action::Create)
+            .map(|c| &c.address)
+            .collect();
+        let mut needed: BTreeMap<Address, usize> = BTreeMap::new();
+        for c in changes.iter().filter(|c| c.action != Action::Delete) {
+            for p in c.address.id.principals() {
+                *needed.entry(Address::new(&target.name, p.id())).or_default() += 1;
+            }
+        }
+        for (address, n) in needed {
+            if !created.contains(&address) && !live.contains_key(&address) {
+                out.push(Stale {
+                    address,
+                    expected: format!(
+                        "present ({n} {} to it)",
+                        if n == 1 { "change refers" } else { "changes refer" }
+                    ),
+                    found: "absent".to_owned(),
                 });
             }
         }

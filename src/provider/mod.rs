@@ -41,7 +41,5 @@ pub trait Provider: Send + Sync {
     fn request_count(&self) -> usize;
 
     /// Requests sent again after a rate limit, a server error or a dropped connection.
-    fn retry_count(&self) -> usize {
-        0
-    }
+    fn retry_count(&self) -> usize;
 }

@@ -88,7 +88,7 @@ impl BitbucketDc {
 
     async fn read_all(&self) -> Result<ResourceMap, ProviderError> {
         // Each read is one paged list; they run together, capped per target.
-        let mut reads: Vec<Read> = vec![Read::Users, Read::Groups, Read::Grants(Scope::Global)];
+        let mut reads: Vec<Read> = vec![Read::Users(None), Read::Groups(None), Read::Grants(Scope::Global)];
         for (project, repos) in &self.scope.projects {
             reads.push(Read::Grants(Scope::Project(project.clone())));
             reads.push(Read::Default(project.clone()));
@@ -153,14 +153,14 @@ impl BitbucketDc {
     async fn read_one(&self, read: Read) -> Result<Vec<(Address, Resource)>, ProviderError> {
         let t = self.target.as_str();
         Ok(match read {
-            Read::Users => self
-                .list::<wire::User>("/admin/users", &[])
+            Read::Users(filter) => self
+                .list::<wire::User>("/admin/users", &filter_query(filter))
                 .await?
                 .into_iter()
                 .map(|u| convert::user(t, u))
                 .collect(),
-            Read::Groups => self
-                .list::<wire::Group>("/admin/groups", &[])
+            Read::Groups(filter) => self
+                .list::<wire::Group>("/admin/groups", &filter_query(filter))
                 .await?
                 .into_iter()
                 .map(|g| (Address::new(t, ResourceId::Group { name: g.name }), Resource::Group))
@@ -367,6 +367,32 @@ impl BitbucketDc {
         }
     }
 
+    /// An attempt may have been applied before its answer was lost, so the final error (a
+    /// 409 "already exists" on a create, a 404 on a delete, or a timeout) may describe a
+    /// change that in fact went through. Read back each change's object: if live state
+    /// is what the changes leave, they are applied; otherwise the error stands.
+    async fn confirm(&self, changes: &[Change], error: HttpError) -> Result<(), ProviderError> {
+        for c in changes {
+            let found = self.read_one(container(&c.address.id)).await?;
+            let want = c.address.to_string().to_lowercase();
+            let live = found
+                .iter()
+                .find(|(a, _)| a.to_string().to_lowercase() == want)
+                .map(|(_, r)| r);
+            let done = match (&c.after, live) {
+                (None, None) => true,
+                (Some(Resource::ProjectDefault { permission: None }), None) => true,
+                (Some(after), Some(live)) => after == live,
+                _ => false,
+            };
+            if !done {
+                return Err(error.into());
+            }
+        }
+        tracing::debug!(target: "rollcall::http", target_name = %self.target, changes = changes.len(), "an uncertain request had been applied; confirmed by reading back");
+        Ok(())
+    }
+
     fn unsupported(&self, change: &Change, why: &str) -> ProviderError {
         ProviderError::Unsupported {
             target: self.target.clone(),
@@ -377,13 +403,32 @@ impl BitbucketDc {
 }
 
 enum Read {
-    Users,
-    Groups,
+    /// Users, all or those whose name, display name or email contains the filter.
+    Users(Option<String>),
+    /// Groups, all or those whose name contains the filter.
+    Groups(Option<String>),
     Members(String),
     /// The groups of one user.
     GroupsOf(String),
     Grants(Scope),
     Default(String),
+}
+
+fn filter_query(filter: Option<String>) -> Vec<(&'static str, String)> {
+    filter.map(|f| ("filter", f)).into_iter().collect()
+}
+
+/// The one list that shows whether a change's object is as the change leaves it.
+fn container(id: &ResourceId) -> Read {
+    match id {
+        ResourceId::User { name } => Read::Users(Some(name.clone())),
+        ResourceId::Group { name } => Read::Groups(Some(name.clone())),
+        ResourceId::Membership { group, .. } => Read::Members(group.clone()),
+        ResourceId::ProjectDefault { project } => Read::Default(project.clone()),
+        ResourceId::GlobalPermission { .. } => Read::Grants(Scope::Global),
+        ResourceId::ProjectPermission { project, .. } => Read::Grants(Scope::Project(project.clone())),
+        ResourceId::RepoPermission { project, repo, .. } => Read::Grants(Scope::Repo(project.clone(), repo.clone())),
+    }
 }
 
 fn grant_scope(id: &ResourceId) -> Option<(Scope, Principal)> {
@@ -447,11 +492,20 @@ impl Provider for BitbucketDc {
     }
 
     fn apply<'a>(&'a self, changes: &'a [Change]) -> BoxFuture<'a, Result<(), ProviderError>> {
-        Box::pin(self.apply_batch(changes))
+        Box::pin(async move {
+            match self.apply_batch(changes).await {
+                Err(ProviderError::Http(e)) if e.ambiguous => self.confirm(changes, e).await,
+                other => other,
+            }
+        })
     }
 
     fn request_count(&self) -> usize {
         self.http.request_count()
+    }
+
+    fn retry_count(&self) -> usize {
+        self.http.retry_count()
     }
 }
 

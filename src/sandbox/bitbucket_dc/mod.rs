@@ -168,6 +168,11 @@ impl Shared {
         self.lock_faults().counts()
     }
 
+    /// Changes the state as someone working by hand would, between two runs.
+    pub fn with_state(&self, f: impl FnOnce(&mut DcState)) {
+        f(&mut self.lock_state());
+    }
+
     /// A copy of the current state.
     pub fn state(&self) -> DcState {
         self.lock_state().clone()
