@@ -399,3 +399,47 @@ async fn a_failure_skips_only_the_batched_changes_that_needed_it() {
     connected.shutdown().await;
     emulator.shutdown().await;
 }
+
+/// A create whose answer is lost after the server made it: the retry gets 409, and the
+/// provider reads the group back instead of reporting a failure or creating it twice.
+#[tokio::test]
+async fn a_create_applied_before_its_answer_was_lost_is_confirmed_not_repeated() {
+    use rollcall::sandbox::faults::{Fault, FaultConfig};
+
+    let mut state = big_state(1, 0, 0);
+    state.global.users.insert("admin".into(), "SYS_ADMIN".into());
+    let emulator = start(state).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desired = manifest(dir.path(), &emulator.base_url, TOKEN, "groups:\n  ops: {}\n");
+    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let plan = rollcall::plan::build(&desired, &live);
+    assert_eq!(plan.changes.len(), 1, "{:?}", plan.changes);
+
+    // A seed whose first request is dropped after being handled and whose next ones pass.
+    let faults = (0..10_000)
+        .map(|seed| FaultConfig {
+            seed,
+            dropped: 0.5,
+            ..FaultConfig::default()
+        })
+        .find(|f| f.fault_for(0) == Some(Fault::DroppedAfter) && (1..4).all(|n| f.fault_for(n).is_none()))
+        .unwrap();
+    emulator.shared.set_faults(faults).unwrap();
+    let before = emulator.shared.requests().len();
+
+    let report = execute(&plan, &connected.providers, 1, |_, _| {}).await;
+    assert_eq!(report.outcomes[0].1, Outcome::Applied, "{:?}", report.outcomes);
+    assert!(emulator.shared.state().groups.contains_key("ops"));
+    let writes: Vec<String> = emulator.shared.requests()[before..].to_vec();
+    assert_eq!(
+        writes,
+        [
+            "POST /rest/api/latest/admin/groups?name=ops",
+            "POST /rest/api/latest/admin/groups?name=ops",
+            "GET /rest/api/latest/admin/groups?filter=ops&start=0&limit=1000",
+        ],
+        "sent, retried (409), then read back"
+    );
+    assert_eq!(connected.providers["bb"].retry_count(), 1);
+    connected.shutdown().await;
+}
