@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::desired::Policy;
-use crate::model::{Kind, Principal, Resource, ResourceId, ResourceMap, Spellings};
+use crate::model::{Address, Kind, Principal, Resource, ResourceId, ResourceMap, Spellings};
 use crate::plan::{Action, Change};
 
 /// Which rule refused a plan.
@@ -84,7 +84,8 @@ pub fn check(changes: &[Change], cx: &Context<'_>) -> Vec<Refusal> {
             spellings.learn(&c.address.id);
         }
         let before = spellings.respell(live);
-        let after = project(&before, &mine);
+        let (after, cascade) = project(&before, &mine);
+        out.extend(protected_in_cascade(&cascade, cx.policy));
         if let Some(account) = cx.accounts.get(target) {
             out.extend(own_account(target, account, &mine, &before, &after));
         }
@@ -198,9 +199,12 @@ fn delete_limits(changes: &[Change], cx: &Context<'_>) -> Vec<Refusal> {
     out
 }
 
-/// Live state after the changes, as far as the changes say.
-fn project(before: &ResourceMap, changes: &[&Change]) -> ResourceMap {
+/// Live state after the changes, and what goes along without a change of its own: the
+/// server removes a deleted user's or group's memberships and grants with it, whether or
+/// not the plan lists them (it lists only those it read).
+fn project(before: &ResourceMap, changes: &[&Change]) -> (ResourceMap, Vec<(Address, Address)>) {
     let mut state = before.clone();
+    let mut deleted: BTreeMap<(bool, String), &Address> = BTreeMap::new();
     for c in changes {
         match (&c.after, c.action) {
             (Some(r), Action::Create | Action::Update) => {
@@ -208,10 +212,63 @@ fn project(before: &ResourceMap, changes: &[&Change]) -> ResourceMap {
             }
             _ => {
                 state.remove(&c.address);
+                if let Some(p) = c.address.id.as_principal() {
+                    deleted.insert(principal_key(&p), &c.address);
+                }
             }
         }
     }
-    state
+    let mut cascade = Vec::new();
+    state.retain(|address, _| {
+        let cause = address
+            .id
+            .principals()
+            .iter()
+            .find_map(|p| deleted.get(&principal_key(p)).copied());
+        match cause {
+            Some(cause) => {
+                cascade.push((cause.clone(), address.clone()));
+                false
+            }
+            None => true,
+        }
+    });
+    (state, cascade)
+}
+
+/// A principal without regard to case: (is a group, lower-cased name).
+fn principal_key(p: &Principal) -> (bool, String) {
+    match p {
+        Principal::User(n) => (false, n.to_lowercase()),
+        Principal::Group(n) => (true, n.to_lowercase()),
+    }
+}
+
+/// Deleting a principal must not take along what a protected one holds or belongs to.
+fn protected_in_cascade(cascade: &[(Address, Address)], policy: &Policy) -> Vec<Refusal> {
+    let protect: BTreeSet<String> = policy.protect.iter().map(|n| n.to_lowercase()).collect();
+    cascade
+        .iter()
+        // A protected principal deleted outright is refused by its own change already.
+        .filter(|(cause, _)| {
+            let own = cause.id.as_principal();
+            !own.is_some_and(|p| protect.contains(&name(&p).to_lowercase()))
+        })
+        .filter_map(|(cause, removed)| {
+            let hit = removed
+                .id
+                .principals()
+                .into_iter()
+                .map(|p| name(&p).to_owned())
+                .find(|n| protect.contains(&n.to_lowercase()))?;
+            Some(Refusal {
+                rule: Rule::Protected,
+                message: format!(
+                    "deleting {cause} also removes {removed}, which touches `{hit}`, which policy.protect lists"
+                ),
+            })
+        })
+        .collect()
 }
 
 /// Bitbucket Data Center's global permissions, weakest first; 0 is none.
@@ -308,7 +365,6 @@ fn percent(n: usize, of: usize) -> String {
 mod tests {
     use super::*;
     use crate::desired::Limits;
-    use crate::model::Address;
     use crate::model::UserAttrs;
 
     const T: &str = "bb";
@@ -462,7 +518,19 @@ mod tests {
         w.policy.protect = BTreeSet::from(["SVC".to_owned()]);
         assert_eq!(w.check(&[delete(member("ops", "svc"))]), vec![Rule::Protected]);
         assert_eq!(w.check(&[delete(user("svc"))]), vec![Rule::Protected]);
-        assert!(w.check(&[delete(group("ops"))]).is_empty());
+        assert_eq!(
+            w.check(&[delete(group("ops"))]),
+            vec![Rule::Protected],
+            "deleting the group would take the protected member's membership along"
+        );
+        assert!(w.check(&[delete(group("ops")), delete(member("ops", "bo"))]).len() == 1);
+    }
+
+    #[test]
+    fn deleting_a_group_counts_as_removing_its_members_admin_rights() {
+        let mut w = admin_world(); // ann is admin only through `admins`
+        w.policy.min_admins = 3;
+        assert_eq!(w.check(&[delete(group("admins"))]), vec![Rule::MinAdmins]);
     }
 
     fn admin_world() -> World {

@@ -366,3 +366,42 @@ fn protected_users_and_the_token_account_are_never_deleted() {
         .users
         .contains_key("admin"));
 }
+
+/// A group the plan deletes gains members and an admin grant after the plan was made:
+/// deleting it now would take away admin rights nobody reviewed, so the plan is stale.
+#[test]
+fn a_plan_deleting_a_group_goes_stale_when_the_group_gains_members() {
+    let (_g, root) = pruning_world(12, "");
+    edit(&root.join("state.yaml"), |s| {
+        s.groups.insert("old".into(), Default::default());
+    });
+    let manifest = root.join("m/manifest.yaml");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("prune: { users: true }", "prune: { users: true, groups: true }");
+    std::fs::write(&manifest, text).unwrap();
+    let r = run(rollcall(&root).args(["plan", "m", "--out", "plan.json"]));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("- bb.group[\"old\"]"), "{}", r.stdout);
+
+    edit(&root.join("state.yaml"), |s| {
+        s.groups
+            .insert("old".into(), ["u01".to_owned(), "u02".to_owned()].into());
+        s.global.groups.insert("old".into(), "ADMIN".into());
+    });
+    let r = run(rollcall(&root).args(["apply", "plan.json"]));
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    for joined in ["bb.group[\"old\"].member[\"u01\"]", "bb.global.group[\"old\"]"] {
+        assert!(
+            r.stderr.contains(&format!(
+                "{joined} changed since the plan was made: expected absent (the plan deletes bb.group[\"old\"], which would take it along)"
+            )),
+            "{}",
+            r.stderr
+        );
+    }
+    assert!(DcState::load(&root.join("state.yaml"))
+        .unwrap()
+        .groups
+        .contains_key("old"));
+}

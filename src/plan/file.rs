@@ -270,8 +270,8 @@ fn target_config(name: &str, shown: &str, account: Option<String>, c: Connection
 }
 
 /// Per target, what `apply FILE` must read to check the plan: the projects and
-/// repositories it changes grants in and the groups it changes members of. Users, groups
-/// and global grants are always read.
+/// repositories it changes grants in, the groups it changes members of or deletes, and the
+/// groups of users it deletes. Users, groups and global grants are always read.
 pub fn touched_scope(plan: &Plan) -> BTreeMap<String, ReadScope> {
     let mut out: BTreeMap<String, ReadScope> = BTreeMap::new();
     for c in &plan.changes {
@@ -285,6 +285,14 @@ pub fn touched_scope(plan: &Plan) -> BTreeMap<String, ReadScope> {
             }
             ResourceId::RepoPermission { project, repo, .. } => {
                 scope.projects.entry(project.clone()).or_default().insert(repo.clone());
+            }
+            // What a deleted principal would take along must be read, to check that
+            // nothing joined it since.
+            ResourceId::User { name } if c.action == Action::Delete => {
+                scope.member_users.insert(name.clone());
+            }
+            ResourceId::Group { name } if c.action == Action::Delete => {
+                scope.member_groups.insert(name.clone());
             }
             ResourceId::User { .. } | ResourceId::Group { .. } | ResourceId::GlobalPermission { .. } => {}
         }

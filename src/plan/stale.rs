@@ -34,10 +34,43 @@ pub fn check(plan: &Plan, live: &BTreeMap<String, ResourceMap>) -> Vec<Stale> {
         for c in &changes {
             let found = live.get(&c.address);
             if found != c.before.as_ref() {
+                // Already as the plan would leave it: a partial run of this plan, or the
+                // same change made by hand. Either way the plan no longer describes what
+                // it would do, so it is refused like any other drift.
+                let done = found == c.after.as_ref()
+                    || (found.is_none() && matches!(c.after, Some(Resource::ProjectDefault { permission: None })));
                 out.push(Stale {
                     address: c.address.clone(),
                     expected: describe(c.before.as_ref()),
-                    found: describe(found),
+                    found: if done {
+                        format!("{}, as the plan would leave it", describe(found))
+                    } else {
+                        describe(found)
+                    },
+                });
+            }
+        }
+        // A user or group the plan deletes takes its memberships and grants along; the plan
+        // lists the ones there were. One that appeared since would go unreviewed.
+        let listed: BTreeSet<&Address> = changes.iter().map(|c| &c.address).collect();
+        let deleted: Vec<&Address> = changes
+            .iter()
+            .filter(|c| c.action == Action::Delete && c.address.id.as_principal().is_some())
+            .map(|c| &c.address)
+            .collect();
+        for (address, current) in &live {
+            let principals = address.id.principals();
+            let Some(cause) = deleted
+                .iter()
+                .find(|d| d.id.as_principal().is_some_and(|p| principals.contains(&p)))
+            else {
+                continue;
+            };
+            if !listed.contains(address) {
+                out.push(Stale {
+                    address: address.clone(),
+                    expected: format!("absent (the plan deletes {cause}, which would take it along)"),
+                    found: describe(Some(current)),
                 });
             }
         }
