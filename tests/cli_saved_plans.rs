@@ -405,3 +405,47 @@ fn a_plan_deleting_a_group_goes_stale_when_the_group_gains_members() {
         .groups
         .contains_key("old"));
 }
+
+/// Hand edits that would make apply do something other than what the plan shows.
+#[test]
+fn an_edited_plan_file_that_disagrees_with_itself_is_rejected() {
+    let (_g, root, _, state) = quickstart();
+    save_plan(&root);
+    let original: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("plan.json")).unwrap()).unwrap();
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(Edit, &str); 4] = [
+        (
+            |p| p["targets"][0]["connection"]["url"] = "sandbox:/elsewhere.yaml".into(),
+            "does not match the endpoint",
+        ),
+        (
+            |p| p["changes"][0]["resource"]["name"] = "someone-else".into(),
+            "does not match its resource",
+        ),
+        (
+            |p| {
+                let first = p["changes"][0].clone();
+                p["changes"].as_array_mut().unwrap().push(first);
+            },
+            "has more than one change",
+        ),
+        (
+            |p| {
+                let first = p["targets"][0].clone();
+                p["targets"].as_array_mut().unwrap().push(first);
+            },
+            "is listed twice",
+        ),
+    ];
+    let before = std::fs::read_to_string(&state).unwrap();
+    for (edit, expected) in cases {
+        let mut plan = original.clone();
+        edit(&mut plan);
+        std::fs::write(root.join("edited.json"), plan.to_string()).unwrap();
+        let r = run(rollcall(&root).args(["apply", "edited.json"]));
+        assert_eq!(r.code, 1, "{expected}: {}", r.stderr);
+        assert!(r.stderr.contains(expected), "{expected}: {}", r.stderr);
+    }
+    assert_eq!(before, std::fs::read_to_string(&state).unwrap());
+}

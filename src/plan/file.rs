@@ -6,7 +6,7 @@
 //! *reference*, account), the policy it was made under, and for each change the live
 //! object it expects to find (`before`). It never holds a secret.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -167,21 +167,37 @@ pub fn from_json(text: &str) -> Result<Plan, FileError> {
             config,
         });
     }
-    let known = |name: &str| targets.iter().any(|t| t.name == name);
+    let mut names = BTreeSet::new();
+    for t in &targets {
+        if !names.insert(t.name.as_str()) {
+            return Err(FileError(format!("target `{}` is listed twice", t.name)));
+        }
+    }
+    let mut seen = BTreeSet::new();
     let mut changes = Vec::new();
     for c in doc.changes {
-        if !known(&c.target) {
+        if !names.contains(c.target.as_str()) {
             return Err(FileError(format!(
                 "a change names target `{}`, which the plan does not list",
                 c.target
             )));
+        }
+        let address = Address::new(&c.target, c.resource);
+        // The address is what people read; the resource is what runs. They must agree.
+        if address.to_string() != c.address {
+            return Err(FileError(format!(
+                "the change `{}` does not match its resource ({address})",
+                c.address
+            )));
+        }
+        if !seen.insert(address.clone()) {
+            return Err(FileError(format!("{address} has more than one change")));
         }
         let consistent = match c.action {
             Action::Create => c.before.is_none() && c.after.is_some(),
             Action::Update => c.before.is_some() && c.after.is_some(),
             Action::Delete => c.before.is_some() && c.after.is_none(),
         };
-        let address = Address::new(&c.target, c.resource);
         if !consistent {
             return Err(FileError(format!(
                 "the change to {address} has `before`/`after` that do not fit its action"
@@ -257,6 +273,33 @@ fn target_config(name: &str, shown: &str, account: Option<String>, c: Connection
     };
     if auth.is_none() && matches!(endpoint, Endpoint::Url(_)) {
         return Err(FileError(format!("target `{name}` has no token reference")));
+    }
+    // The same rules as the manifest's: the account is the Basic username, and a Bearer
+    // token names its account, so the own-account rule cannot be edited away.
+    match auth.as_ref().map(|a| &a.username) {
+        Some(Some(user)) if account.as_deref() != Some(user.as_str()) => {
+            return Err(FileError(format!(
+                "target `{name}`: `account` must be the Basic username `{user}`"
+            )));
+        }
+        Some(None) if account.is_none() => {
+            return Err(FileError(format!(
+                "target `{name}` has a Bearer token but no `account`"
+            )));
+        }
+        _ => {}
+    }
+    // What people were shown (`endpoint`) is where apply goes.
+    let agrees = match &endpoint {
+        Endpoint::Url(url) => url::Url::parse(shown).is_ok_and(|u| &u == url),
+        Endpoint::Sandbox(path) => shown
+            .strip_prefix("sandbox:")
+            .is_some_and(|p| path.ends_with(p.trim_start_matches("./"))),
+    };
+    if !agrees {
+        return Err(FileError(format!(
+            "target `{name}`: the connection URL does not match the endpoint `{shown}` the plan shows"
+        )));
     }
     Ok(TargetConfig {
         name: name.to_owned(),
