@@ -449,3 +449,23 @@ fn an_edited_plan_file_that_disagrees_with_itself_is_rejected() {
     }
     assert_eq!(before, std::fs::read_to_string(&state).unwrap());
 }
+
+/// `protect` names people as the manifest does; their username on the target is
+/// protected with them.
+#[test]
+fn a_protected_person_is_protected_under_their_username_on_the_target() {
+    let (_g, root) = pruning_world(12, "  protect: [carol]\n");
+    let manifest = root.join("m/manifest.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace(
+        "  u05: { name: u05, email: u05@example.com }\n",
+        "  carol: { name: Carol, email: carol@example.com, ids: { bb: u05 } }\n",
+    );
+    std::fs::write(&manifest, text).unwrap();
+    let r = run(rollcall(&root).args(["plan", "m"]));
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("changing bb.user[\"u05\"] touches `u05`, which policy.protect lists"),
+        "{}",
+        r.stdout
+    );
+}

@@ -167,7 +167,7 @@ impl<'a> Resolver<'a> {
         }
 
         self.access(files, &targets, &users, &groups, &usernames, &mut desired);
-        self.policy(files, &mut desired);
+        self.policy(files, &usernames, &mut desired);
         read_scope(&mut desired);
         desired
     }
@@ -713,7 +713,12 @@ impl<'a> Resolver<'a> {
         found
     }
 
-    fn policy(&mut self, files: &[(usize, crate::manifest::RawFile)], desired: &mut Desired) {
+    fn policy(
+        &mut self,
+        files: &[(usize, crate::manifest::RawFile)],
+        usernames: &BTreeMap<String, BTreeMap<String, String>>,
+        desired: &mut Desired,
+    ) {
         let mut first: Option<Origin> = None;
         for (file, raw) in files {
             let Some(policy) = &raw.policy else { continue };
@@ -756,6 +761,13 @@ impl<'a> Resolver<'a> {
                     );
                 } else {
                     desired.policy.protect.insert(name.value.clone());
+                    // A declared person is protected under their username on every
+                    // target too (`ids`), which is what the rules compare.
+                    for names in usernames.values() {
+                        if let Some(username) = names.get(&name.value) {
+                            desired.policy.protect.insert(username.clone());
+                        }
+                    }
                 }
             }
             let limits = &policy.value.limits;
