@@ -270,6 +270,9 @@ impl Resource {
     }
 }
 
+/// Bitbucket Data Center's global permissions that make a user an administrator.
+pub const ADMIN_PERMISSIONS: [&str; 2] = ["ADMIN", "SYS_ADMIN"];
+
 /// A set of resources keyed by address; both desired and live state take this shape, so
 /// the diff is a merge of two sorted maps.
 pub type ResourceMap = BTreeMap<Address, Resource>;

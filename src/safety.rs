@@ -312,12 +312,11 @@ fn global_level(state: &ResourceMap, user: &str) -> usize {
 
 /// Users holding ADMIN or SYS_ADMIN, directly or through a group (lower-cased).
 fn admins(state: &ResourceMap) -> BTreeSet<String> {
-    let admin = rank("ADMIN");
     let mut users = BTreeSet::new();
     let mut groups = BTreeSet::new();
     for (a, r) in state {
         if let (ResourceId::GlobalPermission { principal }, Resource::Permission { permission }) = (&a.id, r) {
-            if rank(permission) >= admin {
+            if crate::model::ADMIN_PERMISSIONS.contains(&permission.as_str()) {
                 match principal {
                     Principal::User(u) => users.insert(u.to_lowercase()),
                     Principal::Group(g) => groups.insert(g.to_lowercase()),

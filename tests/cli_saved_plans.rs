@@ -464,7 +464,8 @@ fn a_protected_person_is_protected_under_their_username_on_the_target() {
     let r = run(rollcall(&root).args(["plan", "m"]));
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     assert!(
-        r.stdout.contains("changing bb.user[\"u05\"] touches `u05`, which policy.protect lists"),
+        r.stdout
+            .contains("changing bb.user[\"u05\"] touches `u05`, which policy.protect lists"),
         "{}",
         r.stdout
     );

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::Direction;
 
-use crate::model::{Address, Principal};
+use crate::model::{Address, Principal, Resource, ResourceId, ADMIN_PERMISSIONS};
 use crate::plan::{Action, Change};
 
 /// The dependency graph of a list of changes; node `i` is `changes[i]`.
@@ -43,7 +43,30 @@ pub fn build(changes: &[Change]) -> DiGraph<usize, ()> {
             }
         }
     }
+    // Administrator rights are granted before anything is removed, so a move from one
+    // source of ADMIN to another (a group grant to a direct one, say) never passes through
+    // a moment with fewer administrators, or with the token's own account demoted, which
+    // Bitbucket refuses.
+    let admin_grants: Vec<usize> = (0..changes.len()).filter(|&i| grants_admin(&changes[i])).collect();
+    for &g in &admin_grants {
+        for (i, c) in changes.iter().enumerate() {
+            if c.action == Action::Delete && c.address.target == changes[g].address.target {
+                graph.add_edge(nodes[g], nodes[i], ());
+            }
+        }
+    }
     graph
+}
+
+fn grants_admin(c: &Change) -> bool {
+    matches!(
+        (&c.address.id, c.action, &c.after),
+        (
+            ResourceId::GlobalPermission { .. },
+            Action::Create | Action::Update,
+            Some(Resource::Permission { permission })
+        ) if ADMIN_PERMISSIONS.contains(&permission.as_str())
+    )
 }
 
 /// The phase a change runs in when nothing else decides: new principals, then removals
@@ -96,7 +119,6 @@ pub fn order(mut changes: Vec<Change>) -> Vec<Change> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Resource, ResourceId};
 
     fn change(id: ResourceId, action: Action) -> Change {
         Change {
@@ -140,6 +162,31 @@ mod tests {
                 "+ bb.group[\"devs\"].member[\"ann\"]",
                 "- bb.group[\"old\"]",
             ]
+        );
+    }
+
+    #[test]
+    fn admin_rights_are_granted_before_anything_is_removed() {
+        let mut grant = change(
+            ResourceId::GlobalPermission {
+                principal: Principal::User("svc".into()),
+            },
+            Action::Create,
+        );
+        grant.after = Some(Resource::Permission {
+            permission: "ADMIN".into(),
+        });
+        let leave = change(
+            ResourceId::Membership {
+                group: "admins".into(),
+                user: "svc".into(),
+            },
+            Action::Delete,
+        );
+        let g = build(&[leave, grant]);
+        assert!(
+            g.contains_edge(NodeIndex::new(1), NodeIndex::new(0)),
+            "a dependency, not just an order"
         );
     }
 

@@ -112,7 +112,7 @@ impl BitbucketDc {
                     principal: Principal::Group(g),
                 },
                 Resource::Permission { permission },
-            ) if permission == "ADMIN" || permission == "SYS_ADMIN" => Some(g.to_lowercase()),
+            ) if crate::model::ADMIN_PERMISSIONS.contains(&permission.as_str()) => Some(g.to_lowercase()),
             _ => None,
         }));
         let mut member_reads: Vec<Read> = results
