@@ -669,7 +669,15 @@ fn epoch_time(
     fraction: f64,
     offset_secs: i64,
 ) -> Option<SystemTime> {
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
+    // Years are bounded before any arithmetic: a server's header must not overflow it.
+    if !(1970..=9999).contains(&year)
+        || !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || h > 23
+        || m > 59
+        || s > 60
+        || offset_secs.abs() > 86_400
+    {
         return None;
     }
     let secs = days_from_civil(year, month, day) * 86_400 + i64::from(h * 3600 + m * 60 + s) - offset_secs;
@@ -854,8 +862,14 @@ mod tests {
             "1.5",
             "Sun, 06 Nov 1994 25:49:37 GMT",
             "Sun, 06 Foo 1994 08:49:37 GMT",
+            // Years that would overflow the calendar arithmetic.
+            "Sun, 06 Nov 99999999999999 08:49:37 GMT",
+            "Sun, 06 Nov -9223372036854775808 08:49:37 GMT",
         ] {
             assert_eq!(parse_retry_after(junk, now), None, "{junk:?}");
+        }
+        for junk in ["99999999999999-01-01T00:00Z", "-9999999999-01-01T00:00Z", "2026-11-23T12:00+99:99"] {
+            assert_eq!(parse_iso8601(junk), None, "{junk:?}");
         }
     }
 
