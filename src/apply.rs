@@ -182,21 +182,23 @@ pub async fn execute(
         }
         release(&graph, s, &mut waiting, &mut ready);
     }
+    // Every step runs once all its inputs are done, so no change should be left without
+    // an outcome; if one ever were, "skipped" is the truthful report, and it is reported
+    // (and audited) like any other.
+    for i in 0..plan.changes.len() {
+        if outcomes[i].is_none() {
+            if let Some(c) = plan.changes.get(i) {
+                let because = c.address.clone();
+                record(i, Outcome::Skipped { because }, &mut outcomes);
+            }
+        }
+    }
     ApplyReport {
         outcomes: plan
             .changes
             .iter()
             .zip(outcomes)
-            .map(|(c, o)| {
-                (
-                    c.clone(),
-                    // Every step runs once all its inputs are done, so this is unreachable;
-                    // if it ever were, "skipped" is the truthful report.
-                    o.unwrap_or(Outcome::Skipped {
-                        because: c.address.clone(),
-                    }),
-                )
-            })
+            .filter_map(|(c, o)| Some((c.clone(), o?)))
             .collect(),
     }
 }

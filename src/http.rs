@@ -868,7 +868,11 @@ mod tests {
         ] {
             assert_eq!(parse_retry_after(junk, now), None, "{junk:?}");
         }
-        for junk in ["99999999999999-01-01T00:00Z", "-9999999999-01-01T00:00Z", "2026-11-23T12:00+99:99"] {
+        for junk in [
+            "99999999999999-01-01T00:00Z",
+            "-9999999999-01-01T00:00Z",
+            "2026-11-23T12:00+99:99",
+        ] {
             assert_eq!(parse_iso8601(junk), None, "{junk:?}");
         }
     }

@@ -5,8 +5,9 @@
 //!   than 200 changes converges: the next plan is empty, and the emulator's final state
 //!   is identical to that of the same apply without faults, so nothing outside the plan
 //!   was touched and nothing in it was missed.
-//! - An apply killed part-way (the process, with SIGKILL) against a separate sandbox
-//!   server, then run again, converges to the same state.
+//! - An apply of a saved plan killed part-way (the process, with SIGKILL) against a
+//!   separate sandbox server leaves a whole-line audit log; the saved plan is then
+//!   refused as stale, and planning and applying again converges to the same state.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -230,9 +231,15 @@ fn an_apply_killed_part_way_converges_when_run_again() {
     );
     std::fs::write(root.join("m/manifest.yaml"), manifest(&target)).unwrap();
 
+    let (code, _, err) = output(
+        rollcall(&root)
+            .env("BB_TOKEN", TOKEN)
+            .args(["plan", "m", "--out", "plan.json"]),
+    );
+    assert_eq!(code, 0, "{err}");
     let mut apply = rollcall(&root)
         .env("BB_TOKEN", TOKEN)
-        .args(["apply", "m", "--auto-approve", "--parallelism", "2"])
+        .args(["apply", "plan.json", "--parallelism", "2", "--audit-log", "audit.jsonl"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -253,6 +260,17 @@ fn an_apply_killed_part_way_converges_when_run_again() {
     }
     apply.kill().unwrap();
     apply.wait().unwrap();
+
+    // The audit log holds whole lines only, at least one per change reported applied.
+    let log = std::fs::read_to_string(root.join("audit.jsonl")).unwrap();
+    assert!(log.ends_with('\n'));
+    let lines: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lines.len() >= 60, "{} audit lines", lines.len());
+
+    // The saved plan no longer describes live state: it is refused, naming what is done.
+    let (code, _, err) = output(rollcall(&root).env("BB_TOKEN", TOKEN).args(["apply", "plan.json"]));
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("as the plan would leave it"), "{err}");
 
     let (code, out, err) = output(rollcall(&root).env("BB_TOKEN", TOKEN).args(["plan", "m"]));
     assert_eq!(code, 0, "{err}");

@@ -40,6 +40,10 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<u8, CliError> {
+    if !args.path.exists() {
+        return Err(CliError::new(format!("{} does not exist", args.path.display()))
+            .hint("pass a manifest directory, or a plan file saved by `rollcall plan --out FILE`"));
+    }
     let saved = args.path.is_file();
     let (plan, connected, plan_digest) = if saved {
         from_file(&args).await?
@@ -68,7 +72,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         },
         None => None,
     };
-    println!();
+    println!("\nApplying plan {plan_digest}.");
     let progress = Progress::new(plan.changes.len());
     let report = execute(&plan, &connected.providers, usize::from(args.parallelism), |c, o| {
         if let Some(log) = audit.as_mut() {
@@ -105,7 +109,7 @@ async fn from_manifests(args: &Args) -> Result<(Plan, Connected, String), CliErr
         connected.shutdown().await;
         return Err(CliError::refused(&plan.refusals));
     }
-    let digest = crate::desired::digest(crate::plan::file::to_json(&plan).as_bytes());
+    let digest = crate::render::plan_digest(&plan);
     Ok((plan, connected, digest))
 }
 

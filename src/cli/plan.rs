@@ -40,8 +40,15 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     plan.review(&accounts, &live, args.allow.allow_deletes);
     if let Some(path) = &args.out {
         // Written even when refused: `apply FILE --allow-deletes N` may admit it later.
-        std::fs::write(path, crate::plan::file::to_json(&plan))
+        let json = crate::plan::file::to_json(&plan);
+        std::fs::write(path, &json)
             .map_err(|e| CliError::new(format!("cannot write the plan file {}: {e}", path.display())))?;
+        // On stderr, so `--json` or `--markdown` output stays clean.
+        anstream::eprintln!(
+            "Saved the plan to {} ({}).",
+            path.display(),
+            crate::desired::digest(json.as_bytes())
+        );
     }
     let format = if args.json {
         Format::Json

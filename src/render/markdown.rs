@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use crate::plan::{Action, Plan};
-use crate::render::{attribute_lines, counts, plural, value_summary};
+use crate::render::{attribute_lines, counts, plan_digest, plural, refusal_headline, value_summary};
 
 /// GitHub rejects comments over 65,536 characters; stay well below it.
 const MAX_LEN: usize = 60_000;
@@ -19,13 +19,18 @@ pub fn render(plan: &Plan) -> String {
     } else {
         let _ = writeln!(out, "**{}.**\n", capitalise(&counts(&total)));
     }
+    // The digests tie this comment to the plan file that will be applied and to the
+    // manifests it came from (`rollcall show FILE` prints the same); at the top, where
+    // truncation cannot reach them.
+    let _ = writeln!(
+        out,
+        "<sub>plan `{}` · manifests `{}`</sub>\n",
+        plan_digest(plan),
+        plan.manifest_digest
+    );
     // At the top, where truncation cannot reach it.
     if !plan.refusals.is_empty() {
-        let _ = writeln!(
-            out,
-            "> **Refused:** the plan breaks {}; apply will not run it.\n>",
-            plural(plan.refusals.len(), "safety rule", "safety rules")
-        );
+        let _ = writeln!(out, "> **Refused:** {}.\n>", refusal_headline(plan));
         for r in &plan.refusals {
             let _ = writeln!(out, "> - {}", r.message);
         }

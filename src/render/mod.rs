@@ -66,6 +66,26 @@ pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// What a refused plan's banner says: only the delete limits yield to `--allow-deletes`.
+pub(crate) fn refusal_headline(plan: &Plan) -> String {
+    use crate::safety::Rule;
+    let rules = plural(plan.refusals.len(), "safety rule", "safety rules");
+    let waivable = plan
+        .refusals
+        .iter()
+        .all(|r| matches!(r.rule, Rule::MaxDeletes | Rule::MaxDeletePercent));
+    if waivable {
+        format!("the plan breaks {rules}; apply will not run it unless --allow-deletes admits its deletes")
+    } else {
+        format!("the plan breaks {rules}; apply will not run it")
+    }
+}
+
+/// The plan's JSON document's digest: what `plan --out` writes and the audit log names.
+pub fn plan_digest(plan: &Plan) -> String {
+    crate::desired::digest(crate::plan::file::to_json(plan).as_bytes())
+}
+
 /// "3 to create, 1 to change, 0 to delete".
 pub(crate) fn counts(s: &crate::plan::Summary) -> String {
     format!("{} to create, {} to change, {} to delete", s.create, s.update, s.delete)

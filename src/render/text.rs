@@ -7,7 +7,7 @@ use std::fmt::Write;
 use owo_colors::OwoColorize;
 
 use crate::plan::{Action, Plan};
-use crate::render::{attribute_lines, counts, plural, value_summary};
+use crate::render::{attribute_lines, counts, plural, refusal_headline, value_summary};
 
 pub fn render(plan: &Plan) -> String {
     let mut out = String::new();
@@ -79,12 +79,7 @@ pub fn render(plan: &Plan) -> String {
         );
     }
     if !plan.refusals.is_empty() {
-        let _ = writeln!(
-            out,
-            "\n{} the plan breaks {}; apply will not run it:",
-            "Refused:".red().bold(),
-            plural(plan.refusals.len(), "safety rule", "safety rules")
-        );
+        let _ = writeln!(out, "\n{} {}:", "Refused:".red().bold(), refusal_headline(plan));
         for r in &plan.refusals {
             let _ = writeln!(out, "  ! {}", r.message);
         }
