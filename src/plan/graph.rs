@@ -69,15 +69,19 @@ fn grants_admin(c: &Change) -> bool {
     )
 }
 
-/// The phase a change runs in when nothing else decides: new principals, then removals
-/// of access, then grants of access, then removal of principals.
+/// The phase a change runs in when nothing else decides: new principals, then grants of
+/// administrator rights, then removals of access, then other grants, then removal of
+/// principals.
 fn phase(c: &Change) -> u8 {
+    if grants_admin(c) {
+        return 1; // before the removals that wait for it
+    }
     let is_principal = c.address.id.as_principal().is_some();
     match (c.action, is_principal) {
         (Action::Create | Action::Update, true) => 0,
-        (Action::Delete, false) => 1,
-        (Action::Create | Action::Update, false) => 2,
-        (Action::Delete, true) => 3,
+        (Action::Delete, false) => 2,
+        (Action::Create | Action::Update, false) => 3,
+        (Action::Delete, true) => 4,
     }
 }
 
