@@ -43,7 +43,7 @@ impl Sources {
         let line = origin.location.line();
         let column = origin.location.column();
         let snippet = file.and_then(|f| {
-            let text = f.text.lines().nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+            let text = source_line(&f.text, line)?;
             if has_literal_token(text) {
                 return None; // never quote a line that may hold a pasted secret
             }
@@ -83,7 +83,7 @@ impl Diagnostic {
             let text = sources
                 .files
                 .get(origin.file)
-                .and_then(|f| f.text.lines().nth(usize::try_from(self.line).ok()?.checked_sub(1)?));
+                .and_then(|f| source_line(&f.text, self.line));
             let span = usize::try_from(origin.location.span().len()).unwrap_or(1).max(1);
             self.snippet = text.map(|t| (t.to_owned(), span));
         }
@@ -130,6 +130,15 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// Line `line` (counted from 1) of `text`, with line breaks as YAML counts them: `\n`,
+/// `\r\n` and a lone `\r`. `str::lines` does not break at a lone `\r`, so in a file
+/// with mixed line endings it would quote a line other than the one the parser named.
+pub(crate) fn source_line(text: &str, line: u64) -> Option<&str> {
+    let index = usize::try_from(line).ok()?.checked_sub(1)?;
+    // `lines` has already taken off `\n` and `\r\n`; any `\r` left is a break of its own.
+    text.lines().flat_map(|l| l.split('\r')).nth(index)
+}
+
 /// Whether a source line sets a `token` key (any case, quoted or not, spaces before the
 /// colon allowed) to something other than a `${…}` reference.
 fn has_literal_token(line: &str) -> bool {
@@ -161,7 +170,7 @@ pub fn render_all(diagnostics: &[Diagnostic]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::has_literal_token;
+    use super::{has_literal_token, source_line, Origin, SourceFile, Sources};
 
     #[test]
     fn literal_tokens_are_recognised() {
@@ -172,5 +181,55 @@ mod tests {
         assert!(!has_literal_token("      token:"));
         assert!(has_literal_token("    auth: { \"token\": \"ghp_x\", usernme: x }"));
         assert!(has_literal_token("      Token : ghp_x"));
+    }
+
+    #[test]
+    fn lines_break_where_yaml_breaks_them() {
+        let text = "a\rb\r\nc\n\r\nd\r\r\ne";
+        let lines: Vec<_> = (1..=8).map(|n| source_line(text, n)).collect();
+        let expected = [
+            Some("a"),
+            Some("b"),
+            Some("c"),
+            Some(""),
+            Some("d"),
+            Some(""),
+            Some("e"),
+            None,
+        ];
+        assert_eq!(lines, expected);
+        assert_eq!(source_line(text, 0), None);
+    }
+
+    /// A lone `\r` is a line break to the parser: the snippet is the line it names, and
+    /// in a file with mixed line endings redaction hides the value on that line, never
+    /// quoting another line (here one that holds a second password).
+    #[test]
+    fn snippets_of_files_with_lone_carriage_returns_quote_the_named_line() {
+        let text = "targets:\r  a:\r    kind: bitbucket-datacenter\r    url: https://u:p@h\n  b:\n    url: https://user:longpassword@h\n";
+        let sources = Sources {
+            files: vec![SourceFile {
+                name: "m.yaml".to_owned(),
+                text: text.to_owned(),
+            }],
+        };
+        #[derive(serde::Deserialize)]
+        struct File {
+            targets: std::collections::BTreeMap<String, Target>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Target {
+            url: serde_saphyr::Spanned<String>,
+        }
+        let file: File = serde_saphyr::from_str(text).unwrap();
+        let url = file.targets["a"].url.referenced;
+        let origin = Origin { file: 0, location: url };
+        let plain = sources.diagnostic(origin, "m");
+        assert_eq!(plain.line, 4);
+        assert_eq!(plain.snippet, Some(("    url: https://u:p@h".to_owned(), 13)));
+        let redacted = sources.diagnostic(origin, "m").redacted(&sources, origin);
+        let shown = redacted.to_string();
+        assert!(shown.contains("4 |     url: <redacted>\n"), "{shown}");
+        assert!(!shown.contains("longpassword"), "{shown}");
     }
 }
