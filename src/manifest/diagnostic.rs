@@ -91,8 +91,13 @@ impl Diagnostic {
             let start = usize::try_from(self.column).unwrap_or(1).saturating_sub(1);
             let kept: String = text.chars().take(start).collect();
             let rest: String = text.chars().skip(start + *width).collect();
-            *text = format!("{kept}<redacted>{rest}");
-            *width = "<redacted>".len();
+            *text = format!("{kept}{REDACTED}{rest}");
+            *width = REDACTED.len();
+        }
+        // The line was fetched here, unscreened: another value on it (a pasted token
+        // beside a URL, a second target's token) may be a secret too. Quote nothing then.
+        if self.snippet.as_ref().is_some_and(|(text, _)| has_literal_token(text)) {
+            self.snippet = None;
         }
         self
     }
@@ -139,8 +144,11 @@ pub(crate) fn source_line(text: &str, line: u64) -> Option<&str> {
     text.lines().flat_map(|l| l.split('\r')).nth(index)
 }
 
+/// What a hidden value is shown as.
+const REDACTED: &str = "<redacted>";
+
 /// Whether a source line sets a `token` key (any case, quoted or not, spaces before the
-/// colon allowed) to something other than a `${…}` reference.
+/// colon allowed) to something other than a `${…}` reference (or a value already hidden).
 fn has_literal_token(line: &str) -> bool {
     let lower = line.to_ascii_lowercase();
     lower.match_indices("token").any(|(i, _)| {
@@ -149,7 +157,7 @@ fn has_literal_token(line: &str) -> bool {
             return false;
         };
         let value = value.trim_start().trim_start_matches(['"', '\'']);
-        !value.is_empty() && !value.starts_with("${") && !value.starts_with('#')
+        !value.is_empty() && !value.starts_with("${") && !value.starts_with('#') && !value.starts_with(REDACTED)
     })
 }
 
@@ -231,5 +239,39 @@ mod tests {
         let shown = redacted.to_string();
         assert!(shown.contains("4 |     url: <redacted>\n"), "{shown}");
         assert!(!shown.contains("longpassword"), "{shown}");
+    }
+
+    /// Redaction hides the value it is about; when another value on the same line is a
+    /// pasted token, the line is not quoted at all.
+    #[test]
+    fn redaction_never_quotes_a_line_with_another_literal_token() {
+        let text = "targets: {bb: {kind: bitbucket-datacenter, url: https://u:p@h, auth: {token: ghp_pasted}}}\n";
+        let sources = Sources {
+            files: vec![SourceFile {
+                name: "m.yaml".to_owned(),
+                text: text.to_owned(),
+            }],
+        };
+        #[derive(serde::Deserialize)]
+        struct File {
+            targets: std::collections::BTreeMap<String, Target>,
+        }
+        #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Target {
+            kind: String,
+            url: serde_saphyr::Spanned<String>,
+            auth: serde_json::Value,
+        }
+        let file: File = serde_saphyr::from_str(text).unwrap();
+        let origin = Origin {
+            file: 0,
+            location: file.targets["bb"].url.referenced,
+        };
+        let d = sources.diagnostic(origin, "m").redacted(&sources, origin);
+        assert_eq!(d.snippet, None);
+        assert!(!d.to_string().contains("ghp_pasted"));
+        assert!(!has_literal_token("      token: <redacted>"));
+        assert!(!has_literal_token("    auth: { token: \"<redacted>\", account: x }"));
     }
 }
