@@ -44,7 +44,7 @@ impl Sources {
         let column = origin.location.column();
         let snippet = file.and_then(|f| {
             let text = source_line(&f.text, line)?;
-            if has_literal_token(text) {
+            if may_hold_secret(text) {
                 return None; // never quote a line that may hold a pasted secret
             }
             let start = usize::try_from(column).ok()?.saturating_sub(1);
@@ -96,7 +96,7 @@ impl Diagnostic {
         }
         // The line was fetched here, unscreened: another value on it (a pasted token
         // beside a URL, a second target's token) may be a secret too. Quote nothing then.
-        if self.snippet.as_ref().is_some_and(|(text, _)| has_literal_token(text)) {
+        if self.snippet.as_ref().is_some_and(|(text, _)| may_hold_secret(text)) {
             self.snippet = None;
         }
         self
@@ -147,6 +147,13 @@ pub(crate) fn source_line(text: &str, line: u64) -> Option<&str> {
 /// What a hidden value is shown as.
 const REDACTED: &str = "<redacted>";
 
+/// Whether a source line may hold a secret: a literal token, or a URL with a user or
+/// password in it (`https://user:password@host`). A line with an `@` anywhere after a
+/// `://` counts, so that a password with `/`, spaces or commas in it counts too.
+fn may_hold_secret(line: &str) -> bool {
+    has_literal_token(line) || line.find("://").is_some_and(|i| line[i..].contains('@'))
+}
+
 /// Whether a source line sets a `token` key (any case, quoted or not, spaces before the
 /// colon allowed) to something other than a `${…}` reference (or a value already hidden).
 fn has_literal_token(line: &str) -> bool {
@@ -178,7 +185,7 @@ pub fn render_all(diagnostics: &[Diagnostic]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{has_literal_token, source_line, Origin, SourceFile, Sources};
+    use super::{has_literal_token, may_hold_secret, source_line, Origin, SourceFile, Sources};
 
     #[test]
     fn literal_tokens_are_recognised() {
@@ -234,7 +241,6 @@ mod tests {
         let origin = Origin { file: 0, location: url };
         let plain = sources.diagnostic(origin, "m");
         assert_eq!(plain.line, 4);
-        assert_eq!(plain.snippet, Some(("    url: https://u:p@h".to_owned(), 13)));
         let redacted = sources.diagnostic(origin, "m").redacted(&sources, origin);
         let shown = redacted.to_string();
         assert!(shown.contains("4 |     url: <redacted>\n"), "{shown}");
@@ -273,5 +279,40 @@ mod tests {
         assert!(!d.to_string().contains("ghp_pasted"));
         assert!(!has_literal_token("      token: <redacted>"));
         assert!(!has_literal_token("    auth: { token: \"<redacted>\", account: x }"));
+    }
+
+    /// A problem on a line with a URL that carries credentials (here a missing `kind`,
+    /// reported at the mapping's first key) does not quote the line.
+    #[test]
+    fn lines_with_credentials_in_a_url_are_never_quoted() {
+        assert!(may_hold_secret("    url: https://user:pw@git.example.com"));
+        assert!(may_hold_secret("  bb: {url: \"https://u:p/w@h\", kind: x}"));
+        assert!(!may_hold_secret("    url: https://git.example.com/scm"));
+        assert!(!may_hold_secret("    email: alice@example.com"));
+        assert!(!may_hold_secret("    url: <redacted>"));
+        let text = "targets:\n  bb:\n    url: https://user:hunter2@git.example.com\n";
+        let sources = Sources {
+            files: vec![SourceFile {
+                name: "m.yaml".to_owned(),
+                text: text.to_owned(),
+            }],
+        };
+        #[derive(Debug, serde::Deserialize)]
+        struct File {
+            #[allow(dead_code)]
+            targets: std::collections::BTreeMap<String, Target>,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Target {
+            kind: String,
+            url: String,
+        }
+        let err = serde_saphyr::from_str::<File>(text).unwrap_err();
+        let location = err.location().unwrap();
+        assert_eq!(location.line(), 3);
+        let d = sources.diagnostic(Origin { file: 0, location }, "missing field `kind`");
+        assert_eq!(d.snippet, None);
+        assert!(!d.to_string().contains("hunter2"));
     }
 }
