@@ -56,7 +56,7 @@ impl Sources {
             file: file.map(|f| f.name.clone()).unwrap_or_default(),
             line,
             column,
-            message: message.into(),
+            message: scrub(message.into()),
             hint: None,
             snippet,
         }
@@ -68,10 +68,36 @@ impl Sources {
             file: self.files.get(file).map(|f| f.name.clone()).unwrap_or_default(),
             line: 0,
             column: 0,
-            message: message.into(),
+            message: scrub(message.into()),
             hint: None,
             snippet: None,
         }
+    }
+}
+
+/// A message with every quoted part that may hold a secret hidden. Messages quote keys
+/// and values (`unknown field `…``), and a typo such as `token:ghp_…` (no space after the
+/// colon) makes a pasted token part of a key.
+fn scrub(message: String) -> String {
+    if !may_hold_secret(&message) {
+        return message;
+    }
+    let scrubbed: Vec<&str> = message
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 && may_hold_secret(part) {
+                REDACTED
+            } else {
+                part
+            }
+        })
+        .collect();
+    let scrubbed = scrubbed.join("`");
+    if may_hold_secret(&scrubbed) {
+        "a value here may hold a secret, so it is not shown".to_owned()
+    } else {
+        scrubbed
     }
 }
 
@@ -185,7 +211,7 @@ pub fn render_all(diagnostics: &[Diagnostic]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{has_literal_token, may_hold_secret, source_line, Origin, SourceFile, Sources};
+    use super::{has_literal_token, may_hold_secret, scrub, source_line, Origin, SourceFile, Sources};
 
     #[test]
     fn literal_tokens_are_recognised() {
@@ -314,5 +340,31 @@ mod tests {
         let d = sources.diagnostic(Origin { file: 0, location }, "missing field `kind`");
         assert_eq!(d.snippet, None);
         assert!(!d.to_string().contains("hunter2"));
+    }
+
+    /// A token made part of a key by a missing space (`token:ghp_…`) is not echoed in
+    /// the parser's message about the unknown key.
+    #[test]
+    fn messages_never_quote_a_secret() {
+        let text = "targets:\n  bb:\n    kind: bitbucket-datacenter\n    url: https://h\n    auth: {account: a, token:ghp_pasted}\n";
+        let sources = Sources {
+            files: vec![SourceFile {
+                name: "m.yaml".to_owned(),
+                text: text.to_owned(),
+            }],
+        };
+        let Err(d) = crate::manifest::parse_file(&sources, 0) else {
+            panic!("the file parsed");
+        };
+        assert_eq!((d.line, d.snippet.clone()), (5, None));
+        assert!(!d.to_string().contains("ghp_pasted"), "{d}");
+        assert!(d.message.starts_with("unknown field `<redacted>`"), "{d}");
+        let quoted = "unknown variant `https://u:pw@h`, expected one of bitbucket-datacenter".to_owned();
+        assert_eq!(
+            scrub(quoted),
+            "unknown variant `<redacted>`, expected one of bitbucket-datacenter"
+        );
+        let plain = "unknown field `tokn`, expected one of username, account, token".to_owned();
+        assert_eq!(scrub(plain.clone()), plain);
     }
 }
