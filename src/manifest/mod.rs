@@ -95,9 +95,7 @@ fn parse_file(sources: &Sources, index: usize) -> Result<RawFile, Diagnostic> {
             snippets: SnippetMode::Off,
         });
         let message = strip_location_suffix(&message);
-        let line_text = err
-            .location()
-            .and_then(|l| text.lines().nth(usize::try_from(l.line()).ok()?.checked_sub(1)?));
+        let line_text = err.location().and_then(|l| diagnostic::source_line(text, l.line()));
         let hint = hint_for_parse_error(&message, line_text.unwrap_or_default());
         let diagnostic = match err.location() {
             Some(location) => sources.diagnostic(Origin { file: index, location }, message),
