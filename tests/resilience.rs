@@ -210,8 +210,9 @@ impl Server {
     /// SIGTERM: the server saves its state and exits.
     fn stop(mut self) {
         let pid = self.child.id().to_string();
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
+        // The shell's built-in `kill`: no separate binary needed on a minimal machine.
+        let status = std::process::Command::new("sh")
+            .args(["-c", &format!("kill -TERM {pid}")])
             .status()
             .unwrap();
         assert!(status.success());
