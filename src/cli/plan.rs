@@ -50,13 +50,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
             crate::desired::digest(json.as_bytes())
         );
     }
-    let format = if args.json {
-        Format::Json
-    } else if args.markdown {
-        Format::Markdown
-    } else {
-        Format::Text
-    };
+    let format = Format::from_flags(args.json, args.markdown);
     anstream::print!("{}", render(&plan, format));
     if !plan.refusals.is_empty() {
         return Err(CliError::refused(&plan.refusals));

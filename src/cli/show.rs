@@ -20,13 +20,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<u8, CliError> {
     let (plan, digest) = super::read_plan_file(&args.file)?;
-    let format = if args.json {
-        Format::Json
-    } else if args.markdown {
-        Format::Markdown
-    } else {
-        Format::Text
-    };
+    let format = Format::from_flags(args.json, args.markdown);
     anstream::print!("{}", render(&plan, format));
     if format == Format::Text {
         println!("Plan file digest: {digest}\nManifest digest:  {}", plan.manifest_digest);

@@ -17,6 +17,17 @@ pub enum Format {
     Markdown,
 }
 
+impl Format {
+    /// The format the `--json` and `--markdown` flags ask for (clap keeps them exclusive).
+    pub fn from_flags(json: bool, markdown: bool) -> Self {
+        match (json, markdown) {
+            (true, _) => Format::Json,
+            (false, true) => Format::Markdown,
+            (false, false) => Format::Text,
+        }
+    }
+}
+
 pub fn render(plan: &Plan, format: Format) -> String {
     match format {
         Format::Text => text::render(plan),

@@ -1,0 +1,19 @@
+//! Helpers the end-to-end test files share.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::Path;
+
+/// Copies a directory tree, for a private copy of an example that a test may change.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
