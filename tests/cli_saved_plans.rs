@@ -92,6 +92,15 @@ fn a_saved_plan_applies_exactly_and_the_next_plan_is_empty() {
     assert_eq!(again.code, 0, "{}", again.stdout);
     assert!(again.stdout.contains("No changes."));
 
+    // The same file again changes nothing and says why.
+    let twice = run(rollcall(&root).args(["apply", "plan.json"]));
+    assert_eq!(twice.code, 3, "{}", twice.stderr);
+    assert!(
+        twice.stderr.contains("every change of this plan is already in place"),
+        "{}",
+        twice.stderr
+    );
+
     // One audit line per change, naming the plan file's digest.
     let digest = shown
         .stdout

@@ -131,19 +131,25 @@ async fn from_file(args: &Args) -> Result<(Plan, Connected, String), CliError> {
     let stale = crate::plan::stale::check(&plan, &live);
     if !stale.is_empty() {
         connected.shutdown().await;
+        let hint = if stale.iter().all(|s| s.done) {
+            "every change of this plan is already in place: it was applied before"
+        } else {
+            "the saved plan is stale: run `rollcall plan --out FILE` again and review the new plan"
+        };
         return Err(CliError::Refused {
             reasons: stale
                 .iter()
                 .map(|s| {
                     format!(
-                        "{} changed since the plan was made: expected {}, found {}",
-                        s.address, s.expected, s.found
+                        "{} changed since the plan was made: expected {}, found {}{}",
+                        s.address,
+                        s.expected,
+                        s.found,
+                        if s.done { ", as the plan would leave it" } else { "" }
                     )
                 })
                 .collect(),
-            hints: vec![
-                "the saved plan is stale: run `rollcall plan --out FILE` again and review the new plan".to_owned(),
-            ],
+            hints: vec![hint.to_owned()],
         });
     }
     plan.review(&connected.accounts, &live, args.allow.allow_deletes);

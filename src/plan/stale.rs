@@ -15,6 +15,8 @@ pub struct Stale {
     pub address: Address,
     pub expected: String,
     pub found: String,
+    /// Found as the plan would leave it: applied already, by this plan or by hand.
+    pub done: bool,
 }
 
 pub fn check(plan: &Plan, live: &BTreeMap<String, ResourceMap>) -> Vec<Stale> {
@@ -42,11 +44,8 @@ pub fn check(plan: &Plan, live: &BTreeMap<String, ResourceMap>) -> Vec<Stale> {
                 out.push(Stale {
                     address: c.address.clone(),
                     expected: describe(c.before.as_ref()),
-                    found: if done {
-                        format!("{}, as the plan would leave it", describe(found))
-                    } else {
-                        describe(found)
-                    },
+                    found: describe(found),
+                    done,
                 });
             }
         }
@@ -71,6 +70,7 @@ pub fn check(plan: &Plan, live: &BTreeMap<String, ResourceMap>) -> Vec<Stale> {
                     address: address.clone(),
                     expected: format!("absent (the plan deletes {cause}, which would take it along)"),
                     found: describe(Some(current)),
+                    done: false,
                 });
             }
         }
@@ -95,6 +95,7 @@ pub fn check(plan: &Plan, live: &BTreeMap<String, ResourceMap>) -> Vec<Stale> {
                         if n == 1 { "change refers" } else { "changes refer" }
                     ),
                     found: "absent".to_owned(),
+                    done: false,
                 });
             }
         }
