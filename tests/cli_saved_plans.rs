@@ -180,7 +180,7 @@ fn a_stale_plan_is_refused_naming_every_object_that_changed() {
         let r = run(rollcall(&root).args(["apply", "plan.json", "--audit-log", "audit.jsonl"]));
         assert_eq!(r.code, 3, "{what}: {}\n{}", r.stdout, r.stderr);
         assert!(r.stderr.contains(message), "{what}: {}", r.stderr);
-        assert!(r.stderr.contains("the saved plan is stale"), "{what}: {}", r.stderr);
+        assert!(r.stderr.contains("plan again"), "{what}: {}", r.stderr);
         assert_eq!(
             before,
             std::fs::read_to_string(&state).unwrap(),

@@ -132,7 +132,7 @@ async fn from_file(args: &Args) -> Result<(Plan, Connected, String), CliError> {
     if !stale.is_empty() {
         connected.shutdown().await;
         let hint = if stale.iter().all(|s| s.done) {
-            "every change of this plan is already in place: it was applied before"
+            "every change of this plan is already in place (it was applied, or made by hand): plan again to see what remains"
         } else {
             "the saved plan is stale: run `rollcall plan --out FILE` again and review the new plan"
         };
