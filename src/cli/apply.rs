@@ -134,7 +134,7 @@ async fn from_file(args: &Args) -> Result<(Plan, Connected, String), CliError> {
         let hint = if stale.iter().all(|s| s.done) {
             "every change of this plan is already in place (it was applied, or made by hand): plan again to see what remains"
         } else {
-            "the saved plan is stale: run `rollcall plan --out FILE` again and review the new plan"
+            "the saved plan is stale: plan again (`rollcall plan --out FILE`) and review the new plan"
         };
         return Err(CliError::Refused {
             reasons: stale
