@@ -1,4 +1,4 @@
-//! `rollcall apply`: makes live state match the manifests.
+//! `rollcall apply`: makes live state match the manifests, or applies a saved plan exactly.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
