@@ -1,10 +1,12 @@
-//! `rollcall sandbox serve`: runs the Bitbucket Data Center emulator for people and other
-//! tools, on loopback only.
+//! `rollcall sandbox serve`: runs the Bitbucket Data Center or the SCIM emulator for
+//! people and other tools, on loopback only. The state file says which: a SCIM state has
+//! `kind: scim` at the top.
 
 use std::path::PathBuf;
 
 use super::error::{CliError, EXIT_OK};
 use crate::sandbox::bitbucket_dc::{serve, Shared};
+use crate::sandbox::scim;
 use crate::sandbox::state::DcState;
 
 /// Run the built-in emulators
@@ -13,9 +15,10 @@ pub enum Command {
     Serve(ServeArgs),
 }
 
-/// Serve a Bitbucket Data Center sandbox on 127.0.0.1 until interrupted
+/// Serve a Bitbucket Data Center or SCIM sandbox on 127.0.0.1 until interrupted
 ///
-/// The REST API is under http://127.0.0.1:PORT/rest. Requests authenticate with the
+/// The REST API is under http://127.0.0.1:PORT/rest; a SCIM state (`kind: scim`) is
+/// served under /scim/v2, or /scim/directory/ID for the atlassian profile. Requests authenticate with the
 /// token in ROLLCALL_SANDBOX_TOKEN (Bearer, or Basic with the state's operator as the
 /// username). On Ctrl-C (or SIGTERM) the state is written back to the file. Faults
 /// (latency, 429, 503, dropped connections) come from the state's `faults` section or
@@ -42,13 +45,13 @@ pub struct ServeArgs {
 
 pub async fn run(cmd: Command) -> Result<u8, CliError> {
     let Command::Serve(args) = cmd;
+    let text = std::fs::read_to_string(&args.path)
+        .map_err(|e| CliError::new(format!("cannot read sandbox state {}: {e}", args.path.display())))?;
+    if scim::state::is_scim_state(&text) {
+        return run_scim(args).await;
+    }
     let state = DcState::load(&args.path).map_err(|e| CliError::new(e.to_string()))?;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
-        .await
-        .map_err(|e| {
-            CliError::new(format!("cannot listen on 127.0.0.1:{}: {e}", args.port))
-                .hint("pick another --port, or 0 for any free one")
-        })?;
+    let listener = listen(args.port).await?;
     let shared = Shared::new(state, args.token);
     shared.apply_env_faults().map_err(|e| CliError::new(e.to_string()))?;
     let running = serve(shared, listener)
@@ -75,6 +78,39 @@ pub async fn run(cmd: Command) -> Result<u8, CliError> {
         println!("State written to {}", args.path.display());
     }
     Ok(EXIT_OK)
+}
+
+/// The SCIM half of `serve`: the same steps over the SCIM emulator.
+async fn run_scim(args: ServeArgs) -> Result<u8, CliError> {
+    let state = scim::ScimState::load(&args.path).map_err(|e| CliError::new(e.to_string()))?;
+    let profile = state.profile.as_str();
+    let listener = listen(args.port).await?;
+    let shared = scim::Shared::new(state, args.token);
+    shared.apply_env_faults().map_err(|e| CliError::new(e.to_string()))?;
+    let running = scim::serve(shared, listener)
+        .await
+        .map_err(|e| CliError::new(format!("cannot start the sandbox: {e}")))?;
+    println!(
+        "SCIM sandbox ({profile} profile) at {} (state: {})",
+        running.scim_url,
+        args.path.display()
+    );
+    println!("Authenticate with Bearer and the token from ROLLCALL_SANDBOX_TOKEN (default: sandbox). Ctrl-C stops it and saves the state.");
+    wait_for_stop().await;
+    let state = running.shared.state();
+    running.shutdown().await;
+    if !args.no_save {
+        state.save(&args.path).map_err(|e| CliError::new(e.to_string()))?;
+        println!("State written to {}", args.path.display());
+    }
+    Ok(EXIT_OK)
+}
+
+async fn listen(port: u16) -> Result<tokio::net::TcpListener, CliError> {
+    tokio::net::TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
+        CliError::new(format!("cannot listen on 127.0.0.1:{port}: {e}"))
+            .hint("pick another --port, or 0 for any free one")
+    })
 }
 
 /// Ctrl-C, or SIGTERM from a process manager: both stop the server cleanly.

@@ -3,4 +3,5 @@
 
 pub mod bitbucket_dc;
 pub mod faults;
+pub mod scim;
 pub mod state;

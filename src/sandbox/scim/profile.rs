@@ -1,0 +1,101 @@
+//! What distinguishes one SCIM service provider from another, as data: the handlers read a
+//! `ScimProfile` instead of branching on a vendor, so a third profile is one more constant
+//! and one more `ProfileName`.
+
+use serde::{Deserialize, Serialize};
+
+/// Which filters `GET /Users` and `GET /Groups` accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterSupport {
+    /// RFC 7644 §3.4.2.2: every operator, `and`/`or`/`not`, grouping and value paths.
+    Full,
+    /// One `attr eq "value"` on one of these attributes (case-insensitive names); anything
+    /// else is 400 `invalidFilter`.
+    SingleEq(&'static [&'static str]),
+}
+
+/// A service provider's behaviour, consulted by every handler and published by the
+/// discovery endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScimProfile {
+    pub name: ProfileName,
+    pub user_filter: FilterSupport,
+    pub group_filter: FilterSupport,
+    /// PATCH is served (with `path`, value filters and all three ops).
+    pub patch: bool,
+    /// The page size cap: a larger `count` is served as this many.
+    pub max_results: usize,
+    /// Weak ETags from `meta.version`, `If-Match` (412) and `If-None-Match` (304).
+    pub etag: bool,
+    /// `DELETE /Users/{id}` sets `active: false` instead of deleting, and an inactive user
+    /// is then invisible (404) until created again with the same `userName`.
+    pub delete_user_deactivates: bool,
+    /// A group's `displayName` may change after creation (else 400 `mutability`).
+    pub group_rename: bool,
+    /// The most members one PATCH request may add or remove (else 400 `tooMany`).
+    pub max_members_per_patch: Option<usize>,
+    /// `sortBy`/`sortOrder` are honoured (else ignored).
+    pub sorting: bool,
+    /// `POST /Bulk` is served (no profile does yet: it answers 501).
+    pub bulk: bool,
+}
+
+/// The profile names a state file may give.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProfileName {
+    #[default]
+    Rfc,
+    Atlassian,
+}
+
+impl ProfileName {
+    pub fn profile(self) -> ScimProfile {
+        match self {
+            ProfileName::Rfc => RFC,
+            ProfileName::Atlassian => ATLASSIAN,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileName::Rfc => "rfc",
+            ProfileName::Atlassian => "atlassian",
+        }
+    }
+}
+
+/// A service provider implementing everything RFC 7644 makes optional, except bulk. The
+/// page cap is the emulator's choice (the RFC leaves it to the provider).
+pub const RFC: ScimProfile = ScimProfile {
+    name: ProfileName::Rfc,
+    user_filter: FilterSupport::Full,
+    group_filter: FilterSupport::Full,
+    patch: true,
+    max_results: 200,
+    etag: true,
+    delete_user_deactivates: false,
+    group_rename: true,
+    max_members_per_patch: None,
+    sorting: true,
+    bulk: false,
+};
+
+/// Atlassian Cloud user provisioning, per `atlassian-user-provisioning.openapi.json`:
+/// users filter on a single `eq` on `userName` or `externalId`, groups on `displayName`;
+/// no sorting; DELETE of a user deactivates it and later operations answer 404; group
+/// renames are not supported. The description gives no page cap, ETag or bulk support:
+/// 100, none and none are assumptions, the most conservative reading.
+pub const ATLASSIAN: ScimProfile = ScimProfile {
+    name: ProfileName::Atlassian,
+    user_filter: FilterSupport::SingleEq(&["userName", "externalId"]),
+    group_filter: FilterSupport::SingleEq(&["displayName"]),
+    patch: true,
+    max_results: 100,
+    etag: false,
+    delete_user_deactivates: true,
+    group_rename: false,
+    max_members_per_patch: None,
+    sorting: false,
+    bulk: false,
+};

@@ -1,0 +1,764 @@
+//! `/Users` and `/Groups`: listing (filter, sort, paging, projection), create, get,
+//! replace, PATCH and delete, each consulting the profile where providers differ.
+//!
+//! PUT and PATCH share one path: PATCH applies its operations to the resource's JSON and
+//! the result is read back exactly as a PUT body is, so both validate the same way and a
+//! PATCH can never leave a resource a PUT could not have made.
+
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::filter::{get_ci, parse_filter, parse_path, AttrPath, Filter};
+use super::profile::{FilterSupport, ScimProfile};
+use super::schema::{self, Attr, Kind, GROUP_ATTRS, GROUP_SCHEMA, USER_ATTRS, USER_SCHEMA};
+use super::state::{Email, Member, Meta, Name, ScimGroup, ScimState, ScimUser};
+use super::wire::{sort_key, Call, Outcome, Reply, ScimError, LIST_SCHEMA, PATCH_SCHEMA};
+
+// ----- rendering -----
+
+fn meta_json(meta: &Meta, kind: &str, location: String, profile: &ScimProfile) -> Value {
+    let mut value = json!({
+        "resourceType": kind,
+        "created": meta.created,
+        "lastModified": meta.last_modified,
+        "location": location,
+    });
+    if let (true, Some(object)) = (profile.etag, value.as_object_mut()) {
+        object.insert("version".to_owned(), Value::from(meta.etag()));
+    }
+    value
+}
+
+fn user_json(user: &ScimUser, profile: &ScimProfile, base: &str) -> Value {
+    let mut value = serde_json::to_value(user).unwrap_or(Value::Null);
+    if let Some(object) = value.as_object_mut() {
+        object.insert("schemas".to_owned(), json!([USER_SCHEMA]));
+        let location = format!("{base}/Users/{}", user.id);
+        object.insert("meta".to_owned(), meta_json(&user.meta, "User", location, profile));
+    }
+    value
+}
+
+fn group_json(group: &ScimGroup, profile: &ScimProfile, base: &str) -> Value {
+    let mut value = serde_json::to_value(group).unwrap_or(Value::Null);
+    if let Some(object) = value.as_object_mut() {
+        object.insert("schemas".to_owned(), json!([GROUP_SCHEMA]));
+        // `display` is optional (RFC 7643 §4.2) and left out: echoing a name the client did
+        // not send makes a PATCH's answer differ from what it asked for.
+        let members: Vec<Value> = group
+            .members
+            .iter()
+            .map(|m| json!({"value": m.value, "$ref": format!("{base}/Users/{}", m.value)}))
+            .collect();
+        if !members.is_empty() {
+            object.insert("members".to_owned(), Value::Array(members));
+        }
+        let location = format!("{base}/Groups/{}", group.id);
+        object.insert("meta".to_owned(), meta_json(&group.meta, "Group", location, profile));
+    }
+    value
+}
+
+/// A single resource's answer: its projection, with `ETag` when the profile has them.
+fn resource_reply(call: &Call, status: StatusCode, body: Value, meta: &Meta, profile: &ScimProfile) -> Reply {
+    Reply {
+        status,
+        body: Some(call.projection().apply(body)),
+        etag: profile.etag.then(|| meta.etag()),
+        location: None,
+    }
+}
+
+// ----- listing -----
+
+fn list(call: &Call, profile: &ScimProfile, support: FilterSupport, resources: Vec<Value>) -> Outcome {
+    let mut resources = resources;
+    if let Some(text) = call.query("filter") {
+        let filter =
+            parse_filter(text).map_err(|e| ScimError::bad("invalidFilter", format!("{e} in filter {text}")))?;
+        check_supported(&filter, support)?;
+        resources.retain(|r| filter.matches(r));
+    }
+    if let (true, Some(by)) = (profile.sorting, call.query("sortBy")) {
+        let descending = call
+            .query("sortOrder")
+            .is_some_and(|o| o.eq_ignore_ascii_case("descending"));
+        // Absent values sort last either way (RFC 7644 §3.4.2.3).
+        resources.sort_by(|a, b| match (sort_key(a, by), sort_key(b, by)) {
+            (Some(x), Some(y)) if descending => y.cmp(&x),
+            (Some(x), Some(y)) => x.cmp(&y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        });
+    }
+    let start = integer(call, "startIndex")?.unwrap_or(1).max(1);
+    // A negative count means 0 (§3.4.2.4); a larger one than the cap is served as the cap.
+    let count = integer(call, "count")?
+        .map_or(profile.max_results, |c| usize::try_from(c.max(0)).unwrap_or(0))
+        .min(profile.max_results);
+    let total = resources.len();
+    let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
+    let projection = call.projection();
+    let page: Vec<Value> = resources
+        .into_iter()
+        .skip(skip)
+        .take(count)
+        .map(|r| projection.apply(r))
+        .collect();
+    Ok(Reply::ok(json!({
+        "schemas": [LIST_SCHEMA],
+        "totalResults": total,
+        "itemsPerPage": page.len(),
+        "startIndex": start,
+        "Resources": page,
+    })))
+}
+
+fn integer(call: &Call, name: &str) -> Result<Option<i64>, ScimError> {
+    call.query(name)
+        .map(|v| {
+            v.trim()
+                .parse::<i64>()
+                .map_err(|_| ScimError::bad("invalidValue", format!("{name} must be an integer, not {v}")))
+        })
+        .transpose()
+}
+
+/// Refuses what a restricted profile does not filter on, as 400 `invalidFilter`.
+fn check_supported(filter: &Filter, support: FilterSupport) -> Result<(), ScimError> {
+    let FilterSupport::SingleEq(allowed) = support else {
+        return Ok(());
+    };
+    let ok = matches!(
+        filter,
+        Filter::Compare(AttrPath { attr, filter: None, sub: None }, super::filter::CompareOp::Eq, Value::String(_))
+            if allowed.iter().any(|a| a.eq_ignore_ascii_case(attr))
+    );
+    if ok {
+        Ok(())
+    } else {
+        Err(ScimError::bad(
+            "invalidFilter",
+            format!("Only a single `eq` on {} is supported.", allowed.join(" or ")),
+        ))
+    }
+}
+
+/// Users a client can see: an inactive user is gone when DELETE means deactivate.
+fn visible(user: &ScimUser, profile: &ScimProfile) -> bool {
+    user.is_active() || !profile.delete_user_deactivates
+}
+
+pub(crate) fn list_users(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
+    let users = state
+        .users
+        .iter()
+        .filter(|u| visible(u, profile))
+        .map(|u| user_json(u, profile, &call.base_url))
+        .collect();
+    list(call, profile, profile.user_filter, users)
+}
+
+pub(crate) fn list_groups(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
+    let groups = state
+        .groups
+        .iter()
+        .map(|g| group_json(g, profile, &call.base_url))
+        .collect();
+    list(call, profile, profile.group_filter, groups)
+}
+
+// ----- reading request bodies -----
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserInput {
+    user_name: Option<String>,
+    external_id: Option<String>,
+    name: Option<Name>,
+    display_name: Option<String>,
+    #[serde(default)]
+    emails: Vec<Email>,
+    active: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupInput {
+    display_name: Option<String>,
+    external_id: Option<String>,
+    #[serde(default)]
+    members: Vec<MemberInput>,
+}
+
+/// A member as a client sends it: `value` is what counts; `$ref` (the tester and some
+/// clients send it) points at the same user.
+#[derive(Deserialize)]
+struct MemberInput {
+    value: String,
+}
+
+fn read<T: serde::de::DeserializeOwned>(attrs: Map<String, Value>) -> Result<T, ScimError> {
+    serde_json::from_value(Value::Object(attrs)).map_err(|e| ScimError::bad("invalidValue", e.to_string()))
+}
+
+fn user_input(attrs: Map<String, Value>) -> Result<UserInput, ScimError> {
+    let input: UserInput = read(attrs)?;
+    if input.user_name.as_deref().is_none_or(|n| n.trim().is_empty()) {
+        return Err(ScimError::bad("invalidValue", "userName is required."));
+    }
+    Ok(input)
+}
+
+fn group_input(attrs: Map<String, Value>, state: &ScimState) -> Result<GroupInput, ScimError> {
+    let input: GroupInput = read(attrs)?;
+    if input.display_name.as_deref().is_none_or(|n| n.trim().is_empty()) {
+        return Err(ScimError::bad("invalidValue", "displayName is required."));
+    }
+    for member in &input.members {
+        if !state.users.iter().any(|u| u.id == member.value) {
+            return Err(ScimError::bad(
+                "invalidValue",
+                format!("No user has id {}.", member.value),
+            ));
+        }
+    }
+    Ok(input)
+}
+
+/// The members of a group input, once each.
+fn members_of(input: &GroupInput) -> Vec<Member> {
+    let mut members: Vec<Member> = input
+        .members
+        .iter()
+        .map(|m| Member { value: m.value.clone() })
+        .collect();
+    members.sort();
+    members.dedup();
+    members
+}
+
+fn apply_user(user: &mut ScimUser, input: UserInput) {
+    user.user_name = input.user_name.unwrap_or_default();
+    user.external_id = input.external_id;
+    user.name = input.name;
+    user.display_name = input.display_name;
+    user.emails = input.emails;
+    user.active = input.active;
+}
+
+fn user_name_taken(state: &ScimState, name: &str, except: &str) -> bool {
+    state
+        .users
+        .iter()
+        .any(|u| u.id != except && u.user_name.eq_ignore_ascii_case(name))
+}
+
+fn group_name_taken(state: &ScimState, name: &str, except: &str) -> bool {
+    state
+        .groups
+        .iter()
+        .any(|g| g.id != except && g.display_name.eq_ignore_ascii_case(name))
+}
+
+fn created(call: &Call, body: Value, meta: &Meta, profile: &ScimProfile, location: String) -> Reply {
+    let mut reply = resource_reply(call, StatusCode::CREATED, body, meta, profile);
+    reply.location = Some(location);
+    reply
+}
+
+// ----- users -----
+
+fn find_user(state: &ScimState, profile: &ScimProfile, id: &str) -> Result<usize, ScimError> {
+    state
+        .users
+        .iter()
+        .position(|u| u.id == id && visible(u, profile))
+        .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))
+}
+
+pub(crate) fn create_user(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
+    let input = user_input(schema::canonical(USER_ATTRS, &call.json()?))?;
+    let name = input.user_name.clone().unwrap_or_default();
+    // Creating a deactivated user's userName again reactivates it, keeping its id: the
+    // Atlassian description's "until activated again" (how, it does not say).
+    if let Some(index) = state
+        .users
+        .iter()
+        .position(|u| !visible(u, profile) && u.user_name.eq_ignore_ascii_case(&name))
+    {
+        let user = &mut state.users[index];
+        apply_user(user, input);
+        user.active = Some(true);
+        user.meta.touch();
+        let user = user.clone();
+        let location = format!("{}/Users/{}", call.base_url, user.id);
+        return Ok(created(
+            call,
+            user_json(&user, profile, &call.base_url),
+            &user.meta,
+            profile,
+            location,
+        ));
+    }
+    if user_name_taken(state, &name, "") {
+        return Err(ScimError::uniqueness(format!(
+            "A user with userName {name} already exists."
+        )));
+    }
+    let mut user = ScimUser {
+        id: state.next_id(),
+        user_name: String::new(),
+        external_id: None,
+        name: None,
+        display_name: None,
+        emails: Vec::new(),
+        active: None,
+        meta: Meta::new_now(),
+    };
+    apply_user(&mut user, input);
+    let location = format!("{}/Users/{}", call.base_url, user.id);
+    let reply = created(
+        call,
+        user_json(&user, profile, &call.base_url),
+        &user.meta,
+        profile,
+        location,
+    );
+    state.users.push(user);
+    Ok(reply)
+}
+
+pub(crate) fn get_user(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
+    let user = &state.users[find_user(state, profile, call.param("id"))?];
+    if profile.etag && call.not_modified(&user.meta.etag()) {
+        return Ok(Reply::empty(StatusCode::NOT_MODIFIED));
+    }
+    Ok(resource_reply(
+        call,
+        StatusCode::OK,
+        user_json(user, profile, &call.base_url),
+        &user.meta,
+        profile,
+    ))
+}
+
+pub(crate) fn replace_user(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
+    let body = call.json()?;
+    let attrs = schema::canonical(USER_ATTRS, &body);
+    write_user(call, state, profile, attrs)
+}
+
+pub(crate) fn patch_user(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
+    let index = find_user(state, profile, call.param("id"))?;
+    if !profile.patch {
+        return Err(ScimError::not_implemented("PATCH is not supported."));
+    }
+    let current = serde_json::to_value(&state.users[index]).unwrap_or(Value::Null);
+    let mut doc = schema::canonical(USER_ATTRS, &current);
+    apply_patch(&mut doc, USER_ATTRS, &call.json()?, profile)?;
+    write_user(call, state, profile, doc)
+}
+
+/// The end of PUT and PATCH: `attrs` become the user's attributes.
+fn write_user(call: &Call, state: &mut ScimState, profile: &ScimProfile, attrs: Map<String, Value>) -> Outcome {
+    let index = find_user(state, profile, call.param("id"))?;
+    if profile.etag {
+        call.check_if_match(&state.users[index].meta.etag())?;
+    }
+    let input = user_input(attrs)?;
+    let name = input.user_name.clone().unwrap_or_default();
+    if user_name_taken(state, &name, call.param("id")) {
+        return Err(ScimError::uniqueness(format!(
+            "A user with userName {name} already exists."
+        )));
+    }
+    let mut user = state.users[index].clone();
+    apply_user(&mut user, input);
+    if user != state.users[index] {
+        user.meta.touch();
+    }
+    state.users[index] = user.clone();
+    Ok(resource_reply(
+        call,
+        StatusCode::OK,
+        user_json(&user, profile, &call.base_url),
+        &user.meta,
+        profile,
+    ))
+}
+
+pub(crate) fn delete_user(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
+    let index = find_user(state, profile, call.param("id"))?;
+    if profile.etag {
+        call.check_if_match(&state.users[index].meta.etag())?;
+    }
+    if profile.delete_user_deactivates {
+        let user = &mut state.users[index];
+        user.active = Some(false);
+        user.meta.touch();
+    } else {
+        let user = state.users.remove(index);
+        for group in &mut state.groups {
+            let before = group.members.len();
+            group.members.retain(|m| m.value != user.id);
+            if group.members.len() != before {
+                group.meta.touch();
+            }
+        }
+    }
+    Ok(Reply::empty(StatusCode::NO_CONTENT))
+}
+
+// ----- groups -----
+
+fn find_group(state: &ScimState, id: &str) -> Result<usize, ScimError> {
+    state
+        .groups
+        .iter()
+        .position(|g| g.id == id)
+        .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))
+}
+
+pub(crate) fn create_group(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
+    let input = group_input(schema::canonical(GROUP_ATTRS, &call.json()?), state)?;
+    let name = input.display_name.clone().unwrap_or_default();
+    if group_name_taken(state, &name, "") {
+        return Err(ScimError::uniqueness(format!("A group named {name} already exists.")));
+    }
+    let group = ScimGroup {
+        id: state.next_id(),
+        display_name: name,
+        external_id: input.external_id.clone(),
+        members: members_of(&input),
+        meta: Meta::new_now(),
+    };
+    let location = format!("{}/Groups/{}", call.base_url, group.id);
+    let body = group_json(&group, profile, &call.base_url);
+    let reply = created(call, body, &group.meta, profile, location);
+    state.groups.push(group);
+    Ok(reply)
+}
+
+pub(crate) fn get_group(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
+    let group = &state.groups[find_group(state, call.param("id"))?];
+    if profile.etag && call.not_modified(&group.meta.etag()) {
+        return Ok(Reply::empty(StatusCode::NOT_MODIFIED));
+    }
+    let body = group_json(group, profile, &call.base_url);
+    Ok(resource_reply(call, StatusCode::OK, body, &group.meta, profile))
+}
+
+pub(crate) fn replace_group(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
+    let attrs = schema::canonical(GROUP_ATTRS, &call.json()?);
+    write_group(call, state, profile, attrs)
+}
+
+pub(crate) fn patch_group(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
+    let index = find_group(state, call.param("id"))?;
+    if !profile.patch {
+        return Err(ScimError::not_implemented("PATCH is not supported."));
+    }
+    let current = serde_json::to_value(&state.groups[index]).unwrap_or(Value::Null);
+    let mut doc = schema::canonical(GROUP_ATTRS, &current);
+    apply_patch(&mut doc, GROUP_ATTRS, &call.json()?, profile)?;
+    write_group(call, state, profile, doc)
+}
+
+fn write_group(call: &Call, state: &mut ScimState, profile: &ScimProfile, attrs: Map<String, Value>) -> Outcome {
+    let index = find_group(state, call.param("id"))?;
+    if profile.etag {
+        call.check_if_match(&state.groups[index].meta.etag())?;
+    }
+    let input = group_input(attrs, state)?;
+    let name = input.display_name.clone().unwrap_or_default();
+    if name != state.groups[index].display_name {
+        if !profile.group_rename {
+            return Err(ScimError::bad("mutability", "A group's displayName cannot be changed."));
+        }
+        if group_name_taken(state, &name, call.param("id")) {
+            return Err(ScimError::uniqueness(format!("A group named {name} already exists.")));
+        }
+    }
+    let mut group = state.groups[index].clone();
+    group.display_name = name;
+    group.members = members_of(&input);
+    group.external_id = input.external_id;
+    if group != state.groups[index] {
+        group.meta.touch();
+    }
+    state.groups[index] = group.clone();
+    let body = group_json(&group, profile, &call.base_url);
+    Ok(resource_reply(call, StatusCode::OK, body, &group.meta, profile))
+}
+
+pub(crate) fn delete_group(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
+    let index = find_group(state, call.param("id"))?;
+    if profile.etag {
+        call.check_if_match(&state.groups[index].meta.etag())?;
+    }
+    state.groups.remove(index);
+    Ok(Reply::empty(StatusCode::NO_CONTENT))
+}
+
+// ----- PATCH -----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PatchKind {
+    Add,
+    Remove,
+    Replace,
+}
+
+/// Applies a PatchOp body (RFC 7644 §3.5.2) to `doc`, all operations or none.
+fn apply_patch(
+    doc: &mut Map<String, Value>,
+    attrs: &[Attr],
+    body: &Value,
+    profile: &ScimProfile,
+) -> Result<(), ScimError> {
+    let declares_patch = get_ci(body, "schemas")
+        .and_then(Value::as_array)
+        .is_some_and(|s| s.iter().any(|v| v.as_str() == Some(PATCH_SCHEMA)));
+    if !declares_patch {
+        return Err(ScimError::bad(
+            "invalidSyntax",
+            format!("schemas must contain {PATCH_SCHEMA}."),
+        ));
+    }
+    // `Operations` per the RFC; attribute names are case-insensitive, which also covers
+    // the Atlassian description's `operations`.
+    let operations = get_ci(body, "Operations")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ScimError::bad("invalidSyntax", "Operations must be a list."))?;
+    let mut members_touched = 0;
+    for operation in operations {
+        let op = match get_ci(operation, "op")
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("add") => PatchKind::Add,
+            Some("remove") => PatchKind::Remove,
+            Some("replace") => PatchKind::Replace,
+            other => {
+                return Err(ScimError::bad(
+                    "invalidSyntax",
+                    format!("Unknown op {}.", other.unwrap_or("(none)")),
+                ));
+            }
+        };
+        let path = match get_ci(operation, "path") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(p)) => Some(p.as_str()),
+            Some(_) => return Err(ScimError::bad("invalidPath", "path must be a string.")),
+        };
+        let value = get_ci(operation, "value");
+        if path.is_some_and(|p| p.to_ascii_lowercase().starts_with("members"))
+            || (path.is_none() && value.and_then(|v| get_ci(v, "members")).is_some())
+        {
+            members_touched += value
+                .map(|v| match get_ci(v, "members").unwrap_or(v) {
+                    Value::Array(items) => items.len(),
+                    _ => 1,
+                })
+                .unwrap_or(1);
+        }
+        apply_op(doc, attrs, op, path, value)?;
+    }
+    if let Some(max) = profile.max_members_per_patch {
+        if members_touched > max {
+            return Err(ScimError::bad(
+                "tooMany",
+                format!("At most {max} members may be changed in one request; this one changes {members_touched}."),
+            ));
+        }
+    }
+    doc.retain(|_, v| !v.is_null());
+    Ok(())
+}
+
+fn apply_op(
+    doc: &mut Map<String, Value>,
+    attrs: &[Attr],
+    op: PatchKind,
+    path: Option<&str>,
+    value: Option<&Value>,
+) -> Result<(), ScimError> {
+    let Some(text) = path else {
+        if op == PatchKind::Remove {
+            return Err(ScimError::bad("noTarget", "remove needs a path."));
+        }
+        let object = value
+            .and_then(Value::as_object)
+            .ok_or_else(|| ScimError::bad("invalidValue", "Without a path, value must be an object."))?;
+        for (key, inner) in object {
+            if schema::is_read_only_common(key) {
+                continue;
+            }
+            apply_op(doc, attrs, op, Some(key), Some(inner))?;
+        }
+        return Ok(());
+    };
+    let path = parse_path(text).map_err(|e| ScimError::bad("invalidPath", format!("{e} in path {text}")))?;
+    if schema::is_read_only_common(&path.attr) {
+        return Err(ScimError::bad("mutability", format!("{} is read-only.", path.attr)));
+    }
+    let def = schema::find(attrs, &path.attr)
+        .ok_or_else(|| ScimError::bad("invalidPath", format!("No attribute {}.", path.attr)))?;
+    let sub = match &path.sub {
+        None => None,
+        Some(name) => {
+            let sub = schema::find(def.sub, name)
+                .ok_or_else(|| ScimError::bad("invalidPath", format!("No attribute {}.{name}.", def.name)))?;
+            if sub.read_only {
+                return Err(ScimError::bad(
+                    "mutability",
+                    format!("{}.{} is read-only.", def.name, sub.name),
+                ));
+            }
+            Some(sub)
+        }
+    };
+    if def.read_only {
+        return Err(ScimError::bad("mutability", format!("{} is read-only.", def.name)));
+    }
+    if path.filter.is_some() && !def.multi {
+        return Err(ScimError::bad(
+            "invalidPath",
+            format!("{} is not multi-valued.", def.name),
+        ));
+    }
+    let key = def.name;
+    let needs_value = || {
+        value
+            .filter(|v| !v.is_null())
+            .ok_or_else(|| ScimError::bad("invalidValue", format!("{:?} needs a value.", op)))
+    };
+    match (op, &path.filter, sub) {
+        (PatchKind::Remove, None, None) => {
+            match (def.multi, value) {
+                // `{"op":"remove","path":"members","value":[{"value":"id"}]}`: not in the RFC,
+                // but what Azure AD sends to remove members, so providers it talks to accept it.
+                (true, Some(v)) if !v.is_null() => {
+                    let gone: Vec<Value> = as_list(&schema::canonical_value(def, v))
+                        .iter()
+                        .filter_map(|e| get_ci(e, "value").cloned())
+                        .collect();
+                    if let Some(Value::Array(items)) = doc.get_mut(key) {
+                        items.retain(|e| get_ci(e, "value").is_none_or(|x| !gone.contains(x)));
+                    }
+                }
+                _ => {
+                    doc.remove(key);
+                }
+            }
+        }
+        (PatchKind::Remove, None, Some(sub)) => {
+            for element in elements(doc, key) {
+                if let Some(object) = element.as_object_mut() {
+                    object.remove(sub.name);
+                }
+            }
+        }
+        (PatchKind::Remove, Some(filter), None) => {
+            // Removing values that are not there is a success (RFC 7644 §3.5.2.2).
+            if let Some(Value::Array(items)) = doc.get_mut(key) {
+                items.retain(|e| !filter.matches(e));
+            }
+        }
+        (PatchKind::Remove, Some(filter), Some(sub)) => {
+            for element in elements(doc, key) {
+                if filter.matches(element) {
+                    if let Some(object) = element.as_object_mut() {
+                        object.remove(sub.name);
+                    }
+                }
+            }
+        }
+        (_, None, None) => {
+            let new = schema::canonical_value(def, needs_value()?);
+            if def.multi {
+                let list = as_list(&new);
+                if op == PatchKind::Add {
+                    let items = doc.entry(key).or_insert_with(|| Value::Array(Vec::new()));
+                    if let Value::Array(items) = items {
+                        for item in list {
+                            if !items.contains(&item) {
+                                items.push(item);
+                            }
+                        }
+                    }
+                } else {
+                    doc.insert(key.to_owned(), Value::Array(list));
+                }
+            } else if def.kind == Kind::Complex {
+                // Both add and replace merge sub-attributes into a complex value (§3.5.2.1, §3.5.2.3).
+                merge(doc.entry(key).or_insert_with(|| json!({})), &new);
+            } else {
+                doc.insert(key.to_owned(), new);
+            }
+        }
+        (_, None, Some(sub)) => {
+            let new = needs_value()?.clone();
+            if def.multi {
+                let targets = elements(doc, key);
+                if targets.is_empty() {
+                    return Err(ScimError::bad("noTarget", format!("{} has no values.", def.name)));
+                }
+                for element in targets {
+                    merge(element, &json!({ sub.name: new.clone() }));
+                }
+            } else {
+                merge(doc.entry(key).or_insert_with(|| json!({})), &json!({ sub.name: new }));
+            }
+        }
+        (_, Some(filter), sub) => {
+            let new = needs_value()?;
+            let patch = match sub {
+                Some(sub) => json!({ sub.name: new.clone() }),
+                None => Value::Object(schema::canonical(def.sub, new)),
+            };
+            let targets: Vec<&mut Value> = elements(doc, key).into_iter().filter(|e| filter.matches(e)).collect();
+            if targets.is_empty() {
+                return Err(ScimError::bad(
+                    "noTarget",
+                    format!("No value of {} matches {text}.", def.name),
+                ));
+            }
+            for element in targets {
+                merge(element, &patch);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn as_list(value: &Value) -> Vec<Value> {
+    match value {
+        Value::Array(items) => items.clone(),
+        other => vec![other.clone()],
+    }
+}
+
+/// The values of `key`: each element of a multi-valued attribute, or the one complex value.
+fn elements<'d>(doc: &'d mut Map<String, Value>, key: &str) -> Vec<&'d mut Value> {
+    match doc.get_mut(key) {
+        Some(Value::Array(items)) => items.iter_mut().collect(),
+        Some(other) => vec![other],
+        None => Vec::new(),
+    }
+}
+
+fn merge(target: &mut Value, patch: &Value) {
+    match (target.as_object_mut(), patch.as_object()) {
+        (Some(target), Some(patch)) => {
+            for (k, v) in patch {
+                target.insert(k.clone(), v.clone());
+            }
+        }
+        _ => *target = patch.clone(),
+    }
+}

@@ -1,0 +1,285 @@
+//! The attributes the emulator models, described once: the `/Schemas` endpoint publishes
+//! them, requests are read through them (names canonicalised, unknown ones dropped,
+//! read-only ones refused in PATCH), and the other discovery endpoints are built here from
+//! the profile.
+
+use serde_json::{json, Value};
+
+use super::profile::ScimProfile;
+use super::wire::{Call, Outcome, Reply, ScimError, LIST_SCHEMA};
+use super::ScimState;
+
+pub(crate) const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub(crate) const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
+const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
+const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    String,
+    Boolean,
+    Complex,
+    Reference,
+}
+
+/// One attribute of RFC 7643 §7's schema representation (the parts the emulator uses).
+#[derive(Debug)]
+pub(crate) struct Attr {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub multi: bool,
+    pub required: bool,
+    pub read_only: bool,
+    pub case_exact: bool,
+    pub unique: bool,
+    pub sub: &'static [Attr],
+}
+
+const fn attr(name: &'static str, kind: Kind) -> Attr {
+    Attr {
+        name,
+        kind,
+        multi: false,
+        required: false,
+        read_only: false,
+        case_exact: false,
+        unique: false,
+        sub: &[],
+    }
+}
+
+const NAME_SUBS: &[Attr] = &[
+    attr("formatted", Kind::String),
+    attr("familyName", Kind::String),
+    attr("givenName", Kind::String),
+];
+
+const EMAIL_SUBS: &[Attr] = &[
+    Attr {
+        required: true,
+        ..attr("value", Kind::String)
+    },
+    attr("type", Kind::String),
+    attr("primary", Kind::Boolean),
+];
+
+const MEMBER_SUBS: &[Attr] = &[
+    Attr {
+        required: true,
+        case_exact: true,
+        ..attr("value", Kind::String)
+    },
+    Attr {
+        read_only: true,
+        ..attr("display", Kind::String)
+    },
+    // The RFC makes `$ref` immutable; writable here so clients (and scim2-tester) may
+    // send it with `value`, which is what the emulator reads.
+    attr("$ref", Kind::Reference),
+];
+
+/// `externalId` is a common attribute (RFC 7643 §3.1) but is listed so requests can be
+/// read through the same table; the published schema leaves it out, as the RFC's does.
+pub(crate) const USER_ATTRS: &[Attr] = &[
+    Attr {
+        required: true,
+        unique: true,
+        ..attr("userName", Kind::String)
+    },
+    Attr {
+        case_exact: true,
+        ..attr("externalId", Kind::String)
+    },
+    Attr {
+        sub: NAME_SUBS,
+        ..attr("name", Kind::Complex)
+    },
+    attr("displayName", Kind::String),
+    Attr {
+        multi: true,
+        sub: EMAIL_SUBS,
+        ..attr("emails", Kind::Complex)
+    },
+    attr("active", Kind::Boolean),
+];
+
+pub(crate) const GROUP_ATTRS: &[Attr] = &[
+    Attr {
+        required: true,
+        unique: true,
+        ..attr("displayName", Kind::String)
+    },
+    Attr {
+        case_exact: true,
+        ..attr("externalId", Kind::String)
+    },
+    Attr {
+        multi: true,
+        sub: MEMBER_SUBS,
+        ..attr("members", Kind::Complex)
+    },
+];
+
+/// Attributes every resource has and no client writes.
+const READ_ONLY_COMMON: &[&str] = &["id", "meta", "schemas"];
+
+pub(crate) fn find<'a>(attrs: &'a [Attr], name: &str) -> Option<&'a Attr> {
+    attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+}
+
+pub(crate) fn is_read_only_common(name: &str) -> bool {
+    READ_ONLY_COMMON.iter().any(|a| a.eq_ignore_ascii_case(name))
+}
+
+/// The writable attributes of `body`, with canonical names; unknown and read-only ones are
+/// dropped, as RFC 7644 §3.3 and §3.5.1 let a provider ignore them.
+pub(crate) fn canonical(attrs: &[Attr], body: &Value) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    let Some(object) = body.as_object() else {
+        return out;
+    };
+    for (key, value) in object {
+        let Some(def) = find(attrs, key) else { continue };
+        if def.read_only || value.is_null() {
+            continue;
+        }
+        out.insert(def.name.to_owned(), canonical_value(def, value));
+    }
+    out
+}
+
+pub(crate) fn canonical_value(def: &Attr, value: &Value) -> Value {
+    if def.sub.is_empty() {
+        return value.clone();
+    }
+    let sub = |v: &Value| Value::Object(canonical(def.sub, v));
+    match value {
+        Value::Array(items) => Value::Array(items.iter().map(sub).collect()),
+        other if def.multi => Value::Array(vec![sub(other)]),
+        other => sub(other),
+    }
+}
+
+fn attr_json(a: &Attr) -> Value {
+    let mut value = json!({
+        "name": a.name,
+        "type": match a.kind {
+            Kind::String => "string",
+            Kind::Boolean => "boolean",
+            Kind::Complex => "complex",
+            Kind::Reference => "reference",
+        },
+        "multiValued": a.multi,
+        "description": a.name,
+        "required": a.required,
+        "caseExact": a.case_exact,
+        "mutability": if a.read_only { "readOnly" } else { "readWrite" },
+        "returned": "default",
+        "uniqueness": if a.unique { "server" } else { "none" },
+    });
+    if let Some(object) = value.as_object_mut() {
+        if !a.sub.is_empty() {
+            object.insert("subAttributes".to_owned(), a.sub.iter().map(attr_json).collect());
+        }
+        if a.kind == Kind::Reference {
+            object.insert("referenceTypes".to_owned(), json!(["User"]));
+        }
+    }
+    value
+}
+
+fn schema_json(id: &str, name: &str, attrs: &[Attr], base: &str) -> Value {
+    json!({
+        "schemas": [SCHEMA_SCHEMA],
+        "id": id,
+        "name": name,
+        "description": format!("{name} resources"),
+        "attributes": attrs.iter().filter(|a| a.name != "externalId").map(attr_json).collect::<Vec<_>>(),
+        "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{id}")},
+    })
+}
+
+fn schemas(base: &str) -> Vec<Value> {
+    vec![
+        schema_json(USER_SCHEMA, "User", USER_ATTRS, base),
+        schema_json(GROUP_SCHEMA, "Group", GROUP_ATTRS, base),
+    ]
+}
+
+fn resource_types(base: &str) -> Vec<Value> {
+    [("User", "/Users", USER_SCHEMA), ("Group", "/Groups", GROUP_SCHEMA)]
+        .into_iter()
+        .map(|(name, endpoint, schema)| {
+            json!({
+                "schemas": [RESOURCE_TYPE_SCHEMA],
+                "id": name,
+                "name": name,
+                "endpoint": endpoint,
+                "description": format!("{name} resources"),
+                "schema": schema,
+                "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/{name}")},
+            })
+        })
+        .collect()
+}
+
+fn list(resources: Vec<Value>) -> Value {
+    json!({
+        "schemas": [LIST_SCHEMA],
+        "totalResults": resources.len(),
+        "itemsPerPage": resources.len(),
+        "startIndex": 1,
+        "Resources": resources,
+    })
+}
+
+fn by_id(resources: Vec<Value>, id: &str, what: &str) -> Outcome {
+    resources
+        .into_iter()
+        .find(|r| r.get("id").and_then(Value::as_str) == Some(id))
+        .map(Reply::ok)
+        .ok_or_else(|| ScimError::not_found(format!("{what} {id} not found")))
+}
+
+pub(crate) fn get_schemas(call: &Call, _: &mut ScimState, _: &ScimProfile) -> Outcome {
+    Ok(Reply::ok(list(schemas(&call.base_url))))
+}
+
+pub(crate) fn get_schema(call: &Call, _: &mut ScimState, _: &ScimProfile) -> Outcome {
+    by_id(schemas(&call.base_url), call.param("id"), "Schema")
+}
+
+pub(crate) fn get_resource_types(call: &Call, _: &mut ScimState, _: &ScimProfile) -> Outcome {
+    Ok(Reply::ok(list(resource_types(&call.base_url))))
+}
+
+pub(crate) fn get_resource_type(call: &Call, _: &mut ScimState, _: &ScimProfile) -> Outcome {
+    by_id(resource_types(&call.base_url), call.param("id"), "ResourceType")
+}
+
+/// RFC 7643 §5, from the profile: what a client reads to learn what it may ask for.
+pub(crate) fn get_service_provider_config(call: &Call, _: &mut ScimState, profile: &ScimProfile) -> Outcome {
+    Ok(Reply::ok(json!({
+        "schemas": [SPC_SCHEMA],
+        "documentationUri": "https://www.rfc-editor.org/rfc/rfc7644",
+        "patch": {"supported": profile.patch},
+        "bulk": {"supported": profile.bulk, "maxOperations": 0, "maxPayloadSize": 0},
+        // A provider that filters at all says `supported: true`; the Atlassian profile's
+        // single-`eq` restriction cannot be expressed here, as on the vendor's side.
+        "filter": {"supported": true, "maxResults": profile.max_results},
+        "changePassword": {"supported": false},
+        "sort": {"supported": profile.sorting},
+        "etag": {"supported": profile.etag},
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken",
+            "name": "OAuth Bearer Token",
+            "description": "Authentication with a Bearer token",
+            "primary": true,
+        }],
+        "meta": {
+            "resourceType": "ServiceProviderConfig",
+            "location": format!("{}/ServiceProviderConfig", call.base_url),
+        },
+    })))
+}

@@ -1,0 +1,311 @@
+//! The SCIM sandbox's state file: the users and groups a SCIM service provider holds, which
+//! profile it behaves as, and the counters that make its ids reproducible.
+//!
+//! Attribute names are SCIM's own (`userName`, `externalId`, `displayName`), so a person
+//! who knows RFC 7643 can read and edit the file, and the wire shapes are built from the
+//! same structs. The file says `kind: scim` at the top, which is how `rollcall sandbox
+//! serve` tells it from a Bitbucket Data Center state.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::profile::ProfileName;
+use crate::sandbox::faults::FaultConfig;
+use crate::sandbox::state::StateError;
+
+/// The value of the `kind` key that marks a SCIM state file.
+pub const KIND: &str = "scim";
+
+/// Everything a sandboxed SCIM service provider knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct ScimState {
+    /// Always `scim`; present so the file says what it is.
+    pub kind: String,
+    #[serde(default)]
+    pub profile: ProfileName,
+    /// The directory the Atlassian profile serves under `/scim/directory/{directoryId}`;
+    /// unused by the `rfc` profile.
+    #[serde(default = "default_directory", skip_serializing_if = "String::is_empty")]
+    pub directory_id: String,
+    /// How many ids were handed out: the next id derives from this, so the same requests
+    /// against the same file give the same ids.
+    #[serde(default)]
+    pub serial: u64,
+    #[serde(default)]
+    pub users: Vec<ScimUser>,
+    #[serde(default)]
+    pub groups: Vec<ScimGroup>,
+    /// Faults to inject, as for the Data Center sandbox; absent means none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<FaultConfig>,
+}
+
+impl Default for ScimState {
+    fn default() -> Self {
+        ScimState {
+            kind: KIND.to_owned(),
+            profile: ProfileName::default(),
+            directory_id: default_directory(),
+            serial: 0,
+            users: Vec::new(),
+            groups: Vec::new(),
+            faults: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScimUser {
+    pub id: String,
+    pub user_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Name>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emails: Vec<Email>,
+    /// Absent means active: a client may remove the attribute (RFC 7644 §3.5.2.2), and a
+    /// provider treats an unset flag as not deactivated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    #[serde(default)]
+    pub meta: Meta,
+}
+
+impl ScimUser {
+    pub fn is_active(&self) -> bool {
+        self.active != Some(false)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Name {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formatted: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Email {
+    pub value: String,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScimGroup {
+    pub id: String,
+    pub display_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<Member>,
+    #[serde(default)]
+    pub meta: Meta,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    /// The member user's `id`.
+    pub value: String,
+}
+
+/// When a resource was created and last changed, and its revision: `version` counts
+/// changes and becomes the weak ETag `W/"<version>"`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Meta {
+    #[serde(default)]
+    pub created: String,
+    #[serde(default)]
+    pub last_modified: String,
+    #[serde(default)]
+    pub version: u64,
+}
+
+impl Meta {
+    /// A new resource's meta: created now, at version 1.
+    pub fn new_now() -> Self {
+        let now = now_rfc3339();
+        Meta {
+            created: now.clone(),
+            last_modified: now,
+            version: 1,
+        }
+    }
+
+    /// Marks one more change.
+    pub fn touch(&mut self) {
+        self.last_modified = now_rfc3339();
+        self.version += 1;
+    }
+
+    pub fn etag(&self) -> String {
+        format!("W/\"{}\"", self.version)
+    }
+}
+
+fn default_directory() -> String {
+    "sandbox-directory".to_owned()
+}
+
+/// Only the `kind` key, for telling a SCIM state from another sandbox's without parsing
+/// the whole file as either.
+#[derive(Deserialize)]
+struct Probe {
+    #[serde(default)]
+    kind: Option<String>,
+}
+
+/// Whether `text` is a SCIM state file (says `kind: scim`).
+pub fn is_scim_state(text: &str) -> bool {
+    serde_saphyr::from_str::<Probe>(text)
+        .ok()
+        .and_then(|p| p.kind)
+        .is_some_and(|kind| kind == KIND)
+}
+
+impl ScimState {
+    pub fn load(path: &Path) -> Result<Self, StateError> {
+        let text = std::fs::read_to_string(path).map_err(|source| StateError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| StateError::Parse {
+            path: path.display().to_string(),
+            message,
+        })
+    }
+
+    /// Reads a state from YAML and checks what serde cannot: the kind, unique ids and
+    /// userNames, and members that exist.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let state: ScimState = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+        if state.kind != KIND {
+            return Err(format!("kind must be `{KIND}`, not `{}`", state.kind));
+        }
+        if let Some(faults) = &state.faults {
+            faults.validate().map_err(|e| format!("faults: {e}"))?;
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        let mut names = std::collections::BTreeSet::new();
+        for user in &state.users {
+            if !ids.insert(user.id.as_str()) {
+                return Err(format!("id {} is used twice", user.id));
+            }
+            if !names.insert(user.user_name.to_lowercase()) {
+                return Err(format!("userName {} is used twice", user.user_name));
+            }
+        }
+        for group in &state.groups {
+            if !ids.insert(group.id.as_str()) {
+                return Err(format!("id {} is used twice", group.id));
+            }
+            for member in &group.members {
+                if !state.users.iter().any(|u| u.id == member.value) {
+                    return Err(format!(
+                        "group {} has member {}, which is no user's id",
+                        group.display_name, member.value
+                    ));
+                }
+            }
+        }
+        Ok(state)
+    }
+
+    pub fn to_yaml(&self) -> Result<String, String> {
+        serde_saphyr::to_string(self).map_err(|e| e.to_string())
+    }
+
+    /// Writes the state atomically (temp file, then rename), like the Data Center state.
+    pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        let write_err = |message: String| StateError::Write {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = self.to_yaml().map_err(write_err)?;
+        let tmp = path.with_extension("yaml.tmp");
+        std::fs::write(&tmp, text).map_err(|e| write_err(e.to_string()))?;
+        std::fs::rename(&tmp, path).map_err(|e| write_err(e.to_string()))
+    }
+
+    /// The next id: a UUID-shaped hash of the directory and a counter, so ids look like
+    /// the vendors' and are the same on every run from the same file.
+    pub fn next_id(&mut self) -> String {
+        loop {
+            self.serial += 1;
+            let digest = Sha256::digest(format!("{}/{}", self.directory_id, self.serial));
+            let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+            let id = format!(
+                "{}-{}-{}-{}-{}",
+                &hex[0..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..32]
+            );
+            // A hand-written id in the file could collide; skip it rather than clash.
+            let taken = self.users.iter().any(|u| u.id == id) || self.groups.iter().any(|g| g.id == id);
+            if !taken {
+                return id;
+            }
+        }
+    }
+}
+
+/// The current time as RFC 3339 UTC (`2026-01-02T03:04:05Z`), as SCIM's `dateTime`
+/// requires; written here because the crate has no date library and needs only this.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    rfc3339(secs)
+}
+
+fn rfc3339(secs: u64) -> String {
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn formats_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_767_323_045), "2026-01-02T03:04:05Z");
+    }
+}
