@@ -1,0 +1,297 @@
+//! The SCIM emulator over real HTTP on a loopback port: auth, discovery per profile,
+//! paging caps, filters per profile, uniqueness, PATCH on members, ETags, DELETE per
+//! profile, and the state file's round trip.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use reqwest::{Method, StatusCode};
+use rollcall::sandbox::scim::{serve, RunningEmulator, ScimProfile, ScimState, Shared, RFC};
+use serde_json::{json, Value};
+
+const TOKEN: &str = "scim-token";
+const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+struct Emulator {
+    http: reqwest::Client,
+    running: RunningEmulator,
+}
+
+async fn start(profile: &str) -> Emulator {
+    start_with(
+        ScimState::parse(&format!("kind: scim\nprofile: {profile}\ndirectory_id: d1\n")).unwrap(),
+        None,
+    )
+    .await
+}
+
+async fn start_with(state: ScimState, profile: Option<ScimProfile>) -> Emulator {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let shared = match profile {
+        Some(p) => Shared::with_profile(state, TOKEN.to_owned(), p),
+        None => Shared::new(state, TOKEN.to_owned()),
+    };
+    Emulator {
+        http: reqwest::Client::new(),
+        running: serve(shared, listener).await.unwrap(),
+    }
+}
+
+impl Emulator {
+    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.running.scim_url))
+            .bearer_auth(TOKEN);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/scim+json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn user(&self, name: &str) -> String {
+        let (status, body) = self
+            .send(
+                Method::POST,
+                "/Users",
+                Some(json!({"userName": name, "externalId": format!("ext-{name}")})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+}
+
+#[tokio::test]
+async fn refuses_requests_without_the_token() {
+    let emulator = start("rfc").await;
+    let response = reqwest::get(format!("{}/Users", emulator.running.scim_url))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+    assert_eq!(body["status"], "401");
+    assert_eq!(emulator.running.shared.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn discovery_reflects_the_profile() {
+    let rfc = start("rfc").await;
+    let (_, config) = rfc.send(Method::GET, "/ServiceProviderConfig", None).await;
+    assert_eq!(config["etag"]["supported"], true);
+    assert_eq!(config["sort"]["supported"], true);
+    assert_eq!(config["filter"]["maxResults"], 200);
+    let atlassian = start("atlassian").await;
+    assert!(atlassian.running.scim_url.ends_with("/scim/directory/d1"));
+    let (_, config) = atlassian.send(Method::GET, "/ServiceProviderConfig", None).await;
+    assert_eq!(config["etag"]["supported"], false);
+    assert_eq!(config["sort"]["supported"], false);
+    assert_eq!(config["bulk"]["supported"], false);
+    assert_eq!(config["filter"]["maxResults"], 100);
+}
+
+#[tokio::test]
+async fn pages_are_capped_and_one_based() {
+    let emulator = start("atlassian").await;
+    for i in 0..105 {
+        emulator.user(&format!("user{i:03}")).await;
+    }
+    let (_, page) = emulator.send(Method::GET, "/Users?count=500", None).await;
+    assert_eq!(page["totalResults"], 105);
+    assert_eq!(page["itemsPerPage"], 100);
+    let (_, page) = emulator.send(Method::GET, "/Users?startIndex=101&count=10", None).await;
+    assert_eq!(page["itemsPerPage"], 5);
+    assert_eq!(page["startIndex"], 101);
+    let (_, page) = emulator.send(Method::GET, "/Users?count=0", None).await;
+    assert_eq!(page["itemsPerPage"], 0);
+    assert_eq!(page["totalResults"], 105);
+}
+
+#[tokio::test]
+async fn filters_follow_the_profile() {
+    let rfc = start("rfc").await;
+    rfc.user("alice").await;
+    rfc.user("bob").await;
+    let (status, page) = rfc
+        .send(
+            Method::GET,
+            "/Users?filter=userName%20sw%20%22a%22%20or%20userName%20eq%20%22BOB%22",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["totalResults"], 2);
+    let (status, error) = rfc.send(Method::GET, "/Users?filter=userName%20zz", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["scimType"], "invalidFilter");
+
+    let atlassian = start("atlassian").await;
+    atlassian.user("alice").await;
+    let (status, page) = atlassian
+        .send(Method::GET, "/Users?filter=externalId%20eq%20%22ext-alice%22", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["totalResults"], 1);
+    let (status, error) = atlassian
+        .send(Method::GET, "/Users?filter=userName%20sw%20%22a%22", None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["scimType"], "invalidFilter");
+}
+
+#[tokio::test]
+async fn a_taken_user_name_is_a_uniqueness_conflict() {
+    let emulator = start("rfc").await;
+    emulator.user("alice").await;
+    let (status, error) = emulator
+        .send(Method::POST, "/Users", Some(json!({"userName": "ALICE"})))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error["scimType"], "uniqueness");
+    assert_eq!(error["status"], "409");
+}
+
+#[tokio::test]
+async fn patch_adds_and_removes_members_in_batches() {
+    let limited = ScimProfile {
+        max_members_per_patch: Some(2),
+        ..RFC
+    };
+    let emulator = start_with(ScimState::parse("kind: scim\n").unwrap(), Some(limited)).await;
+    let ids = [
+        emulator.user("a").await,
+        emulator.user("b").await,
+        emulator.user("c").await,
+    ];
+    let (_, group) = emulator
+        .send(Method::POST, "/Groups", Some(json!({"displayName": "devs"})))
+        .await;
+    let path = format!("/Groups/{}", group["id"].as_str().unwrap());
+    let add = |ids: &[String]| {
+        json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "members",
+            "value": ids.iter().map(|id| json!({"value": id})).collect::<Vec<_>>()}]})
+    };
+    let (status, error) = emulator.send(Method::PATCH, &path, Some(add(&ids))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["scimType"], "tooMany");
+    emulator.send(Method::PATCH, &path, Some(add(&ids[..2]))).await;
+    let (status, group) = emulator.send(Method::PATCH, &path, Some(add(&ids[2..]))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(group["members"].as_array().unwrap().len(), 3);
+    let remove = json!({"schemas": [PATCH], "Operations": [
+        {"op": "remove", "path": format!("members[value eq \"{}\"]", ids[0])},
+        {"op": "remove", "path": "members[value eq \"not-a-member\"]"}]});
+    let (_, group) = emulator.send(Method::PATCH, &path, Some(remove)).await;
+    assert_eq!(group["members"].as_array().unwrap().len(), 2);
+    let (status, error) = emulator
+        .send(
+            Method::PATCH,
+            &path,
+            Some(json!({"schemas": [PATCH], "Operations": [{"op": "remove"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["scimType"], "noTarget");
+}
+
+#[tokio::test]
+async fn if_match_guards_writes() {
+    let emulator = start("rfc").await;
+    let id = emulator.user("alice").await;
+    let url = format!("{}/Users/{id}", emulator.running.scim_url);
+    let response = emulator.http.get(&url).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(response.headers()["etag"], "W/\"1\"");
+    let stale = emulator
+        .http
+        .put(&url)
+        .bearer_auth(TOKEN)
+        .header("if-match", "W/\"0\"")
+        .body(json!({"userName": "alice2"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+    let fresh = emulator
+        .http
+        .put(&url)
+        .bearer_auth(TOKEN)
+        .header("if-match", "W/\"1\"")
+        .body(json!({"userName": "alice2"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fresh.status(), StatusCode::OK);
+    assert_eq!(fresh.headers()["etag"], "W/\"2\"");
+}
+
+#[tokio::test]
+async fn delete_follows_the_profile() {
+    let rfc = start("rfc").await;
+    let id = rfc.user("alice").await;
+    assert_eq!(
+        rfc.send(Method::DELETE, &format!("/Users/{id}"), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert!(rfc.running.shared.state().users.is_empty());
+
+    let atlassian = start("atlassian").await;
+    let id = atlassian.user("alice").await;
+    assert_eq!(
+        atlassian.send(Method::DELETE, &format!("/Users/{id}"), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        atlassian.send(Method::GET, &format!("/Users/{id}"), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let state = atlassian.running.shared.state();
+    assert_eq!(state.users[0].active, Some(false));
+    // Creating the userName again reactivates the same user.
+    let (status, user) = atlassian
+        .send(Method::POST, "/Users", Some(json!({"userName": "alice"})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(user["id"], id.as_str());
+}
+
+#[tokio::test]
+async fn atlassian_groups_cannot_be_renamed() {
+    let emulator = start("atlassian").await;
+    let (_, group) = emulator
+        .send(Method::POST, "/Groups", Some(json!({"displayName": "devs"})))
+        .await;
+    let patch = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "displayName", "value": "ops"}]});
+    let (status, error) = emulator
+        .send(
+            Method::PATCH,
+            &format!("/Groups/{}", group["id"].as_str().unwrap()),
+            Some(patch),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["scimType"], "mutability");
+}
+
+#[tokio::test]
+async fn state_round_trips() {
+    let emulator = start("rfc").await;
+    let alice = emulator.user("alice").await;
+    emulator
+        .send(
+            Method::POST,
+            "/Groups",
+            Some(json!({"displayName": "devs", "members": [{"value": alice}]})),
+        )
+        .await;
+    let state = emulator.running.shared.state();
+    let yaml = state.to_yaml().unwrap();
+    assert_eq!(ScimState::parse(&yaml).unwrap(), state);
+    // Ids come from a counter: the same requests on the same file give the same ids.
+    let again = start("rfc").await;
+    assert_eq!(again.user("alice").await, alice);
+}
