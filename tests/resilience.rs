@@ -221,6 +221,16 @@ impl Server {
     }
 }
 
+/// A failing test must not leave a server running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 #[test]
 fn an_apply_killed_part_way_converges_when_run_again() {
     let (_g, root) = world("");
