@@ -295,3 +295,34 @@ async fn state_round_trips() {
     let again = start("rfc").await;
     assert_eq!(again.user("alice").await, alice);
 }
+
+/// A client's filter may cut anywhere in a multi-byte character: a 400, never a panic.
+#[tokio::test]
+async fn filters_with_multi_byte_characters_are_refused_not_fatal() {
+    let emulator = start("rfc").await;
+    for filter in ["userName xé", "userName pé", "members[value xé]", "é"] {
+        let q: String = url::form_urlencoded::byte_serialize(filter.as_bytes()).collect();
+        for resource in ["Users", "Groups"] {
+            let (status, body) = emulator
+                .send(Method::GET, &format!("/{resource}?filter={q}"), None)
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{filter}: {body}");
+            assert_eq!(body["scimType"], "invalidFilter", "{filter}: {body}");
+        }
+    }
+}
+
+/// userName is unique without regard to case, beyond ASCII too, as the state file
+/// requires: the emulator never holds a state it could not load again.
+#[tokio::test]
+async fn user_names_differing_only_in_case_are_one_name() {
+    let emulator = start("rfc").await;
+    emulator.user("Émile").await;
+    let (status, body) = emulator
+        .send(Method::POST, "/Users", Some(json!({"userName": "émile"})))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["scimType"], "uniqueness");
+    let saved = emulator.running.shared.state().to_yaml().unwrap();
+    ScimState::parse(&saved).unwrap();
+}

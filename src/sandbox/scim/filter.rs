@@ -166,9 +166,12 @@ impl<'a> Parser<'a> {
     fn rest_is_keyword_at_end(&mut self, word: &str) -> bool {
         self.skip_ws();
         let rest = self.rest();
-        let at_end = rest.len() >= word.len()
-            && rest[..word.len()].eq_ignore_ascii_case(word)
-            && (rest.len() == word.len() || rest[word.len()..].starts_with([')', ']']));
+        // `get`, not indexing: the input is a client's, and a cut inside a multi-byte
+        // character must be a mismatch, not a panic.
+        let at_end = rest.get(..word.len()).is_some_and(|w| w.eq_ignore_ascii_case(word))
+            && rest
+                .get(word.len()..)
+                .is_some_and(|after| after.is_empty() || after.starts_with([')', ']']));
         if at_end {
             self.pos += word.len();
         }

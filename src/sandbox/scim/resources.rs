@@ -249,18 +249,24 @@ fn apply_user(user: &mut ScimUser, input: UserInput) {
     user.active = input.active;
 }
 
+/// userName is caseExact false (RFC 7643 §4.1.1): compared as the state file's own check
+/// compares it, so a state the emulator accepts always loads again.
+fn same_name(a: &str, b: &str) -> bool {
+    a.to_lowercase() == b.to_lowercase()
+}
+
 fn user_name_taken(state: &ScimState, name: &str, except: &str) -> bool {
     state
         .users
         .iter()
-        .any(|u| u.id != except && u.user_name.eq_ignore_ascii_case(name))
+        .any(|u| u.id != except && same_name(&u.user_name, name))
 }
 
 fn group_name_taken(state: &ScimState, name: &str, except: &str) -> bool {
     state
         .groups
         .iter()
-        .any(|g| g.id != except && g.display_name.eq_ignore_ascii_case(name))
+        .any(|g| g.id != except && same_name(&g.display_name, name))
 }
 
 fn created(call: &Call, body: Value, meta: &Meta, profile: &ScimProfile, location: String) -> Reply {
