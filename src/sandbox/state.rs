@@ -127,16 +127,20 @@ impl DcState {
         serde_saphyr::to_string(self).map_err(|e| e.to_string())
     }
 
-    /// Writes the state atomically (temp file, then rename) so an interrupted write never
-    /// leaves a half-written sandbox behind.
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
-        let write_err = |message: String| StateError::Write {
-            path: path.display().to_string(),
-            message,
-        };
-        let text = self.to_yaml().map_err(write_err)?;
-        let tmp = path.with_extension("yaml.tmp");
-        std::fs::write(&tmp, text).map_err(|e| write_err(e.to_string()))?;
-        std::fs::rename(&tmp, path).map_err(|e| write_err(e.to_string()))
+        save_yaml(path, self.to_yaml())
     }
+}
+
+/// Writes a sandbox's state atomically (temp file, then rename) so an interrupted write
+/// never leaves a half-written sandbox behind.
+pub fn save_yaml(path: &Path, yaml: Result<String, String>) -> Result<(), StateError> {
+    let write_err = |message: String| StateError::Write {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = yaml.map_err(write_err)?;
+    let tmp = path.with_extension("yaml.tmp");
+    std::fs::write(&tmp, text).map_err(|e| write_err(e.to_string()))?;
+    std::fs::rename(&tmp, path).map_err(|e| write_err(e.to_string()))
 }

@@ -232,16 +232,9 @@ impl ScimState {
         serde_saphyr::to_string(self).map_err(|e| e.to_string())
     }
 
-    /// Writes the state atomically (temp file, then rename), like the Data Center state.
+    /// Writes the state atomically, like the Data Center state.
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
-        let write_err = |message: String| StateError::Write {
-            path: path.display().to_string(),
-            message,
-        };
-        let text = self.to_yaml().map_err(write_err)?;
-        let tmp = path.with_extension("yaml.tmp");
-        std::fs::write(&tmp, text).map_err(|e| write_err(e.to_string()))?;
-        std::fs::rename(&tmp, path).map_err(|e| write_err(e.to_string()))
+        crate::sandbox::state::save_yaml(path, self.to_yaml())
     }
 
     /// The next id: a UUID-shaped hash of the directory and a counter, so ids look like
@@ -278,18 +271,8 @@ pub fn now_rfc3339() -> String {
 }
 
 fn rfc3339(secs: u64) -> String {
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let (year, month, day) = crate::audit::civil_from_days(i64::try_from(secs / 86_400).unwrap_or(0));
     let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,
