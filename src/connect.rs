@@ -7,11 +7,13 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
-use crate::desired::{Endpoint, SecretRef, TargetConfig};
+use crate::desired::{Endpoint, Platform, SecretRef, TargetConfig};
 use crate::http::Auth;
 use crate::provider::bitbucket_dc::BitbucketDc;
+use crate::provider::scim::Scim;
 use crate::provider::Provider;
-use crate::sandbox::bitbucket_dc::{self as emulator, RunningEmulator, Shared};
+use crate::sandbox::bitbucket_dc as dc_emulator;
+use crate::sandbox::scim as scim_emulator;
 use crate::sandbox::state::DcState;
 
 /// A target that cannot be reached or set up, with what to do about it.
@@ -25,7 +27,45 @@ pub struct ConnectError {
 
 struct Sandbox {
     path: PathBuf,
-    emulator: RunningEmulator,
+    emulator: Emulator,
+}
+
+/// A running in-process emulator, of the platform the target names.
+enum Emulator {
+    Dc(dc_emulator::RunningEmulator),
+    Scim(scim_emulator::RunningEmulator),
+}
+
+impl Emulator {
+    /// Where the provider connects: the server's root, or the SCIM base URL.
+    fn url(&self) -> &str {
+        match self {
+            Emulator::Dc(e) => &e.base_url,
+            Emulator::Scim(e) => &e.scim_url,
+        }
+    }
+
+    /// The account the sandbox's token belongs to: a SCIM token belongs to none.
+    fn account(&self) -> Option<String> {
+        match self {
+            Emulator::Dc(e) => Some(e.shared.state().operator.clone()),
+            Emulator::Scim(_) => None,
+        }
+    }
+
+    fn save(&self, path: &std::path::Path) -> Result<(), String> {
+        match self {
+            Emulator::Dc(e) => e.shared.state().save(path).map_err(|e| e.to_string()),
+            Emulator::Scim(e) => e.shared.state().save(path).map_err(|e| e.to_string()),
+        }
+    }
+
+    async fn shutdown(self) {
+        match self {
+            Emulator::Dc(e) => e.shutdown().await,
+            Emulator::Scim(e) => e.shutdown().await,
+        }
+    }
 }
 
 /// Providers for every target, plus the emulators running for sandbox targets.
@@ -41,9 +81,9 @@ impl Connected {
     /// Writes each sandbox's state back to its file.
     pub fn save_sandboxes(&self) -> Result<(), ConnectError> {
         for s in &self.sandboxes {
-            s.emulator.shared.state().save(&s.path).map_err(|e| ConnectError {
+            s.emulator.save(&s.path).map_err(|message| ConnectError {
                 target: "sandbox".to_owned(),
-                message: e.to_string(),
+                message,
                 hint: None,
             })?;
         }
@@ -70,12 +110,11 @@ pub async fn connect(targets: &BTreeMap<String, TargetConfig>) -> Result<Connect
         let (base, auth) = match &config.endpoint {
             Endpoint::Url(url) => (url.clone(), config.auth.as_ref().map(|a| auth(name, a)).transpose()?),
             Endpoint::Sandbox(path) => {
-                let (emulator, token) = start_sandbox(name, path).await?;
-                connected
-                    .accounts
-                    .insert(name.clone(), emulator.shared.state().operator.clone());
-                let base =
-                    url::Url::parse(&emulator.base_url).map_err(|e| err(name, format!("sandbox address: {e}")))?;
+                let (emulator, token) = start_sandbox(name, config.platform, path).await?;
+                if let Some(account) = emulator.account() {
+                    connected.accounts.insert(name.clone(), account);
+                }
+                let base = url::Url::parse(emulator.url()).map_err(|e| err(name, format!("sandbox address: {e}")))?;
                 connected.sandboxes.push(Sandbox {
                     path: path.clone(),
                     emulator,
@@ -96,30 +135,67 @@ fn provider(
     base: url::Url,
     auth: Option<Auth>,
 ) -> Result<Box<dyn Provider>, ConnectError> {
-    // The safety rules need the groups of the account rollcall works as.
-    let mut scope = config.scope.clone();
-    scope.member_users.extend(account);
-    let p = BitbucketDc::new(&config.name, base, auth, scope, config.notify_new_users)
-        .map_err(|e| err(&config.name, e.to_string()))?;
-    Ok(Box::new(p))
+    let provider: Box<dyn Provider> = match config.platform {
+        Platform::BitbucketDatacenter => {
+            // The safety rules need the groups of the account rollcall works as.
+            let mut scope = config.scope.clone();
+            scope.member_users.extend(account);
+            Box::new(
+                BitbucketDc::new(&config.name, base, auth, scope, config.notify_new_users)
+                    .map_err(|e| err(&config.name, e.to_string()))?,
+            )
+        }
+        Platform::Scim(profile) => Box::new(
+            Scim::new(&config.name, base, auth, profile.profile()).map_err(|e| err(&config.name, e.to_string()))?,
+        ),
+    };
+    Ok(provider)
 }
 
-async fn start_sandbox(target: &str, path: &std::path::Path) -> Result<(RunningEmulator, SecretString), ConnectError> {
-    let state = DcState::load(path).map_err(|e| ConnectError {
+async fn start_sandbox(
+    target: &str,
+    platform: Platform,
+    path: &std::path::Path,
+) -> Result<(Emulator, SecretString), ConnectError> {
+    let state_error = |message: String| ConnectError {
         target: target.to_owned(),
-        message: e.to_string(),
+        message,
         hint: Some("a sandbox target's url is `sandbox:PATH`, PATH relative to the manifest directory".to_owned()),
-    })?;
+    };
     let token = session_token();
-    let shared = Shared::new(state, token.clone());
-    shared.apply_env_faults().map_err(|e| err(target, e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .map_err(|e| err(target, format!("cannot start the sandbox: {e}")))?;
-    let running = emulator::serve(shared, listener)
-        .await
-        .map_err(|e| err(target, format!("cannot start the sandbox: {e}")))?;
-    Ok((running, SecretString::from(token)))
+    let started = |e: std::io::Error| err(target, format!("cannot start the sandbox: {e}"));
+    let emulator = match platform {
+        Platform::BitbucketDatacenter => {
+            let state = DcState::load(path).map_err(|e| state_error(e.to_string()))?;
+            let shared = dc_emulator::Shared::new(state, token.clone());
+            shared.apply_env_faults().map_err(|e| err(target, e.to_string()))?;
+            Emulator::Dc(dc_emulator::serve(shared, listener).await.map_err(started)?)
+        }
+        Platform::Scim(profile) => {
+            let state = scim_emulator::ScimState::load(path).map_err(|e| state_error(e.to_string()))?;
+            // The manifest says which dialect the target speaks; a sandbox of another
+            // would test the wrong thing.
+            if state.profile.as_str() != profile.as_str() {
+                return Err(ConnectError {
+                    target: target.to_owned(),
+                    message: format!(
+                        "the sandbox {} emulates the `{}` profile, but the target sets `profile: {}`",
+                        path.display(),
+                        state.profile.as_str(),
+                        profile.as_str()
+                    ),
+                    hint: Some("make the target's `profile` and the state file's `profile` agree".to_owned()),
+                });
+            }
+            let shared = scim_emulator::Shared::new(state, token.clone());
+            shared.apply_env_faults().map_err(|e| err(target, e.to_string()))?;
+            Emulator::Scim(scim_emulator::serve(shared, listener).await.map_err(started)?)
+        }
+    };
+    Ok((emulator, SecretString::from(token)))
 }
 
 /// A fresh token for an in-process sandbox: nothing outside this process needs it.

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Kind, ResourceMap};
+use crate::provider::scim::ProfileName;
 
 #[derive(Debug, Clone)]
 pub struct Desired {
@@ -17,6 +18,8 @@ pub struct Desired {
     /// kept, every membership and direct permission they hold is removed.
     pub offboarded: BTreeMap<String, BTreeSet<String>>,
     pub policy: Policy,
+    /// Per target, groups the manifest renamed: old name to new name.
+    pub renames: BTreeMap<String, BTreeMap<String, String>>,
     /// `sha256:…` over every manifest file's path and content, so a plan names exactly
     /// the manifests it was made from.
     pub manifest_digest: String,
@@ -25,6 +28,7 @@ pub struct Desired {
 #[derive(Debug, Clone)]
 pub struct TargetConfig {
     pub name: String,
+    pub platform: Platform,
     pub endpoint: Endpoint,
     /// The URL as the manifest wrote it, for display (a sandbox path stays relative).
     pub url: String,
@@ -52,6 +56,78 @@ pub struct ReadScope {
     pub all_group_members: bool,
     /// Users whose groups are read: the offboarded, whose every membership is removed.
     pub member_users: BTreeSet<String>,
+}
+
+/// What a target is, and with it what it can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    BitbucketDatacenter,
+    Scim(ProfileName),
+}
+
+/// What the planner needs to know of a platform: which changes exist there at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Users have `active`: an offboarded person is deactivated, not just stripped.
+    pub user_active: bool,
+    /// Deleting a user only deactivates it, so pruning is planned as a deactivation.
+    pub delete_user_deactivates: bool,
+    /// A group can be renamed in place, keeping its members and grants.
+    pub group_rename: bool,
+}
+
+impl Platform {
+    /// The target kind as the manifest and the plan name it.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Platform::BitbucketDatacenter => "bitbucket-datacenter",
+            Platform::Scim(_) => "scim",
+        }
+    }
+
+    /// The kind, with the profile of a SCIM target: `scim (atlassian)`.
+    pub fn label(self) -> String {
+        match self {
+            Platform::BitbucketDatacenter => self.kind().to_owned(),
+            Platform::Scim(p) => format!("scim ({})", p.as_str()),
+        }
+    }
+
+    pub fn profile(self) -> Option<ProfileName> {
+        match self {
+            Platform::BitbucketDatacenter => None,
+            Platform::Scim(p) => Some(p),
+        }
+    }
+
+    /// The platform of a kind and profile as a plan file names them.
+    pub fn parse(kind: &str, profile: Option<&str>) -> Option<Platform> {
+        match (kind, profile) {
+            ("bitbucket-datacenter", None) => Some(Platform::BitbucketDatacenter),
+            ("scim", Some(p)) => ProfileName::parse(p).map(Platform::Scim),
+            _ => None,
+        }
+    }
+
+    pub fn capabilities(self) -> Capabilities {
+        match self {
+            // Bitbucket Data Center has no group rename in its REST API, and its users
+            // are deleted, not deactivated, through it.
+            Platform::BitbucketDatacenter => Capabilities {
+                user_active: false,
+                delete_user_deactivates: false,
+                group_rename: false,
+            },
+            Platform::Scim(p) => {
+                let p = p.profile();
+                Capabilities {
+                    user_active: true,
+                    delete_user_deactivates: p.delete_user_deactivates,
+                    group_rename: p.group_rename,
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

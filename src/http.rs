@@ -154,6 +154,15 @@ pub struct HttpClient {
     in_flight: Semaphore,
     requests: AtomicUsize,
     retries: AtomicUsize,
+    /// `Accept` and the request body's `Content-Type`.
+    media_type: &'static str,
+}
+
+/// A 2xx answer: its body and, when the server sent one, its `ETag`.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub body: String,
+    pub etag: Option<String>,
 }
 
 /// How one attempt failed, before the retry loop decides what to do with it.
@@ -194,6 +203,7 @@ impl HttpClient {
             in_flight: Semaphore::new(DEFAULT_MAX_IN_FLIGHT),
             requests: AtomicUsize::new(0),
             retries: AtomicUsize::new(0),
+            media_type: "application/json",
         })
     }
 
@@ -207,6 +217,13 @@ impl HttpClient {
     /// [`DEFAULT_MAX_IN_FLIGHT`].
     pub fn with_max_in_flight(mut self, max: usize) -> Self {
         self.in_flight = Semaphore::new(max.max(1));
+        self
+    }
+
+    /// Sends and asks for this JSON media type instead of `application/json` (SCIM's
+    /// `application/scim+json`).
+    pub fn with_media_type(mut self, media_type: &'static str) -> Self {
+        self.media_type = media_type;
         self
     }
 
@@ -238,12 +255,29 @@ impl HttpClient {
         query: &[(&str, String)],
         body: Option<&serde_json::Value>,
     ) -> Result<String, HttpError> {
-        self.call(method, path, query, body).await.map(|(text, _)| text)
+        self.call(method, path, query, body, None)
+            .await
+            .map(|(reply, _)| reply.body)
+    }
+
+    /// Like [`send`](Self::send), with an `If-Match` precondition when given, returning
+    /// the answer's `ETag` too. A 412 is the server's answer, not retried.
+    pub async fn send_if_match(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+        if_match: Option<&str>,
+    ) -> Result<Reply, HttpError> {
+        self.call(method, path, query, body, if_match)
+            .await
+            .map(|(reply, _)| reply)
     }
 
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, HttpError> {
-        let (text, attempts) = self.call(Method::GET, path, query, None).await?;
-        serde_json::from_str(&text).map_err(|e| HttpError {
+        let (reply, attempts) = self.call(Method::GET, path, query, None, None).await?;
+        serde_json::from_str(&reply.body).map_err(|e| HttpError {
             target: self.target.clone(),
             request: format!("GET {path}"),
             status: Some(200),
@@ -260,7 +294,8 @@ impl HttpClient {
         path: &str,
         query: &[(&str, String)],
         body: Option<&serde_json::Value>,
-    ) -> Result<(String, u32), HttpError> {
+        if_match: Option<&str>,
+    ) -> Result<(Reply, u32), HttpError> {
         let mut url = self.base.clone();
         {
             let base_path = url.path().trim_end_matches('/').to_owned();
@@ -277,7 +312,7 @@ impl HttpClient {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let failure = match self.attempt(&method, &url, &request, body).await {
+            let failure = match self.attempt(&method, &url, &request, body, if_match).await {
                 Ok(text) => return Ok((text, attempt)),
                 Err(f) => f,
             };
@@ -323,7 +358,8 @@ impl HttpClient {
         url: &url::Url,
         request: &str,
         body: Option<&serde_json::Value>,
-    ) -> Result<String, Failure> {
+        if_match: Option<&str>,
+    ) -> Result<Reply, Failure> {
         let _permit = self.in_flight.acquire().await.map_err(|_| Failure {
             status: None,
             detail: "the client was shut down".to_owned(),
@@ -334,7 +370,7 @@ impl HttpClient {
         let mut builder: RequestBuilder = self
             .client
             .request(method.clone(), url.clone())
-            .header("Accept", "application/json")
+            .header("Accept", self.media_type)
             .timeout(self.policy.attempt_timeout);
         builder = match &self.auth {
             Some(Auth::Bearer(token)) => builder.bearer_auth(token.expose_secret()),
@@ -342,7 +378,10 @@ impl HttpClient {
             None => builder,
         };
         if let Some(body) = body {
-            builder = builder.json(body);
+            builder = builder.header("Content-Type", self.media_type).body(body.to_string());
+        }
+        if let Some(version) = if_match {
+            builder = builder.header("If-Match", version);
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
         let response = match builder.send().await {
@@ -375,6 +414,11 @@ impl HttpClient {
         } else {
             None
         };
+        let etag = response
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let text = match response.text().await {
             Ok(text) => text,
             Err(e) => {
@@ -402,7 +446,7 @@ impl HttpClient {
             }
         };
         if status.is_success() {
-            return Ok(text);
+            return Ok(Reply { body: text, etag });
         }
         // Scrub before cutting, so a token split by the cut cannot slip through.
         let text = self.redact(&text);

@@ -250,17 +250,51 @@ pub enum Resource {
     },
 }
 
+/// A user's managed attributes. `active` and `external_id` are `None` on platforms that
+/// have no such attribute (Bitbucket Data Center), so they neither show nor diff there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserAttrs {
     pub display_name: String,
     pub email: String,
+    /// SCIM's `active`: `false` is a deactivated account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    /// SCIM's `externalId`: the person's rollcall name, for stable matching.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+}
+
+impl UserAttrs {
+    /// Attributes of a platform without `active` or `externalId`.
+    pub fn new(display_name: impl Into<String>, email: impl Into<String>) -> Self {
+        UserAttrs {
+            display_name: display_name.into(),
+            email: email.into(),
+            active: None,
+            external_id: None,
+        }
+    }
+
+    /// Deactivated: present but without access.
+    pub fn is_inactive(&self) -> bool {
+        self.active == Some(false)
+    }
 }
 
 impl Resource {
     /// The attributes as name/value pairs, in a fixed order, for attribute-level diffs.
     pub fn attributes(&self) -> Vec<(&'static str, String)> {
         match self {
-            Resource::User(u) => vec![("display_name", u.display_name.clone()), ("email", u.email.clone())],
+            Resource::User(u) => {
+                let mut out = vec![("display_name", u.display_name.clone()), ("email", u.email.clone())];
+                if let Some(id) = &u.external_id {
+                    out.push(("external_id", id.clone()));
+                }
+                if let Some(active) = u.active {
+                    out.push(("active", active.to_string()));
+                }
+                out
+            }
             Resource::Group | Resource::Membership => Vec::new(),
             Resource::Permission { permission } => vec![("permission", permission.clone())],
             Resource::ProjectDefault { permission } => {

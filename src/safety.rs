@@ -100,7 +100,14 @@ fn protected(changes: &[Change], policy: &Policy) -> Vec<Refusal> {
     changes
         .iter()
         .filter_map(|c| {
-            let touched = c.address.id.as_principal().into_iter().chain(c.address.id.principals());
+            let renamed = c.renamed_from.iter().map(|g| Principal::Group(g.clone()));
+            let touched = c
+                .address
+                .id
+                .as_principal()
+                .into_iter()
+                .chain(c.address.id.principals())
+                .chain(renamed);
             let hit = touched
                 .map(|p| name(&p).to_owned())
                 .find(|n| protect.contains(&n.to_lowercase()))?;
@@ -126,11 +133,18 @@ fn own_account(
     let me = account.to_lowercase();
     let mut out = Vec::new();
     for c in changes {
-        if c.action == Action::Delete && matches!(&c.address.id, ResourceId::User { name } if name.to_lowercase() == me)
-        {
+        if c.removes() && matches!(&c.address.id, ResourceId::User { name } if name.to_lowercase() == me) {
             out.push(Refusal {
                 rule: Rule::OwnAccount,
-                message: format!("{} deletes `{account}`, the account rollcall works as", c.address),
+                message: format!(
+                    "{} {} `{account}`, the account rollcall works as",
+                    c.address,
+                    if c.action == Action::Delete {
+                        "deletes"
+                    } else {
+                        "deactivates"
+                    }
+                ),
             });
         }
     }
@@ -160,7 +174,8 @@ fn min_admins(target: &str, min: usize, before: &ResourceMap, after: &ResourceMa
 }
 
 fn delete_limits(changes: &[Change], cx: &Context<'_>) -> Vec<Refusal> {
-    let deletes = changes.iter().filter(|c| c.action == Action::Delete).count();
+    // A deactivation takes access away like a delete, so it counts as one.
+    let deletes = changes.iter().filter(|c| c.removes()).count();
     if cx.allow_deletes.is_some_and(|n| deletes <= n) {
         return Vec::new();
     }
@@ -177,7 +192,7 @@ fn delete_limits(changes: &[Change], cx: &Context<'_>) -> Vec<Refusal> {
         });
     }
     let mut per_kind: BTreeMap<(&str, Kind), usize> = BTreeMap::new();
-    for c in changes.iter().filter(|c| c.action == Action::Delete) {
+    for c in changes.iter().filter(|c| c.removes()) {
         *per_kind
             .entry((c.address.target.as_str(), c.address.id.kind()))
             .or_default() += 1;
@@ -369,10 +384,7 @@ mod tests {
     const T: &str = "bb";
 
     fn user(n: &str) -> (Address, Resource) {
-        let attrs = UserAttrs {
-            display_name: n.into(),
-            email: format!("{n}@example.com"),
-        };
+        let attrs = UserAttrs::new(n, format!("{n}@example.com"));
         (
             Address::new(T, ResourceId::User { name: n.into() }),
             Resource::User(attrs),
@@ -403,6 +415,7 @@ mod tests {
             before: Some(r),
             after: None,
             reason: None,
+            renamed_from: None,
         }
     }
     fn update((address, r): (Address, Resource), to: Resource) -> Change {
@@ -412,6 +425,7 @@ mod tests {
             before: Some(r),
             after: Some(to),
             reason: None,
+            renamed_from: None,
         }
     }
 

@@ -53,6 +53,12 @@ pub struct RawTarget {
     /// directory). Plain `http://` is accepted for loopback addresses only.
     #[schemars(with = "String")]
     pub url: Spanned<String>,
+    /// For `kind: scim`: the SCIM dialect the service speaks, `rfc` (default) or
+    /// `atlassian`. With `atlassian`, `url` is the directory's base URL,
+    /// `https://api.atlassian.com/scim/directory/DIRECTORY_ID`.
+    #[serde(default)]
+    #[schemars(with = "Option<crate::provider::scim::ProfileName>")]
+    pub profile: Option<Spanned<crate::provider::scim::ProfileName>>,
     /// How to authenticate. Not needed for a `sandbox:` URL.
     #[serde(default)]
     pub auth: Option<RawAuth>,
@@ -68,9 +74,15 @@ pub enum TargetKind {
     /// Bitbucket Data Center (or Server) through its REST API 1.0.
     #[serde(rename = "bitbucket-datacenter")]
     BitbucketDatacenter,
+    /// Any SCIM 2.0 service (RFC 7643/7644), Atlassian's user provisioning included:
+    /// users and groups with their members. `url` is the SCIM base URL, to which
+    /// `/Users` and `/Groups` are appended.
+    #[serde(rename = "scim")]
+    Scim,
 }
 
-/// HTTP access token as `Authorization: Bearer`, or with `username` as Basic auth.
+/// HTTP access token as `Authorization: Bearer`, or with `username` as Basic auth. A SCIM
+/// service's token (Atlassian's directory API key) is a Bearer token.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Auth")]
@@ -79,7 +91,9 @@ pub struct RawAuth {
     #[serde(default)]
     pub username: Option<String>,
     /// With a Bearer token: the account the token belongs to. rollcall never deletes,
-    /// unlicenses or demotes it. With Basic auth the username is that account.
+    /// unlicenses or demotes it. With Basic auth the username is that account. Required
+    /// for a Bearer token on Bitbucket Data Center; optional on SCIM, whose tokens
+    /// usually belong to no user.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub account: Option<Spanned<String>>,
@@ -113,6 +127,12 @@ pub struct RawUser {
 pub struct RawGroup {
     #[serde(default)]
     pub description: Option<String>,
+    /// The group's previous name, when it was renamed: the live group of that name
+    /// becomes this one, keeping its members and grants. Where the platform cannot rename
+    /// groups, the plan creates this group, moves the members and deletes the old one.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub renamed_from: Option<Spanned<String>>,
     /// Declared users who belong to the group.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]

@@ -7,29 +7,41 @@
 //! unmanaged until that principal itself is deleted, so switching pruning on can never
 //! strip, say, a company-wide licence group that the manifest never mentioned.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
-use crate::desired::Desired;
-use crate::model::{Address, Principal, Resource, ResourceId, ResourceMap, Spellings};
+use crate::desired::{Desired, Platform};
+use crate::model::{Address, Principal, Resource, ResourceId, ResourceMap, Spellings, UserAttrs};
 use crate::plan::{Action, Change, Unmanaged};
 
 /// The unordered changes and unmanaged objects for one target.
 pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<Change>, Vec<Unmanaged>) {
-    let live = &canonical_names(target, desired, live);
+    let config = desired.targets.get(target);
+    let platform = config.map_or(Platform::BitbucketDatacenter, |t| t.platform);
+    let caps = platform.capabilities();
+    let live = canonical_names(target, desired, live);
+    let renames = Renames::plan(target, desired, &live, caps.group_rename);
+    let live = &renames.carried(&live);
     let wanted = desired.resources.iter().filter(|(a, _)| a.target == target);
-    let mut changes = Vec::new();
+    let mut changes = renames.in_place(target);
     let mut unmanaged = Vec::new();
 
     for (address, after) in wanted {
         match live.get(address) {
             None => {
                 if !is_absent(after) {
+                    let replaced = renames.replaced_by(address);
                     changes.push(Change {
                         address: address.clone(),
                         action: Action::Create,
                         before: None,
                         after: Some(after.clone()),
-                        reason: None,
+                        reason: replaced.map(|old| {
+                            format!(
+                                "replaces `{old}`, which {} cannot rename: members move here, then `{old}` is deleted",
+                                platform.label()
+                            )
+                        }),
+                        renamed_from: replaced.map(str::to_owned),
                     });
                 }
             }
@@ -39,6 +51,7 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
                 before: Some(before.clone()),
                 after: Some(after.clone()),
                 reason: None,
+                renamed_from: None,
             }),
             Some(_) => {}
         }
@@ -52,8 +65,8 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
         Principal::Group(name) => declared(&ResourceId::Group { name: name.clone() }),
     };
 
-    // Principals first, so what hangs off a deleted principal knows it goes too.
-    let mut deleted_principals: BTreeSet<Principal> = BTreeSet::new();
+    // Principals first, so what hangs off a removed principal knows it goes too.
+    let mut removed_principals: BTreeMap<Principal, &'static str> = BTreeMap::new();
     for (address, current) in live.iter().filter(|(a, _)| a.target == target) {
         if desired.resources.contains_key(address) {
             continue;
@@ -64,18 +77,42 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
         if is_offboarded(&principal) {
             continue; // a known person, kept without access
         }
-        if desired.policy.prunes(address.id.kind()) {
-            deleted_principals.insert(principal);
-            changes.push(delete(
-                address,
-                current,
-                format!("not declared, and policy.prune.{} is on", address.id.kind().as_str()),
-            ));
-        } else {
-            unmanaged.push(Unmanaged {
+        if let Some(new) = renames.replacing(&principal) {
+            removed_principals.insert(principal, "deleted");
+            changes.push(delete(address, current, format!("renamed to `{new}`")));
+            continue;
+        }
+        let kind = address.id.kind();
+        let pruned = format!("not declared, and policy.prune.{} is on", kind.as_str());
+        match current {
+            _ if !desired.policy.prunes(kind) => unmanaged.push(Unmanaged {
                 address: address.clone(),
                 current: current.clone(),
-            });
+            }),
+            // Deleting only deactivates here: plan what really happens.
+            Resource::User(attrs) if caps.delete_user_deactivates => {
+                if !attrs.is_inactive() {
+                    removed_principals.insert(principal, "deactivated");
+                    changes.push(Change {
+                        address: address.clone(),
+                        action: Action::Update,
+                        before: Some(current.clone()),
+                        after: Some(Resource::User(UserAttrs {
+                            active: Some(false),
+                            ..attrs.clone()
+                        })),
+                        reason: Some(format!(
+                            "{pruned}; {} deactivates users instead of deleting them",
+                            platform.label()
+                        )),
+                        renamed_from: None,
+                    });
+                }
+            }
+            _ => {
+                removed_principals.insert(principal, "deleted");
+                changes.push(delete(address, current, pruned));
+            }
         }
     }
 
@@ -84,8 +121,8 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
             continue;
         }
         let principals = address.id.principals();
-        if let Some(p) = principals.iter().find(|p| deleted_principals.contains(*p)) {
-            changes.push(delete(address, current, format!("{} is deleted", describe(p))));
+        if let Some((p, how)) = principals.iter().find_map(|p| removed_principals.get_key_value(p)) {
+            changes.push(delete(address, current, format!("{} is {how}", describe(p))));
         } else if let Some(p) = principals.iter().find(|p| is_offboarded(p)) {
             changes.push(delete(address, current, format!("{} is inactive", describe(p))));
         } else if address.id.owner().is_some_and(|owner| !declared_principal(&owner)) {
@@ -109,6 +146,97 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
     (changes, unmanaged)
 }
 
+/// The manifest's group renames that apply to live state on one target. A rename applies
+/// while the old group exists: in place where the platform renames groups and the new name
+/// is free, else as a replacement (the old group is deleted once the new one has its
+/// members).
+pub(crate) struct Renames {
+    /// Old name to new, renamed in place.
+    in_place: BTreeMap<String, String>,
+    /// Old name to new, replaced.
+    replaced: BTreeMap<String, String>,
+}
+
+impl Renames {
+    pub(crate) fn plan(target: &str, desired: &Desired, live: &ResourceMap, can_rename: bool) -> Renames {
+        let mut out = Renames {
+            in_place: BTreeMap::new(),
+            replaced: BTreeMap::new(),
+        };
+        let exists = |name: &str| live.contains_key(&Address::new(target, ResourceId::Group { name: name.to_owned() }));
+        for (old, new) in desired.renames.get(target).into_iter().flatten() {
+            if !exists(old) {
+                continue; // renamed already, or never there
+            }
+            if can_rename && !exists(new) {
+                out.in_place.insert(old.clone(), new.clone());
+            } else {
+                out.replaced.insert(old.clone(), new.clone());
+            }
+        }
+        out
+    }
+
+    /// The renames a plan renames in place, as `apply FILE` finds them in its changes.
+    pub(crate) fn from_changes<'a>(changes: impl Iterator<Item = &'a Change>) -> Renames {
+        Renames {
+            in_place: changes
+                .filter_map(|c| match &c.address.id {
+                    ResourceId::Group { name } => Some((c.renames()?.to_owned(), name.clone())),
+                    _ => None,
+                })
+                .collect(),
+            replaced: BTreeMap::new(),
+        }
+    }
+
+    /// Live state as it will be once the in-place renames are done: the group, its
+    /// members and its grants under the new name.
+    pub(crate) fn carried(&self, live: &ResourceMap) -> ResourceMap {
+        if self.in_place.is_empty() {
+            return live.clone();
+        }
+        let user = |n: &str| n.to_owned();
+        let group = |n: &str| self.in_place.get(n).cloned().unwrap_or_else(|| n.to_owned());
+        live.iter()
+            .map(|(a, r)| (Address::new(&a.target, a.id.map_names(&user, &group)), r.clone()))
+            .collect()
+    }
+
+    fn in_place(&self, target: &str) -> Vec<Change> {
+        self.in_place
+            .iter()
+            .map(|(old, new)| Change {
+                address: Address::new(target, ResourceId::Group { name: new.clone() }),
+                action: Action::Update,
+                before: Some(Resource::Group),
+                after: Some(Resource::Group),
+                reason: Some(format!("renamed from `{old}`")),
+                renamed_from: Some(old.clone()),
+            })
+            .collect()
+    }
+
+    /// The old group a new group replaces, if it does.
+    fn replaced_by(&self, address: &Address) -> Option<&str> {
+        let ResourceId::Group { name } = &address.id else {
+            return None;
+        };
+        self.replaced
+            .iter()
+            .find(|(_, new)| *new == name)
+            .map(|(old, _)| old.as_str())
+    }
+
+    /// The new name of a live group being replaced.
+    fn replacing(&self, principal: &Principal) -> Option<&str> {
+        match principal {
+            Principal::Group(old) => self.replaced.get(old).map(String::as_str),
+            Principal::User(_) => None,
+        }
+    }
+}
+
 fn delete(address: &Address, current: &Resource, reason: String) -> Change {
     Change {
         address: address.clone(),
@@ -116,12 +244,19 @@ fn delete(address: &Address, current: &Resource, reason: String) -> Change {
         before: Some(current.clone()),
         after: None,
         reason: Some(reason),
+        renamed_from: None,
     }
 }
 
-/// A desired value that means "nothing there", which needs no create when nothing is.
-fn is_absent(r: &Resource) -> bool {
-    matches!(r, Resource::ProjectDefault { permission: None })
+/// A desired value that means "nothing there", which needs no create when nothing is:
+/// no project default, or a deactivated user (an account is never created just to be
+/// inactive).
+pub(crate) fn is_absent(r: &Resource) -> bool {
+    match r {
+        Resource::ProjectDefault { permission } => permission.is_none(),
+        Resource::User(u) => u.is_inactive(),
+        _ => false,
+    }
 }
 
 fn describe(p: &Principal) -> String {
@@ -142,6 +277,9 @@ fn canonical_names(target: &str, desired: &Desired, live: &ResourceMap) -> Resou
     for name in desired.offboarded.get(target).into_iter().flatten() {
         spellings.learn(&ResourceId::User { name: name.clone() });
     }
+    for old in desired.renames.get(target).into_iter().flatten().map(|(old, _)| old) {
+        spellings.learn(&ResourceId::Group { name: old.clone() });
+    }
     spellings.respell(live)
 }
 
@@ -154,10 +292,7 @@ mod tests {
     use crate::model::{Kind, UserAttrs};
 
     fn user(name: &str) -> (Address, Resource) {
-        let attrs = UserAttrs {
-            display_name: name.to_uppercase(),
-            email: format!("{name}@example.com"),
-        };
+        let attrs = UserAttrs::new(name.to_uppercase(), format!("{name}@example.com"));
         (
             Address::new("bb", ResourceId::User { name: name.into() }),
             Resource::User(attrs),
@@ -207,6 +342,7 @@ mod tests {
                 prune: prune.iter().copied().collect(),
                 ..Policy::default()
             },
+            renames: BTreeMap::new(),
             manifest_digest: String::new(),
         }
     }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::desired::{AuthConfig, Endpoint, Policy, ReadScope, SecretRef, TargetConfig};
+use crate::desired::{AuthConfig, Endpoint, Platform, Policy, ReadScope, SecretRef, TargetConfig};
 use crate::model::{Address, Resource, ResourceId};
 use crate::plan::{graph, Action, Change, Plan, PlannedTarget, Summary, Unmanaged};
 use crate::safety::{Existing, Refusal};
@@ -38,6 +38,9 @@ struct Document {
 struct DocTarget {
     name: String,
     kind: String,
+    /// A SCIM target's dialect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    profile: Option<String>,
     endpoint: String,
     account: Option<String>,
     connection: Connection,
@@ -66,6 +69,8 @@ struct DocChange {
     before: Option<Resource>,
     after: Option<Resource>,
     reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    renamed_from: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -90,7 +95,8 @@ pub fn to_json(plan: &Plan) -> String {
             .iter()
             .map(|t| DocTarget {
                 name: t.name.clone(),
-                kind: t.kind.clone(),
+                kind: t.config.platform.kind().to_owned(),
+                profile: t.config.platform.profile().map(|p| p.as_str().to_owned()),
                 endpoint: t.endpoint.clone(),
                 account: t.account.clone(),
                 connection: connection(&t.config),
@@ -111,6 +117,7 @@ pub fn to_json(plan: &Plan) -> String {
                 before: c.before.clone(),
                 after: c.after.clone(),
                 reason: c.reason.clone(),
+                renamed_from: c.renamed_from.clone(),
             })
             .collect(),
         unmanaged: plan
@@ -155,13 +162,17 @@ pub fn from_json(text: &str) -> Result<Plan, FileError> {
         serde_json::from_value(value).map_err(|e| FileError(format!("not a valid rollcall plan: {e}")))?;
     let mut targets = Vec::new();
     for t in doc.targets {
-        if t.kind != "bitbucket-datacenter" {
-            return Err(FileError(format!("target `{}` has unknown kind `{}`", t.name, t.kind)));
-        }
-        let config = target_config(&t.name, &t.endpoint, t.account.clone(), t.connection)?;
+        let Some(platform) = Platform::parse(&t.kind, t.profile.as_deref()) else {
+            return Err(FileError(format!(
+                "target `{}` has unknown kind `{}`{}",
+                t.name,
+                t.kind,
+                t.profile.map(|p| format!(" with profile `{p}`")).unwrap_or_default()
+            )));
+        };
+        let config = target_config(&t.name, platform, &t.endpoint, t.account.clone(), t.connection)?;
         targets.push(PlannedTarget {
             name: t.name,
-            kind: t.kind,
             endpoint: t.endpoint,
             account: t.account,
             config,
@@ -203,12 +214,19 @@ pub fn from_json(text: &str) -> Result<Plan, FileError> {
                 "the change to {address} has `before`/`after` that do not fit its action"
             )));
         }
+        let renames_group = matches!(address.id, ResourceId::Group { .. }) && c.action != Action::Delete;
+        if c.renamed_from.is_some() && !renames_group {
+            return Err(FileError(format!(
+                "the change to {address} has `renamed_from`, which only a group's create or update may have"
+            )));
+        }
         changes.push(Change {
             address,
             action: c.action,
             before: c.before,
             after: c.after,
             reason: c.reason,
+            renamed_from: c.renamed_from,
         });
     }
     let unmanaged = doc
@@ -242,7 +260,13 @@ fn connection(config: &TargetConfig) -> Connection {
     }
 }
 
-fn target_config(name: &str, shown: &str, account: Option<String>, c: Connection) -> Result<TargetConfig, FileError> {
+fn target_config(
+    name: &str,
+    platform: Platform,
+    shown: &str,
+    account: Option<String>,
+    c: Connection,
+) -> Result<TargetConfig, FileError> {
     let endpoint = match c.url.strip_prefix("sandbox:") {
         Some(path) => Endpoint::Sandbox(PathBuf::from(path)),
         None => {
@@ -282,7 +306,7 @@ fn target_config(name: &str, shown: &str, account: Option<String>, c: Connection
                 "target `{name}`: `account` must be the Basic username `{user}`"
             )));
         }
-        Some(None) if account.is_none() => {
+        Some(None) if account.is_none() && platform == Platform::BitbucketDatacenter => {
             return Err(FileError(format!(
                 "target `{name}` has a Bearer token but no `account`"
             )));
@@ -303,6 +327,7 @@ fn target_config(name: &str, shown: &str, account: Option<String>, c: Connection
     }
     Ok(TargetConfig {
         name: name.to_owned(),
+        platform,
         endpoint,
         url: shown.to_owned(),
         auth,
@@ -336,6 +361,10 @@ pub fn touched_scope(plan: &Plan) -> BTreeMap<String, ReadScope> {
             }
             ResourceId::Group { name } if c.action == Action::Delete => {
                 scope.member_groups.insert(name.clone());
+            }
+            // A group renamed in place brings its members, read under the old name.
+            ResourceId::Group { .. } if c.renames().is_some() => {
+                scope.member_groups.extend(c.renamed_from.clone());
             }
             ResourceId::User { .. } | ResourceId::Group { .. } | ResourceId::GlobalPermission { .. } => {}
         }

@@ -1,6 +1,7 @@
 //! `graph`: the order of changes. A petgraph DAG whose edges say "must happen before":
-//! a user or group is created before anything that refers to it, and everything that
-//! refers to a principal is removed before the principal is deleted. The topological
+//! a user or group is created (or renamed) before anything that refers to it, and
+//! everything that refers to a principal is removed before the principal is deleted or
+//! deactivated. The topological
 //! order breaks ties by phase and address, so the same plan always prints the same way.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,13 +17,13 @@ pub fn build(changes: &[Change]) -> DiGraph<usize, ()> {
     let mut graph = DiGraph::new();
     let nodes: Vec<NodeIndex> = (0..changes.len()).map(|i| graph.add_node(i)).collect();
     // Index the changes that create or delete a principal.
-    let mut principal_changes: BTreeMap<(&str, Principal), Vec<(usize, Action)>> = BTreeMap::new();
+    let mut principal_changes: BTreeMap<(&str, Principal), Vec<usize>> = BTreeMap::new();
     for (i, c) in changes.iter().enumerate() {
         if let Some(p) = c.address.id.as_principal() {
             principal_changes
                 .entry((c.address.target.as_str(), p))
                 .or_default()
-                .push((i, c.action));
+                .push(i);
         }
     }
     for (i, c) in changes.iter().enumerate() {
@@ -30,15 +31,42 @@ pub fn build(changes: &[Change]) -> DiGraph<usize, ()> {
             let Some(on) = principal_changes.get(&(c.address.target.as_str(), p)) else {
                 continue;
             };
-            for &(j, action) in on {
-                match (action, c.action) {
-                    (Action::Create, Action::Create | Action::Update) => {
-                        graph.add_edge(nodes[j], nodes[i], ());
-                    }
-                    (Action::Delete, Action::Delete) => {
+            for &j in on {
+                let principal = &changes[j];
+                if principal.removes() {
+                    // What refers to a principal goes before the principal does.
+                    if c.action == Action::Delete {
                         graph.add_edge(nodes[i], nodes[j], ());
                     }
-                    _ => {}
+                } else if principal.action == Action::Create || principal.renames().is_some() {
+                    // A principal exists, under its new name, before anything refers to it.
+                    graph.add_edge(nodes[j], nodes[i], ());
+                }
+            }
+        }
+    }
+    // A group that replaces one the platform cannot rename receives the members before
+    // the old group loses them: people keep their access throughout the move.
+    for (r, replacing) in changes.iter().enumerate() {
+        let (Action::Create, Some(old)) = (replacing.action, &replacing.renamed_from) else {
+            continue;
+        };
+        let Some(new) = replacing.address.id.as_principal() else {
+            continue;
+        };
+        let old = Principal::Group(old.clone());
+        let target = &replacing.address.target;
+        let on = |c: &Change, p: &Principal| {
+            &c.address.target == target
+                && (c.address.id.as_principal().as_ref() == Some(p) || c.address.id.principals().contains(p))
+        };
+        for (i, add) in changes.iter().enumerate() {
+            if i == r || add.action == Action::Delete || !on(add, &new) {
+                continue;
+            }
+            for (j, removal) in changes.iter().enumerate() {
+                if removal.action == Action::Delete && on(removal, &old) {
+                    graph.add_edge(nodes[i], nodes[j], ());
                 }
             }
         }
@@ -77,11 +105,11 @@ fn phase(c: &Change) -> u8 {
         return 1; // before the removals that wait for it
     }
     let is_principal = c.address.id.as_principal().is_some();
-    match (c.action, is_principal) {
-        (Action::Create | Action::Update, true) => 0,
-        (Action::Delete, false) => 2,
-        (Action::Create | Action::Update, false) => 3,
-        (Action::Delete, true) => 4,
+    match (c.removes(), is_principal) {
+        (false, true) => 0,
+        (true, false) => 2,
+        (false, false) => 3,
+        (true, true) => 4,
     }
 }
 
@@ -131,6 +159,7 @@ mod tests {
             before: None,
             after: Some(Resource::Group),
             reason: None,
+            renamed_from: None,
         }
     }
 

@@ -40,6 +40,31 @@ pub struct Change {
     pub before: Option<Resource>,
     pub after: Option<Resource>,
     pub reason: Option<String>,
+    /// On a group renamed in the manifest (`renamed_from`), the live group's old name: an
+    /// update renames that group in place; a create replaces it (the platform cannot
+    /// rename), and the old group's members move before it is deleted.
+    pub renamed_from: Option<String>,
+}
+
+impl Change {
+    /// A change that removes access: a delete, or a user's deactivation. Removals run
+    /// after what depends on them and count against the delete limits.
+    pub fn removes(&self) -> bool {
+        match (self.action, &self.before, &self.after) {
+            (Action::Delete, _, _) => true,
+            (Action::Update, Some(Resource::User(before)), Some(Resource::User(after))) => {
+                !before.is_inactive() && after.is_inactive()
+            }
+            _ => false,
+        }
+    }
+
+    /// An update that renames a group in place.
+    pub fn renames(&self) -> Option<&str> {
+        (self.action == Action::Update)
+            .then_some(self.renamed_from.as_deref())
+            .flatten()
+    }
 }
 
 /// A live object the manifest does not declare, left alone because pruning its kind is off.
@@ -69,7 +94,6 @@ impl Summary {
 #[derive(Debug, Clone)]
 pub struct PlannedTarget {
     pub name: String,
-    pub kind: String,
     /// The URL as the manifest wrote it, for display.
     pub endpoint: String,
     /// The account rollcall works as there, when known.
@@ -141,7 +165,6 @@ pub fn build(desired: &Desired, live: &BTreeMap<String, ResourceMap>) -> Plan {
         unmanaged.extend(u);
         targets.push(PlannedTarget {
             name: name.clone(),
-            kind: "bitbucket-datacenter".to_owned(),
             endpoint: config.url.clone(),
             account: config.account.clone(),
             config: config.clone(),

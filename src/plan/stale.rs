@@ -6,7 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{Address, Resource, ResourceMap, Spellings};
+use crate::model::{Address, Resource, ResourceId, ResourceMap, Spellings};
+use crate::plan::diff::{is_absent, Renames};
 use crate::plan::{Action, Plan};
 
 /// An object that is no longer as the plan expected, both sides described for people.
@@ -31,16 +32,22 @@ pub fn check(plan: &Plan, live: &BTreeMap<String, ResourceMap>) -> Vec<Stale> {
         let mut spellings = Spellings::default();
         for c in &changes {
             spellings.learn(&c.address.id);
+            if let Some(old) = &c.renamed_from {
+                spellings.learn(&ResourceId::Group { name: old.clone() });
+            }
         }
         let live = spellings.respell(live.get(&target.name).unwrap_or(&empty));
+        // A group the plan renames in place is expected under its old name, with its
+        // members; compare what the plan will find once it has renamed it.
+        let renames = Renames::from_changes(changes.iter().copied());
+        let live = renames.carried(&live);
         for c in &changes {
             let found = live.get(&c.address);
             if found != c.before.as_ref() {
                 // Already as the plan would leave it: a partial run of this plan, or the
                 // same change made by hand. Either way the plan no longer describes what
                 // it would do, so it is refused like any other drift.
-                let done = found == c.after.as_ref()
-                    || (found.is_none() && matches!(c.after, Some(Resource::ProjectDefault { permission: None })));
+                let done = found == c.after.as_ref() || (found.is_none() && c.after.as_ref().is_some_and(is_absent));
                 out.push(Stale {
                     address: c.address.clone(),
                     expected: describe(c.before.as_ref()),

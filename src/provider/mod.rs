@@ -2,6 +2,7 @@
 //! list calls and applies changes; it knows its vendor's wire format and nothing else.
 
 pub mod bitbucket_dc;
+pub mod scim;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,6 +17,13 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub enum ProviderError {
     #[error(transparent)]
     Http(#[from] HttpError),
+    /// Someone else changed the object between the read and this write (a SCIM 412).
+    #[error("{target}: {address} was changed on the server since rollcall read it: {why}; plan again")]
+    Conflict {
+        target: String,
+        address: String,
+        why: String,
+    },
     #[error("{target}: {address} cannot be applied: {why}")]
     Unsupported {
         target: String,

@@ -13,7 +13,13 @@ pub fn render(plan: &Plan) -> String {
     let mut out = String::new();
     let summaries = plan.summaries();
     for target in &plan.targets {
-        let _ = writeln!(out, "{} ({} at {})", target.name.bold(), target.kind, target.endpoint);
+        let _ = writeln!(
+            out,
+            "{} ({} at {})",
+            target.name.bold(),
+            target.config.platform.label(),
+            target.endpoint
+        );
         let changes: Vec<_> = plan
             .changes
             .iter()

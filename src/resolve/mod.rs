@@ -14,8 +14,8 @@ pub use names::is_loopback;
 use names::{did_you_mean, is_email, join, valid_name, NameKind};
 use roles::{all_users_permission, Scope};
 
-use crate::desired::{AuthConfig, Desired, Endpoint, Policy, ReadScope, SecretRef, TargetConfig};
-use crate::manifest::raw::{RawAccess, RawGrants, RawGroup, RawTarget, RawUser, RoleValue, SpannedMap};
+use crate::desired::{AuthConfig, Desired, Endpoint, Platform, Policy, ReadScope, SecretRef, TargetConfig};
+use crate::manifest::raw::{RawAccess, RawGrants, RawGroup, RawTarget, RawUser, RoleValue, SpannedMap, TargetKind};
 use crate::manifest::{Diagnostic, Loaded, Origin, Sources};
 use crate::model::{Address, Kind, Principal, Resource, ResourceId, UserAttrs};
 
@@ -131,6 +131,7 @@ impl<'a> Resolver<'a> {
             targets: BTreeMap::new(),
             resources: BTreeMap::new(),
             offboarded: BTreeMap::new(),
+            renames: BTreeMap::new(),
             manifest_digest: manifest_digest(&loaded.sources),
             policy: Policy {
                 min_admins: DEFAULT_MIN_ADMINS,
@@ -165,6 +166,7 @@ impl<'a> Resolver<'a> {
             }
             self.group(name, decl, &target_names, &users, &usernames, &mut desired);
         }
+        self.renames(&groups, &target_names, &mut desired);
 
         self.access(files, &targets, &users, &groups, &usernames, &mut desired);
         self.policy(files, &usernames, &mut desired);
@@ -173,6 +175,18 @@ impl<'a> Resolver<'a> {
     }
 
     fn target(&mut self, dir: &Path, name: &str, file: usize, raw: &RawTarget) -> Option<TargetConfig> {
+        let platform = match (raw.kind.value, &raw.profile) {
+            (TargetKind::Scim, profile) => Platform::Scim(profile.as_ref().map(|p| p.value).unwrap_or_default()),
+            (TargetKind::BitbucketDatacenter, None) => Platform::BitbucketDatacenter,
+            (TargetKind::BitbucketDatacenter, Some(profile)) => {
+                self.error(
+                    origin(file, profile),
+                    format!("target `{name}` is not a SCIM target but sets `profile`"),
+                    "`profile` chooses a SCIM dialect (rfc, atlassian); remove it, or set `kind: scim`",
+                );
+                return None;
+            }
+        };
         let url_at = origin(file, &raw.url);
         let url = raw.url.value.trim();
         let endpoint = if let Some(path) = url.strip_prefix("sandbox:") {
@@ -240,6 +254,8 @@ impl<'a> Resolver<'a> {
                 );
                 return None;
             }
+            // A SCIM token (an Atlassian directory API key) belongs to no user.
+            Some((None, None)) if matches!(platform, Platform::Scim(_)) => None,
             Some((None, None)) => {
                 self.error(
                     origin(file, &raw.auth.as_ref()?.token),
@@ -256,6 +272,7 @@ impl<'a> Resolver<'a> {
         }
         Some(TargetConfig {
             name: name.to_owned(),
+            platform,
             endpoint,
             url: url.to_owned(),
             auth,
@@ -353,16 +370,29 @@ impl<'a> Resolver<'a> {
             }
             taken.or_insert_with(|| name.to_owned());
             names.insert(name.to_owned(), username.clone());
-            if raw.active {
+            let mut attrs = UserAttrs::new(raw.name.value.trim(), email);
+            let user_active = desired
+                .targets
+                .get(target)
+                .is_some_and(|t| t.platform.capabilities().user_active);
+            if user_active {
+                // The account is kept and marked inactive; externalId carries the
+                // rollcall name so the service and its other clients can match it.
+                attrs.active = Some(raw.active);
+                attrs.external_id = Some(name.to_owned());
+            }
+            if !raw.active {
+                desired
+                    .offboarded
+                    .entry(target.clone())
+                    .or_default()
+                    .insert(username.clone());
+            }
+            if raw.active || user_active {
                 desired.resources.insert(
                     Address::new(target, ResourceId::User { name: username }),
-                    Resource::User(UserAttrs {
-                        display_name: raw.name.value.trim().to_owned(),
-                        email: email.to_owned(),
-                    }),
+                    Resource::User(attrs),
                 );
-            } else {
-                desired.offboarded.entry(target.clone()).or_default().insert(username);
             }
         }
     }
@@ -449,6 +479,60 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// Checks each `renamed_from` and records the rename on the group's targets.
+    fn renames(
+        &mut self,
+        groups: &BTreeMap<String, Decl<'_, RawGroup>>,
+        targets: &BTreeSet<String>,
+        desired: &mut Desired,
+    ) {
+        let declared: BTreeMap<String, &str> = groups.keys().map(|g| (g.to_lowercase(), g.as_str())).collect();
+        let mut claimed: BTreeMap<String, &str> = BTreeMap::new();
+        for (name, decl) in groups {
+            let Some(old) = &decl.value.renamed_from else { continue };
+            let at = origin(decl.file, old);
+            let lower = old.value.to_lowercase();
+            if !valid_name(NameKind::Group, &old.value) {
+                self.error(
+                    at,
+                    format!("invalid group name `{}` in `renamed_from`", old.value),
+                    NameKind::Group.rule(),
+                );
+            } else if let Some(other) = declared.get(&lower) {
+                let hint = if *other == name.as_str() {
+                    "a group cannot be renamed from its own name; remove `renamed_from`".to_owned()
+                } else {
+                    format!(
+                        "`{other}` is declared, so it is not a previous name; remove `renamed_from` or the other group"
+                    )
+                };
+                self.error(
+                    at,
+                    format!("group `{name}` is renamed from `{}`, a declared group", old.value),
+                    hint,
+                );
+            } else if let Some(first) = claimed.insert(lower, name) {
+                self.error(
+                    at,
+                    format!("groups `{first}` and `{name}` are both renamed from `{}`", old.value),
+                    "a group can be renamed into one group only; keep one `renamed_from`",
+                );
+            } else {
+                let on: Vec<&String> = match &decl.value.targets {
+                    Some(list) => list.iter().map(|t| &t.value).filter(|t| targets.contains(*t)).collect(),
+                    None => targets.iter().collect(),
+                };
+                for target in on {
+                    desired
+                        .renames
+                        .entry(target.clone())
+                        .or_default()
+                        .insert(old.value.clone(), name.clone());
+                }
+            }
+        }
+    }
+
     fn unknown_target(&mut self, file: usize, t: &Spanned<String>, targets: &BTreeSet<String>) {
         let hint = match did_you_mean(&t.value, targets.iter()) {
             Some(s) => format!("did you mean `{s}`? Targets are declared under `targets:`"),
@@ -523,6 +607,21 @@ impl<'a> Resolver<'a> {
         desired: &mut Desired,
     ) {
         let target = target_key.value.as_str();
+        if let Some(config) = desired
+            .targets
+            .get(target)
+            .filter(|t| t.platform != Platform::BitbucketDatacenter)
+        {
+            self.error(
+                origin(file, target_key),
+                format!(
+                    "target `{target}` is a {} target, which has no permissions to grant",
+                    config.platform.kind()
+                ),
+                "on a SCIM service, access is membership: list people under a group's `members`",
+            );
+            return;
+        }
         if let Some(global) = &access.global {
             let at = origin(file, target_key);
             if let Some(first) = global_seen.get(target) {

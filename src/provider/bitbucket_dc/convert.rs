@@ -7,10 +7,7 @@ use super::wire;
 pub fn user(target: &str, u: wire::User) -> (Address, Resource) {
     (
         Address::new(target, ResourceId::User { name: u.name }),
-        Resource::User(UserAttrs {
-            display_name: u.display_name,
-            email: u.email_address,
-        }),
+        Resource::User(UserAttrs::new(u.display_name, u.email_address)),
     )
 }
 

@@ -1,0 +1,786 @@
+//! The SCIM 2.0 provider (RFC 7643/7644), for any SCIM service: users, groups and group
+//! members. What differs between services is data, a [`Profile`].
+//!
+//! Reading is two paged lists, `/Users` and `/Groups` (members come inside each group), at
+//! the largest page size the profile names, read at the same time. Objects are matched by
+//! `userName` and `displayName` without regard to case, as RFC 7643 makes both
+//! case-insensitive. What a change needs later (the server's id, the version for
+//! `If-Match`, the object as read for a PUT) is remembered from the read and from each
+//! answer.
+//!
+//! Writes change only what the plan changes: PATCH operations on the managed attributes,
+//! or, where the profile has no PATCH, a PUT of the object as read with only those
+//! attributes changed, so nothing the manifest does not manage is cleared.
+
+mod profile;
+mod wire;
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use futures_util::future::try_join;
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+
+use crate::http::{Auth, HttpClient, HttpError};
+use crate::model::{Address, Resource, ResourceId, ResourceMap, UserAttrs};
+use crate::plan::{Action, Change};
+use crate::provider::{BoxFuture, Provider, ProviderError};
+
+pub use profile::{Profile, ProfileName};
+
+pub struct Scim {
+    target: String,
+    http: HttpClient,
+    profile: Profile,
+    known: Mutex<Known>,
+}
+
+/// What the provider knows of the live objects, by lower-cased `userName`/`displayName`.
+#[derive(Default)]
+struct Known {
+    users: HashMap<String, Object>,
+    groups: HashMap<String, Object>,
+}
+
+/// A live object: the server's id, its version for `If-Match`, and the object as last
+/// seen, for a PUT and for the attributes a change keeps (the other emails).
+#[derive(Debug, Clone)]
+struct Object {
+    id: String,
+    version: Option<String>,
+    raw: Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Collection {
+    Users,
+    Groups,
+}
+
+impl Collection {
+    fn path(self) -> &'static str {
+        match self {
+            Collection::Users => "/Users",
+            Collection::Groups => "/Groups",
+        }
+    }
+
+    /// The attribute objects of this collection are matched by.
+    fn key(self) -> &'static str {
+        match self {
+            Collection::Users => "userName",
+            Collection::Groups => "displayName",
+        }
+    }
+}
+
+/// One attribute a change sets, as a PATCH `replace` path and value.
+type Set = (&'static str, Value);
+
+impl Scim {
+    pub fn new(target: &str, base: url::Url, auth: Option<Auth>, profile: Profile) -> Result<Self, HttpError> {
+        let http = HttpClient::new(target, base, auth, wire::error_message)?.with_media_type(wire::MEDIA_TYPE);
+        Ok(Scim {
+            target: target.to_owned(),
+            http,
+            profile,
+            known: Mutex::new(Known::default()),
+        })
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, Known> {
+        // A panic while holding the lock cannot leave the maps half-updated in a way that
+        // matters more than losing them; keep going with what is there.
+        self.known.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn object(&self, collection: Collection, name: &str) -> Option<Object> {
+        let known = self.known();
+        let map = match collection {
+            Collection::Users => &known.users,
+            Collection::Groups => &known.groups,
+        };
+        map.get(&name.to_lowercase()).cloned()
+    }
+
+    fn remember(&self, collection: Collection, name: &str, object: Option<Object>) {
+        let mut known = self.known();
+        let map = match collection {
+            Collection::Users => &mut known.users,
+            Collection::Groups => &mut known.groups,
+        };
+        match object {
+            Some(o) => map.insert(name.to_lowercase(), o),
+            None => map.remove(&name.to_lowercase()),
+        };
+    }
+
+    /// Every page of a list. Pages advance by what the server served, which may be fewer
+    /// than asked for (RFC 7644 §3.4.2.4), until `totalResults` are in.
+    async fn list(&self, collection: Collection, filter: Option<String>) -> Result<Vec<Value>, HttpError> {
+        let mut out: Vec<Value> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut start = 1usize;
+        loop {
+            let mut query = vec![
+                ("startIndex", start.to_string()),
+                ("count", self.profile.page_size.to_string()),
+            ];
+            if let Some(f) = &filter {
+                query.push(("filter", f.clone()));
+            }
+            let page: wire::ListResponse = self.http.get_json(collection.path(), &query).await?;
+            let served = page.resources.len();
+            for r in page.resources {
+                let id = r.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+                // A page that repeats objects means the paging is not what it says: a
+                // short or doubled read would plan creates and deletes that are wrong.
+                if !seen.insert(id.clone()) {
+                    return Err(self.bad_answer(
+                        collection.path(),
+                        format!("the server listed `{id}` twice while paging; its paging is unreliable"),
+                    ));
+                }
+                out.push(r);
+            }
+            if served == 0 || out.len() >= page.total_results {
+                return Ok(out);
+            }
+            start += served;
+        }
+    }
+
+    fn bad_answer(&self, path: &str, detail: String) -> HttpError {
+        HttpError {
+            target: self.target.clone(),
+            request: format!("GET {path}"),
+            status: Some(200),
+            detail,
+            ambiguous: false,
+            attempts: 1,
+        }
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(&self, path: &str, raw: &Value) -> Result<T, HttpError> {
+        serde_json::from_value(raw.clone()).map_err(|e| self.bad_answer(path, format!("unexpected object: {e}")))
+    }
+
+    /// The object an answer describes, with its version: the `ETag` header, else
+    /// `meta.version`.
+    fn object_from(&self, path: &str, reply: &crate::http::Reply) -> Result<(Object, Value), HttpError> {
+        let raw: Value = serde_json::from_str(&reply.body)
+            .map_err(|e| self.bad_answer(path, format!("unexpected response body: {e}")))?;
+        let id = raw
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| self.bad_answer(path, "the answer has no `id`".to_owned()))?
+            .to_owned();
+        let version = reply.etag.clone().or_else(|| version_of(&raw));
+        Ok((
+            Object {
+                id,
+                version,
+                raw: raw.clone(),
+            },
+            raw,
+        ))
+    }
+
+    fn if_match<'a>(&self, object: &'a Object) -> Option<&'a str> {
+        if self.profile.etag {
+            object.version.as_deref()
+        } else {
+            None
+        }
+    }
+
+    async fn read_all(&self) -> Result<ResourceMap, ProviderError> {
+        let (users, groups) = try_join(self.list(Collection::Users, None), self.list(Collection::Groups, None)).await?;
+        let mut out = ResourceMap::new();
+        let mut known = Known::default();
+        let mut names_by_id: HashMap<String, String> = HashMap::new();
+        for raw in users {
+            let u: wire::User = self.parse("/Users", &raw)?;
+            let attrs = UserAttrs {
+                display_name: u.shown_name(),
+                email: u.email(),
+                active: Some(u.active.unwrap_or(true)),
+                external_id: u.external_id.clone(),
+            };
+            out.insert(
+                Address::new(
+                    &self.target,
+                    ResourceId::User {
+                        name: u.user_name.clone(),
+                    },
+                ),
+                Resource::User(attrs),
+            );
+            names_by_id.insert(u.id.clone(), u.user_name.clone());
+            known.users.insert(
+                u.user_name.to_lowercase(),
+                Object {
+                    id: u.id,
+                    version: u.meta.and_then(|m| m.version),
+                    raw,
+                },
+            );
+        }
+        for raw in groups {
+            let g: wire::Group = self.parse("/Groups", &raw)?;
+            out.insert(
+                Address::new(
+                    &self.target,
+                    ResourceId::Group {
+                        name: g.display_name.clone(),
+                    },
+                ),
+                Resource::Group,
+            );
+            for m in &g.members {
+                // Members that are groups, or users this list does not show (a
+                // deactivated user on a service that hides them), are not memberships
+                // rollcall manages.
+                let is_user = m.kind.as_deref().is_none_or(|k| k.eq_ignore_ascii_case("user"));
+                if let Some(user) = names_by_id.get(&m.value).filter(|_| is_user) {
+                    let id = ResourceId::Membership {
+                        group: g.display_name.clone(),
+                        user: user.clone(),
+                    };
+                    out.insert(Address::new(&self.target, id), Resource::Membership);
+                }
+            }
+            known.groups.insert(
+                g.display_name.to_lowercase(),
+                Object {
+                    id: g.id,
+                    version: g.meta.and_then(|m| m.version),
+                    raw,
+                },
+            );
+        }
+        *self.known() = known;
+        Ok(out)
+    }
+
+    /// Finds an object by its name: with an `eq` filter where the profile has one, else by
+    /// reading the whole list.
+    async fn find(&self, collection: Collection, name: &str) -> Result<Option<Value>, HttpError> {
+        let key = collection.key();
+        let filter = self
+            .profile
+            .eq_filters
+            .contains(&key)
+            .then(|| wire::filter_eq(key, name));
+        let found = self.list(collection, filter).await?;
+        Ok(found.into_iter().find(|r| {
+            r.get(key)
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.eq_ignore_ascii_case(name))
+        }))
+    }
+
+    fn fail(&self, change: &Change, why: impl Into<String>) -> ProviderError {
+        ProviderError::Unsupported {
+            target: self.target.clone(),
+            address: change.address.to_string(),
+            why: why.into(),
+        }
+    }
+
+    /// A 412 is someone else's change between the read and this write: reported, never
+    /// retried over it.
+    fn conflict(&self, change: &Change, e: HttpError) -> ProviderError {
+        if e.is_status(412) {
+            ProviderError::Conflict {
+                target: self.target.clone(),
+                address: change.address.to_string(),
+                why: format!("{} (If-Match did not match)", e.detail),
+            }
+        } else {
+            ProviderError::Http(e)
+        }
+    }
+
+    fn lookup(&self, change: &Change, collection: Collection, name: &str) -> Result<Object, ProviderError> {
+        self.object(collection, name).ok_or_else(|| {
+            self.fail(
+                change,
+                format!(
+                    "{} `{name}` was not found on the service when it was read; plan again",
+                    match collection {
+                        Collection::Users => "user",
+                        Collection::Groups => "group",
+                    }
+                ),
+            )
+        })
+    }
+
+    async fn create_user(&self, change: &Change, name: &str, attrs: &UserAttrs) -> Result<(), ProviderError> {
+        let mut body = json!({
+            "schemas": [wire::USER_SCHEMA],
+            "userName": name,
+            "displayName": attrs.display_name,
+            "name": wire::name(&attrs.display_name),
+            "emails": [{"value": attrs.email, "type": "work", "primary": true}],
+            "active": attrs.active.unwrap_or(true),
+        });
+        if let Some(id) = &attrs.external_id {
+            body["externalId"] = json!(id);
+        }
+        match self
+            .http
+            .send_if_match(Method::POST, "/Users", &[], Some(&body), None)
+            .await
+        {
+            Ok(reply) => {
+                let (object, _) = self.object_from("/Users", &reply)?;
+                self.remember(Collection::Users, name, Some(object));
+                Ok(())
+            }
+            // `uniqueness`: the userName exists (created by someone else, or by an
+            // earlier attempt of this request). Adopt it if it is this person.
+            Err(e) if e.is_status(409) => self.adopt_user(change, name, attrs, e).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn adopt_user(
+        &self,
+        change: &Change,
+        name: &str,
+        attrs: &UserAttrs,
+        conflict: HttpError,
+    ) -> Result<(), ProviderError> {
+        let Some(raw) = self.find(Collection::Users, name).await? else {
+            return Err(conflict.into());
+        };
+        let u: wire::User = self.parse("/Users", &raw)?;
+        let ours = match (&u.external_id, &attrs.external_id) {
+            (Some(theirs), Some(mine)) => theirs == mine,
+            _ => u.emails.iter().any(|e| e.value.eq_ignore_ascii_case(&attrs.email)),
+        };
+        if !ours {
+            return Err(self.fail(
+                change,
+                format!(
+                    "userName `{}` is taken by another account (externalId {}, email {:?}); give this person another id under `ids:`, or remove that account",
+                    u.user_name,
+                    u.external_id.as_deref().map_or_else(|| "none".to_owned(), |x| format!("`{x}`")),
+                    u.email()
+                ),
+            ));
+        }
+        let live = UserAttrs {
+            display_name: u.shown_name(),
+            email: u.email(),
+            active: Some(u.active.unwrap_or(true)),
+            external_id: u.external_id.clone(),
+        };
+        let object = Object {
+            id: u.id,
+            version: u.meta.and_then(|m| m.version),
+            raw,
+        };
+        self.remember(Collection::Users, name, Some(object.clone()));
+        tracing::info!(target: "rollcall::scim", target_name = %self.target, user = name, "adopted the existing account");
+        let sets = user_sets(&object.raw, &live, attrs);
+        if sets.is_empty() {
+            return Ok(());
+        }
+        self.modify(change, Collection::Users, name, object, sets).await
+    }
+
+    /// Sets attributes on an object: PATCH `replace` operations, or a PUT of the object
+    /// as last seen with those attributes changed.
+    async fn modify(
+        &self,
+        change: &Change,
+        collection: Collection,
+        name: &str,
+        object: Object,
+        sets: Vec<Set>,
+    ) -> Result<(), ProviderError> {
+        let mut updated = object.raw.clone();
+        for (path, value) in &sets {
+            set_path(&mut updated, path, value.clone());
+        }
+        let path = format!("{}/{}", collection.path(), object.id);
+        let body = if self.profile.patch {
+            let ops: Vec<Value> = sets
+                .iter()
+                .map(|(p, v)| json!({"op": "replace", "path": p, "value": v}))
+                .collect();
+            json!({"schemas": [wire::PATCH_SCHEMA], "Operations": ops})
+        } else {
+            put_body(&updated)
+        };
+        let method = if self.profile.patch { Method::PATCH } else { Method::PUT };
+        let reply = self
+            .http
+            .send_if_match(method, &path, &[], Some(&body), self.if_match(&object))
+            .await
+            .map_err(|e| self.conflict(change, e))?;
+        let next = self.after_write(&path, &reply, object, updated)?;
+        // A renamed group is known by its new name from now on.
+        let new_name = sets
+            .iter()
+            .find(|(p, _)| *p == collection.key())
+            .and_then(|(_, v)| v.as_str().map(str::to_owned));
+        match new_name {
+            Some(new) => {
+                self.remember(collection, name, None);
+                self.remember(collection, &new, Some(next));
+            }
+            None => self.remember(collection, name, Some(next)),
+        }
+        Ok(())
+    }
+
+    /// The object after a successful write: the answer's when it sent one (200), else the
+    /// local copy with the change made (204), with the new version either way.
+    fn after_write(
+        &self,
+        path: &str,
+        reply: &crate::http::Reply,
+        before: Object,
+        updated: Value,
+    ) -> Result<Object, ProviderError> {
+        if reply.body.trim().is_empty() {
+            return Ok(Object {
+                id: before.id,
+                version: reply.etag.clone(),
+                raw: updated,
+            });
+        }
+        Ok(self.object_from(path, reply)?.0)
+    }
+
+    async fn delete(&self, change: &Change, collection: Collection, name: &str) -> Result<(), ProviderError> {
+        let object = self.lookup(change, collection, name)?;
+        let path = format!("{}/{}", collection.path(), object.id);
+        match self
+            .http
+            .send_if_match(Method::DELETE, &path, &[], None, self.if_match(&object))
+            .await
+        {
+            // Gone already, by an earlier attempt of this request or by someone else:
+            // either way what the plan wanted.
+            Ok(_) => {}
+            Err(e) if e.is_status(404) => {}
+            Err(e) => return Err(self.conflict(change, e)),
+        }
+        self.remember(collection, name, None);
+        Ok(())
+    }
+
+    async fn create_group(&self, change: &Change, name: &str) -> Result<(), ProviderError> {
+        let body = json!({"schemas": [wire::GROUP_SCHEMA], "displayName": name, "members": []});
+        match self
+            .http
+            .send_if_match(Method::POST, "/Groups", &[], Some(&body), None)
+            .await
+        {
+            Ok(reply) => {
+                let (object, _) = self.object_from("/Groups", &reply)?;
+                self.remember(Collection::Groups, name, Some(object));
+                Ok(())
+            }
+            // A group is only its name: one that exists is this one. Its members are
+            // whatever they are; the next plan shows any difference.
+            Err(e) if e.is_status(409) => {
+                let Some(raw) = self.find(Collection::Groups, name).await? else {
+                    return Err(self.conflict(change, e));
+                };
+                let g: wire::Group = self.parse("/Groups", &raw)?;
+                let object = Object {
+                    id: g.id,
+                    version: g.meta.and_then(|m| m.version),
+                    raw,
+                };
+                self.remember(Collection::Groups, name, Some(object));
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Adds or removes members of one group, as many per request as the profile allows.
+    async fn members(&self, changes: &[Change], group: &str, add: bool) -> Result<(), ProviderError> {
+        let Some(first) = changes.first() else {
+            return Ok(());
+        };
+        let mut ids = Vec::new();
+        for c in changes {
+            if let ResourceId::Membership { user, .. } = &c.address.id {
+                ids.push(self.lookup(c, Collection::Users, user)?.id);
+            }
+        }
+        for chunk in ids.chunks(self.profile.members_per_patch.max(1)) {
+            let object = self.lookup(first, Collection::Groups, group)?;
+            let path = format!("/Groups/{}", object.id);
+            let mut updated = object.raw.clone();
+            let mut members: Vec<Value> = updated
+                .get("members")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            if add {
+                members.extend(chunk.iter().map(|id| json!({"value": id})));
+            } else {
+                members.retain(|m| {
+                    !chunk
+                        .iter()
+                        .any(|id| m.get("value").and_then(Value::as_str) == Some(id))
+                });
+            }
+            set_path(&mut updated, "members", Value::Array(members));
+            let (method, body) = if self.profile.patch {
+                let ops: Vec<Value> = if add {
+                    let value: Vec<Value> = chunk.iter().map(|id| json!({"value": id})).collect();
+                    vec![json!({"op": "add", "path": "members", "value": value})]
+                } else {
+                    chunk
+                        .iter()
+                        .map(|id| json!({"op": "remove", "path": format!("members[{}]", wire::filter_eq("value", id))}))
+                        .collect()
+                };
+                (
+                    Method::PATCH,
+                    json!({"schemas": [wire::PATCH_SCHEMA], "Operations": ops}),
+                )
+            } else {
+                (Method::PUT, put_body(&updated))
+            };
+            let reply = self
+                .http
+                .send_if_match(method, &path, &[], Some(&body), self.if_match(&object))
+                .await
+                .map_err(|e| self.conflict(first, e))?;
+            let next = self.after_write(&path, &reply, object, updated)?;
+            self.remember(Collection::Groups, group, Some(next));
+        }
+        Ok(())
+    }
+
+    async fn apply_one(&self, c: &Change) -> Result<(), ProviderError> {
+        match (&c.address.id, c.action, &c.after) {
+            (ResourceId::User { name }, Action::Create, Some(Resource::User(attrs))) => {
+                self.create_user(c, name, attrs).await
+            }
+            (ResourceId::User { name }, Action::Update, Some(Resource::User(after))) => {
+                let object = self.lookup(c, Collection::Users, name)?;
+                let before = match &c.before {
+                    Some(Resource::User(b)) => b.clone(),
+                    _ => return Err(self.fail(c, "an update without the user's attributes as read")),
+                };
+                let sets = user_sets(&object.raw, &before, after);
+                if sets.is_empty() {
+                    return Ok(());
+                }
+                self.modify(c, Collection::Users, name, object, sets).await
+            }
+            (ResourceId::User { name }, Action::Delete, _) => self.delete(c, Collection::Users, name).await,
+            (ResourceId::Group { name }, Action::Create, _) => self.create_group(c, name).await,
+            (ResourceId::Group { name }, Action::Update, _) => {
+                let Some(old) = c.renames() else {
+                    return Ok(()); // a group has no other attribute rollcall sets
+                };
+                if !self.profile.group_rename {
+                    return Err(self.fail(c, format!("{} cannot rename groups", self.profile.name.as_str())));
+                }
+                if self.object(Collection::Groups, old).is_none() && self.object(Collection::Groups, name).is_some() {
+                    return Ok(()); // renamed already
+                }
+                let object = self.lookup(c, Collection::Groups, old)?;
+                self.modify(c, Collection::Groups, old, object, vec![("displayName", json!(name))])
+                    .await
+            }
+            (ResourceId::Group { name }, Action::Delete, _) => self.delete(c, Collection::Groups, name).await,
+            (ResourceId::Membership { group, .. }, action, _) => {
+                self.members(std::slice::from_ref(c), group, action != Action::Delete)
+                    .await
+            }
+            _ => Err(self.fail(c, "a SCIM service has no such object")),
+        }
+    }
+}
+
+/// The attributes to set to take a user from `before` to `after`. Emails other than the
+/// managed (primary) one are kept.
+fn user_sets(raw: &Value, before: &UserAttrs, after: &UserAttrs) -> Vec<Set> {
+    let mut out: Vec<Set> = Vec::new();
+    if before.display_name != after.display_name {
+        out.push(("displayName", json!(after.display_name)));
+        let name = wire::name(&after.display_name);
+        for part in ["formatted", "givenName", "familyName"] {
+            let path = match part {
+                "formatted" => "name.formatted",
+                "givenName" => "name.givenName",
+                _ => "name.familyName",
+            };
+            out.push((path, name[part].clone()));
+        }
+    }
+    if before.email != after.email {
+        out.push(("emails", emails_with(raw, &after.email)));
+    }
+    if after.external_id.is_some() && before.external_id != after.external_id {
+        out.push(("externalId", json!(after.external_id)));
+    }
+    if after.active.is_some() && before.active != after.active {
+        out.push(("active", json!(after.active)));
+    }
+    out
+}
+
+/// The user's emails with the primary one (else the first) changed to `email`.
+fn emails_with(raw: &Value, email: &str) -> Value {
+    let mut emails: Vec<Value> = raw.get("emails").and_then(Value::as_array).cloned().unwrap_or_default();
+    let primary = emails
+        .iter()
+        .position(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
+        .or(if emails.is_empty() { None } else { Some(0) });
+    match primary {
+        Some(i) => {
+            if let Some(Value::Object(e)) = emails.get_mut(i) {
+                e.insert("value".to_owned(), json!(email));
+                e.insert("primary".to_owned(), json!(true));
+            }
+        }
+        None => emails.push(json!({"value": email, "type": "work", "primary": true})),
+    }
+    Value::Array(emails)
+}
+
+/// Sets `a` or `a.b` on a JSON object, creating the parent as needed.
+fn set_path(object: &mut Value, path: &str, value: Value) {
+    let Value::Object(map) = object else { return };
+    match path.split_once('.') {
+        None => {
+            map.insert(path.to_owned(), value);
+        }
+        Some((parent, child)) => {
+            let entry = map
+                .entry(parent.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            set_path(entry, child, value);
+        }
+    }
+}
+
+/// A PUT body: the object as read without what the server owns (`meta`, a user's
+/// read-only `groups`).
+fn put_body(object: &Value) -> Value {
+    let mut body = object.clone();
+    if let Value::Object(map) = &mut body {
+        map.remove("meta");
+        map.remove("groups");
+    }
+    body
+}
+
+fn version_of(raw: &Value) -> Option<String> {
+    raw.get("meta")?.get("version")?.as_str().map(str::to_owned)
+}
+
+impl Provider for Scim {
+    fn read(&self) -> BoxFuture<'_, Result<ResourceMap, ProviderError>> {
+        Box::pin(self.read_all())
+    }
+
+    /// Members added to (or removed from) one group go together, as many per PATCH as
+    /// the profile allows.
+    fn batch_key(&self, change: &Change) -> Option<String> {
+        match &change.address.id {
+            ResourceId::Membership { group, .. } => Some(format!(
+                "{}:{}",
+                if change.action == Action::Delete {
+                    "remove"
+                } else {
+                    "add"
+                },
+                group.to_lowercase()
+            )),
+            _ => None,
+        }
+    }
+
+    fn apply<'a>(&'a self, changes: &'a [Change]) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move {
+            match changes {
+                [] => Ok(()),
+                [one] => self.apply_one(one).await,
+                [first, ..] => match &first.address.id {
+                    ResourceId::Membership { group, .. } => {
+                        self.members(changes, group, first.action != Action::Delete).await
+                    }
+                    _ => {
+                        for c in changes {
+                            self.apply_one(c).await?;
+                        }
+                        Ok(())
+                    }
+                },
+            }
+        })
+    }
+
+    fn request_count(&self) -> usize {
+        self.http.request_count()
+    }
+
+    fn retry_count(&self) -> usize {
+        self.http.retry_count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_changed_email_keeps_the_other_addresses() {
+        let raw = json!({"emails": [
+            {"value": "home@example.org", "type": "home"},
+            {"value": "old@example.com", "type": "work", "primary": true}
+        ]});
+        let emails = emails_with(&raw, "new@example.com");
+        assert_eq!(emails[0]["value"], "home@example.org");
+        assert_eq!(emails[1]["value"], "new@example.com");
+        assert_eq!(emails[1]["primary"], true);
+        assert_eq!(emails_with(&json!({}), "a@b.c")[0]["type"], "work");
+    }
+
+    #[test]
+    fn only_changed_attributes_are_set() {
+        let before = UserAttrs {
+            display_name: "Ann Lee".into(),
+            email: "ann@example.com".into(),
+            active: Some(true),
+            external_id: None,
+        };
+        let after = UserAttrs {
+            active: Some(false),
+            external_id: Some("ann".into()),
+            ..before.clone()
+        };
+        let paths: Vec<&str> = user_sets(&json!({}), &before, &after).iter().map(|(p, _)| *p).collect();
+        assert_eq!(paths, ["externalId", "active"]);
+    }
+
+    #[test]
+    fn nested_paths_create_their_parent_and_puts_drop_server_fields() {
+        let mut v = json!({"id": "1", "meta": {"version": "W/\"1\""}, "groups": []});
+        set_path(&mut v, "name.formatted", json!("Ann"));
+        assert_eq!(v["name"]["formatted"], "Ann");
+        let body = put_body(&v);
+        assert!(body.get("meta").is_none() && body.get("groups").is_none());
+        assert_eq!(body["id"], "1");
+    }
+}

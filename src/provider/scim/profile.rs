@@ -1,0 +1,95 @@
+//! What rollcall assumes of a SCIM service, as data. The provider reads a `Profile`
+//! instead of branching on a vendor, so another service is one more constant and one more
+//! `ProfileName`.
+//!
+//! This is the client's view: only what changes the requests rollcall sends. The sandbox
+//! emulates the same services with its own, fuller description of how they behave.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The SCIM dialects a `scim` target may speak.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProfileName {
+    /// RFC 7643/7644 as written: PATCH, filters, ETags where the server sends them, group
+    /// renames, DELETE deletes.
+    #[default]
+    Rfc,
+    /// Atlassian's user provisioning API (Atlassian Cloud, Bitbucket Cloud): filters only
+    /// `eq` on userName/externalId/displayName, no renaming groups, DELETE deactivates.
+    Atlassian,
+}
+
+impl ProfileName {
+    pub fn profile(self) -> Profile {
+        match self {
+            ProfileName::Rfc => RFC,
+            ProfileName::Atlassian => ATLASSIAN,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileName::Rfc => "rfc",
+            ProfileName::Atlassian => "atlassian",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [ProfileName::Rfc, ProfileName::Atlassian]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Profile {
+    pub name: ProfileName,
+    /// The `count` asked for on every list page. A server may serve fewer per page (RFC
+    /// 7644 §3.4.2.4); the reader pages by what it gets, so asking for more than the cap
+    /// costs nothing and asking for less costs requests.
+    pub page_size: usize,
+    /// Changes are sent as PATCH; otherwise as PUT of the whole resource as read, with
+    /// only the managed attributes changed.
+    pub patch: bool,
+    /// `eq` filters the service accepts, by attribute name: used to find the object a
+    /// create collided with. Without one, the reader pages through the full list.
+    pub eq_filters: &'static [&'static str],
+    /// Send `If-Match` with the version read, when the server gave one.
+    pub etag: bool,
+    /// A group's `displayName` may change; otherwise a rename is create, move, delete.
+    pub group_rename: bool,
+    /// `DELETE /Users/{id}` deactivates rather than deletes (and the user then reads as
+    /// absent).
+    pub delete_user_deactivates: bool,
+    /// The most members added or removed by one PATCH.
+    pub members_per_patch: usize,
+}
+
+/// A service that implements the RFCs. 1000 per page and per PATCH are the figures large
+/// public SCIM services accept; a server that serves fewer per page is paged as it says.
+pub const RFC: Profile = Profile {
+    name: ProfileName::Rfc,
+    page_size: 1000,
+    patch: true,
+    eq_filters: &["userName", "externalId", "displayName"],
+    etag: true,
+    group_rename: true,
+    delete_user_deactivates: false,
+    members_per_patch: 1000,
+};
+
+/// Atlassian's user provisioning API as `atlassian-user-provisioning.openapi.json`
+/// describes it. It states no page or PATCH limits and no ETag support: 100, 100 and none
+/// are the conservative reading.
+pub const ATLASSIAN: Profile = Profile {
+    name: ProfileName::Atlassian,
+    page_size: 100,
+    patch: true,
+    eq_filters: &["userName", "externalId", "displayName"],
+    etag: false,
+    group_rename: false,
+    delete_user_deactivates: true,
+    members_per_patch: 100,
+};
