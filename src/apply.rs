@@ -60,8 +60,9 @@ struct Schedule {
     needs: Vec<Vec<usize>>,
 }
 
-/// Groups batchable changes into steps. Only changes that nothing depends on are batched,
-/// so merging them can never create a cycle. A step waits for every change any of its
+/// Groups batchable changes into steps. Only changes at the same height (the longest path
+/// from them to a change nothing depends on) are batched: every edge goes from a greater
+/// height to a smaller one, so merging them can never create a cycle. A step waits for every change any of its
 /// members needs; when it runs, members whose own dependencies failed are dropped from
 /// the batch and reported as skipped, so one failure never holds back unrelated work.
 fn schedule(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> Schedule {
@@ -76,19 +77,17 @@ fn schedule(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> Sch
             n
         })
         .collect();
+    let heights = heights(&change_graph);
     let mut steps: Vec<Step> = Vec::new();
     let mut step_of: Vec<usize> = vec![0; plan.changes.len()];
-    let mut batches: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut batches: BTreeMap<(String, String, usize), usize> = BTreeMap::new();
     for (i, c) in plan.changes.iter().enumerate() {
-        let leaf = change_graph
-            .neighbors_directed(NodeIndex::new(i), Direction::Outgoing)
-            .next()
-            .is_none();
+        let height = heights.get(i).copied().flatten();
         let key = providers
             .get(&c.address.target)
             .and_then(|p| p.batch_key(c))
-            .filter(|_| leaf)
-            .map(|k| (c.address.target.clone(), k));
+            .zip(height)
+            .map(|(k, h)| (c.address.target.clone(), k, h));
         match key.as_ref().and_then(|k| batches.get(k).copied()) {
             Some(s) => {
                 if let Some(step) = steps.get_mut(s) {
@@ -118,6 +117,24 @@ fn schedule(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> Sch
         }
     }
     Schedule { steps, graph, needs }
+}
+
+/// Each change's height: 0 for a change nothing depends on, else one more than the
+/// greatest height of what depends on it. `None` for every change if the graph has a
+/// cycle (it never should): then nothing is batched.
+fn heights(graph: &DiGraph<usize, ()>) -> Vec<Option<usize>> {
+    let Ok(order) = petgraph::algo::toposort(graph, None) else {
+        return vec![None; graph.node_count()];
+    };
+    let mut height = vec![0usize; graph.node_count()];
+    for n in order.iter().rev() {
+        height[n.index()] = graph
+            .neighbors_directed(*n, Direction::Outgoing)
+            .map(|m| height[m.index()] + 1)
+            .max()
+            .unwrap_or(0);
+    }
+    height.into_iter().map(Some).collect()
 }
 
 /// Executes the plan. `on_done` is called once per change as its outcome is known.

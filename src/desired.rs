@@ -85,11 +85,11 @@ impl Platform {
         }
     }
 
-    /// The kind, with the profile of a SCIM target: `scim (atlassian)`.
+    /// The kind, with the profile of a SCIM target: `scim/atlassian`.
     pub fn label(self) -> String {
         match self {
             Platform::BitbucketDatacenter => self.kind().to_owned(),
-            Platform::Scim(p) => format!("scim ({})", p.as_str()),
+            Platform::Scim(p) => format!("scim/{}", p.as_str()),
         }
     }
 

@@ -50,7 +50,7 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
                 action: Action::Update,
                 before: Some(before.clone()),
                 after: Some(after.clone()),
-                reason: None,
+                reason: activation(before, after),
                 renamed_from: None,
             }),
             Some(_) => {}
@@ -66,7 +66,8 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
     };
 
     // Principals first, so what hangs off a removed principal knows it goes too.
-    let mut removed_principals: BTreeMap<Principal, &'static str> = BTreeMap::new();
+    // Each with how it goes, for the reason its memberships and grants go along.
+    let mut removed_principals: BTreeMap<Principal, String> = BTreeMap::new();
     for (address, current) in live.iter().filter(|(a, _)| a.target == target) {
         if desired.resources.contains_key(address) {
             continue;
@@ -78,7 +79,7 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
             continue; // a known person, kept without access
         }
         if let Some(new) = renames.replacing(&principal) {
-            removed_principals.insert(principal, "deleted");
+            removed_principals.insert(principal, format!("replaced by `{new}`"));
             changes.push(delete(address, current, format!("renamed to `{new}`")));
             continue;
         }
@@ -92,7 +93,7 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
             // Deleting only deactivates here: plan what really happens.
             Resource::User(attrs) if caps.delete_user_deactivates => {
                 if !attrs.is_inactive() {
-                    removed_principals.insert(principal, "deactivated");
+                    removed_principals.insert(principal, "deactivated".to_owned());
                     changes.push(Change {
                         address: address.clone(),
                         action: Action::Update,
@@ -110,7 +111,7 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
                 }
             }
             _ => {
-                removed_principals.insert(principal, "deleted");
+                removed_principals.insert(principal, "deleted".to_owned());
                 changes.push(delete(address, current, pruned));
             }
         }
@@ -245,6 +246,19 @@ fn delete(address: &Address, current: &Resource, reason: String) -> Change {
         after: None,
         reason: Some(reason),
         renamed_from: None,
+    }
+}
+
+/// Why a user changes, when it is (de)activated: the one attribute change that removes
+/// or restores access.
+fn activation(before: &Resource, after: &Resource) -> Option<String> {
+    let (Resource::User(b), Resource::User(a)) = (before, after) else {
+        return None;
+    };
+    match (b.is_inactive(), a.is_inactive()) {
+        (false, true) => Some("deactivated: `active: false` in the manifest".to_owned()),
+        (true, false) => Some("reactivated".to_owned()),
+        _ => None,
     }
 }
 

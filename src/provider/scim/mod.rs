@@ -16,24 +16,29 @@ mod profile;
 mod wire;
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::future::try_join;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
+use tokio::sync::OwnedMutexGuard;
 
 use crate::http::{Auth, HttpClient, HttpError};
 use crate::model::{Address, Resource, ResourceId, ResourceMap, UserAttrs};
 use crate::plan::{Action, Change};
 use crate::provider::{BoxFuture, Provider, ProviderError};
 
-pub use profile::{Profile, ProfileName};
+pub use profile::{Profile, ProfileName, ATLASSIAN, RFC};
 
 pub struct Scim {
     target: String,
     http: HttpClient,
     profile: Profile,
     known: Mutex<Known>,
+    /// One lock per object id: writes to one object go one at a time, each with the
+    /// version the previous one left, so rollcall's own changes never fail each other's
+    /// `If-Match` (adding and removing members of a group may run at the same time).
+    writing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// What the provider knows of the live objects, by lower-cased `userName`/`displayName`.
@@ -86,6 +91,7 @@ impl Scim {
             http,
             profile,
             known: Mutex::new(Known::default()),
+            writing: Mutex::new(HashMap::new()),
         })
     }
 
@@ -303,6 +309,22 @@ impl Scim {
         }
     }
 
+    /// The object, held for writing: with the version the last write to it left.
+    async fn hold(
+        &self,
+        change: &Change,
+        collection: Collection,
+        name: &str,
+    ) -> Result<(OwnedMutexGuard<()>, Object), ProviderError> {
+        let id = self.lookup(change, collection, name)?.id;
+        let lock = {
+            let mut writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+            writing.entry(id).or_default().clone()
+        };
+        let guard = lock.lock_owned().await;
+        Ok((guard, self.lookup(change, collection, name)?))
+    }
+
     fn lookup(&self, change: &Change, collection: Collection, name: &str) -> Result<Object, ProviderError> {
         self.object(collection, name).ok_or_else(|| {
             self.fail(
@@ -459,7 +481,7 @@ impl Scim {
     }
 
     async fn delete(&self, change: &Change, collection: Collection, name: &str) -> Result<(), ProviderError> {
-        let object = self.lookup(change, collection, name)?;
+        let (_writing, object) = self.hold(change, collection, name).await?;
         let path = format!("{}/{}", collection.path(), object.id);
         match self
             .http
@@ -519,7 +541,7 @@ impl Scim {
             }
         }
         for chunk in ids.chunks(self.profile.members_per_patch.max(1)) {
-            let object = self.lookup(first, Collection::Groups, group)?;
+            let (_writing, object) = self.hold(first, Collection::Groups, group).await?;
             let path = format!("/Groups/{}", object.id);
             let mut updated = object.raw.clone();
             let mut members: Vec<Value> = updated
@@ -571,7 +593,7 @@ impl Scim {
                 self.create_user(c, name, attrs).await
             }
             (ResourceId::User { name }, Action::Update, Some(Resource::User(after))) => {
-                let object = self.lookup(c, Collection::Users, name)?;
+                let (_writing, object) = self.hold(c, Collection::Users, name).await?;
                 let before = match &c.before {
                     Some(Resource::User(b)) => b.clone(),
                     _ => return Err(self.fail(c, "an update without the user's attributes as read")),
@@ -594,7 +616,7 @@ impl Scim {
                 if self.object(Collection::Groups, old).is_none() && self.object(Collection::Groups, name).is_some() {
                     return Ok(()); // renamed already
                 }
-                let object = self.lookup(c, Collection::Groups, old)?;
+                let (_writing, object) = self.hold(c, Collection::Groups, old).await?;
                 self.modify(c, Collection::Groups, old, object, vec![("displayName", json!(name))])
                     .await
             }
