@@ -473,4 +473,140 @@ mod tests {
         assert!(changes.is_empty(), "{changes:#?}");
         assert!(unmanaged.is_empty());
     }
+
+    fn on(platform: Platform, mut d: Desired) -> Desired {
+        let config = crate::desired::TargetConfig {
+            name: "bb".into(),
+            platform,
+            endpoint: crate::desired::Endpoint::Sandbox("state.yaml".into()),
+            url: "sandbox:state.yaml".into(),
+            auth: None,
+            account: None,
+            notify_new_users: false,
+            scope: crate::desired::ReadScope::default(),
+        };
+        d.targets.insert("bb".into(), config);
+        d
+    }
+
+    fn scim_user(name: &str, active: bool) -> (Address, Resource) {
+        let (address, mut r) = user(name);
+        if let Resource::User(u) = &mut r {
+            u.active = Some(active);
+            u.external_id = Some(name.into());
+        }
+        (address, r)
+    }
+
+    fn renamed(mut d: Desired, old: &str, new: &str) -> Desired {
+        d.renames.entry("bb".into()).or_default().insert(old.into(), new.into());
+        d
+    }
+
+    #[test]
+    fn a_rename_is_made_in_place_where_the_platform_renames_groups() {
+        use crate::provider::scim::ProfileName;
+        let d = desired(
+            vec![group("guild"), member("guild", "ann"), user("ann")],
+            &[Kind::Memberships],
+            &[],
+        );
+        let d = on(Platform::Scim(ProfileName::Rfc), renamed(d, "team", "guild"));
+        let live: ResourceMap = vec![
+            user("ann"),
+            user("bob"),
+            group("team"),
+            member("team", "ann"),
+            member("team", "bob"),
+        ]
+        .into_iter()
+        .collect();
+        let (changes, _) = diff_target("bb", &d, &live);
+        assert_eq!(
+            show(&changes),
+            ["- bb.group[\"guild\"].member[\"bob\"]", "~ bb.group[\"guild\"]"],
+            "the members come along; only the difference changes"
+        );
+        let rename = changes.iter().find(|c| c.renames().is_some()).unwrap();
+        assert_eq!(rename.renamed_from.as_deref(), Some("team"));
+        // Once renamed, nothing is left to do.
+        let after: ResourceMap = vec![user("ann"), group("guild"), member("guild", "ann")]
+            .into_iter()
+            .collect();
+        assert!(diff_target("bb", &d, &after).0.is_empty());
+    }
+
+    #[test]
+    fn a_rename_the_platform_cannot_make_creates_moves_then_deletes() {
+        let d = desired(vec![group("guild"), member("guild", "ann"), user("ann")], &[], &[]);
+        let d = renamed(d, "team", "guild");
+        let live: ResourceMap = vec![user("ann"), group("team"), member("team", "ann")]
+            .into_iter()
+            .collect();
+        let (changes, unmanaged) = diff_target("bb", &d, &live);
+        assert!(unmanaged.is_empty(), "the old group is not left behind, pruning or not");
+        let ordered: Vec<String> = crate::plan::graph::order(changes)
+            .iter()
+            .map(|c| format!("{} {}", c.action.symbol(), c.address))
+            .collect();
+        assert_eq!(
+            ordered,
+            [
+                "+ bb.group[\"guild\"]",
+                "+ bb.group[\"guild\"].member[\"ann\"]",
+                "- bb.group[\"team\"].member[\"ann\"]",
+                "- bb.group[\"team\"]",
+            ]
+        );
+    }
+
+    #[test]
+    fn inactive_people_are_deactivated_where_users_have_active_and_never_created() {
+        use crate::provider::scim::ProfileName;
+        let d = desired(vec![scim_user("judy", false), group("devs")], &[], &["judy"]);
+        let d = on(Platform::Scim(ProfileName::Rfc), d);
+        let live: ResourceMap = vec![scim_user("judy", true), group("devs"), member("devs", "judy")]
+            .into_iter()
+            .collect();
+        let (changes, _) = diff_target("bb", &d, &live);
+        assert_eq!(
+            show(&changes),
+            ["- bb.group[\"devs\"].member[\"judy\"]", "~ bb.user[\"judy\"]"]
+        );
+        assert!(changes.iter().all(Change::removes));
+        let (changes, _) = diff_target("bb", &d, &ResourceMap::new());
+        assert_eq!(show(&changes), ["+ bb.group[\"devs\"]"], "no account is created to be inactive");
+    }
+
+    #[test]
+    fn pruning_a_user_deactivates_where_delete_means_deactivate() {
+        use crate::provider::scim::ProfileName;
+        let d = desired(vec![group("devs")], &[Kind::Users], &[]);
+        let d = on(Platform::Scim(ProfileName::Atlassian), d);
+        let live: ResourceMap = vec![
+            scim_user("eve", true),
+            scim_user("old", false),
+            group("devs"),
+            member("devs", "eve"),
+        ]
+        .into_iter()
+        .collect();
+        let (changes, unmanaged) = diff_target("bb", &d, &live);
+        assert_eq!(
+            show(&changes),
+            ["- bb.group[\"devs\"].member[\"eve\"]", "~ bb.user[\"eve\"]"]
+        );
+        let eve = changes.iter().find(|c| c.action == Action::Update).unwrap();
+        assert!(
+            eve.removes()
+                && eve
+                    .reason
+                    .as_deref()
+                    .is_some_and(|r| r.contains("deactivates users instead of deleting"))
+        );
+        assert!(
+            unmanaged.is_empty(),
+            "an already inactive account needs nothing: {unmanaged:#?}"
+        );
+    }
 }
