@@ -105,6 +105,29 @@ pub struct AllowDeletes {
     pub allow_deletes: Option<usize>,
 }
 
+/// What to check when reading a target of this platform failed this way.
+fn read_hint(platform: crate::desired::Platform, e: &crate::provider::ProviderError) -> Option<&'static str> {
+    use crate::desired::Platform;
+    let crate::provider::ProviderError::Http(e) = e else {
+        return None;
+    };
+    match (platform, e.status?) {
+        (Platform::BitbucketDatacenter, 401 | 403) => {
+            Some("check that the target's token is valid and belongs to an account with ADMIN or SYS_ADMIN")
+        }
+        (Platform::BitbucketDatacenter, 404) => Some(
+            "a project or repository named in `access` may not exist on the target: create it there first, or fix the key",
+        ),
+        (Platform::Scim(_), 401 | 403) => Some(
+            "check that the target's token is a valid SCIM bearer token for this service (for Atlassian, the directory's API key)",
+        ),
+        (Platform::Scim(_), 404) => Some(
+            "check the target's url: it is the SCIM base URL, to which /Users and /Groups are appended (for Atlassian, https://api.atlassian.com/scim/directory/DIRECTORY_ID)",
+        ),
+        _ => None,
+    }
+}
+
 /// Connects to every target and reads live state, all targets at once.
 pub async fn read_live(
     targets: &BTreeMap<String, TargetConfig>,
@@ -116,12 +139,17 @@ pub async fn read_live(
         .map(|(name, p)| async move { (name.clone(), p.read().await) });
     let mut live = BTreeMap::new();
     let mut errors = Vec::new();
+    let mut hints = std::collections::BTreeSet::new();
     for (name, result) in join_all(reads).await {
         match result {
             Ok(state) => {
                 live.insert(name, state);
             }
-            Err(e) => errors.push(e.to_string()),
+            Err(e) => {
+                let platform = targets.get(&name).map(|t| t.platform);
+                hints.extend(platform.and_then(|p| read_hint(p, &e)));
+                errors.push(e.to_string());
+            }
         }
     }
     if errors.is_empty() {
@@ -129,11 +157,8 @@ pub async fn read_live(
     }
     connected.shutdown().await;
     let mut err = CliError::new(format!("cannot read live state: {}", errors.join("; ")));
-    if errors.iter().any(|e| e.contains("HTTP 401") || e.contains("HTTP 403")) {
-        err = err.hint("check that the target's token is valid and belongs to an account with ADMIN or SYS_ADMIN");
-    }
-    if errors.iter().any(|e| e.contains("HTTP 404")) {
-        err = err.hint("a project or repository named in `access` may not exist on the target: create it there first, or fix the key");
+    for hint in hints {
+        err = err.hint(hint);
     }
     Err(err)
 }

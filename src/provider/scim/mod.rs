@@ -440,12 +440,17 @@ impl Scim {
             put_body(&updated)
         };
         let method = if self.profile.patch { Method::PATCH } else { Method::PUT };
-        let reply = self
+        let sent = self
             .http
             .send_if_match(method, &path, &[], Some(&body), self.if_match(&object))
-            .await
-            .map_err(|e| self.conflict(change, e))?;
-        let next = self.after_write(&path, &reply, object, updated)?;
+            .await;
+        let next = match sent {
+            Ok(reply) => self.after_write(&path, &reply, object, updated)?,
+            Err(e) => {
+                let holds = |raw: &Value| sets.iter().all(|(p, v)| holds(raw, p, v));
+                self.confirm(change, &path, e, holds).await?
+            }
+        };
         // A renamed group is known by its new name from now on.
         let new_name = sets
             .iter()
@@ -478,6 +483,29 @@ impl Scim {
             });
         }
         Ok(self.object_from(path, reply)?.0)
+    }
+
+    /// A write failed. If an earlier attempt of it may have been applied (the connection
+    /// dropped after sending) and the answer is a 412, that attempt may be what moved the
+    /// version: read the object back, and if it already is as the write would leave it,
+    /// the write was applied. Anything else is the failure it says.
+    async fn confirm(
+        &self,
+        change: &Change,
+        path: &str,
+        e: HttpError,
+        holds: impl Fn(&Value) -> bool,
+    ) -> Result<Object, ProviderError> {
+        if !(e.ambiguous && e.is_status(412)) {
+            return Err(self.conflict(change, e));
+        }
+        let reply = self.http.send_if_match(Method::GET, path, &[], None, None).await?;
+        let (object, raw) = self.object_from(path, &reply)?;
+        if holds(&raw) {
+            Ok(object)
+        } else {
+            Err(self.conflict(change, e))
+        }
     }
 
     async fn delete(&self, change: &Change, collection: Collection, name: &str) -> Result<(), ProviderError> {
@@ -576,12 +604,20 @@ impl Scim {
             } else {
                 (Method::PUT, put_body(&updated))
             };
-            let reply = self
+            let sent = self
                 .http
                 .send_if_match(method, &path, &[], Some(&body), self.if_match(&object))
-                .await
-                .map_err(|e| self.conflict(first, e))?;
-            let next = self.after_write(&path, &reply, object, updated)?;
+                .await;
+            let next = match sent {
+                Ok(reply) => self.after_write(&path, &reply, object, updated)?,
+                Err(e) => {
+                    let holds = |raw: &Value| {
+                        let members = member_ids(raw);
+                        chunk.iter().all(|id| members.contains(&id.as_str()) == add)
+                    };
+                    self.confirm(first, &path, e, holds).await?
+                }
+            };
             self.remember(Collection::Groups, group, Some(next));
         }
         Ok(())
@@ -656,6 +692,36 @@ fn user_sets(raw: &Value, before: &UserAttrs, after: &UserAttrs) -> Vec<Set> {
         out.push(("active", json!(after.active)));
     }
     out
+}
+
+/// Whether the object has the value a `replace` of `path` set: for `emails`, the managed
+/// (primary) address.
+fn holds(raw: &Value, path: &str, value: &Value) -> bool {
+    let mut at = Some(raw);
+    for part in path.split('.') {
+        at = at.and_then(|v| v.get(part));
+    }
+    let primary = |emails: &Value| {
+        let list = emails.as_array()?;
+        list.iter()
+            .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
+            .or_else(|| list.first())
+            .and_then(|e| e.get("value"))
+            .and_then(Value::as_str)
+            .map(str::to_lowercase)
+    };
+    match (path, at) {
+        ("emails", Some(found)) => primary(found).is_some() && primary(found) == primary(value),
+        (_, found) => found == Some(value),
+    }
+}
+
+/// The ids of a group's members as the object lists them.
+fn member_ids(raw: &Value) -> Vec<&str> {
+    raw.get("members")
+        .and_then(Value::as_array)
+        .map(|m| m.iter().filter_map(|m| m.get("value").and_then(Value::as_str)).collect())
+        .unwrap_or_default()
 }
 
 /// The user's emails with the primary one (else the first) changed to `email`.
