@@ -162,6 +162,28 @@ async fn start_sandbox(
         message,
         hint: Some("a sandbox target's url is `sandbox:PATH`, PATH relative to the manifest directory".to_owned()),
     };
+    // A state file of the other platform would fail on its first field; say what it is.
+    if let Ok(text) = std::fs::read_to_string(path) {
+        let is_scim = scim_emulator::state::is_scim_state(&text);
+        if is_scim != matches!(platform, Platform::Scim(_)) {
+            let (file, kind) = if is_scim {
+                ("a SCIM sandbox (`kind: scim`)", "scim")
+            } else {
+                ("a Bitbucket Data Center sandbox", "bitbucket-datacenter")
+            };
+            return Err(ConnectError {
+                target: target.to_owned(),
+                message: format!(
+                    "the sandbox {} is {file}, but the target's kind is `{}`",
+                    path.display(),
+                    platform.kind()
+                ),
+                hint: Some(format!(
+                    "set the target's `kind: {kind}`, or point `url` at a sandbox of its kind"
+                )),
+            });
+        }
+    }
     let token = session_token();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await

@@ -105,3 +105,23 @@ fn a_saved_plan_with_a_scim_target_applies_exactly_once() {
     let (code, out, _) = run(&dir, &["plan", "--detailed-exitcode"]);
     assert_eq!((code, out.contains("No changes.")), (Some(0), true), "{out}");
 }
+
+#[test]
+fn a_sandbox_of_the_other_platform_is_named_as_such() {
+    let (_tmp, dir) = example();
+    let targets = std::fs::read_to_string(dir.join("targets.yaml")).unwrap();
+    let swapped = targets
+        .replace("../sandbox/bitbucket.yaml", "../sandbox/X")
+        .replace("../sandbox/directory.yaml", "../sandbox/bitbucket.yaml");
+    std::fs::write(
+        dir.join("targets.yaml"),
+        swapped.replace("../sandbox/X", "../sandbox/directory.yaml"),
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&dir, &["plan"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is a SCIM sandbox (`kind: scim`), but the target's kind is `bitbucket-datacenter`"),
+        "{stderr}"
+    );
+}

@@ -575,7 +575,11 @@ mod tests {
         );
         assert!(changes.iter().all(Change::removes));
         let (changes, _) = diff_target("bb", &d, &ResourceMap::new());
-        assert_eq!(show(&changes), ["+ bb.group[\"devs\"]"], "no account is created to be inactive");
+        assert_eq!(
+            show(&changes),
+            ["+ bb.group[\"devs\"]"],
+            "no account is created to be inactive"
+        );
     }
 
     #[test]

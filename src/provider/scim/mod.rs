@@ -720,7 +720,11 @@ fn holds(raw: &Value, path: &str, value: &Value) -> bool {
 fn member_ids(raw: &Value) -> Vec<&str> {
     raw.get("members")
         .and_then(Value::as_array)
-        .map(|m| m.iter().filter_map(|m| m.get("value").and_then(Value::as_str)).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|m| m.get("value").and_then(Value::as_str))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
