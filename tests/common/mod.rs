@@ -4,6 +4,12 @@
 
 use std::path::Path;
 
+mod scim_server;
+
+// Only the test binaries that talk to scim2-server use these.
+#[allow(unused_imports)]
+pub use scim_server::{scim2_server_log, scim2_server_tenant, Tenant};
+
 /// Copies a directory tree, for a private copy of an example that a test may change.
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
