@@ -503,3 +503,19 @@ async fn the_contract_holds_under_injected_faults() {
         e.shutdown().await;
     }
 }
+
+/// The same contract against a real, independent SCIM implementation: `scim2-server`,
+/// installed by `scripts/test`. A tenant of its own, so tests never share objects.
+#[tokio::test(flavor = "multi_thread")]
+async fn contract_holds_against_scim2_server() {
+    let tenant = tokio::task::spawn_blocking(common::scim2_server_tenant).await.unwrap();
+    let figures = contract(&tenant.base_url, &tenant.token, "rfc", true).await;
+    // scim2-server serves up to 1000 per page: one page each for users and groups.
+    assert_eq!(
+        figures.first,
+        (2, PEOPLE + GROUPS + GROUPS),
+        "{figures:?}\n{}",
+        common::scim2_server_log()
+    );
+    eprintln!("scim2-server: {figures:?}");
+}

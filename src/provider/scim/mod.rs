@@ -257,14 +257,31 @@ impl Scim {
                     out.insert(Address::new(&self.target, id), Resource::Membership);
                 }
             }
-            known.groups.insert(
-                g.display_name.to_lowercase(),
-                Object {
-                    id: g.id,
-                    version: g.meta.and_then(|m| m.version),
-                    raw,
-                },
-            );
+            let object = Object {
+                id: g.id,
+                version: g.meta.and_then(|m| m.version),
+                raw,
+            };
+            // RFC 7643 does not make displayName unique, and some services (scim2-server)
+            // accept a second group of the same name. rollcall matches groups by name, so
+            // two of one name cannot be told apart: say so rather than pick one.
+            if let Some(other) = known.groups.get(&g.display_name.to_lowercase()) {
+                return Err(ProviderError::Unsupported {
+                    target: self.target.clone(),
+                    address: Address::new(
+                        &self.target,
+                        ResourceId::Group {
+                            name: g.display_name.clone(),
+                        },
+                    )
+                    .to_string(),
+                    why: format!(
+                        "the service has two groups of this name (ids `{}` and `{}`); delete or rename one of them",
+                        other.id, object.id
+                    ),
+                });
+            }
+            known.groups.insert(g.display_name.to_lowercase(), object);
         }
         *self.known() = known;
         Ok(out)
