@@ -282,8 +282,12 @@ async fn a_wrong_token_names_target_request_and_status_but_not_the_token() {
     let err = rollcall::cli::read_live(&desired.targets).await.err().expect("401");
     let text = format!("{err:?}");
     assert!(
-        text.contains("idp:") && text.contains("/Users") && text.contains("HTTP 401"),
+        text.contains("idp: GET /scim/v2/") && text.contains("HTTP 401"),
         "{text}"
+    );
+    assert!(
+        text.contains("a valid SCIM bearer token"),
+        "the hint fits the platform: {text}"
     );
     assert!(!text.contains(wrong) && !text.contains(TOKEN), "{text}");
     e.shutdown().await;
