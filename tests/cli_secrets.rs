@@ -131,3 +131,52 @@ async fn the_token_appears_in_no_output_plan_file_or_audit_log() {
         emulator.shutdown().await;
     }
 }
+
+/// The same for a SCIM target: its bearer token (Atlassian's directory key) appears nowhere,
+/// through retries, a saved plan, an apply with an audit log, a stale plan and a 401.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scim_token_appears_in_no_output_plan_file_or_audit_log() {
+    use rollcall::sandbox::scim::{serve as serve_scim, ScimState, Shared as ScimShared};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let shared = ScimShared::new(
+        ScimState::parse("kind: scim\nprofile: atlassian\n").unwrap(),
+        TOKEN.to_owned(),
+    );
+    let faults = FaultConfig::parse_compact("seed=5,rate_limited=0.1,unavailable=0.1,dropped=0.05,retry_after_secs=0");
+    shared.set_faults(faults.unwrap()).unwrap();
+    let emulator = serve_scim(shared, listener).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "targets:\n  idp:\n    kind: scim\n    profile: atlassian\n    url: {}\n    auth:\n      token: ${{env:BB_TOKEN}}\n\
+         users:\n  ann: {{ name: Ann Lee, email: ann@example.com }}\n  bo: {{ name: Bo Ek, email: bo@example.com }}\n\
+         groups:\n  devs: {{ members: [ann, bo] }}\n",
+        emulator.scim_url
+    );
+    std::fs::write(dir.path().join("manifest.yaml"), text).unwrap();
+    let p = dir.path().to_path_buf();
+    let outputs = tokio::task::spawn_blocking(move || {
+        vec![
+            run(&p, TOKEN, &["validate"]),
+            run(&p, TOKEN, &["plan", "--json"]),
+            run(&p, TOKEN, &["plan", "--markdown", "--out", "plan.json"]),
+            run(&p, TOKEN, &["show", "plan.json"]),
+            run(&p, TOKEN, &["apply", "plan.json", "--audit-log", "audit.jsonl"]),
+            // Applied already: the saved plan is refused as stale.
+            run(&p, TOKEN, &["apply", "plan.json", "--audit-log", "audit.jsonl"]),
+            run(&p, "wrong-token-5555", &["plan"]),
+        ]
+    })
+    .await
+    .unwrap();
+    let codes: Vec<Option<i32>> = outputs.iter().map(|(c, _)| *c).collect();
+    assert_eq!(codes, [0, 0, 0, 0, 0, 3, 1].map(Some), "{outputs:#?}");
+    assert!(outputs[6].1.contains("HTTP 401"), "{}", outputs[6].1);
+    let mut texts: Vec<String> = outputs.into_iter().map(|(_, t)| t).collect();
+    for file in ["plan.json", "audit.jsonl"] {
+        texts.push(std::fs::read_to_string(dir.path().join(file)).unwrap());
+    }
+    for text in &texts {
+        assert!(!text.contains(TOKEN) && !text.contains("wrong-token-5555"), "{text}");
+    }
+    emulator.shutdown().await;
+}
