@@ -416,6 +416,7 @@ mod tests {
             after: None,
             reason: None,
             renamed_from: None,
+            renamed_to: None,
         }
     }
     fn update((address, r): (Address, Resource), to: Resource) -> Change {
@@ -426,6 +427,7 @@ mod tests {
             after: Some(to),
             reason: None,
             renamed_from: None,
+            renamed_to: None,
         }
     }
 

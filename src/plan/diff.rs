@@ -42,6 +42,7 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
                             )
                         }),
                         renamed_from: replaced.map(str::to_owned),
+                        renamed_to: None,
                     });
                 }
             }
@@ -52,6 +53,7 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
                 after: Some(after.clone()),
                 reason: activation(before, after),
                 renamed_from: None,
+                renamed_to: None,
             }),
             Some(_) => {}
         }
@@ -80,7 +82,10 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
         }
         if let Some(new) = renames.replacing(&principal) {
             removed_principals.insert(principal, format!("replaced by `{new}`"));
-            changes.push(delete(address, current, format!("renamed to `{new}`")));
+            changes.push(Change {
+                renamed_to: Some(new.to_owned()),
+                ..delete(address, current, format!("renamed to `{new}`"))
+            });
             continue;
         }
         let kind = address.id.kind();
@@ -107,6 +112,7 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
                             platform.label()
                         )),
                         renamed_from: None,
+                        renamed_to: None,
                     });
                 }
             }
@@ -214,6 +220,7 @@ impl Renames {
                 after: Some(Resource::Group),
                 reason: Some(format!("renamed from `{old}`")),
                 renamed_from: Some(old.clone()),
+                renamed_to: None,
             })
             .collect()
     }
@@ -246,6 +253,7 @@ fn delete(address: &Address, current: &Resource, reason: String) -> Change {
         after: None,
         reason: Some(reason),
         renamed_from: None,
+        renamed_to: None,
     }
 }
 
@@ -553,6 +561,29 @@ mod tests {
             ordered,
             [
                 "+ bb.group[\"guild\"]",
+                "+ bb.group[\"guild\"].member[\"ann\"]",
+                "- bb.group[\"team\"].member[\"ann\"]",
+                "- bb.group[\"team\"]",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_rename_onto_an_existing_group_moves_the_members_before_removing_the_old() {
+        use crate::provider::scim::ProfileName;
+        let d = desired(vec![group("guild"), member("guild", "ann"), user("ann")], &[], &[]);
+        let d = on(Platform::Scim(ProfileName::Rfc), renamed(d, "team", "guild"));
+        let live: ResourceMap = vec![user("ann"), group("team"), group("guild"), member("team", "ann")]
+            .into_iter()
+            .collect();
+        let (changes, _) = diff_target("bb", &d, &live);
+        let ordered: Vec<String> = crate::plan::graph::order(changes)
+            .iter()
+            .map(|c| format!("{} {}", c.action.symbol(), c.address))
+            .collect();
+        assert_eq!(
+            ordered,
+            [
                 "+ bb.group[\"guild\"].member[\"ann\"]",
                 "- bb.group[\"team\"].member[\"ann\"]",
                 "- bb.group[\"team\"]",

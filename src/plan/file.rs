@@ -71,6 +71,8 @@ struct DocChange {
     reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     renamed_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    renamed_to: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -118,6 +120,7 @@ pub fn to_json(plan: &Plan) -> String {
                 after: c.after.clone(),
                 reason: c.reason.clone(),
                 renamed_from: c.renamed_from.clone(),
+                renamed_to: c.renamed_to.clone(),
             })
             .collect(),
         unmanaged: plan
@@ -220,6 +223,12 @@ pub fn from_json(text: &str) -> Result<Plan, FileError> {
                 "the change to {address} has `renamed_from`, which only a group's create or update may have"
             )));
         }
+        let is_group_delete = matches!(address.id, ResourceId::Group { .. }) && c.action == Action::Delete;
+        if c.renamed_to.is_some() && !is_group_delete {
+            return Err(FileError(format!(
+                "the change to {address} has `renamed_to`, which only a group's delete may have"
+            )));
+        }
         changes.push(Change {
             address,
             action: c.action,
@@ -227,6 +236,7 @@ pub fn from_json(text: &str) -> Result<Plan, FileError> {
             after: c.after,
             reason: c.reason,
             renamed_from: c.renamed_from,
+            renamed_to: c.renamed_to,
         });
     }
     let unmanaged = doc

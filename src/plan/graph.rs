@@ -45,23 +45,24 @@ pub fn build(changes: &[Change]) -> DiGraph<usize, ()> {
             }
         }
     }
-    // A group that replaces one the platform cannot rename receives the members before
-    // the old group loses them: people keep their access throughout the move.
-    for (r, replacing) in changes.iter().enumerate() {
-        let (Action::Create, Some(old)) = (replacing.action, &replacing.renamed_from) else {
+    // A group renamed where the platform cannot rename receives the members before the
+    // old group loses them: people keep their access throughout the move.
+    for replaced in changes.iter() {
+        let (Action::Delete, Some(new), Some(old)) = (
+            replaced.action,
+            &replaced.renamed_to,
+            replaced.address.id.as_principal(),
+        ) else {
             continue;
         };
-        let Some(new) = replacing.address.id.as_principal() else {
-            continue;
-        };
-        let old = Principal::Group(old.clone());
-        let target = &replacing.address.target;
+        let new = Principal::Group(new.clone());
+        let target = &replaced.address.target;
         let on = |c: &Change, p: &Principal| {
             &c.address.target == target
                 && (c.address.id.as_principal().as_ref() == Some(p) || c.address.id.principals().contains(p))
         };
         for (i, add) in changes.iter().enumerate() {
-            if i == r || add.action == Action::Delete || !on(add, &new) {
+            if add.action == Action::Delete || !on(add, &new) {
                 continue;
             }
             for (j, removal) in changes.iter().enumerate() {
@@ -160,6 +161,7 @@ mod tests {
             after: Some(Resource::Group),
             reason: None,
             renamed_from: None,
+            renamed_to: None,
         }
     }
 

@@ -44,6 +44,9 @@ pub struct Change {
     /// update renames that group in place; a create replaces it (the platform cannot
     /// rename), and the old group's members move before it is deleted.
     pub renamed_from: Option<String>,
+    /// On the deletion of a group the manifest renamed where the platform cannot rename:
+    /// the new group, which receives the members before this one loses them.
+    pub renamed_to: Option<String>,
 }
 
 impl Change {

@@ -918,6 +918,8 @@ fn read_scope(desired: &mut Desired) {
                 ResourceId::Group { name } => Some(name.clone()),
                 _ => None,
             })
+            // A renamed group's members are read under its old name, to move them.
+            .chain(desired.renames.get(name).into_iter().flat_map(|r| r.keys().cloned()))
             .collect();
         config.scope.member_users = desired.offboarded.get(name).cloned().unwrap_or_default();
     }
