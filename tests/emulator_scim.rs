@@ -10,6 +10,8 @@ use serde_json::{json, Value};
 
 const TOKEN: &str = "scim-token";
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
 struct Emulator {
     http: reqwest::Client,
@@ -58,7 +60,10 @@ impl Emulator {
             .send(
                 Method::POST,
                 "/Users",
-                Some(json!({"userName": name, "externalId": format!("ext-{name}")})),
+                Some(
+                    json!({"schemas": [USER], "userName": name, "externalId": format!("ext-{name}"),
+                    "emails": [{"value": format!("{name}@example.com"), "primary": true}]}),
+                ),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -325,4 +330,60 @@ async fn user_names_differing_only_in_case_are_one_name() {
     assert_eq!(body["scimType"], "uniqueness");
     let saved = emulator.running.shared.state().to_yaml().unwrap();
     ScimState::parse(&saved).unwrap();
+}
+
+/// RFC 7232 §4.1: a 304 carries the `ETag` a 200 would have carried.
+#[tokio::test]
+async fn a_304_carries_the_etag() {
+    let emulator = start("rfc").await;
+    let id = emulator.user("alice").await;
+    let (_, group) = emulator
+        .send(
+            Method::POST,
+            "/Groups",
+            Some(json!({"schemas": [GROUP], "displayName": "devs"})),
+        )
+        .await;
+    for path in [
+        format!("/Users/{id}"),
+        format!("/Groups/{}", group["id"].as_str().unwrap()),
+    ] {
+        let response = emulator
+            .http
+            .get(format!("{}{path}", emulator.running.scim_url))
+            .bearer_auth(TOKEN)
+            .header("if-none-match", "W/\"1\"")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED, "{path}");
+        assert_eq!(response.headers()["etag"], "W/\"1\"", "{path}");
+    }
+}
+
+/// `If-Match` is checked before a PATCH's operations are read: a stale client gets 412
+/// whatever its body says, and nothing changes.
+#[tokio::test]
+async fn a_stale_patch_is_412_before_its_operations_are_read() {
+    let emulator = start("rfc").await;
+    let id = emulator.user("alice").await;
+    let url = format!("{}/Users/{id}", emulator.running.scim_url);
+    let before = emulator.running.shared.state();
+    for body in [
+        json!({"schemas": [PATCH], "Operations": [{"op": "explode"}]}),
+        json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "displayName", "value": "A"}]}),
+        json!({"Operations": "not a list"}),
+    ] {
+        let response = emulator
+            .http
+            .patch(&url)
+            .bearer_auth(TOKEN)
+            .header("if-match", "W/\"7\"")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PRECONDITION_FAILED, "{body}");
+    }
+    assert_eq!(emulator.running.shared.state(), before);
 }

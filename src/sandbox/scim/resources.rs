@@ -70,6 +70,15 @@ fn resource_reply(call: &Call, status: StatusCode, body: Value, meta: &Meta, pro
     }
 }
 
+/// A 304 for `If-None-Match`: no body, but the `ETag` a 200 would carry (RFC 7232 §4.1
+/// requires it), so a client that revalidates learns the version it holds is current.
+fn not_modified(meta: &Meta) -> Reply {
+    Reply {
+        etag: Some(meta.etag()),
+        ..Reply::empty(StatusCode::NOT_MODIFIED)
+    }
+}
+
 // ----- listing -----
 
 fn list(call: &Call, profile: &ScimProfile, support: FilterSupport, resources: Vec<Value>) -> Outcome {
@@ -340,7 +349,7 @@ pub(crate) fn create_user(call: &Call, state: &mut ScimState, profile: &ScimProf
 pub(crate) fn get_user(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
     let user = &state.users[find_user(state, profile, call.param("id"))?];
     if profile.etag && call.not_modified(&user.meta.etag()) {
-        return Ok(Reply::empty(StatusCode::NOT_MODIFIED));
+        return Ok(not_modified(&user.meta));
     }
     Ok(resource_reply(
         call,
@@ -359,6 +368,11 @@ pub(crate) fn replace_user(call: &Call, state: &mut ScimState, profile: &ScimPro
 
 pub(crate) fn patch_user(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
     let index = find_user(state, profile, call.param("id"))?;
+    // The precondition comes before the operations are even read: a stale client gets 412
+    // whatever its body holds, and nothing is applied, not even to a copy.
+    if profile.etag {
+        call.check_if_match(&state.users[index].meta.etag())?;
+    }
     if !profile.patch {
         return Err(ScimError::not_implemented("PATCH is not supported."));
     }
@@ -451,7 +465,7 @@ pub(crate) fn create_group(call: &Call, state: &mut ScimState, profile: &ScimPro
 pub(crate) fn get_group(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
     let group = &state.groups[find_group(state, call.param("id"))?];
     if profile.etag && call.not_modified(&group.meta.etag()) {
-        return Ok(Reply::empty(StatusCode::NOT_MODIFIED));
+        return Ok(not_modified(&group.meta));
     }
     let body = group_json(group, profile, &call.base_url);
     Ok(resource_reply(call, StatusCode::OK, body, &group.meta, profile))
@@ -464,6 +478,10 @@ pub(crate) fn replace_group(call: &Call, state: &mut ScimState, profile: &ScimPr
 
 pub(crate) fn patch_group(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
     let index = find_group(state, call.param("id"))?;
+    // As for users: 412 before the operations are read.
+    if profile.etag {
+        call.check_if_match(&state.groups[index].meta.etag())?;
+    }
     if !profile.patch {
         return Err(ScimError::not_implemented("PATCH is not supported."));
     }
