@@ -387,3 +387,50 @@ async fn a_stale_patch_is_412_before_its_operations_are_read() {
     }
     assert_eq!(emulator.running.shared.state(), before);
 }
+
+/// RFC 7643 does not make a group's `displayName` unique (`uniqueness: none`); Atlassian
+/// answers 409 for an existing name. Each profile publishes what it enforces.
+#[tokio::test]
+async fn group_names_are_unique_only_where_the_vendor_says_so() {
+    let devs = || Some(json!({"schemas": [GROUP], "displayName": "devs"}));
+    let rfc = start("rfc").await;
+    assert_eq!(rfc.send(Method::POST, "/Groups", devs()).await.0, StatusCode::CREATED);
+    let (status, body) = rfc.send(Method::POST, "/Groups", devs()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, ops) = rfc
+        .send(
+            Method::POST,
+            "/Groups",
+            Some(json!({"schemas": [GROUP], "displayName": "ops"})),
+        )
+        .await;
+    let rename = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "displayName", "value": "DEVS"}]});
+    let (status, body) = rfc
+        .send(
+            Method::PATCH,
+            &format!("/Groups/{}", ops["id"].as_str().unwrap()),
+            Some(rename),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, schema) = rfc.send(Method::GET, &format!("/Schemas/{GROUP}"), None).await;
+    assert_eq!(schema["attributes"][0]["name"], "displayName");
+    assert_eq!(schema["attributes"][0]["uniqueness"], "none");
+
+    let atlassian = start("atlassian").await;
+    assert_eq!(
+        atlassian.send(Method::POST, "/Groups", devs()).await.0,
+        StatusCode::CREATED
+    );
+    let (status, body) = atlassian
+        .send(
+            Method::POST,
+            "/Groups",
+            Some(json!({"schemas": [GROUP], "displayName": "DEVS"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["scimType"], "uniqueness");
+    let (_, schema) = atlassian.send(Method::GET, &format!("/Schemas/{GROUP}"), None).await;
+    assert_eq!(schema["attributes"][0]["uniqueness"], "server");
+}

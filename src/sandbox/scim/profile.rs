@@ -34,6 +34,8 @@ pub struct ScimProfile {
     pub group_rename: bool,
     /// The most members one PATCH request may add or remove (else 400 `tooMany`).
     pub max_members_per_patch: Option<usize>,
+    /// Group `displayName`s are unique, without regard to case (else 409 `uniqueness`).
+    pub unique_group_names: bool,
     /// `sortBy`/`sortOrder` are honoured (else ignored).
     pub sorting: bool,
     /// `POST /Bulk` is served (no profile does yet: it answers 501).
@@ -77,6 +79,8 @@ pub const RFC: ScimProfile = ScimProfile {
     delete_user_deactivates: false,
     group_rename: true,
     max_members_per_patch: None,
+    // RFC 7643 §4.2 does not make a group's name unique; its schema says `uniqueness: none`.
+    unique_group_names: false,
     sorting: true,
     bulk: false,
 };
@@ -95,7 +99,11 @@ pub const ATLASSIAN: ScimProfile = ScimProfile {
     etag: false,
     delete_user_deactivates: true,
     group_rename: false,
+    // The description states no per-request limit (only 70,000 users per directory and
+    // 20,000 synced users per group), so none is imposed.
     max_members_per_patch: None,
+    // POST /Groups: "An attempt to create a group with an existing name fails with a 409".
+    unique_group_names: true,
     sorting: false,
     bulk: false,
 };

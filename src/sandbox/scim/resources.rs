@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::filter::{get_ci, parse_filter, parse_path, AttrPath, Filter};
 use super::profile::{FilterSupport, ScimProfile};
-use super::schema::{self, Attr, Kind, GROUP_ATTRS, GROUP_SCHEMA, USER_ATTRS, USER_SCHEMA};
+use super::schema::{self, group_attrs, user_attrs, Attr, Kind, GROUP_SCHEMA, USER_SCHEMA};
 use super::state::{Email, Member, Meta, Name, ScimGroup, ScimState, ScimUser};
 use super::wire::{sort_key, Call, Outcome, Reply, ScimError, LIST_SCHEMA, PATCH_SCHEMA};
 
@@ -271,11 +271,14 @@ fn user_name_taken(state: &ScimState, name: &str, except: &str) -> bool {
         .any(|u| u.id != except && same_name(&u.user_name, name))
 }
 
-fn group_name_taken(state: &ScimState, name: &str, except: &str) -> bool {
-    state
-        .groups
-        .iter()
-        .any(|g| g.id != except && same_name(&g.display_name, name))
+/// Whether another group has this name, when the profile makes names unique (RFC 7643
+/// does not: two groups may share a `displayName` under `rfc`).
+fn group_name_taken(state: &ScimState, profile: &ScimProfile, name: &str, except: &str) -> bool {
+    profile.unique_group_names
+        && state
+            .groups
+            .iter()
+            .any(|g| g.id != except && same_name(&g.display_name, name))
 }
 
 fn created(call: &Call, body: Value, meta: &Meta, profile: &ScimProfile, location: String) -> Reply {
@@ -295,7 +298,7 @@ fn find_user(state: &ScimState, profile: &ScimProfile, id: &str) -> Result<usize
 }
 
 pub(crate) fn create_user(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
-    let input = user_input(schema::canonical(USER_ATTRS, &call.json()?))?;
+    let input = user_input(schema::canonical(user_attrs(profile), &call.json()?))?;
     let name = input.user_name.clone().unwrap_or_default();
     // Creating a deactivated user's userName again reactivates it, keeping its id: the
     // Atlassian description's "until activated again" (how, it does not say).
@@ -362,7 +365,7 @@ pub(crate) fn get_user(call: &Call, state: &mut ScimState, profile: &ScimProfile
 
 pub(crate) fn replace_user(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
     let body = call.json()?;
-    let attrs = schema::canonical(USER_ATTRS, &body);
+    let attrs = schema::canonical(user_attrs(profile), &body);
     write_user(call, state, profile, attrs)
 }
 
@@ -377,8 +380,8 @@ pub(crate) fn patch_user(call: &Call, state: &mut ScimState, profile: &ScimProfi
         return Err(ScimError::not_implemented("PATCH is not supported."));
     }
     let current = serde_json::to_value(&state.users[index]).unwrap_or(Value::Null);
-    let mut doc = schema::canonical(USER_ATTRS, &current);
-    apply_patch(&mut doc, USER_ATTRS, &call.json()?, profile)?;
+    let mut doc = schema::canonical(user_attrs(profile), &current);
+    apply_patch(&mut doc, user_attrs(profile), &call.json()?, profile)?;
     write_user(call, state, profile, doc)
 }
 
@@ -443,9 +446,9 @@ fn find_group(state: &ScimState, id: &str) -> Result<usize, ScimError> {
 }
 
 pub(crate) fn create_group(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
-    let input = group_input(schema::canonical(GROUP_ATTRS, &call.json()?), state)?;
+    let input = group_input(schema::canonical(group_attrs(profile), &call.json()?), state)?;
     let name = input.display_name.clone().unwrap_or_default();
-    if group_name_taken(state, &name, "") {
+    if group_name_taken(state, profile, &name, "") {
         return Err(ScimError::uniqueness(format!("A group named {name} already exists.")));
     }
     let group = ScimGroup {
@@ -472,7 +475,7 @@ pub(crate) fn get_group(call: &Call, state: &mut ScimState, profile: &ScimProfil
 }
 
 pub(crate) fn replace_group(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
-    let attrs = schema::canonical(GROUP_ATTRS, &call.json()?);
+    let attrs = schema::canonical(group_attrs(profile), &call.json()?);
     write_group(call, state, profile, attrs)
 }
 
@@ -486,8 +489,8 @@ pub(crate) fn patch_group(call: &Call, state: &mut ScimState, profile: &ScimProf
         return Err(ScimError::not_implemented("PATCH is not supported."));
     }
     let current = serde_json::to_value(&state.groups[index]).unwrap_or(Value::Null);
-    let mut doc = schema::canonical(GROUP_ATTRS, &current);
-    apply_patch(&mut doc, GROUP_ATTRS, &call.json()?, profile)?;
+    let mut doc = schema::canonical(group_attrs(profile), &current);
+    apply_patch(&mut doc, group_attrs(profile), &call.json()?, profile)?;
     write_group(call, state, profile, doc)
 }
 
@@ -502,7 +505,7 @@ fn write_group(call: &Call, state: &mut ScimState, profile: &ScimProfile, attrs:
         if !profile.group_rename {
             return Err(ScimError::bad("mutability", "A group's displayName cannot be changed."));
         }
-        if group_name_taken(state, &name, call.param("id")) {
+        if group_name_taken(state, profile, &name, call.param("id")) {
             return Err(ScimError::uniqueness(format!("A group named {name} already exists.")));
         }
     }

@@ -79,47 +79,75 @@ const MEMBER_SUBS: &[Attr] = &[
     attr("$ref", Kind::Reference),
 ];
 
+const USER_NAME: Attr = Attr {
+    required: true,
+    unique: true,
+    ..attr("userName", Kind::String)
+};
+
+const EXTERNAL_ID: Attr = Attr {
+    case_exact: true,
+    ..attr("externalId", Kind::String)
+};
+
+const EMAILS: Attr = Attr {
+    multi: true,
+    sub: EMAIL_SUBS,
+    ..attr("emails", Kind::Complex)
+};
+
+/// RFC 7643 §4.2 calls `displayName` REQUIRED (its §8.7.1 schema says `required: false`;
+/// the emulator takes the stricter text) and gives it `uniqueness: none`.
+const GROUP_DISPLAY_NAME: Attr = Attr {
+    required: true,
+    ..attr("displayName", Kind::String)
+};
+
+const MEMBERS: Attr = Attr {
+    multi: true,
+    sub: MEMBER_SUBS,
+    ..attr("members", Kind::Complex)
+};
+
 /// `externalId` is a common attribute (RFC 7643 §3.1) but is listed so requests can be
 /// read through the same table; the published schema leaves it out, as the RFC's does.
-pub(crate) const USER_ATTRS: &[Attr] = &[
-    Attr {
-        required: true,
-        unique: true,
-        ..attr("userName", Kind::String)
-    },
-    Attr {
-        case_exact: true,
-        ..attr("externalId", Kind::String)
-    },
+const USER_ATTRS: &[Attr] = &[
+    USER_NAME,
+    EXTERNAL_ID,
     Attr {
         sub: NAME_SUBS,
         ..attr("name", Kind::Complex)
     },
     attr("displayName", Kind::String),
-    Attr {
-        multi: true,
-        sub: EMAIL_SUBS,
-        ..attr("emails", Kind::Complex)
-    },
+    EMAILS,
     attr("active", Kind::Boolean),
 ];
 
-pub(crate) const GROUP_ATTRS: &[Attr] = &[
+const GROUP_ATTRS: &[Attr] = &[GROUP_DISPLAY_NAME, EXTERNAL_ID, MEMBERS];
+
+/// The Group attributes when the profile makes group names unique.
+const GROUP_ATTRS_UNIQUE_NAME: &[Attr] = &[
     Attr {
-        required: true,
         unique: true,
-        ..attr("displayName", Kind::String)
+        ..GROUP_DISPLAY_NAME
     },
-    Attr {
-        case_exact: true,
-        ..attr("externalId", Kind::String)
-    },
-    Attr {
-        multi: true,
-        sub: MEMBER_SUBS,
-        ..attr("members", Kind::Complex)
-    },
+    EXTERNAL_ID,
+    MEMBERS,
 ];
+
+/// The User attributes as `profile` defines them.
+pub(crate) fn user_attrs(_profile: &ScimProfile) -> &'static [Attr] {
+    USER_ATTRS
+}
+
+/// The Group attributes as `profile` defines them.
+pub(crate) fn group_attrs(profile: &ScimProfile) -> &'static [Attr] {
+    if profile.unique_group_names {
+        GROUP_ATTRS_UNIQUE_NAME
+    } else {
+        GROUP_ATTRS
+    }
+}
 
 /// Attributes every resource has and no client writes.
 const READ_ONLY_COMMON: &[&str] = &["id", "meta", "schemas"];
@@ -200,10 +228,10 @@ fn schema_json(id: &str, name: &str, attrs: &[Attr], base: &str) -> Value {
     })
 }
 
-fn schemas(base: &str) -> Vec<Value> {
+fn schemas(base: &str, profile: &ScimProfile) -> Vec<Value> {
     vec![
-        schema_json(USER_SCHEMA, "User", USER_ATTRS, base),
-        schema_json(GROUP_SCHEMA, "Group", GROUP_ATTRS, base),
+        schema_json(USER_SCHEMA, "User", user_attrs(profile), base),
+        schema_json(GROUP_SCHEMA, "Group", group_attrs(profile), base),
     ]
 }
 
@@ -242,12 +270,12 @@ fn by_id(resources: Vec<Value>, id: &str, what: &str) -> Outcome {
         .ok_or_else(|| ScimError::not_found(format!("{what} {id} not found")))
 }
 
-pub(crate) fn get_schemas(call: &Call, _: &mut ScimState, _: &ScimProfile) -> Outcome {
-    Ok(Reply::ok(list(schemas(&call.base_url))))
+pub(crate) fn get_schemas(call: &Call, _: &mut ScimState, profile: &ScimProfile) -> Outcome {
+    Ok(Reply::ok(list(schemas(&call.base_url, profile))))
 }
 
-pub(crate) fn get_schema(call: &Call, _: &mut ScimState, _: &ScimProfile) -> Outcome {
-    by_id(schemas(&call.base_url), call.param("id"), "Schema")
+pub(crate) fn get_schema(call: &Call, _: &mut ScimState, profile: &ScimProfile) -> Outcome {
+    by_id(schemas(&call.base_url, profile), call.param("id"), "Schema")
 }
 
 pub(crate) fn get_resource_types(call: &Call, _: &mut ScimState, _: &ScimProfile) -> Outcome {
