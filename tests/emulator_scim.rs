@@ -434,3 +434,23 @@ async fn group_names_are_unique_only_where_the_vendor_says_so() {
     let (_, schema) = atlassian.send(Method::GET, &format!("/Schemas/{GROUP}"), None).await;
     assert_eq!(schema["attributes"][0]["uniqueness"], "server");
 }
+
+/// Timestamps come from the state's own clock, not the wall clock: the same requests
+/// against the same file save the same bytes, and a later change has a later time.
+#[tokio::test]
+async fn timestamps_are_reproducible() {
+    async fn run() -> (String, Value) {
+        let emulator = start("rfc").await;
+        let id = emulator.user("alice").await;
+        let patch = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "displayName", "value": "A"}]});
+        let (_, user) = emulator.send(Method::PATCH, &format!("/Users/{id}"), Some(patch)).await;
+        (emulator.running.shared.state().to_yaml().unwrap(), user)
+    }
+    let (first, user) = run().await;
+    assert_eq!(user["meta"]["created"], "2026-01-01T00:00:01Z");
+    assert_eq!(user["meta"]["lastModified"], "2026-01-01T00:00:02Z");
+    assert_eq!(run().await.0, first);
+    // The clock is saved with the state, so a resumed sandbox keeps counting forward.
+    let resumed = ScimState::parse(&first).unwrap();
+    assert_eq!(resumed.clock, 2);
+}

@@ -307,10 +307,11 @@ pub(crate) fn create_user(call: &Call, state: &mut ScimState, profile: &ScimProf
         .iter()
         .position(|u| !visible(u, profile) && u.user_name.eq_ignore_ascii_case(&name))
     {
+        let at = state.tick();
         let user = &mut state.users[index];
         apply_user(user, input);
         user.active = Some(true);
-        user.meta.touch();
+        user.meta.touch(at);
         let user = user.clone();
         let location = format!("{}/Users/{}", call.base_url, user.id);
         return Ok(created(
@@ -334,7 +335,7 @@ pub(crate) fn create_user(call: &Call, state: &mut ScimState, profile: &ScimProf
         display_name: None,
         emails: Vec::new(),
         active: None,
-        meta: Meta::new_now(),
+        meta: Meta::new(state.tick()),
     };
     apply_user(&mut user, input);
     let location = format!("{}/Users/{}", call.base_url, user.id);
@@ -401,7 +402,7 @@ fn write_user(call: &Call, state: &mut ScimState, profile: &ScimProfile, attrs: 
     let mut user = state.users[index].clone();
     apply_user(&mut user, input);
     if user != state.users[index] {
-        user.meta.touch();
+        user.meta.touch(state.tick());
     }
     state.users[index] = user.clone();
     Ok(resource_reply(
@@ -418,17 +419,19 @@ pub(crate) fn delete_user(call: &Call, state: &mut ScimState, profile: &ScimProf
     if profile.etag {
         call.check_if_match(&state.users[index].meta.etag())?;
     }
+    // One request, one tick: every resource it changes shows the same time.
+    let at = state.tick();
     if profile.delete_user_deactivates {
         let user = &mut state.users[index];
         user.active = Some(false);
-        user.meta.touch();
+        user.meta.touch(at);
     } else {
         let user = state.users.remove(index);
         for group in &mut state.groups {
             let before = group.members.len();
             group.members.retain(|m| m.value != user.id);
             if group.members.len() != before {
-                group.meta.touch();
+                group.meta.touch(at.clone());
             }
         }
     }
@@ -456,7 +459,7 @@ pub(crate) fn create_group(call: &Call, state: &mut ScimState, profile: &ScimPro
         display_name: name,
         external_id: input.external_id.clone(),
         members: members_of(&input),
-        meta: Meta::new_now(),
+        meta: Meta::new(state.tick()),
     };
     let location = format!("{}/Groups/{}", call.base_url, group.id);
     let body = group_json(&group, profile, &call.base_url);
@@ -514,7 +517,7 @@ fn write_group(call: &Call, state: &mut ScimState, profile: &ScimProfile, attrs:
     group.members = members_of(&input);
     group.external_id = input.external_id;
     if group != state.groups[index] {
-        group.meta.touch();
+        group.meta.touch(state.tick());
     }
     state.groups[index] = group.clone();
     let body = group_json(&group, profile, &call.base_url);
