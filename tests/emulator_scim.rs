@@ -154,7 +154,11 @@ async fn a_taken_user_name_is_a_uniqueness_conflict() {
     let emulator = start("rfc").await;
     emulator.user("alice").await;
     let (status, error) = emulator
-        .send(Method::POST, "/Users", Some(json!({"userName": "ALICE"})))
+        .send(
+            Method::POST,
+            "/Users",
+            Some(json!({"schemas": [USER], "userName": "ALICE"})),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(error["scimType"], "uniqueness");
@@ -174,7 +178,11 @@ async fn patch_adds_and_removes_members_in_batches() {
         emulator.user("c").await,
     ];
     let (_, group) = emulator
-        .send(Method::POST, "/Groups", Some(json!({"displayName": "devs"})))
+        .send(
+            Method::POST,
+            "/Groups",
+            Some(json!({"schemas": [GROUP], "displayName": "devs"})),
+        )
         .await;
     let path = format!("/Groups/{}", group["id"].as_str().unwrap());
     let add = |ids: &[String]| {
@@ -216,7 +224,7 @@ async fn if_match_guards_writes() {
         .put(&url)
         .bearer_auth(TOKEN)
         .header("if-match", "W/\"0\"")
-        .body(json!({"userName": "alice2"}).to_string())
+        .body(json!({"schemas": [USER], "userName": "alice2"}).to_string())
         .send()
         .await
         .unwrap();
@@ -226,7 +234,7 @@ async fn if_match_guards_writes() {
         .put(&url)
         .bearer_auth(TOKEN)
         .header("if-match", "W/\"1\"")
-        .body(json!({"userName": "alice2"}).to_string())
+        .body(json!({"schemas": [USER], "userName": "alice2"}).to_string())
         .send()
         .await
         .unwrap();
@@ -258,7 +266,11 @@ async fn delete_follows_the_profile() {
     assert_eq!(state.users[0].active, Some(false));
     // Creating the userName again reactivates the same user.
     let (status, user) = atlassian
-        .send(Method::POST, "/Users", Some(json!({"userName": "alice"})))
+        .send(
+            Method::POST,
+            "/Users",
+            Some(json!({"schemas": [USER], "userName": "alice"})),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(user["id"], id.as_str());
@@ -268,7 +280,11 @@ async fn delete_follows_the_profile() {
 async fn atlassian_groups_cannot_be_renamed() {
     let emulator = start("atlassian").await;
     let (_, group) = emulator
-        .send(Method::POST, "/Groups", Some(json!({"displayName": "devs"})))
+        .send(
+            Method::POST,
+            "/Groups",
+            Some(json!({"schemas": [GROUP], "displayName": "devs"})),
+        )
         .await;
     let patch = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "displayName", "value": "ops"}]});
     let (status, error) = emulator
@@ -290,7 +306,7 @@ async fn state_round_trips() {
         .send(
             Method::POST,
             "/Groups",
-            Some(json!({"displayName": "devs", "members": [{"value": alice}]})),
+            Some(json!({"schemas": [GROUP], "displayName": "devs", "members": [{"value": alice}]})),
         )
         .await;
     let state = emulator.running.shared.state();
@@ -324,7 +340,11 @@ async fn user_names_differing_only_in_case_are_one_name() {
     let emulator = start("rfc").await;
     emulator.user("Émile").await;
     let (status, body) = emulator
-        .send(Method::POST, "/Users", Some(json!({"userName": "émile"})))
+        .send(
+            Method::POST,
+            "/Users",
+            Some(json!({"schemas": [USER], "userName": "émile"})),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["scimType"], "uniqueness");
@@ -453,4 +473,64 @@ async fn timestamps_are_reproducible() {
     // The clock is saved with the state, so a resumed sandbox keeps counting forward.
     let resumed = ScimState::parse(&first).unwrap();
     assert_eq!(resumed.clock, 2);
+}
+
+/// RFC 7643 §3: `schemas` is required and holds the resource's base schema; a PATCH body
+/// holds the PatchOp URN (RFC 7644 §3.5.2). Anything else is 400 `invalidSyntax`.
+#[tokio::test]
+async fn bodies_must_name_their_schema() {
+    for profile in ["rfc", "atlassian"] {
+        let emulator = start(profile).await;
+        let id = emulator.user("alice").await;
+        let email = json!([{"value": "bob@example.com", "primary": true}]);
+        let (_, group) = emulator
+            .send(
+                Method::POST,
+                "/Groups",
+                Some(json!({"schemas": [GROUP], "displayName": "devs"})),
+            )
+            .await;
+        let group = format!("/Groups/{}", group["id"].as_str().unwrap());
+        let user = format!("/Users/{id}");
+        let cases = [
+            (Method::POST, "/Users", json!({"userName": "bob", "emails": email})),
+            (
+                Method::POST,
+                "/Users",
+                json!({"schemas": [GROUP], "userName": "bob", "emails": email}),
+            ),
+            (
+                Method::POST,
+                "/Users",
+                json!({"schemas": USER, "userName": "bob", "emails": email}),
+            ),
+            (Method::PUT, &user, json!({"userName": "alice", "emails": email})),
+            (Method::POST, "/Groups", json!({"displayName": "ops"})),
+            (
+                Method::POST,
+                "/Groups",
+                json!({"schemas": [USER], "displayName": "ops"}),
+            ),
+            (Method::PUT, &group, json!({"displayName": "devs"})),
+            (
+                Method::PATCH,
+                &user,
+                json!({"schemas": [USER], "Operations": [{"op": "replace", "path": "displayName", "value": "A"}]}),
+            ),
+            (
+                Method::PATCH,
+                &group,
+                json!({"Operations": [{"op": "replace", "path": "externalId", "value": "x"}]}),
+            ),
+        ];
+        for (method, path, body) in cases {
+            let (status, error) = emulator.send(method.clone(), path, Some(body.clone())).await;
+            assert_eq!(
+                status,
+                StatusCode::BAD_REQUEST,
+                "{profile} {method} {path} {body}: {error}"
+            );
+            assert_eq!(error["scimType"], "invalidSyntax", "{profile} {method} {path} {body}");
+        }
+    }
 }

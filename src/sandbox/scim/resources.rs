@@ -181,6 +181,22 @@ pub(crate) fn list_groups(call: &Call, state: &mut ScimState, profile: &ScimProf
 
 // ----- reading request bodies -----
 
+/// RFC 7643 §3: `schemas` is REQUIRED and "MUST contain at least one value, which SHALL be
+/// the base schema for the resource"; Atlassian's ScimUser and ScimGroup say the same ("This
+/// field is required during user creation or modification"). So a POST or PUT body without
+/// the resource's core URN is 400 `invalidSyntax` (the body "did not conform to the request
+/// schema", RFC 7644 §3.12). A PATCH body names the PatchOp URN instead (`apply_patch`).
+fn require_schema(body: &Value, urn: &str) -> Result<(), ScimError> {
+    let declared = get_ci(body, "schemas")
+        .and_then(Value::as_array)
+        .is_some_and(|s| s.iter().any(|v| v.as_str() == Some(urn)));
+    if declared {
+        Ok(())
+    } else {
+        Err(ScimError::bad("invalidSyntax", format!("schemas must contain {urn}.")))
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct UserInput {
@@ -297,8 +313,20 @@ fn find_user(state: &ScimState, profile: &ScimProfile, id: &str) -> Result<usize
         .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))
 }
 
+/// The user a PUT, PATCH or DELETE targets, once its `If-Match` holds: 404 and 412 come
+/// before anything in the body is read, so a stale client learns that first.
+fn user_to_change(call: &Call, state: &ScimState, profile: &ScimProfile) -> Result<usize, ScimError> {
+    let index = find_user(state, profile, call.param("id"))?;
+    if profile.etag {
+        call.check_if_match(&state.users[index].meta.etag())?;
+    }
+    Ok(index)
+}
+
 pub(crate) fn create_user(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
-    let input = user_input(schema::canonical(user_attrs(profile), &call.json()?))?;
+    let body = call.json()?;
+    require_schema(&body, USER_SCHEMA)?;
+    let input = user_input(schema::canonical(user_attrs(profile), &body))?;
     let name = input.user_name.clone().unwrap_or_default();
     // Creating a deactivated user's userName again reactivates it, keeping its id: the
     // Atlassian description's "until activated again" (how, it does not say).
@@ -365,33 +393,34 @@ pub(crate) fn get_user(call: &Call, state: &mut ScimState, profile: &ScimProfile
 }
 
 pub(crate) fn replace_user(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
+    let index = user_to_change(call, state, profile)?;
     let body = call.json()?;
+    require_schema(&body, USER_SCHEMA)?;
     let attrs = schema::canonical(user_attrs(profile), &body);
-    write_user(call, state, profile, attrs)
+    write_user(call, state, profile, index, attrs)
 }
 
 pub(crate) fn patch_user(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
-    let index = find_user(state, profile, call.param("id"))?;
     // The precondition comes before the operations are even read: a stale client gets 412
     // whatever its body holds, and nothing is applied, not even to a copy.
-    if profile.etag {
-        call.check_if_match(&state.users[index].meta.etag())?;
-    }
+    let index = user_to_change(call, state, profile)?;
     if !profile.patch {
         return Err(ScimError::not_implemented("PATCH is not supported."));
     }
     let current = serde_json::to_value(&state.users[index]).unwrap_or(Value::Null);
     let mut doc = schema::canonical(user_attrs(profile), &current);
     apply_patch(&mut doc, user_attrs(profile), &call.json()?, profile)?;
-    write_user(call, state, profile, doc)
+    write_user(call, state, profile, index, doc)
 }
 
-/// The end of PUT and PATCH: `attrs` become the user's attributes.
-fn write_user(call: &Call, state: &mut ScimState, profile: &ScimProfile, attrs: Map<String, Value>) -> Outcome {
-    let index = find_user(state, profile, call.param("id"))?;
-    if profile.etag {
-        call.check_if_match(&state.users[index].meta.etag())?;
-    }
+/// The end of PUT and PATCH: `attrs` become the attributes of the user at `index`.
+fn write_user(
+    call: &Call,
+    state: &mut ScimState,
+    profile: &ScimProfile,
+    index: usize,
+    attrs: Map<String, Value>,
+) -> Outcome {
     let input = user_input(attrs)?;
     let name = input.user_name.clone().unwrap_or_default();
     if user_name_taken(state, &name, call.param("id")) {
@@ -415,10 +444,7 @@ fn write_user(call: &Call, state: &mut ScimState, profile: &ScimProfile, attrs: 
 }
 
 pub(crate) fn delete_user(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
-    let index = find_user(state, profile, call.param("id"))?;
-    if profile.etag {
-        call.check_if_match(&state.users[index].meta.etag())?;
-    }
+    let index = user_to_change(call, state, profile)?;
     // One request, one tick: every resource it changes shows the same time.
     let at = state.tick();
     if profile.delete_user_deactivates {
@@ -448,8 +474,19 @@ fn find_group(state: &ScimState, id: &str) -> Result<usize, ScimError> {
         .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))
 }
 
+/// The group a PUT, PATCH or DELETE targets, once its `If-Match` holds.
+fn group_to_change(call: &Call, state: &ScimState, profile: &ScimProfile) -> Result<usize, ScimError> {
+    let index = find_group(state, call.param("id"))?;
+    if profile.etag {
+        call.check_if_match(&state.groups[index].meta.etag())?;
+    }
+    Ok(index)
+}
+
 pub(crate) fn create_group(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
-    let input = group_input(schema::canonical(group_attrs(profile), &call.json()?), state)?;
+    let body = call.json()?;
+    require_schema(&body, GROUP_SCHEMA)?;
+    let input = group_input(schema::canonical(group_attrs(profile), &body), state)?;
     let name = input.display_name.clone().unwrap_or_default();
     if group_name_taken(state, profile, &name, "") {
         return Err(ScimError::uniqueness(format!("A group named {name} already exists.")));
@@ -478,30 +515,33 @@ pub(crate) fn get_group(call: &Call, state: &mut ScimState, profile: &ScimProfil
 }
 
 pub(crate) fn replace_group(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
-    let attrs = schema::canonical(group_attrs(profile), &call.json()?);
-    write_group(call, state, profile, attrs)
+    let index = group_to_change(call, state, profile)?;
+    let body = call.json()?;
+    require_schema(&body, GROUP_SCHEMA)?;
+    let attrs = schema::canonical(group_attrs(profile), &body);
+    write_group(call, state, profile, index, attrs)
 }
 
 pub(crate) fn patch_group(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
-    let index = find_group(state, call.param("id"))?;
     // As for users: 412 before the operations are read.
-    if profile.etag {
-        call.check_if_match(&state.groups[index].meta.etag())?;
-    }
+    let index = group_to_change(call, state, profile)?;
     if !profile.patch {
         return Err(ScimError::not_implemented("PATCH is not supported."));
     }
     let current = serde_json::to_value(&state.groups[index]).unwrap_or(Value::Null);
     let mut doc = schema::canonical(group_attrs(profile), &current);
     apply_patch(&mut doc, group_attrs(profile), &call.json()?, profile)?;
-    write_group(call, state, profile, doc)
+    write_group(call, state, profile, index, doc)
 }
 
-fn write_group(call: &Call, state: &mut ScimState, profile: &ScimProfile, attrs: Map<String, Value>) -> Outcome {
-    let index = find_group(state, call.param("id"))?;
-    if profile.etag {
-        call.check_if_match(&state.groups[index].meta.etag())?;
-    }
+/// The end of PUT and PATCH: `attrs` become the attributes of the group at `index`.
+fn write_group(
+    call: &Call,
+    state: &mut ScimState,
+    profile: &ScimProfile,
+    index: usize,
+    attrs: Map<String, Value>,
+) -> Outcome {
     let input = group_input(attrs, state)?;
     let name = input.display_name.clone().unwrap_or_default();
     if name != state.groups[index].display_name {
@@ -525,10 +565,7 @@ fn write_group(call: &Call, state: &mut ScimState, profile: &ScimProfile, attrs:
 }
 
 pub(crate) fn delete_group(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
-    let index = find_group(state, call.param("id"))?;
-    if profile.etag {
-        call.check_if_match(&state.groups[index].meta.etag())?;
-    }
+    let index = group_to_change(call, state, profile)?;
     state.groups.remove(index);
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
