@@ -534,3 +534,62 @@ async fn bodies_must_name_their_schema() {
         }
     }
 }
+
+fn query(filter: &str) -> String {
+    url::form_urlencoded::byte_serialize(filter.as_bytes()).collect()
+}
+
+/// RFC 7644 §3.4.2.2: comparing a complex attribute without a sub-attribute, or ordering
+/// a boolean, is 400 `invalidFilter`, not an empty page; in a PATCH path too.
+#[tokio::test]
+async fn filters_the_rfc_refuses_are_400() {
+    let emulator = start("rfc").await;
+    let id = emulator.user("alice").await;
+    for (resource, filter) in [
+        ("Users", r#"emails eq "alice@example.com""#),
+        ("Users", r#"name eq "x""#),
+        ("Users", "active gt true"),
+        ("Users", "active le false"),
+        ("Users", r#"emails[primary ge true]"#),
+        ("Groups", r#"members eq "x""#),
+    ] {
+        let (status, body) = emulator
+            .send(Method::GET, &format!("/{resource}?filter={}", query(filter)), None)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{filter}: {body}");
+        assert_eq!(body["scimType"], "invalidFilter", "{filter}");
+    }
+    let patch = json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": "emails[primary gt false]"}]});
+    let (status, body) = emulator.send(Method::PATCH, &format!("/Users/{id}"), Some(patch)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["scimType"], "invalidFilter");
+}
+
+/// Whether a comparison minds case is the schema's answer for the attribute path:
+/// `emails.value` does not (RFC 7643 §4.1.2), `externalId` and `meta.resourceType` do.
+#[tokio::test]
+async fn filters_mind_case_as_the_schema_says() {
+    let emulator = start("rfc").await;
+    let id = emulator.user("alice").await;
+    for (filter, expected) in [
+        (r#"emails.value eq "ALICE@EXAMPLE.COM""#, 1),
+        (r#"emails[value eq "Alice@Example.com"]"#, 1),
+        (r#"userName eq "ALICE""#, 1),
+        (r#"externalId eq "EXT-ALICE""#, 0),
+        (r#"meta.resourceType eq "user""#, 0),
+        (r#"meta.resourceType eq "User""#, 1),
+        (&format!(r#"id eq "{}""#, id.to_uppercase()), 0),
+    ] {
+        let (status, page) = emulator
+            .send(Method::GET, &format!("/Users?filter={}", query(filter)), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{filter}: {page}");
+        assert_eq!(page["totalResults"], expected, "{filter}");
+    }
+    // A PATCH path filter reads case the same way.
+    let patch =
+        json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": "emails[value eq \"ALICE@EXAMPLE.COM\"]"}]});
+    let (status, user) = emulator.send(Method::PATCH, &format!("/Users/{id}"), Some(patch)).await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    assert!(user.get("emails").is_none(), "{user}");
+}

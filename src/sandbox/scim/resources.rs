@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::filter::{get_ci, parse_filter, parse_path, AttrPath, Filter};
 use super::profile::{FilterSupport, ScimProfile};
-use super::schema::{self, group_attrs, user_attrs, Attr, Kind, GROUP_SCHEMA, USER_SCHEMA};
+use super::schema::{self, group_attrs, user_attrs, Attr, Kind, Scope, GROUP_SCHEMA, USER_SCHEMA};
 use super::state::{Email, Member, Meta, Name, ScimGroup, ScimState, ScimUser};
 use super::wire::{sort_key, Call, Outcome, Reply, ScimError, LIST_SCHEMA, PATCH_SCHEMA};
 
@@ -81,13 +81,21 @@ fn not_modified(meta: &Meta) -> Reply {
 
 // ----- listing -----
 
-fn list(call: &Call, profile: &ScimProfile, support: FilterSupport, resources: Vec<Value>) -> Outcome {
+fn list(
+    call: &Call,
+    profile: &ScimProfile,
+    support: FilterSupport,
+    attrs: &'static [Attr],
+    resources: Vec<Value>,
+) -> Outcome {
     let mut resources = resources;
     if let Some(text) = call.query("filter") {
-        let filter =
-            parse_filter(text).map_err(|e| ScimError::bad("invalidFilter", format!("{e} in filter {text}")))?;
+        let invalid = |e: String| ScimError::bad("invalidFilter", format!("{e} in filter {text}"));
+        let filter = parse_filter(text).map_err(invalid)?;
         check_supported(&filter, support)?;
-        resources.retain(|r| filter.matches(r));
+        let scope = Scope::resource(attrs);
+        filter.check(scope).map_err(invalid)?;
+        resources.retain(|r| filter.matches(r, scope));
     }
     if let (true, Some(by)) = (profile.sorting, call.query("sortBy")) {
         let descending = call
@@ -167,7 +175,7 @@ pub(crate) fn list_users(call: &Call, state: &mut ScimState, profile: &ScimProfi
         .filter(|u| visible(u, profile))
         .map(|u| user_json(u, profile, &call.base_url))
         .collect();
-    list(call, profile, profile.user_filter, users)
+    list(call, profile, profile.user_filter, user_attrs(profile), users)
 }
 
 pub(crate) fn list_groups(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
@@ -176,7 +184,7 @@ pub(crate) fn list_groups(call: &Call, state: &mut ScimState, profile: &ScimProf
         .iter()
         .map(|g| group_json(g, profile, &call.base_url))
         .collect();
-    list(call, profile, profile.group_filter, groups)
+    list(call, profile, profile.group_filter, group_attrs(profile), groups)
 }
 
 // ----- reading request bodies -----
@@ -582,7 +590,7 @@ enum PatchKind {
 /// Applies a PatchOp body (RFC 7644 §3.5.2) to `doc`, all operations or none.
 fn apply_patch(
     doc: &mut Map<String, Value>,
-    attrs: &[Attr],
+    attrs: &'static [Attr],
     body: &Value,
     profile: &ScimProfile,
 ) -> Result<(), ScimError> {
@@ -649,7 +657,7 @@ fn apply_patch(
 
 fn apply_op(
     doc: &mut Map<String, Value>,
-    attrs: &[Attr],
+    attrs: &'static [Attr],
     op: PatchKind,
     path: Option<&str>,
     value: Option<&Value>,
@@ -698,6 +706,14 @@ fn apply_op(
             format!("{} is not multi-valued.", def.name),
         ));
     }
+    // A path filter is read against the attribute's sub-attributes, and refused as a query
+    // filter would be (RFC 7644 §3.12 lists `invalidFilter` for PATCH path filters).
+    let scope = Scope::within(def);
+    if let Some(filter) = &path.filter {
+        filter
+            .check(scope)
+            .map_err(|e| ScimError::bad("invalidFilter", format!("{e} in path {text}")))?;
+    }
     let key = def.name;
     let needs_value = || {
         value
@@ -733,12 +749,12 @@ fn apply_op(
         (PatchKind::Remove, Some(filter), None) => {
             // Removing values that are not there is a success (RFC 7644 §3.5.2.2).
             if let Some(Value::Array(items)) = doc.get_mut(key) {
-                items.retain(|e| !filter.matches(e));
+                items.retain(|e| !filter.matches(e, scope));
             }
         }
         (PatchKind::Remove, Some(filter), Some(sub)) => {
             for element in elements(doc, key) {
-                if filter.matches(element) {
+                if filter.matches(element, scope) {
                     if let Some(object) = element.as_object_mut() {
                         object.remove(sub.name);
                     }
@@ -788,7 +804,10 @@ fn apply_op(
                 Some(sub) => json!({ sub.name: new.clone() }),
                 None => Value::Object(schema::canonical(def.sub, new)),
             };
-            let targets: Vec<&mut Value> = elements(doc, key).into_iter().filter(|e| filter.matches(e)).collect();
+            let targets: Vec<&mut Value> = elements(doc, key)
+                .into_iter()
+                .filter(|e| filter.matches(e, scope))
+                .collect();
             if targets.is_empty() {
                 return Err(ScimError::bad(
                     "noTarget",

@@ -21,6 +21,7 @@ pub(crate) enum Kind {
     Boolean,
     Complex,
     Reference,
+    DateTime,
 }
 
 /// One attribute of RFC 7643 §7's schema representation (the parts the emulator uses).
@@ -149,15 +150,96 @@ pub(crate) fn group_attrs(profile: &ScimProfile) -> &'static [Attr] {
     }
 }
 
-/// Attributes every resource has and no client writes.
-const READ_ONLY_COMMON: &[&str] = &["id", "meta", "schemas"];
+const META_SUBS: &[Attr] = &[
+    Attr {
+        read_only: true,
+        case_exact: true,
+        ..attr("resourceType", Kind::String)
+    },
+    Attr {
+        read_only: true,
+        ..attr("created", Kind::DateTime)
+    },
+    Attr {
+        read_only: true,
+        ..attr("lastModified", Kind::DateTime)
+    },
+    // A reference is case exact (RFC 7643 §2.3.7).
+    Attr {
+        read_only: true,
+        case_exact: true,
+        ..attr("location", Kind::Reference)
+    },
+    Attr {
+        read_only: true,
+        case_exact: true,
+        ..attr("version", Kind::String)
+    },
+];
+
+/// The attributes every resource has and no client writes (RFC 7643 §3, §3.1), with the
+/// characteristics the RFC gives them; filters may name them as they name a resource's own.
+const COMMON_ATTRS: &[Attr] = &[
+    Attr {
+        read_only: true,
+        case_exact: true,
+        ..attr("id", Kind::String)
+    },
+    Attr {
+        read_only: true,
+        sub: META_SUBS,
+        ..attr("meta", Kind::Complex)
+    },
+    // URIs, so case exact like any reference.
+    Attr {
+        read_only: true,
+        multi: true,
+        case_exact: true,
+        ..attr("schemas", Kind::Reference)
+    },
+];
+
+/// The attributes a filter's names are read against: a resource's own with the common
+/// ones at the top, or, inside `attr[...]`, the sub-attributes of `attr`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scope {
+    own: &'static [Attr],
+    common: &'static [Attr],
+}
+
+impl Scope {
+    /// A resource's top level: `attrs` and the common attributes.
+    pub fn resource(attrs: &'static [Attr]) -> Self {
+        Scope {
+            own: attrs,
+            common: COMMON_ATTRS,
+        }
+    }
+
+    /// Inside `def[...]`: its sub-attributes.
+    pub fn within(def: &'static Attr) -> Self {
+        Scope {
+            own: def.sub,
+            common: &[],
+        }
+    }
+
+    /// Under an attribute the schema does not know: nothing is known either.
+    pub fn unknown() -> Self {
+        Scope { own: &[], common: &[] }
+    }
+
+    pub fn find(&self, name: &str) -> Option<&'static Attr> {
+        find(self.own, name).or_else(|| find(self.common, name))
+    }
+}
 
 pub(crate) fn find<'a>(attrs: &'a [Attr], name: &str) -> Option<&'a Attr> {
     attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name))
 }
 
 pub(crate) fn is_read_only_common(name: &str) -> bool {
-    READ_ONLY_COMMON.iter().any(|a| a.eq_ignore_ascii_case(name))
+    find(COMMON_ATTRS, name).is_some()
 }
 
 /// The writable attributes of `body`, with canonical names; unknown and read-only ones are
@@ -197,6 +279,7 @@ fn attr_json(a: &Attr) -> Value {
             Kind::Boolean => "boolean",
             Kind::Complex => "complex",
             Kind::Reference => "reference",
+            Kind::DateTime => "dateTime",
         },
         "multiValued": a.multi,
         "description": a.name,
