@@ -593,3 +593,46 @@ async fn filters_mind_case_as_the_schema_says() {
     assert_eq!(status, StatusCode::OK, "{user}");
     assert!(user.get("emails").is_none(), "{user}");
 }
+
+/// A PATCH that removes a required attribute (or leaves it unassigned) is 400 `mutability`
+/// (RFC 7644 §3.5.2.2); a PUT without one is 400 `invalidValue` (§3.12: "A required value
+/// was missing"), since §3.5.1 only says a PUT MUST carry it.
+#[tokio::test]
+async fn required_attributes_cannot_be_removed() {
+    let emulator = start("rfc").await;
+    let id = emulator.user("alice").await;
+    let (_, group) = emulator
+        .send(
+            Method::POST,
+            "/Groups",
+            Some(json!({"schemas": [GROUP], "displayName": "devs", "members": [{"value": id}]})),
+        )
+        .await;
+    let user = format!("/Users/{id}");
+    let group = format!("/Groups/{}", group["id"].as_str().unwrap());
+    let before = emulator.running.shared.state();
+    for (path, operation) in [
+        (&user, json!({"op": "remove", "path": "userName"})),
+        (&user, json!({"op": "replace", "path": "userName", "value": ""})),
+        (&user, json!({"op": "remove", "path": "emails.value"})),
+        (&group, json!({"op": "remove", "path": "displayName"})),
+        (
+            &group,
+            json!({"op": "remove", "path": format!("members[value eq \"{id}\"].value")}),
+        ),
+    ] {
+        let body = json!({"schemas": [PATCH], "Operations": [operation]});
+        let (status, error) = emulator.send(Method::PATCH, path, Some(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{operation}: {error}");
+        assert_eq!(error["scimType"], "mutability", "{operation}");
+    }
+    for (path, body) in [
+        (&user, json!({"schemas": [USER], "displayName": "Alice"})),
+        (&group, json!({"schemas": [GROUP], "members": []})),
+    ] {
+        let (status, error) = emulator.send(Method::PUT, path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {error}");
+        assert_eq!(error["scimType"], "invalidValue", "{body}");
+    }
+    assert_eq!(emulator.running.shared.state(), before);
+}

@@ -237,19 +237,25 @@ fn read<T: serde::de::DeserializeOwned>(attrs: Map<String, Value>) -> Result<T, 
     serde_json::from_value(Value::Object(attrs)).map_err(|e| ScimError::bad("invalidValue", e.to_string()))
 }
 
-fn user_input(attrs: Map<String, Value>) -> Result<UserInput, ScimError> {
-    let input: UserInput = read(attrs)?;
-    if input.user_name.as_deref().is_none_or(|n| n.trim().is_empty()) {
-        return Err(ScimError::bad("invalidValue", "userName is required."));
+/// A POST or PUT body (or a PATCH's result) without a required attribute: 400
+/// `invalidValue`, RFC 7644 §3.12's "A required value was missing" (§3.5.1 says a PUT
+/// MUST carry every required attribute but names no error). A PATCH that removes one is
+/// refused earlier, with `mutability` (`apply_patch`).
+fn require_all(attrs: &Map<String, Value>, table: &[Attr]) -> Result<(), ScimError> {
+    match schema::missing_required(attrs, table).first() {
+        Some(missing) => Err(ScimError::bad("invalidValue", format!("{missing} is required."))),
+        None => Ok(()),
     }
-    Ok(input)
 }
 
-fn group_input(attrs: Map<String, Value>, state: &ScimState) -> Result<GroupInput, ScimError> {
+fn user_input(attrs: Map<String, Value>, profile: &ScimProfile) -> Result<UserInput, ScimError> {
+    require_all(&attrs, user_attrs(profile))?;
+    read(attrs)
+}
+
+fn group_input(attrs: Map<String, Value>, state: &ScimState, profile: &ScimProfile) -> Result<GroupInput, ScimError> {
+    require_all(&attrs, group_attrs(profile))?;
     let input: GroupInput = read(attrs)?;
-    if input.display_name.as_deref().is_none_or(|n| n.trim().is_empty()) {
-        return Err(ScimError::bad("invalidValue", "displayName is required."));
-    }
     for member in &input.members {
         if !state.users.iter().any(|u| u.id == member.value) {
             return Err(ScimError::bad(
@@ -334,7 +340,7 @@ fn user_to_change(call: &Call, state: &ScimState, profile: &ScimProfile) -> Resu
 pub(crate) fn create_user(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
     let body = call.json()?;
     require_schema(&body, USER_SCHEMA)?;
-    let input = user_input(schema::canonical(user_attrs(profile), &body))?;
+    let input = user_input(schema::canonical(user_attrs(profile), &body), profile)?;
     let name = input.user_name.clone().unwrap_or_default();
     // Creating a deactivated user's userName again reactivates it, keeping its id: the
     // Atlassian description's "until activated again" (how, it does not say).
@@ -429,7 +435,7 @@ fn write_user(
     index: usize,
     attrs: Map<String, Value>,
 ) -> Outcome {
-    let input = user_input(attrs)?;
+    let input = user_input(attrs, profile)?;
     let name = input.user_name.clone().unwrap_or_default();
     if user_name_taken(state, &name, call.param("id")) {
         return Err(ScimError::uniqueness(format!(
@@ -494,7 +500,7 @@ fn group_to_change(call: &Call, state: &ScimState, profile: &ScimProfile) -> Res
 pub(crate) fn create_group(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
     let body = call.json()?;
     require_schema(&body, GROUP_SCHEMA)?;
-    let input = group_input(schema::canonical(group_attrs(profile), &body), state)?;
+    let input = group_input(schema::canonical(group_attrs(profile), &body), state, profile)?;
     let name = input.display_name.clone().unwrap_or_default();
     if group_name_taken(state, profile, &name, "") {
         return Err(ScimError::uniqueness(format!("A group named {name} already exists.")));
@@ -550,7 +556,7 @@ fn write_group(
     index: usize,
     attrs: Map<String, Value>,
 ) -> Outcome {
-    let input = group_input(attrs, state)?;
+    let input = group_input(attrs, state, profile)?;
     let name = input.display_name.clone().unwrap_or_default();
     if name != state.groups[index].display_name {
         if !profile.group_rename {
@@ -641,7 +647,20 @@ fn apply_patch(
                 })
                 .unwrap_or(1);
         }
+        let missing_before = schema::missing_required(doc, attrs);
         apply_op(doc, attrs, op, path, value)?;
+        // RFC 7644 §3.5.2.2: "If an attribute is removed or becomes unassigned and is defined
+        // as a required attribute ..., the server SHALL return ... mutability". Checked after
+        // each operation, so a replace with `[]` or a removed required sub-attribute counts.
+        if let Some(lost) = schema::missing_required(doc, attrs)
+            .into_iter()
+            .find(|m| !missing_before.contains(m))
+        {
+            return Err(ScimError::bad(
+                "mutability",
+                format!("{lost} is required: it cannot be removed or left unassigned."),
+            ));
+        }
     }
     if let Some(max) = profile.max_members_per_patch {
         if members_touched > max {

@@ -271,6 +271,41 @@ pub(crate) fn canonical_value(def: &Attr, value: &Value) -> Value {
     }
 }
 
+/// The required attributes `doc` (canonical names) lacks, as paths: a required attribute
+/// absent or unassigned, or a required sub-attribute missing from one of the values that
+/// are there (RFC 7643 §2.5: null, an empty string and `[]` are unassigned).
+pub(crate) fn missing_required(doc: &serde_json::Map<String, Value>, attrs: &[Attr]) -> Vec<String> {
+    let mut missing = Vec::new();
+    for def in attrs {
+        let value = doc.get(def.name).filter(|v| !unassigned(v));
+        let Some(value) = value else {
+            if def.required {
+                missing.push(def.name.to_owned());
+            }
+            continue;
+        };
+        let values: Vec<&Value> = match value {
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        for sub in def.sub.iter().filter(|s| s.required) {
+            if values.iter().any(|v| v.get(sub.name).is_none_or(unassigned)) {
+                missing.push(format!("{}.{}", def.name, sub.name));
+            }
+        }
+    }
+    missing
+}
+
+fn unassigned(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        Value::Array(items) => items.is_empty(),
+        _ => false,
+    }
+}
+
 fn attr_json(a: &Attr) -> Value {
     let mut value = json!({
         "name": a.name,
