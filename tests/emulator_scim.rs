@@ -636,3 +636,49 @@ async fn required_attributes_cannot_be_removed() {
     }
     assert_eq!(emulator.running.shared.state(), before);
 }
+
+/// RFC 7643 §2.4: `primary: true` appears at most once (else 400 `invalidValue`); a PATCH
+/// that marks a new value primary demotes the former one (RFC 7644 §3.5.2).
+#[tokio::test]
+async fn one_email_at_most_is_primary() {
+    let emulator = start("rfc").await;
+    let two = json!([{"value": "a@example.com", "primary": true}, {"value": "b@example.com", "primary": true}]);
+    let (status, error) = emulator
+        .send(
+            Method::POST,
+            "/Users",
+            Some(json!({"schemas": [USER], "userName": "bob", "emails": two})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(error["scimType"], "invalidValue");
+    let id = emulator.user("alice").await;
+    let user = format!("/Users/{id}");
+    let (status, error) = emulator
+        .send(
+            Method::PUT,
+            &user,
+            Some(json!({"schemas": [USER], "userName": "alice", "emails": two})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(error["scimType"], "invalidValue");
+    let replace_both = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "emails", "value": two}]});
+    let (status, error) = emulator.send(Method::PATCH, &user, Some(replace_both)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(error["scimType"], "invalidValue");
+
+    let add = json!({"schemas": [PATCH], "Operations": [
+        {"op": "add", "path": "emails", "value": [{"value": "new@example.com", "type": "work", "primary": true}]}]});
+    let (status, body) = emulator.send(Method::PATCH, &user, Some(add)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["emails"][0]["value"], "alice@example.com");
+    assert_eq!(body["emails"][0]["primary"], false);
+    assert_eq!(body["emails"][1]["primary"], true);
+    let back = json!({"schemas": [PATCH], "Operations": [
+        {"op": "replace", "path": "emails[value eq \"alice@example.com\"].primary", "value": true}]});
+    let (status, body) = emulator.send(Method::PATCH, &user, Some(back)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["emails"][0]["primary"], true);
+    assert_eq!(body["emails"][1]["primary"], false);
+}

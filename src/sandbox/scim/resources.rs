@@ -250,7 +250,41 @@ fn require_all(attrs: &Map<String, Value>, table: &[Attr]) -> Result<(), ScimErr
 
 fn user_input(attrs: Map<String, Value>, profile: &ScimProfile) -> Result<UserInput, ScimError> {
     require_all(&attrs, user_attrs(profile))?;
+    check_primaries(&attrs, user_attrs(profile))?;
     read(attrs)
+}
+
+/// The multi-valued attributes of `table` whose values may be marked `primary`.
+fn with_primary(table: &'static [Attr]) -> impl Iterator<Item = &'static Attr> {
+    table
+        .iter()
+        .filter(|def| def.multi && schema::find(def.sub, "primary").is_some())
+}
+
+fn is_primary(value: &Value) -> bool {
+    value.get("primary") == Some(&Value::Bool(true))
+}
+
+/// The values of `key` marked primary.
+fn primaries<'a>(attrs: &'a Map<String, Value>, key: &str) -> Vec<&'a Value> {
+    match attrs.get(key) {
+        Some(Value::Array(items)) => items.iter().filter(|v| is_primary(v)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// RFC 7643 §2.4: "The primary attribute value "true" MUST appear no more than once";
+/// two are 400 `invalidValue`.
+fn check_primaries(attrs: &Map<String, Value>, table: &'static [Attr]) -> Result<(), ScimError> {
+    for def in with_primary(table) {
+        if primaries(attrs, def.name).len() > 1 {
+            return Err(ScimError::bad(
+                "invalidValue",
+                format!("At most one of {} may be primary.", def.name),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn group_input(attrs: Map<String, Value>, state: &ScimState, profile: &ScimProfile) -> Result<GroupInput, ScimError> {
@@ -648,7 +682,11 @@ fn apply_patch(
                 .unwrap_or(1);
         }
         let missing_before = schema::missing_required(doc, attrs);
+        let primary_before: Vec<(&str, Vec<Value>)> = with_primary(attrs)
+            .map(|def| (def.name, primaries(doc, def.name).into_iter().cloned().collect()))
+            .collect();
         apply_op(doc, attrs, op, path, value)?;
+        demote_former_primaries(doc, &primary_before);
         // RFC 7644 §3.5.2.2: "If an attribute is removed or becomes unassigned and is defined
         // as a required attribute ..., the server SHALL return ... mutability". Checked after
         // each operation, so a replace with `[]` or a removed required sub-attribute counts.
@@ -839,6 +877,29 @@ fn apply_op(
         }
     }
     Ok(())
+}
+
+/// RFC 7644 §3.5.2: "a PATCH operation that sets a value's "primary" sub-attribute to
+/// "true" SHALL cause the server to automatically set "primary" to "false" for any other
+/// values". A value is newly primary when it was not among `before`, the primary values
+/// ahead of the operation; if there is one, those former ones stop being primary. An
+/// operation that marks two values primary itself is left for `check_primaries` to refuse.
+fn demote_former_primaries(doc: &mut Map<String, Value>, before: &[(&str, Vec<Value>)]) {
+    for (key, former) in before {
+        let Some(Value::Array(items)) = doc.get_mut(*key) else {
+            continue;
+        };
+        if !items.iter().any(|v| is_primary(v) && !former.contains(v)) {
+            continue;
+        }
+        for item in items.iter_mut() {
+            if is_primary(item) && former.contains(item) {
+                if let Some(object) = item.as_object_mut() {
+                    object.insert("primary".to_owned(), Value::Bool(false));
+                }
+            }
+        }
+    }
 }
 
 fn as_list(value: &Value) -> Vec<Value> {
