@@ -269,7 +269,7 @@ async fn delete_follows_the_profile() {
         .send(
             Method::POST,
             "/Users",
-            Some(json!({"schemas": [USER], "userName": "alice"})),
+            Some(json!({"schemas": [USER], "userName": "alice", "emails": [{"value": "a@example.com", "primary": true}]})),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
@@ -681,4 +681,67 @@ async fn one_email_at_most_is_primary() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["emails"][0]["primary"], true);
     assert_eq!(body["emails"][1]["primary"], false);
+}
+
+/// Atlassian's ScimUser: `emails` is "required during user creation or modification. One
+/// value must be marked as primary." The rfc profile requires neither.
+#[tokio::test]
+async fn atlassian_users_need_a_primary_email() {
+    let emulator = start("atlassian").await;
+    let id = emulator.user("alice").await;
+    let user = format!("/Users/{id}");
+    let unmarked = json!([{"value": "bob@example.com"}]);
+    for (method, path, body) in [
+        (Method::POST, "/Users", json!({"schemas": [USER], "userName": "bob"})),
+        (
+            Method::POST,
+            "/Users",
+            json!({"schemas": [USER], "userName": "bob", "emails": []}),
+        ),
+        (
+            Method::POST,
+            "/Users",
+            json!({"schemas": [USER], "userName": "bob", "emails": unmarked}),
+        ),
+        (Method::PUT, &user, json!({"schemas": [USER], "userName": "alice"})),
+        (
+            Method::PUT,
+            &user,
+            json!({"schemas": [USER], "userName": "alice", "emails": unmarked}),
+        ),
+    ] {
+        let (status, error) = emulator.send(method.clone(), path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {body}: {error}");
+        assert_eq!(error["scimType"], "invalidValue", "{method} {body}");
+    }
+    let remove = json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": "emails"}]});
+    let (status, error) = emulator.send(Method::PATCH, &user, Some(remove)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(error["scimType"], "mutability");
+    let (_, schema) = emulator.send(Method::GET, &format!("/Schemas/{USER}"), None).await;
+    let emails = schema["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "emails")
+        .unwrap();
+    assert_eq!(emails["required"], true);
+
+    let rfc = start("rfc").await;
+    let (status, body) = rfc
+        .send(
+            Method::POST,
+            "/Users",
+            Some(json!({"schemas": [USER], "userName": "bob", "emails": unmarked})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = rfc
+        .send(
+            Method::POST,
+            "/Users",
+            Some(json!({"schemas": [USER], "userName": "carol"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 }

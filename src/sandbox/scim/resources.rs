@@ -251,6 +251,10 @@ fn require_all(attrs: &Map<String, Value>, table: &[Attr]) -> Result<(), ScimErr
 fn user_input(attrs: Map<String, Value>, profile: &ScimProfile) -> Result<UserInput, ScimError> {
     require_all(&attrs, user_attrs(profile))?;
     check_primaries(&attrs, user_attrs(profile))?;
+    // `require_all` saw an email; Atlassian also wants one of them marked primary.
+    if profile.email_required && primaries(&attrs, "emails").is_empty() {
+        return Err(ScimError::bad("invalidValue", "One of emails must be primary."));
+    }
     read(attrs)
 }
 

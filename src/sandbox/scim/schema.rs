@@ -124,6 +124,23 @@ const USER_ATTRS: &[Attr] = &[
     attr("active", Kind::Boolean),
 ];
 
+/// The User attributes when the profile requires an email: the same, with `emails`
+/// required, so the published schema says so and every check reads it from here.
+const USER_ATTRS_WITH_EMAIL: &[Attr] = &[
+    USER_NAME,
+    EXTERNAL_ID,
+    Attr {
+        sub: NAME_SUBS,
+        ..attr("name", Kind::Complex)
+    },
+    attr("displayName", Kind::String),
+    Attr {
+        required: true,
+        ..EMAILS
+    },
+    attr("active", Kind::Boolean),
+];
+
 const GROUP_ATTRS: &[Attr] = &[GROUP_DISPLAY_NAME, EXTERNAL_ID, MEMBERS];
 
 /// The Group attributes when the profile makes group names unique.
@@ -137,8 +154,12 @@ const GROUP_ATTRS_UNIQUE_NAME: &[Attr] = &[
 ];
 
 /// The User attributes as `profile` defines them.
-pub(crate) fn user_attrs(_profile: &ScimProfile) -> &'static [Attr] {
-    USER_ATTRS
+pub(crate) fn user_attrs(profile: &ScimProfile) -> &'static [Attr] {
+    if profile.email_required {
+        USER_ATTRS_WITH_EMAIL
+    } else {
+        USER_ATTRS
+    }
 }
 
 /// The Group attributes as `profile` defines them.
