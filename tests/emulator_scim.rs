@@ -745,3 +745,53 @@ async fn atlassian_users_need_a_primary_email() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
+
+/// A deactivated Atlassian user answers 404 to everything: adding it to a group (POST, PUT
+/// or PATCH) is refused exactly as an unknown id is. A member deactivated while in a group
+/// stays, and does not block changes about others.
+#[tokio::test]
+async fn deactivated_users_cannot_join_groups() {
+    let emulator = start("atlassian").await;
+    let alice = emulator.user("alice").await;
+    let bob = emulator.user("bob").await;
+    let carol = emulator.user("carol").await;
+    let (_, group) = emulator
+        .send(
+            Method::POST,
+            "/Groups",
+            Some(json!({"schemas": [GROUP], "displayName": "devs", "members": [{"value": alice}]})),
+        )
+        .await;
+    let path = format!("/Groups/{}", group["id"].as_str().unwrap());
+    for id in [&bob, &alice] {
+        let (status, _) = emulator.send(Method::DELETE, &format!("/Users/{id}"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+    }
+    for who in [bob.as_str(), "no-such-user"] {
+        let add =
+            json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": [{"value": who}]}]});
+        let cases = [
+            (
+                Method::POST,
+                "/Groups",
+                json!({"schemas": [GROUP], "displayName": "ops", "members": [{"value": who}]}),
+            ),
+            (
+                Method::PUT,
+                path.as_str(),
+                json!({"schemas": [GROUP], "displayName": "devs", "members": [{"value": alice}, {"value": who}]}),
+            ),
+            (Method::PATCH, path.as_str(), add),
+        ];
+        for (method, target, body) in cases {
+            let (status, error) = emulator.send(method.clone(), target, Some(body)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {who}: {error}");
+            assert_eq!(error["scimType"], "invalidValue", "{method} {who}");
+        }
+    }
+    let add =
+        json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": [{"value": carol}]}]});
+    let (status, group) = emulator.send(Method::PATCH, &path, Some(add)).await;
+    assert_eq!(status, StatusCode::OK, "{group}");
+    assert_eq!(group["members"].as_array().unwrap().len(), 2);
+}

@@ -291,11 +291,27 @@ fn check_primaries(attrs: &Map<String, Value>, table: &'static [Attr]) -> Result
     Ok(())
 }
 
-fn group_input(attrs: Map<String, Value>, state: &ScimState, profile: &ScimProfile) -> Result<GroupInput, ScimError> {
+/// A group body, or a PATCH's result, for a group whose members are now `current` (none
+/// for a POST).
+fn group_input(
+    attrs: Map<String, Value>,
+    state: &ScimState,
+    profile: &ScimProfile,
+    current: &[Member],
+) -> Result<GroupInput, ScimError> {
     require_all(&attrs, group_attrs(profile))?;
     let input: GroupInput = read(attrs)?;
     for member in &input.members {
-        if !state.users.iter().any(|u| u.id == member.value) {
+        // A member being added must be a user the client can see: a deactivated Atlassian
+        // user answers 404 to "any future operation", so adding one is refused exactly as
+        // an unknown id is. One already in the group may stay, so a PUT restating the
+        // members, or a PATCH about someone else, does not fail over it.
+        let kept = current.iter().any(|m| m.value == member.value);
+        let known = state
+            .users
+            .iter()
+            .any(|u| u.id == member.value && (kept || visible(u, profile)));
+        if !known {
             return Err(ScimError::bad(
                 "invalidValue",
                 format!("No user has id {}.", member.value),
@@ -538,7 +554,7 @@ fn group_to_change(call: &Call, state: &ScimState, profile: &ScimProfile) -> Res
 pub(crate) fn create_group(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
     let body = call.json()?;
     require_schema(&body, GROUP_SCHEMA)?;
-    let input = group_input(schema::canonical(group_attrs(profile), &body), state, profile)?;
+    let input = group_input(schema::canonical(group_attrs(profile), &body), state, profile, &[])?;
     let name = input.display_name.clone().unwrap_or_default();
     if group_name_taken(state, profile, &name, "") {
         return Err(ScimError::uniqueness(format!("A group named {name} already exists.")));
@@ -594,7 +610,7 @@ fn write_group(
     index: usize,
     attrs: Map<String, Value>,
 ) -> Outcome {
-    let input = group_input(attrs, state, profile)?;
+    let input = group_input(attrs, state, profile, &state.groups[index].members)?;
     let name = input.display_name.clone().unwrap_or_default();
     if name != state.groups[index].display_name {
         if !profile.group_rename {
