@@ -795,3 +795,32 @@ async fn deactivated_users_cannot_join_groups() {
     assert_eq!(status, StatusCode::OK, "{group}");
     assert_eq!(group["members"].as_array().unwrap().len(), 2);
 }
+
+/// RFC 7644 §3.5.2.2 gives a remove no value; the Azure AD form (a value listing the
+/// members to remove) is refused under both profiles, not read as a filter, since a provider
+/// following the RFC would remove every member. The filter form works.
+#[tokio::test]
+async fn a_remove_with_a_value_is_refused() {
+    for profile in ["rfc", "atlassian"] {
+        let emulator = start(profile).await;
+        let alice = emulator.user("alice").await;
+        let bob = emulator.user("bob").await;
+        let (_, group) = emulator
+            .send(
+                Method::POST,
+                "/Groups",
+                Some(json!({"schemas": [GROUP], "displayName": "devs", "members": [{"value": alice}, {"value": bob}]})),
+            )
+            .await;
+        let path = format!("/Groups/{}", group["id"].as_str().unwrap());
+        let azure = json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": "members", "value": [{"value": alice}]}]});
+        let (status, error) = emulator.send(Method::PATCH, &path, Some(azure)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{profile}: {error}");
+        assert_eq!(error["scimType"], "invalidValue", "{profile}");
+        let filter = json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": format!("members[value eq \"{alice}\"]")}]});
+        let (status, group) = emulator.send(Method::PATCH, &path, Some(filter)).await;
+        assert_eq!(status, StatusCode::OK, "{profile}: {group}");
+        assert_eq!(group["members"][0]["value"], bob.as_str(), "{profile}");
+        assert_eq!(group["members"].as_array().unwrap().len(), 1, "{profile}");
+    }
+}

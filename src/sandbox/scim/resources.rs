@@ -739,6 +739,19 @@ fn apply_op(
     path: Option<&str>,
     value: Option<&Value>,
 ) -> Result<(), ScimError> {
+    // `{"op":"remove","path":"members","value":[{"value":"<id>"}]}` is what Azure AD (Entra
+    // ID) sends to remove members, but RFC 7644 §3.5.2.2 gives a remove no value: its target
+    // is the path alone, so a provider reading the RFC removes every member. Accepting it
+    // would let a client pass here and empty groups there; refusing it (as scim2-models does
+    // by default) sends the client to `members[value eq "<id>"]`, which every provider reads
+    // alike. `invalidValue` is RFC 7644 §3.12's "value ... not compatible with the
+    // operation". The Atlassian description documents no remove with a value either.
+    if op == PatchKind::Remove && value.is_some_and(|v| !v.is_null()) {
+        return Err(ScimError::bad(
+            "invalidValue",
+            "A remove carries no value: name what to remove in its path, as members[value eq \"<id>\"].",
+        ));
+    }
     let Some(text) = path else {
         if op == PatchKind::Remove {
             return Err(ScimError::bad("noTarget", "remove needs a path."));
@@ -799,22 +812,7 @@ fn apply_op(
     };
     match (op, &path.filter, sub) {
         (PatchKind::Remove, None, None) => {
-            match (def.multi, value) {
-                // `{"op":"remove","path":"members","value":[{"value":"id"}]}`: not in the RFC,
-                // but what Azure AD sends to remove members, so providers it talks to accept it.
-                (true, Some(v)) if !v.is_null() => {
-                    let gone: Vec<Value> = as_list(&schema::canonical_value(def, v))
-                        .iter()
-                        .filter_map(|e| get_ci(e, "value").cloned())
-                        .collect();
-                    if let Some(Value::Array(items)) = doc.get_mut(key) {
-                        items.retain(|e| get_ci(e, "value").is_none_or(|x| !gone.contains(x)));
-                    }
-                }
-                _ => {
-                    doc.remove(key);
-                }
-            }
+            doc.remove(key);
         }
         (PatchKind::Remove, None, Some(sub)) => {
             for element in elements(doc, key) {
