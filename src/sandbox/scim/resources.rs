@@ -401,7 +401,7 @@ pub(crate) fn create_user(call: &Call, state: &mut ScimState, profile: &ScimProf
     if let Some(index) = state
         .users
         .iter()
-        .position(|u| !visible(u, profile) && u.user_name.eq_ignore_ascii_case(&name))
+        .position(|u| !visible(u, profile) && same_name(&u.user_name, &name))
     {
         let at = state.tick();
         let user = &mut state.users[index];

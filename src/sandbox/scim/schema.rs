@@ -66,6 +66,9 @@ const EMAIL_SUBS: &[Attr] = &[
 ];
 
 const MEMBER_SUBS: &[Attr] = &[
+    // RFC 7643 §8.7.1's Group schema lists `members.value` with `caseExact: false`, but the
+    // value is a resource's `id`, which §3.1 makes case exact; the emulator compares it as
+    // an id everywhere (membership, filters), the stricter of the two readings.
     Attr {
         required: true,
         case_exact: true,
