@@ -269,7 +269,8 @@ async fn delete_follows_the_profile() {
         .send(
             Method::POST,
             "/Users",
-            Some(json!({"schemas": [USER], "userName": "alice", "emails": [{"value": "a@example.com", "primary": true}]})),
+            Some(json!({"schemas": [USER], "userName": "alice",
+                        "emails": [{"value": "a@example.com", "primary": true}]})),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
@@ -809,15 +810,18 @@ async fn a_remove_with_a_value_is_refused() {
             .send(
                 Method::POST,
                 "/Groups",
-                Some(json!({"schemas": [GROUP], "displayName": "devs", "members": [{"value": alice}, {"value": bob}]})),
+                Some(json!({"schemas": [GROUP], "displayName": "devs",
+                            "members": [{"value": alice}, {"value": bob}]})),
             )
             .await;
         let path = format!("/Groups/{}", group["id"].as_str().unwrap());
-        let azure = json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": "members", "value": [{"value": alice}]}]});
+        let azure = json!({"schemas": [PATCH],
+                           "Operations": [{"op": "remove", "path": "members", "value": [{"value": alice}]}]});
         let (status, error) = emulator.send(Method::PATCH, &path, Some(azure)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{profile}: {error}");
         assert_eq!(error["scimType"], "invalidValue", "{profile}");
-        let filter = json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": format!("members[value eq \"{alice}\"]")}]});
+        let filter = json!({"schemas": [PATCH],
+                            "Operations": [{"op": "remove", "path": format!("members[value eq \"{alice}\"]")}]});
         let (status, group) = emulator.send(Method::PATCH, &path, Some(filter)).await;
         assert_eq!(status, StatusCode::OK, "{profile}: {group}");
         assert_eq!(group["members"][0]["value"], bob.as_str(), "{profile}");
