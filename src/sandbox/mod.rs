@@ -3,5 +3,6 @@
 
 pub mod bitbucket_dc;
 pub mod faults;
+pub mod instruments;
 pub mod scim;
 pub mod state;

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use super::wire::ApiError;
 use super::Shared;
 use crate::sandbox::faults::Fault;
+use crate::sandbox::instruments::Draw;
 
 /// The token bucket the 429s describe in their headers. The emulator does not keep a
 /// bucket (faults come from the configured rates); these are the vendor's documented
@@ -31,7 +32,11 @@ const FILL_INTERVAL_SECS: u32 = 1;
 pub(super) async fn inject(State(shared): State<Shared>, request: Request, next: Next) -> Response {
     // Drawn on arrival, before any wait, so sequence numbers follow the order requests
     // came in.
-    let (fault, latency_ms, retry_after) = shared.draw_fault();
+    let Draw {
+        fault,
+        latency_ms,
+        retry_after_secs: retry_after,
+    } = shared.draw_fault();
     if latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(latency_ms)).await;
     }

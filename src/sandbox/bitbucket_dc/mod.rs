@@ -8,8 +8,9 @@
 //! the handler says so in a comment.
 //!
 //! This module owns the public surface (`ROUTES`, `router`, `Shared`, `serve`), the route
-//! table, authentication, the request log and the injected faults' settings; each API area
-//! lives in its own submodule, and `faults` renders injected faults on the wire.
+//! table and authentication; the request log and the injected faults' settings are
+//! `sandbox::instruments`, shared with the SCIM emulator. Each API area lives in its own
+//! submodule, and `faults` renders injected faults on the wire.
 
 mod access;
 mod faults;
@@ -37,7 +38,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::sandbox::faults::{Fault, FaultConfig, FaultCounts, FaultError, FaultInjector};
+use crate::sandbox::faults::{FaultConfig, FaultCounts, FaultError};
+use crate::sandbox::instruments::{Draw, Instruments};
 use crate::sandbox::state::DcState;
 
 use wire::{ApiError, Call, Outcome};
@@ -122,21 +124,19 @@ pub struct Shared {
 struct Inner {
     state: Mutex<DcState>,
     token: String,
-    requests: Mutex<Vec<String>>,
-    faults: Mutex<FaultInjector>,
+    instruments: Instruments,
 }
 
 impl Shared {
     /// An emulator over `state`, injecting the faults of the state's `faults` section (if
     /// any). `set_faults` or `apply_env_faults` replace them.
     pub fn new(state: DcState, token: String) -> Self {
-        let faults = FaultInjector::new(state.faults.clone().unwrap_or_default());
+        let instruments = Instruments::new(state.faults.clone().unwrap_or_default());
         Shared {
             inner: Arc::new(Inner {
                 state: Mutex::new(state),
                 token,
-                requests: Mutex::new(Vec::new()),
-                faults: Mutex::new(faults),
+                instruments,
             }),
         }
     }
@@ -144,28 +144,23 @@ impl Shared {
     /// Replaces the faults in force, and restarts their request numbering and counts. The
     /// state's `faults` section is left as it is, so saving the state never writes these.
     pub fn set_faults(&self, config: FaultConfig) -> Result<(), FaultError> {
-        config.validate()?;
-        *self.lock_faults() = FaultInjector::new(config);
-        Ok(())
+        self.inner.instruments.set_faults(config)
     }
 
     /// Applies `ROLLCALL_SANDBOX_FAULTS` if it is set: every sandbox the process starts
     /// calls this, so the variable overrides the state file for all of them.
     pub fn apply_env_faults(&self) -> Result<(), FaultError> {
-        match FaultConfig::from_env()? {
-            Some(config) => self.set_faults(config),
-            None => Ok(()),
-        }
+        self.inner.instruments.apply_env_faults()
     }
 
     /// The faults in force (all off when none are set).
     pub fn faults(&self) -> FaultConfig {
-        self.lock_faults().config().clone()
+        self.inner.instruments.faults()
     }
 
     /// How many faults were injected so far, by kind.
     pub fn fault_counts(&self) -> FaultCounts {
-        self.lock_faults().counts()
+        self.inner.instruments.fault_counts()
     }
 
     /// Changes the state as someone working by hand would, between two runs.
@@ -181,11 +176,7 @@ impl Shared {
     /// One `"METHOD /rest/path?query"` per request received, in arrival order, including
     /// refused ones.
     pub fn requests(&self) -> Vec<String> {
-        self.inner
-            .requests
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.inner.instruments.requests()
     }
 
     // Handlers check everything before they change anything, and multi-step changes are
@@ -195,24 +186,9 @@ impl Shared {
         self.inner.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn lock_faults(&self) -> std::sync::MutexGuard<'_, FaultInjector> {
-        self.inner.faults.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// The next request's fault, with the latency and `Retry-After` to use.
-    fn draw_fault(&self) -> (Option<Fault>, u64, u64) {
-        let mut injector = self.lock_faults();
-        let fault = injector.next_fault();
-        let config = injector.config();
-        (fault, config.latency_ms, config.retry_after_secs)
-    }
-
-    fn record(&self, line: String) {
-        self.inner
-            .requests
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(line);
+    fn draw_fault(&self) -> Draw {
+        self.inner.instruments.draw_fault()
     }
 }
 
@@ -266,11 +242,7 @@ async fn handle(
 /// Logs every request, then lets through only those carrying the token: `Bearer <token>`
 /// (an HTTP access token) or `Basic base64(<operator>:<token>)`.
 async fn gate(State(shared): State<Shared>, request: Request, next: Next) -> Response {
-    let target = request
-        .uri()
-        .path_and_query()
-        .map_or_else(|| request.uri().path().to_owned(), |pq| pq.as_str().to_owned());
-    shared.record(format!("{} {}", request.method(), target));
+    shared.inner.instruments.record(&request);
     let operator = shared.lock_state().operator.clone();
     let authorised = request
         .headers()

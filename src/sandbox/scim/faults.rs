@@ -13,11 +13,16 @@ use axum::response::{IntoResponse, Response};
 use super::wire::ScimError;
 use super::Shared;
 use crate::sandbox::faults::Fault;
+use crate::sandbox::instruments::Draw;
 
 /// Draws this request's fault, waits the configured latency, then answers it, forwards it,
 /// or drops its connection. Runs after the token check, so a bad token is always a 401.
 pub(super) async fn inject(State(shared): State<Shared>, request: Request, next: Next) -> Response {
-    let (fault, latency_ms, retry_after) = shared.draw_fault();
+    let Draw {
+        fault,
+        latency_ms,
+        retry_after_secs: retry_after,
+    } = shared.draw_fault();
     if latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(latency_ms)).await;
     }

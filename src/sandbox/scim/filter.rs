@@ -1,8 +1,11 @@
-//! SCIM filters (RFC 7644 §3.4.2.2) and attribute paths (§3.5.2's `PATH`), parsed and
-//! evaluated over a resource's JSON representation, so the same code serves users, groups
-//! and PATCH paths.
+//! SCIM filters (RFC 7644 §3.4.2.2) and attribute paths (§3.5.2's `PATH`), parsed, checked
+//! against the schema and evaluated over a resource's JSON representation, so the same code
+//! serves users, groups and PATCH paths. The schema (`schema::Scope`) decides what the
+//! grammar cannot: which comparisons an attribute allows, and whether it compares with case.
 
 use serde_json::Value;
+
+use super::schema::{self, Attr, Kind, Scope};
 
 /// `attr`, `attr.sub`, `attr[filter]` or `attr[filter].sub`, optionally prefixed with a
 /// schema URN; names are case-insensitive (RFC 7643 §2.1).
@@ -34,10 +37,6 @@ pub enum CompareOp {
     Ge,
     Le,
 }
-
-/// Attributes compared case-sensitively (`caseExact: true` in the published schemas);
-/// every other string compares ignoring case.
-const CASE_EXACT: &[&str] = &["id", "externalid", "value", "version"];
 
 pub fn parse_filter(text: &str) -> Result<Filter, String> {
     let mut parser = Parser::new(text);
@@ -304,19 +303,49 @@ pub fn get_ci<'v>(object: &'v Value, name: &str) -> Option<&'v Value> {
 }
 
 impl Filter {
-    /// Whether `resource` (a JSON object) matches.
-    pub fn matches(&self, resource: &Value) -> bool {
+    /// Refuses what parses but RFC 7644 §3.4.2.2 still makes `invalidFilter`: a comparison
+    /// on a complex attribute ("a fully qualified sub-attribute MUST be specified"), `gt`,
+    /// `ge`, `lt` or `le` on a boolean ("SHALL cause a failed response"), and a value filter
+    /// on an attribute with no sub-attributes. Names the schema does not know pass: they
+    /// have no value, so they match nothing (§3.4.2.1).
+    pub(crate) fn check(&self, scope: Scope) -> Result<(), String> {
         match self {
-            Filter::And(a, b) => a.matches(resource) && b.matches(resource),
-            Filter::Or(a, b) => a.matches(resource) || b.matches(resource),
-            Filter::Not(a) => !a.matches(resource),
-            Filter::Present(path) => path_values(resource, path).iter().any(|v| {
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                a.check(scope)?;
+                b.check(scope)
+            }
+            Filter::Not(a) => a.check(scope),
+            Filter::Present(path) => path.check(scope).map(|_| ()),
+            Filter::Compare(path, op, _) => match path.check(scope)? {
+                Some(target) if target.kind == Kind::Complex => Err(format!(
+                    "{} is complex: compare one of its sub-attributes, as in {}.value",
+                    path.attr, path.attr
+                )),
+                Some(target)
+                    if target.kind == Kind::Boolean
+                        && matches!(op, CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le) =>
+                {
+                    Err(format!("{} is a boolean: it has no order", target.name))
+                }
+                _ => Ok(()),
+            },
+        }
+    }
+
+    /// Whether `resource` (a JSON object whose attributes `scope` describes) matches.
+    pub(crate) fn matches(&self, resource: &Value, scope: Scope) -> bool {
+        match self {
+            Filter::And(a, b) => a.matches(resource, scope) && b.matches(resource, scope),
+            Filter::Or(a, b) => a.matches(resource, scope) || b.matches(resource, scope),
+            Filter::Not(a) => !a.matches(resource, scope),
+            Filter::Present(path) => path_values(resource, path, scope).iter().any(|v| {
                 !matches!(v, Value::Null) && v.as_str() != Some("") && v.as_array().is_none_or(|a| !a.is_empty())
             }),
             Filter::Compare(path, op, expected) => {
-                let exact =
-                    CASE_EXACT.contains(&path.sub.as_deref().unwrap_or(&path.attr).to_ascii_lowercase().as_str());
-                let found = path_values(resource, path);
+                // The schema says whether the attribute reached compares with case; one it
+                // does not know compares without, the RFC's default (RFC 7643 §2.2).
+                let exact = path.target(scope).is_some_and(|a| a.case_exact);
+                let found = path_values(resource, path, scope);
                 if found.is_empty() {
                     // Absent compares unequal to everything, so `ne` matches.
                     return *op == CompareOp::Ne;
@@ -327,9 +356,35 @@ impl Filter {
     }
 }
 
+impl AttrPath {
+    /// The attribute this path reaches in `scope`, `None` when the schema has none; a
+    /// bracket filter is checked against the sub-attributes it is read in.
+    fn check(&self, scope: Scope) -> Result<Option<&'static Attr>, String> {
+        let Some(def) = scope.find(&self.attr) else {
+            return Ok(None);
+        };
+        if let Some(filter) = &self.filter {
+            if def.sub.is_empty() {
+                return Err(format!("{} has no sub-attributes to filter on", def.name));
+            }
+            filter.check(Scope::within(def))?;
+        }
+        Ok(self.target(scope))
+    }
+
+    /// The attribute this path reaches in `scope`, unchecked.
+    fn target(&self, scope: Scope) -> Option<&'static Attr> {
+        let def = scope.find(&self.attr)?;
+        match &self.sub {
+            None => Some(def),
+            Some(sub) => schema::find(def.sub, sub),
+        }
+    }
+}
+
 /// The values `path` reaches in `resource`: elements of a multi-valued attribute are
 /// each a value, and a bracket filter keeps only the matching elements.
-fn path_values(resource: &Value, path: &AttrPath) -> Vec<Value> {
+fn path_values(resource: &Value, path: &AttrPath, scope: Scope) -> Vec<Value> {
     let Some(top) = get_ci(resource, &path.attr) else {
         // `meta.x` and the like: `attr` may itself be complex.
         return Vec::new();
@@ -338,9 +393,10 @@ fn path_values(resource: &Value, path: &AttrPath) -> Vec<Value> {
         Value::Array(items) => items.iter().collect(),
         other => vec![other],
     };
+    let inner = scope.find(&path.attr).map_or(Scope::unknown(), Scope::within);
     let kept = elements
         .into_iter()
-        .filter(|e| path.filter.as_ref().is_none_or(|f| f.matches(e)));
+        .filter(|e| path.filter.as_ref().is_none_or(|f| f.matches(e, inner)));
     match &path.sub {
         None => kept.cloned().collect(),
         Some(sub) => kept.filter_map(|e| get_ci(e, sub).cloned()).collect(),
@@ -389,7 +445,13 @@ fn compare(actual: &Value, op: CompareOp, expected: &Value, exact: bool) -> bool
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sandbox::scim::profile::RFC;
+    use crate::sandbox::scim::schema::user_attrs;
     use serde_json::json;
+
+    fn users() -> Scope {
+        Scope::resource(user_attrs(&RFC))
+    }
 
     #[test]
     fn parses_and_evaluates() {
@@ -409,10 +471,11 @@ mod tests {
         ];
         for text in yes {
             let filter = parse_filter(text).unwrap();
-            assert!(filter.matches(&user), "{text}");
+            filter.check(users()).unwrap();
+            assert!(filter.matches(&user, users()), "{text}");
         }
         for text in [r#"userName eq "bob""#, "title pr", r#"emails[type eq "home"]"#] {
-            assert!(!parse_filter(text).unwrap().matches(&user), "{text}");
+            assert!(!parse_filter(text).unwrap().matches(&user, users()), "{text}");
         }
         for text in [
             "",
@@ -424,6 +487,74 @@ mod tests {
         ] {
             assert!(parse_filter(text).is_err(), "{text}");
         }
+    }
+
+    /// RFC 7644 §3.4.2.2: a comparison needs a sub-attribute of a complex attribute, and a
+    /// boolean has no order; presence and equality remain.
+    #[test]
+    fn refuses_what_the_schema_forbids() {
+        for text in [
+            r#"emails eq "a@x.io""#,
+            r#"name eq "x""#,
+            r#"meta ne "x""#,
+            r#"emails[type eq "work"] eq "x""#,
+            "active gt true",
+            "active le false",
+            "emails[primary ge true]",
+            r#"userName[value eq "x"]"#,
+            r#"userName eq "a" and not (name co "x")"#,
+        ] {
+            assert!(parse_filter(text).unwrap().check(users()).is_err(), "{text}");
+        }
+        for text in [
+            "emails pr",
+            "name pr",
+            "active eq true",
+            r#"emails.value eq "x""#,
+            r#"emails[type eq "work"]"#,
+            r#"meta.lastModified gt "2026-01-01T00:00:00Z""#,
+            r#"title gt "x""#,
+        ] {
+            parse_filter(text).unwrap().check(users()).unwrap();
+        }
+    }
+
+    /// Case-exactness is the schema's, per attribute path, not the leaf's name.
+    #[test]
+    fn case_follows_the_schema() {
+        let user = json!({"id": "AbC", "userName": "Alice", "externalId": "Ext",
+                          "emails": [{"value": "A@X.io", "type": "Work"}],
+                          "meta": {"resourceType": "User", "version": "W/\"1\""}});
+        for text in [
+            r#"userName eq "alice""#,
+            r#"emails.value eq "a@x.IO""#,
+            r#"emails[value eq "a@x.io"]"#,
+            r#"emails[type eq "work"]"#,
+            r#"id eq "AbC""#,
+            r#"externalId eq "Ext""#,
+            r#"meta.resourceType eq "User""#,
+        ] {
+            assert!(parse_filter(text).unwrap().matches(&user, users()), "{text}");
+        }
+        for text in [
+            r#"id eq "abc""#,
+            r#"externalId eq "ext""#,
+            r#"meta.resourceType eq "user""#,
+            r#"meta.version eq "w/\"1\"""#,
+        ] {
+            assert!(!parse_filter(text).unwrap().matches(&user, users()), "{text}");
+        }
+        let groups = Scope::resource(crate::sandbox::scim::schema::group_attrs(&RFC));
+        let group = json!({"displayName": "Devs", "members": [{"value": "AbC"}]});
+        assert!(parse_filter(r#"displayName eq "devs""#)
+            .unwrap()
+            .matches(&group, groups));
+        assert!(parse_filter(r#"members[value eq "AbC"]"#)
+            .unwrap()
+            .matches(&group, groups));
+        assert!(!parse_filter(r#"members[value eq "abc"]"#)
+            .unwrap()
+            .matches(&group, groups));
     }
 
     #[test]

@@ -32,7 +32,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::sandbox::faults::{Fault, FaultConfig, FaultCounts, FaultError, FaultInjector};
+use crate::sandbox::faults::{FaultConfig, FaultCounts, FaultError};
+use crate::sandbox::instruments::{Draw, Instruments};
 
 pub use profile::{FilterSupport, ProfileName, ScimProfile, ATLASSIAN, RFC};
 pub use state::ScimState;
@@ -105,8 +106,7 @@ struct Inner {
     state: Mutex<ScimState>,
     profile: ScimProfile,
     token: String,
-    requests: Mutex<Vec<String>>,
-    faults: Mutex<FaultInjector>,
+    instruments: Instruments,
 }
 
 impl Shared {
@@ -119,14 +119,13 @@ impl Shared {
     /// An emulator behaving as `profile` whatever the state says (a variant profile in a
     /// test, say); the base path still follows the state's profile name.
     pub fn with_profile(state: ScimState, token: String, profile: ScimProfile) -> Self {
-        let faults = FaultInjector::new(state.faults.clone().unwrap_or_default());
+        let instruments = Instruments::new(state.faults.clone().unwrap_or_default());
         Shared {
             inner: Arc::new(Inner {
                 state: Mutex::new(state),
                 profile,
                 token,
-                requests: Mutex::new(Vec::new()),
-                faults: Mutex::new(faults),
+                instruments,
             }),
         }
     }
@@ -137,25 +136,20 @@ impl Shared {
 
     /// Replaces the faults in force (the state's `faults` section is left as it is).
     pub fn set_faults(&self, config: FaultConfig) -> Result<(), FaultError> {
-        config.validate()?;
-        *self.lock_faults() = FaultInjector::new(config);
-        Ok(())
+        self.inner.instruments.set_faults(config)
     }
 
     /// Applies `ROLLCALL_SANDBOX_FAULTS` if it is set.
     pub fn apply_env_faults(&self) -> Result<(), FaultError> {
-        match FaultConfig::from_env()? {
-            Some(config) => self.set_faults(config),
-            None => Ok(()),
-        }
+        self.inner.instruments.apply_env_faults()
     }
 
     pub fn faults(&self) -> FaultConfig {
-        self.lock_faults().config().clone()
+        self.inner.instruments.faults()
     }
 
     pub fn fault_counts(&self) -> FaultCounts {
-        self.lock_faults().counts()
+        self.inner.instruments.fault_counts()
     }
 
     /// Changes the state as someone working by hand would.
@@ -169,11 +163,7 @@ impl Shared {
 
     /// One `"METHOD /path?query"` per request received, in arrival order, refused ones too.
     pub fn requests(&self) -> Vec<String> {
-        self.inner
-            .requests
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.inner.instruments.requests()
     }
 
     // Handlers check everything before they change anything, so a lock poisoned by a
@@ -182,23 +172,8 @@ impl Shared {
         self.inner.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn lock_faults(&self) -> std::sync::MutexGuard<'_, FaultInjector> {
-        self.inner.faults.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn draw_fault(&self) -> (Option<Fault>, u64, u64) {
-        let mut injector = self.lock_faults();
-        let fault = injector.next_fault();
-        let config = injector.config();
-        (fault, config.latency_ms, config.retry_after_secs)
-    }
-
-    fn record(&self, line: String) {
-        self.inner
-            .requests
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(line);
+    fn draw_fault(&self) -> Draw {
+        self.inner.instruments.draw_fault()
     }
 }
 
@@ -264,11 +239,7 @@ async fn handle(
 /// Logs every request, then lets through only those carrying `Bearer <token>`; anything
 /// else is 401 with a SCIM error body.
 async fn gate(State(shared): State<Shared>, request: Request, next: Next) -> Response {
-    let target = request
-        .uri()
-        .path_and_query()
-        .map_or_else(|| request.uri().path().to_owned(), |pq| pq.as_str().to_owned());
-    shared.record(format!("{} {}", request.method(), target));
+    shared.inner.instruments.record(&request);
     let token = &shared.inner.token;
     let authorised = request
         .headers()

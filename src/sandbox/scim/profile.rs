@@ -34,6 +34,12 @@ pub struct ScimProfile {
     pub group_rename: bool,
     /// The most members one PATCH request may add or remove (else 400 `tooMany`).
     pub max_members_per_patch: Option<usize>,
+    /// Group `displayName`s are unique, without regard to case (else 409 `uniqueness`).
+    pub unique_group_names: bool,
+    /// Every user has an email, exactly one of them primary (else 400 `invalidValue`, or
+    /// `mutability` for a PATCH removing them); the published User schema marks `emails`
+    /// required.
+    pub email_required: bool,
     /// `sortBy`/`sortOrder` are honoured (else ignored).
     pub sorting: bool,
     /// `POST /Bulk` is served (no profile does yet: it answers 501).
@@ -77,6 +83,9 @@ pub const RFC: ScimProfile = ScimProfile {
     delete_user_deactivates: false,
     group_rename: true,
     max_members_per_patch: None,
+    // RFC 7643 §4.2 does not make a group's name unique; its schema says `uniqueness: none`.
+    unique_group_names: false,
+    email_required: false,
     sorting: true,
     bulk: false,
 };
@@ -84,7 +93,8 @@ pub const RFC: ScimProfile = ScimProfile {
 /// Atlassian Cloud user provisioning, per `atlassian-user-provisioning.openapi.json`:
 /// users filter on a single `eq` on `userName` or `externalId`, groups on `displayName`;
 /// no sorting; DELETE of a user deactivates it and later operations answer 404; group
-/// renames are not supported. The description gives no page cap, ETag or bulk support:
+/// renames are not supported; group names are unique; a user needs an email, one of them
+/// primary. The description gives no page cap, ETag or bulk support:
 /// 100, none and none are assumptions, the most conservative reading.
 pub const ATLASSIAN: ScimProfile = ScimProfile {
     name: ProfileName::Atlassian,
@@ -95,7 +105,16 @@ pub const ATLASSIAN: ScimProfile = ScimProfile {
     etag: false,
     delete_user_deactivates: true,
     group_rename: false,
+    // The description states no per-request limit (only 70,000 users per directory and
+    // 20,000 synced users per group), so none is imposed.
     max_members_per_patch: None,
+    // POST /Groups: "An attempt to create a group with an existing name fails with a 409".
+    unique_group_names: true,
+    // The ScimUser schema's `emails`: "This field is required during user creation or
+    // modification. One value must be marked as primary." POST /Users adds that "a user
+    // account can only be created if it has an email address on a verified domain", which
+    // a sandbox has no domains to check.
+    email_required: true,
     sorting: false,
     bulk: false,
 };

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::filter::{get_ci, parse_filter, parse_path, AttrPath, Filter};
 use super::profile::{FilterSupport, ScimProfile};
-use super::schema::{self, Attr, Kind, GROUP_ATTRS, GROUP_SCHEMA, USER_ATTRS, USER_SCHEMA};
+use super::schema::{self, group_attrs, user_attrs, Attr, Kind, Scope, GROUP_SCHEMA, USER_SCHEMA};
 use super::state::{Email, Member, Meta, Name, ScimGroup, ScimState, ScimUser};
 use super::wire::{sort_key, Call, Outcome, Reply, ScimError, LIST_SCHEMA, PATCH_SCHEMA};
 
@@ -70,15 +70,32 @@ fn resource_reply(call: &Call, status: StatusCode, body: Value, meta: &Meta, pro
     }
 }
 
+/// A 304 for `If-None-Match`: no body, but the `ETag` a 200 would carry (RFC 7232 §4.1
+/// requires it), so a client that revalidates learns the version it holds is current.
+fn not_modified(meta: &Meta) -> Reply {
+    Reply {
+        etag: Some(meta.etag()),
+        ..Reply::empty(StatusCode::NOT_MODIFIED)
+    }
+}
+
 // ----- listing -----
 
-fn list(call: &Call, profile: &ScimProfile, support: FilterSupport, resources: Vec<Value>) -> Outcome {
+fn list(
+    call: &Call,
+    profile: &ScimProfile,
+    support: FilterSupport,
+    attrs: &'static [Attr],
+    resources: Vec<Value>,
+) -> Outcome {
     let mut resources = resources;
     if let Some(text) = call.query("filter") {
-        let filter =
-            parse_filter(text).map_err(|e| ScimError::bad("invalidFilter", format!("{e} in filter {text}")))?;
+        let invalid = |e: String| ScimError::bad("invalidFilter", format!("{e} in filter {text}"));
+        let filter = parse_filter(text).map_err(invalid)?;
         check_supported(&filter, support)?;
-        resources.retain(|r| filter.matches(r));
+        let scope = Scope::resource(attrs);
+        filter.check(scope).map_err(invalid)?;
+        resources.retain(|r| filter.matches(r, scope));
     }
     if let (true, Some(by)) = (profile.sorting, call.query("sortBy")) {
         let descending = call
@@ -158,7 +175,7 @@ pub(crate) fn list_users(call: &Call, state: &mut ScimState, profile: &ScimProfi
         .filter(|u| visible(u, profile))
         .map(|u| user_json(u, profile, &call.base_url))
         .collect();
-    list(call, profile, profile.user_filter, users)
+    list(call, profile, profile.user_filter, user_attrs(profile), users)
 }
 
 pub(crate) fn list_groups(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
@@ -167,10 +184,26 @@ pub(crate) fn list_groups(call: &Call, state: &mut ScimState, profile: &ScimProf
         .iter()
         .map(|g| group_json(g, profile, &call.base_url))
         .collect();
-    list(call, profile, profile.group_filter, groups)
+    list(call, profile, profile.group_filter, group_attrs(profile), groups)
 }
 
 // ----- reading request bodies -----
+
+/// RFC 7643 §3: `schemas` is REQUIRED and "MUST contain at least one value, which SHALL be
+/// the base schema for the resource"; Atlassian's ScimUser and ScimGroup say the same ("This
+/// field is required during user creation or modification"). So a POST or PUT body without
+/// the resource's core URN is 400 `invalidSyntax` (the body "did not conform to the request
+/// schema", RFC 7644 §3.12). A PATCH body names the PatchOp URN instead (`apply_patch`).
+fn require_schema(body: &Value, urn: &str) -> Result<(), ScimError> {
+    let declared = get_ci(body, "schemas")
+        .and_then(Value::as_array)
+        .is_some_and(|s| s.iter().any(|v| v.as_str() == Some(urn)));
+    if declared {
+        Ok(())
+    } else {
+        Err(ScimError::bad("invalidSyntax", format!("schemas must contain {urn}.")))
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -204,21 +237,81 @@ fn read<T: serde::de::DeserializeOwned>(attrs: Map<String, Value>) -> Result<T, 
     serde_json::from_value(Value::Object(attrs)).map_err(|e| ScimError::bad("invalidValue", e.to_string()))
 }
 
-fn user_input(attrs: Map<String, Value>) -> Result<UserInput, ScimError> {
-    let input: UserInput = read(attrs)?;
-    if input.user_name.as_deref().is_none_or(|n| n.trim().is_empty()) {
-        return Err(ScimError::bad("invalidValue", "userName is required."));
+/// A POST or PUT body (or a PATCH's result) without a required attribute: 400
+/// `invalidValue`, RFC 7644 §3.12's "A required value was missing" (§3.5.1 says a PUT
+/// MUST carry every required attribute but names no error). A PATCH that removes one is
+/// refused earlier, with `mutability` (`apply_patch`).
+fn require_all(attrs: &Map<String, Value>, table: &[Attr]) -> Result<(), ScimError> {
+    match schema::missing_required(attrs, table).first() {
+        Some(missing) => Err(ScimError::bad("invalidValue", format!("{missing} is required."))),
+        None => Ok(()),
     }
-    Ok(input)
 }
 
-fn group_input(attrs: Map<String, Value>, state: &ScimState) -> Result<GroupInput, ScimError> {
-    let input: GroupInput = read(attrs)?;
-    if input.display_name.as_deref().is_none_or(|n| n.trim().is_empty()) {
-        return Err(ScimError::bad("invalidValue", "displayName is required."));
+fn user_input(attrs: Map<String, Value>, profile: &ScimProfile) -> Result<UserInput, ScimError> {
+    require_all(&attrs, user_attrs(profile))?;
+    check_primaries(&attrs, user_attrs(profile))?;
+    // `require_all` saw an email; Atlassian also wants one of them marked primary.
+    if profile.email_required && primaries(&attrs, "emails").is_empty() {
+        return Err(ScimError::bad("invalidValue", "One of emails must be primary."));
     }
+    read(attrs)
+}
+
+/// The multi-valued attributes of `table` whose values may be marked `primary`.
+fn with_primary(table: &'static [Attr]) -> impl Iterator<Item = &'static Attr> {
+    table
+        .iter()
+        .filter(|def| def.multi && schema::find(def.sub, "primary").is_some())
+}
+
+fn is_primary(value: &Value) -> bool {
+    value.get("primary") == Some(&Value::Bool(true))
+}
+
+/// The values of `key` marked primary.
+fn primaries<'a>(attrs: &'a Map<String, Value>, key: &str) -> Vec<&'a Value> {
+    match attrs.get(key) {
+        Some(Value::Array(items)) => items.iter().filter(|v| is_primary(v)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// RFC 7643 §2.4: "The primary attribute value "true" MUST appear no more than once";
+/// two are 400 `invalidValue`.
+fn check_primaries(attrs: &Map<String, Value>, table: &'static [Attr]) -> Result<(), ScimError> {
+    for def in with_primary(table) {
+        if primaries(attrs, def.name).len() > 1 {
+            return Err(ScimError::bad(
+                "invalidValue",
+                format!("At most one of {} may be primary.", def.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A group body, or a PATCH's result, for a group whose members are now `current` (none
+/// for a POST).
+fn group_input(
+    attrs: Map<String, Value>,
+    state: &ScimState,
+    profile: &ScimProfile,
+    current: &[Member],
+) -> Result<GroupInput, ScimError> {
+    require_all(&attrs, group_attrs(profile))?;
+    let input: GroupInput = read(attrs)?;
     for member in &input.members {
-        if !state.users.iter().any(|u| u.id == member.value) {
+        // A member being added must be a user the client can see: a deactivated Atlassian
+        // user answers 404 to "any future operation", so adding one is refused exactly as
+        // an unknown id is. One already in the group may stay, so a PUT restating the
+        // members, or a PATCH about someone else, does not fail over it.
+        let kept = current.iter().any(|m| m.value == member.value);
+        let known = state
+            .users
+            .iter()
+            .any(|u| u.id == member.value && (kept || visible(u, profile)));
+        if !known {
             return Err(ScimError::bad(
                 "invalidValue",
                 format!("No user has id {}.", member.value),
@@ -262,11 +355,14 @@ fn user_name_taken(state: &ScimState, name: &str, except: &str) -> bool {
         .any(|u| u.id != except && same_name(&u.user_name, name))
 }
 
-fn group_name_taken(state: &ScimState, name: &str, except: &str) -> bool {
-    state
-        .groups
-        .iter()
-        .any(|g| g.id != except && same_name(&g.display_name, name))
+/// Whether another group has this name, when the profile makes names unique (RFC 7643
+/// does not: two groups may share a `displayName` under `rfc`).
+fn group_name_taken(state: &ScimState, profile: &ScimProfile, name: &str, except: &str) -> bool {
+    profile.unique_group_names
+        && state
+            .groups
+            .iter()
+            .any(|g| g.id != except && same_name(&g.display_name, name))
 }
 
 fn created(call: &Call, body: Value, meta: &Meta, profile: &ScimProfile, location: String) -> Reply {
@@ -285,20 +381,33 @@ fn find_user(state: &ScimState, profile: &ScimProfile, id: &str) -> Result<usize
         .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))
 }
 
+/// The user a PUT, PATCH or DELETE targets, once its `If-Match` holds: 404 and 412 come
+/// before anything in the body is read, so a stale client learns that first.
+fn user_to_change(call: &Call, state: &ScimState, profile: &ScimProfile) -> Result<usize, ScimError> {
+    let index = find_user(state, profile, call.param("id"))?;
+    if profile.etag {
+        call.check_if_match(&state.users[index].meta.etag())?;
+    }
+    Ok(index)
+}
+
 pub(crate) fn create_user(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
-    let input = user_input(schema::canonical(USER_ATTRS, &call.json()?))?;
+    let body = call.json()?;
+    require_schema(&body, USER_SCHEMA)?;
+    let input = user_input(schema::canonical(user_attrs(profile), &body), profile)?;
     let name = input.user_name.clone().unwrap_or_default();
     // Creating a deactivated user's userName again reactivates it, keeping its id: the
     // Atlassian description's "until activated again" (how, it does not say).
     if let Some(index) = state
         .users
         .iter()
-        .position(|u| !visible(u, profile) && u.user_name.eq_ignore_ascii_case(&name))
+        .position(|u| !visible(u, profile) && same_name(&u.user_name, &name))
     {
+        let at = state.tick();
         let user = &mut state.users[index];
         apply_user(user, input);
         user.active = Some(true);
-        user.meta.touch();
+        user.meta.touch(at);
         let user = user.clone();
         let location = format!("{}/Users/{}", call.base_url, user.id);
         return Ok(created(
@@ -322,7 +431,7 @@ pub(crate) fn create_user(call: &Call, state: &mut ScimState, profile: &ScimProf
         display_name: None,
         emails: Vec::new(),
         active: None,
-        meta: Meta::new_now(),
+        meta: Meta::new(state.tick()),
     };
     apply_user(&mut user, input);
     let location = format!("{}/Users/{}", call.base_url, user.id);
@@ -340,7 +449,7 @@ pub(crate) fn create_user(call: &Call, state: &mut ScimState, profile: &ScimProf
 pub(crate) fn get_user(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
     let user = &state.users[find_user(state, profile, call.param("id"))?];
     if profile.etag && call.not_modified(&user.meta.etag()) {
-        return Ok(Reply::empty(StatusCode::NOT_MODIFIED));
+        return Ok(not_modified(&user.meta));
     }
     Ok(resource_reply(
         call,
@@ -352,29 +461,35 @@ pub(crate) fn get_user(call: &Call, state: &mut ScimState, profile: &ScimProfile
 }
 
 pub(crate) fn replace_user(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
+    let index = user_to_change(call, state, profile)?;
     let body = call.json()?;
-    let attrs = schema::canonical(USER_ATTRS, &body);
-    write_user(call, state, profile, attrs)
+    require_schema(&body, USER_SCHEMA)?;
+    let attrs = schema::canonical(user_attrs(profile), &body);
+    write_user(call, state, profile, index, attrs)
 }
 
 pub(crate) fn patch_user(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
-    let index = find_user(state, profile, call.param("id"))?;
+    // The precondition comes before the operations are even read: a stale client gets 412
+    // whatever its body holds, and nothing is applied, not even to a copy.
+    let index = user_to_change(call, state, profile)?;
     if !profile.patch {
         return Err(ScimError::not_implemented("PATCH is not supported."));
     }
     let current = serde_json::to_value(&state.users[index]).unwrap_or(Value::Null);
-    let mut doc = schema::canonical(USER_ATTRS, &current);
-    apply_patch(&mut doc, USER_ATTRS, &call.json()?, profile)?;
-    write_user(call, state, profile, doc)
+    let mut doc = schema::canonical(user_attrs(profile), &current);
+    apply_patch(&mut doc, user_attrs(profile), &call.json()?, profile)?;
+    write_user(call, state, profile, index, doc)
 }
 
-/// The end of PUT and PATCH: `attrs` become the user's attributes.
-fn write_user(call: &Call, state: &mut ScimState, profile: &ScimProfile, attrs: Map<String, Value>) -> Outcome {
-    let index = find_user(state, profile, call.param("id"))?;
-    if profile.etag {
-        call.check_if_match(&state.users[index].meta.etag())?;
-    }
-    let input = user_input(attrs)?;
+/// The end of PUT and PATCH: `attrs` become the attributes of the user at `index`.
+fn write_user(
+    call: &Call,
+    state: &mut ScimState,
+    profile: &ScimProfile,
+    index: usize,
+    attrs: Map<String, Value>,
+) -> Outcome {
+    let input = user_input(attrs, profile)?;
     let name = input.user_name.clone().unwrap_or_default();
     if user_name_taken(state, &name, call.param("id")) {
         return Err(ScimError::uniqueness(format!(
@@ -384,7 +499,7 @@ fn write_user(call: &Call, state: &mut ScimState, profile: &ScimProfile, attrs: 
     let mut user = state.users[index].clone();
     apply_user(&mut user, input);
     if user != state.users[index] {
-        user.meta.touch();
+        user.meta.touch(state.tick());
     }
     state.users[index] = user.clone();
     Ok(resource_reply(
@@ -397,21 +512,20 @@ fn write_user(call: &Call, state: &mut ScimState, profile: &ScimProfile, attrs: 
 }
 
 pub(crate) fn delete_user(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
-    let index = find_user(state, profile, call.param("id"))?;
-    if profile.etag {
-        call.check_if_match(&state.users[index].meta.etag())?;
-    }
+    let index = user_to_change(call, state, profile)?;
+    // One request, one tick: every resource it changes shows the same time.
+    let at = state.tick();
     if profile.delete_user_deactivates {
         let user = &mut state.users[index];
         user.active = Some(false);
-        user.meta.touch();
+        user.meta.touch(at);
     } else {
         let user = state.users.remove(index);
         for group in &mut state.groups {
             let before = group.members.len();
             group.members.retain(|m| m.value != user.id);
             if group.members.len() != before {
-                group.meta.touch();
+                group.meta.touch(at.clone());
             }
         }
     }
@@ -428,10 +542,21 @@ fn find_group(state: &ScimState, id: &str) -> Result<usize, ScimError> {
         .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))
 }
 
+/// The group a PUT, PATCH or DELETE targets, once its `If-Match` holds.
+fn group_to_change(call: &Call, state: &ScimState, profile: &ScimProfile) -> Result<usize, ScimError> {
+    let index = find_group(state, call.param("id"))?;
+    if profile.etag {
+        call.check_if_match(&state.groups[index].meta.etag())?;
+    }
+    Ok(index)
+}
+
 pub(crate) fn create_group(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
-    let input = group_input(schema::canonical(GROUP_ATTRS, &call.json()?), state)?;
+    let body = call.json()?;
+    require_schema(&body, GROUP_SCHEMA)?;
+    let input = group_input(schema::canonical(group_attrs(profile), &body), state, profile, &[])?;
     let name = input.display_name.clone().unwrap_or_default();
-    if group_name_taken(state, &name, "") {
+    if group_name_taken(state, profile, &name, "") {
         return Err(ScimError::uniqueness(format!("A group named {name} already exists.")));
     }
     let group = ScimGroup {
@@ -439,7 +564,7 @@ pub(crate) fn create_group(call: &Call, state: &mut ScimState, profile: &ScimPro
         display_name: name,
         external_id: input.external_id.clone(),
         members: members_of(&input),
-        meta: Meta::new_now(),
+        meta: Meta::new(state.tick()),
     };
     let location = format!("{}/Groups/{}", call.base_url, group.id);
     let body = group_json(&group, profile, &call.base_url);
@@ -451,40 +576,47 @@ pub(crate) fn create_group(call: &Call, state: &mut ScimState, profile: &ScimPro
 pub(crate) fn get_group(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
     let group = &state.groups[find_group(state, call.param("id"))?];
     if profile.etag && call.not_modified(&group.meta.etag()) {
-        return Ok(Reply::empty(StatusCode::NOT_MODIFIED));
+        return Ok(not_modified(&group.meta));
     }
     let body = group_json(group, profile, &call.base_url);
     Ok(resource_reply(call, StatusCode::OK, body, &group.meta, profile))
 }
 
 pub(crate) fn replace_group(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
-    let attrs = schema::canonical(GROUP_ATTRS, &call.json()?);
-    write_group(call, state, profile, attrs)
+    let index = group_to_change(call, state, profile)?;
+    let body = call.json()?;
+    require_schema(&body, GROUP_SCHEMA)?;
+    let attrs = schema::canonical(group_attrs(profile), &body);
+    write_group(call, state, profile, index, attrs)
 }
 
 pub(crate) fn patch_group(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
-    let index = find_group(state, call.param("id"))?;
+    // As for users: 412 before the operations are read.
+    let index = group_to_change(call, state, profile)?;
     if !profile.patch {
         return Err(ScimError::not_implemented("PATCH is not supported."));
     }
     let current = serde_json::to_value(&state.groups[index]).unwrap_or(Value::Null);
-    let mut doc = schema::canonical(GROUP_ATTRS, &current);
-    apply_patch(&mut doc, GROUP_ATTRS, &call.json()?, profile)?;
-    write_group(call, state, profile, doc)
+    let mut doc = schema::canonical(group_attrs(profile), &current);
+    apply_patch(&mut doc, group_attrs(profile), &call.json()?, profile)?;
+    write_group(call, state, profile, index, doc)
 }
 
-fn write_group(call: &Call, state: &mut ScimState, profile: &ScimProfile, attrs: Map<String, Value>) -> Outcome {
-    let index = find_group(state, call.param("id"))?;
-    if profile.etag {
-        call.check_if_match(&state.groups[index].meta.etag())?;
-    }
-    let input = group_input(attrs, state)?;
+/// The end of PUT and PATCH: `attrs` become the attributes of the group at `index`.
+fn write_group(
+    call: &Call,
+    state: &mut ScimState,
+    profile: &ScimProfile,
+    index: usize,
+    attrs: Map<String, Value>,
+) -> Outcome {
+    let input = group_input(attrs, state, profile, &state.groups[index].members)?;
     let name = input.display_name.clone().unwrap_or_default();
     if name != state.groups[index].display_name {
         if !profile.group_rename {
             return Err(ScimError::bad("mutability", "A group's displayName cannot be changed."));
         }
-        if group_name_taken(state, &name, call.param("id")) {
+        if group_name_taken(state, profile, &name, call.param("id")) {
             return Err(ScimError::uniqueness(format!("A group named {name} already exists.")));
         }
     }
@@ -493,7 +625,7 @@ fn write_group(call: &Call, state: &mut ScimState, profile: &ScimProfile, attrs:
     group.members = members_of(&input);
     group.external_id = input.external_id;
     if group != state.groups[index] {
-        group.meta.touch();
+        group.meta.touch(state.tick());
     }
     state.groups[index] = group.clone();
     let body = group_json(&group, profile, &call.base_url);
@@ -501,10 +633,7 @@ fn write_group(call: &Call, state: &mut ScimState, profile: &ScimProfile, attrs:
 }
 
 pub(crate) fn delete_group(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
-    let index = find_group(state, call.param("id"))?;
-    if profile.etag {
-        call.check_if_match(&state.groups[index].meta.etag())?;
-    }
+    let index = group_to_change(call, state, profile)?;
     state.groups.remove(index);
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
@@ -521,7 +650,7 @@ enum PatchKind {
 /// Applies a PatchOp body (RFC 7644 §3.5.2) to `doc`, all operations or none.
 fn apply_patch(
     doc: &mut Map<String, Value>,
-    attrs: &[Attr],
+    attrs: &'static [Attr],
     body: &Value,
     profile: &ScimProfile,
 ) -> Result<(), ScimError> {
@@ -572,7 +701,24 @@ fn apply_patch(
                 })
                 .unwrap_or(1);
         }
+        let missing_before = schema::missing_required(doc, attrs);
+        let primary_before: Vec<(&str, Vec<Value>)> = with_primary(attrs)
+            .map(|def| (def.name, primaries(doc, def.name).into_iter().cloned().collect()))
+            .collect();
         apply_op(doc, attrs, op, path, value)?;
+        demote_former_primaries(doc, &primary_before);
+        // RFC 7644 §3.5.2.2: "If an attribute is removed or becomes unassigned and is defined
+        // as a required attribute ..., the server SHALL return ... mutability". Checked after
+        // each operation, so a replace with `[]` or a removed required sub-attribute counts.
+        if let Some(lost) = schema::missing_required(doc, attrs)
+            .into_iter()
+            .find(|m| !missing_before.contains(m))
+        {
+            return Err(ScimError::bad(
+                "mutability",
+                format!("{lost} is required: it cannot be removed or left unassigned."),
+            ));
+        }
     }
     if let Some(max) = profile.max_members_per_patch {
         if members_touched > max {
@@ -588,11 +734,24 @@ fn apply_patch(
 
 fn apply_op(
     doc: &mut Map<String, Value>,
-    attrs: &[Attr],
+    attrs: &'static [Attr],
     op: PatchKind,
     path: Option<&str>,
     value: Option<&Value>,
 ) -> Result<(), ScimError> {
+    // `{"op":"remove","path":"members","value":[{"value":"<id>"}]}` is what Azure AD (Entra
+    // ID) sends to remove members, but RFC 7644 §3.5.2.2 gives a remove no value: its target
+    // is the path alone, so a provider reading the RFC removes every member. Accepting it
+    // would let a client pass here and empty groups there; refusing it (as scim2-models does
+    // by default) sends the client to `members[value eq "<id>"]`, which every provider reads
+    // alike. `invalidValue` is RFC 7644 §3.12's "value ... not compatible with the
+    // operation". The Atlassian description documents no remove with a value either.
+    if op == PatchKind::Remove && value.is_some_and(|v| !v.is_null()) {
+        return Err(ScimError::bad(
+            "invalidValue",
+            "A remove carries no value: name what to remove in its path, as members[value eq \"<id>\"].",
+        ));
+    }
     let Some(text) = path else {
         if op == PatchKind::Remove {
             return Err(ScimError::bad("noTarget", "remove needs a path."));
@@ -637,6 +796,14 @@ fn apply_op(
             format!("{} is not multi-valued.", def.name),
         ));
     }
+    // A path filter is read against the attribute's sub-attributes, and refused as a query
+    // filter would be (RFC 7644 §3.12 lists `invalidFilter` for PATCH path filters).
+    let scope = Scope::within(def);
+    if let Some(filter) = &path.filter {
+        filter
+            .check(scope)
+            .map_err(|e| ScimError::bad("invalidFilter", format!("{e} in path {text}")))?;
+    }
     let key = def.name;
     let needs_value = || {
         value
@@ -645,22 +812,7 @@ fn apply_op(
     };
     match (op, &path.filter, sub) {
         (PatchKind::Remove, None, None) => {
-            match (def.multi, value) {
-                // `{"op":"remove","path":"members","value":[{"value":"id"}]}`: not in the RFC,
-                // but what Azure AD sends to remove members, so providers it talks to accept it.
-                (true, Some(v)) if !v.is_null() => {
-                    let gone: Vec<Value> = as_list(&schema::canonical_value(def, v))
-                        .iter()
-                        .filter_map(|e| get_ci(e, "value").cloned())
-                        .collect();
-                    if let Some(Value::Array(items)) = doc.get_mut(key) {
-                        items.retain(|e| get_ci(e, "value").is_none_or(|x| !gone.contains(x)));
-                    }
-                }
-                _ => {
-                    doc.remove(key);
-                }
-            }
+            doc.remove(key);
         }
         (PatchKind::Remove, None, Some(sub)) => {
             for element in elements(doc, key) {
@@ -672,12 +824,12 @@ fn apply_op(
         (PatchKind::Remove, Some(filter), None) => {
             // Removing values that are not there is a success (RFC 7644 §3.5.2.2).
             if let Some(Value::Array(items)) = doc.get_mut(key) {
-                items.retain(|e| !filter.matches(e));
+                items.retain(|e| !filter.matches(e, scope));
             }
         }
         (PatchKind::Remove, Some(filter), Some(sub)) => {
             for element in elements(doc, key) {
-                if filter.matches(element) {
+                if filter.matches(element, scope) {
                     if let Some(object) = element.as_object_mut() {
                         object.remove(sub.name);
                     }
@@ -727,7 +879,10 @@ fn apply_op(
                 Some(sub) => json!({ sub.name: new.clone() }),
                 None => Value::Object(schema::canonical(def.sub, new)),
             };
-            let targets: Vec<&mut Value> = elements(doc, key).into_iter().filter(|e| filter.matches(e)).collect();
+            let targets: Vec<&mut Value> = elements(doc, key)
+                .into_iter()
+                .filter(|e| filter.matches(e, scope))
+                .collect();
             if targets.is_empty() {
                 return Err(ScimError::bad(
                     "noTarget",
@@ -740,6 +895,29 @@ fn apply_op(
         }
     }
     Ok(())
+}
+
+/// RFC 7644 §3.5.2: "a PATCH operation that sets a value's "primary" sub-attribute to
+/// "true" SHALL cause the server to automatically set "primary" to "false" for any other
+/// values". A value is newly primary when it was not among `before`, the primary values
+/// ahead of the operation; if there is one, those former ones stop being primary. An
+/// operation that marks two values primary itself is left for `check_primaries` to refuse.
+fn demote_former_primaries(doc: &mut Map<String, Value>, before: &[(&str, Vec<Value>)]) {
+    for (key, former) in before {
+        let Some(Value::Array(items)) = doc.get_mut(*key) else {
+            continue;
+        };
+        if !items.iter().any(|v| is_primary(v) && !former.contains(v)) {
+            continue;
+        }
+        for item in items.iter_mut() {
+            if is_primary(item) && former.contains(item) {
+                if let Some(object) = item.as_object_mut() {
+                    object.insert("primary".to_owned(), Value::Bool(false));
+                }
+            }
+        }
+    }
 }
 
 fn as_list(value: &Value) -> Vec<Value> {

@@ -21,6 +21,7 @@ pub(crate) enum Kind {
     Boolean,
     Complex,
     Reference,
+    DateTime,
 }
 
 /// One attribute of RFC 7643 §7's schema representation (the parts the emulator uses).
@@ -65,6 +66,9 @@ const EMAIL_SUBS: &[Attr] = &[
 ];
 
 const MEMBER_SUBS: &[Attr] = &[
+    // RFC 7643 §8.7.1's Group schema lists `members.value` with `caseExact: false`, but the
+    // value is a resource's `id`, which §3.1 makes case exact; the emulator compares it as
+    // an id everywhere (membership, filters), the stricter of the two readings.
     Attr {
         required: true,
         case_exact: true,
@@ -79,57 +83,187 @@ const MEMBER_SUBS: &[Attr] = &[
     attr("$ref", Kind::Reference),
 ];
 
+const USER_NAME: Attr = Attr {
+    required: true,
+    unique: true,
+    ..attr("userName", Kind::String)
+};
+
+const EXTERNAL_ID: Attr = Attr {
+    case_exact: true,
+    ..attr("externalId", Kind::String)
+};
+
+const EMAILS: Attr = Attr {
+    multi: true,
+    sub: EMAIL_SUBS,
+    ..attr("emails", Kind::Complex)
+};
+
+/// RFC 7643 §4.2 calls `displayName` REQUIRED (its §8.7.1 schema says `required: false`;
+/// the emulator takes the stricter text) and gives it `uniqueness: none`.
+const GROUP_DISPLAY_NAME: Attr = Attr {
+    required: true,
+    ..attr("displayName", Kind::String)
+};
+
+const MEMBERS: Attr = Attr {
+    multi: true,
+    sub: MEMBER_SUBS,
+    ..attr("members", Kind::Complex)
+};
+
 /// `externalId` is a common attribute (RFC 7643 §3.1) but is listed so requests can be
 /// read through the same table; the published schema leaves it out, as the RFC's does.
-pub(crate) const USER_ATTRS: &[Attr] = &[
+const USER_ATTRS: &[Attr] = &[
+    USER_NAME,
+    EXTERNAL_ID,
     Attr {
-        required: true,
-        unique: true,
-        ..attr("userName", Kind::String)
+        sub: NAME_SUBS,
+        ..attr("name", Kind::Complex)
     },
-    Attr {
-        case_exact: true,
-        ..attr("externalId", Kind::String)
-    },
+    attr("displayName", Kind::String),
+    EMAILS,
+    attr("active", Kind::Boolean),
+];
+
+/// The User attributes when the profile requires an email: the same, with `emails`
+/// required, so the published schema says so and every check reads it from here.
+const USER_ATTRS_WITH_EMAIL: &[Attr] = &[
+    USER_NAME,
+    EXTERNAL_ID,
     Attr {
         sub: NAME_SUBS,
         ..attr("name", Kind::Complex)
     },
     attr("displayName", Kind::String),
     Attr {
-        multi: true,
-        sub: EMAIL_SUBS,
-        ..attr("emails", Kind::Complex)
+        required: true,
+        ..EMAILS
     },
     attr("active", Kind::Boolean),
 ];
 
-pub(crate) const GROUP_ATTRS: &[Attr] = &[
+const GROUP_ATTRS: &[Attr] = &[GROUP_DISPLAY_NAME, EXTERNAL_ID, MEMBERS];
+
+/// The Group attributes when the profile makes group names unique.
+const GROUP_ATTRS_UNIQUE_NAME: &[Attr] = &[
     Attr {
-        required: true,
         unique: true,
-        ..attr("displayName", Kind::String)
+        ..GROUP_DISPLAY_NAME
     },
+    EXTERNAL_ID,
+    MEMBERS,
+];
+
+/// The User attributes as `profile` defines them.
+pub(crate) fn user_attrs(profile: &ScimProfile) -> &'static [Attr] {
+    if profile.email_required {
+        USER_ATTRS_WITH_EMAIL
+    } else {
+        USER_ATTRS
+    }
+}
+
+/// The Group attributes as `profile` defines them.
+pub(crate) fn group_attrs(profile: &ScimProfile) -> &'static [Attr] {
+    if profile.unique_group_names {
+        GROUP_ATTRS_UNIQUE_NAME
+    } else {
+        GROUP_ATTRS
+    }
+}
+
+const META_SUBS: &[Attr] = &[
     Attr {
+        read_only: true,
         case_exact: true,
-        ..attr("externalId", Kind::String)
+        ..attr("resourceType", Kind::String)
     },
     Attr {
-        multi: true,
-        sub: MEMBER_SUBS,
-        ..attr("members", Kind::Complex)
+        read_only: true,
+        ..attr("created", Kind::DateTime)
+    },
+    Attr {
+        read_only: true,
+        ..attr("lastModified", Kind::DateTime)
+    },
+    // A reference is case exact (RFC 7643 §2.3.7).
+    Attr {
+        read_only: true,
+        case_exact: true,
+        ..attr("location", Kind::Reference)
+    },
+    Attr {
+        read_only: true,
+        case_exact: true,
+        ..attr("version", Kind::String)
     },
 ];
 
-/// Attributes every resource has and no client writes.
-const READ_ONLY_COMMON: &[&str] = &["id", "meta", "schemas"];
+/// The attributes every resource has and no client writes (RFC 7643 §3, §3.1), with the
+/// characteristics the RFC gives them; filters may name them as they name a resource's own.
+const COMMON_ATTRS: &[Attr] = &[
+    Attr {
+        read_only: true,
+        case_exact: true,
+        ..attr("id", Kind::String)
+    },
+    Attr {
+        read_only: true,
+        sub: META_SUBS,
+        ..attr("meta", Kind::Complex)
+    },
+    // URIs, so case exact like any reference.
+    Attr {
+        read_only: true,
+        multi: true,
+        case_exact: true,
+        ..attr("schemas", Kind::Reference)
+    },
+];
+
+/// The attributes a filter's names are read against: a resource's own with the common
+/// ones at the top, or, inside `attr[...]`, the sub-attributes of `attr`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scope {
+    own: &'static [Attr],
+    common: &'static [Attr],
+}
+
+impl Scope {
+    /// A resource's top level: `attrs` and the common attributes.
+    pub fn resource(attrs: &'static [Attr]) -> Self {
+        Scope {
+            own: attrs,
+            common: COMMON_ATTRS,
+        }
+    }
+
+    /// Inside `def[...]`: its sub-attributes.
+    pub fn within(def: &'static Attr) -> Self {
+        Scope {
+            own: def.sub,
+            common: &[],
+        }
+    }
+
+    /// Under an attribute the schema does not know: nothing is known either.
+    pub fn unknown() -> Self {
+        Scope { own: &[], common: &[] }
+    }
+
+    pub fn find(&self, name: &str) -> Option<&'static Attr> {
+        find(self.own, name).or_else(|| find(self.common, name))
+    }
+}
 
 pub(crate) fn find<'a>(attrs: &'a [Attr], name: &str) -> Option<&'a Attr> {
     attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name))
 }
 
 pub(crate) fn is_read_only_common(name: &str) -> bool {
-    READ_ONLY_COMMON.iter().any(|a| a.eq_ignore_ascii_case(name))
+    find(COMMON_ATTRS, name).is_some()
 }
 
 /// The writable attributes of `body`, with canonical names; unknown and read-only ones are
@@ -161,6 +295,41 @@ pub(crate) fn canonical_value(def: &Attr, value: &Value) -> Value {
     }
 }
 
+/// The required attributes `doc` (canonical names) lacks, as paths: a required attribute
+/// absent or unassigned, or a required sub-attribute missing from one of the values that
+/// are there (RFC 7643 §2.5: null, an empty string and `[]` are unassigned).
+pub(crate) fn missing_required(doc: &serde_json::Map<String, Value>, attrs: &[Attr]) -> Vec<String> {
+    let mut missing = Vec::new();
+    for def in attrs {
+        let value = doc.get(def.name).filter(|v| !unassigned(v));
+        let Some(value) = value else {
+            if def.required {
+                missing.push(def.name.to_owned());
+            }
+            continue;
+        };
+        let values: Vec<&Value> = match value {
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        for sub in def.sub.iter().filter(|s| s.required) {
+            if values.iter().any(|v| v.get(sub.name).is_none_or(unassigned)) {
+                missing.push(format!("{}.{}", def.name, sub.name));
+            }
+        }
+    }
+    missing
+}
+
+fn unassigned(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        Value::Array(items) => items.is_empty(),
+        _ => false,
+    }
+}
+
 fn attr_json(a: &Attr) -> Value {
     let mut value = json!({
         "name": a.name,
@@ -169,6 +338,7 @@ fn attr_json(a: &Attr) -> Value {
             Kind::Boolean => "boolean",
             Kind::Complex => "complex",
             Kind::Reference => "reference",
+            Kind::DateTime => "dateTime",
         },
         "multiValued": a.multi,
         "description": a.name,
@@ -200,10 +370,10 @@ fn schema_json(id: &str, name: &str, attrs: &[Attr], base: &str) -> Value {
     })
 }
 
-fn schemas(base: &str) -> Vec<Value> {
+fn schemas(base: &str, profile: &ScimProfile) -> Vec<Value> {
     vec![
-        schema_json(USER_SCHEMA, "User", USER_ATTRS, base),
-        schema_json(GROUP_SCHEMA, "Group", GROUP_ATTRS, base),
+        schema_json(USER_SCHEMA, "User", user_attrs(profile), base),
+        schema_json(GROUP_SCHEMA, "Group", group_attrs(profile), base),
     ]
 }
 
@@ -242,12 +412,12 @@ fn by_id(resources: Vec<Value>, id: &str, what: &str) -> Outcome {
         .ok_or_else(|| ScimError::not_found(format!("{what} {id} not found")))
 }
 
-pub(crate) fn get_schemas(call: &Call, _: &mut ScimState, _: &ScimProfile) -> Outcome {
-    Ok(Reply::ok(list(schemas(&call.base_url))))
+pub(crate) fn get_schemas(call: &Call, _: &mut ScimState, profile: &ScimProfile) -> Outcome {
+    Ok(Reply::ok(list(schemas(&call.base_url, profile))))
 }
 
-pub(crate) fn get_schema(call: &Call, _: &mut ScimState, _: &ScimProfile) -> Outcome {
-    by_id(schemas(&call.base_url), call.param("id"), "Schema")
+pub(crate) fn get_schema(call: &Call, _: &mut ScimState, profile: &ScimProfile) -> Outcome {
+    by_id(schemas(&call.base_url, profile), call.param("id"), "Schema")
 }
 
 pub(crate) fn get_resource_types(call: &Call, _: &mut ScimState, _: &ScimProfile) -> Outcome {

@@ -34,6 +34,10 @@ pub struct ScimState {
     /// against the same file give the same ids.
     #[serde(default)]
     pub serial: u64,
+    /// How many changes the emulator has stamped: `meta.created` and `meta.lastModified`
+    /// derive from this, not from the wall clock (see `ScimState::tick`).
+    #[serde(default)]
+    pub clock: u64,
     #[serde(default)]
     pub users: Vec<ScimUser>,
     #[serde(default)]
@@ -50,6 +54,7 @@ impl Default for ScimState {
             profile: ProfileName::default(),
             directory_id: default_directory(),
             serial: 0,
+            clock: 0,
             users: Vec::new(),
             groups: Vec::new(),
             faults: None,
@@ -139,19 +144,18 @@ pub struct Meta {
 }
 
 impl Meta {
-    /// A new resource's meta: created now, at version 1.
-    pub fn new_now() -> Self {
-        let now = now_rfc3339();
+    /// A new resource's meta: created `at`, at version 1.
+    pub fn new(at: String) -> Self {
         Meta {
-            created: now.clone(),
-            last_modified: now,
+            created: at.clone(),
+            last_modified: at,
             version: 1,
         }
     }
 
-    /// Marks one more change.
-    pub fn touch(&mut self) {
-        self.last_modified = now_rfc3339();
+    /// Marks one more change, made `at`.
+    pub fn touch(&mut self, at: String) {
+        self.last_modified = at;
         self.version += 1;
     }
 
@@ -237,6 +241,16 @@ impl ScimState {
         crate::sandbox::state::save_yaml(path, self.to_yaml())
     }
 
+    /// The time of a change about to be made, as RFC 3339: `CLOCK_EPOCH` plus one second
+    /// per change so far. Not the wall clock: the same requests against the same file must
+    /// save the same file (a state is a test fixture, diffed and committed), and a counter
+    /// kept in the file does that while keeping what clients rely on in timestamps:
+    /// `lastModified` never precedes `created`, and a later change has a later time.
+    pub fn tick(&mut self) -> String {
+        self.clock += 1;
+        rfc3339(CLOCK_EPOCH.saturating_add(self.clock))
+    }
+
     /// The next id: a UUID-shaped hash of the directory and a counter, so ids look like
     /// the vendors' and are the same on every run from the same file.
     pub fn next_id(&mut self) -> String {
@@ -261,15 +275,11 @@ impl ScimState {
     }
 }
 
-/// The current time as RFC 3339 UTC (`2026-01-02T03:04:05Z`), as SCIM's `dateTime`
-/// requires; written here because the crate has no date library and needs only this.
-pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    rfc3339(secs)
-}
+/// Where the sandbox's clock starts: 2026-01-01T00:00:00Z.
+const CLOCK_EPOCH: u64 = 1_767_225_600;
 
+/// Seconds since 1970 as RFC 3339 UTC (`2026-01-02T03:04:05Z`), as SCIM's `dateTime`
+/// requires; written here because the crate has no date library and needs only this.
 fn rfc3339(secs: u64) -> String {
     let (year, month, day) = crate::audit::civil_from_days(i64::try_from(secs / 86_400).unwrap_or(0));
     let rem = secs % 86_400;
@@ -284,6 +294,15 @@ fn rfc3339(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::rfc3339;
+
+    #[test]
+    fn the_clock_starts_at_its_epoch_and_ticks_once_per_change() {
+        let mut state = super::ScimState::default();
+        assert_eq!(rfc3339(super::CLOCK_EPOCH), "2026-01-01T00:00:00Z");
+        assert_eq!(state.tick(), "2026-01-01T00:00:01Z");
+        assert_eq!(state.tick(), "2026-01-01T00:00:02Z");
+        assert_eq!(state.clock, 2);
+    }
 
     #[test]
     fn formats_dates() {
