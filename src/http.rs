@@ -163,6 +163,9 @@ pub struct HttpClient {
 pub struct Reply {
     pub body: String,
     pub etag: Option<String>,
+    /// An earlier attempt of this request may have been applied too (its answer was
+    /// lost): a create may have created twice where the server does not refuse that.
+    pub after_ambiguous: bool,
 }
 
 /// How one attempt failed, before the retry loop decides what to do with it.
@@ -313,7 +316,10 @@ impl HttpClient {
         loop {
             attempt += 1;
             let failure = match self.attempt(&method, &url, &request, body, if_match).await {
-                Ok(text) => return Ok((text, attempt)),
+                Ok(mut reply) => {
+                    reply.after_ambiguous = earlier_ambiguous;
+                    return Ok((reply, attempt));
+                }
                 Err(f) => f,
             };
             if !failure.retryable {
@@ -446,7 +452,11 @@ impl HttpClient {
             }
         };
         if status.is_success() {
-            return Ok(Reply { body: text, etag });
+            return Ok(Reply {
+                body: text,
+                etag,
+                after_ambiguous: false,
+            });
         }
         // Scrub before cutting, so a token split by the cut cannot slip through.
         let text = self.redact(&text);

@@ -290,18 +290,24 @@ impl Scim {
     /// Finds an object by its name: with an `eq` filter where the profile has one, else by
     /// reading the whole list.
     async fn find(&self, collection: Collection, name: &str) -> Result<Option<Value>, HttpError> {
+        Ok(self.find_all(collection, name).await?.into_iter().next())
+    }
+
+    /// Every object of that name (more than one only where names are not unique).
+    async fn find_all(&self, collection: Collection, name: &str) -> Result<Vec<Value>, HttpError> {
         let key = collection.key();
         let filter = self
             .profile
             .eq_filters
             .contains(&key)
             .then(|| wire::filter_eq(key, name));
-        let found = self.list(collection, filter).await?;
-        Ok(found.into_iter().find(|r| {
+        let mut found = self.list(collection, filter).await?;
+        found.retain(|r| {
             r.get(key)
                 .and_then(Value::as_str)
                 .is_some_and(|v| v.eq_ignore_ascii_case(name))
-        }))
+        });
+        Ok(found)
     }
 
     fn fail(&self, change: &Change, why: impl Into<String>) -> ProviderError {
@@ -552,6 +558,9 @@ impl Scim {
         {
             Ok(reply) => {
                 let (object, _) = self.object_from("/Groups", &reply)?;
+                if reply.after_ambiguous {
+                    self.remove_twins(name, &object.id).await?;
+                }
                 self.remember(Collection::Groups, name, Some(object));
                 Ok(())
             }
@@ -572,6 +581,24 @@ impl Scim {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// A create was sent again after an attempt whose answer was lost; where group names
+    /// are not unique (RFC 7643 leaves them so) both attempts may have created a group.
+    /// The twin is the same name with no members: delete it, so the service keeps one.
+    async fn remove_twins(&self, name: &str, kept: &str) -> Result<(), HttpError> {
+        for raw in self.find_all(Collection::Groups, name).await? {
+            let id = raw.get("id").and_then(Value::as_str).unwrap_or_default();
+            if id != kept && member_ids(&raw).is_empty() {
+                let path = format!("/Groups/{id}");
+                match self.http.send_if_match(Method::DELETE, &path, &[], None, None).await {
+                    Ok(_) => {}
+                    Err(e) if e.is_status(404) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Adds or removes members of one group, as many per request as the profile allows.
