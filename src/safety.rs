@@ -28,6 +28,9 @@ pub enum Rule {
     MinAdmins,
     MaxDeletes,
     MaxDeletePercent,
+    /// The plan would take over an account another provisioning client owns: its
+    /// externalId names someone else.
+    ForeignAccount,
 }
 
 /// One reason the plan may not run.
@@ -70,6 +73,7 @@ pub struct Context<'a> {
 /// Every rule the changes break, in a stable order.
 pub fn check(changes: &[Change], cx: &Context<'_>) -> Vec<Refusal> {
     let mut out = protected(changes, cx.policy);
+    out.extend(foreign_accounts(changes));
     let targets: BTreeSet<&str> = changes.iter().map(|c| c.address.target.as_str()).collect();
     for target in targets {
         let mine: Vec<&Change> = changes.iter().filter(|c| c.address.target == target).collect();
@@ -116,6 +120,30 @@ fn protected(changes: &[Change], policy: &Policy) -> Vec<Refusal> {
                 message: format!(
                     "{} {} touches `{hit}`, which policy.protect lists",
                     verb(c.action),
+                    c.address
+                ),
+            })
+        })
+        .collect()
+}
+
+/// An account found under a declared username whose externalId names someone else was
+/// provisioned by another client (or for another person): rewriting it to the manifest's
+/// person would take it over silently.
+fn foreign_accounts(changes: &[Change]) -> Vec<Refusal> {
+    changes
+        .iter()
+        .filter_map(|c| {
+            let (Some(Resource::User(before)), Some(Resource::User(after))) = (&c.before, &c.after) else {
+                return None;
+            };
+            let (Some(theirs), Some(ours)) = (&before.external_id, &after.external_id) else {
+                return None;
+            };
+            (theirs != ours).then(|| Refusal {
+                rule: Rule::ForeignAccount,
+                message: format!(
+                    "{} belongs to another account (externalId `{theirs}`, not `{ours}`); the plan would take it over",
                     c.address
                 ),
             })

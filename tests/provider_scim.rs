@@ -386,11 +386,20 @@ async fn a_create_that_collides_with_the_same_person_adopts_them_and_another_is_
     let state = e.shared.state();
     let ann = state.users.iter().find(|u| u.user_name == "ann").unwrap();
     assert_eq!(ann.display_name.as_deref(), Some("Ann Lee"));
-    let left = plan_only(&desired).await;
+    // The next plan would rewrite the other account into Bob's: refused, not done.
+    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let mut left = rollcall::plan::build(&desired, &live);
+    left.review(&connected.accounts, &live, None);
+    connected.shutdown().await;
     assert_eq!(
         lines(&left),
         ["~ idp.user[\"bob\"]"],
         "only Bob's account still differs"
+    );
+    let refusals: Vec<&str> = left.refusals.iter().map(|r| r.message.as_str()).collect();
+    assert_eq!(
+        refusals,
+        ["idp.user[\"bob\"] belongs to another account (externalId `robert`, not `bob`); the plan would take it over"]
     );
     e.shutdown().await;
 }

@@ -86,11 +86,17 @@ impl CliError {
             hints
                 .push("declare the protected user or group as it is live, or take it out of policy.protect".to_owned());
         }
-        if refusals
-            .iter()
-            .any(|r| matches!(r.rule, Rule::OwnAccount | Rule::MinAdmins))
-        {
-            hints.push("keep the administrators in the manifest; change the account rollcall works as by hand, outside rollcall".to_owned());
+        if refusals.iter().any(|r| r.rule == Rule::OwnAccount) {
+            hints.push(
+                "keep the account rollcall works as declared and active; change it by hand, outside rollcall"
+                    .to_owned(),
+            );
+        }
+        if refusals.iter().any(|r| r.rule == Rule::MinAdmins) {
+            hints.push("keep enough administrators in the manifest, or lower policy.min_admins".to_owned());
+        }
+        if refusals.iter().any(|r| r.rule == Rule::ForeignAccount) {
+            hints.push("give the person another id on that target under `ids:`, or, if the account is theirs, clear its externalId on the service first".to_owned());
         }
         CliError::Refused {
             reasons: refusals.iter().map(|r| r.message.clone()).collect(),

@@ -64,9 +64,11 @@ pub struct RawTarget {
     pub auth: Option<RawAuth>,
     /// Whether users created by rollcall are emailed a link to set their password
     /// (`notify=true`). When false they are created with a random password they must
-    /// reset, which suits instances where people sign in through SSO.
-    #[serde(default = "default_true")]
-    pub notify_new_users: bool,
+    /// reset, which suits instances where people sign in through SSO. Bitbucket Data
+    /// Center only; default true.
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub notify_new_users: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]

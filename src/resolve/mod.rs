@@ -187,6 +187,13 @@ impl<'a> Resolver<'a> {
                 return None;
             }
         };
+        if let (Platform::Scim(_), Some(notify)) = (platform, &raw.notify_new_users) {
+            self.error(
+                origin(file, notify),
+                format!("target `{name}` is a SCIM target but sets `notify_new_users`"),
+                "a SCIM service invites people its own way (or through single sign-on); remove it",
+            );
+        }
         let url_at = origin(file, &raw.url);
         let url = raw.url.value.trim();
         let endpoint = if let Some(path) = url.strip_prefix("sandbox:") {
@@ -267,7 +274,11 @@ impl<'a> Resolver<'a> {
             None => None,
         };
         if auth.is_none() && matches!(endpoint, Endpoint::Url(_)) {
-            self.error(url_at, format!("target `{name}` has no `auth`"), "add `auth: { token: ${env:BITBUCKET_TOKEN}, account: NAME }` (Bearer, NAME the account the token belongs to) or `auth: { username: NAME, token: ${env:…} }` (Basic)");
+            let hint = match platform {
+                Platform::BitbucketDatacenter => "add `auth: { token: ${env:BITBUCKET_TOKEN}, account: NAME }` (Bearer, NAME the account the token belongs to) or `auth: { username: NAME, token: ${env:…} }` (Basic)",
+                Platform::Scim(_) => "add `auth: { token: ${env:SCIM_TOKEN} }`, the service's bearer token (for Atlassian, the directory's API key)",
+            };
+            self.error(url_at, format!("target `{name}` has no `auth`"), hint);
             return None;
         }
         Some(TargetConfig {
@@ -277,7 +288,7 @@ impl<'a> Resolver<'a> {
             url: url.to_owned(),
             auth,
             account,
-            notify_new_users: raw.notify_new_users,
+            notify_new_users: raw.notify_new_users.as_ref().is_none_or(|n| n.value),
             scope: ReadScope::default(),
         })
     }
