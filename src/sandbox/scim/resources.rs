@@ -81,14 +81,30 @@ fn not_modified(meta: &Meta) -> Reply {
 
 // ----- listing -----
 
-fn list(
+/// A page of `items`. Only a filter or a sort needs every item as JSON; otherwise only
+/// the page's items are rendered, so reading a large directory page by page costs each
+/// request its page, not the whole directory.
+fn list<T>(
     call: &Call,
     profile: &ScimProfile,
     support: FilterSupport,
     attrs: &'static [Attr],
-    resources: Vec<Value>,
+    items: Vec<&T>,
+    to_json: impl Fn(&T) -> Value,
 ) -> Outcome {
-    let mut resources = resources;
+    let sorting = profile.sorting && call.query("sortBy").is_some();
+    if call.query("filter").is_none() && !sorting {
+        let (start, count) = window(call, profile)?;
+        let projection = call.projection();
+        let page: Vec<Value> = items
+            .iter()
+            .skip(start - 1)
+            .take(count)
+            .map(|item| projection.apply(to_json(item)))
+            .collect();
+        return Ok(page_reply(start, items.len(), page));
+    }
+    let mut resources: Vec<Value> = items.iter().map(|item| to_json(item)).collect();
     if let Some(text) = call.query("filter") {
         let invalid = |e: String| ScimError::bad("invalidFilter", format!("{e} in filter {text}"));
         let filter = parse_filter(text).map_err(invalid)?;
@@ -110,27 +126,37 @@ fn list(
             (None, None) => std::cmp::Ordering::Equal,
         });
     }
+    let (start, count) = window(call, profile)?;
+    let total = resources.len();
+    let projection = call.projection();
+    let page: Vec<Value> = resources
+        .into_iter()
+        .skip(start - 1)
+        .take(count)
+        .map(|r| projection.apply(r))
+        .collect();
+    Ok(page_reply(start, total, page))
+}
+
+/// The 1-based start and how many items to serve, from `startIndex` and `count`.
+fn window(call: &Call, profile: &ScimProfile) -> Result<(usize, usize), ScimError> {
     let start = integer(call, "startIndex")?.unwrap_or(1).max(1);
+    let start = usize::try_from(start).unwrap_or(usize::MAX);
     // A negative count means 0 (§3.4.2.4); a larger one than the cap is served as the cap.
     let count = integer(call, "count")?
         .map_or(profile.max_results, |c| usize::try_from(c.max(0)).unwrap_or(0))
         .min(profile.max_results);
-    let total = resources.len();
-    let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
-    let projection = call.projection();
-    let page: Vec<Value> = resources
-        .into_iter()
-        .skip(skip)
-        .take(count)
-        .map(|r| projection.apply(r))
-        .collect();
-    Ok(Reply::ok(json!({
+    Ok((start, count))
+}
+
+fn page_reply(start: usize, total: usize, page: Vec<Value>) -> Reply {
+    Reply::ok(json!({
         "schemas": [LIST_SCHEMA],
         "totalResults": total,
         "itemsPerPage": page.len(),
         "startIndex": start,
         "Resources": page,
-    })))
+    }))
 }
 
 fn integer(call: &Call, name: &str) -> Result<Option<i64>, ScimError> {
@@ -169,22 +195,17 @@ fn visible(user: &ScimUser, profile: &ScimProfile) -> bool {
 }
 
 pub(crate) fn list_users(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
-    let users = state
-        .users
-        .iter()
-        .filter(|u| visible(u, profile))
-        .map(|u| user_json(u, profile, &call.base_url))
-        .collect();
-    list(call, profile, profile.user_filter, user_attrs(profile), users)
+    let users = state.users.iter().filter(|u| visible(u, profile)).collect();
+    list(call, profile, profile.user_filter, user_attrs(profile), users, |u| {
+        user_json(u, profile, &call.base_url)
+    })
 }
 
 pub(crate) fn list_groups(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
-    let groups = state
-        .groups
-        .iter()
-        .map(|g| group_json(g, profile, &call.base_url))
-        .collect();
-    list(call, profile, profile.group_filter, group_attrs(profile), groups)
+    let groups = state.groups.iter().collect();
+    list(call, profile, profile.group_filter, group_attrs(profile), groups, |g| {
+        group_json(g, profile, &call.base_url)
+    })
 }
 
 // ----- reading request bodies -----
