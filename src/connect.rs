@@ -200,7 +200,7 @@ async fn start_sandbox(
             let state = scim_emulator::ScimState::load(path).map_err(|e| state_error(e.to_string()))?;
             // The manifest says which dialect the target speaks; a sandbox of another
             // would test the wrong thing.
-            if state.profile.as_str() != profile.as_str() {
+            if state.profile != profile {
                 return Err(ConnectError {
                     target: target.to_owned(),
                     message: format!(

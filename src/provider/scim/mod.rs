@@ -57,6 +57,14 @@ struct Object {
     raw: Value,
 }
 
+impl Object {
+    /// An object as a list or a lookup gave it, with `meta.version` as its version.
+    fn listed(id: String, raw: Value) -> Object {
+        let version = version_of(&raw);
+        Object { id, version, raw }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Collection {
     Users,
@@ -224,14 +232,9 @@ impl Scim {
                 Resource::User(attrs),
             );
             names_by_id.insert(u.id.clone(), u.user_name.clone());
-            known.users.insert(
-                u.user_name.to_lowercase(),
-                Object {
-                    id: u.id,
-                    version: u.meta.and_then(|m| m.version),
-                    raw,
-                },
-            );
+            known
+                .users
+                .insert(u.user_name.to_lowercase(), Object::listed(u.id, raw));
         }
         for raw in groups {
             let g: wire::Group = self.parse("/Groups", &raw)?;
@@ -257,11 +260,7 @@ impl Scim {
                     out.insert(Address::new(&self.target, id), Resource::Membership);
                 }
             }
-            let object = Object {
-                id: g.id,
-                version: g.meta.and_then(|m| m.version),
-                raw,
-            };
+            let object = Object::listed(g.id, raw);
             // RFC 7643 does not make displayName unique, and some services (scim2-server)
             // accept a second group of the same name. rollcall matches groups by name, so
             // two of one name cannot be told apart: say so rather than pick one.
@@ -424,11 +423,7 @@ impl Scim {
             active: Some(u.active.unwrap_or(true)),
             external_id: u.external_id.clone(),
         };
-        let object = Object {
-            id: u.id,
-            version: u.meta.and_then(|m| m.version),
-            raw,
-        };
+        let object = Object::listed(u.id, raw);
         self.remember(Collection::Users, name, Some(object.clone()));
         tracing::info!(target: "rollcall::scim", target_name = %self.target, user = name, "adopted the existing account");
         let sets = user_sets(&object.raw, &live, attrs);
@@ -571,11 +566,7 @@ impl Scim {
                     return Err(self.conflict(change, e));
                 };
                 let g: wire::Group = self.parse("/Groups", &raw)?;
-                let object = Object {
-                    id: g.id,
-                    version: g.meta.and_then(|m| m.version),
-                    raw,
-                };
+                let object = Object::listed(g.id, raw);
                 self.remember(Collection::Groups, name, Some(object));
                 Ok(())
             }

@@ -39,8 +39,6 @@ pub struct User {
     /// treats it as active.
     #[serde(default)]
     pub active: Option<bool>,
-    #[serde(default)]
-    pub meta: Option<Meta>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,8 +61,6 @@ pub struct Group {
     pub display_name: String,
     #[serde(default)]
     pub members: Vec<Member>,
-    #[serde(default)]
-    pub meta: Option<Meta>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,12 +69,6 @@ pub struct Member {
     /// `User` or `Group`; nested groups are not memberships rollcall manages.
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Meta {
-    #[serde(default)]
-    pub version: Option<String>,
 }
 
 impl User {

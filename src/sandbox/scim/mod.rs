@@ -112,7 +112,7 @@ struct Inner {
 impl Shared {
     /// An emulator over `state`, behaving as the state's profile.
     pub fn new(state: ScimState, token: String) -> Self {
-        let profile = state.profile.profile();
+        let profile = profile::emulated(state.profile);
         Self::with_profile(state, token, profile)
     }
 

@@ -1,8 +1,8 @@
 //! What distinguishes one SCIM service provider from another, as data: the handlers read a
 //! `ScimProfile` instead of branching on a vendor, so a third profile is one more constant
-//! and one more `ProfileName`.
+//! and one more `ProfileName` (shared with the SCIM provider's own view of a service).
 
-use serde::{Deserialize, Serialize};
+pub use crate::provider::scim::ProfileName;
 
 /// Which filters `GET /Users` and `GET /Groups` accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,28 +46,12 @@ pub struct ScimProfile {
     pub bulk: bool,
 }
 
-/// The profile names a state file may give.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProfileName {
-    #[default]
-    Rfc,
-    Atlassian,
-}
-
-impl ProfileName {
-    pub fn profile(self) -> ScimProfile {
-        match self {
-            ProfileName::Rfc => RFC,
-            ProfileName::Atlassian => ATLASSIAN,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProfileName::Rfc => "rfc",
-            ProfileName::Atlassian => "atlassian",
-        }
+/// How the sandbox behaves for a profile a state file (or a target) names. The names are
+/// the SCIM provider's: a target and its sandbox speak of the same dialects.
+pub fn emulated(name: ProfileName) -> ScimProfile {
+    match name {
+        ProfileName::Rfc => RFC,
+        ProfileName::Atlassian => ATLASSIAN,
     }
 }
 
