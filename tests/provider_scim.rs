@@ -195,6 +195,7 @@ async fn contract(url: &str, token: &str, profile: &str, renames: bool) -> Figur
 async fn contract_holds_against_the_emulator_rfc_profile() {
     let e = emulator("rfc").await;
     let figures = contract(&e.scim_url, TOKEN, "rfc", true).await;
+    eprintln!("emulator, rfc: {figures:?}");
     // Reading 55 users and 11 groups is one page each.
     assert_eq!(figures.first.0, 2, "{figures:?}");
     e.shutdown().await;
@@ -204,6 +205,7 @@ async fn contract_holds_against_the_emulator_rfc_profile() {
 async fn contract_holds_against_the_emulator_atlassian_profile() {
     let e = emulator("atlassian").await;
     let figures = contract(&e.scim_url, TOKEN, "atlassian", false).await;
+    eprintln!("emulator, atlassian: {figures:?}");
     assert_eq!(figures.first.0, 2, "{figures:?}");
     e.shutdown().await;
 }
