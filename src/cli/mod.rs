@@ -20,11 +20,12 @@ use crate::desired::{Desired, TargetConfig};
 use crate::model::ResourceMap;
 use error::CliError;
 
-/// Manage who has access to what on Bitbucket, as code
+/// Manage who has access to what on Bitbucket and SCIM services, as code
 ///
 /// rollcall reads a directory of YAML manifests (users, groups, memberships and
-/// permissions), compares it with the live state of every target and shows or applies
-/// the difference.
+/// permissions), compares it with the live state of every target (Bitbucket Data Center,
+/// any SCIM 2.0 service such as Atlassian's directory) and shows or applies the
+/// difference.
 #[derive(Debug, Parser)]
 #[command(
     name = "rollcall",
