@@ -163,9 +163,6 @@ pub struct HttpClient {
 pub struct Reply {
     pub body: String,
     pub etag: Option<String>,
-    /// An earlier attempt of this request may have been applied too (its answer was
-    /// lost): a create may have created twice where the server does not refuse that.
-    pub after_ambiguous: bool,
 }
 
 /// How one attempt failed, before the retry loop decides what to do with it.
@@ -258,9 +255,18 @@ impl HttpClient {
         query: &[(&str, String)],
         body: Option<&serde_json::Value>,
     ) -> Result<String, HttpError> {
-        self.call(method, path, query, body, None)
+        self.call(method, path, query, body, None, true)
             .await
             .map(|(reply, _)| reply.body)
+    }
+
+    /// A create the server does not deduplicate (a SCIM group, whose name need not be
+    /// unique): retried only after failures that certainly did not apply it. After one
+    /// that may have, the error comes back `ambiguous` for the caller to look first.
+    pub async fn post_unrepeated(&self, path: &str, body: &serde_json::Value) -> Result<Reply, HttpError> {
+        self.call(Method::POST, path, &[], Some(body), None, false)
+            .await
+            .map(|(reply, _)| reply)
     }
 
     /// Like [`send`](Self::send), with an `If-Match` precondition when given, returning
@@ -273,13 +279,13 @@ impl HttpClient {
         body: Option<&serde_json::Value>,
         if_match: Option<&str>,
     ) -> Result<Reply, HttpError> {
-        self.call(method, path, query, body, if_match)
+        self.call(method, path, query, body, if_match, true)
             .await
             .map(|(reply, _)| reply)
     }
 
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, HttpError> {
-        let (reply, attempts) = self.call(Method::GET, path, query, None, None).await?;
+        let (reply, attempts) = self.call(Method::GET, path, query, None, None, true).await?;
         serde_json::from_str(&reply.body).map_err(|e| HttpError {
             target: self.target.clone(),
             request: format!("GET {path}"),
@@ -298,6 +304,7 @@ impl HttpClient {
         query: &[(&str, String)],
         body: Option<&serde_json::Value>,
         if_match: Option<&str>,
+        repeat_ambiguous: bool,
     ) -> Result<(Reply, u32), HttpError> {
         let mut url = self.base.clone();
         {
@@ -316,13 +323,10 @@ impl HttpClient {
         loop {
             attempt += 1;
             let failure = match self.attempt(&method, &url, &request, body, if_match).await {
-                Ok(mut reply) => {
-                    reply.after_ambiguous = earlier_ambiguous;
-                    return Ok((reply, attempt));
-                }
+                Ok(reply) => return Ok((reply, attempt)),
                 Err(f) => f,
             };
-            if !failure.retryable {
+            if !failure.retryable || (failure.ambiguous && !repeat_ambiguous) {
                 return Err(self.error(&request, failure, attempt, earlier_ambiguous, None));
             }
             if attempt >= max_attempts {
@@ -452,11 +456,7 @@ impl HttpClient {
             }
         };
         if status.is_success() {
-            return Ok(Reply {
-                body: text,
-                etag,
-                after_ambiguous: false,
-            });
+            return Ok(Reply { body: text, etag });
         }
         // Scrub before cutting, so a token split by the cut cannot slip through.
         let text = self.redact(&text);

@@ -140,7 +140,8 @@ fn foreign_accounts(changes: &[Change]) -> Vec<Refusal> {
             let (Some(theirs), Some(ours)) = (&before.external_id, &after.external_id) else {
                 return None;
             };
-            (theirs != ours).then(|| Refusal {
+            // A rollcall name whose case was corrected is still the same person.
+            (!theirs.eq_ignore_ascii_case(ours)).then(|| Refusal {
                 rule: Rule::ForeignAccount,
                 message: format!(
                     "{} belongs to another account (externalId `{theirs}`, not `{ours}`); the plan would take it over",

@@ -67,6 +67,36 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
         Principal::Group(name) => declared(&ResourceId::Group { name: name.clone() }),
     };
 
+    // A replaced group's members and grants the manifest does not declare move with it
+    // unless their kind is pruned: renaming must not drop what renaming in place keeps.
+    for (old, new) in &renames.replaced {
+        let same = |n: &str| n.to_owned();
+        let to_new = |g: &str| if g == old { new.clone() } else { g.to_owned() };
+        for (address, current) in live.iter().filter(|(a, _)| a.target == target) {
+            if address.id.owner() != Some(Principal::Group(old.clone())) {
+                continue;
+            }
+            let moved = Address::new(target, address.id.map_names(&same, &to_new));
+            let kind = moved.id.kind();
+            let offboarded_member = moved.id.principals().iter().any(&is_offboarded);
+            if desired.resources.contains_key(&moved) || desired.policy.prunes(kind) || offboarded_member {
+                continue;
+            }
+            changes.push(Change {
+                address: moved,
+                action: Action::Create,
+                before: None,
+                after: Some(current.clone()),
+                reason: Some(format!(
+                    "moved from `{old}`: not declared, and policy.prune.{} is off",
+                    kind.as_str()
+                )),
+                renamed_from: None,
+                renamed_to: None,
+            });
+        }
+    }
+
     // Principals first, so what hangs off a removed principal knows it goes too.
     // Each with how it goes, for the reason its memberships and grants go along.
     let mut removed_principals: BTreeMap<Principal, String> = BTreeMap::new();
@@ -566,6 +596,39 @@ mod tests {
                 "- bb.group[\"team\"]",
             ]
         );
+    }
+
+    #[test]
+    fn a_replaced_group_keeps_undeclared_members_unless_memberships_are_pruned() {
+        let d = desired(vec![group("guild"), member("guild", "ann"), user("ann")], &[], &[]);
+        let d = renamed(d, "team", "guild");
+        let live: ResourceMap = vec![
+            user("ann"),
+            user("ivan"),
+            group("team"),
+            member("team", "ann"),
+            member("team", "ivan"),
+        ]
+        .into_iter()
+        .collect();
+        let (changes, _) = diff_target("bb", &d, &live);
+        let moved = changes
+            .iter()
+            .find(|c| c.address.to_string() == "bb.group[\"guild\"].member[\"ivan\"]")
+            .expect("ivan moves too");
+        assert_eq!(moved.action, Action::Create);
+        let mut pruning = renamed(
+            desired(
+                vec![group("guild"), member("guild", "ann"), user("ann")],
+                &[Kind::Memberships],
+                &[],
+            ),
+            "team",
+            "guild",
+        );
+        pruning.policy.prune.insert(Kind::Memberships);
+        let (changes, _) = diff_target("bb", &pruning, &live);
+        assert!(!show(&changes).contains(&"+ bb.group[\"guild\"].member[\"ivan\"]".to_owned()));
     }
 
     #[test]

@@ -38,35 +38,38 @@ pub fn build(changes: &[Change]) -> DiGraph<usize, ()> {
                     if c.action == Action::Delete {
                         graph.add_edge(nodes[i], nodes[j], ());
                     }
-                } else if principal.action == Action::Create || principal.renames().is_some() {
+                } else if principal.action == Action::Create || principal.renames().is_some() || principal.reactivates()
+                {
                     // A principal exists, under its new name, before anything refers to it.
                     graph.add_edge(nodes[j], nodes[i], ());
                 }
             }
         }
     }
-    // A group renamed where the platform cannot rename receives the members before the
-    // old group loses them: people keep their access throughout the move.
-    for replaced in changes.iter() {
-        let (Action::Delete, Some(new), Some(old)) = (
-            replaced.action,
-            &replaced.renamed_to,
-            replaced.address.id.as_principal(),
-        ) else {
+    // A group renamed where the platform cannot rename receives each member (and each
+    // grant) before the old group loses it, and everything before the old group goes:
+    // people keep their access throughout the move. One edge per pair, so a large group
+    // costs edges in proportion to its size.
+    for (d, replaced) in changes.iter().enumerate() {
+        let (Action::Delete, Some(new), ResourceId::Group { name: old }) =
+            (replaced.action, &replaced.renamed_to, &replaced.address.id)
+        else {
             continue;
         };
-        let new = Principal::Group(new.clone());
         let target = &replaced.address.target;
-        let on = |c: &Change, p: &Principal| {
-            &c.address.target == target
-                && (c.address.id.as_principal().as_ref() == Some(p) || c.address.id.principals().contains(p))
-        };
+        let same = |n: &str| n.to_owned();
+        let back = |g: &str| if g == new { old.clone() } else { g.to_owned() };
+        let mut adds: BTreeMap<ResourceId, usize> = BTreeMap::new();
         for (i, add) in changes.iter().enumerate() {
-            if add.action == Action::Delete || !on(add, &new) {
-                continue;
+            let refers = add.address.id.principals().contains(&Principal::Group(new.clone()));
+            if &add.address.target == target && add.action != Action::Delete && refers {
+                adds.insert(add.address.id.map_names(&same, &back), i);
+                graph.add_edge(nodes[i], nodes[d], ());
             }
-            for (j, removal) in changes.iter().enumerate() {
-                if removal.action == Action::Delete && on(removal, &old) {
+        }
+        for (j, removal) in changes.iter().enumerate() {
+            if &removal.address.target == target && removal.action == Action::Delete {
+                if let Some(&i) = adds.get(&removal.address.id) {
                     graph.add_edge(nodes[i], nodes[j], ());
                 }
             }

@@ -62,6 +62,16 @@ impl Change {
         }
     }
 
+    /// An update that makes a principal usable again: a user reactivated. Like a create,
+    /// it goes before what refers to the user (a service may refuse a deactivated member).
+    pub fn reactivates(&self) -> bool {
+        matches!(
+            (self.action, &self.before, &self.after),
+            (Action::Update, Some(Resource::User(before)), Some(Resource::User(after)))
+                if before.is_inactive() && !after.is_inactive()
+        )
+    }
+
     /// An update that renames a group in place.
     pub fn renames(&self) -> Option<&str> {
         (self.action == Action::Update)

@@ -39,6 +39,20 @@ pub fn check(plan: &Plan, live: &BTreeMap<String, ResourceMap>) -> Vec<Stale> {
         let live = spellings.respell(live.get(&target.name).unwrap_or(&empty));
         // A group the plan renames in place is expected under its old name, with its
         // members; compare what the plan will find once it has renamed it.
+        // A group created under the new name since the plan was made would make the
+        // rename a second group of one name.
+        for c in &changes {
+            let Some(old) = c.renames() else { continue };
+            let group = |name: &str| Address::new(&target.name, ResourceId::Group { name: name.to_owned() });
+            if live.contains_key(&group(old)) && live.contains_key(&c.address) {
+                out.push(Stale {
+                    address: c.address.clone(),
+                    expected: format!("absent (the plan renames `{old}` to it)"),
+                    found: "present".to_owned(),
+                    done: false,
+                });
+            }
+        }
         let renames = Renames::from_changes(changes.iter().copied());
         let live = renames.carried(&live);
         for c in &changes {

@@ -158,8 +158,22 @@ impl Scim {
                 }
                 out.push(r);
             }
-            if served == 0 || out.len() >= page.total_results {
-                return Ok(out);
+            match page.total_results {
+                Some(total) if out.len() >= total => return Ok(out),
+                // Fewer than announced and nothing more served: objects went missing
+                // between pages (offset paging while something was deleted), and a short
+                // read would plan creates of what is there.
+                Some(total) if served == 0 => {
+                    return Err(self.bad_answer(
+                        collection.path(),
+                        format!(
+                            "the server announced {total} objects but served {} before an empty page; read again",
+                            out.len()
+                        ),
+                    ))
+                }
+                None if served == 0 => return Ok(out),
+                _ => {}
             }
             start += served;
         }
@@ -216,12 +230,7 @@ impl Scim {
         let mut names_by_id: HashMap<String, String> = HashMap::new();
         for raw in users {
             let u: wire::User = self.parse("/Users", &raw)?;
-            let attrs = UserAttrs {
-                display_name: u.shown_name(),
-                email: u.email(),
-                active: Some(u.active.unwrap_or(true)),
-                external_id: u.external_id.clone(),
-            };
+            let attrs = u.attrs();
             out.insert(
                 Address::new(
                     &self.target,
@@ -403,7 +412,7 @@ impl Scim {
         };
         let u: wire::User = self.parse("/Users", &raw)?;
         let ours = match (&u.external_id, &attrs.external_id) {
-            (Some(theirs), Some(mine)) => theirs == mine,
+            (Some(theirs), Some(mine)) if !theirs.is_empty() => theirs.eq_ignore_ascii_case(mine),
             _ => u.emails.iter().any(|e| e.value.eq_ignore_ascii_case(&attrs.email)),
         };
         if !ours {
@@ -417,12 +426,7 @@ impl Scim {
                 ),
             ));
         }
-        let live = UserAttrs {
-            display_name: u.shown_name(),
-            email: u.email(),
-            active: Some(u.active.unwrap_or(true)),
-            external_id: u.external_id.clone(),
-        };
+        let live = u.attrs();
         let object = Object::listed(u.id, raw);
         self.remember(Collection::Users, name, Some(object.clone()));
         tracing::info!(target: "rollcall::scim", target_name = %self.target, user = name, "adopted the existing account");
@@ -544,52 +548,42 @@ impl Scim {
         Ok(())
     }
 
+    /// Creates a group. RFC 7643 does not make group names unique, and some services
+    /// (scim2-server) accept a second group of one name, so a create whose answer was lost
+    /// is not simply sent again: the group is looked up first, and adopted if it is there.
     async fn create_group(&self, change: &Change, name: &str) -> Result<(), ProviderError> {
         let body = json!({"schemas": [wire::GROUP_SCHEMA], "displayName": name, "members": []});
-        match self
-            .http
-            .send_if_match(Method::POST, "/Groups", &[], Some(&body), None)
-            .await
-        {
-            Ok(reply) => {
-                let (object, _) = self.object_from("/Groups", &reply)?;
-                if reply.after_ambiguous {
-                    self.remove_twins(name, &object.id).await?;
+        for _ in 0..3 {
+            match self.http.post_unrepeated("/Groups", &body).await {
+                Ok(reply) => {
+                    let (object, _) = self.object_from("/Groups", &reply)?;
+                    self.remember(Collection::Groups, name, Some(object));
+                    return Ok(());
                 }
-                self.remember(Collection::Groups, name, Some(object));
-                Ok(())
-            }
-            // A group is only its name: one that exists is this one. Its members are
-            // whatever they are; the next plan shows any difference.
-            Err(e) if e.is_status(409) => {
-                let Some(raw) = self.find(Collection::Groups, name).await? else {
-                    return Err(self.conflict(change, e));
-                };
-                let g: wire::Group = self.parse("/Groups", &raw)?;
-                let object = Object::listed(g.id, raw);
-                self.remember(Collection::Groups, name, Some(object));
-                Ok(())
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// A create was sent again after an attempt whose answer was lost; where group names
-    /// are not unique (RFC 7643 leaves them so) both attempts may have created a group.
-    /// The twin is the same name with no members: delete it, so the service keeps one.
-    async fn remove_twins(&self, name: &str, kept: &str) -> Result<(), HttpError> {
-        for raw in self.find_all(Collection::Groups, name).await? {
-            let id = raw.get("id").and_then(Value::as_str).unwrap_or_default();
-            if id != kept && member_ids(&raw).is_empty() {
-                let path = format!("/Groups/{id}");
-                match self.http.send_if_match(Method::DELETE, &path, &[], None, None).await {
-                    Ok(_) => {}
-                    Err(e) if e.is_status(404) => {}
-                    Err(e) => return Err(e),
+                // A group is only its name: one that exists (created meanwhile, or by the
+                // lost attempt) is this one. Its members are whatever they are; the
+                // planned member changes go ahead and the next plan shows any difference.
+                Err(e) if e.is_status(409) || e.ambiguous => {
+                    match self.find_all(Collection::Groups, name).await?.as_slice() {
+                        [] if e.ambiguous => continue, // the lost attempt did not create it
+                        [] => return Err(self.conflict(change, e)),
+                        [raw] => {
+                            let id = raw.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+                            self.remember(Collection::Groups, name, Some(Object::listed(id, raw.clone())));
+                            return Ok(());
+                        }
+                        [..] => {
+                            return Err(self.fail(
+                                change,
+                                format!("the service has several groups named `{name}`; delete all but one"),
+                            ))
+                        }
+                    }
                 }
+                Err(e) => return Err(e.into()),
             }
         }
-        Ok(())
+        Err(self.fail(change, "the create was lost three times in a row; plan again"))
     }
 
     /// Adds or removes members of one group, as many per request as the profile allows.
@@ -684,8 +678,15 @@ impl Scim {
                 if !self.profile.group_rename {
                     return Err(self.fail(c, format!("{} cannot rename groups", self.profile.name.as_str())));
                 }
-                if self.object(Collection::Groups, old).is_none() && self.object(Collection::Groups, name).is_some() {
-                    return Ok(()); // renamed already
+                match (
+                    self.object(Collection::Groups, old),
+                    self.object(Collection::Groups, name),
+                ) {
+                    (None, Some(_)) => return Ok(()), // renamed already
+                    (Some(_), Some(_)) => {
+                        return Err(self.fail(c, format!("a group named `{name}` exists already; plan again")))
+                    }
+                    _ => {}
                 }
                 let (_writing, object) = self.hold(c, Collection::Groups, old).await?;
                 self.modify(c, Collection::Groups, old, object, vec![("displayName", json!(name))])

@@ -5,6 +5,8 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::model::UserAttrs;
+
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -14,8 +16,10 @@ pub const MEDIA_TYPE: &str = "application/scim+json";
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListResponse {
+    /// REQUIRED by RFC 7644, but a service may leave it out: then the list ends at an
+    /// empty page.
     #[serde(default)]
-    pub total_results: usize,
+    pub total_results: Option<usize>,
     /// Absent when there are no results (RFC 7644 §3.4.2: "Resources" is REQUIRED only
     /// if totalResults is non-zero).
     #[serde(default, rename = "Resources")]
@@ -72,6 +76,17 @@ pub struct Member {
 }
 
 impl User {
+    /// The attributes rollcall manages, as the model has them. An empty externalId is
+    /// none.
+    pub fn attrs(&self) -> UserAttrs {
+        UserAttrs {
+            display_name: self.shown_name(),
+            email: self.email(),
+            active: Some(self.active.unwrap_or(true)),
+            external_id: self.external_id.clone().filter(|x| !x.is_empty()),
+        }
+    }
+
     /// The display name: `displayName`, else the formatted name.
     pub fn shown_name(&self) -> String {
         self.display_name
