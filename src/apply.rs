@@ -88,7 +88,14 @@ fn schedule(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> Sch
             .and_then(|p| p.batch_key(c))
             .zip(height)
             .map(|(k, h)| (c.address.target.clone(), k, h));
-        match key.as_ref().and_then(|k| batches.get(k).copied()) {
+        // A full batch closes: the next change of that key starts another, so each step
+        // is one request and its outcome is exactly its changes' outcome.
+        let limit = providers.get(&c.address.target).map_or(1, |p| p.batch_limit().max(1));
+        let open = key
+            .as_ref()
+            .and_then(|k| batches.get(k).copied())
+            .filter(|&s| steps.get(s).is_some_and(|step| step.changes.len() < limit));
+        match open {
             Some(s) => {
                 if let Some(step) = steps.get_mut(s) {
                     step.changes.push(i);

@@ -534,3 +534,40 @@ async fn contract_holds_against_scim2_server() {
     );
     eprintln!("scim2-server: {figures:?}");
 }
+
+/// Members beyond the profile's limit per PATCH go in more requests, each its own step:
+/// a failed request would fail only the members it carried.
+#[tokio::test(flavor = "multi_thread")]
+async fn member_batches_stop_at_the_profiles_limit() {
+    use rollcall::provider::scim::{Profile, Scim, RFC};
+    let e = start(big_state("rfc", 25, 0, 0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = String::from("users:\n");
+    let names: Vec<String> = (0..25).map(|n| format!("user{n:05}")).collect();
+    for (n, name) in names.iter().enumerate() {
+        let _ = writeln!(body, "  {name}: {{ name: User {n}, email: user{n}@example.com }}");
+    }
+    let _ = writeln!(body, "groups:\n  everyone: {{ members: [{}] }}", names.join(", "));
+    let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", &body);
+    let ten = Profile {
+        members_per_patch: 10,
+        ..RFC
+    };
+    let auth = Some(rollcall::http::Auth::Bearer(TOKEN.to_owned().into()));
+    let provider = Scim::new("idp", url::Url::parse(&e.scim_url).unwrap(), auth, ten).unwrap();
+    let providers: std::collections::BTreeMap<String, Box<dyn rollcall::provider::Provider>> = [(
+        "idp".to_owned(),
+        Box::new(provider) as Box<dyn rollcall::provider::Provider>,
+    )]
+    .into();
+    let live = [("idp".to_owned(), providers["idp"].read().await.unwrap())].into();
+    let plan = rollcall::plan::build(&desired, &live);
+    let before = e.shared.requests().len();
+    let report = execute(&plan, &providers, 4, |_, _| {}).await;
+    assert!(report.succeeded(), "{:#?}", report.outcomes);
+    let sent = e.shared.requests().split_off(before);
+    let patches = sent.iter().filter(|r| r.starts_with("PATCH /scim/v2/Groups/")).count();
+    assert_eq!(patches, 3, "25 members, 10 per PATCH: {sent:#?}");
+    assert!(plan_only(&desired).await.is_empty());
+    e.shutdown().await;
+}

@@ -41,6 +41,12 @@ pub trait Provider: Send + Sync {
     /// permission granted to several names at once). `None`: the change goes alone.
     fn batch_key(&self, change: &Change) -> Option<String>;
 
+    /// The most changes one batch may hold: a provider that sends a batch in one request
+    /// names the request's limit, so a failed request fails only its own changes.
+    fn batch_limit(&self) -> usize {
+        usize::MAX
+    }
+
     /// Applies changes that share a batch key (or a single change), all or nothing as far
     /// as the API allows.
     fn apply<'a>(&'a self, changes: &'a [Change]) -> BoxFuture<'a, Result<(), ProviderError>>;

@@ -839,6 +839,10 @@ impl Provider for Scim {
         }
     }
 
+    fn batch_limit(&self) -> usize {
+        self.profile.members_per_patch
+    }
+
     fn apply<'a>(&'a self, changes: &'a [Change]) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
             match changes {
