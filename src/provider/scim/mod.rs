@@ -434,11 +434,15 @@ impl Scim {
         if sets.is_empty() {
             return Ok(());
         }
-        self.modify(change, Collection::Users, name, object, sets).await
+        self.modify(change, Collection::Users, name, object, sets, |raw| {
+            same_user(raw, &live)
+        })
+        .await
     }
 
     /// Sets attributes on an object: PATCH `replace` operations, or a PUT of the object
-    /// as last seen with those attributes changed.
+    /// as last seen with those attributes changed. `unchanged` says whether an object read
+    /// after a 412 still has, in what this change is about, what the plan saw.
     async fn modify(
         &self,
         change: &Change,
@@ -446,33 +450,31 @@ impl Scim {
         name: &str,
         object: Object,
         sets: Vec<Set>,
+        unchanged: impl Fn(&Value) -> bool,
     ) -> Result<(), ProviderError> {
-        let mut updated = object.raw.clone();
-        for (path, value) in &sets {
-            set_path(&mut updated, path, value.clone());
-        }
         let path = format!("{}/{}", collection.path(), object.id);
-        let body = if self.profile.patch {
-            let ops: Vec<Value> = sets
-                .iter()
-                .map(|(p, v)| json!({"op": "replace", "path": p, "value": v}))
-                .collect();
-            json!({"schemas": [wire::PATCH_SCHEMA], "Operations": ops})
-        } else {
-            put_body(&updated)
-        };
-        let method = if self.profile.patch { Method::PATCH } else { Method::PUT };
-        let sent = self
-            .http
-            .send_if_match(method, &path, &[], Some(&body), self.if_match(&object))
-            .await;
-        let next = match sent {
-            Ok(reply) => self.after_write(&path, &reply, object, updated)?,
-            Err(e) => {
-                let holds = |raw: &Value| sets.iter().all(|(p, v)| holds(raw, p, v));
-                self.confirm(change, &path, e, holds).await?
+        let patch = self.profile.patch;
+        let build = |object: &Object| {
+            let mut updated = object.raw.clone();
+            for (path, value) in &sets {
+                set_path(&mut updated, path, value.clone());
             }
+            let body = if patch {
+                let ops: Vec<Value> = sets
+                    .iter()
+                    .map(|(p, v)| json!({"op": "replace", "path": p, "value": v}))
+                    .collect();
+                json!({"schemas": [wire::PATCH_SCHEMA], "Operations": ops})
+            } else {
+                put_body(&updated)
+            };
+            (body, updated)
         };
+        let method = if patch { Method::PATCH } else { Method::PUT };
+        let holds = |raw: &Value| sets.iter().all(|(p, v)| holds(raw, p, v));
+        let next = self
+            .write(change, method, &path, object, build, holds, unchanged)
+            .await?;
         // A renamed group is known by its new name from now on.
         let new_name = sets
             .iter()
@@ -486,6 +488,51 @@ impl Scim {
             None => self.remember(collection, name, Some(next)),
         }
         Ok(())
+    }
+
+    /// Sends one conditional write, its body built from the object as last seen, and
+    /// returns the object after it. On a 412 the object is read back:
+    /// - already as the write would leave it (an earlier attempt of this very write whose
+    ///   answer was lost, or the same change made by someone else): done;
+    /// - unchanged in what the write is about: the version moved for another reason (a
+    ///   service may version a user with its group memberships, which rollcall's own
+    ///   member changes touch), so it is sent once more with the new version;
+    /// - anything else is someone else's change: reported, not overwritten.
+    #[allow(clippy::too_many_arguments)]
+    async fn write(
+        &self,
+        change: &Change,
+        method: Method,
+        path: &str,
+        object: Object,
+        build: impl Fn(&Object) -> (Value, Value),
+        holds: impl Fn(&Value) -> bool,
+        unchanged: impl Fn(&Value) -> bool,
+    ) -> Result<Object, ProviderError> {
+        let mut object = object;
+        let mut sent_again = false;
+        loop {
+            let (body, updated) = build(&object);
+            let sent = self
+                .http
+                .send_if_match(method.clone(), path, &[], Some(&body), self.if_match(&object))
+                .await;
+            let e = match sent {
+                Ok(reply) => return self.after_write(path, &reply, object, updated),
+                Err(e) if e.is_status(412) => e,
+                Err(e) => return Err(e.into()),
+            };
+            let reply = self.http.send_if_match(Method::GET, path, &[], None, None).await?;
+            let (fresh, raw) = self.object_from(path, &reply)?;
+            if holds(&raw) {
+                return Ok(fresh);
+            }
+            if sent_again || !unchanged(&raw) {
+                return Err(self.conflict(change, e));
+            }
+            object = fresh;
+            sent_again = true;
+        }
     }
 
     /// The object after a successful write: the answer's when it sent one (200), else the
@@ -507,42 +554,42 @@ impl Scim {
         Ok(self.object_from(path, reply)?.0)
     }
 
-    /// A write failed. If an earlier attempt of it may have been applied (the connection
-    /// dropped after sending) and the answer is a 412, that attempt may be what moved the
-    /// version: read the object back, and if it already is as the write would leave it,
-    /// the write was applied. Anything else is the failure it says.
-    async fn confirm(
+    /// Deletes an object with `If-Match`. On a 412 it is read back: gone is done;
+    /// unchanged in what rollcall manages (`unchanged`) is deleted with the new version;
+    /// else the 412 is someone else's change, reported.
+    async fn delete(
         &self,
         change: &Change,
-        path: &str,
-        e: HttpError,
-        holds: impl Fn(&Value) -> bool,
-    ) -> Result<Object, ProviderError> {
-        if !(e.ambiguous && e.is_status(412)) {
-            return Err(self.conflict(change, e));
-        }
-        let reply = self.http.send_if_match(Method::GET, path, &[], None, None).await?;
-        let (object, raw) = self.object_from(path, &reply)?;
-        if holds(&raw) {
-            Ok(object)
-        } else {
-            Err(self.conflict(change, e))
-        }
-    }
-
-    async fn delete(&self, change: &Change, collection: Collection, name: &str) -> Result<(), ProviderError> {
-        let (_writing, object) = self.hold(change, collection, name).await?;
+        collection: Collection,
+        name: &str,
+        unchanged: impl Fn(&Value) -> bool,
+    ) -> Result<(), ProviderError> {
+        let (_writing, mut object) = self.hold(change, collection, name).await?;
         let path = format!("{}/{}", collection.path(), object.id);
-        match self
-            .http
-            .send_if_match(Method::DELETE, &path, &[], None, self.if_match(&object))
-            .await
-        {
-            // Gone already, by an earlier attempt of this request or by someone else:
-            // either way what the plan wanted.
-            Ok(_) => {}
-            Err(e) if e.is_status(404) => {}
-            Err(e) => return Err(self.conflict(change, e)),
+        let mut sent_again = false;
+        loop {
+            let e = match self
+                .http
+                .send_if_match(Method::DELETE, &path, &[], None, self.if_match(&object))
+                .await
+            {
+                Ok(_) => break,
+                // Gone already, by an earlier attempt of this request or by someone else:
+                // either way what the plan wanted.
+                Err(e) if e.is_status(404) => break,
+                Err(e) if e.is_status(412) => e,
+                Err(e) => return Err(e.into()),
+            };
+            let (fresh, raw) = match self.http.send_if_match(Method::GET, &path, &[], None, None).await {
+                Ok(reply) => self.object_from(&path, &reply)?,
+                Err(gone) if gone.is_status(404) => break,
+                Err(other) => return Err(other.into()),
+            };
+            if sent_again || !unchanged(&raw) {
+                return Err(self.conflict(change, e));
+            }
+            object = fresh;
+            sent_again = true;
         }
         self.remember(collection, name, None);
         Ok(())
@@ -600,53 +647,55 @@ impl Scim {
         for chunk in ids.chunks(self.profile.members_per_patch.max(1)) {
             let (_writing, object) = self.hold(first, Collection::Groups, group).await?;
             let path = format!("/Groups/{}", object.id);
-            let mut updated = object.raw.clone();
-            let mut members: Vec<Value> = updated
-                .get("members")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            if add {
-                members.extend(chunk.iter().map(|id| json!({"value": id})));
-            } else {
-                members.retain(|m| {
-                    !chunk
-                        .iter()
-                        .any(|id| m.get("value").and_then(Value::as_str) == Some(id))
-                });
-            }
-            set_path(&mut updated, "members", Value::Array(members));
-            let (method, body) = if self.profile.patch {
-                let ops: Vec<Value> = if add {
-                    let value: Vec<Value> = chunk.iter().map(|id| json!({"value": id})).collect();
-                    vec![json!({"op": "add", "path": "members", "value": value})]
+            let patch = self.profile.patch;
+            let build = |object: &Object| {
+                let mut updated = object.raw.clone();
+                let mut members: Vec<Value> = updated
+                    .get("members")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                if add {
+                    members.extend(chunk.iter().map(|id| json!({"value": id})));
                 } else {
-                    chunk
+                    members.retain(|m| {
+                        !chunk
+                            .iter()
+                            .any(|id| m.get("value").and_then(Value::as_str) == Some(id))
+                    });
+                }
+                set_path(&mut updated, "members", Value::Array(members));
+                let body = if !patch {
+                    put_body(&updated)
+                } else if add {
+                    let value: Vec<Value> = chunk.iter().map(|id| json!({"value": id})).collect();
+                    let ops = [json!({"op": "add", "path": "members", "value": value})];
+                    json!({"schemas": [wire::PATCH_SCHEMA], "Operations": ops})
+                } else {
+                    let ops: Vec<Value> = chunk
                         .iter()
                         .map(|id| json!({"op": "remove", "path": format!("members[{}]", wire::filter_eq("value", id))}))
-                        .collect()
+                        .collect();
+                    json!({"schemas": [wire::PATCH_SCHEMA], "Operations": ops})
                 };
-                (
-                    Method::PATCH,
-                    json!({"schemas": [wire::PATCH_SCHEMA], "Operations": ops}),
+                (body, updated)
+            };
+            let method = if patch { Method::PATCH } else { Method::PUT };
+            let present = |raw: &Value, wanted: bool| {
+                let members = member_ids(raw);
+                chunk.iter().all(|id| members.contains(&id.as_str()) == wanted)
+            };
+            let next = self
+                .write(
+                    first,
+                    method,
+                    &path,
+                    object,
+                    build,
+                    |raw| present(raw, add),
+                    |raw| present(raw, !add),
                 )
-            } else {
-                (Method::PUT, put_body(&updated))
-            };
-            let sent = self
-                .http
-                .send_if_match(method, &path, &[], Some(&body), self.if_match(&object))
-                .await;
-            let next = match sent {
-                Ok(reply) => self.after_write(&path, &reply, object, updated)?,
-                Err(e) => {
-                    let holds = |raw: &Value| {
-                        let members = member_ids(raw);
-                        chunk.iter().all(|id| members.contains(&id.as_str()) == add)
-                    };
-                    self.confirm(first, &path, e, holds).await?
-                }
-            };
+                .await?;
             self.remember(Collection::Groups, group, Some(next));
         }
         Ok(())
@@ -667,9 +716,13 @@ impl Scim {
                 if sets.is_empty() {
                     return Ok(());
                 }
-                self.modify(c, Collection::Users, name, object, sets).await
+                self.modify(c, Collection::Users, name, object, sets, |raw| same_user(raw, &before))
+                    .await
             }
-            (ResourceId::User { name }, Action::Delete, _) => self.delete(c, Collection::Users, name).await,
+            (ResourceId::User { name }, Action::Delete, before) => {
+                let unchanged = |raw: &Value| matches!(before, Some(Resource::User(b)) if same_user(raw, b));
+                self.delete(c, Collection::Users, name, unchanged).await
+            }
             (ResourceId::Group { name }, Action::Create, _) => self.create_group(c, name).await,
             (ResourceId::Group { name }, Action::Update, _) => {
                 let Some(old) = c.renames() else {
@@ -689,10 +742,27 @@ impl Scim {
                     _ => {}
                 }
                 let (_writing, object) = self.hold(c, Collection::Groups, old).await?;
-                self.modify(c, Collection::Groups, old, object, vec![("displayName", json!(name))])
-                    .await
+                let named_old = |raw: &Value| {
+                    raw.get("displayName")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| n.eq_ignore_ascii_case(old))
+                };
+                let sets = vec![("displayName", json!(name))];
+                self.modify(c, Collection::Groups, old, object, sets, named_old).await
             }
-            (ResourceId::Group { name }, Action::Delete, _) => self.delete(c, Collection::Groups, name).await,
+            (ResourceId::Group { name }, Action::Delete, _) => {
+                // The members as read: a group that gained or lost any since is not the
+                // group the plan deletes.
+                let read = self.lookup(c, Collection::Groups, name)?;
+                let mut members: Vec<&str> = member_ids(&read.raw);
+                members.sort_unstable();
+                let unchanged = |raw: &Value| {
+                    let mut now = member_ids(raw);
+                    now.sort_unstable();
+                    now == members
+                };
+                self.delete(c, Collection::Groups, name, unchanged).await
+            }
             (ResourceId::Membership { group, .. }, action, _) => {
                 self.members(std::slice::from_ref(c), group, action != Action::Delete)
                     .await
@@ -750,6 +820,11 @@ fn holds(raw: &Value, path: &str, value: &Value) -> bool {
         ("emails", Some(found)) => primary(found).is_some() && primary(found) == primary(value),
         (_, found) => found == Some(value),
     }
+}
+
+/// Whether a user object has the managed attributes `attrs`.
+fn same_user(raw: &Value, attrs: &UserAttrs) -> bool {
+    serde_json::from_value::<wire::User>(raw.clone()).is_ok_and(|u| u.attrs() == *attrs)
 }
 
 /// The ids of a group's members as the object lists them.
