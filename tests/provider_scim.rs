@@ -614,3 +614,24 @@ async fn a_412_from_an_unrelated_change_is_sent_again_with_the_new_version() {
     connected.shutdown().await;
     e.shutdown().await;
 }
+
+/// RFC 7643 lets a service hold two groups of one name; rollcall matches groups by name,
+/// so it says so rather than pick one.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_groups_of_one_name_are_reported_when_read() {
+    let e = start(big_state("rfc", 0, 0, 0)).await;
+    let group = serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "devs"});
+    behind_our_back(&e, reqwest::Method::POST, "/Groups", group.clone()).await;
+    behind_our_back(&e, reqwest::Method::POST, "/Groups", group).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", "groups:\n  devs: {}\n");
+    let text = format!(
+        "{:?}",
+        rollcall::cli::read_live(&desired.targets).await.err().expect("refused")
+    );
+    assert!(
+        text.contains("idp: idp.group[\\\"devs\\\"]: the service has two groups of this name"),
+        "{text}"
+    );
+    e.shutdown().await;
+}

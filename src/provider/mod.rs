@@ -24,6 +24,13 @@ pub enum ProviderError {
         address: String,
         why: String,
     },
+    /// Live state rollcall cannot plan against as it is.
+    #[error("{target}: {address}: {why}")]
+    Ambiguous {
+        target: String,
+        address: String,
+        why: String,
+    },
     #[error("{target}: {address} cannot be applied: {why}")]
     Unsupported {
         target: String,

@@ -274,7 +274,7 @@ impl Scim {
             // accept a second group of the same name. rollcall matches groups by name, so
             // two of one name cannot be told apart: say so rather than pick one.
             if let Some(other) = known.groups.get(&g.display_name.to_lowercase()) {
-                return Err(ProviderError::Unsupported {
+                return Err(ProviderError::Ambiguous {
                     target: self.target.clone(),
                     address: Address::new(
                         &self.target,
