@@ -74,6 +74,9 @@ pub struct Capabilities {
     pub delete_user_deactivates: bool,
     /// A group can be renamed in place, keeping its members and grants.
     pub group_rename: bool,
+    /// A user's username can change: an account found by its externalId under another
+    /// username is renamed rather than created again.
+    pub user_rename: bool,
 }
 
 impl Platform {
@@ -117,6 +120,7 @@ impl Platform {
                 user_active: false,
                 delete_user_deactivates: false,
                 group_rename: false,
+                user_rename: false,
             },
             Platform::Scim(p) => {
                 let p = p.profile();
@@ -124,6 +128,8 @@ impl Platform {
                     user_active: true,
                     delete_user_deactivates: p.delete_user_deactivates,
                     group_rename: p.group_rename,
+                    // SCIM's userName is readWrite (RFC 7643 §4.1.1).
+                    user_rename: true,
                 }
             }
         }

@@ -104,7 +104,10 @@ fn protected(changes: &[Change], policy: &Policy) -> Vec<Refusal> {
     changes
         .iter()
         .filter_map(|c| {
-            let renamed = c.renamed_from.iter().map(|g| Principal::Group(g.clone()));
+            let renamed = c.renamed_from.iter().map(|old| match &c.address.id {
+                ResourceId::User { .. } => Principal::User(old.clone()),
+                _ => Principal::Group(old.clone()),
+            });
             let touched = c
                 .address
                 .id

@@ -635,3 +635,33 @@ async fn two_groups_of_one_name_are_reported_when_read() {
     );
     e.shutdown().await;
 }
+
+/// A person's username changes (`ids`): the account with their externalId is renamed,
+/// keeping its id and its groups, instead of a second account being created.
+async fn username_change(url: &str, token: &str, profile: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!("{ANN}groups:\n  devs: {{ members: [ann] }}\n");
+    let desired = manifest(dir.path(), url, token, profile, &body);
+    plan_and_apply(&desired).await;
+    let renamed = body.replace("ann@example.com }", "ann@example.com, ids: { idp: ann.lee } }");
+    let desired = manifest(dir.path(), url, token, profile, &renamed);
+    let run = plan_and_apply(&desired).await;
+    assert_eq!(lines(&run.plan), ["~ idp.user[\"ann.lee\"]"], "{:#?}", run.plan.changes);
+    assert_eq!(run.plan.changes[0].renamed_from.as_deref(), Some("ann"));
+    let after = plan_only(&desired).await;
+    assert!(after.is_empty(), "{:#?}", lines(&after));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_username_renames_the_account_found_by_external_id() {
+    for profile in ["rfc", "atlassian"] {
+        let e = emulator(profile).await;
+        username_change(&e.scim_url, TOKEN, profile).await;
+        let state = e.shared.state();
+        assert_eq!(state.users.len(), 1, "{profile}: one account, renamed");
+        assert_eq!(state.users[0].user_name, "ann.lee");
+        e.shutdown().await;
+    }
+    let tenant = tokio::task::spawn_blocking(common::scim2_server_tenant).await.unwrap();
+    username_change(&tenant.base_url, &tenant.token, "rfc").await;
+}

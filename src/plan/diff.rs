@@ -7,9 +7,9 @@
 //! unmanaged until that principal itself is deleted, so switching pruning on can never
 //! strip, say, a company-wide licence group that the manifest never mentioned.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::desired::{Desired, Platform};
+use crate::desired::{Capabilities, Desired, Platform};
 use crate::model::{Address, Principal, Resource, ResourceId, ResourceMap, Spellings, UserAttrs};
 use crate::plan::{Action, Change, Unmanaged};
 
@@ -19,13 +19,17 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
     let platform = config.map_or(Platform::BitbucketDatacenter, |t| t.platform);
     let caps = platform.capabilities();
     let live = canonical_names(target, desired, live);
-    let renames = Renames::plan(target, desired, &live, caps.group_rename);
+    let renames = Renames::plan(target, desired, &live, caps);
+    let mut changes = renames.in_place(target, &live, desired);
+    let renamed: BTreeSet<Address> = changes.iter().map(|c| c.address.clone()).collect();
     let live = &renames.carried(&live);
     let wanted = desired.resources.iter().filter(|(a, _)| a.target == target);
-    let mut changes = renames.in_place(target);
     let mut unmanaged = Vec::new();
 
     for (address, after) in wanted {
+        if renamed.contains(address) {
+            continue; // the rename's change carries the attributes too
+        }
         match live.get(address) {
             None => {
                 if !is_absent(after) {
@@ -192,14 +196,21 @@ pub(crate) struct Renames {
     in_place: BTreeMap<String, String>,
     /// Old name to new, replaced.
     replaced: BTreeMap<String, String>,
+    /// Old username to new: accounts found by their externalId under another username.
+    users: BTreeMap<String, String>,
 }
 
 impl Renames {
-    pub(crate) fn plan(target: &str, desired: &Desired, live: &ResourceMap, can_rename: bool) -> Renames {
+    pub(crate) fn plan(target: &str, desired: &Desired, live: &ResourceMap, caps: Capabilities) -> Renames {
         let mut out = Renames {
             in_place: BTreeMap::new(),
             replaced: BTreeMap::new(),
+            users: BTreeMap::new(),
         };
+        if caps.user_rename {
+            out.users = user_renames(target, desired, live);
+        }
+        let can_rename = caps.group_rename;
         let exists = |name: &str| live.contains_key(&Address::new(target, ResourceId::Group { name: name.to_owned() }));
         for (old, new) in desired.renames.get(target).into_iter().flatten() {
             if !exists(old) {
@@ -216,43 +227,63 @@ impl Renames {
 
     /// The renames a plan renames in place, as `apply FILE` finds them in its changes.
     pub(crate) fn from_changes<'a>(changes: impl Iterator<Item = &'a Change>) -> Renames {
-        Renames {
-            in_place: changes
-                .filter_map(|c| match &c.address.id {
-                    ResourceId::Group { name } => Some((c.renames()?.to_owned(), name.clone())),
-                    _ => None,
-                })
-                .collect(),
+        let mut out = Renames {
+            in_place: BTreeMap::new(),
             replaced: BTreeMap::new(),
+            users: BTreeMap::new(),
+        };
+        for c in changes {
+            let Some(old) = c.renames() else { continue };
+            match &c.address.id {
+                ResourceId::Group { name } => out.in_place.insert(old.to_owned(), name.clone()),
+                ResourceId::User { name } => out.users.insert(old.to_owned(), name.clone()),
+                _ => None,
+            };
         }
+        out
     }
 
     /// Live state as it will be once the in-place renames are done: the group, its
     /// members and its grants under the new name.
     pub(crate) fn carried(&self, live: &ResourceMap) -> ResourceMap {
-        if self.in_place.is_empty() {
+        if self.in_place.is_empty() && self.users.is_empty() {
             return live.clone();
         }
-        let user = |n: &str| n.to_owned();
+        let user = |n: &str| self.users.get(n).cloned().unwrap_or_else(|| n.to_owned());
         let group = |n: &str| self.in_place.get(n).cloned().unwrap_or_else(|| n.to_owned());
         live.iter()
             .map(|(a, r)| (Address::new(&a.target, a.id.map_names(&user, &group)), r.clone()))
             .collect()
     }
 
-    fn in_place(&self, target: &str) -> Vec<Change> {
-        self.in_place
-            .iter()
-            .map(|(old, new)| Change {
-                address: Address::new(target, ResourceId::Group { name: new.clone() }),
+    /// The changes that rename in place: groups, and users with whatever else differs.
+    fn in_place(&self, target: &str, live: &ResourceMap, desired: &Desired) -> Vec<Change> {
+        let groups = self.in_place.iter().map(|(old, new)| Change {
+            address: Address::new(target, ResourceId::Group { name: new.clone() }),
+            action: Action::Update,
+            before: Some(Resource::Group),
+            after: Some(Resource::Group),
+            reason: Some(format!("renamed from `{old}`")),
+            renamed_from: Some(old.clone()),
+            renamed_to: None,
+        });
+        let users = self.users.iter().filter_map(|(old, new)| {
+            let address = Address::new(target, ResourceId::User { name: new.clone() });
+            let before = live.get(&Address::new(target, ResourceId::User { name: old.clone() }))?;
+            let after = desired.resources.get(&address)?;
+            Some(Change {
+                address,
                 action: Action::Update,
-                before: Some(Resource::Group),
-                after: Some(Resource::Group),
-                reason: Some(format!("renamed from `{old}`")),
+                before: Some(before.clone()),
+                after: Some(after.clone()),
+                reason: Some(format!(
+                    "username was `{old}`: the account with this person's externalId"
+                )),
                 renamed_from: Some(old.clone()),
                 renamed_to: None,
             })
-            .collect()
+        });
+        groups.chain(users).collect()
     }
 
     /// The old group a new group replaces, if it does.
@@ -285,6 +316,42 @@ fn delete(address: &Address, current: &Resource, reason: String) -> Change {
         renamed_from: None,
         renamed_to: None,
     }
+}
+
+/// Accounts whose externalId is a declared person's but whose username is not theirs:
+/// their username changed (`ids`), so the account is renamed, not created again. Only
+/// accounts no declared person has by username are candidates.
+fn user_renames(target: &str, desired: &Desired, live: &ResourceMap) -> BTreeMap<String, String> {
+    let declared = |name: &str| {
+        desired
+            .resources
+            .contains_key(&Address::new(target, ResourceId::User { name: name.to_owned() }))
+    };
+    let mut by_external: BTreeMap<String, &str> = BTreeMap::new();
+    for (address, current) in live.iter().filter(|(a, _)| a.target == target) {
+        if let (ResourceId::User { name }, Resource::User(attrs)) = (&address.id, current) {
+            if let Some(x) = attrs.external_id.as_ref().filter(|_| !declared(name)) {
+                by_external.insert(x.to_lowercase(), name);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (address, wanted) in desired.resources.iter().filter(|(a, _)| a.target == target) {
+        let (ResourceId::User { name }, Resource::User(attrs)) = (&address.id, wanted) else {
+            continue;
+        };
+        if live.contains_key(address) {
+            continue;
+        }
+        if let Some(old) = attrs
+            .external_id
+            .as_ref()
+            .and_then(|x| by_external.get(&x.to_lowercase()))
+        {
+            out.insert((*old).to_owned(), name.clone());
+        }
+    }
+    out
 }
 
 /// Why a user changes, when it is (de)activated: the one attribute change that removes

@@ -217,10 +217,14 @@ pub fn from_json(text: &str) -> Result<Plan, FileError> {
                 "the change to {address} has `before`/`after` that do not fit its action"
             )));
         }
-        let renames_group = matches!(address.id, ResourceId::Group { .. }) && c.action != Action::Delete;
-        if c.renamed_from.is_some() && !renames_group {
+        let may_rename = match address.id {
+            ResourceId::Group { .. } => c.action != Action::Delete,
+            ResourceId::User { .. } => c.action == Action::Update,
+            _ => false,
+        };
+        if c.renamed_from.is_some() && !may_rename {
             return Err(FileError(format!(
-                "the change to {address} has `renamed_from`, which only a group's create or update may have"
+                "the change to {address} has `renamed_from`, which only a group's create or update, or a user's update, may have"
             )));
         }
         let is_group_delete = matches!(address.id, ResourceId::Group { .. }) && c.action == Action::Delete;

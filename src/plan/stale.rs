@@ -32,22 +32,23 @@ pub fn check(plan: &Plan, live: &BTreeMap<String, ResourceMap>) -> Vec<Stale> {
         let mut spellings = Spellings::default();
         for c in &changes {
             spellings.learn(&c.address.id);
-            if let Some(old) = &c.renamed_from {
-                spellings.learn(&ResourceId::Group { name: old.clone() });
+            if let Some(old) = c.renamed_from.as_ref().and_then(|old| renamed(&c.address.id, old)) {
+                spellings.learn(&old);
             }
         }
         let live = spellings.respell(live.get(&target.name).unwrap_or(&empty));
         // A group the plan renames in place is expected under its old name, with its
         // members; compare what the plan will find once it has renamed it.
-        // A group created under the new name since the plan was made would make the
-        // rename a second group of one name.
+        // An object created under the new name since the plan was made would make the
+        // rename a second object of one name.
         for c in &changes {
-            let Some(old) = c.renames() else { continue };
-            let group = |name: &str| Address::new(&target.name, ResourceId::Group { name: name.to_owned() });
-            if live.contains_key(&group(old)) && live.contains_key(&c.address) {
+            let Some(old) = c.renames().and_then(|old| renamed(&c.address.id, old)) else {
+                continue;
+            };
+            if live.contains_key(&Address::new(&target.name, old.clone())) && live.contains_key(&c.address) {
                 out.push(Stale {
                     address: c.address.clone(),
-                    expected: format!("absent (the plan renames `{old}` to it)"),
+                    expected: format!("absent (the plan renames {} to it)", Address::new(&target.name, old)),
                     found: "present".to_owned(),
                     done: false,
                 });
@@ -122,6 +123,15 @@ pub fn check(plan: &Plan, live: &BTreeMap<String, ResourceMap>) -> Vec<Stale> {
         }
     }
     out
+}
+
+/// The object a rename of `id` starts from: the same kind, under its old name.
+fn renamed(id: &ResourceId, old: &str) -> Option<ResourceId> {
+    match id {
+        ResourceId::User { .. } => Some(ResourceId::User { name: old.to_owned() }),
+        ResourceId::Group { .. } => Some(ResourceId::Group { name: old.to_owned() }),
+        _ => None,
+    }
 }
 
 /// `absent`, or the object's attributes as `k=v` pairs.

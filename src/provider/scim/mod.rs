@@ -707,17 +707,29 @@ impl Scim {
                 self.create_user(c, name, attrs).await
             }
             (ResourceId::User { name }, Action::Update, Some(Resource::User(after))) => {
-                let (_writing, object) = self.hold(c, Collection::Users, name).await?;
+                // A renamed account is found under its old username.
+                let current = c.renames().unwrap_or(name);
+                let renamed_already =
+                    self.object(Collection::Users, current).is_none() && self.object(Collection::Users, name).is_some();
+                if c.renames().is_some() && renamed_already {
+                    return Ok(());
+                }
+                let (_writing, object) = self.hold(c, Collection::Users, current).await?;
                 let before = match &c.before {
                     Some(Resource::User(b)) => b.clone(),
                     _ => return Err(self.fail(c, "an update without the user's attributes as read")),
                 };
-                let sets = user_sets(&object.raw, &before, after);
+                let mut sets = user_sets(&object.raw, &before, after);
+                if current != name {
+                    sets.insert(0, ("userName", json!(name)));
+                }
                 if sets.is_empty() {
                     return Ok(());
                 }
-                self.modify(c, Collection::Users, name, object, sets, |raw| same_user(raw, &before))
-                    .await
+                self.modify(c, Collection::Users, current, object, sets, |raw| {
+                    same_user(raw, &before)
+                })
+                .await
             }
             (ResourceId::User { name }, Action::Delete, before) => {
                 let unchanged = |raw: &Value| matches!(before, Some(Resource::User(b)) if same_user(raw, b));
