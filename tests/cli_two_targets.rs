@@ -125,3 +125,46 @@ fn a_sandbox_of_the_other_platform_is_named_as_such() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_saved_plan_whose_rename_was_edited_apart_is_rejected() {
+    let (tmp, dir) = example();
+    let file = tmp.path().join("plan.json");
+    let file_arg = file.to_str().unwrap();
+    assert_eq!(run(&dir, &["plan", "--out", file_arg]).0, Some(0));
+    let mut doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    for change in doc["changes"].as_array_mut().unwrap() {
+        if let Some(c) = change.as_object_mut() {
+            c.remove("renamed_to");
+        }
+    }
+    std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let (code, _, stderr) = run(&dir, &["apply", file_arg]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("directory.group[\"mobile\"] replaces `apps`, which the plan does not delete as renamed"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_saved_plan_cannot_rename_in_place_where_the_platform_cannot() {
+    let (tmp, dir) = example();
+    let file = tmp.path().join("plan.json");
+    let file_arg = file.to_str().unwrap();
+    assert_eq!(run(&dir, &["plan", "--out", file_arg]).0, Some(0));
+    let mut doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    for change in doc["changes"].as_array_mut().unwrap() {
+        if change["renamed_from"] == "apps" {
+            change["action"] = "update".into();
+            change["before"] = serde_json::json!({"type": "group"});
+        }
+    }
+    std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let (code, _, stderr) = run(&dir, &["apply", file_arg]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("directory.group[\"mobile\"] renames in place, which a scim/atlassian target cannot do"),
+        "{stderr}"
+    );
+}

@@ -243,6 +243,7 @@ pub fn from_json(text: &str) -> Result<Plan, FileError> {
             renamed_to: c.renamed_to,
         });
     }
+    check_renames(&targets, &changes)?;
     let unmanaged = doc
         .unmanaged
         .into_iter()
@@ -260,6 +261,45 @@ pub fn from_json(text: &str) -> Result<Plan, FileError> {
         manifest_digest: doc.manifest_digest,
         refusals: doc.refusals,
     })
+}
+
+/// A rename must be one the target can make: in place only where its platform renames
+/// that kind of object, and a replacing create only beside the deletion of the group it
+/// replaces (which carries the order of the members' move).
+fn check_renames(targets: &[PlannedTarget], changes: &[Change]) -> Result<(), FileError> {
+    for c in changes {
+        let Some(target) = targets.iter().find(|t| t.name == c.address.target) else {
+            continue;
+        };
+        let caps = target.config.platform.capabilities();
+        let can = match c.address.id {
+            ResourceId::User { .. } => caps.user_rename,
+            _ => caps.group_rename,
+        };
+        if c.renames().is_some() && !can {
+            return Err(FileError(format!(
+                "{} renames in place, which a {} target cannot do",
+                c.address,
+                target.config.platform.label()
+            )));
+        }
+        if let (Action::Create, Some(old), ResourceId::Group { name: new }) = (c.action, &c.renamed_from, &c.address.id)
+        {
+            let deleted = changes.iter().any(|o| {
+                o.address.target == c.address.target
+                    && o.action == Action::Delete
+                    && matches!(&o.address.id, ResourceId::Group { name } if name == old)
+                    && o.renamed_to.as_ref() == Some(new)
+            });
+            if !deleted {
+                return Err(FileError(format!(
+                    "{} replaces `{old}`, which the plan does not delete as renamed",
+                    c.address
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn connection(config: &TargetConfig) -> Connection {
