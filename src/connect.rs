@@ -193,7 +193,10 @@ async fn start_sandbox(
         Platform::BitbucketDatacenter => {
             let state = DcState::load(path).map_err(|e| state_error(e.to_string()))?;
             let shared = dc_emulator::Shared::new(state, token.clone());
-            shared.apply_env_faults().map_err(|e| err(target, e.to_string()))?;
+            shared
+                .instruments()
+                .apply_env_faults()
+                .map_err(|e| err(target, e.to_string()))?;
             Emulator::Dc(dc_emulator::serve(shared, listener).await.map_err(started)?)
         }
         Platform::Scim(profile) => {
@@ -213,7 +216,10 @@ async fn start_sandbox(
                 });
             }
             let shared = scim_emulator::Shared::new(state, token.clone());
-            shared.apply_env_faults().map_err(|e| err(target, e.to_string()))?;
+            shared
+                .instruments()
+                .apply_env_faults()
+                .map_err(|e| err(target, e.to_string()))?;
             Emulator::Scim(scim_emulator::serve(shared, listener).await.map_err(started)?)
         }
     };

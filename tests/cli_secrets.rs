@@ -68,7 +68,7 @@ async fn the_token_appears_in_no_output_plan_file_or_audit_log() {
         // Faults make the client retry, and log each retry at debug level.
         let faults =
             FaultConfig::parse_compact("seed=3,rate_limited=0.1,unavailable=0.1,dropped=0.05,retry_after_secs=0");
-        shared.set_faults(faults.unwrap()).unwrap();
+        shared.instruments().set_faults(faults.unwrap()).unwrap();
         let emulator = serve(shared, listener).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         manifest(dir.path(), &emulator.base_url, auth);
@@ -143,7 +143,7 @@ async fn a_scim_token_appears_in_no_output_plan_file_or_audit_log() {
         TOKEN.to_owned(),
     );
     let faults = FaultConfig::parse_compact("seed=5,rate_limited=0.1,unavailable=0.1,dropped=0.05,retry_after_secs=0");
-    shared.set_faults(faults.unwrap()).unwrap();
+    shared.instruments().set_faults(faults.unwrap()).unwrap();
     let emulator = serve_scim(shared, listener).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let text = format!(

@@ -637,7 +637,7 @@ async fn the_request_log_counts_every_request() {
     emulator.send(emulator.http.get(emulator.url("/admin/groups"))).await;
     emulator.get("/no/such/thing").await;
     assert_eq!(
-        emulator.running.shared.requests(),
+        emulator.running.shared.instruments().requests(),
         [
             "GET /rest/api/latest/admin/users?limit=2",
             "GET /rest/api/latest/admin/groups",

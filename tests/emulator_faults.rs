@@ -47,7 +47,7 @@ fn faults(seed: u64, rate_limited: f64, unavailable: f64, dropped: f64) -> Fault
 
 async fn start(config: FaultConfig) -> RunningEmulator {
     let shared = Shared::new(seed_state(), TOKEN.to_owned());
-    shared.set_faults(config).unwrap();
+    shared.instruments().set_faults(config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     serve(shared, listener).await.unwrap()
 }
@@ -109,7 +109,7 @@ async fn run_sequence(config: &FaultConfig, n: usize) -> (Vec<Seen>, FaultCounts
     for _ in 0..n {
         seen.push(send(&http, &emulator, Method::GET, "/admin/groups").await);
     }
-    let counts = emulator.shared.fault_counts();
+    let counts = emulator.shared.instruments().fault_counts();
     emulator.shutdown().await;
     (seen, counts)
 }
@@ -201,7 +201,7 @@ async fn a_429_carries_retry_after_and_the_rate_limit_headers() {
     assert!(header(&response, "content-type").starts_with("application/json"));
     assert_errors_body(&response.json::<Value>().await.unwrap());
     assert!(!emulator.shared.state().groups.contains_key("new-group"));
-    assert_eq!(emulator.shared.fault_counts().rate_limited, 1);
+    assert_eq!(emulator.shared.instruments().fault_counts().rate_limited, 1);
 }
 
 #[tokio::test]
@@ -232,7 +232,7 @@ async fn a_drop_after_handling_creates_the_group_but_the_client_sees_a_transport
     let error = result.expect_err("the connection is dropped before any answer");
     assert!(error.status().is_none(), "{error:?}");
     assert!(emulator.shared.state().groups.contains_key("new-group"));
-    let counts = emulator.shared.fault_counts();
+    let counts = emulator.shared.instruments().fault_counts();
     assert_eq!((counts.requests, counts.dropped_after), (1, 1), "{counts:?}");
 }
 
@@ -248,7 +248,7 @@ async fn a_drop_before_handling_changes_nothing() {
         .await;
     assert!(result.is_err(), "{result:?}");
     assert!(!emulator.shared.state().groups.contains_key("new-group"));
-    assert_eq!(emulator.shared.fault_counts().dropped_before, 1);
+    assert_eq!(emulator.shared.instruments().fault_counts().dropped_before, 1);
 }
 
 #[tokio::test]
@@ -284,7 +284,7 @@ async fn latency_is_added_to_every_request() {
         Seen::Status(200)
     );
     assert!(started.elapsed() >= Duration::from_millis(150));
-    let counts = emulator.shared.fault_counts();
+    let counts = emulator.shared.instruments().fault_counts();
     assert_eq!((counts.requests, counts.total()), (1, 0));
 }
 
@@ -298,9 +298,9 @@ async fn requests_that_fail_authentication_get_no_faults() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(emulator.shared.fault_counts(), FaultCounts::default());
+    assert_eq!(emulator.shared.instruments().fault_counts(), FaultCounts::default());
     // Still logged, like every request.
-    assert_eq!(emulator.shared.requests().len(), 1);
+    assert_eq!(emulator.shared.instruments().requests().len(), 1);
 }
 
 #[tokio::test]
@@ -317,13 +317,21 @@ async fn faults_from_the_state_file_apply_and_can_be_replaced() {
     );
     // Replacing the faults (as the environment override does) leaves the state's own
     // section alone, so saving the state never writes the override.
-    emulator.shared.set_faults(FaultConfig::default()).unwrap();
+    emulator
+        .shared
+        .instruments()
+        .set_faults(FaultConfig::default())
+        .unwrap();
     assert_eq!(
         send(&http, &emulator, Method::GET, "/admin/groups").await,
         Seen::Status(200)
     );
     assert_eq!(emulator.shared.state().faults, Some(faults(3, 0.0, 1.0, 0.0)));
-    assert!(emulator.shared.set_faults(faults(0, 0.8, 0.8, 0.0)).is_err());
+    assert!(emulator
+        .shared
+        .instruments()
+        .set_faults(faults(0, 0.8, 0.8, 0.0))
+        .is_err());
 }
 
 #[test]

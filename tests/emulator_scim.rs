@@ -81,7 +81,7 @@ async fn refuses_requests_without_the_token() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
     assert_eq!(body["status"], "401");
-    assert_eq!(emulator.running.shared.requests().len(), 1);
+    assert_eq!(emulator.running.shared.instruments().requests().len(), 1);
 }
 
 #[tokio::test]

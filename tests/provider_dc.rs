@@ -99,7 +99,7 @@ async fn a_plan_costs_one_request_per_page_not_per_object() {
     let projects = 3;
     let repos = 3;
     let expected = 3 + 1 + 2 + 1 + projects * 4 + repos * 2 + 1;
-    let requests = emulator.shared.requests();
+    let requests = emulator.shared.instruments().requests();
     assert_eq!(requests.len(), expected, "requests: {requests:#?}");
     assert_eq!(connected.providers["bb"].request_count(), expected);
     assert!(requests.iter().all(|r| r.starts_with("GET ")), "a plan only reads");
@@ -131,9 +131,12 @@ async fn a_plan_costs_one_request_per_page_not_per_object() {
         "users:\n  user00002: { name: User 2, email: user2@example.com, active: false }\n",
     );
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, &body);
-    let before = emulator.shared.requests().len();
+    let before = emulator.shared.instruments().requests().len();
     let (connected, _) = rollcall::cli::read_live(&desired.targets).await.unwrap();
-    assert_eq!(emulator.shared.requests().len() - before, expected - 1 + groups + 1);
+    assert_eq!(
+        emulator.shared.instruments().requests().len() - before,
+        expected - 1 + groups + 1
+    );
     connected.shutdown().await;
     emulator.shutdown().await;
 }
@@ -259,10 +262,10 @@ async fn memberships_of_one_group_go_in_one_add_users_call() {
     let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live);
     assert_eq!(plan.changes.len(), 1 + 30 + 30);
-    let before = emulator.shared.requests().len();
+    let before = emulator.shared.instruments().requests().len();
     let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
     assert!(report.succeeded());
-    let writes: Vec<String> = emulator.shared.requests()[before..].to_vec();
+    let writes: Vec<String> = emulator.shared.instruments().requests()[before..].to_vec();
     // One group create, one add-users for 30 members, one global grant for 30 users.
     assert_eq!(writes.len(), 3, "{writes:#?}");
     assert!(writes
@@ -424,13 +427,13 @@ async fn a_create_applied_before_its_answer_was_lost_is_confirmed_not_repeated()
         })
         .find(|f| f.fault_for(0) == Some(Fault::DroppedAfter) && (1..4).all(|n| f.fault_for(n).is_none()))
         .unwrap();
-    emulator.shared.set_faults(faults).unwrap();
-    let before = emulator.shared.requests().len();
+    emulator.shared.instruments().set_faults(faults).unwrap();
+    let before = emulator.shared.instruments().requests().len();
 
     let report = execute(&plan, &connected.providers, 1, |_, _| {}).await;
     assert_eq!(report.outcomes[0].1, Outcome::Applied, "{:?}", report.outcomes);
     assert!(emulator.shared.state().groups.contains_key("ops"));
-    let writes: Vec<String> = emulator.shared.requests()[before..].to_vec();
+    let writes: Vec<String> = emulator.shared.instruments().requests()[before..].to_vec();
     assert_eq!(
         writes,
         [

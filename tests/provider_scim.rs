@@ -257,7 +257,7 @@ async fn a_plan_costs_one_request_per_page_not_per_object() {
         // Users in pages of what the service serves (it caps `count`), groups with their
         // members in one page: no request per user, group or membership.
         let expected = users.div_ceil(served_per_page) + 1;
-        let requests = e.shared.requests();
+        let requests = e.shared.instruments().requests();
         assert_eq!(requests.len(), expected, "{profile}: {requests:#?}");
         assert_eq!(connected.providers["idp"].request_count(), expected);
         assert!(
@@ -334,7 +334,7 @@ async fn a_change_made_meanwhile_is_a_412_reported_not_retried() {
     let patch = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "replace", "path": "displayName", "value": "Annie"}]});
     behind_our_back(&e, reqwest::Method::PATCH, &format!("/Users/{id}"), patch).await;
-    let before = e.shared.requests().len();
+    let before = e.shared.instruments().requests().len();
     let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
     match outcome(&report, "idp.user[\"ann\"]") {
         Outcome::Failed(why) => {
@@ -343,7 +343,7 @@ async fn a_change_made_meanwhile_is_a_412_reported_not_retried() {
         }
         other => panic!("{other:?}"),
     }
-    let sent = e.shared.requests().split_off(before);
+    let sent = e.shared.instruments().requests().split_off(before);
     assert_eq!(
         sent.len(),
         2,
@@ -489,12 +489,12 @@ async fn without_patch_a_put_keeps_what_the_manifest_does_not_manage() {
         Box::new(provider) as Box<dyn rollcall::provider::Provider>,
     )]
     .into();
-    let before = e.shared.requests().len();
+    let before = e.shared.instruments().requests().len();
     let live = [("idp".to_owned(), providers["idp"].read().await.unwrap())].into();
     let plan = rollcall::plan::build(&desired, &live);
     let report = execute(&plan, &providers, 4, |_, _| {}).await;
     assert!(report.succeeded(), "{:#?}", report.outcomes);
-    let requests = e.shared.requests().split_off(before);
+    let requests = e.shared.instruments().requests().split_off(before);
     assert!(!requests.iter().any(|r| r.starts_with("PATCH ")), "{requests:#?}");
     let state = e.shared.state();
     let ann = state.users.iter().find(|u| u.user_name == "ann").unwrap();
@@ -520,9 +520,9 @@ async fn the_contract_holds_under_injected_faults() {
         let faults =
             FaultConfig::parse_compact("seed=11,rate_limited=0.05,unavailable=0.05,dropped=0.1,retry_after_secs=0")
                 .unwrap();
-        e.shared.set_faults(faults).unwrap();
+        e.shared.instruments().set_faults(faults).unwrap();
         contract(&e.scim_url, TOKEN, profile, profile == "rfc").await;
-        let counts = e.shared.fault_counts();
+        let counts = e.shared.instruments().fault_counts();
         assert!(counts.total() > 20, "{profile}: faults were injected: {counts:?}");
         e.shutdown().await;
     }
@@ -571,10 +571,10 @@ async fn member_batches_stop_at_the_profiles_limit() {
     .into();
     let live = [("idp".to_owned(), providers["idp"].read().await.unwrap())].into();
     let plan = rollcall::plan::build(&desired, &live);
-    let before = e.shared.requests().len();
+    let before = e.shared.instruments().requests().len();
     let report = execute(&plan, &providers, 4, |_, _| {}).await;
     assert!(report.succeeded(), "{:#?}", report.outcomes);
-    let sent = e.shared.requests().split_off(before);
+    let sent = e.shared.instruments().requests().split_off(before);
     let patches = sent.iter().filter(|r| r.starts_with("PATCH /scim/v2/Groups/")).count();
     assert_eq!(patches, 3, "25 members, 10 per PATCH: {sent:#?}");
     assert!(plan_only(&desired).await.is_empty());
@@ -598,10 +598,10 @@ async fn a_412_from_an_unrelated_change_is_sent_again_with_the_new_version() {
     let patch = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "replace", "path": "name.givenName", "value": "Annie"}]});
     behind_our_back(&e, reqwest::Method::PATCH, &format!("/Users/{id}"), patch).await;
-    let before = e.shared.requests().len();
+    let before = e.shared.instruments().requests().len();
     let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
     assert!(report.succeeded(), "{:#?}", report.outcomes);
-    let sent = e.shared.requests().split_off(before);
+    let sent = e.shared.instruments().requests().split_off(before);
     assert_eq!(sent.len(), 3, "412, read back, sent again: {sent:#?}");
     let state = e.shared.state();
     let ann = &state.users[0];

@@ -53,7 +53,10 @@ pub async fn run(cmd: Command) -> Result<u8, CliError> {
     let state = DcState::load(&args.path).map_err(|e| CliError::new(e.to_string()))?;
     let listener = listen(args.port).await?;
     let shared = Shared::new(state, args.token);
-    shared.apply_env_faults().map_err(|e| CliError::new(e.to_string()))?;
+    shared
+        .instruments()
+        .apply_env_faults()
+        .map_err(|e| CliError::new(e.to_string()))?;
     let running = serve(shared, listener)
         .await
         .map_err(|e| CliError::new(format!("cannot start the sandbox: {e}")))?;
@@ -63,13 +66,13 @@ pub async fn run(cmd: Command) -> Result<u8, CliError> {
         args.path.display()
     );
     println!("Authenticate with the token from ROLLCALL_SANDBOX_TOKEN (default: sandbox). Ctrl-C stops it and saves the state.");
-    let faults = running.shared.faults();
+    let faults = running.shared.instruments().faults();
     if faults.is_active() {
         println!("Faults on: {faults}");
     }
     wait_for_stop().await;
     if faults.is_active() {
-        println!("Faults: {}", running.shared.fault_counts());
+        println!("Faults: {}", running.shared.instruments().fault_counts());
     }
     let state = running.shared.state();
     running.shutdown().await;
@@ -86,7 +89,10 @@ async fn run_scim(args: ServeArgs) -> Result<u8, CliError> {
     let profile = state.profile.as_str();
     let listener = listen(args.port).await?;
     let shared = scim::Shared::new(state, args.token);
-    shared.apply_env_faults().map_err(|e| CliError::new(e.to_string()))?;
+    shared
+        .instruments()
+        .apply_env_faults()
+        .map_err(|e| CliError::new(e.to_string()))?;
     let running = scim::serve(shared, listener)
         .await
         .map_err(|e| CliError::new(format!("cannot start the sandbox: {e}")))?;

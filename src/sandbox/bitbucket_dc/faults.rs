@@ -36,7 +36,7 @@ pub(super) async fn inject(State(shared): State<Shared>, request: Request, next:
         fault,
         latency_ms,
         retry_after_secs: retry_after,
-    } = shared.draw_fault();
+    } = shared.instruments().draw_fault();
     if latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(latency_ms)).await;
     }

@@ -38,8 +38,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::sandbox::faults::{FaultConfig, FaultCounts, FaultError};
-use crate::sandbox::instruments::{Draw, Instruments};
+use crate::sandbox::instruments::Instruments;
 use crate::sandbox::state::DcState;
 
 use wire::{ApiError, Call, Outcome};
@@ -141,26 +140,9 @@ impl Shared {
         }
     }
 
-    /// Replaces the faults in force, and restarts their request numbering and counts. The
-    /// state's `faults` section is left as it is, so saving the state never writes these.
-    pub fn set_faults(&self, config: FaultConfig) -> Result<(), FaultError> {
-        self.inner.instruments.set_faults(config)
-    }
-
-    /// Applies `ROLLCALL_SANDBOX_FAULTS` if it is set: every sandbox the process starts
-    /// calls this, so the variable overrides the state file for all of them.
-    pub fn apply_env_faults(&self) -> Result<(), FaultError> {
-        self.inner.instruments.apply_env_faults()
-    }
-
-    /// The faults in force (all off when none are set).
-    pub fn faults(&self) -> FaultConfig {
-        self.inner.instruments.faults()
-    }
-
-    /// How many faults were injected so far, by kind.
-    pub fn fault_counts(&self) -> FaultCounts {
-        self.inner.instruments.fault_counts()
+    /// The request log and the faults in force.
+    pub fn instruments(&self) -> &Instruments {
+        &self.inner.instruments
     }
 
     /// Changes the state as someone working by hand would, between two runs.
@@ -173,22 +155,11 @@ impl Shared {
         self.lock_state().clone()
     }
 
-    /// One `"METHOD /rest/path?query"` per request received, in arrival order, including
-    /// refused ones.
-    pub fn requests(&self) -> Vec<String> {
-        self.inner.instruments.requests()
-    }
-
     // Handlers check everything before they change anything, and multi-step changes are
     // made on a copy swapped in at the end, so a lock poisoned by a panicking handler
     // still guards a consistent state.
     fn lock_state(&self) -> std::sync::MutexGuard<'_, DcState> {
         self.inner.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The next request's fault, with the latency and `Retry-After` to use.
-    fn draw_fault(&self) -> Draw {
-        self.inner.instruments.draw_fault()
     }
 }
 

@@ -32,8 +32,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::sandbox::faults::{FaultConfig, FaultCounts, FaultError};
-use crate::sandbox::instruments::{Draw, Instruments};
+use crate::sandbox::instruments::Instruments;
 
 pub use profile::{FilterSupport, ProfileName, ScimProfile, ATLASSIAN, RFC};
 pub use state::ScimState;
@@ -134,22 +133,9 @@ impl Shared {
         self.inner.profile
     }
 
-    /// Replaces the faults in force (the state's `faults` section is left as it is).
-    pub fn set_faults(&self, config: FaultConfig) -> Result<(), FaultError> {
-        self.inner.instruments.set_faults(config)
-    }
-
-    /// Applies `ROLLCALL_SANDBOX_FAULTS` if it is set.
-    pub fn apply_env_faults(&self) -> Result<(), FaultError> {
-        self.inner.instruments.apply_env_faults()
-    }
-
-    pub fn faults(&self) -> FaultConfig {
-        self.inner.instruments.faults()
-    }
-
-    pub fn fault_counts(&self) -> FaultCounts {
-        self.inner.instruments.fault_counts()
+    /// The request log and the faults in force.
+    pub fn instruments(&self) -> &Instruments {
+        &self.inner.instruments
     }
 
     /// Changes the state as someone working by hand would.
@@ -161,19 +147,10 @@ impl Shared {
         self.lock_state().clone()
     }
 
-    /// One `"METHOD /path?query"` per request received, in arrival order, refused ones too.
-    pub fn requests(&self) -> Vec<String> {
-        self.inner.instruments.requests()
-    }
-
     // Handlers check everything before they change anything, so a lock poisoned by a
     // panicking handler still guards a consistent state.
     fn lock_state(&self) -> std::sync::MutexGuard<'_, ScimState> {
         self.inner.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn draw_fault(&self) -> Draw {
-        self.inner.instruments.draw_fault()
     }
 }
 
