@@ -14,7 +14,7 @@ use crate::provider::scim::Scim;
 use crate::provider::Provider;
 use crate::sandbox::bitbucket_dc as dc_emulator;
 use crate::sandbox::scim as scim_emulator;
-use crate::sandbox::state::DcState;
+use crate::sandbox::state::{parse_at, read_text, DcState};
 
 /// A target that cannot be reached or set up, with what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -162,8 +162,9 @@ async fn start_sandbox(
         message,
         hint: Some("a sandbox target's url is `sandbox:PATH`, PATH relative to the manifest directory".to_owned()),
     };
+    let text = read_text(path).map_err(|e| state_error(e.to_string()))?;
     // A state file of the other platform would fail on its first field; say what it is.
-    if let Ok(text) = std::fs::read_to_string(path) {
+    {
         let is_scim = scim_emulator::state::is_scim_state(&text);
         if is_scim != matches!(platform, Platform::Scim(_)) {
             let (file, kind) = if is_scim {
@@ -191,7 +192,7 @@ async fn start_sandbox(
     let started = |e: std::io::Error| err(target, format!("cannot start the sandbox: {e}"));
     let emulator = match platform {
         Platform::BitbucketDatacenter => {
-            let state = DcState::load(path).map_err(|e| state_error(e.to_string()))?;
+            let state = parse_at(path, &text, DcState::parse).map_err(|e| state_error(e.to_string()))?;
             let shared = dc_emulator::Shared::new(state, token.clone());
             shared
                 .instruments()
@@ -200,7 +201,8 @@ async fn start_sandbox(
             Emulator::Dc(dc_emulator::serve(shared, listener).await.map_err(started)?)
         }
         Platform::Scim(profile) => {
-            let state = scim_emulator::ScimState::load(path).map_err(|e| state_error(e.to_string()))?;
+            let state =
+                parse_at(path, &text, scim_emulator::ScimState::parse).map_err(|e| state_error(e.to_string()))?;
             // The manifest says which dialect the target speaks; a sandbox of another
             // would test the wrong thing.
             if state.profile != profile {

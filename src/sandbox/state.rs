@@ -104,14 +104,7 @@ pub enum StateError {
 
 impl DcState {
     pub fn load(path: &Path) -> Result<Self, StateError> {
-        let text = std::fs::read_to_string(path).map_err(|source| StateError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&text).map_err(|message| StateError::Parse {
-            path: path.display().to_string(),
-            message,
-        })
+        parse_at(path, &read_text(path)?, Self::parse)
     }
 
     /// Reads a state from YAML, checking the `faults` rates as well as the shape.
@@ -130,6 +123,22 @@ impl DcState {
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
         save_yaml(path, self.to_yaml())
     }
+}
+
+/// A sandbox state file's text.
+pub fn read_text(path: &Path) -> Result<String, StateError> {
+    std::fs::read_to_string(path).map_err(|source| StateError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// A state parsed from the text of the file at `path`, which an error names.
+pub fn parse_at<T>(path: &Path, text: &str, parse: fn(&str) -> Result<T, String>) -> Result<T, StateError> {
+    parse(text).map_err(|message| StateError::Parse {
+        path: path.display().to_string(),
+        message,
+    })
 }
 
 /// Writes a sandbox's state atomically (temp file, then rename) so an interrupted write

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::profile::ProfileName;
 use crate::sandbox::faults::FaultConfig;
-use crate::sandbox::state::StateError;
+use crate::sandbox::state::{parse_at, read_text, StateError};
 
 /// The value of the `kind` key that marks a SCIM state file.
 pub const KIND: &str = "scim";
@@ -186,14 +186,7 @@ pub fn is_scim_state(text: &str) -> bool {
 
 impl ScimState {
     pub fn load(path: &Path) -> Result<Self, StateError> {
-        let text = std::fs::read_to_string(path).map_err(|source| StateError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&text).map_err(|message| StateError::Parse {
-            path: path.display().to_string(),
-            message,
-        })
+        parse_at(path, &read_text(path)?, Self::parse)
     }
 
     /// Reads a state from YAML and checks what serde cannot: the kind, unique ids and
