@@ -483,9 +483,7 @@ pub(crate) fn get_user(call: &Call, state: &mut ScimState, profile: &ScimProfile
 
 pub(crate) fn replace_user(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
     let index = user_to_change(call, state, profile)?;
-    let body = call.json()?;
-    require_schema(&body, USER_SCHEMA)?;
-    let attrs = schema::canonical(user_attrs(profile), &body);
+    let attrs = replaced(call, USER_SCHEMA, user_attrs(profile))?;
     write_user(call, state, profile, index, attrs)
 }
 
@@ -493,13 +491,32 @@ pub(crate) fn patch_user(call: &Call, state: &mut ScimState, profile: &ScimProfi
     // The precondition comes before the operations are even read: a stale client gets 412
     // whatever its body holds, and nothing is applied, not even to a copy.
     let index = user_to_change(call, state, profile)?;
+    let doc = patched(call, profile, &state.users[index], user_attrs(profile))?;
+    write_user(call, state, profile, index, doc)
+}
+
+/// The attributes a PUT gives: the body's, which must name the resource's core schema.
+fn replaced(call: &Call, core_schema: &str, attrs: &'static [Attr]) -> Result<Map<String, Value>, ScimError> {
+    let body = call.json()?;
+    require_schema(&body, core_schema)?;
+    Ok(schema::canonical(attrs, &body))
+}
+
+/// The attributes a PATCH leaves: the resource as it is, with the request's operations
+/// applied in order.
+fn patched(
+    call: &Call,
+    profile: &ScimProfile,
+    current: &impl serde::Serialize,
+    attrs: &'static [Attr],
+) -> Result<Map<String, Value>, ScimError> {
     if !profile.patch {
         return Err(ScimError::not_implemented("PATCH is not supported."));
     }
-    let current = serde_json::to_value(&state.users[index]).unwrap_or(Value::Null);
-    let mut doc = schema::canonical(user_attrs(profile), &current);
-    apply_patch(&mut doc, user_attrs(profile), &call.json()?, profile)?;
-    write_user(call, state, profile, index, doc)
+    let current = serde_json::to_value(current).unwrap_or(Value::Null);
+    let mut doc = schema::canonical(attrs, &current);
+    apply_patch(&mut doc, attrs, &call.json()?, profile)?;
+    Ok(doc)
 }
 
 /// The end of PUT and PATCH: `attrs` become the attributes of the user at `index`.
@@ -605,21 +622,14 @@ pub(crate) fn get_group(call: &Call, state: &mut ScimState, profile: &ScimProfil
 
 pub(crate) fn replace_group(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
     let index = group_to_change(call, state, profile)?;
-    let body = call.json()?;
-    require_schema(&body, GROUP_SCHEMA)?;
-    let attrs = schema::canonical(group_attrs(profile), &body);
+    let attrs = replaced(call, GROUP_SCHEMA, group_attrs(profile))?;
     write_group(call, state, profile, index, attrs)
 }
 
 pub(crate) fn patch_group(call: &Call, state: &mut ScimState, profile: &ScimProfile) -> Outcome {
     // As for users: 412 before the operations are read.
     let index = group_to_change(call, state, profile)?;
-    if !profile.patch {
-        return Err(ScimError::not_implemented("PATCH is not supported."));
-    }
-    let current = serde_json::to_value(&state.groups[index]).unwrap_or(Value::Null);
-    let mut doc = schema::canonical(group_attrs(profile), &current);
-    apply_patch(&mut doc, group_attrs(profile), &call.json()?, profile)?;
+    let doc = patched(call, profile, &state.groups[index], group_attrs(profile))?;
     write_group(call, state, profile, index, doc)
 }
 
