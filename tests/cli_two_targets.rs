@@ -126,20 +126,27 @@ fn a_sandbox_of_the_other_platform_is_named_as_such() {
     );
 }
 
-#[test]
-fn a_saved_plan_whose_rename_was_edited_apart_is_rejected() {
+/// Saves the example's plan, edits each change with `edit`, and runs `apply` on the file:
+/// (exit code, stderr).
+fn apply_edited_plan(edit: impl Fn(&mut serde_json::Value)) -> (Option<i32>, String) {
     let (tmp, dir) = example();
     let file = tmp.path().join("plan.json");
     let file_arg = file.to_str().unwrap();
     assert_eq!(run(&dir, &["plan", "--out", file_arg]).0, Some(0));
     let mut doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    for change in doc["changes"].as_array_mut().unwrap() {
+    doc["changes"].as_array_mut().unwrap().iter_mut().for_each(edit);
+    std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let (code, _, stderr) = run(&dir, &["apply", file_arg]);
+    (code, stderr)
+}
+
+#[test]
+fn a_saved_plan_whose_rename_was_edited_apart_is_rejected() {
+    let (code, stderr) = apply_edited_plan(|change| {
         if let Some(c) = change.as_object_mut() {
             c.remove("renamed_to");
         }
-    }
-    std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
-    let (code, _, stderr) = run(&dir, &["apply", file_arg]);
+    });
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("directory.group[\"mobile\"] replaces `apps`, which the plan does not delete as renamed"),
@@ -149,19 +156,12 @@ fn a_saved_plan_whose_rename_was_edited_apart_is_rejected() {
 
 #[test]
 fn a_saved_plan_cannot_rename_in_place_where_the_platform_cannot() {
-    let (tmp, dir) = example();
-    let file = tmp.path().join("plan.json");
-    let file_arg = file.to_str().unwrap();
-    assert_eq!(run(&dir, &["plan", "--out", file_arg]).0, Some(0));
-    let mut doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    for change in doc["changes"].as_array_mut().unwrap() {
+    let (code, stderr) = apply_edited_plan(|change| {
         if change["renamed_from"] == "apps" {
             change["action"] = "update".into();
             change["before"] = serde_json::json!({"type": "group"});
         }
-    }
-    std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
-    let (code, _, stderr) = run(&dir, &["apply", file_arg]);
+    });
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("directory.group[\"mobile\"] renames in place, which a scim/atlassian target cannot do"),
