@@ -48,6 +48,15 @@ struct Known {
     groups: HashMap<String, Object>,
 }
 
+impl Known {
+    fn of(&mut self, collection: Collection) -> &mut HashMap<String, Object> {
+        match collection {
+            Collection::Users => &mut self.users,
+            Collection::Groups => &mut self.groups,
+        }
+    }
+}
+
 /// A live object: the server's id, its version for `If-Match`, and the object as last
 /// seen, for a PUT and for the attributes a change keeps (the other emails).
 #[derive(Debug, Clone)]
@@ -110,20 +119,12 @@ impl Scim {
     }
 
     fn object(&self, collection: Collection, name: &str) -> Option<Object> {
-        let known = self.known();
-        let map = match collection {
-            Collection::Users => &known.users,
-            Collection::Groups => &known.groups,
-        };
-        map.get(&name.to_lowercase()).cloned()
+        self.known().of(collection).get(&name.to_lowercase()).cloned()
     }
 
     fn remember(&self, collection: Collection, name: &str, object: Option<Object>) {
         let mut known = self.known();
-        let map = match collection {
-            Collection::Users => &mut known.users,
-            Collection::Groups => &mut known.groups,
-        };
+        let map = known.of(collection);
         match object {
             Some(o) => map.insert(name.to_lowercase(), o),
             None => map.remove(&name.to_lowercase()),
