@@ -3,6 +3,7 @@
 //! everything that depends on it as skipped, and independent work goes on.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -21,6 +22,8 @@ pub enum Outcome {
     Skipped {
         because: Address,
     },
+    /// Not attempted because the run was interrupted before it could start.
+    Interrupted,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -42,8 +45,11 @@ impl ApplyReport {
     pub fn skipped(&self) -> usize {
         self.count(|o| matches!(o, Outcome::Skipped { .. }))
     }
+    pub fn interrupted(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Interrupted))
+    }
     pub fn succeeded(&self) -> bool {
-        self.failed() == 0 && self.skipped() == 0
+        self.applied() == self.outcomes.len()
     }
 }
 
@@ -149,6 +155,19 @@ pub async fn execute(
     plan: &Plan,
     providers: &BTreeMap<String, Box<dyn Provider>>,
     parallelism: usize,
+    on_done: impl FnMut(&Change, &Outcome),
+) -> ApplyReport {
+    execute_until(plan, providers, parallelism, &AtomicBool::new(false), on_done).await
+}
+
+/// Executes the plan until `stop` is set: from then on no step starts, the steps in
+/// flight finish (a request cut off mid-way would leave its outcome unknown), and every
+/// change not started is reported as interrupted.
+pub async fn execute_until(
+    plan: &Plan,
+    providers: &BTreeMap<String, Box<dyn Provider>>,
+    parallelism: usize,
+    stop: &AtomicBool,
     mut on_done: impl FnMut(&Change, &Outcome),
 ) -> ApplyReport {
     let Schedule { steps, graph, needs } = schedule(plan, providers);
@@ -168,7 +187,7 @@ pub async fn execute(
         outcomes[i] = Some(outcome);
     };
     loop {
-        while running.len() < parallelism {
+        while running.len() < parallelism && !stop.load(Ordering::SeqCst) {
             let Some(s) = ready.pop_first() else { break };
             let Some(step) = steps.get(s) else { continue };
             // Members whose dependencies did not all apply are skipped, naming the root
@@ -206,14 +225,21 @@ pub async fn execute(
         }
         release(&graph, s, &mut waiting, &mut ready);
     }
-    // Every step runs once all its inputs are done, so no change should be left without
-    // an outcome; if one ever were, "skipped" is the truthful report, and it is reported
-    // (and audited) like any other.
+    // Every step runs once all its inputs are done, so without an interruption no change
+    // should be left without an outcome; if one ever were, "skipped" is the truthful
+    // report, and it is reported (and audited) like any other.
+    let interrupted = stop.load(Ordering::SeqCst);
     for i in 0..plan.changes.len() {
         if outcomes[i].is_none() {
             if let Some(c) = plan.changes.get(i) {
-                let because = c.address.clone();
-                record(i, Outcome::Skipped { because }, &mut outcomes);
+                let outcome = if interrupted {
+                    Outcome::Interrupted
+                } else {
+                    Outcome::Skipped {
+                        because: c.address.clone(),
+                    }
+                };
+                record(i, outcome, &mut outcomes);
             }
         }
     }
@@ -245,7 +271,7 @@ fn blocked_by(needs: &[usize], outcomes: &[Option<Outcome>], plan: &Plan) -> Opt
         .iter()
         .find_map(|&j| match outcomes.get(j).and_then(Option::as_ref) {
             Some(Outcome::Applied) => None,
-            Some(Outcome::Failed(_)) | None => plan.changes.get(j).map(|c| c.address.clone()),
+            Some(Outcome::Failed(_) | Outcome::Interrupted) | None => plan.changes.get(j).map(|c| c.address.clone()),
             Some(Outcome::Skipped { because }) => Some(because.clone()),
         })
 }

@@ -53,6 +53,10 @@ impl AuditLog {
             Outcome::Applied => ("applied", None),
             Outcome::Failed(e) => ("failed", Some(e.clone())),
             Outcome::Skipped { because } => ("skipped", Some(format!("not attempted: {because} failed"))),
+            Outcome::Interrupted => (
+                "interrupted",
+                Some("not attempted: the apply was interrupted".to_owned()),
+            ),
         };
         let line = Line {
             time: rfc3339(SystemTime::now()),

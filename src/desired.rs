@@ -23,6 +23,8 @@ pub struct Desired {
     /// `sha256:…` over every manifest file's path and content, so a plan names exactly
     /// the manifests it was made from.
     pub manifest_digest: String,
+    /// The directory the manifests were loaded from.
+    pub manifest_dir: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone)]

@@ -62,7 +62,7 @@ fn every_format_is_byte_identical_across_runs() {
     }
     let (_, json, _) = run(&dir, &["plan", "--json"]);
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(value["format_version"], 1);
+    assert_eq!(value["format_version"], 2);
     assert_eq!(value["summary"]["create"], 22);
     insta::assert_snapshot!("quickstart_plan_json", json);
     let (_, md, _) = run(&dir, &["plan", "--markdown"]);
@@ -90,10 +90,16 @@ fn apply_then_plan_is_empty() {
 fn apply_asks_and_only_yes_goes_ahead() {
     let (_tmp, dir, state) = quickstart();
     let before = std::fs::read_to_string(&state).unwrap();
-    let out = rollcall(&dir).args(["apply"]).write_stdin("no\n").output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Apply cancelled. Nothing was changed."));
-    assert_eq!(std::fs::read_to_string(&state).unwrap(), before);
+    // Anything but `yes` cancels, and a cancelled apply is not a success: exit 1.
+    for answer in ["no\n", "y\n", "YES\n", "\n"] {
+        let out = rollcall(&dir).args(["apply"]).write_stdin(answer).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{answer:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("Apply cancelled. Nothing was changed."),
+            "{answer:?}"
+        );
+        assert_eq!(std::fs::read_to_string(&state).unwrap(), before);
+    }
 
     let out = rollcall(&dir).args(["apply"]).write_stdin("").output().unwrap();
     assert_eq!(out.status.code(), Some(1));

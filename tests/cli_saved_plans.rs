@@ -230,7 +230,7 @@ fn a_plan_file_that_is_not_a_plan_is_a_clear_error() {
         ("empty.json", "{}", "no format_version"),
         (
             "shape.json",
-            "{\"format_version\": 1, \"changes\": 3}",
+            "{\"format_version\": 2, \"changes\": 3}",
             "not a valid rollcall plan",
         ),
     ] {
@@ -412,11 +412,7 @@ fn an_edited_plan_file_that_disagrees_with_itself_is_rejected() {
     let original: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(root.join("plan.json")).unwrap()).unwrap();
     type Edit = fn(&mut serde_json::Value);
-    let cases: [(Edit, &str); 4] = [
-        (
-            |p| p["targets"][0]["connection"]["url"] = "sandbox:/elsewhere.yaml".into(),
-            "does not match the endpoint",
-        ),
+    let cases: [(Edit, &str); 3] = [
         (
             |p| p["changes"][0]["resource"]["name"] = "someone-else".into(),
             "does not match its resource",
@@ -467,4 +463,251 @@ fn a_protected_person_is_protected_under_their_username_on_the_target() {
         "{}",
         r.stdout
     );
+}
+
+/// The saved plan with one edit made by hand, applied: refused with exit 3, naming what
+/// differs, and nothing changed.
+fn refused_after_edit(root: &Path, state: &Path, file: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Run {
+    let mut plan: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(root.join(file)).unwrap()).unwrap();
+    edit(&mut plan);
+    std::fs::write(root.join("edited.json"), serde_json::to_string_pretty(&plan).unwrap()).unwrap();
+    let before = std::fs::read_to_string(state).unwrap();
+    let r = run(rollcall(root).args(["apply", "edited.json"]));
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("refused; nothing was changed"), "{}", r.stderr);
+    assert_eq!(before, std::fs::read_to_string(state).unwrap(), "{}", r.stderr);
+    r
+}
+
+fn change_at<'a>(plan: &'a mut serde_json::Value, address: &str) -> &'a mut serde_json::Value {
+    plan["changes"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|c| c["address"] == address)
+        .unwrap_or_else(|| panic!("no change to {address}"))
+}
+
+/// A saved plan edited by hand is what its manifests and live state no longer give:
+/// refused, each difference named. The policy comes from the manifests, never the file.
+#[test]
+fn a_hand_edited_plan_is_refused_naming_what_differs() {
+    let (_g, root, _, state) = quickstart();
+    save_plan(&root);
+    let alice = "bitbucket.global.user[\"alice\"]";
+    let r = refused_after_edit(&root, &state, "plan.json", |p| {
+        change_at(p, alice)["after"]["permission"] = "SYS_ADMIN".into();
+    });
+    assert!(
+        r.stderr.contains(&format!(
+            "{alice}: the plan file would create it to permission=\"SYS_ADMIN\"; the manifests would create it to permission=\"ADMIN\""
+        )),
+        "{}",
+        r.stderr
+    );
+    let r = refused_after_edit(&root, &state, "plan.json", |p| {
+        let changes = p["changes"].as_array_mut().unwrap();
+        changes.retain(|c| c["address"] != alice);
+    });
+    assert!(
+        r.stderr.contains(&format!(
+            "{alice}: the manifests would create it; the plan file has no change to it"
+        )),
+        "{}",
+        r.stderr
+    );
+    let r = refused_after_edit(&root, &state, "plan.json", |p| {
+        p["targets"][0]["connection"]["url"] = "sandbox:/elsewhere.yaml".into();
+    });
+    assert!(
+        r.stderr
+            .contains("target `bitbucket`: the plan file connects to sandbox:/elsewhere.yaml"),
+        "{}",
+        r.stderr
+    );
+    let r = refused_after_edit(&root, &state, "plan.json", |p| {
+        p["targets"][0]["connection"]["token"] = "${env:HOME}".into();
+    });
+    assert!(r.stderr.contains("credentials"), "{}", r.stderr);
+    let r = refused_after_edit(&root, &state, "plan.json", |p| {
+        p["manifest_digest"] = format!("sha256:{}", "0".repeat(64)).into();
+    });
+    assert!(
+        r.stderr.contains("are not the ones the plan was made from"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// The case: a plan refused because it deletes a protected user, with the file's
+/// `policy.protect` and `refusals` emptied by hand. The manifests' policy still holds.
+#[test]
+fn emptying_the_files_policy_and_refusals_does_not_admit_a_refused_plan() {
+    let (_g, root) = pruning_world(11, "  protect: [u11]\n");
+    let r = run(rollcall(&root).args(["plan", "m", "--out", "plan.json"]));
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    let r = refused_after_edit(&root, &root.join("state.yaml"), "plan.json", |p| {
+        p["policy"]["protect"] = serde_json::json!([]);
+        p["refusals"] = serde_json::json!([]);
+    });
+    assert!(
+        r.stderr
+            .contains("the plan file's `policy` is not the manifests' policy"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// The live counts the delete percentage is taken of come from live state, not the file.
+#[test]
+fn inflated_live_counts_in_the_file_do_not_pass_the_delete_limits() {
+    let (_g, root) = pruning_world(7, "");
+    let r = run(rollcall(&root).args(["plan", "m", "--out", "plan.json"]));
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    let r = refused_after_edit(&root, &root.join("state.yaml"), "plan.json", |p| {
+        p["existing"]["bb"]["users"] = 1000.into();
+        p["refusals"] = serde_json::json!([]);
+    });
+    assert!(
+        r.stderr.contains("the plan deletes 5 of 13 users on `bb`"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// `show` gives the refusals `apply` would make now, never the file's; it says when it
+/// cannot check, and `--offline` only renders.
+#[test]
+fn show_recomputes_the_refusals_as_apply_does() {
+    let (_g, root) = pruning_world(7, "");
+    let r = run(rollcall(&root).args(["plan", "m", "--out", "plan.json"]));
+    assert_eq!(r.code, 3);
+    let refusal = "the plan deletes 5 of 13 users on `bb` (38.5%)";
+    // Refusals taken out of the file still show.
+    let mut plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("plan.json")).unwrap()).unwrap();
+    plan["refusals"] = serde_json::json!([]);
+    std::fs::write(root.join("quiet.json"), serde_json::to_string_pretty(&plan).unwrap()).unwrap();
+    let shown = run(rollcall(&root).args(["show", "quiet.json"]));
+    assert_eq!(shown.code, 3, "{}\n{}", shown.stdout, shown.stderr);
+    assert!(shown.stdout.contains(refusal), "{}", shown.stdout);
+    // A refusal written into the file is not shown: it is not one apply would make.
+    let mut plan = plan.clone();
+    plan["refusals"] = serde_json::json!([{"rule": "max_deletes", "target": null, "message": "made up"}]);
+    std::fs::write(root.join("loud.json"), serde_json::to_string_pretty(&plan).unwrap()).unwrap();
+    let shown = run(rollcall(&root).args(["show", "loud.json", "--allow-deletes", "5"]));
+    assert_eq!(shown.code, 0, "{}\n{}", shown.stdout, shown.stderr);
+    assert!(!shown.stdout.contains("made up"), "{}", shown.stdout);
+    // Without the manifests, show says it cannot check; --offline only renders.
+    std::fs::rename(root.join("m"), root.join("moved")).unwrap();
+    let shown = run(rollcall(&root).args(["show", "plan.json"]));
+    assert_eq!(shown.code, 1, "{}", shown.stderr);
+    assert!(shown.stdout.contains("5 to delete."), "{}", shown.stdout);
+    assert!(shown.stderr.contains("--manifests DIR"), "{}", shown.stderr);
+    let shown = run(rollcall(&root).args(["show", "plan.json", "--manifests", "moved"]));
+    assert_eq!(shown.code, 3, "{}", shown.stderr);
+    assert!(shown.stdout.contains(refusal), "{}", shown.stdout);
+    let shown = run(rollcall(&root).args(["show", "plan.json", "--offline"]));
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert!(!shown.stdout.contains(refusal), "{}", shown.stdout);
+    assert!(shown.stdout.contains("Not checked (--offline)"), "{}", shown.stdout);
+}
+
+/// `apply FILE --expect-digest` applies only the file whose digest was reviewed.
+#[test]
+fn expect_digest_pins_the_reviewed_plan_file() {
+    let (_g, root, _, state) = quickstart();
+    let r = run(rollcall(&root).args(["plan", "manifests", "--markdown", "--out", "plan.json"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let digest = r
+        .stderr
+        .split('(')
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(digest.starts_with("sha256:"), "{}", r.stderr);
+    assert!(
+        r.stdout.contains(&format!("plan `{digest}`")),
+        "the Markdown shows it: {}",
+        r.stdout
+    );
+    let before = std::fs::read_to_string(&state).unwrap();
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let r = run(rollcall(&root).args(["apply", "plan.json", "--expect-digest", &wrong]));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("the plan file's digest is {digest}, not the expected {wrong}")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(before, std::fs::read_to_string(&state).unwrap());
+    let r = run(rollcall(&root).args(["apply", "plan.json", "--expect-digest", &digest]));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains(&format!("Applying plan {digest}.")), "{}", r.stdout);
+}
+
+/// Paths in a plan file are relative to the file: applied from another directory, which
+/// holds a copy of the same tree, the plan still changes the state it was made against.
+#[test]
+fn a_plan_file_applies_from_any_directory() {
+    let (_g, root, _, state) = quickstart();
+    std::fs::create_dir_all(root.join("plans")).unwrap();
+    let r = run(rollcall(&root).args(["plan", "manifests", "--out", "plans/plan.json"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = std::fs::read_to_string(root.join("plans/plan.json")).unwrap();
+    assert!(text.contains("\"manifests\": \"../manifests\""), "{text}");
+    assert!(
+        text.contains("\"url\": \"sandbox:../sandbox/bitbucket.yaml\""),
+        "{text}"
+    );
+    let (_g2, decoy, _, decoy_state) = quickstart();
+    let decoy_before = std::fs::read_to_string(&decoy_state).unwrap();
+    let r = run(rollcall(&decoy).args(["apply", root.join("plans/plan.json").to_str().unwrap()]));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        decoy_before,
+        std::fs::read_to_string(&decoy_state).unwrap(),
+        "the other tree is untouched"
+    );
+    assert!(
+        std::fs::read_to_string(&state).unwrap().contains("frank"),
+        "the plan's own state was applied"
+    );
+}
+
+/// A plan file is read up to a cap: a huge file or an endless one is a clear error.
+#[test]
+fn reading_a_plan_file_is_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = std::fs::File::create(dir.path().join("big.json")).unwrap();
+    big.set_len(65 * 1024 * 1024).unwrap();
+    for file in ["big.json", "/dev/zero"] {
+        for cmd in ["show", "apply"] {
+            let r = run(rollcall(dir.path()).args([cmd, file]));
+            assert_eq!(r.code, 1, "{cmd} {file}: {}", r.stderr);
+            assert!(r.stderr.contains("is larger than 64 MiB"), "{cmd} {file}: {}", r.stderr);
+        }
+    }
+}
+
+/// A plan made from other manifests than the ones there now is refused.
+#[test]
+fn a_plan_whose_manifests_changed_is_refused() {
+    let (_g, root, manifests, state) = quickstart();
+    save_plan(&root);
+    let extra = manifests.join("extra.yaml");
+    std::fs::write(&extra, "users:\n  zed: { name: Zed, email: zed@example.com }\n").unwrap();
+    let before = std::fs::read_to_string(&state).unwrap();
+    let r = run(rollcall(&root).args(["apply", "plan.json"]));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("are not the ones the plan was made from"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(before, std::fs::read_to_string(&state).unwrap());
 }

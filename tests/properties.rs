@@ -911,7 +911,8 @@ fn check_accepted_plan(plan: &rollcall::plan::Plan) {
     let saved = to_json(plan);
     let rendered: Vec<String> = FORMATS.iter().map(|f| render(plan, *f)).collect();
     assert_eq!(rendered[1], saved);
-    let again = from_json(&saved).unwrap_or_else(|e| panic!("a saved plan does not read back: {e}\n{saved}"));
+    let again =
+        from_json(&saved, Path::new(".")).unwrap_or_else(|e| panic!("a saved plan does not read back: {e}\n{saved}"));
     assert_eq!(to_json(&again), saved, "a plan changed on a save and a read");
     for (f, before) in FORMATS.iter().zip(&rendered) {
         assert_eq!(&render(&again, *f), before, "{f:?} differs after a save and a read");
@@ -921,7 +922,7 @@ fn check_accepted_plan(plan: &rollcall::plan::Plan) {
 /// Reads `text` as a plan: an error that says something, or a plan that renders and
 /// round-trips. Returns whether it was accepted.
 fn check_plan_text(text: &str) -> bool {
-    match from_json(text) {
+    match from_json(text, Path::new(".")) {
         Ok(plan) => {
             check_accepted_plan(&plan);
             true
@@ -1321,7 +1322,7 @@ fn the_fixtures_the_properties_start_from_are_valid() {
     assert!(check_one_file(base_manifest().as_bytes()), "the base manifest resolves");
     let text = serde_json::to_string_pretty(&quickstart_plan()).unwrap();
     assert!(check_plan_text(&text), "the saved quickstart plan reads");
-    let plan = from_json(&text).unwrap();
+    let plan = from_json(&text, Path::new(".")).unwrap();
     assert_eq!(plan.changes.len(), 29);
     assert_eq!(plan.unmanaged.len(), 8);
 }

@@ -4,8 +4,8 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 use super::error::{CliError, EXIT_OK};
-use super::AllowDeletes;
-use crate::apply::{execute, ApplyReport, Outcome};
+use super::{interrupt, saved, AllowDeletes};
+use crate::apply::{execute_until, ApplyReport, Outcome};
 use crate::audit::AuditLog;
 use crate::connect::Connected;
 use crate::plan::{Change, Plan};
@@ -14,13 +14,14 @@ use crate::render::text;
 /// Make live state match the manifests, or apply a saved plan
 ///
 /// With a manifest directory: shows the plan and asks for confirmation (unless
-/// --auto-approve), then applies it. With a plan file from `rollcall plan --out`: re-reads
-/// only the objects the plan touches, refuses if any is no longer as the plan expected,
-/// and otherwise applies exactly that plan, without asking (it was reviewed).
+/// --auto-approve), then applies it. With a plan file from `rollcall plan --out`: plans
+/// again from the manifests the file was made from, refuses unless that gives exactly the
+/// file's changes against live state now, and otherwise applies them without asking (the
+/// plan was reviewed).
 ///
 /// Changes run in dependency order; a failed change skips what depends on it and the
-/// rest goes on. The safety rules are checked again first. Exits 1 if any change failed
-/// or was skipped, 3 if the plan was refused.
+/// rest goes on. The safety rules are checked again first, with the manifests' policy.
+/// Ctrl-C stops starting changes, lets those in flight finish and lists the rest.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A manifest directory, or a plan file saved by `rollcall plan --out`
@@ -37,6 +38,13 @@ pub struct Args {
     /// Append one JSON line per change to this file (see docs/audit-log.md)
     #[arg(long, value_name = "PATH")]
     audit_log: Option<PathBuf>,
+    /// With a plan file: the manifests it was made from, if not where the file says
+    #[arg(long, value_name = "DIR")]
+    manifests: Option<PathBuf>,
+    /// With a plan file: refuse unless the file's digest is this one (the digest the
+    /// reviewed plan showed, `sha256:…`)
+    #[arg(long, value_name = "DIGEST")]
+    expect_digest: Option<String>,
 }
 
 pub async fn run(args: Args) -> Result<u8, CliError> {
@@ -44,21 +52,25 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         return Err(CliError::new(format!("{} does not exist", args.path.display()))
             .hint("pass a manifest directory, or a plan file saved by `rollcall plan --out FILE`"));
     }
-    let saved = args.path.is_file();
-    let (plan, connected, plan_digest) = if saved {
-        from_file(&args).await?
-    } else {
-        from_manifests(&args).await?
+    // Anything but a directory is read as a plan file (a pipe or device too, up to the cap).
+    let saved = !args.path.is_dir();
+    if !saved && (args.manifests.is_some() || args.expect_digest.is_some()) {
+        return Err(
+            CliError::new("--manifests and --expect-digest go with a plan file, not a manifest directory").hint(
+                "save the plan with `rollcall plan --out FILE`, then `rollcall apply FILE --expect-digest sha256:…`",
+            ),
+        );
+    }
+    // One listener for the whole run, so no signal falls between its phases. Until the
+    // first change starts, an interruption loses nothing: stop at once.
+    let mut signals = interrupt::Signals::new();
+    let prepared = tokio::select! {
+        prepared = prepare(&args, saved) => prepared?,
+        () = signals.recv() => return Err(CliError::Interrupted),
     };
-    if plan.is_empty() {
-        connected.shutdown().await;
+    let Some((plan, connected, plan_digest)) = prepared else {
         return Ok(EXIT_OK);
-    }
-    if !saved && !args.auto_approve && !confirm()? {
-        connected.shutdown().await;
-        println!("Apply cancelled. Nothing was changed.");
-        return Ok(EXIT_OK);
-    }
+    };
     let mut audit = match &args.audit_log {
         Some(path) => match AuditLog::open(path, &plan_digest) {
             Ok(log) => Some(log),
@@ -72,14 +84,21 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         },
         None => None,
     };
+    let stop = signals.into_flag();
     println!("\nApplying plan {plan_digest}.");
     let progress = Progress::new(plan.changes.len());
-    let report = execute(&plan, &connected.providers, usize::from(args.parallelism), |c, o| {
-        if let Some(log) = audit.as_mut() {
-            log.record(c, o);
-        }
-        progress.done(c, o);
-    })
+    let report = execute_until(
+        &plan,
+        &connected.providers,
+        usize::from(args.parallelism),
+        &stop,
+        |c, o| {
+            if let Some(log) = audit.as_mut() {
+                log.record(c, o);
+            }
+            progress.done(c, o);
+        },
+    )
     .await;
     progress.finish();
     let retries: usize = connected.providers.values().map(|p| p.retry_count()).sum();
@@ -93,9 +112,43 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     }
     if report.succeeded() {
         Ok(EXIT_OK)
+    } else if report.interrupted() > 0 {
+        Err(CliError::Interrupted)
     } else {
         Err(CliError::ApplyIncomplete)
     }
+}
+
+/// Everything before the first change: the plan (fresh or saved and checked), shown,
+/// reviewed and confirmed. `None` when there is nothing to do.
+async fn prepare(args: &Args, saved: bool) -> Result<Option<(Plan, Connected, String)>, CliError> {
+    let (plan, connected, plan_digest) = if saved {
+        from_file(args).await?
+    } else {
+        from_manifests(args).await?
+    };
+    if plan.is_empty() {
+        connected.shutdown().await;
+        return Ok(None);
+    }
+    if !saved && !args.auto_approve {
+        // The prompt blocks a thread; off the runtime's, so Ctrl-C is still heard.
+        let answer = tokio::task::spawn_blocking(confirm)
+            .await
+            .map_err(|e| CliError::new(format!("cannot read the answer: {e}")))?;
+        match answer {
+            Ok(true) => {}
+            Ok(false) => {
+                connected.shutdown().await;
+                return Err(CliError::Cancelled);
+            }
+            Err(e) => {
+                connected.shutdown().await;
+                return Err(e);
+            }
+        }
+    }
+    Ok(Some((plan, connected, plan_digest)))
 }
 
 /// Plans from the manifests, shows the plan, and checks the safety rules.
@@ -113,52 +166,20 @@ async fn from_manifests(args: &Args) -> Result<(Plan, Connected, String), CliErr
     Ok((plan, connected, digest))
 }
 
-/// Reads a saved plan, re-reads what it touches, and refuses it if it went stale or
-/// breaks a safety rule now.
+/// Reads a saved plan and checks it against its manifests and live state
+/// (`saved::check`); the plan that runs has the file's changes and the manifests' policy.
 async fn from_file(args: &Args) -> Result<(Plan, Connected, String), CliError> {
-    let (mut plan, digest) = super::read_plan_file(&args.path)?;
-    let scopes = crate::plan::file::touched_scope(&plan);
-    let targets = plan
-        .targets
-        .iter()
-        .map(|t| {
-            let mut config = t.config.clone();
-            config.scope = scopes.get(&t.name).cloned().unwrap_or_default();
-            (t.name.clone(), config)
-        })
-        .collect();
-    let (connected, live) = super::read_live(&targets).await?;
-    let stale = crate::plan::stale::check(&plan, &live);
-    if !stale.is_empty() {
-        connected.shutdown().await;
-        let hint = if stale.iter().all(|s| s.done) {
-            "every change of this plan is already in place (it was applied, or made by hand): plan again to see what remains"
-        } else {
-            "the saved plan is stale: plan again (`rollcall plan --out FILE`) and review the new plan"
-        };
-        return Err(CliError::Refused {
-            reasons: stale
-                .iter()
-                .map(|s| {
-                    format!(
-                        "{} changed since the plan was made: expected {}, found {}{}",
-                        s.address,
-                        s.expected,
-                        s.found,
-                        if s.done { ", as the plan would leave it" } else { "" }
-                    )
-                })
-                .collect(),
-            hints: vec![hint.to_owned()],
-        });
+    let file = saved::read(&args.path)?;
+    if let Some(expected) = &args.expect_digest {
+        saved::expect_digest(&file, expected)?;
     }
-    plan.review(&connected.accounts, &live, args.allow.allow_deletes);
+    let (plan, connected) = saved::check(&file, args.manifests.as_deref(), args.allow.allow_deletes).await?;
     anstream::print!("{}", text::render(&plan));
     if !plan.refusals.is_empty() {
         connected.shutdown().await;
         return Err(CliError::refused(&plan.refusals));
     }
-    Ok((plan, connected, digest))
+    Ok((plan, connected, file.digest))
 }
 
 /// Asks on the terminal; only `yes` goes ahead, like Terraform.
@@ -220,11 +241,13 @@ fn label(o: &Outcome) -> &'static str {
         Outcome::Applied => "applied",
         Outcome::Failed(_) => "FAILED",
         Outcome::Skipped { .. } => "skipped",
+        Outcome::Interrupted => "not run",
     }
 }
 
 fn print_report(report: &ApplyReport, retries: usize) {
     let (applied, failed, skipped) = (report.applied(), report.failed(), report.skipped());
+    let interrupted = report.interrupted();
     if retries > 0 {
         println!("\nRetried {retries} requests after rate limits, server errors or dropped connections.");
     }
@@ -232,11 +255,18 @@ fn print_report(report: &ApplyReport, retries: usize) {
         println!("\nApply complete: {applied} applied, 0 failed, 0 skipped.");
         return;
     }
-    println!("\nApply incomplete: {applied} applied, {failed} failed, {skipped} skipped.");
-    println!("\nFailed (unchanged on the target):");
-    for (c, o) in &report.outcomes {
-        if let Outcome::Failed(e) = o {
-            println!("  {} {}\n      {e}", c.action.symbol(), c.address);
+    let headline = if interrupted > 0 { "interrupted" } else { "incomplete" };
+    print!("\nApply {headline}: {applied} applied, {failed} failed, {skipped} skipped");
+    if interrupted > 0 {
+        print!(", {interrupted} not started");
+    }
+    println!(".");
+    if failed > 0 {
+        println!("\nFailed (unchanged on the target):");
+        for (c, o) in &report.outcomes {
+            if let Outcome::Failed(e) = o {
+                println!("  {} {}\n      {e}", c.action.symbol(), c.address);
+            }
         }
     }
     if skipped > 0 {
@@ -247,5 +277,13 @@ fn print_report(report: &ApplyReport, retries: usize) {
             }
         }
     }
-    println!("\nEverything else was applied. Fix the cause and run `rollcall plan` to see what remains.");
+    if interrupted > 0 {
+        println!("\nNot started because the apply was interrupted (unchanged on the target):");
+        for (c, o) in &report.outcomes {
+            if matches!(o, Outcome::Interrupted) {
+                println!("  {} {}", c.action.symbol(), c.address);
+            }
+        }
+    }
+    println!("\nEverything else was applied. Run `rollcall plan` to see what remains.");
 }

@@ -8,6 +8,19 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_CHANGES: u8 = 2;
 pub const EXIT_REFUSED: u8 = 3;
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// The table `--help` prints and the README repeats; a test checks the two agree.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes (every command):
+  0    success; with plan --detailed-exitcode, no changes
+  1    error: bad arguments, a manifest or plan file problem, a target that failed,
+       an apply that did not complete or was cancelled at the prompt
+  2    plan --detailed-exitcode only: changes present
+  3    refused by a safety rule, or a saved plan that no longer matches its manifests
+       or live state; nothing was changed
+  130  interrupted (Ctrl-C or SIGTERM); apply first finishes the changes in flight and
+       lists the rest (sandbox serve stops on Ctrl-C as a server does: 0)";
 
 #[derive(Debug)]
 pub enum CliError {
@@ -17,6 +30,10 @@ pub enum CliError {
     Failed { message: String, hints: Vec<String> },
     /// An apply ran and some changes failed; the report is already printed.
     ApplyIncomplete,
+    /// The person at the prompt did not answer `yes`; nothing was changed.
+    Cancelled,
+    /// Ctrl-C or SIGTERM; what was and was not done is already printed.
+    Interrupted,
     /// Nothing was applied: a safety rule objects to the plan, or a saved plan no longer
     /// matches live state. The reasons are listed.
     Refused { reasons: Vec<String>, hints: Vec<String> },
@@ -43,7 +60,9 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Manifest(_) | CliError::Failed { .. } | CliError::ApplyIncomplete => EXIT_ERROR,
+            CliError::Cancelled => EXIT_ERROR,
             CliError::Refused { .. } => EXIT_REFUSED,
+            CliError::Interrupted => EXIT_INTERRUPTED,
         }
     }
 
@@ -58,6 +77,8 @@ impl CliError {
                 }
             }
             CliError::ApplyIncomplete => {}
+            CliError::Cancelled => anstream::eprintln!("Apply cancelled. Nothing was changed."),
+            CliError::Interrupted => anstream::eprintln!("Interrupted."),
             CliError::Refused { reasons, hints } => {
                 anstream::eprintln!("error: refused; nothing was changed:");
                 for r in reasons {

@@ -3,8 +3,10 @@
 
 mod apply;
 pub mod error;
+mod interrupt;
 mod plan;
 mod sandbox;
+mod saved;
 mod schema;
 mod show;
 mod validate;
@@ -31,19 +33,31 @@ use error::CliError;
     name = "rollcall",
     version,
     propagate_version = true,
-    after_help = "Exit codes: 0 success (no changes with --detailed-exitcode), 1 error, 2 changes present (plan --detailed-exitcode), 3 refused by a safety rule or a stale saved plan (nothing was changed).\nDocumentation: README.md and docs/ in the source tree."
+    after_help = concat_help()
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
+fn concat_help() -> String {
+    format!(
+        "{}\n\nDocumentation: README.md and docs/ in the source tree.",
+        error::EXIT_CODES_HELP
+    )
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    #[command(after_help = error::EXIT_CODES_HELP)]
     Validate(validate::Args),
+    #[command(after_help = error::EXIT_CODES_HELP)]
     Plan(plan::Args),
+    #[command(after_help = error::EXIT_CODES_HELP)]
     Apply(apply::Args),
+    #[command(after_help = error::EXIT_CODES_HELP)]
     Show(show::Args),
+    #[command(after_help = error::EXIT_CODES_HELP)]
     Schema(schema::Args),
     #[command(subcommand)]
     Sandbox(sandbox::Command),
@@ -52,11 +66,24 @@ pub enum Command {
 /// Runs a parsed command and returns the exit code.
 pub async fn run(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
+        // Apply winds down on a signal; the sandbox saves and exits 0, the way a server
+        // is meant to stop. Everything else only reads, and stops at once.
+        Command::Apply(args) => apply::run(args).await,
+        Command::Sandbox(cmd) => sandbox::run(cmd).await,
+        command => tokio::select! {
+            result = run_reading(command) => result,
+            () = interrupt::signalled() => Err(CliError::Interrupted),
+        },
+    }
+}
+
+async fn run_reading(command: Command) -> Result<u8, CliError> {
+    match command {
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args).await,
-        Command::Apply(args) => apply::run(args).await,
-        Command::Show(args) => show::run(args),
+        Command::Show(args) => show::run(args).await,
         Command::Schema(args) => schema::run(args),
+        Command::Apply(args) => apply::run(args).await,
         Command::Sandbox(cmd) => sandbox::run(cmd).await,
     }
 }
@@ -85,16 +112,6 @@ pub fn load(dir: &Path) -> Result<Desired, CliError> {
             Err(CliError::Manifest(problems))
         }
     }
-}
-
-/// Reads a saved plan file.
-pub fn read_plan_file(path: &Path) -> Result<(crate::plan::Plan, String), CliError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::new(format!("cannot read the plan file {}: {e}", path.display())))?;
-    let plan = crate::plan::file::from_json(&text).map_err(|e| {
-        CliError::new(format!("{}: {e}", path.display())).hint("a plan file is written by `rollcall plan --out FILE`")
-    })?;
-    Ok((plan, crate::desired::digest(text.as_bytes())))
 }
 
 /// How many deletes `--allow-deletes` admits, shared by `plan` and `apply`.

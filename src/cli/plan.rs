@@ -39,6 +39,11 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     let mut plan = crate::plan::build(&desired, &live);
     plan.review(&accounts, &live, args.allow.allow_deletes);
     if let Some(path) = &args.out {
+        // Paths in the file are relative to it, so it can be applied from anywhere.
+        plan.base = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
         // Written even when refused: `apply FILE --allow-deletes N` may admit it later.
         let json = crate::plan::file::to_json(&plan);
         std::fs::write(path, &json)

@@ -1,11 +1,17 @@
-//! `rollcall show`: renders a saved plan without contacting any target.
+//! `rollcall show`: renders a saved plan, with the refusals `apply FILE` would make now.
 
 use std::path::PathBuf;
 
 use super::error::{CliError, EXIT_OK};
+use super::{saved, AllowDeletes};
+use crate::plan::Plan;
 use crate::render::{render, Format};
 
 /// Show a saved plan (from `rollcall plan --out FILE`) as text, JSON or Markdown
+///
+/// Checks the plan as `apply FILE` would: against the manifests it was made from and the
+/// live state of its targets, with the manifests' safety policy. Exits 3 if apply would
+/// refuse it, with the reasons. --offline only renders the file.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The plan file
@@ -16,14 +22,48 @@ pub struct Args {
     /// Print the plan as Markdown, for a pull-request comment
     #[arg(long)]
     markdown: bool,
+    /// The manifests the plan was made from, if not where the file says
+    #[arg(long, value_name = "DIR")]
+    manifests: Option<PathBuf>,
+    #[command(flatten)]
+    allow: AllowDeletes,
+    /// Render the file without checking it (no manifests, no targets read): what apply
+    /// would refuse is then not shown
+    #[arg(long, conflicts_with_all = ["manifests", "allow_deletes"])]
+    offline: bool,
 }
 
-pub fn run(args: Args) -> Result<u8, CliError> {
-    let (plan, digest) = super::read_plan_file(&args.file)?;
+pub async fn run(args: Args) -> Result<u8, CliError> {
+    let file = saved::read(&args.file)?;
     let format = Format::from_flags(args.json, args.markdown);
-    anstream::print!("{}", render(&plan, format));
+    if args.offline {
+        print(&file.plan, &file.digest, format);
+        if format == Format::Text {
+            println!("Not checked (--offline): `rollcall apply` checks it against its manifests and live state.");
+        }
+        return Ok(EXIT_OK);
+    }
+    match saved::check(&file, args.manifests.as_deref(), args.allow.allow_deletes).await {
+        Ok((plan, connected)) => {
+            connected.shutdown().await;
+            print(&plan, &file.digest, format);
+            if plan.refusals.is_empty() {
+                Ok(EXIT_OK)
+            } else {
+                Err(CliError::refused(&plan.refusals))
+            }
+        }
+        // Still worth reading: the error says why apply would not run it.
+        Err(e) => {
+            print(&file.plan, &file.digest, format);
+            Err(e)
+        }
+    }
+}
+
+fn print(plan: &Plan, digest: &str, format: Format) {
+    anstream::print!("{}", render(plan, format));
     if format == Format::Text {
         println!("Plan file digest: {digest}\nManifest digest:  {}", plan.manifest_digest);
     }
-    Ok(EXIT_OK)
 }

@@ -463,6 +463,7 @@ mod tests {
             },
             renames: BTreeMap::new(),
             manifest_digest: String::new(),
+            manifest_dir: std::path::PathBuf::new(),
         }
     }
 

@@ -2,12 +2,15 @@
 //! what `apply FILE` and `show FILE` read back. The shape is documented in
 //! `docs/plan-json.md`; bump `FORMAT_VERSION` on any change that could break a reader.
 //!
-//! A saved plan is self-contained: it says how to reach each target again (URL, token
-//! *reference*, account), the policy it was made under, and for each change the live
-//! object it expects to find (`before`). It never holds a secret.
+//! A saved plan says how to reach each target again (URL, token *reference*, account),
+//! which manifests it was made from (their directory, relative to the file, and their
+//! digest), and for each change the live object it expects to find (`before`). It never
+//! holds a secret. The policy, the live counts and the refusals are written for people
+//! and tools to read, but never read back: `apply FILE` takes the policy from the
+//! manifests and checks the safety rules against live state afresh.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +19,7 @@ use crate::model::{Address, Resource, ResourceId};
 use crate::plan::{graph, Action, Change, Plan, PlannedTarget, Summary, Unmanaged};
 use crate::safety::{Existing, Refusal};
 
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +27,8 @@ struct Document {
     format_version: u32,
     rollcall_version: String,
     manifest_digest: String,
+    /// The manifest directory, relative to the directory the document is written for.
+    manifests: String,
     summary: Summary,
     targets: Vec<DocTarget>,
     policy: Policy,
@@ -47,8 +52,9 @@ struct DocTarget {
     summary: Summary,
 }
 
-/// How to reach a target again: the URL to connect to (`sandbox:PATH` with the path as
-/// resolved when planning), the token as a reference, and creation settings.
+/// How to reach a target again: the URL to connect to (`sandbox:PATH`, the state file
+/// relative to the directory the document is written for), the token as a reference,
+/// and creation settings.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Connection {
@@ -91,6 +97,7 @@ pub fn to_json(plan: &Plan) -> String {
         format_version: FORMAT_VERSION,
         rollcall_version: env!("CARGO_PKG_VERSION").to_owned(),
         manifest_digest: plan.manifest_digest.clone(),
+        manifests: relative(&plan.base, &plan.manifest_dir),
         summary: plan.summary(),
         targets: plan
             .targets
@@ -101,7 +108,7 @@ pub fn to_json(plan: &Plan) -> String {
                 profile: t.config.platform.profile().map(|p| p.as_str().to_owned()),
                 endpoint: t.endpoint.clone(),
                 account: t.account.clone(),
-                connection: connection(&t.config),
+                connection: connection(&t.config, &plan.base),
                 summary: summaries.get(&t.name).copied().unwrap_or_default(),
             })
             .collect(),
@@ -147,9 +154,11 @@ pub fn to_json(plan: &Plan) -> String {
 #[error("{0}")]
 pub struct FileError(String);
 
-/// Reads a plan back. Anything a hand edit could make inconsistent is checked; the
-/// changes are put in dependency order again rather than trusting the file's order.
-pub fn from_json(text: &str) -> Result<Plan, FileError> {
+/// Reads a plan back; relative paths in it are taken from `base`, the directory the file
+/// is in. Anything a hand edit could make inconsistent is checked; the changes are put in
+/// dependency order again rather than trusting the file's order. The policy is kept only
+/// to be compared with the manifests'; the live counts and refusals are not read.
+pub fn from_json(text: &str, base: &Path) -> Result<Plan, FileError> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| FileError(format!("not a rollcall plan (invalid JSON: {e})")))?;
     match value.get("format_version").and_then(serde_json::Value::as_u64) {
@@ -173,7 +182,7 @@ pub fn from_json(text: &str) -> Result<Plan, FileError> {
                 t.profile.map(|p| format!(" with profile `{p}`")).unwrap_or_default()
             )));
         };
-        let config = target_config(&t.name, platform, &t.endpoint, t.account.clone(), t.connection)?;
+        let config = target_config(&t.name, platform, &t.endpoint, t.account.clone(), t.connection, base)?;
         targets.push(PlannedTarget {
             name: t.name,
             endpoint: t.endpoint,
@@ -257,9 +266,11 @@ pub fn from_json(text: &str) -> Result<Plan, FileError> {
         changes: graph::order(changes),
         unmanaged,
         policy: doc.policy,
-        existing: doc.existing,
+        existing: Existing::default(),
         manifest_digest: doc.manifest_digest,
-        refusals: doc.refusals,
+        manifest_dir: base.join(&doc.manifests),
+        base: base.to_owned(),
+        refusals: Vec::new(),
     })
 }
 
@@ -302,14 +313,18 @@ fn check_renames(targets: &[PlannedTarget], changes: &[Change]) -> Result<(), Fi
     Ok(())
 }
 
-fn connection(config: &TargetConfig) -> Connection {
+fn connection(config: &TargetConfig, base: &Path) -> Connection {
     Connection {
         url: match &config.endpoint {
             Endpoint::Url(u) => u.to_string(),
-            Endpoint::Sandbox(path) => format!("sandbox:{}", path.display()),
+            Endpoint::Sandbox(path) => format!("sandbox:{}", relative(base, path)),
         },
         username: config.auth.as_ref().and_then(|a| a.username.clone()),
-        token: config.auth.as_ref().map(|a| a.token.to_reference()),
+        // A token file, like a sandbox's state, is named relative to the plan file.
+        token: config.auth.as_ref().map(|a| match &a.token {
+            SecretRef::File(path) => SecretRef::File(PathBuf::from(relative(base, path))).to_reference(),
+            SecretRef::Env(_) => a.token.to_reference(),
+        }),
         notify_new_users: config.notify_new_users,
     }
 }
@@ -320,9 +335,10 @@ fn target_config(
     shown: &str,
     account: Option<String>,
     c: Connection,
+    base: &Path,
 ) -> Result<TargetConfig, FileError> {
     let endpoint = match c.url.strip_prefix("sandbox:") {
-        Some(path) => Endpoint::Sandbox(PathBuf::from(path)),
+        Some(path) => Endpoint::Sandbox(base.join(path)),
         None => {
             let url =
                 url::Url::parse(&c.url).map_err(|e| FileError(format!("target `{name}` has an invalid URL: {e}")))?;
@@ -341,11 +357,15 @@ fn target_config(
     let auth = match c.token {
         Some(reference) => Some(AuthConfig {
             username: c.username,
-            token: SecretRef::parse(&reference).ok_or_else(|| {
-                FileError(format!(
-                    "target `{name}`: the token must be a reference (`${{env:NAME}}` or `${{file:PATH}}`)"
-                ))
-            })?,
+            token: match SecretRef::parse(&reference) {
+                Some(SecretRef::File(path)) => SecretRef::File(base.join(path)),
+                Some(env) => env,
+                None => {
+                    return Err(FileError(format!(
+                        "target `{name}`: the token must be a reference (`${{env:NAME}}` or `${{file:PATH}}`)"
+                    )))
+                }
+            },
         }),
         None => None,
     };
@@ -367,12 +387,12 @@ fn target_config(
         }
         _ => {}
     }
-    // What people were shown (`endpoint`) is where apply goes.
+    // What people were shown (`endpoint`) is where apply goes. A sandbox's file is
+    // shown as the manifest wrote it, relative to the manifests: `verify` compares it
+    // with the manifests' own.
     let agrees = match &endpoint {
         Endpoint::Url(url) => url::Url::parse(shown).is_ok_and(|u| &u == url),
-        Endpoint::Sandbox(path) => shown
-            .strip_prefix("sandbox:")
-            .is_some_and(|p| path.ends_with(p.trim_start_matches("./"))),
+        Endpoint::Sandbox(_) => shown.starts_with("sandbox:"),
     };
     if !agrees {
         return Err(FileError(format!(
@@ -391,36 +411,45 @@ fn target_config(
     })
 }
 
-/// Per target, what `apply FILE` must read to check the plan: the projects and
-/// repositories it changes grants in, the groups it changes members of or deletes, and the
-/// groups of users it deletes. Users, groups and global grants are always read.
-pub fn touched_scope(plan: &Plan) -> BTreeMap<String, ReadScope> {
-    let mut out: BTreeMap<String, ReadScope> = BTreeMap::new();
-    for c in &plan.changes {
-        let scope = out.entry(c.address.target.clone()).or_default();
-        match &c.address.id {
-            ResourceId::Membership { group, .. } => {
-                scope.member_groups.insert(group.clone());
+/// `path` relative to `base`, both made absolute first (through the file system where
+/// they exist), with `/` between components so a plan reads the same on every system.
+fn relative(base: &Path, path: &Path) -> String {
+    let (base, path) = (absolute(base), absolute(path));
+    let mut base_parts = base.components().peekable();
+    let mut path_parts = path.components().peekable();
+    while let (Some(a), Some(b)) = (base_parts.peek(), path_parts.peek()) {
+        if a != b {
+            break;
+        }
+        base_parts.next();
+        path_parts.next();
+    }
+    let mut parts: Vec<String> = base_parts.map(|_| "..".to_owned()).collect();
+    parts.extend(path_parts.map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    if parts.is_empty() {
+        ".".to_owned()
+    } else {
+        parts.join("/")
+    }
+}
+
+/// The canonical path where it exists; otherwise the path joined to the current
+/// directory with `.` and `..` taken lexically.
+pub fn absolute(path: &Path) -> PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    let cwd = std::env::current_dir()
+        .and_then(|d| d.canonicalize())
+        .unwrap_or_default();
+    let mut out = PathBuf::new();
+    for c in cwd.join(path).components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
             }
-            ResourceId::ProjectDefault { project } | ResourceId::ProjectPermission { project, .. } => {
-                scope.projects.entry(project.clone()).or_default();
-            }
-            ResourceId::RepoPermission { project, repo, .. } => {
-                scope.projects.entry(project.clone()).or_default().insert(repo.clone());
-            }
-            // What a deleted principal would take along must be read, to check that
-            // nothing joined it since.
-            ResourceId::User { name } if c.action == Action::Delete => {
-                scope.member_users.insert(name.clone());
-            }
-            ResourceId::Group { name } if c.action == Action::Delete => {
-                scope.member_groups.insert(name.clone());
-            }
-            // A group renamed in place brings its members, read under the old name.
-            ResourceId::Group { .. } if c.renames().is_some() => {
-                scope.member_groups.extend(c.renamed_from.clone());
-            }
-            ResourceId::User { .. } | ResourceId::Group { .. } | ResourceId::GlobalPermission { .. } => {}
+            other => out.push(other),
         }
     }
     out

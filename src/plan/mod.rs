@@ -5,8 +5,10 @@ pub mod diff;
 pub mod file;
 pub mod graph;
 pub mod stale;
+pub mod verify;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -125,6 +127,13 @@ pub struct Plan {
     /// Live objects per target and kind when the plan was made.
     pub existing: Existing,
     pub manifest_digest: String,
+    /// The manifest directory the plan was made from, so `apply FILE` can take the policy
+    /// from it and plan again to compare.
+    pub manifest_dir: PathBuf,
+    /// The directory the plan's JSON document is written for: paths in it (the manifest
+    /// directory, sandbox state files) are relative to this, so a plan file still points
+    /// at the right files whatever directory it is applied from.
+    pub base: PathBuf,
     /// The safety rules the plan breaks; a plan with any is not applied.
     pub refusals: Vec<Refusal>,
 }
@@ -191,6 +200,8 @@ pub fn build(desired: &Desired, live: &BTreeMap<String, ResourceMap>) -> Plan {
         policy: desired.policy.clone(),
         existing: crate::safety::count_existing(live),
         manifest_digest: desired.manifest_digest.clone(),
+        manifest_dir: desired.manifest_dir.clone(),
+        base: PathBuf::from("."),
         refusals: Vec::new(),
     }
 }

@@ -133,6 +133,7 @@ impl<'a> Resolver<'a> {
             offboarded: BTreeMap::new(),
             renames: BTreeMap::new(),
             manifest_digest: manifest_digest(&loaded.sources),
+            manifest_dir: loaded.dir.clone(),
             policy: Policy {
                 min_admins: DEFAULT_MIN_ADMINS,
                 ..Policy::default()
@@ -146,6 +147,9 @@ impl<'a> Resolver<'a> {
             }
         }
         let target_names: BTreeSet<String> = targets.keys().cloned().collect();
+        if targets.is_empty() && !self.partial {
+            self.no_targets(loaded, users.len(), groups.len());
+        }
 
         // Users: per target, the username each person has there.
         let mut usernames: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
@@ -172,6 +176,36 @@ impl<'a> Resolver<'a> {
         self.policy(files, &usernames, &mut desired);
         read_scope(&mut desired);
         desired
+    }
+
+    /// A manifest that names no target would plan nothing and say "no changes": that
+    /// reads as "live state matches", so it is an error naming what is missing.
+    fn no_targets(&mut self, loaded: &Loaded, users: usize, groups: usize) {
+        if loaded.sources.files.is_empty() {
+            return; // "no manifest files" says it already
+        }
+        let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        let message = match (users, groups) {
+            (0, 0) => {
+                "no target declared: the manifests declare nothing to manage, and nowhere to manage it".to_owned()
+            }
+            (u, g) => format!(
+                "no target declared: the manifests declare {} and {} but no `targets:` to manage them on",
+                count(u, "user"),
+                count(g, "group")
+            ),
+        };
+        self.problems.push(Diagnostic {
+            file: loaded.dir.display().to_string(),
+            line: 0,
+            column: 0,
+            message,
+            hint: Some(
+                "add a `targets:` section naming each platform, e.g. `targets: { bitbucket: { kind: bitbucket-datacenter, url: \"https://git.example.com\", auth: { username: svc, token: \"${env:BITBUCKET_TOKEN}\" } } }`, or `url: sandbox:PATH` for the built-in emulator (docs/manifest.md)"
+                    .to_owned(),
+            ),
+            snippet: None,
+        });
     }
 
     fn target(&mut self, dir: &Path, name: &str, file: usize, raw: &RawTarget) -> Option<TargetConfig> {

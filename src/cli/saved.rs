@@ -1,0 +1,136 @@
+//! Saved plans, as `apply FILE` and `show FILE` both check them: the file is read with a
+//! size cap, its digest can be pinned, and it is compared with what the manifests it was
+//! made from give against live state now. The file's policy and refusals are never used:
+//! the plan that runs is the fresh one, whose changes were just shown to be the file's.
+
+use std::io::Read;
+use std::path::Path;
+
+use super::error::CliError;
+use crate::connect::Connected;
+use crate::plan::{stale, verify, Plan};
+
+/// Plans rollcall writes are far smaller; anything bigger is not one, and must not be
+/// read into memory whole (`show /dev/zero`).
+const MAX_PLAN_BYTES: u64 = 64 * 1024 * 1024;
+
+const STALE_HINT: &str = "the saved plan is stale: plan again (`rollcall plan --out FILE`) and review the new plan";
+
+/// A plan file as read: the plan it holds and the digest of its bytes.
+pub struct SavedPlan {
+    pub plan: Plan,
+    pub digest: String,
+}
+
+/// Reads and checks a plan file; paths in it are relative to the file's directory.
+pub fn read(path: &Path) -> Result<SavedPlan, CliError> {
+    let cannot = |e: std::io::Error| CliError::new(format!("cannot read the plan file {}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_PLAN_BYTES + 1).read_to_end(&mut bytes).map_err(cannot)?;
+    let not_a_plan = "a plan file is written by `rollcall plan --out FILE`";
+    if bytes.len() as u64 > MAX_PLAN_BYTES {
+        return Err(CliError::new(format!(
+            "{} is larger than {} MiB, so it is not a plan rollcall wrote",
+            path.display(),
+            MAX_PLAN_BYTES / (1024 * 1024)
+        ))
+        .hint(not_a_plan));
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        CliError::new(format!("{}: not a rollcall plan (not UTF-8 text)", path.display())).hint(not_a_plan)
+    })?;
+    let base = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let plan = crate::plan::file::from_json(text, base)
+        .map_err(|e| CliError::new(format!("{}: {e}", path.display())).hint(not_a_plan))?;
+    Ok(SavedPlan {
+        plan,
+        digest: crate::desired::digest(&bytes),
+    })
+}
+
+/// Refuses unless the file is the one whose digest a reviewer saw.
+pub fn expect_digest(saved: &SavedPlan, expected: &str) -> Result<(), CliError> {
+    if saved.digest == expected.trim() {
+        return Ok(());
+    }
+    Err(CliError::Refused {
+        reasons: vec![format!(
+            "the plan file's digest is {}, not the expected {}",
+            saved.digest,
+            expected.trim()
+        )],
+        hints: vec![
+            "apply the plan file whose digest was reviewed (`plan --out` prints it, the Markdown shows it)".to_owned(),
+        ],
+    })
+}
+
+/// Loads the manifests the plan was made from (`manifests` overrides the directory the
+/// file names), reads live state, and refuses on any difference between the file and
+/// what those manifests give now. Returns the fresh plan, reviewed against the safety
+/// rules, with the connected targets.
+pub async fn check(
+    saved: &SavedPlan,
+    manifests: Option<&Path>,
+    allow_deletes: Option<usize>,
+) -> Result<(Plan, Connected), CliError> {
+    let dir = manifests.unwrap_or(&saved.plan.manifest_dir);
+    let desired = super::load(dir).map_err(|e| {
+        e.hint(format!(
+            "a plan is checked against the manifests it was made from ({}, as the plan file names them); pass --manifests DIR if they are elsewhere",
+            dir.display()
+        ))
+    })?;
+    // Every other difference would follow from other manifests: name that one alone.
+    let setup = verify::against_manifests(&saved.plan, &desired);
+    if !setup.is_empty() {
+        return Err(CliError::Refused {
+            reasons: setup,
+            hints: vec![
+                "apply the plan with the manifests it was made from (the commit `plan --out` ran on), or plan again and review the new plan"
+                    .to_owned(),
+            ],
+        });
+    }
+    let (connected, live) = super::read_live(&desired.targets).await?;
+    let stale = stale::check(&saved.plan, &live);
+    if !stale.is_empty() {
+        connected.shutdown().await;
+        let hint = if stale.iter().all(|s| s.done) {
+            "every change of this plan is already in place (it was applied, or made by hand): plan again to see what remains"
+        } else {
+            STALE_HINT
+        };
+        return Err(CliError::Refused {
+            reasons: stale
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} changed since the plan was made: expected {}, found {}{}",
+                        s.address,
+                        s.expected,
+                        s.found,
+                        if s.done { ", as the plan would leave it" } else { "" }
+                    )
+                })
+                .collect(),
+            hints: vec![hint.to_owned()],
+        });
+    }
+    let mut fresh = crate::plan::build(&desired, &live);
+    fresh.base = saved.plan.base.clone();
+    let differences = verify::against_fresh(&saved.plan, &fresh);
+    if !differences.is_empty() {
+        connected.shutdown().await;
+        return Err(CliError::Refused {
+            reasons: differences,
+            hints: vec![STALE_HINT.to_owned()],
+        });
+    }
+    fresh.review(&connected.accounts, &live, allow_deletes);
+    Ok((fresh, connected))
+}
