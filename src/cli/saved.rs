@@ -128,7 +128,10 @@ pub async fn check(
         connected.shutdown().await;
         return Err(CliError::Refused {
             reasons: differences,
-            hints: vec![STALE_HINT.to_owned()],
+            hints: vec![
+                "the plan file is not what its manifests give against live state now: it was edited, or live state moved; plan again (`rollcall plan --out FILE`) and review the new plan"
+                    .to_owned(),
+            ],
         });
     }
     fresh.review(&connected.accounts, &live, allow_deletes);

@@ -56,7 +56,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         // Still worth reading: the error says why apply would not run it.
         Err(e) => {
             print(&file.plan, &file.digest, format);
-            Err(e)
+            Err(e.hint("`rollcall show FILE --offline` renders the plan without checking it"))
         }
     }
 }
