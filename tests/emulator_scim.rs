@@ -81,7 +81,7 @@ async fn refuses_requests_without_the_token() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
     assert_eq!(body["status"], "401");
-    assert_eq!(emulator.running.shared.instruments().requests().len(), 1);
+    assert_eq!(emulator.running.shared.instruments().request_count(), 1);
 }
 
 #[tokio::test]
@@ -827,4 +827,40 @@ async fn a_remove_with_a_value_is_refused() {
         assert_eq!(group["members"][0]["value"], bob.as_str(), "{profile}");
         assert_eq!(group["members"].as_array().unwrap().len(), 1, "{profile}");
     }
+}
+
+/// A filter nested 1,000 deep once overflowed the emulator's stack and lost its state:
+/// deep nesting, in a filter or a PATCH path, and filters of too many terms are 400
+/// `invalidFilter`, and the emulator keeps serving.
+#[tokio::test]
+async fn deeply_nested_filters_are_refused_and_the_emulator_survives() {
+    let emulator = start("rfc").await;
+    let id = emulator.user("alice").await;
+    let nested = format!("{}userName pr{}", "(".repeat(1000), ")".repeat(1000));
+    let unclosed = "(".repeat(1000);
+    let nots = format!("{}userName pr{}", "not (".repeat(1000), ")".repeat(1000));
+    let brackets = format!("{}value pr{}", "emails[".repeat(1000), "]".repeat(1000));
+    let long = vec!["userName pr"; 1_000].join(" and ");
+    for filter in [&nested, &unclosed, &nots, &brackets, &long] {
+        let (status, body) = emulator
+            .send(Method::GET, &format!("/Users?filter={}", query(filter)), None)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["scimType"], "invalidFilter", "{body}");
+    }
+    let path = format!("{}value pr{}", "emails[".repeat(1000), "]".repeat(1000));
+    let patch = json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": path}]});
+    let (status, body) = emulator.send(Method::PATCH, &format!("/Users/{id}"), Some(patch)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // Still serving, with its state.
+    let (status, body) = emulator
+        .send(
+            Method::GET,
+            &format!("/Users?filter={}", query("(userName eq \"alice\")")),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["totalResults"], 1, "{body}");
 }
