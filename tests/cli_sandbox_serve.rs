@@ -39,7 +39,7 @@ fn serve(state: &Path, flags: &[&str]) -> Served {
         .and_then(|rest| rest.split('/').next())
         .map(|authority| format!("http://{authority}"))
         .unwrap();
-    let printed = vec![first, lines.next().unwrap().unwrap(), lines.next().unwrap().unwrap()];
+    let printed = vec![first, lines.next().unwrap().unwrap()];
     Served {
         child,
         url,

@@ -96,8 +96,10 @@ pub async fn run(cmd: Command) -> Result<u8, CliError> {
         running.base_url,
         args.path.display()
     );
-    println!("Authenticate with the token from ROLLCALL_SANDBOX_TOKEN (default: sandbox).");
-    println!("{}", args.on_stop());
+    println!(
+        "Authenticate with the token from ROLLCALL_SANDBOX_TOKEN (default: sandbox). {}",
+        args.on_stop()
+    );
     let faults = running.shared.instruments().faults();
     if faults.is_active() {
         println!("Faults on: {faults}");
@@ -134,8 +136,10 @@ async fn run_scim(args: ServeArgs) -> Result<u8, CliError> {
         running.scim_url,
         args.path.display()
     );
-    println!("Authenticate with Bearer and the token from ROLLCALL_SANDBOX_TOKEN (default: sandbox).");
-    println!("{}", args.on_stop());
+    println!(
+        "Authenticate with Bearer and the token from ROLLCALL_SANDBOX_TOKEN (default: sandbox). {}",
+        args.on_stop()
+    );
     stop.wait().await;
     let state = running.shared.state();
     running.shutdown().await;
