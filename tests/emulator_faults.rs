@@ -300,7 +300,7 @@ async fn requests_that_fail_authentication_get_no_faults() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(emulator.shared.instruments().fault_counts(), FaultCounts::default());
     // Still logged, like every request.
-    assert_eq!(emulator.shared.instruments().requests().len(), 1);
+    assert_eq!(emulator.shared.instruments().request_count(), 1);
 }
 
 #[tokio::test]

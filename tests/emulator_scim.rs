@@ -81,7 +81,7 @@ async fn refuses_requests_without_the_token() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
     assert_eq!(body["status"], "401");
-    assert_eq!(emulator.running.shared.instruments().requests().len(), 1);
+    assert_eq!(emulator.running.shared.instruments().request_count(), 1);
 }
 
 #[tokio::test]
@@ -827,4 +827,129 @@ async fn a_remove_with_a_value_is_refused() {
         assert_eq!(group["members"][0]["value"], bob.as_str(), "{profile}");
         assert_eq!(group["members"].as_array().unwrap().len(), 1, "{profile}");
     }
+}
+
+/// A filter nested 1,000 deep once overflowed the emulator's stack and lost its state:
+/// deep nesting, in a filter or a PATCH path, and filters of too many terms are 400
+/// `invalidFilter`, and the emulator keeps serving.
+#[tokio::test]
+async fn deeply_nested_filters_are_refused_and_the_emulator_survives() {
+    let emulator = start("rfc").await;
+    let id = emulator.user("alice").await;
+    let nested = format!("{}userName pr{}", "(".repeat(1000), ")".repeat(1000));
+    let unclosed = "(".repeat(1000);
+    let nots = format!("{}userName pr{}", "not (".repeat(1000), ")".repeat(1000));
+    let brackets = format!("{}value pr{}", "emails[".repeat(1000), "]".repeat(1000));
+    let long = vec!["userName pr"; 1_000].join(" and ");
+    for filter in [&nested, &unclosed, &nots, &brackets, &long] {
+        let (status, body) = emulator
+            .send(Method::GET, &format!("/Users?filter={}", query(filter)), None)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["scimType"], "invalidFilter", "{body}");
+    }
+    let path = format!("{}value pr{}", "emails[".repeat(1000), "]".repeat(1000));
+    let patch = json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": path}]});
+    let (status, body) = emulator.send(Method::PATCH, &format!("/Users/{id}"), Some(patch)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // Still serving, with its state.
+    let (status, body) = emulator
+        .send(
+            Method::GET,
+            &format!("/Users?filter={}", query("(userName eq \"alice\")")),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["totalResults"], 1, "{body}");
+}
+
+/// Whether `text` is an RFC 3339 date-time (`2026-01-01T00:00:00Z`, `…+02:00`, with or
+/// without fractions), checked independently of the emulator's own formatter.
+fn is_rfc3339(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| b.get(range).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let date = b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && matches!(b[10], b'T' | b't')
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19);
+    let mut rest = &text[19.min(text.len())..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return false;
+        }
+        rest = &frac[n..];
+    }
+    let zone = matches!(rest, "Z" | "z")
+        || (rest.len() == 6
+            && matches!(rest.as_bytes()[0], b'+' | b'-')
+            && rest.as_bytes()[3] == b':'
+            && rest[1..3].bytes().chain(rest[4..6].bytes()).all(|d| d.is_ascii_digit()));
+    date && zone
+}
+
+/// The two-targets example's directory lists people without `meta`: RFC 7643 §3.1 and
+/// Atlassian's description make `created` and `lastModified` date-times, never `""`.
+#[tokio::test]
+async fn objects_loaded_without_meta_have_date_times() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/two-targets/sandbox/directory.yaml"
+    );
+    let state = ScimState::load(std::path::Path::new(path)).unwrap();
+    let emulator = start_with(state, None).await;
+    for resource in ["Users", "Groups"] {
+        let (status, body) = emulator.send(Method::GET, &format!("/{resource}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let items = body["Resources"].as_array().unwrap();
+        assert!(!items.is_empty());
+        for item in items {
+            for key in ["created", "lastModified"] {
+                let time = item["meta"][key].as_str().unwrap_or_default();
+                assert!(is_rfc3339(time), "{resource} {}: meta.{key} = {time:?}", item["id"]);
+            }
+            let id = item["id"].as_str().unwrap();
+            let (_, one) = emulator.send(Method::GET, &format!("/{resource}/{id}"), None).await;
+            assert!(is_rfc3339(one["meta"]["created"].as_str().unwrap_or_default()), "{one}");
+        }
+    }
+    // A change made after loading is stamped later than the loaded objects.
+    let (_, users) = emulator.send(Method::GET, "/Users?count=1", None).await;
+    let id = users["Resources"][0]["id"].as_str().unwrap().to_owned();
+    let loaded = users["Resources"][0]["meta"]["created"].as_str().unwrap().to_owned();
+    let patch = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "displayName", "value": "A"}]});
+    let (status, user) = emulator.send(Method::PATCH, &format!("/Users/{id}"), Some(patch)).await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    assert!(
+        user["meta"]["lastModified"].as_str().unwrap() > loaded.as_str(),
+        "{user}"
+    );
+}
+
+/// Times written by hand must be date-times too: the state file is refused otherwise.
+#[test]
+fn hand_written_times_must_be_date_times() {
+    assert!(is_rfc3339("2026-01-02T03:04:05Z") && is_rfc3339("2026-01-02T03:04:05.5+02:00"));
+    assert!(!is_rfc3339("") && !is_rfc3339("2026-01-02") && !is_rfc3339("2026-01-02T03:04:05"));
+    let state = |created: &str| {
+        format!(
+            "kind: scim\nusers:\n- id: u1\n  userName: a\n  meta: {{ created: '{created}', lastModified: 2026-01-02T03:04:05Z }}\n"
+        )
+    };
+    ScimState::parse(&state("2026-01-02T03:04:05Z")).unwrap();
+    let message = ScimState::parse(&state("yesterday")).unwrap_err();
+    assert!(
+        message.contains("yesterday") && message.contains("created"),
+        "{message}"
+    );
 }

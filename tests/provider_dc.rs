@@ -131,10 +131,10 @@ async fn a_plan_costs_one_request_per_page_not_per_object() {
         "users:\n  user00002: { name: User 2, email: user2@example.com, active: false }\n",
     );
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, &body);
-    let before = emulator.shared.instruments().requests().len();
+    let before = emulator.shared.instruments().request_count();
     let (connected, _) = rollcall::cli::read_live(&desired.targets).await.unwrap();
     assert_eq!(
-        emulator.shared.instruments().requests().len() - before,
+        emulator.shared.instruments().request_count() - before,
         expected - 1 + groups + 1
     );
     connected.shutdown().await;

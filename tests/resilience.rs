@@ -189,7 +189,7 @@ impl Server {
         let mut child = rollcall(root)
             .env("ROLLCALL_SANDBOX_TOKEN", TOKEN)
             .env("ROLLCALL_SANDBOX_FAULTS", faults)
-            .args(["sandbox", "serve", "state.yaml", "--port", "0"])
+            .args(["sandbox", "serve", "state.yaml", "--port", "0", "--save"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -20,9 +20,10 @@ pub enum Command {
 /// The REST API is under http://127.0.0.1:PORT/rest; a SCIM state (`kind: scim`) is
 /// served under /scim/v2, or /scim/directory/ID for the atlassian profile. Requests authenticate with the
 /// token in ROLLCALL_SANDBOX_TOKEN (Bearer, or Basic with the state's operator as the
-/// username). On Ctrl-C (or SIGTERM) the state is written back to the file. Faults
-/// (latency, 429, 503, dropped connections) come from the state's `faults` section or
-/// ROLLCALL_SANDBOX_FAULTS, e.g. seed=7,latency_ms=5,rate_limited=0.1,dropped=0.05.
+/// username). Ctrl-C (or SIGTERM) stops it. Changes live in memory only unless --save
+/// (write them back to STATE) or --save-to PATH is given. Faults (latency, 429, 503,
+/// dropped connections) come from the state's `faults` section or ROLLCALL_SANDBOX_FAULTS,
+/// e.g. seed=7,latency_ms=5,rate_limited=0.1,dropped=0.05.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// Sandbox state file (YAML)
@@ -38,9 +39,38 @@ pub struct ServeArgs {
         default_value = "sandbox"
     )]
     token: String,
-    /// Do not write the state back on exit
-    #[arg(long)]
-    no_save: bool,
+    /// Write the state back to STATE when stopped (comments at its top are kept)
+    #[arg(long, conflicts_with = "save_to")]
+    save: bool,
+    /// Write the state to PATH when stopped, leaving STATE as it is
+    #[arg(long, value_name = "PATH")]
+    save_to: Option<PathBuf>,
+    /// Keep changes in memory only (the default; kept for scripts that pass it)
+    #[arg(long = "no-save", hide = true, conflicts_with_all = ["save", "save_to"])]
+    _no_save: bool,
+}
+
+impl ServeArgs {
+    /// Where the state goes when the server stops, if anywhere. Serving is in memory by
+    /// default: following the documentation against a committed example must not rewrite it.
+    fn save_path(&self) -> Option<&std::path::Path> {
+        match (&self.save_to, self.save) {
+            (Some(path), _) => Some(path),
+            (None, true) => Some(&self.path),
+            (None, false) => None,
+        }
+    }
+
+    /// The line printed at startup that says what happens to changes on exit.
+    fn on_stop(&self) -> String {
+        match self.save_path() {
+            Some(path) => format!("Ctrl-C stops it and writes the state to {}.", path.display()),
+            None => format!(
+                "Ctrl-C stops it; changes are kept in memory only and {} is not changed (--save writes them back).",
+                self.path.display()
+            ),
+        }
+    }
 }
 
 pub async fn run(cmd: Command) -> Result<u8, CliError> {
@@ -52,11 +82,12 @@ pub async fn run(cmd: Command) -> Result<u8, CliError> {
     }
     let state = DcState::load(&args.path).map_err(|e| CliError::new(e.to_string()))?;
     let listener = listen(args.port).await?;
-    let shared = Shared::new(state, args.token);
+    let shared = Shared::new(state, args.token.clone());
     shared
         .instruments()
         .apply_env_faults()
         .map_err(|e| CliError::new(e.to_string()))?;
+    let stop = StopSignal::install();
     let running = serve(shared, listener)
         .await
         .map_err(|e| CliError::new(format!("cannot start the sandbox: {e}")))?;
@@ -65,20 +96,23 @@ pub async fn run(cmd: Command) -> Result<u8, CliError> {
         running.base_url,
         args.path.display()
     );
-    println!("Authenticate with the token from ROLLCALL_SANDBOX_TOKEN (default: sandbox). Ctrl-C stops it and saves the state.");
+    println!(
+        "Authenticate with the token from ROLLCALL_SANDBOX_TOKEN (default: sandbox). {}",
+        args.on_stop()
+    );
     let faults = running.shared.instruments().faults();
     if faults.is_active() {
         println!("Faults on: {faults}");
     }
-    wait_for_stop().await;
+    stop.wait().await;
     if faults.is_active() {
         println!("Faults: {}", running.shared.instruments().fault_counts());
     }
     let state = running.shared.state();
     running.shutdown().await;
-    if !args.no_save {
-        state.save(&args.path).map_err(|e| CliError::new(e.to_string()))?;
-        println!("State written to {}", args.path.display());
+    if let Some(path) = args.save_path() {
+        state.save(path).map_err(|e| CliError::new(e.to_string()))?;
+        println!("State written to {}", path.display());
     }
     Ok(EXIT_OK)
 }
@@ -88,11 +122,12 @@ async fn run_scim(args: ServeArgs) -> Result<u8, CliError> {
     let state = scim::ScimState::load(&args.path).map_err(|e| CliError::new(e.to_string()))?;
     let profile = state.profile.as_str();
     let listener = listen(args.port).await?;
-    let shared = scim::Shared::new(state, args.token);
+    let shared = scim::Shared::new(state, args.token.clone());
     shared
         .instruments()
         .apply_env_faults()
         .map_err(|e| CliError::new(e.to_string()))?;
+    let stop = StopSignal::install();
     let running = scim::serve(shared, listener)
         .await
         .map_err(|e| CliError::new(format!("cannot start the sandbox: {e}")))?;
@@ -101,13 +136,16 @@ async fn run_scim(args: ServeArgs) -> Result<u8, CliError> {
         running.scim_url,
         args.path.display()
     );
-    println!("Authenticate with Bearer and the token from ROLLCALL_SANDBOX_TOKEN (default: sandbox). Ctrl-C stops it and saves the state.");
-    wait_for_stop().await;
+    println!(
+        "Authenticate with Bearer and the token from ROLLCALL_SANDBOX_TOKEN (default: sandbox). {}",
+        args.on_stop()
+    );
+    stop.wait().await;
     let state = running.shared.state();
     running.shutdown().await;
-    if !args.no_save {
-        state.save(&args.path).map_err(|e| CliError::new(e.to_string()))?;
-        println!("State written to {}", args.path.display());
+    if let Some(path) = args.save_path() {
+        state.save(path).map_err(|e| CliError::new(e.to_string()))?;
+        println!("State written to {}", path.display());
     }
     Ok(EXIT_OK)
 }
@@ -119,18 +157,35 @@ async fn listen(port: u16) -> Result<tokio::net::TcpListener, CliError> {
     })
 }
 
-/// Ctrl-C, or SIGTERM from a process manager: both stop the server cleanly.
-async fn wait_for_stop() {
+/// Ctrl-C, or SIGTERM from a process manager: both stop the server cleanly. The handlers
+/// are installed when this is made, before the server says it is ready: a signal sent
+/// right after that line would otherwise kill the process unsaved.
+struct StopSignal {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignal {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let signals = signal(SignalKind::interrupt()).and_then(|int| Ok((int, signal(SignalKind::terminate())?)));
+            StopSignal { signals: signals.ok() }
+        }
+        #[cfg(not(unix))]
+        StopSignal {}
+    }
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some((mut int, mut term)) = self.signals {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
                 _ = term.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -142,14 +142,45 @@ pub fn parse_at<T>(path: &Path, text: &str, parse: fn(&str) -> Result<T, String>
 }
 
 /// Writes a sandbox's state atomically (temp file, then rename) so an interrupted write
-/// never leaves a half-written sandbox behind.
+/// never leaves a half-written sandbox behind. The comment lines at the top of the file it
+/// replaces are kept: they are a person's notes on what the sandbox is for. Comments
+/// further down cannot be: the state is written from its structs, which hold none.
 pub fn save_yaml(path: &Path, yaml: Result<String, String>) -> Result<(), StateError> {
     let write_err = |message: String| StateError::Write {
         path: path.display().to_string(),
         message,
     };
-    let text = yaml.map_err(write_err)?;
+    let body = yaml.map_err(write_err)?;
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let text = format!("{}{body}", leading_comments(&old));
     let tmp = path.with_extension("yaml.tmp");
     std::fs::write(&tmp, text).map_err(|e| write_err(e.to_string()))?;
     std::fs::rename(&tmp, path).map_err(|e| write_err(e.to_string()))
+}
+
+/// The comment lines (and blank lines among them) a YAML text opens with, each with its
+/// line ending.
+fn leading_comments(text: &str) -> &str {
+    let mut end = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if !(trimmed.is_empty() || trimmed.starts_with('#')) {
+            break;
+        }
+        end += line.len();
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::leading_comments;
+
+    #[test]
+    fn keeps_only_the_comments_at_the_top() {
+        assert_eq!(leading_comments("# a\n\n# b\nusers: {}\n# c\n"), "# a\n\n# b\n");
+        assert_eq!(leading_comments("users: {} # a\n"), "");
+        assert_eq!(leading_comments(""), "");
+        assert_eq!(leading_comments("# only\n"), "# only\n");
+    }
 }

@@ -38,6 +38,15 @@ pub enum CompareOp {
     Le,
 }
 
+/// How deep brackets and parentheses may nest. Real clients nest two or three levels; the
+/// parser and every walk over a filter recurse once per level, and a client's input must
+/// not be able to overflow the emulator's stack.
+pub const MAX_NESTING: usize = 32;
+
+/// How many comparisons one filter may hold. `a and b and c ...` builds a tree as deep as
+/// it is long, so its length bounds the recursion of `check`, `matches` and drop too.
+pub const MAX_TERMS: usize = 256;
+
 pub fn parse_filter(text: &str) -> Result<Filter, String> {
     let mut parser = Parser::new(text);
     let filter = parser.or_expr()?;
@@ -64,11 +73,40 @@ pub fn parse_path(text: &str) -> Result<AttrPath, String> {
 struct Parser<'a> {
     text: &'a str,
     pos: usize,
+    /// Brackets and parentheses open at `pos`.
+    depth: usize,
+    /// Comparisons and presence tests read so far.
+    terms: usize,
 }
 
 impl<'a> Parser<'a> {
     fn new(text: &'a str) -> Self {
-        Parser { text, pos: 0 }
+        Parser {
+            text,
+            pos: 0,
+            depth: 0,
+            terms: 0,
+        }
+    }
+
+    /// `or_expr` one level deeper, refused beyond `MAX_NESTING` before recursing.
+    fn nested_or_expr(&mut self) -> Result<Filter, String> {
+        if self.depth >= MAX_NESTING {
+            return Err(format!("the filter nests deeper than {MAX_NESTING} levels"));
+        }
+        self.depth += 1;
+        let inner = self.or_expr();
+        self.depth -= 1;
+        inner
+    }
+
+    /// Counts one more comparison, refused beyond `MAX_TERMS`.
+    fn count_term(&mut self) -> Result<(), String> {
+        self.terms += 1;
+        if self.terms > MAX_TERMS {
+            return Err(format!("the filter has more than {MAX_TERMS} comparisons"));
+        }
+        Ok(())
     }
 
     fn rest(&self) -> &'a str {
@@ -127,19 +165,20 @@ impl<'a> Parser<'a> {
             if !self.eat("(") {
                 return Err("`not` must be followed by `(`".to_owned());
             }
-            let inner = self.or_expr()?;
+            let inner = self.nested_or_expr()?;
             if !self.eat(")") {
                 return Err("missing `)`".to_owned());
             }
             return Ok(Filter::Not(Box::new(inner)));
         }
         if self.eat("(") {
-            let inner = self.or_expr()?;
+            let inner = self.nested_or_expr()?;
             if !self.eat(")") {
                 return Err("missing `)`".to_owned());
             }
             return Ok(inner);
         }
+        self.count_term()?;
         let path = self.attr_path()?;
         // `emails[type eq "work"]` alone is a complete filter (a value path).
         if path.filter.is_some() && path.sub.is_none() {
@@ -260,7 +299,7 @@ impl<'a> Parser<'a> {
                 return Err(format!("unexpected `[` after {name}"));
             }
             self.pos += 1;
-            filter = Some(Box::new(self.or_expr()?));
+            filter = Some(Box::new(self.nested_or_expr()?));
             if !self.eat("]") {
                 return Err("missing `]`".to_owned());
             }

@@ -106,7 +106,7 @@ fn list<T>(
     }
     let mut resources: Vec<Value> = items.iter().map(|item| to_json(item)).collect();
     if let Some(text) = call.query("filter") {
-        let invalid = |e: String| ScimError::bad("invalidFilter", format!("{e} in filter {text}"));
+        let invalid = |e: String| ScimError::bad("invalidFilter", clip(format!("{e} in filter {text}")));
         let filter = parse_filter(text).map_err(invalid)?;
         check_supported(&filter, support)?;
         let scope = Scope::resource(attrs);
@@ -798,7 +798,7 @@ fn apply_op(
         }
         return Ok(());
     };
-    let path = parse_path(text).map_err(|e| ScimError::bad("invalidPath", format!("{e} in path {text}")))?;
+    let path = parse_path(text).map_err(|e| ScimError::bad("invalidPath", clip(format!("{e} in path {text}"))))?;
     if schema::is_read_only_common(&path.attr) {
         return Err(ScimError::bad("mutability", format!("{} is read-only.", path.attr)));
     }
@@ -833,7 +833,7 @@ fn apply_op(
     if let Some(filter) = &path.filter {
         filter
             .check(scope)
-            .map_err(|e| ScimError::bad("invalidFilter", format!("{e} in path {text}")))?;
+            .map_err(|e| ScimError::bad("invalidFilter", clip(format!("{e} in path {text}"))))?;
     }
     let key = def.name;
     let needs_value = || {
@@ -976,4 +976,20 @@ fn merge(target: &mut Value, patch: &Value) {
         }
         _ => *target = patch.clone(),
     }
+}
+
+/// An error detail that quotes a client's filter or path, cut to a readable length: the
+/// input may be as long as the server accepts a URL or body, and quoting it whole would
+/// answer a 100 kB request with a 200 kB error.
+fn clip(mut detail: String) -> String {
+    const MAX: usize = 300;
+    if detail.len() > MAX {
+        let mut end = MAX;
+        while !detail.is_char_boundary(end) {
+            end -= 1;
+        }
+        detail.truncate(end);
+        detail.push('…');
+    }
+    detail
 }

@@ -162,6 +162,30 @@ impl Meta {
     pub fn etag(&self) -> String {
         format!("W/\"{}\"", self.version)
     }
+
+    /// Gives a time the file leaves out one (`lastModified` defaults to `created`, both
+    /// to `loaded_at`) and checks the times it gives: RFC 7643 §3.1 makes both
+    /// date-times, and a client must never read `""`.
+    fn settle(&mut self, loaded_at: &str) -> Result<(), String> {
+        for (key, time) in [("created", &self.created), ("lastModified", &self.last_modified)] {
+            if !time.is_empty() && !is_rfc3339(time) {
+                return Err(format!(
+                    "meta.{key} `{time}` is not an RFC 3339 date-time, as in 2026-01-02T03:04:05Z"
+                ));
+            }
+        }
+        if self.created.is_empty() {
+            self.created = if self.last_modified.is_empty() {
+                loaded_at.to_owned()
+            } else {
+                self.last_modified.clone()
+            };
+        }
+        if self.last_modified.is_empty() {
+            self.last_modified = self.created.clone();
+        }
+        Ok(())
+    }
 }
 
 fn default_directory() -> String {
@@ -190,9 +214,19 @@ impl ScimState {
     }
 
     /// Reads a state from YAML and checks what serde cannot: the kind, unique ids and
-    /// userNames, and members that exist.
+    /// userNames, members that exist, and date-times in `meta`. An object written without
+    /// times gets the clock's current time, so it reads as made before any later change.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let state: ScimState = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+        let mut state: ScimState = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+        let loaded_at = rfc3339(CLOCK_EPOCH.saturating_add(state.clock));
+        for user in &mut state.users {
+            let id = &user.id;
+            user.meta.settle(&loaded_at).map_err(|e| format!("user {id}: {e}"))?;
+        }
+        for group in &mut state.groups {
+            let id = &group.id;
+            group.meta.settle(&loaded_at).map_err(|e| format!("group {id}: {e}"))?;
+        }
         if state.kind != KIND {
             return Err(format!("kind must be `{KIND}`, not `{}`", state.kind));
         }
@@ -284,9 +318,63 @@ fn rfc3339(secs: u64) -> String {
     )
 }
 
+/// Whether `text` is an RFC 3339 `date-time`: `2026-01-02T03:04:05`, optional fractions,
+/// then `Z` or an offset such as `+02:00`.
+fn is_rfc3339(text: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let shape = |s: &str, pattern: &str| {
+        s.len() == pattern.len()
+            && s.bytes().zip(pattern.bytes()).all(|(c, p)| {
+                if p == b'9' {
+                    c.is_ascii_digit()
+                } else {
+                    c.eq_ignore_ascii_case(&p)
+                }
+            })
+    };
+    let (Some(date_time), Some(rest)) = (text.get(..19), text.get(19..)) else {
+        return false;
+    };
+    if !shape(date_time, "9999-99-99T99:99:99") {
+        return false;
+    }
+    let zone = match rest.strip_prefix('.') {
+        Some(fraction) => {
+            let end = fraction.find(|c: char| !c.is_ascii_digit()).unwrap_or(fraction.len());
+            if !digits(&fraction[..end]) {
+                return false;
+            }
+            &fraction[end..]
+        }
+        None => rest,
+    };
+    zone.eq_ignore_ascii_case("z") || shape(zone, "+99:99") || shape(zone, "-99:99")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::rfc3339;
+    use super::{is_rfc3339, rfc3339};
+
+    #[test]
+    fn recognises_date_times() {
+        for yes in [
+            "2026-01-02T03:04:05Z",
+            "2026-01-02t03:04:05.123+02:00",
+            "2026-01-02T03:04:05-00:30",
+        ] {
+            assert!(is_rfc3339(yes), "{yes}");
+        }
+        for no in [
+            "",
+            "2026-01-02",
+            "2026-01-02T03:04:05",
+            "2026-01-02T03:04:05.Z",
+            "2026-01-02 03:04:05Z",
+            "2026-01-02T03:04:05+2",
+        ] {
+            assert!(!is_rfc3339(no), "{no}");
+        }
+    }
 
     #[test]
     fn the_clock_starts_at_its_epoch_and_ticks_once_per_change() {
