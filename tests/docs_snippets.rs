@@ -58,6 +58,11 @@ const NOT_RUN: &[(&str, &str, &str)] = &[
     ),
     ("docs/safety.md", "echo $?", "part of the transcript above"),
     (
+        "docs/saved-plans.md",
+        "rollcall apply plan.json --expect-digest sha256:2a91746c…",
+        "the digest stands for the one a reviewer saw; cli_saved_plans::expect_digest_pins_the_reviewed_plan_file runs it",
+    ),
+    (
         "docs/safety.md",
         "rollcall apply plan.json --allow-deletes 5",
         "part of the transcript above",

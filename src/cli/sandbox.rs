@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use super::error::{CliError, EXIT_OK};
+use super::interrupt::Signals;
 use crate::sandbox::bitbucket_dc::{serve, Shared};
 use crate::sandbox::scim;
 use crate::sandbox::state::DcState;
@@ -87,7 +88,9 @@ pub async fn run(cmd: Command) -> Result<u8, CliError> {
         .instruments()
         .apply_env_faults()
         .map_err(|e| CliError::new(e.to_string()))?;
-    let stop = StopSignal::install();
+    // Listening before the server says it is ready: a signal sent right after that line
+    // would otherwise kill the process unsaved.
+    let mut stop = Signals::new();
     let running = serve(shared, listener)
         .await
         .map_err(|e| CliError::new(format!("cannot start the sandbox: {e}")))?;
@@ -104,7 +107,7 @@ pub async fn run(cmd: Command) -> Result<u8, CliError> {
     if faults.is_active() {
         println!("Faults on: {faults}");
     }
-    stop.wait().await;
+    stop.recv().await;
     if faults.is_active() {
         println!("Faults: {}", running.shared.instruments().fault_counts());
     }
@@ -127,7 +130,9 @@ async fn run_scim(args: ServeArgs) -> Result<u8, CliError> {
         .instruments()
         .apply_env_faults()
         .map_err(|e| CliError::new(e.to_string()))?;
-    let stop = StopSignal::install();
+    // Listening before the server says it is ready: a signal sent right after that line
+    // would otherwise kill the process unsaved.
+    let mut stop = Signals::new();
     let running = scim::serve(shared, listener)
         .await
         .map_err(|e| CliError::new(format!("cannot start the sandbox: {e}")))?;
@@ -140,7 +145,7 @@ async fn run_scim(args: ServeArgs) -> Result<u8, CliError> {
         "Authenticate with Bearer and the token from ROLLCALL_SANDBOX_TOKEN (default: sandbox). {}",
         args.on_stop()
     );
-    stop.wait().await;
+    stop.recv().await;
     let state = running.shared.state();
     running.shutdown().await;
     if let Some(path) = args.save_path() {
@@ -155,37 +160,4 @@ async fn listen(port: u16) -> Result<tokio::net::TcpListener, CliError> {
         CliError::new(format!("cannot listen on 127.0.0.1:{port}: {e}"))
             .hint("pick another --port, or 0 for any free one")
     })
-}
-
-/// Ctrl-C, or SIGTERM from a process manager: both stop the server cleanly. The handlers
-/// are installed when this is made, before the server says it is ready: a signal sent
-/// right after that line would otherwise kill the process unsaved.
-struct StopSignal {
-    #[cfg(unix)]
-    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
-}
-
-impl StopSignal {
-    fn install() -> Self {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            let signals = signal(SignalKind::interrupt()).and_then(|int| Ok((int, signal(SignalKind::terminate())?)));
-            StopSignal { signals: signals.ok() }
-        }
-        #[cfg(not(unix))]
-        StopSignal {}
-    }
-
-    async fn wait(self) {
-        #[cfg(unix)]
-        if let Some((mut int, mut term)) = self.signals {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
