@@ -10,8 +10,8 @@ use std::path::Path;
 
 use serde_saphyr::Spanned;
 
-pub use names::is_loopback;
-use names::{did_you_mean, is_email, join, valid_name, NameKind};
+pub use names::{did_you_mean, is_loopback};
+use names::{is_email, join, valid_name, NameKind};
 use roles::{all_users_permission, Scope};
 
 use crate::desired::{AuthConfig, Desired, Endpoint, Platform, Policy, ReadScope, SecretRef, TargetConfig};

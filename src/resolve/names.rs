@@ -97,7 +97,7 @@ pub fn is_loopback(u: &url::Url) -> bool {
 }
 
 /// The closest known name within a small edit distance, for "did you mean" hints.
-pub(super) fn did_you_mean<'b>(name: &str, known: impl Iterator<Item = &'b String>) -> Option<&'b String> {
+pub fn did_you_mean<'b>(name: &str, known: impl Iterator<Item = &'b String>) -> Option<&'b String> {
     known
         .map(|k| (edit_distance(name, k), k))
         .filter(|(d, k)| *d <= 2.max(k.len() / 4) && *d > 0)
