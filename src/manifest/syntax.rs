@@ -25,6 +25,13 @@ pub(crate) fn diagnostic(sources: &Sources, file: usize, err: &Error, budget: &B
         )
         .with_hint("keep one document per file; every *.yaml file in the directory is read, and they are merged"),
         Error::ExternalMessage { source, msg, .. } => match source.as_ref() {
+            ExternalMessageSource::Parser(scan) if matches!(scan.kind(), ErrorKind::RecursionLimitExceeded) => {
+                at(format!(
+                    "`[` and `{{` nest here more than {} levels deep, the most a manifest file may",
+                    budget.flow_nesting_limit
+                ))
+                .with_hint(FLATTEN)
+            }
             ExternalMessageSource::Parser(scan) => scan_error(
                 sources,
                 file,
@@ -43,6 +50,9 @@ pub(crate) fn diagnostic(sources: &Sources, file: usize, err: &Error, budget: &B
         .with_hint(SYNTAX_HINT),
     }
 }
+
+const FLATTEN: &str =
+    "a manifest nests a few levels deep at most; this file looks generated or damaged, so check what wrote it";
 
 const SYNTAX_HINT: &str =
     "the cause is often just before this point: an unclosed `{`, `[` or quote, or wrong indentation";
@@ -209,8 +219,6 @@ fn starts_value(previous: char) -> bool {
 /// Which limit a file broke, with the number, and what to do about it.
 fn budget_sentence(breach: &BudgetBreach, budget: &Budget) -> (String, &'static str) {
     const SPLIT: &str = "split it into several files: every *.yaml file in the directory is read, and they are merged";
-    const FLATTEN: &str =
-        "a manifest nests a few levels deep at most; this file looks generated or damaged, so check what wrote it";
     match breach {
         BudgetBreach::Nodes { .. } => (
             format!(
