@@ -3,6 +3,7 @@
 //! every problem with its location instead of stopping at the first.
 
 mod names;
+mod protect;
 mod roles;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -170,6 +171,7 @@ impl<'a> Resolver<'a> {
 
         self.access(files, &targets, &users, &groups, &usernames, &mut desired);
         self.policy(files, &usernames, &mut desired);
+        self.protected_grants(files, &desired);
         read_scope(&mut desired);
         desired
     }
