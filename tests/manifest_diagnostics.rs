@@ -128,3 +128,87 @@ fn the_schema_rejects_what_validate_rejects() {
         serde_saphyr::from_str("users:\n  alice: { name: A, emial: a@example.com }\n").unwrap();
     assert!(!validator.is_valid(&bad));
 }
+
+fn validate(dir: &Path) -> (Option<i32>, String) {
+    let out = rollcall().arg("validate").arg(dir).output().unwrap();
+    (out.status.code(), String::from_utf8(out.stderr).unwrap())
+}
+
+const USERS: &str = "users:\n  alice: { name: Alice Liddell, email: alice@example.com }\n";
+
+/// A file past the parser's node budget gets one sentence: the limit, its number and
+/// what to do, not the budget's internal name.
+#[test]
+fn a_file_past_the_size_budget_is_told_to_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let items = vec!["a"; 250_001].join(", ");
+    std::fs::write(
+        dir.path().join("big.yaml"),
+        format!("{USERS}groups:\n  devops: {{ members: [{items}] }}\n"),
+    )
+    .unwrap();
+    let (code, stderr) = validate(dir.path());
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("more than 250000 YAML values"), "{stderr}");
+    assert!(stderr.contains("split it into several files"), "{stderr}");
+    assert!(!stderr.contains("Nodes {"), "{stderr}");
+    assert!(stderr.len() < 2_000, "{} bytes of stderr", stderr.len());
+}
+
+/// A 100 000-deep line is reported in a few hundred bytes: the snippet is a window
+/// around the column, not the whole line.
+#[test]
+fn a_very_long_line_is_quoted_in_a_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = "[".repeat(100_000);
+    std::fs::write(dir.path().join("deep.yaml"), format!("{USERS}groups: {deep}\n")).unwrap();
+    let (code, stderr) = validate(dir.path());
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.len() < 2_000,
+        "{} bytes of stderr:\n{}",
+        stderr.len(),
+        &stderr[..2_000.min(stderr.len())]
+    );
+    let widest = stderr.lines().map(|l| l.chars().count()).max().unwrap();
+    assert!(widest < 140, "a line of {widest} characters");
+}
+
+/// A symlinked subdirectory is read like any other, and a symlink loop ends.
+#[cfg(unix)]
+#[test]
+fn symlinked_directories_are_followed_once() {
+    let root = tempfile::tempdir().unwrap();
+    let shared = root.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::write(shared.join("users.yaml"), USERS).unwrap();
+    let manifests = root.path().join("manifests");
+    std::fs::create_dir(&manifests).unwrap();
+    std::fs::write(
+        manifests.join("groups.yaml"),
+        "groups:\n  devops: { members: [alice] }\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&shared, manifests.join("people")).unwrap();
+    // A loop: a link inside the directory to the directory itself.
+    std::os::unix::fs::symlink(&manifests, manifests.join("again")).unwrap();
+    let out = rollcall().arg("validate").arg(&manifests).output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    // Without the linked directory, `alice` would be an undeclared member.
+    assert!(out.status.success(), "{stderr}");
+}
+
+/// A symlink to nothing is reported, not skipped in silence.
+#[cfg(unix)]
+#[test]
+fn a_dangling_symlink_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("users.yaml"), USERS).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("gone"), dir.path().join("teams")).unwrap();
+    let (code, stderr) = validate(dir.path());
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("teams") && stderr.contains("cannot read file"),
+        "{stderr}"
+    );
+}

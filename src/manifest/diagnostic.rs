@@ -33,15 +33,37 @@ pub struct Diagnostic {
     pub column: u64,
     pub message: String,
     pub hint: Option<String>,
-    /// The source line and how many characters the caret covers.
+    /// The source line and how many characters the caret covers. The whole line is
+    /// kept; printing shows a window of it around the column.
     pub snippet: Option<(String, usize)>,
+    /// A second place that explains the first (where the parser stopped, for an
+    /// unclosed bracket reported at its opener).
+    pub note: Option<Box<Diagnostic>>,
 }
 
 impl Sources {
     pub fn diagnostic(&self, origin: Origin, message: impl Into<String>) -> Diagnostic {
-        let file = self.files.get(origin.file);
-        let line = origin.location.line();
-        let column = origin.location.column();
+        let width = usize::try_from(origin.location.span().len()).unwrap_or(1);
+        self.diagnostic_at(
+            origin.file,
+            origin.location.line(),
+            origin.location.column(),
+            width,
+            message,
+        )
+    }
+
+    /// A problem at `line` and `column` (from 1) of a file, the caret `width` characters
+    /// wide.
+    pub fn diagnostic_at(
+        &self,
+        file: usize,
+        line: u64,
+        column: u64,
+        width: usize,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        let file = self.files.get(file);
         let snippet = file.and_then(|f| {
             let text = source_line(&f.text, line)?;
             if may_hold_secret(text) {
@@ -49,8 +71,7 @@ impl Sources {
             }
             let start = usize::try_from(column).ok()?.saturating_sub(1);
             let rest = text.chars().count().saturating_sub(start).max(1);
-            let span = usize::try_from(origin.location.span().len()).unwrap_or(1);
-            Some((text.to_owned(), span.clamp(1, rest)))
+            Some((text.to_owned(), width.clamp(1, rest)))
         });
         Diagnostic {
             file: file.map(|f| f.name.clone()).unwrap_or_default(),
@@ -59,6 +80,7 @@ impl Sources {
             message: scrub(message.into()),
             hint: None,
             snippet,
+            note: None,
         }
     }
 
@@ -71,6 +93,7 @@ impl Sources {
             message: scrub(message.into()),
             hint: None,
             snippet: None,
+            note: None,
         }
     }
 }
@@ -132,27 +155,78 @@ impl Diagnostic {
         self.hint = Some(hint.into());
         self
     }
-}
 
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error: {}", self.message)?;
+    pub fn with_note(mut self, note: Diagnostic) -> Self {
+        self.note = Some(Box::new(note));
+        self
+    }
+
+    /// The same place with another message, as a note under a main problem.
+    pub fn message_only(mut self, message: &str) -> Self {
+        message.clone_into(&mut self.message);
+        self.hint = None;
+        self
+    }
+
+    /// `--> file:line:column` and the quoted line with its caret.
+    fn fmt_place(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line == 0 {
             writeln!(f, "  --> {}", self.file)?;
         } else {
             writeln!(f, "  --> {}:{}:{}", self.file, self.line, self.column)?;
         }
         if let Some((text, width)) = &self.snippet {
+            let column = usize::try_from(self.column).unwrap_or(1).saturating_sub(1);
+            let (shown, before, width) = window(text, column, *width);
             let number = self.line.to_string();
             let pad = " ".repeat(number.len());
             writeln!(f, "{pad} |")?;
-            writeln!(f, "{number} | {text}")?;
-            let indent: String = text
+            writeln!(f, "{number} | {shown}")?;
+            let indent: String = shown
                 .chars()
-                .take(usize::try_from(self.column).unwrap_or(1).saturating_sub(1))
+                .take(before)
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
-            writeln!(f, "{pad} | {indent}{}", "^".repeat(*width))?;
+            writeln!(f, "{pad} | {indent}{}", "^".repeat(width))?;
+        }
+        Ok(())
+    }
+}
+
+/// The most characters of a source line a snippet shows: a generated file can have a
+/// line of megabytes, and a problem should print as a few lines whatever its input.
+const SNIPPET_WIDTH: usize = 120;
+
+/// At most `SNIPPET_WIDTH` characters of `line` around the caret at `column` (from 0),
+/// with `…` where the line was cut; returns the text, how many characters of it come
+/// before the caret, and the caret's width within it.
+fn window(line: &str, column: usize, width: usize) -> (String, usize, usize) {
+    let length = line.chars().count();
+    if length <= SNIPPET_WIDTH {
+        return (line.to_owned(), column, width);
+    }
+    let width = width.clamp(1, SNIPPET_WIDTH / 2);
+    let start = column
+        .saturating_sub(SNIPPET_WIDTH / 3)
+        .min(length.saturating_sub(SNIPPET_WIDTH));
+    let end = (start + SNIPPET_WIDTH).min(length);
+    let body: String = line.chars().skip(start).take(end - start).collect();
+    let (lead, before) = if start > 0 {
+        ("…", column - start + 1)
+    } else {
+        ("", column)
+    };
+    let tail = if end < length { "…" } else { "" };
+    (format!("{lead}{body}{tail}"), before, width)
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "error: {}", self.message)?;
+        self.fmt_place(f)?;
+        if let Some(note) = &self.note {
+            writeln!(f, "  = note: {}", note.message)?;
+            note.fmt_place(f)?;
         }
         if let Some(hint) = &self.hint {
             writeln!(f, "  = hint: {hint}")?;
@@ -353,9 +427,10 @@ mod tests {
                 text: text.to_owned(),
             }],
         };
-        let Err(d) = crate::manifest::parse_file(&sources, 0) else {
+        let Err(found) = crate::manifest::parse_file(&sources, 0) else {
             panic!("the file parsed");
         };
+        let d = &found[0];
         assert_eq!((d.line, d.snippet.clone()), (5, None));
         assert!(!d.to_string().contains("ghp_pasted"), "{d}");
         assert!(d.message.starts_with("unknown field `<redacted>`"), "{d}");

@@ -1,12 +1,18 @@
-//! Loading a manifest directory: every `*.yaml` file under it, parsed into raw structs that
-//! check shape and keep locations. Problems are collected across all files.
+//! Loading a manifest directory: every `*.yaml` file under it (following symlinked
+//! directories, once each), read as a YAML tree, held to the manifest's shape with every
+//! problem reported, and only then parsed into raw structs that keep locations. Problems
+//! are collected across all files.
 
 pub mod diagnostic;
 pub mod raw;
+mod shape;
+mod syntax;
+mod tree;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use serde_saphyr::{Options, SnippetMode, UserMessageFormatter};
+use serde_saphyr::Options;
 
 pub use diagnostic::{Diagnostic, Origin, SourceFile, Sources};
 pub use raw::RawFile;
@@ -25,7 +31,7 @@ pub struct Loaded {
 /// Parsing options: duplicate keys are errors (the parser's default); only `true` and
 /// `false` are booleans (YAML 1.1's `no`, `off` would silently offboard a person); many
 /// aliases to one anchor are fine (the node budget still stops alias bombs).
-fn options() -> Options {
+pub(crate) fn options() -> Options {
     let mut options = Options::default();
     options.strict_booleans = true;
     if let Some(budget) = options.budget.as_mut() {
@@ -38,7 +44,9 @@ fn options() -> Options {
 /// problem found; a file that fails to parse is reported and left out.
 pub fn load_dir(dir: &Path) -> Result<(Loaded, Vec<Diagnostic>), std::io::Error> {
     let mut paths = Vec::new();
-    collect_yaml(dir, &mut paths)?;
+    let mut problems = Vec::new();
+    let mut visited = BTreeSet::new();
+    collect_yaml(dir, dir, &mut visited, &mut paths, &mut problems)?;
     paths.sort();
     let mut loaded = Loaded {
         dir: dir.to_path_buf(),
@@ -46,8 +54,7 @@ pub fn load_dir(dir: &Path) -> Result<(Loaded, Vec<Diagnostic>), std::io::Error>
         files: Vec::new(),
         incomplete: false,
     };
-    let mut problems = Vec::new();
-    if paths.is_empty() {
+    if paths.is_empty() && problems.is_empty() {
         problems.push(Diagnostic {
             file: dir.display().to_string(),
             line: 0,
@@ -55,6 +62,7 @@ pub fn load_dir(dir: &Path) -> Result<(Loaded, Vec<Diagnostic>), std::io::Error>
             message: "no manifest files (*.yaml) in this directory".to_owned(),
             hint: Some("pass the directory that holds your manifests: rollcall plan path/to/manifests".to_owned()),
             snippet: None,
+            note: None,
         });
     }
     for path in paths {
@@ -65,9 +73,9 @@ pub fn load_dir(dir: &Path) -> Result<(Loaded, Vec<Diagnostic>), std::io::Error>
                 loaded.sources.files.push(SourceFile { name, text });
                 match parse_file(&loaded.sources, index) {
                     Ok(raw) => loaded.files.push((index, raw)),
-                    Err(d) => {
+                    Err(found) => {
                         loaded.incomplete = true;
-                        problems.push(d);
+                        problems.extend(found);
                     }
                 }
             }
@@ -84,62 +92,101 @@ pub fn load_dir(dir: &Path) -> Result<(Loaded, Vec<Diagnostic>), std::io::Error>
     Ok((loaded, problems))
 }
 
-fn parse_file(sources: &Sources, index: usize) -> Result<RawFile, Diagnostic> {
+/// Reads one file: as YAML, then against the manifest's shape (every problem in the
+/// file), then into the raw structs.
+fn parse_file(sources: &Sources, index: usize) -> Result<RawFile, Vec<Diagnostic>> {
     let text = sources.files.get(index).map(|f| f.text.as_str()).unwrap_or_default();
     if text.trim().is_empty() {
         return Ok(RawFile::default());
     }
-    serde_saphyr::from_str_with_options::<RawFile>(text, options()).map_err(|err| {
-        let message = err.render_with_options(serde_saphyr::render_options! {
-            formatter: &UserMessageFormatter,
-            snippets: SnippetMode::Off,
-        });
-        let message = strip_location_suffix(&message);
-        let line_text = err.location().and_then(|l| diagnostic::source_line(text, l.line()));
-        let hint = hint_for_parse_error(&message, line_text.unwrap_or_default());
-        let diagnostic = match err.location() {
-            Some(location) => sources.diagnostic(Origin { file: index, location }, message),
-            None => sources.file_diagnostic(index, message),
-        };
-        match hint {
-            Some(h) => diagnostic.with_hint(h),
-            None => diagnostic,
+    let options = options();
+    let budget = options.budget.clone().unwrap_or_default();
+    let root = tree::parse(text, options).map_err(|e| vec![syntax::diagnostic(sources, index, &e, &budget)])?;
+    let problems = shape::check(&root);
+    if !problems.is_empty() {
+        if let Some(d) = sandbox_state(sources, index, &root, text) {
+            return Err(vec![d]);
         }
-    })
-}
-
-/// The parser appends " at line L column C" to messages; the diagnostic shows the
-/// location itself, so drop it.
-fn strip_location_suffix(message: &str) -> String {
-    let first = message.lines().next().unwrap_or(message);
-    match first.rfind(" at line ") {
-        Some(i) => first[..i].to_owned(),
-        None => first.to_owned(),
+        return Err(problems
+            .into_iter()
+            .map(|p| {
+                sources
+                    .diagnostic(
+                        Origin {
+                            file: index,
+                            location: p.at,
+                        },
+                        p.message,
+                    )
+                    .with_hint(p.hint)
+            })
+            .collect());
     }
+    // The shape is right, so this only fails where the structs are stricter than the
+    // schema says; the parser's own account is the best there is then.
+    serde_saphyr::from_str_with_options::<RawFile>(text, self::options())
+        .map_err(|e| vec![syntax::diagnostic(sources, index, &e, &budget)])
 }
 
-fn hint_for_parse_error(message: &str, line: &str) -> Option<String> {
-    let m = message.to_ascii_lowercase();
-    if line.contains("${") && (m.contains("flow") || m.contains("bracket")) {
-        Some("a `${...}` reference inside `{ }` must be quoted: token: \"${env:NAME}\"".to_owned())
-    } else if m.contains("invalid boolean") {
-        Some("write true or false; YAML 1.1 words such as yes, no, on and off are not booleans here".to_owned())
-    } else if m.contains("duplicate") {
-        Some("each key may appear once in a mapping; merge the two entries".to_owned())
-    } else if m.contains("unknown field") {
-        Some("check the spelling against the manifest reference (rollcall schema prints every field)".to_owned())
-    } else if m.contains("unknown variant") {
-        Some("use one of the values listed".to_owned())
-    } else if m.contains("missing field") {
-        Some("add the field; rollcall schema lists what each section needs".to_owned())
-    } else if m.contains("while parsing") || m.contains("while scanning") || m.contains("bracket") {
-        Some("this is a YAML syntax error: the cause is often just before this point (an unclosed `{`, `[` or quote, or wrong indentation)".to_owned())
+/// Top-level keys that a sandbox state file has and a manifest never does.
+const SANDBOX_KEYS: [&str; 8] = [
+    "operator",
+    "licence_limit",
+    "global",
+    "projects",
+    "faults",
+    "kind",
+    "directory_id",
+    "serial",
+];
+
+/// A sandbox state file (the live state an emulator starts from) put among the manifests
+/// is named as what it is, rather than reported field by field as a broken manifest.
+fn sandbox_state(sources: &Sources, index: usize, root: &tree::Node, text: &str) -> Option<Diagnostic> {
+    let tree::Value::Map(entries) = &root.value else {
+        return None;
+    };
+    let (key, _) = entries
+        .iter()
+        .find(|(k, _)| k.scalar_text().is_some_and(|k| SANDBOX_KEYS.contains(&k.as_str())))?;
+    let platform = if crate::sandbox::scim::state::ScimState::parse(text).is_ok() {
+        "a SCIM service"
+    } else if crate::sandbox::state::DcState::parse(text).is_ok() {
+        "a Bitbucket Data Center instance"
     } else {
-        None
-    }
+        return None;
+    };
+    let name = sources
+        .files
+        .get(index)
+        .map(|f| f.name.as_str())
+        .unwrap_or("state.yaml");
+    let base = Path::new(name).file_name().map_or(name.into(), |n| n.to_string_lossy());
+    Some(
+        sources
+            .diagnostic(
+                Origin { file: index, location: key.at },
+                format!("this is a sandbox state file (the live state of {platform} that the sandbox emulates), not a manifest"),
+            )
+            .with_hint(format!(
+                "every *.yaml file in the manifest directory is read as a manifest: move this one out (for example to ../sandbox/{base}) and point a target at it with `url: sandbox:../sandbox/{base}`"
+            )),
+    )
 }
 
-fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), std::io::Error> {
+/// Finds the manifest files under `dir`, following symlinked directories. Each directory
+/// is read once, by its canonical path, so a symlink loop ends instead of recursing; one
+/// that cannot be followed is reported rather than skipped in silence.
+fn collect_yaml(
+    root: &Path,
+    dir: &Path,
+    visited: &mut BTreeSet<PathBuf>,
+    out: &mut Vec<PathBuf>,
+    problems: &mut Vec<Diagnostic>,
+) -> Result<(), std::io::Error> {
+    if !visited.insert(std::fs::canonicalize(dir)?) {
+        return Ok(());
+    }
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
@@ -147,11 +194,41 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), std::io::Error
         if hidden {
             continue;
         }
-        if entry.file_type()?.is_dir() {
-            collect_yaml(&path, out)?;
+        // `metadata` follows a symlink; a dangling one is reported, not skipped.
+        let kind = match std::fs::metadata(&path) {
+            Ok(meta) => meta.file_type(),
+            Err(e) => {
+                problems.push(whole_file(
+                    root,
+                    &path,
+                    format!("cannot read file: {e} (a symlink to nothing?)"),
+                ));
+                continue;
+            }
+        };
+        if kind.is_dir() {
+            if let Err(e) = collect_yaml(root, &path, visited, out, problems) {
+                problems.push(whole_file(
+                    root,
+                    &path,
+                    format!("cannot read file: cannot read directory: {e}"),
+                ));
+            }
         } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             out.push(path);
         }
     }
     Ok(())
+}
+
+fn whole_file(root: &Path, path: &Path, message: String) -> Diagnostic {
+    Diagnostic {
+        file: path.strip_prefix(root).unwrap_or(path).display().to_string(),
+        line: 0,
+        column: 0,
+        message,
+        hint: None,
+        snippet: None,
+        note: None,
+    }
 }

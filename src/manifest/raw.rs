@@ -10,6 +10,7 @@ use std::marker::PhantomData;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+use serde_json::json;
 use serde_saphyr::Spanned;
 
 /// One manifest file's content. Every section is optional: a directory of files is
@@ -23,15 +24,19 @@ use serde_saphyr::Spanned;
 pub struct RawFile {
     /// The platforms rollcall manages, by the name used in addresses and `access`.
     #[serde(default)]
+    #[schemars(example = json!({"bitbucket": {"kind": "bitbucket-datacenter", "url": "https://git.example.com", "auth": {"token": "${env:BITBUCKET_TOKEN}", "account": "svc-rollcall"}}}))]
     pub targets: SpannedMap<RawTarget>,
     /// People, keyed by their rollcall name (the default username on every target).
     #[serde(default)]
+    #[schemars(example = json!({"alice": {"name": "Alice Liddell", "email": "alice@example.com"}}))]
     pub users: SpannedMap<RawUser>,
     /// Groups, keyed by name.
     #[serde(default)]
+    #[schemars(example = json!({"devops": {"members": ["alice", "bob"]}}))]
     pub groups: SpannedMap<RawGroup>,
     /// What each group or person may do, per target.
     #[serde(default)]
+    #[schemars(example = json!({"bitbucket": {"projects": {"PLAT": {"groups": {"devops": "write"}}}}}))]
     pub access: SpannedMap<RawAccess>,
     /// Ownership rules. At most one file may set it.
     #[serde(default)]
@@ -44,6 +49,7 @@ pub struct RawFile {
 /// inside internally tagged enums.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = json!({"kind": "bitbucket-datacenter", "url": "https://git.example.com", "auth": {"token": "${env:BITBUCKET_TOKEN}", "account": "svc-rollcall"}}))]
 #[schemars(rename = "Target")]
 pub struct RawTarget {
     #[schemars(with = "TargetKind")]
@@ -51,7 +57,7 @@ pub struct RawTarget {
     /// Base URL of the instance (`https://git.example.com`), or `sandbox:PATH` to run the
     /// built-in emulator seeded from the state file at PATH (relative to the manifest
     /// directory). Plain `http://` is accepted for loopback addresses only.
-    #[schemars(with = "String")]
+    #[schemars(with = "String", example = &"https://git.example.com")]
     pub url: Spanned<String>,
     /// For `kind: scim`: the SCIM dialect the service speaks, `rfc` (default) or
     /// `atlassian`. With `atlassian`, `url` is the directory's base URL,
@@ -87,6 +93,7 @@ pub enum TargetKind {
 /// service's token (Atlassian's directory API key) is a Bearer token.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = json!({"token": "${env:BITBUCKET_TOKEN}", "account": "svc-rollcall"}))]
 #[schemars(rename = "Auth")]
 pub struct RawAuth {
     /// Username for Basic auth; without it the token is sent as a Bearer token.
@@ -100,18 +107,24 @@ pub struct RawAuth {
     #[schemars(with = "Option<String>")]
     pub account: Option<Spanned<String>>,
     /// The token, only as a reference: `${env:NAME}` or `${file:PATH}`.
-    #[schemars(with = "String", regex(pattern = r"^\$\{(env|file):[^}]+\}$"))]
+    #[schemars(
+        with = "String",
+        regex(pattern = r"^\$\{(env|file):[^}]+\}$"),
+        example = &"${env:BITBUCKET_TOKEN}"
+    )]
     pub token: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = json!({"name": "Alice Liddell", "email": "alice@example.com"}))]
 #[schemars(rename = "User")]
 pub struct RawUser {
     /// Full name, shown as the display name.
-    #[schemars(with = "String")]
+    #[schemars(with = "String", example = &"Alice Liddell")]
     pub name: Spanned<String>,
-    #[schemars(with = "String")]
+    /// The person's email address.
+    #[schemars(with = "String", example = &"alice@example.com")]
     pub email: Spanned<String>,
     /// `false` offboards the person: their memberships and direct permissions are
     /// removed on every target (on Bitbucket Data Center that takes away their licence)
@@ -120,11 +133,13 @@ pub struct RawUser {
     pub active: bool,
     /// The person's identifier on a target, when it is not their rollcall name.
     #[serde(default)]
+    #[schemars(example = json!({"bitbucket": "aliddell"}))]
     pub ids: SpannedMap<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = json!({"description": "Platform engineers", "members": ["alice", "bob"]}))]
 #[schemars(rename = "Group")]
 pub struct RawGroup {
     #[serde(default)]
@@ -137,11 +152,11 @@ pub struct RawGroup {
     pub renamed_from: Option<Spanned<String>>,
     /// Declared users who belong to the group.
     #[serde(default)]
-    #[schemars(with = "Vec<String>")]
+    #[schemars(with = "Vec<String>", example = ["alice", "bob"])]
     pub members: Vec<Spanned<String>>,
     /// The targets the group exists on; default: every target.
     #[serde(default)]
-    #[schemars(with = "Option<Vec<String>>")]
+    #[schemars(with = "Option<Vec<String>>", example = ["bitbucket"])]
     pub targets: Option<Vec<Spanned<String>>>,
 }
 
@@ -149,6 +164,7 @@ pub struct RawGroup {
 /// Center it has `global` and `projects`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = json!({"projects": {"PLAT": {"groups": {"devops": "write"}}}}))]
 #[schemars(rename = "Access")]
 pub struct RawAccess {
     /// Global permissions: `read` (LICENSED_USER), `write` (PROJECT_CREATE), `admin`
@@ -163,6 +179,7 @@ pub struct RawAccess {
 /// Permissions of users and groups at one scope, as a role word or native name.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = json!({"groups": {"devops": "read"}, "users": {"carol": "write"}}))]
 #[schemars(rename = "Grants")]
 pub struct RawGrants {
     #[serde(default)]
@@ -173,6 +190,7 @@ pub struct RawGrants {
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = json!({"groups": {"devops": "admin"}, "repos": {"api": {"users": {"carol": "write"}}}}))]
 #[schemars(rename = "Project")]
 pub struct RawProject {
     /// What every licensed user may do on the project: `none`, `read` or `write`.
@@ -215,6 +233,7 @@ impl JsonSchema for RoleValue {
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = json!({"prune": {"groups": true}, "protect": ["admin"]}))]
 #[schemars(rename = "Policy")]
 pub struct RawPolicy {
     /// Which kinds of live object rollcall deletes when the manifest does not declare
@@ -225,7 +244,7 @@ pub struct RawPolicy {
     /// without regard to case). A plan that would touch one, or anything they hold, is
     /// refused.
     #[serde(default)]
-    #[schemars(with = "Vec<String>")]
+    #[schemars(with = "Vec<String>", example = ["admin", "svc-rollcall"])]
     pub protect: Vec<Spanned<String>>,
     /// Delete limits: a plan that deletes more is refused unless `--allow-deletes N`
     /// admits it.
@@ -240,6 +259,7 @@ pub struct RawPolicy {
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = json!({"max_deletes": 25, "max_delete_percent": 30}))]
 #[schemars(rename = "Limits")]
 pub struct RawLimits {
     /// The most deletes one plan may make, across all targets and kinds. No limit by
@@ -259,6 +279,7 @@ pub struct RawLimits {
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = json!({"groups": true, "memberships": true}))]
 #[schemars(rename = "Prune")]
 pub struct RawPrune {
     #[serde(default)]

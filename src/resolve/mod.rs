@@ -3,6 +3,7 @@
 //! every problem with its location instead of stopping at the first.
 
 mod names;
+mod protect;
 mod roles;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -10,8 +11,8 @@ use std::path::Path;
 
 use serde_saphyr::Spanned;
 
-pub use names::is_loopback;
-use names::{did_you_mean, is_email, join, valid_name, NameKind};
+pub use names::{did_you_mean, is_loopback};
+use names::{is_email, join, valid_name, NameKind};
 use roles::{all_users_permission, Scope};
 
 use crate::desired::{AuthConfig, Desired, Endpoint, Platform, Policy, ReadScope, SecretRef, TargetConfig};
@@ -174,6 +175,7 @@ impl<'a> Resolver<'a> {
 
         self.access(files, &targets, &users, &groups, &usernames, &mut desired);
         self.policy(files, &usernames, &mut desired);
+        self.protected_grants(files, &desired);
         read_scope(&mut desired);
         desired
     }

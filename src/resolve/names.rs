@@ -25,19 +25,24 @@ impl NameKind {
 
     pub(super) fn rule(self) -> &'static str {
         match self {
-            NameKind::Target => "target names use lower-case letters, digits, `-` and `_`, starting with a letter",
-            NameKind::User => "usernames use letters, digits, `.`, `_`, `-` and `@`, starting with a letter or digit, at most 255 characters",
-            NameKind::Group => "group names use letters, digits, spaces, `.`, `_`, `-` and `@`, starting with a letter or digit, at most 255 characters",
-            NameKind::Project => "project keys start with a letter and use upper-case letters, digits and `_` (like PLAT)",
-            NameKind::Repo => "repository slugs use lower-case letters, digits, `.`, `_` and `-` (like api-gateway)",
+            NameKind::Target => "target names use `a`-`z`, `0`-`9`, `-` and `_`, starting with `a`-`z`",
+            NameKind::User => "usernames use letters and digits of any alphabet (like `zoë`), `.`, `_`, `-` and `@`, start with a letter or digit, and are at most 255 characters long: no spaces",
+            NameKind::Group => "group names use letters and digits of any alphabet, spaces, `.`, `_`, `-` and `@`, start with a letter or digit, do not end with a space, and are at most 255 characters long",
+            NameKind::Project => "project keys use `A`-`Z`, `0`-`9` and `_`, starting with `A`-`Z` (like PLAT), as Bitbucket requires",
+            NameKind::Repo => "repository slugs use `a`-`z`, `0`-`9`, `.`, `_` and `-`, starting with `a`-`z` or `0`-`9` (like api-gateway), as Bitbucket requires",
         }
     }
 }
 
+/// Whether `name` follows the rule `NameKind::rule` states. Users and groups are
+/// projected onto every target: Bitbucket Data Center takes names of 1 to 255 characters
+/// in any alphabet and SCIM services any non-empty text, so letters and digits are
+/// Unicode's, and the length is counted in characters. Project keys and repository slugs
+/// exist on Bitbucket only, whose rule is ASCII.
 pub(super) fn valid_name(kind: NameKind, name: &str) -> bool {
     let mut chars = name.chars();
     let Some(first) = chars.next() else { return false };
-    if name.len() > 255 {
+    if name.chars().count() > 255 {
         return false;
     }
     let rest = chars.as_str();
@@ -48,12 +53,10 @@ pub(super) fn valid_name(kind: NameKind, name: &str) -> bool {
                     .chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
         }
-        NameKind::User => {
-            first.is_ascii_alphanumeric() && rest.chars().all(|c| c.is_ascii_alphanumeric() || ".-_@".contains(c))
-        }
+        NameKind::User => first.is_alphanumeric() && rest.chars().all(|c| c.is_alphanumeric() || ".-_@".contains(c)),
         NameKind::Group => {
-            first.is_ascii_alphanumeric()
-                && rest.chars().all(|c| c.is_ascii_alphanumeric() || " .-_@".contains(c))
+            first.is_alphanumeric()
+                && rest.chars().all(|c| c.is_alphanumeric() || " .-_@".contains(c))
                 && !name.ends_with(' ')
         }
         NameKind::Project => {
@@ -97,7 +100,7 @@ pub fn is_loopback(u: &url::Url) -> bool {
 }
 
 /// The closest known name within a small edit distance, for "did you mean" hints.
-pub(super) fn did_you_mean<'b>(name: &str, known: impl Iterator<Item = &'b String>) -> Option<&'b String> {
+pub fn did_you_mean<'b>(name: &str, known: impl Iterator<Item = &'b String>) -> Option<&'b String> {
     known
         .map(|k| (edit_distance(name, k), k))
         .filter(|(d, k)| *d <= 2.max(k.len() / 4) && *d > 0)
@@ -140,6 +143,22 @@ mod tests {
         assert!(is_email("a@example.com"));
         assert!(!is_email("a@b"));
         assert!(!is_email("@example.com"));
+    }
+
+    /// The rule the hint states is the rule applied: letters of any alphabet for people
+    /// and groups, 255 characters (not bytes), ASCII for Bitbucket's keys and slugs.
+    #[test]
+    fn names_follow_the_rule_their_hint_states() {
+        for name in ["zoë", "Jürgen.Groß", "łukasz", "渡辺", "o'brien"] {
+            assert_eq!(valid_name(NameKind::User, name), !name.contains('\''), "{name}");
+        }
+        assert!(valid_name(NameKind::Group, "équipe données"));
+        assert!(valid_name(NameKind::User, &"é".repeat(255)));
+        assert!(!valid_name(NameKind::User, &"é".repeat(256)));
+        assert!(!valid_name(NameKind::Project, "PLAT_É"));
+        assert!(!valid_name(NameKind::Repo, "café"));
+        assert!(NameKind::User.rule().contains("any alphabet"));
+        assert!(NameKind::Project.rule().contains("`A`-`Z`"));
     }
 
     #[test]
