@@ -186,7 +186,7 @@ fn symlinked_directories_are_followed_once() {
     std::fs::create_dir(&manifests).unwrap();
     std::fs::write(
         manifests.join("groups.yaml"),
-        "groups:\n  devops: { members: [alice] }\n",
+        "targets:\n  bb: { kind: bitbucket-datacenter, url: \"sandbox:state.yaml\" }\ngroups:\n  devops: { members: [alice] }\n",
     )
     .unwrap();
     std::os::unix::fs::symlink(&shared, manifests.join("people")).unwrap();

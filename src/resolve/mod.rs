@@ -207,6 +207,7 @@ impl<'a> Resolver<'a> {
                     .to_owned(),
             ),
             snippet: None,
+            note: None,
         });
     }
 
