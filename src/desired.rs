@@ -25,6 +25,9 @@ pub struct Desired {
     pub manifest_digest: String,
     /// The directory the manifests were loaded from.
     pub manifest_dir: std::path::PathBuf,
+    /// `policy.protect` entries the manifests declare no person or group for: they must
+    /// name a user or group live on some target, or they protect nothing (a typo).
+    pub protect_undeclared: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -18,6 +18,13 @@ pub enum Principal {
 }
 
 impl Principal {
+    /// The user's or group's name on the target.
+    pub fn name(&self) -> &str {
+        match self {
+            Principal::User(n) | Principal::Group(n) => n,
+        }
+    }
+
     /// The user or group itself, as a resource.
     pub fn id(&self) -> ResourceId {
         match self {

@@ -38,6 +38,10 @@ pub enum Rule {
 pub struct Refusal {
     pub rule: Rule,
     pub message: String,
+    /// What to do about this refusal in particular, where the rule's general advice
+    /// would not help (or would make it worse).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 /// Live objects per target and kind, as read when the plan was made: the base of the
@@ -116,8 +120,17 @@ fn protected(changes: &[Change], policy: &Policy) -> Vec<Refusal> {
                 .chain(c.address.id.principals())
                 .chain(renamed);
             let hit = touched
-                .map(|p| name(&p).to_owned())
+                .map(|p| p.name().to_owned())
                 .find(|n| protect.contains(&n.to_lowercase()))?;
+            // A member leaving a protected group (offboarded, or pruned) cannot be
+            // declared away: declaring the group as it is live keeps asking for the
+            // removal. Only a hand edit, or lifting the protection, resolves it.
+            let hint = match &c.address.id {
+                ResourceId::Membership { group, user } if c.action == Action::Delete && group == &hit => Some(format!(
+                    "rollcall never changes the members of protected group `{group}`, not even to offboard someone: remove `{user}` from `{group}` on the target by hand, or take `{group}` out of policy.protect"
+                )),
+                _ => None,
+            };
             Some(Refusal {
                 rule: Rule::Protected,
                 message: format!(
@@ -125,6 +138,7 @@ fn protected(changes: &[Change], policy: &Policy) -> Vec<Refusal> {
                     verb(c.action),
                     c.address
                 ),
+                hint,
             })
         })
         .collect()
@@ -150,6 +164,7 @@ fn foreign_accounts(changes: &[Change]) -> Vec<Refusal> {
                     "{} belongs to another account (externalId `{theirs}`, not `{ours}`); the plan would take it over",
                     c.address
                 ),
+                hint: None,
             })
         })
         .collect()
@@ -177,6 +192,7 @@ fn own_account(
                         "deactivates"
                     }
                 ),
+                hint: None,
             });
         }
     }
@@ -189,6 +205,7 @@ fn own_account(
                 level_name(was),
                 level_name(will)
             ),
+            hint: None,
         });
     }
     out
@@ -202,6 +219,7 @@ fn min_admins(target: &str, min: usize, before: &ResourceMap, after: &ResourceMa
             "the plan leaves {will} user{} with ADMIN or SYS_ADMIN on `{target}` (now {was}); policy.min_admins is {min}",
             if will == 1 { "" } else { "s" }
         ),
+        hint: None,
     })
 }
 
@@ -221,6 +239,7 @@ fn delete_limits(changes: &[Change], cx: &Context<'_>) -> Vec<Refusal> {
         out.push(Refusal {
             rule: Rule::MaxDeletes,
             message: format!("the plan deletes {deletes} objects; policy.limits.max_deletes is {max}{waiver}"),
+            hint: None,
         });
     }
     let mut per_kind: BTreeMap<(&str, Kind), usize> = BTreeMap::new();
@@ -240,6 +259,7 @@ fn delete_limits(changes: &[Change], cx: &Context<'_>) -> Vec<Refusal> {
                     kind.as_str(),
                     percent(n, existing)
                 ),
+                hint: None,
             });
         }
     }
@@ -299,20 +319,21 @@ fn protected_in_cascade(cascade: &[(Address, Address)], policy: &Policy) -> Vec<
         // A protected principal deleted outright is refused by its own change already.
         .filter(|(cause, _)| {
             let own = cause.id.as_principal();
-            !own.is_some_and(|p| protect.contains(&name(&p).to_lowercase()))
+            !own.is_some_and(|p| protect.contains(&p.name().to_lowercase()))
         })
         .filter_map(|(cause, removed)| {
             let hit = removed
                 .id
                 .principals()
                 .into_iter()
-                .map(|p| name(&p).to_owned())
+                .map(|p| p.name().to_owned())
                 .find(|n| protect.contains(&n.to_lowercase()))?;
             Some(Refusal {
                 rule: Rule::Protected,
                 message: format!(
                     "deleting {cause} also removes {removed}, which touches `{hit}`, which policy.protect lists"
                 ),
+                hint: None,
             })
         })
         .collect()
@@ -381,12 +402,6 @@ fn admins(state: &ResourceMap) -> BTreeSet<String> {
     users
 }
 
-fn name(p: &Principal) -> &str {
-    match p {
-        Principal::User(n) | Principal::Group(n) => n,
-    }
-}
-
 fn verb(action: Action) -> &'static str {
     match action {
         Action::Create => "creating",
@@ -405,6 +420,28 @@ fn percent(n: usize, of: usize) -> String {
     } else {
         format!("{}.{}", tenths / 10, tenths % 10)
     }
+}
+
+/// `policy.protect` entries that the manifests declare no person or group for and that
+/// name no user or group live on any target, each with the nearest live or declared name:
+/// a misspelt entry would protect nothing, silently.
+pub fn unknown_protected(
+    desired: &crate::desired::Desired,
+    live: &BTreeMap<String, ResourceMap>,
+) -> Vec<(String, Option<String>)> {
+    let known: BTreeSet<String> = live
+        .values()
+        .chain(std::iter::once(&desired.resources))
+        .flat_map(|state| state.keys())
+        .filter_map(|a| a.id.as_principal().map(|p| p.name().to_owned()))
+        .collect();
+    let lower: BTreeSet<String> = known.iter().map(|n| n.to_lowercase()).collect();
+    desired
+        .protect_undeclared
+        .iter()
+        .filter(|n| !lower.contains(&n.to_lowercase()))
+        .map(|n| (n.clone(), crate::resolve::did_you_mean(n, known.iter()).cloned()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -711,3 +711,54 @@ fn a_plan_whose_manifests_changed_is_refused() {
     );
     assert_eq!(before, std::fs::read_to_string(&state).unwrap());
 }
+
+/// A `policy.protect` entry that names nobody, in the manifests or on any target, is an
+/// error: a misspelt name would protect nothing. A name only the target has is fine.
+#[test]
+fn a_protected_name_that_names_nobody_is_an_error() {
+    let (_g, root) = pruning_world(11, "  protect: [u11x]\n");
+    let r = run(rollcall(&root).args(["plan", "m"]));
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("policy.protect lists `u11x`, which the manifests do not declare and no target has"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("did you mean `u11`?"), "{}", r.stderr);
+    let (_g, root) = pruning_world(12, "  protect: [U11, nobody-yet]\n");
+    let manifest = root.join("m/manifest.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace("  u11:", "  nobody-yet: { name: N, email: n@example.com }\n  u11:"),
+    )
+    .unwrap();
+    let r = run(rollcall(&root).args(["plan", "m"]));
+    // Both names are known; creating a protected person is refused as ever.
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert!(!r.stderr.contains("the manifests do not declare"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("creating bb.user[\"nobody-yet\"] touches"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Offboarding someone from a protected group is refused with the only ways out: by hand,
+/// or lifting the protection. Declaring the group as it is live would not help.
+#[test]
+fn offboarding_from_a_protected_group_says_what_resolves_it() {
+    let (_g, root, manifests, _) = quickstart();
+    std::fs::write(manifests.join("policy.yaml"), "policy:\n  protect: [stash-users]\n").unwrap();
+    let r = run(rollcall(&root).args(["plan", "manifests"]));
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(
+            "remove `judy` from `stash-users` on the target by hand, or take `stash-users` out of policy.protect"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("declare the protected"), "{}", r.stderr);
+}

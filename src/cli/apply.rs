@@ -154,7 +154,7 @@ async fn prepare(args: &Args, saved: bool) -> Result<Option<(Plan, Connected, St
 /// Plans from the manifests, shows the plan, and checks the safety rules.
 async fn from_manifests(args: &Args) -> Result<(Plan, Connected, String), CliError> {
     let desired = super::load(&args.path)?;
-    let (connected, live) = super::read_live(&desired.targets).await?;
+    let (connected, live) = super::read_live_for(&desired).await?;
     let mut plan = crate::plan::build(&desired, &live);
     plan.review(&connected.accounts, &live, args.allow.allow_deletes);
     anstream::print!("{}", text::render(&plan));

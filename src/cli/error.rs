@@ -103,9 +103,16 @@ impl CliError {
         {
             hints.push("if every delete is intended, review them and run again with --allow-deletes N (N at least the number of deletes); or raise policy.limits".to_owned());
         }
-        if refusals.iter().any(|r| r.rule == Rule::Protected) {
-            hints
-                .push("declare the protected user or group as it is live, or take it out of policy.protect".to_owned());
+        if refusals.iter().any(|r| r.rule == Rule::Protected && r.hint.is_none()) {
+            hints.push(
+                "if the manifest asks for the change, declare the protected user or group as it is live; or take it out of policy.protect"
+                    .to_owned(),
+            );
+        }
+        for h in refusals.iter().filter_map(|r| r.hint.as_ref()) {
+            if !hints.contains(h) {
+                hints.push(h.clone());
+            }
         }
         if refusals.iter().any(|r| r.rule == Rule::OwnAccount) {
             hints.push(

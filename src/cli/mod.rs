@@ -146,8 +146,31 @@ fn read_hint(platform: crate::desired::Platform, e: &crate::provider::ProviderEr
     }
 }
 
+/// Reads the live state of the manifests' targets, and checks what only live state can
+/// tell about the manifests: every `policy.protect` entry names someone.
+pub async fn read_live_for(desired: &Desired) -> Result<(Connected, BTreeMap<String, ResourceMap>), CliError> {
+    let (connected, live) = read_live(&desired.targets).await?;
+    let unknown = crate::safety::unknown_protected(desired, &live);
+    if unknown.is_empty() {
+        return Ok((connected, live));
+    }
+    connected.shutdown().await;
+    let names: Vec<String> = unknown.iter().map(|(n, _)| format!("`{n}`")).collect();
+    let mut err = CliError::new(format!(
+        "policy.protect lists {}, which the manifests do not declare and no target has as a user or group",
+        names.join(", ")
+    ))
+    .hint("a misspelt name protects nothing: list users and groups as the manifest or the target names them");
+    for (name, suggestion) in unknown {
+        if let Some(s) = suggestion {
+            err = err.hint(format!("for `{name}`, did you mean `{s}`?"));
+        }
+    }
+    Err(err)
+}
+
 /// Connects to every target and reads live state, all targets at once.
-pub async fn read_live(
+async fn read_live(
     targets: &BTreeMap<String, TargetConfig>,
 ) -> Result<(Connected, BTreeMap<String, ResourceMap>), CliError> {
     let connected = connect(targets).await?;

@@ -33,7 +33,7 @@ pub struct Args {
 
 pub async fn run(args: Args) -> Result<u8, CliError> {
     let desired = super::load(&args.manifest.dir)?;
-    let (connected, live) = super::read_live(&desired.targets).await?;
+    let (connected, live) = super::read_live_for(&desired).await?;
     let accounts = connected.accounts.clone();
     connected.shutdown().await;
     let mut plan = crate::plan::build(&desired, &live);

@@ -96,7 +96,7 @@ pub async fn check(
             ],
         });
     }
-    let (connected, live) = super::read_live(&desired.targets).await?;
+    let (connected, live) = super::read_live_for(&desired).await?;
     let stale = stale::check(&saved.plan, &live);
     if !stale.is_empty() {
         connected.shutdown().await;

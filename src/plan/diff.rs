@@ -464,6 +464,7 @@ mod tests {
             renames: BTreeMap::new(),
             manifest_digest: String::new(),
             manifest_dir: std::path::PathBuf::new(),
+            protect_undeclared: BTreeSet::new(),
         }
     }
 

@@ -198,6 +198,7 @@ mod tests {
             renames: BTreeMap::new(),
             manifest_digest: digest.to_owned(),
             manifest_dir: Default::default(),
+            protect_undeclared: Default::default(),
         }
     }
 

@@ -135,6 +135,7 @@ impl<'a> Resolver<'a> {
             renames: BTreeMap::new(),
             manifest_digest: manifest_digest(&loaded.sources),
             manifest_dir: loaded.dir.clone(),
+            protect_undeclared: BTreeSet::new(),
             policy: Policy {
                 min_admins: DEFAULT_MIN_ADMINS,
                 ..Policy::default()
@@ -910,10 +911,20 @@ impl<'a> Resolver<'a> {
                     desired.policy.protect.insert(name.value.clone());
                     // A declared person is protected under their username on every
                     // target too (`ids`), which is what the rules compare.
+                    let mut declared = false;
                     for names in usernames.values() {
                         if let Some(username) = names.get(&name.value) {
                             desired.policy.protect.insert(username.clone());
+                            declared = true;
                         }
+                    }
+                    let lower = name.value.to_lowercase();
+                    declared |= desired
+                        .resources
+                        .keys()
+                        .any(|a| a.id.as_principal().is_some_and(|p| p.name().to_lowercase() == lower));
+                    if !declared {
+                        desired.protect_undeclared.insert(name.value.clone());
                     }
                 }
             }
