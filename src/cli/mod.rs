@@ -170,7 +170,7 @@ pub async fn read_live_for(desired: &Desired) -> Result<(Connected, BTreeMap<Str
 }
 
 /// Connects to every target and reads live state, all targets at once.
-async fn read_live(
+pub async fn read_live(
     targets: &BTreeMap<String, TargetConfig>,
 ) -> Result<(Connected, BTreeMap<String, ResourceMap>), CliError> {
     let connected = connect(targets).await?;
