@@ -517,11 +517,23 @@ fn a_hand_edited_plan_is_refused_naming_what_differs() {
         r.stderr
     );
     let r = refused_after_edit(&root, &state, "plan.json", |p| {
+        p["targets"][0]["endpoint"] = "sandbox:/elsewhere.yaml".into();
         p["targets"][0]["connection"]["url"] = "sandbox:/elsewhere.yaml".into();
     });
     assert!(
+        r.stderr.contains(
+            "target `bitbucket`: the plan file connects to sandbox:/elsewhere.yaml, the manifests to sandbox:../sandbox/bitbucket.yaml"
+        ),
+        "{}",
         r.stderr
-            .contains("target `bitbucket`: the plan file connects to sandbox:/elsewhere.yaml"),
+    );
+    let r = refused_after_edit(&root, &state, "plan.json", |p| {
+        change_at(p, alice)["reason"] = "approved by security".into();
+    });
+    assert!(
+        r.stderr.contains(&format!(
+            "{alice}: the plan file gives the reason `approved by security`; the manifests give none"
+        )),
         "{}",
         r.stderr
     );
@@ -761,4 +773,76 @@ fn offboarding_from_a_protected_group_says_what_resolves_it() {
         r.stderr
     );
     assert!(!r.stderr.contains("declare the protected"), "{}", r.stderr);
+}
+
+/// What a hand edit may not do to where a plan looks: name manifests by an absolute path,
+/// or give a key twice so that a reader and rollcall see different values.
+#[test]
+fn a_plan_file_naming_its_manifests_oddly_is_rejected() {
+    let (_g, root, _, state) = quickstart();
+    save_plan(&root);
+    let text = std::fs::read_to_string(root.join("plan.json")).unwrap();
+    let before = std::fs::read_to_string(&state).unwrap();
+    let absolute = text.replace(
+        "\"manifests\": \"manifests\"",
+        &format!("\"manifests\": {:?}", root.join("manifests").display().to_string()),
+    );
+    assert_ne!(absolute, text);
+    let twice = text.replace(
+        "\"manifests\": \"manifests\",",
+        "\"manifests\": \"manifests\",\n  \"manifests\": \"elsewhere\",",
+    );
+    for (body, expected) in [
+        (absolute, "rollcall writes it relative to the plan file"),
+        (twice, "duplicate field `manifests`"),
+    ] {
+        std::fs::write(root.join("odd.json"), body).unwrap();
+        let r = run(rollcall(&root).args(["apply", "odd.json"]));
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(r.stderr.contains(expected), "{}", r.stderr);
+    }
+    assert_eq!(before, std::fs::read_to_string(&state).unwrap());
+}
+
+/// The CI flow: the plan file travels as an artifact to another directory and is applied
+/// with `--manifests` naming the checkout; a link to a plan file reads like the file.
+#[test]
+fn a_moved_plan_file_applies_with_manifests_and_through_a_link() {
+    let (_g, root, manifests, state) = quickstart();
+    save_plan(&root);
+    let artifacts = tempfile::tempdir().unwrap();
+    std::fs::copy(root.join("plan.json"), artifacts.path().join("plan.json")).unwrap();
+    let r = run(rollcall(artifacts.path()).args(["show", "plan.json"]));
+    assert_eq!(r.code, 1, "without the manifests it cannot be checked: {}", r.stderr);
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(root.join("plan.json"), artifacts.path().join("link.json")).unwrap();
+        let r = run(rollcall(artifacts.path()).args(["show", "link.json"]));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let r = run(rollcall(artifacts.path()).args(["apply", "plan.json", "--manifests", manifests.to_str().unwrap()]));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("Checked against the manifests in"), "{}", r.stderr);
+    assert!(std::fs::read_to_string(&state).unwrap().contains("frank"));
+}
+
+/// `show --markdown` heads its comment with the file's digest, the one `--expect-digest`
+/// takes, even when what it checked (the refusals) differs from what the file says.
+#[test]
+fn show_shows_the_files_digest() {
+    let (_g, root) = pruning_world(7, "");
+    let r = run(rollcall(&root).args(["plan", "m", "--out", "plan.json"]));
+    assert_eq!(r.code, 3);
+    let digest = r
+        .stderr
+        .split('(')
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap()
+        .to_owned();
+    let md = run(rollcall(&root).args(["show", "plan.json", "--markdown", "--allow-deletes", "5"]));
+    assert_eq!(md.code, 0, "{}", md.stderr);
+    assert!(md.stdout.contains(&format!("plan `{digest}`")), "{}", md.stdout);
 }

@@ -169,10 +169,7 @@ async fn from_manifests(args: &Args) -> Result<(Plan, Connected, String), CliErr
 /// Reads a saved plan and checks it against its manifests and live state
 /// (`saved::check`); the plan that runs has the file's changes and the manifests' policy.
 async fn from_file(args: &Args) -> Result<(Plan, Connected, String), CliError> {
-    let file = saved::read(&args.path)?;
-    if let Some(expected) = &args.expect_digest {
-        saved::expect_digest(&file, expected)?;
-    }
+    let file = saved::read(&args.path, args.expect_digest.as_deref()).await?;
     let (plan, connected) = saved::check(&file, args.manifests.as_deref(), args.allow.allow_deletes).await?;
     anstream::print!("{}", text::render(&plan));
     if !plan.refusals.is_empty() {

@@ -22,8 +22,19 @@ pub struct SavedPlan {
     pub digest: String,
 }
 
-/// Reads and checks a plan file; paths in it are relative to the file's directory.
-pub fn read(path: &Path) -> Result<SavedPlan, CliError> {
+/// Reads and checks a plan file; paths in it are relative to the file's directory. With
+/// `expected`, a file whose digest is another is refused before it is even parsed. The
+/// reading blocks (a pipe may never end), so it runs off the runtime, where Ctrl-C is
+/// still heard.
+pub async fn read(path: &Path, expected: Option<&str>) -> Result<SavedPlan, CliError> {
+    let path = path.to_owned();
+    let expected = expected.map(str::to_owned);
+    tokio::task::spawn_blocking(move || read_blocking(&path, expected.as_deref()))
+        .await
+        .map_err(|e| CliError::new(format!("cannot read the plan file: {e}")))?
+}
+
+fn read_blocking(path: &Path, expected: Option<&str>) -> Result<SavedPlan, CliError> {
     let cannot = |e: std::io::Error| CliError::new(format!("cannot read the plan file {}: {e}", path.display()));
     let file = std::fs::File::open(path).map_err(cannot)?;
     let mut bytes = Vec::new();
@@ -37,30 +48,33 @@ pub fn read(path: &Path) -> Result<SavedPlan, CliError> {
         ))
         .hint(not_a_plan));
     }
+    let digest = crate::desired::digest(&bytes);
+    if let Some(expected) = expected {
+        expect_digest(&digest, expected)?;
+    }
     let text = std::str::from_utf8(&bytes).map_err(|_| {
         CliError::new(format!("{}: not a rollcall plan (not UTF-8 text)", path.display())).hint(not_a_plan)
     })?;
-    let base = match path.parent() {
+    // Paths in the file are relative to where it really is, not to a link to it.
+    let real = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+    let base = match real.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let plan = crate::plan::file::from_json(text, base)
+    let mut plan = crate::plan::file::from_json(text, base)
         .map_err(|e| CliError::new(format!("{}: {e}", path.display())).hint(not_a_plan))?;
-    Ok(SavedPlan {
-        plan,
-        digest: crate::desired::digest(&bytes),
-    })
+    plan.file_digest = Some(digest.clone());
+    Ok(SavedPlan { plan, digest })
 }
 
 /// Refuses unless the file is the one whose digest a reviewer saw.
-pub fn expect_digest(saved: &SavedPlan, expected: &str) -> Result<(), CliError> {
-    if saved.digest == expected.trim() {
+fn expect_digest(digest: &str, expected: &str) -> Result<(), CliError> {
+    if digest == expected.trim() {
         return Ok(());
     }
     Err(CliError::Refused {
         reasons: vec![format!(
-            "the plan file's digest is {}, not the expected {}",
-            saved.digest,
+            "the plan file's digest is {digest}, not the expected {}",
             expected.trim()
         )],
         hints: vec![
@@ -97,6 +111,14 @@ pub async fn check(
         });
     }
     let (connected, live) = super::read_live_for(&desired).await?;
+    let accounts = verify::against_accounts(&saved.plan, &connected.accounts);
+    if !accounts.is_empty() {
+        connected.shutdown().await;
+        return Err(CliError::Refused {
+            reasons: accounts,
+            hints: vec!["the plan file was edited: apply the file as `plan --out` wrote it".to_owned()],
+        });
+    }
     let stale = stale::check(&saved.plan, &live);
     if !stale.is_empty() {
         connected.shutdown().await;
@@ -123,6 +145,7 @@ pub async fn check(
     }
     let mut fresh = crate::plan::build(&desired, &live);
     fresh.base = saved.plan.base.clone();
+    fresh.file_digest = saved.plan.file_digest.clone();
     let differences = verify::against_fresh(&saved.plan, &fresh);
     if !differences.is_empty() {
         connected.shutdown().await;
@@ -135,5 +158,12 @@ pub async fn check(
         });
     }
     fresh.review(&connected.accounts, &live, allow_deletes);
+    // The file names its manifests: say which were used, since only --expect-digest (or
+    // --manifests) ties a file to what was reviewed.
+    anstream::eprintln!(
+        "Checked against the manifests in {} ({}).",
+        dir.display(),
+        desired.manifest_digest
+    );
     Ok((fresh, connected))
 }

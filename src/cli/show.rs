@@ -34,7 +34,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<u8, CliError> {
-    let file = saved::read(&args.file)?;
+    let file = saved::read(&args.file, None).await?;
     let format = Format::from_flags(args.json, args.markdown);
     if args.offline {
         print(&file.plan, &file.digest, format);

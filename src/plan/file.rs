@@ -108,7 +108,7 @@ pub fn to_json(plan: &Plan) -> String {
                 profile: t.config.platform.profile().map(|p| p.as_str().to_owned()),
                 endpoint: t.endpoint.clone(),
                 account: t.account.clone(),
-                connection: connection(&t.config, &plan.base),
+                connection: connection(&t.config, &plan.manifest_dir),
                 summary: summaries.get(&t.name).copied().unwrap_or_default(),
             })
             .collect(),
@@ -170,8 +170,16 @@ pub fn from_json(text: &str, base: &Path) -> Result<Plan, FileError> {
         }
         None => return Err(FileError("not a rollcall plan (no format_version)".to_owned())),
     }
-    let doc: Document =
-        serde_json::from_value(value).map_err(|e| FileError(format!("not a valid rollcall plan: {e}")))?;
+    // From the text, not the value: a key given twice is an error, not the last one wins.
+    let doc: Document = serde_json::from_str(text).map_err(|e| FileError(format!("not a valid rollcall plan: {e}")))?;
+    // rollcall writes it relative to the file; an absolute one was put there by hand.
+    if Path::new(&doc.manifests).is_absolute() {
+        return Err(FileError(format!(
+            "`manifests` is the absolute path `{}`; rollcall writes it relative to the plan file",
+            doc.manifests
+        )));
+    }
+    let manifest_dir = base.join(&doc.manifests);
     let mut targets = Vec::new();
     for t in doc.targets {
         let Some(platform) = Platform::parse(&t.kind, t.profile.as_deref()) else {
@@ -182,7 +190,14 @@ pub fn from_json(text: &str, base: &Path) -> Result<Plan, FileError> {
                 t.profile.map(|p| format!(" with profile `{p}`")).unwrap_or_default()
             )));
         };
-        let config = target_config(&t.name, platform, &t.endpoint, t.account.clone(), t.connection, base)?;
+        let config = target_config(
+            &t.name,
+            platform,
+            &t.endpoint,
+            t.account.clone(),
+            t.connection,
+            &manifest_dir,
+        )?;
         targets.push(PlannedTarget {
             name: t.name,
             endpoint: t.endpoint,
@@ -268,9 +283,10 @@ pub fn from_json(text: &str, base: &Path) -> Result<Plan, FileError> {
         policy: doc.policy,
         existing: Existing::default(),
         manifest_digest: doc.manifest_digest,
-        manifest_dir: base.join(&doc.manifests),
+        manifest_dir,
         base: base.to_owned(),
         refusals: Vec::new(),
+        file_digest: None,
     })
 }
 
@@ -313,20 +329,27 @@ fn check_renames(targets: &[PlannedTarget], changes: &[Change]) -> Result<(), Fi
     Ok(())
 }
 
-fn connection(config: &TargetConfig, base: &Path) -> Connection {
+/// A target's connection, its files (sandbox state, token file) named as the manifest
+/// wrote them: relative to the manifest directory, which is relative to the plan file.
+fn connection(config: &TargetConfig, manifest_dir: &Path) -> Connection {
     Connection {
         url: match &config.endpoint {
             Endpoint::Url(u) => u.to_string(),
-            Endpoint::Sandbox(path) => format!("sandbox:{}", relative(base, path)),
+            Endpoint::Sandbox(_) => config.url.clone(),
         },
         username: config.auth.as_ref().and_then(|a| a.username.clone()),
-        // A token file, like a sandbox's state, is named relative to the plan file.
         token: config.auth.as_ref().map(|a| match &a.token {
-            SecretRef::File(path) => SecretRef::File(PathBuf::from(relative(base, path))).to_reference(),
+            SecretRef::File(path) => SecretRef::File(as_written(manifest_dir, path).to_owned()).to_reference(),
             SecretRef::Env(_) => a.token.to_reference(),
         }),
         notify_new_users: config.notify_new_users,
     }
+}
+
+/// A path the manifests name, as they wrote it: `resolve` joined it to the manifest
+/// directory (an absolute path stays as it was).
+pub fn as_written<'a>(manifest_dir: &Path, path: &'a Path) -> &'a Path {
+    path.strip_prefix(manifest_dir).unwrap_or(path)
 }
 
 fn target_config(
@@ -335,10 +358,10 @@ fn target_config(
     shown: &str,
     account: Option<String>,
     c: Connection,
-    base: &Path,
+    manifest_dir: &Path,
 ) -> Result<TargetConfig, FileError> {
     let endpoint = match c.url.strip_prefix("sandbox:") {
-        Some(path) => Endpoint::Sandbox(base.join(path)),
+        Some(path) => Endpoint::Sandbox(manifest_dir.join(path)),
         None => {
             let url =
                 url::Url::parse(&c.url).map_err(|e| FileError(format!("target `{name}` has an invalid URL: {e}")))?;
@@ -358,7 +381,7 @@ fn target_config(
         Some(reference) => Some(AuthConfig {
             username: c.username,
             token: match SecretRef::parse(&reference) {
-                Some(SecretRef::File(path)) => SecretRef::File(base.join(path)),
+                Some(SecretRef::File(path)) => SecretRef::File(manifest_dir.join(path)),
                 Some(env) => env,
                 None => {
                     return Err(FileError(format!(
@@ -387,12 +410,10 @@ fn target_config(
         }
         _ => {}
     }
-    // What people were shown (`endpoint`) is where apply goes. A sandbox's file is
-    // shown as the manifest wrote it, relative to the manifests: `verify` compares it
-    // with the manifests' own.
+    // What people were shown (`endpoint`) is where apply goes.
     let agrees = match &endpoint {
         Endpoint::Url(url) => url::Url::parse(shown).is_ok_and(|u| &u == url),
-        Endpoint::Sandbox(_) => shown.starts_with("sandbox:"),
+        Endpoint::Sandbox(_) => shown == c.url,
     };
     if !agrees {
         return Err(FileError(format!(
@@ -435,7 +456,7 @@ fn relative(base: &Path, path: &Path) -> String {
 
 /// The canonical path where it exists; otherwise the path joined to the current
 /// directory with `.` and `..` taken lexically.
-pub fn absolute(path: &Path) -> PathBuf {
+fn absolute(path: &Path) -> PathBuf {
     if let Ok(p) = path.canonicalize() {
         return p;
     }

@@ -136,6 +136,9 @@ pub struct Plan {
     pub base: PathBuf,
     /// The safety rules the plan breaks; a plan with any is not applied.
     pub refusals: Vec<Refusal>,
+    /// For a plan read from a file: that file's digest, which renderings show rather than
+    /// the digest of the plan as checked again (its refusals may have changed since).
+    pub file_digest: Option<String>,
 }
 
 impl Plan {
@@ -203,6 +206,7 @@ pub fn build(desired: &Desired, live: &BTreeMap<String, ResourceMap>) -> Plan {
         manifest_dir: desired.manifest_dir.clone(),
         base: PathBuf::from("."),
         refusals: Vec::new(),
+        file_digest: None,
     }
 }
 

@@ -5,10 +5,11 @@
 //! described for people, naming the object and both sides.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use crate::desired::{Desired, Endpoint, SecretRef, TargetConfig};
 use crate::model::Address;
-use crate::plan::file::absolute;
+use crate::plan::file::as_written;
 use crate::plan::stale::describe;
 use crate::plan::{Change, Plan};
 
@@ -54,7 +55,8 @@ fn targets(saved: &Plan, desired: &Desired) -> Vec<String> {
             ));
             continue;
         };
-        for what in target_differences(s, f) {
+        let files = (saved.manifest_dir.as_path(), desired.manifest_dir.as_path());
+        for what in target_differences(s, f, files) {
             out.push(format!("target `{name}`: {what}"));
         }
     }
@@ -67,8 +69,10 @@ fn targets(saved: &Plan, desired: &Desired) -> Vec<String> {
 }
 
 /// How the saved target's connection differs from the manifests': where it goes, as whom,
-/// with which token reference.
-fn target_differences(saved: &TargetConfig, fresh: &TargetConfig) -> Vec<String> {
+/// with which token reference. Files (a sandbox's state, a token file) are compared as the
+/// manifests name them, relative to each side's manifest directory, so a plan file moved
+/// with `--manifests DIR` still matches.
+fn target_differences(saved: &TargetConfig, fresh: &TargetConfig, dirs: (&Path, &Path)) -> Vec<String> {
     let mut out = Vec::new();
     if saved.platform != fresh.platform {
         out.push(format!(
@@ -78,28 +82,26 @@ fn target_differences(saved: &TargetConfig, fresh: &TargetConfig) -> Vec<String>
         ));
     }
     let same_endpoint = match (&saved.endpoint, &fresh.endpoint) {
-        (Endpoint::Url(a), Endpoint::Url(b)) => a == b,
-        (Endpoint::Sandbox(a), Endpoint::Sandbox(b)) => absolute(a) == absolute(b),
+        (Endpoint::Url(a), Endpoint::Url(b)) => a == b && saved.url == fresh.url,
+        (Endpoint::Sandbox(_), Endpoint::Sandbox(_)) => saved.url == fresh.url,
         _ => false,
     };
-    if !same_endpoint || saved.url != fresh.url {
+    if !same_endpoint {
         out.push(format!(
             "the plan file connects to {}, the manifests to {}",
-            endpoint(&saved.endpoint),
-            endpoint(&fresh.endpoint)
+            saved.url, fresh.url
         ));
     }
-    // A token file is the same file however its path is spelled.
-    let auth = |c: &TargetConfig| {
+    let auth = |c: &TargetConfig, dir: &Path| {
         c.auth.as_ref().map(|a| {
             let token = match &a.token {
-                SecretRef::File(path) => format!("file:{}", absolute(path).display()),
+                SecretRef::File(path) => SecretRef::File(as_written(dir, path).to_owned()).to_reference(),
                 SecretRef::Env(_) => a.token.to_reference(),
             };
             (a.username.clone(), token)
         })
     };
-    if auth(saved) != auth(fresh) {
+    if auth(saved, dirs.0) != auth(fresh, dirs.1) {
         out.push("the plan file's credentials (username or token reference) are not the manifests'".to_owned());
     }
     if fresh.account.is_some() && saved.account != fresh.account {
@@ -115,11 +117,24 @@ fn target_differences(saved: &TargetConfig, fresh: &TargetConfig) -> Vec<String>
     out
 }
 
-fn endpoint(e: &Endpoint) -> String {
-    match e {
-        Endpoint::Url(u) => u.to_string(),
-        Endpoint::Sandbox(p) => format!("sandbox:{}", absolute(p).display()),
-    }
+/// Accounts the plan file names that are not the ones the targets report now (a sandbox
+/// names its operator; a Bearer target's account comes from the manifests, checked above).
+pub fn against_accounts(saved: &Plan, accounts: &BTreeMap<String, String>) -> Vec<String> {
+    saved
+        .targets
+        .iter()
+        .filter_map(|t| {
+            let (Some(said), Some(is)) = (&t.account, accounts.get(&t.name)) else {
+                return None;
+            };
+            (!said.eq_ignore_ascii_case(is)).then(|| {
+                format!(
+                    "target `{}`: the plan file works as account `{said}`, the target's is `{is}`",
+                    t.name
+                )
+            })
+        })
+        .collect()
 }
 
 fn changes(saved: &Plan, fresh: &Plan) -> Vec<String> {
@@ -133,13 +148,7 @@ fn changes(saved: &Plan, fresh: &Plan) -> Vec<String> {
                 "{address}: the plan file would {} it; the manifests plan no change to it",
                 verb(s)
             )),
-            Some(f) if f != s => out.push(format!(
-                "{address}: the plan file would {} it to {}; the manifests would {} it to {}",
-                verb(s),
-                describe(s.after.as_ref()),
-                verb(f),
-                describe(f.after.as_ref())
-            )),
+            Some(f) if f != s => out.push(format!("{address}: {}", what_differs(s, f))),
             Some(_) => {}
         }
     }
@@ -152,6 +161,40 @@ fn changes(saved: &Plan, fresh: &Plan) -> Vec<String> {
         }
     }
     out
+}
+
+/// The first field in which two changes to one object differ, both sides named.
+fn what_differs(s: &Change, f: &Change) -> String {
+    let quoted = |v: &Option<String>| v.as_deref().map_or("none".to_owned(), |v| format!("`{v}`"));
+    if s.action != f.action || s.after != f.after {
+        format!(
+            "the plan file would {} it to {}; the manifests would {} it to {}",
+            verb(s),
+            describe(s.after.as_ref()),
+            verb(f),
+            describe(f.after.as_ref())
+        )
+    } else if s.before != f.before {
+        format!(
+            "the plan file expects to find {}; the manifests' plan expects {}",
+            describe(s.before.as_ref()),
+            describe(f.before.as_ref())
+        )
+    } else if s.reason != f.reason {
+        format!(
+            "the plan file gives the reason {}; the manifests give {}",
+            quoted(&s.reason),
+            quoted(&f.reason)
+        )
+    } else {
+        format!(
+            "the plan file renames it from {} to {}; the manifests from {} to {}",
+            quoted(&s.renamed_from),
+            quoted(&s.renamed_to),
+            quoted(&f.renamed_from),
+            quoted(&f.renamed_to)
+        )
+    }
 }
 
 fn verb(c: &Change) -> &'static str {

@@ -94,7 +94,10 @@ pub(crate) fn refusal_headline(plan: &Plan) -> String {
 
 /// The plan's JSON document's digest: what `plan --out` writes and the audit log names.
 pub fn plan_digest(plan: &Plan) -> String {
-    crate::desired::digest(crate::plan::file::to_json(plan).as_bytes())
+    match &plan.file_digest {
+        Some(d) => d.clone(),
+        None => crate::desired::digest(crate::plan::file::to_json(plan).as_bytes()),
+    }
 }
 
 /// "3 to create, 1 to change, 0 to delete".
