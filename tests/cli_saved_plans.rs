@@ -846,3 +846,22 @@ fn show_shows_the_files_digest() {
     assert_eq!(md.code, 0, "{}", md.stderr);
     assert!(md.stdout.contains(&format!("plan `{digest}`")), "{}", md.stdout);
 }
+
+/// A plan file names its manifests as text: a directory whose name is not UTF-8 cannot be
+/// named, so the plan is not saved rather than saved naming something else.
+#[cfg(unix)]
+#[test]
+fn a_plan_is_not_saved_naming_a_path_that_is_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let (_g, root, _, _) = quickstart();
+    let odd = root.join(std::ffi::OsStr::from_bytes(b"plans-\xff"));
+    std::fs::create_dir(&odd).unwrap();
+    let r = run(rollcall(&root)
+        .arg("plan")
+        .arg("manifests")
+        .arg("--out")
+        .arg(odd.join("plan.json")));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("is not UTF-8 text"), "{}", r.stderr);
+    assert!(!odd.join("plan.json").exists());
+}

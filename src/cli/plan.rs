@@ -44,6 +44,17 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => PathBuf::from("."),
         };
+        // The file names the manifest directory as text; a name that is not UTF-8 would
+        // be written as another name, and the plan could never be checked.
+        for dir in [&plan.base, &plan.manifest_dir] {
+            if dir.canonicalize().unwrap_or_else(|_| dir.clone()).to_str().is_none() {
+                return Err(CliError::new(format!(
+                    "cannot save the plan: the path {} is not UTF-8 text, which a plan file must name it as",
+                    dir.display()
+                ))
+                .hint("save the plan, and keep the manifests, under directories whose names are UTF-8"));
+            }
+        }
         // Written even when refused: `apply FILE --allow-deletes N` may admit it later.
         let json = crate::plan::file::to_json(&plan);
         std::fs::write(path, &json)
