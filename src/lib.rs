@@ -19,3 +19,4 @@ pub mod render;
 pub mod resolve;
 pub mod safety;
 pub mod sandbox;
+pub mod text;

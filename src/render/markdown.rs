@@ -91,12 +91,7 @@ pub fn render(plan: &Plan) -> String {
         let _ = writeln!(out, "```\n\n</details>");
     }
     let _ = writeln!(out, "\n<sub>`+` create, `!` change, `-` delete</sub>");
-    if out.len() > MAX_LEN {
-        let mut cut = MAX_LEN;
-        while !out.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        out.truncate(cut);
+    if crate::text::cut(&mut out, MAX_LEN) {
         out.push_str("\n```\n\n**Plan truncated to fit a comment.** Run `rollcall plan` for the full list.\n");
     }
     out

@@ -114,12 +114,7 @@ impl Instruments {
             .path_and_query()
             .map_or_else(|| request.uri().path(), |pq| pq.as_str());
         let mut entry = format!("{} {}", request.method(), target);
-        if entry.len() > LOG_ENTRY_MAX {
-            let mut end = LOG_ENTRY_MAX;
-            while !entry.is_char_boundary(end) {
-                end -= 1;
-            }
-            entry.truncate(end);
+        if crate::text::cut(&mut entry, LOG_ENTRY_MAX) {
             entry.push('…');
         }
         let mut log = self.lock_requests();

@@ -982,13 +982,7 @@ fn merge(target: &mut Value, patch: &Value) {
 /// input may be as long as the server accepts a URL or body, and quoting it whole would
 /// answer a 100 kB request with a 200 kB error.
 fn clip(mut detail: String) -> String {
-    const MAX: usize = 300;
-    if detail.len() > MAX {
-        let mut end = MAX;
-        while !detail.is_char_boundary(end) {
-            end -= 1;
-        }
-        detail.truncate(end);
+    if crate::text::cut(&mut detail, 300) {
         detail.push('…');
     }
     detail

@@ -1,0 +1,29 @@
+//! Text helpers more than one stage needs.
+
+/// Cuts `s` to at most `max` bytes, at a character boundary. Returns whether it cut.
+pub fn cut(s: &mut String, max: usize) -> bool {
+    if s.len() <= max {
+        return false;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cut;
+
+    #[test]
+    fn cuts_at_a_character_boundary() {
+        let mut s = "aé".to_owned(); // `é` is bytes 1..3
+        assert!(cut(&mut s, 2));
+        assert_eq!(s, "a");
+        let mut s = "abc".to_owned();
+        assert!(!cut(&mut s, 3));
+        assert_eq!(s, "abc");
+    }
+}
