@@ -113,49 +113,41 @@ pub async fn check(
     let (connected, live) = super::read_live_for(&desired).await?;
     let accounts = verify::against_accounts(&saved.plan, &connected.accounts);
     if !accounts.is_empty() {
-        connected.shutdown().await;
-        return Err(CliError::Refused {
-            reasons: accounts,
-            hints: vec!["the plan file was edited: apply the file as `plan --out` wrote it".to_owned()],
-        });
+        return refuse(
+            connected,
+            accounts,
+            "the plan file was edited: apply the file as `plan --out` wrote it",
+        )
+        .await;
     }
     let stale = stale::check(&saved.plan, &live);
     if !stale.is_empty() {
-        connected.shutdown().await;
         let hint = if stale.iter().all(|s| s.done) {
             "every change of this plan is already in place (it was applied, or made by hand): plan again to see what remains"
         } else {
-            STALE_HINT
+            "the saved plan is stale: plan again (`rollcall plan --out FILE`) and review the new plan"
         };
-        return Err(CliError::Refused {
-            reasons: stale
-                .iter()
-                .map(|s| {
-                    format!(
-                        "{} changed since the plan was made: expected {}, found {}{}",
-                        s.address,
-                        s.expected,
-                        s.found,
-                        if s.done { ", as the plan would leave it" } else { "" }
-                    )
-                })
-                .collect(),
-            hints: vec![hint.to_owned()],
-        });
+        let reasons = stale
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} changed since the plan was made: expected {}, found {}{}",
+                    s.address,
+                    s.expected,
+                    s.found,
+                    if s.done { ", as the plan would leave it" } else { "" }
+                )
+            })
+            .collect();
+        return refuse(connected, reasons, hint).await;
     }
     let mut fresh = crate::plan::build(&desired, &live);
     fresh.base = saved.plan.base.clone();
     fresh.file_digest = saved.plan.file_digest.clone();
     let differences = verify::against_fresh(&saved.plan, &fresh);
     if !differences.is_empty() {
-        connected.shutdown().await;
-        return Err(CliError::Refused {
-            reasons: differences,
-            hints: vec![
-                "the plan file is not what its manifests give against live state now: it was edited, or live state moved; plan again (`rollcall plan --out FILE`) and review the new plan"
-                    .to_owned(),
-            ],
-        });
+        let hint = "the plan file is not what its manifests give against live state now: it was edited, or live state moved; plan again (`rollcall plan --out FILE`) and review the new plan";
+        return refuse(connected, differences, hint).await;
     }
     fresh.review(&connected.accounts, &live, allow_deletes);
     // The file names its manifests: say which were used, since only --expect-digest (or
@@ -166,4 +158,13 @@ pub async fn check(
         desired.manifest_digest
     );
     Ok((fresh, connected))
+}
+
+/// Lets go of the targets and refuses the plan, nothing changed.
+async fn refuse<T>(connected: Connected, reasons: Vec<String>, hint: &str) -> Result<T, CliError> {
+    connected.shutdown().await;
+    Err(CliError::Refused {
+        reasons,
+        hints: vec![hint.to_owned()],
+    })
 }
