@@ -14,8 +14,6 @@ use crate::plan::{stale, verify, Plan};
 /// read into memory whole (`show /dev/zero`).
 const MAX_PLAN_BYTES: u64 = 64 * 1024 * 1024;
 
-const STALE_HINT: &str = "the saved plan is stale: plan again (`rollcall plan --out FILE`) and review the new plan";
-
 /// A plan file as read: the plan it holds and the digest of its bytes.
 pub struct SavedPlan {
     pub plan: Plan,

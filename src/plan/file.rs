@@ -52,9 +52,9 @@ struct DocTarget {
     summary: Summary,
 }
 
-/// How to reach a target again: the URL to connect to (`sandbox:PATH`, the state file
-/// relative to the directory the document is written for), the token as a reference,
-/// and creation settings.
+/// How to reach a target again: the URL to connect to (`sandbox:PATH` as the manifest
+/// wrote it, relative to the manifest directory), the token as a reference, and
+/// creation settings.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Connection {
