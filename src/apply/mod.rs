@@ -1,0 +1,280 @@
+//! `apply`: walks the plan's dependency graph and executes it. Changes that a provider can
+//! send together become one step; steps run with bounded parallelism; a failed step marks
+//! everything that depends on it as skipped, and independent work goes on.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::Direction;
+
+use crate::model::Address;
+use crate::plan::{graph, Change, Plan};
+use crate::provider::Provider;
+
+/// What happened to one change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    Failed(String),
+    /// Not attempted because the change at this address failed.
+    Skipped {
+        because: Address,
+    },
+    /// Not attempted because the run was interrupted before it could start.
+    Interrupted,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ApplyReport {
+    /// Every change of the plan, in plan order, with its outcome.
+    pub outcomes: Vec<(Change, Outcome)>,
+}
+
+impl ApplyReport {
+    pub fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
+        self.outcomes.iter().filter(|(_, o)| f(o)).count()
+    }
+    pub fn applied(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Applied))
+    }
+    pub fn failed(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Failed(_)))
+    }
+    pub fn skipped(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Skipped { .. }))
+    }
+    pub fn interrupted(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Interrupted))
+    }
+    pub fn succeeded(&self) -> bool {
+        self.applied() == self.outcomes.len()
+    }
+}
+
+/// Changes executed together, by index into the plan.
+struct Step {
+    target: String,
+    changes: Vec<usize>,
+}
+
+/// The steps, the step graph, and each change's direct dependencies (change indices).
+struct Schedule {
+    steps: Vec<Step>,
+    graph: DiGraph<usize, ()>,
+    needs: Vec<Vec<usize>>,
+}
+
+/// Groups batchable changes into steps. Only changes at the same height (the longest path
+/// from them to a change nothing depends on) are batched: every edge goes from a greater
+/// height to a smaller one, so merging them can never create a cycle. A step waits for every change any of its
+/// members needs; when it runs, members whose own dependencies failed are dropped from
+/// the batch and reported as skipped, so one failure never holds back unrelated work.
+fn schedule(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> Schedule {
+    let change_graph = graph::build(&plan.changes);
+    let needs: Vec<Vec<usize>> = (0..plan.changes.len())
+        .map(|i| {
+            let mut n: Vec<usize> = change_graph
+                .neighbors_directed(NodeIndex::new(i), Direction::Incoming)
+                .map(|n| n.index())
+                .collect();
+            n.sort_unstable();
+            n
+        })
+        .collect();
+    let heights = heights(&change_graph);
+    let mut steps: Vec<Step> = Vec::new();
+    let mut step_of: Vec<usize> = vec![0; plan.changes.len()];
+    let mut batches: BTreeMap<(String, String, usize), usize> = BTreeMap::new();
+    for (i, c) in plan.changes.iter().enumerate() {
+        let height = heights.get(i).copied().flatten();
+        let key = providers
+            .get(&c.address.target)
+            .and_then(|p| p.batch_key(c))
+            .zip(height)
+            .map(|(k, h)| (c.address.target.clone(), k, h));
+        // A full batch closes: the next change of that key starts another, so each step
+        // is one request and its outcome is exactly its changes' outcome.
+        let limit = providers.get(&c.address.target).map_or(1, |p| p.batch_limit().max(1));
+        let open = key
+            .as_ref()
+            .and_then(|k| batches.get(k).copied())
+            .filter(|&s| steps.get(s).is_some_and(|step| step.changes.len() < limit));
+        match open {
+            Some(s) => {
+                if let Some(step) = steps.get_mut(s) {
+                    step.changes.push(i);
+                }
+                step_of[i] = s;
+            }
+            None => {
+                if let Some(k) = key {
+                    batches.insert(k, steps.len());
+                }
+                step_of[i] = steps.len();
+                steps.push(Step {
+                    target: c.address.target.clone(),
+                    changes: vec![i],
+                });
+            }
+        }
+    }
+    let mut graph = DiGraph::new();
+    let nodes: Vec<NodeIndex> = (0..steps.len()).map(|s| graph.add_node(s)).collect();
+    let mut seen = BTreeSet::new();
+    for e in change_graph.raw_edges() {
+        let (a, b) = (step_of[e.source().index()], step_of[e.target().index()]);
+        if a != b && seen.insert((a, b)) {
+            graph.add_edge(nodes[a], nodes[b], ());
+        }
+    }
+    Schedule { steps, graph, needs }
+}
+
+/// Each change's height: 0 for a change nothing depends on, else one more than the
+/// greatest height of what depends on it. `None` for every change if the graph has a
+/// cycle (it never should): then nothing is batched.
+fn heights(graph: &DiGraph<usize, ()>) -> Vec<Option<usize>> {
+    let Ok(order) = petgraph::algo::toposort(graph, None) else {
+        return vec![None; graph.node_count()];
+    };
+    let mut height = vec![0usize; graph.node_count()];
+    for n in order.iter().rev() {
+        height[n.index()] = graph
+            .neighbors_directed(*n, Direction::Outgoing)
+            .map(|m| height[m.index()] + 1)
+            .max()
+            .unwrap_or(0);
+    }
+    height.into_iter().map(Some).collect()
+}
+
+/// Executes the plan. `on_done` is called once per change as its outcome is known.
+pub async fn execute(
+    plan: &Plan,
+    providers: &BTreeMap<String, Box<dyn Provider>>,
+    parallelism: usize,
+    on_done: impl FnMut(&Change, &Outcome),
+) -> ApplyReport {
+    execute_until(plan, providers, parallelism, &AtomicBool::new(false), on_done).await
+}
+
+/// Executes the plan until `stop` is set: from then on no step starts, the steps in
+/// flight finish (a request cut off mid-way would leave its outcome unknown), and every
+/// change not started is reported as interrupted.
+pub async fn execute_until(
+    plan: &Plan,
+    providers: &BTreeMap<String, Box<dyn Provider>>,
+    parallelism: usize,
+    stop: &AtomicBool,
+    mut on_done: impl FnMut(&Change, &Outcome),
+) -> ApplyReport {
+    let Schedule { steps, graph, needs } = schedule(plan, providers);
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.changes.len()];
+    let mut waiting: Vec<usize> = graph
+        .node_indices()
+        .map(|n| graph.neighbors_directed(n, Direction::Incoming).count())
+        .collect();
+    // Ready steps in plan order, so runs are as repeatable as concurrency allows.
+    let mut ready: BTreeSet<usize> = (0..steps.len()).filter(|&s| waiting[s] == 0).collect();
+    let mut running = FuturesUnordered::new();
+    let parallelism = parallelism.max(1);
+    let mut record = |i: usize, outcome: Outcome, outcomes: &mut Vec<Option<Outcome>>| {
+        if let Some(c) = plan.changes.get(i) {
+            on_done(c, &outcome);
+        }
+        outcomes[i] = Some(outcome);
+    };
+    loop {
+        while running.len() < parallelism && !stop.load(Ordering::SeqCst) {
+            let Some(s) = ready.pop_first() else { break };
+            let Some(step) = steps.get(s) else { continue };
+            // Members whose dependencies did not all apply are skipped, naming the root
+            // failure; the rest go ahead as one batch.
+            let mut batch: Vec<usize> = Vec::new();
+            for &i in &step.changes {
+                match blocked_by(&needs[i], &outcomes, plan) {
+                    Some(because) => record(i, Outcome::Skipped { because }, &mut outcomes),
+                    None => batch.push(i),
+                }
+            }
+            if batch.is_empty() {
+                release(&graph, s, &mut waiting, &mut ready);
+                continue;
+            }
+            let changes: Vec<Change> = batch.iter().filter_map(|&i| plan.changes.get(i).cloned()).collect();
+            let provider = providers.get(&step.target);
+            running.push(async move {
+                let result = match provider {
+                    Some(p) => p.apply(&changes).await.map_err(|e| e.to_string()),
+                    None => Err(format!("no provider for target `{}`", step.target)),
+                };
+                (s, batch, result)
+            });
+        }
+        let Some((s, batch, result)) = running.next().await else {
+            break;
+        };
+        let outcome = match result {
+            Ok(()) => Outcome::Applied,
+            Err(e) => Outcome::Failed(e),
+        };
+        for i in batch {
+            record(i, outcome.clone(), &mut outcomes);
+        }
+        release(&graph, s, &mut waiting, &mut ready);
+    }
+    // Every step runs once all its inputs are done, so without an interruption no change
+    // should be left without an outcome; if one ever were, "skipped" is the truthful
+    // report, and it is reported (and audited) like any other.
+    let interrupted = stop.load(Ordering::SeqCst);
+    for i in 0..plan.changes.len() {
+        if outcomes[i].is_none() {
+            if let Some(c) = plan.changes.get(i) {
+                let outcome = if interrupted {
+                    Outcome::Interrupted
+                } else {
+                    Outcome::Skipped {
+                        because: c.address.clone(),
+                    }
+                };
+                record(i, outcome, &mut outcomes);
+            }
+        }
+    }
+    ApplyReport {
+        outcomes: plan
+            .changes
+            .iter()
+            .zip(outcomes)
+            .filter_map(|(c, o)| Some((c.clone(), o?)))
+            .collect(),
+    }
+}
+
+/// A finished step lets its successors go once all their inputs are done.
+fn release(graph: &DiGraph<usize, ()>, step: usize, waiting: &mut [usize], ready: &mut BTreeSet<usize>) {
+    for n in graph.neighbors_directed(NodeIndex::new(step), Direction::Outgoing) {
+        let j = n.index();
+        waiting[j] = waiting[j].saturating_sub(1);
+        if waiting[j] == 0 {
+            ready.insert(j);
+        }
+    }
+}
+
+/// The failed change that keeps a change from running, if any of its dependencies did not
+/// apply (a skipped dependency passes on its own cause).
+fn blocked_by(needs: &[usize], outcomes: &[Option<Outcome>], plan: &Plan) -> Option<Address> {
+    needs
+        .iter()
+        .find_map(|&j| match outcomes.get(j).and_then(Option::as_ref) {
+            Some(Outcome::Applied) => None,
+            Some(Outcome::Failed(_) | Outcome::Interrupted) | None => plan.changes.get(j).map(|c| c.address.clone()),
+            Some(Outcome::Skipped { because }) => Some(because.clone()),
+        })
+}
+
+#[cfg(test)]
+mod tests;
