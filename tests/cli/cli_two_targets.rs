@@ -1,0 +1,168 @@
+//! The two-target example end to end: one manifest provisions the same people and groups
+//! into a Bitbucket Data Center sandbox and an Atlassian-profile SCIM sandbox. The plan
+//! shows both, grouped by target; applying it (directly, or through a saved plan) leaves
+//! nothing to do.
+
+use crate::common;
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn example() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    common::copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/two-targets"),
+        tmp.path(),
+    );
+    let manifests = tmp.path().join("manifests");
+    (tmp, manifests)
+}
+
+fn run(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::cargo_bin("rollcall")
+        .unwrap()
+        .env_clear()
+        .env("NO_COLOR", "1")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn one_plan_shows_both_targets_grouped() {
+    let (_tmp, dir) = example();
+    let (code, text, stderr) = run(&dir, &["plan"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let bitbucket = text.find("bitbucket (bitbucket-datacenter at").unwrap();
+    let directory = text.find("directory (scim/atlassian at").unwrap();
+    assert!(bitbucket < directory);
+    // The same person and group on both, each under its target.
+    assert!(text.contains("  + bitbucket.group[\"backend\"].member[\"frank\"]"));
+    assert!(text.contains("  + directory.group[\"backend\"].member[\"frank\"]"));
+    // The leaver loses access on both, and is deactivated where that exists.
+    assert!(text.contains("  - bitbucket.group[\"backend\"].member[\"judy\"]  (user `judy` is inactive)"));
+    assert!(text.contains("  ~ directory.user[\"judy\"]  (deactivated: `active: false` in the manifest)"));
+    // A rename the directory cannot do, shown as what it is.
+    assert!(text.contains("  + directory.group[\"mobile\"]  (replaces `apps`"));
+    assert!(text.contains("  - directory.group[\"apps\"]  (renamed to `mobile`)"));
+    insta::assert_snapshot!("two_targets_plan_text", text);
+    for format in ["--json", "--markdown"] {
+        let first = run(&dir, &["plan", format]);
+        assert_eq!(
+            first,
+            run(&dir, &["plan", format]),
+            "{format} is byte-identical across runs"
+        );
+    }
+}
+
+#[test]
+fn apply_then_plan_is_empty_on_both_targets() {
+    let (_tmp, dir) = example();
+    let (code, out, stderr) = run(&dir, &["apply", ".", "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}{stderr}");
+    assert!(
+        out.contains("Apply complete: 51 applied, 0 failed, 0 skipped."),
+        "{out}"
+    );
+    let (code, out, _) = run(&dir, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("No changes."), "{out}");
+}
+
+#[test]
+fn a_saved_plan_with_a_scim_target_applies_exactly_once() {
+    let (tmp, dir) = example();
+    let file = tmp.path().join("plan.json");
+    let file_arg = file.to_str().unwrap();
+    let (code, _, stderr) = run(&dir, &["plan", "--out", file_arg]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(saved.contains("\"kind\": \"scim\""));
+    assert!(saved.contains("\"profile\": \"atlassian\""));
+    assert!(saved.contains("\"renamed_from\": \"apps\""));
+    let (code, shown, _) = run(&dir, &["show", file_arg]);
+    assert_eq!(code, Some(0));
+    let planned = run(&dir, &["plan"]).1;
+    assert!(
+        shown.starts_with(&planned),
+        "show renders the saved plan as plan did:\n{shown}"
+    );
+    let (code, out, stderr) = run(&dir, &["apply", file_arg]);
+    assert_eq!(code, Some(0), "{out}{stderr}");
+    let (code, _, stderr) = run(&dir, &["apply", file_arg]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("already in place"), "{stderr}");
+    let (code, out, _) = run(&dir, &["plan", "--detailed-exitcode"]);
+    assert_eq!((code, out.contains("No changes.")), (Some(0), true), "{out}");
+}
+
+#[test]
+fn a_sandbox_of_the_other_platform_is_named_as_such() {
+    let (_tmp, dir) = example();
+    let targets = std::fs::read_to_string(dir.join("targets.yaml")).unwrap();
+    let swapped = targets
+        .replace("../sandbox/bitbucket.yaml", "../sandbox/X")
+        .replace("../sandbox/directory.yaml", "../sandbox/bitbucket.yaml");
+    std::fs::write(
+        dir.join("targets.yaml"),
+        swapped.replace("../sandbox/X", "../sandbox/directory.yaml"),
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&dir, &["plan"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is a SCIM sandbox (`kind: scim`), but the target's kind is `bitbucket-datacenter`"),
+        "{stderr}"
+    );
+}
+
+/// Saves the example's plan, edits each change with `edit`, and runs `apply` on the file:
+/// (exit code, stderr).
+fn apply_edited_plan(edit: impl Fn(&mut serde_json::Value)) -> (Option<i32>, String) {
+    let (tmp, dir) = example();
+    let file = tmp.path().join("plan.json");
+    let file_arg = file.to_str().unwrap();
+    assert_eq!(run(&dir, &["plan", "--out", file_arg]).0, Some(0));
+    let mut doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    doc["changes"].as_array_mut().unwrap().iter_mut().for_each(edit);
+    std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let (code, _, stderr) = run(&dir, &["apply", file_arg]);
+    (code, stderr)
+}
+
+#[test]
+fn a_saved_plan_whose_rename_was_edited_apart_is_rejected() {
+    let (code, stderr) = apply_edited_plan(|change| {
+        if let Some(c) = change.as_object_mut() {
+            c.remove("renamed_to");
+        }
+    });
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("directory.group[\"mobile\"] replaces `apps`, which the plan does not delete as renamed"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_saved_plan_cannot_rename_in_place_where_the_platform_cannot() {
+    let (code, stderr) = apply_edited_plan(|change| {
+        if change["renamed_from"] == "apps" {
+            change["action"] = "update".into();
+            change["before"] = serde_json::json!({"type": "group"});
+        }
+    });
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("directory.group[\"mobile\"] renames in place, which a scim/atlassian target cannot do"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,18 @@
+//! End-to-end tests of the `rollcall` binary: exit codes, the examples, saved plans, secrets,
+//! the sandbox command, every documented snippet, and manifest diagnostics.
+//! One test binary for all of them: each links the whole crate, so fewer binaries
+//! build faster.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cli_exit_codes;
+mod cli_quickstart;
+mod cli_sandbox_serve;
+mod cli_saved_plans;
+mod cli_secrets;
+mod cli_two_targets;
+mod docs_snippets;
+mod manifest_diagnostics;

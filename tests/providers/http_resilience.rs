@@ -1,0 +1,423 @@
+//! The shared HTTP client against a scripted server over real TCP: what it retries and
+//! what it does not, how long it waits, what an error says after retries (including
+//! whether an earlier attempt may have been applied), the cap on requests in flight, and
+//! that neither errors nor log lines show the token.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use rollcall::http::{Auth, HttpClient, HttpError, RetryPolicy};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+const TOKEN: &str = "s3cr3t-token-value-for-tests";
+
+/// What the server does with the next request it reads.
+#[derive(Clone)]
+enum Step {
+    /// Answers with a status, extra headers and a body.
+    Answer(u16, Vec<(&'static str, &'static str)>, String),
+    /// Closes the connection without answering.
+    Drop,
+    /// Answers 200 with a body shorter than its `Content-Length`, then closes.
+    CutOff,
+    /// Waits, then answers with an empty body.
+    Slow(Duration, u16),
+}
+
+fn answer(status: u16, body: &str) -> Step {
+    Step::Answer(status, vec![], body.to_owned())
+}
+
+/// A tiny HTTP/1.1 server that plays a script, one step per request in arrival order,
+/// then `fallback` for every request after that. One connection per request.
+struct Server {
+    url: url::Url,
+    arrivals: Arc<Mutex<Vec<(Instant, String)>>>,
+    max_in_flight: Arc<AtomicUsize>,
+}
+
+impl Server {
+    async fn start(script: Vec<Step>, fallback: Step) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = url::Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+        let script = Arc::new(Mutex::new(VecDeque::from(script)));
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let max_in_flight = Arc::new(AtomicUsize::new(0));
+        let server = Server {
+            url,
+            arrivals: arrivals.clone(),
+            max_in_flight: max_in_flight.clone(),
+        };
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (script, arrivals) = (script.clone(), arrivals.clone());
+                let (in_flight, max_in_flight, fallback) = (in_flight.clone(), max_in_flight.clone(), fallback.clone());
+                tokio::spawn(async move {
+                    let mut stream = BufReader::new(stream);
+                    let Some(request_line) = read_request(&mut stream).await else {
+                        return;
+                    };
+                    let step = {
+                        // Taken under the same lock as the arrival is logged, so steps
+                        // follow arrival order.
+                        let mut arrivals = arrivals.lock().unwrap();
+                        arrivals.push((Instant::now(), request_line));
+                        script.lock().unwrap().pop_front().unwrap_or(fallback)
+                    };
+                    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    max_in_flight.fetch_max(now, Ordering::SeqCst);
+                    play(step, stream.get_mut(), &in_flight).await;
+                });
+            }
+        });
+        server
+    }
+
+    fn client(&self, policy: RetryPolicy) -> HttpClient {
+        HttpClient::new("bb", self.url.clone(), Some(Auth::Bearer(TOKEN.into())), vendor_message)
+            .unwrap()
+            .with_retry_policy(policy)
+    }
+
+    fn arrivals(&self) -> Vec<(Instant, String)> {
+        self.arrivals.lock().unwrap().clone()
+    }
+}
+
+/// The vendor's message is the whole body here.
+fn vendor_message(body: &str) -> Option<String> {
+    (!body.is_empty()).then(|| body.to_owned())
+}
+
+/// Reads one request (head and `Content-Length` body); returns its request line.
+async fn read_request(stream: &mut BufReader<TcpStream>) -> Option<String> {
+    let mut request_line = String::new();
+    stream.read_line(&mut request_line).await.ok()?;
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if stream.read_line(&mut line).await.ok()? == 0 {
+            return None;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().ok()?;
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).await.ok()?;
+    Some(request_line.trim_end().to_owned())
+}
+
+async fn play(step: Step, stream: &mut TcpStream, in_flight: &AtomicUsize) {
+    // Counted out before the answer goes: the client may start its next request as soon
+    // as it has read this one.
+    let done = || in_flight.fetch_sub(1, Ordering::SeqCst);
+    let (status, headers, body) = match step {
+        Step::Answer(status, headers, body) => (status, headers, body),
+        Step::Drop => {
+            done();
+            return;
+        }
+        Step::CutOff => {
+            done();
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"partial")
+                .await;
+            let _ = stream.flush().await;
+            return;
+        }
+        Step::Slow(delay, status) => {
+            tokio::time::sleep(delay).await;
+            (status, vec![], String::new())
+        }
+    };
+    done();
+    let mut head = format!(
+        "HTTP/1.1 {status} Scripted\r\nContent-Length: {}\r\nContent-Type: text/plain\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(body.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+/// Four attempts with millisecond backoff, so tests that retry stay fast.
+fn quick() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+        max_server_wait: Duration::from_secs(5),
+        attempt_timeout: Duration::from_secs(5),
+    }
+}
+
+async fn create(client: &HttpClient) -> Result<String, HttpError> {
+    client
+        .send(Method::POST, "/admin/groups", &[("name", "devs".to_owned())], None)
+        .await
+}
+
+#[tokio::test]
+async fn a_503_then_success_is_one_retry() {
+    let server = Server::start(vec![answer(503, "busy"), answer(200, "ok")], answer(500, "")).await;
+    let client = server.client(quick());
+    let body = client.send(Method::GET, "/admin/users", &[], None).await.unwrap();
+    assert_eq!(body, "ok");
+    assert_eq!((client.request_count(), client.retry_count()), (2, 1));
+}
+
+#[tokio::test]
+async fn retry_after_is_waited_out() {
+    let rate_limited = Step::Answer(429, vec![("Retry-After", "1")], "slow down".to_owned());
+    let server = Server::start(vec![rate_limited, answer(200, "ok")], answer(500, "")).await;
+    let client = server.client(quick());
+    client.send(Method::GET, "/admin/users", &[], None).await.unwrap();
+    let arrivals = server.arrivals();
+    assert_eq!(arrivals.len(), 2);
+    let gap = arrivals[1].0 - arrivals[0].0;
+    assert!(gap >= Duration::from_secs(1), "retried after {gap:?}");
+    assert!(gap < Duration::from_secs(3), "retried after {gap:?}");
+}
+
+#[tokio::test]
+async fn a_longer_wait_than_allowed_fails_at_once_and_says_so() {
+    let told = Step::Answer(429, vec![("Retry-After", "3600")], "come back later".to_owned());
+    let server = Server::start(vec![told], answer(200, "ok")).await;
+    let client = server.client(quick());
+    let started = Instant::now();
+    let e = client.send(Method::GET, "/admin/users", &[], None).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!((e.status, e.attempts, e.ambiguous), (Some(429), 1, false));
+    let text = e.to_string();
+    assert!(text.contains("3600 s") && text.contains("5 s"), "{text}");
+    assert!(text.contains("come back later"), "{text}");
+    assert_eq!(client.request_count(), 1);
+}
+
+#[tokio::test]
+async fn a_dropped_connection_then_409_is_ambiguous() {
+    let server = Server::start(
+        vec![Step::Drop, answer(409, "A group named devs exists")],
+        answer(500, ""),
+    )
+    .await;
+    let client = server.client(quick());
+    let e = create(&client).await.unwrap_err();
+    assert!(e.is_status(409), "{e}");
+    assert!(e.ambiguous, "{e}");
+    assert_eq!(e.attempts, 2);
+    let text = e.to_string();
+    assert!(text.contains("an earlier attempt may have been applied"), "{text}");
+    assert!(text.contains("POST /admin/groups?name=devs"), "{text}");
+    assert_eq!((client.request_count(), client.retry_count()), (2, 1));
+}
+
+#[tokio::test]
+async fn an_answer_cut_off_is_asked_again_and_makes_a_later_409_ambiguous() {
+    let server = Server::start(vec![Step::CutOff, answer(200, "whole")], answer(500, "")).await;
+    let client = server.client(quick());
+    assert_eq!(client.send(Method::GET, "/x", &[], None).await.unwrap(), "whole");
+    assert_eq!(client.retry_count(), 1);
+
+    let server = Server::start(vec![Step::CutOff, answer(409, "exists")], answer(500, "")).await;
+    let e = create(&server.client(quick())).await.unwrap_err();
+    assert!(e.is_status(409) && e.ambiguous, "{e}");
+}
+
+#[tokio::test]
+async fn a_timeout_after_sending_then_409_is_ambiguous() {
+    let server = Server::start(
+        vec![Step::Slow(Duration::from_secs(2), 204), answer(409, "exists")],
+        answer(500, ""),
+    )
+    .await;
+    let client = server.client(RetryPolicy {
+        attempt_timeout: Duration::from_millis(200),
+        ..quick()
+    });
+    let e = create(&client).await.unwrap_err();
+    assert!(e.is_status(409) && e.ambiguous, "{e}");
+    assert_eq!(e.attempts, 2);
+}
+
+#[tokio::test]
+async fn a_gateway_failure_is_ambiguous_and_a_503_is_not() {
+    for (first, ambiguous) in [(502, true), (504, true), (503, false), (429, false)] {
+        let server = Server::start(vec![answer(first, "upstream"), answer(409, "exists")], answer(500, "")).await;
+        let e = create(&server.client(quick())).await.unwrap_err();
+        assert!(e.is_status(409), "{e}");
+        assert_eq!(e.ambiguous, ambiguous, "after {first}: {e}");
+        assert_eq!(e.attempts, 2, "{e}");
+        if !ambiguous {
+            assert!(!e.to_string().contains("may have been applied"), "{e}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_retried_and_not_ambiguous() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+    let client = HttpClient::new("bb", url, Some(Auth::Bearer(TOKEN.into())), vendor_message)
+        .unwrap()
+        .with_retry_policy(quick());
+    let e = create(&client).await.unwrap_err();
+    assert_eq!((e.status, e.ambiguous, e.attempts), (None, false, 4), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("cannot connect") && text.contains("gave up after 4 attempts"),
+        "{text}"
+    );
+    assert_eq!((client.request_count(), client.retry_count()), (4, 3));
+}
+
+#[tokio::test]
+async fn client_errors_are_not_retried() {
+    for status in [400, 401, 403, 404, 409, 500] {
+        let server = Server::start(vec![answer(status, "no")], answer(200, "ok")).await;
+        let client = server.client(quick());
+        let e = create(&client).await.unwrap_err();
+        assert_eq!((e.status, e.attempts, e.ambiguous), (Some(status), 1, false), "{e}");
+        assert_eq!((client.request_count(), client.retry_count()), (1, 0), "{status}");
+        assert!(!e.to_string().contains("attempt"), "{e}");
+    }
+}
+
+#[tokio::test]
+async fn it_gives_up_after_the_last_attempt_and_names_the_count() {
+    let server = Server::start(vec![], answer(503, "maintenance")).await;
+    let client = server.client(quick());
+    let e = client.send(Method::GET, "/admin/users", &[], None).await.unwrap_err();
+    assert_eq!((e.status, e.attempts, e.ambiguous), (Some(503), 4, false));
+    let text = e.to_string();
+    assert!(
+        text.contains("HTTP 503 Service Unavailable: maintenance; gave up after 4 attempts"),
+        "{text}"
+    );
+    assert_eq!((client.request_count(), client.retry_count()), (4, 3));
+    assert_eq!(server.arrivals().len(), 4);
+}
+
+#[tokio::test]
+async fn no_more_requests_are_in_flight_than_the_cap() {
+    let server = Server::start(vec![], Step::Slow(Duration::from_millis(50), 200)).await;
+    let client = server.client(quick()).with_max_in_flight(3);
+    let sends = (0..20).map(|i| {
+        let client = &client;
+        async move { client.send(Method::GET, &format!("/users/{i}"), &[], None).await }
+    });
+    for result in futures_util::future::join_all(sends).await {
+        result.unwrap();
+    }
+    assert_eq!(server.arrivals().len(), 20);
+    let max = server.max_in_flight.load(Ordering::SeqCst);
+    // At least two shows that requests did run side by side.
+    assert!((2..=3).contains(&max), "{max} in flight at once");
+}
+
+#[tokio::test]
+async fn a_request_waiting_to_retry_does_not_hold_its_place() {
+    let wait = Step::Answer(503, vec![("Retry-After", "1")], String::new());
+    let server = Server::start(vec![wait], answer(200, "ok")).await;
+    let client = server.client(quick()).with_max_in_flight(1);
+    let slow = client.send(Method::GET, "/first", &[], None);
+    let quick_one = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = Instant::now();
+        client.send(Method::GET, "/second", &[], None).await.unwrap();
+        started.elapsed()
+    };
+    let (slow, took) = tokio::join!(slow, quick_one);
+    slow.unwrap();
+    assert!(took < Duration::from_millis(500), "the second request waited {took:?}");
+}
+
+#[tokio::test]
+async fn a_token_echoed_by_the_server_is_not_in_the_error() {
+    let echo = format!("bad credentials: Bearer {TOKEN}");
+    let server = Server::start(vec![], answer(503, &echo)).await;
+    for auth in [
+        Auth::Bearer(TOKEN.into()),
+        Auth::Basic {
+            username: "admin".into(),
+            token: TOKEN.into(),
+        },
+    ] {
+        let client = HttpClient::new("bb", server.url.clone(), Some(auth), vendor_message)
+            .unwrap()
+            .with_retry_policy(quick());
+        let e = client.send(Method::GET, "/admin/users", &[], None).await.unwrap_err();
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains(TOKEN), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+}
+
+/// Log output collected in memory.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn retries_are_logged_without_the_token_or_secret_parameters() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The test runtime is single-threaded, so a thread-local subscriber sees everything.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let echo = format!("token {TOKEN} is rate limited");
+    let server = Server::start(vec![answer(503, &echo), Step::Drop], answer(204, "")).await;
+    let client = server.client(quick());
+    client
+        .send(
+            Method::POST,
+            "/admin/users",
+            &[("name", "erin".to_owned()), ("password", "hunter2".to_owned())],
+            None,
+        )
+        .await
+        .unwrap();
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(log.matches("retrying").count(), 2, "{log}");
+    assert!(log.contains("target_name=bb"), "{log}");
+    assert!(log.contains("POST /admin/users?name=erin&password=<redacted>"), "{log}");
+    assert!(log.contains("HTTP 503"), "{log}");
+    assert!(log.contains("wait_ms="), "{log}");
+    assert!(!log.contains(TOKEN), "{log}");
+    assert!(!log.contains("hunter2"), "{log}");
+}

@@ -1,0 +1,446 @@
+//! The Bitbucket Data Center provider against the emulator over real HTTP: how many
+//! requests a plan costs, what errors say, and how an apply with a failing change ends.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use rollcall::apply::{execute, Outcome};
+use rollcall::sandbox::bitbucket_dc::{serve, RunningEmulator, Shared};
+use rollcall::sandbox::state::{DcProject, DcRepo, DcState, DcUser};
+
+const TOKEN: &str = "s3cr3t-token-value-for-tests";
+
+async fn start(state: DcState) -> RunningEmulator {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve(Shared::new(state, TOKEN.to_owned()), listener).await.unwrap()
+}
+
+/// Writes a manifest pointing at `url` with the token in a file, and resolves it.
+fn manifest(dir: &Path, url: &str, token: &str, body: &str) -> rollcall::desired::Desired {
+    std::fs::write(dir.join("token"), token).unwrap();
+    let targets = format!(
+        "targets:\n  bb:\n    kind: bitbucket-datacenter\n    url: {url}\n    auth:\n      token: ${{file:token}}\n      account: admin\n"
+    );
+    std::fs::write(dir.join("targets.yaml"), targets).unwrap();
+    std::fs::write(dir.join("manifest.yaml"), body).unwrap();
+    match rollcall::cli::load(dir) {
+        Ok(d) => d,
+        Err(e) => panic!("manifest did not load: {e:?}"),
+    }
+}
+
+fn user(n: usize) -> (String, DcUser) {
+    (
+        format!("user{n:05}"),
+        DcUser {
+            display_name: format!("User {n}"),
+            email: format!("user{n}@example.com"),
+            active: true,
+        },
+    )
+}
+
+/// A large organisation: many users and memberships, a few projects and repositories.
+fn big_state(users: usize, groups: usize, per_group: usize) -> DcState {
+    let mut s = DcState {
+        operator: "admin".into(),
+        ..DcState::default()
+    };
+    s.users.insert(
+        "admin".into(),
+        DcUser {
+            display_name: "Admin".into(),
+            email: "admin@example.com".into(),
+            active: true,
+        },
+    );
+    s.global.users.insert("admin".into(), "SYS_ADMIN".into());
+    s.users.extend((0..users).map(user));
+    for g in 0..groups {
+        let members: BTreeSet<String> = (0..per_group).map(|i| user((g * 7 + i) % users).0).collect();
+        s.groups.insert(format!("group{g:03}"), members);
+        s.global.groups.insert(format!("group{g:03}"), "LICENSED_USER".into());
+    }
+    for p in ["ALPHA", "BETA", "GAMMA"] {
+        let mut project = DcProject {
+            name: p.into(),
+            ..DcProject::default()
+        };
+        project.grants.groups.insert("group000".into(), "PROJECT_WRITE".into());
+        for r in ["api", "web"] {
+            let mut repo = DcRepo::default();
+            repo.grants.users.insert(user(1).0, "REPO_ADMIN".into());
+            project.repos.insert(r.into(), repo);
+        }
+        s.projects.insert(p.into(), project);
+    }
+    s
+}
+
+#[tokio::test]
+async fn a_plan_costs_one_request_per_page_not_per_object() {
+    let (users, groups, per_group) = (2500, 40, 120);
+    let emulator = start(big_state(users, groups, per_group)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = "users:\n  user00001: { name: User 1, email: user1@example.com }\n\
+                groups:\n  group000: { members: [user00001] }\n\
+                access:\n  bb:\n    projects:\n      ALPHA: { repos: { api: {}, web: {} } }\n      BETA: { repos: { api: {} } }\n      GAMMA: {}\n";
+    let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
+    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let live = &live["bb"];
+
+    // Pages at 1,000 per request: users 3 (2,501 accounts), groups 1, global grants
+    // 1 + 1, the members of the one declared group 1, and per named project 2 grant
+    // lists + 2 default flags, per named repository 2 grant lists, and the groups of
+    // the token's own account 1 (for the safety rules). The 39 undeclared groups'
+    // members are not read: nothing in the plan can need them.
+    let projects = 3;
+    let repos = 3;
+    let expected = 3 + 1 + 2 + 1 + projects * 4 + repos * 2 + 1;
+    let requests = emulator.shared.instruments().requests();
+    assert_eq!(requests.len(), expected, "requests: {requests:#?}");
+    assert_eq!(connected.providers["bb"].request_count(), expected);
+    assert!(requests.iter().all(|r| r.starts_with("GET ")), "a plan only reads");
+    assert!(
+        requests
+            .iter()
+            .filter(|r| r.contains("limit="))
+            .all(|r| r.contains("limit=1000")),
+        "largest page size"
+    );
+
+    let objects = live.len();
+    assert!(objects > users + groups, "the live state was read: {objects}");
+    assert!(expected * 50 < objects, "{expected} requests for {objects} objects");
+    assert_eq!(
+        live.keys()
+            .filter(|a| matches!(a.id, rollcall::model::ResourceId::Membership { .. }))
+            .count(),
+        per_group,
+        "the declared group's members"
+    );
+    connected.shutdown().await;
+
+    // Pruning groups reads every group's members, so the plan can say who loses what; an
+    // offboarded person costs one more list, of their groups.
+    let body = format!("{body}policy:\n  prune: {{ groups: true }}\n");
+    let body = body.replace(
+        "users:\n",
+        "users:\n  user00002: { name: User 2, email: user2@example.com, active: false }\n",
+    );
+    let desired = manifest(dir.path(), &emulator.base_url, TOKEN, &body);
+    let before = emulator.shared.instruments().request_count();
+    let (connected, _) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    assert_eq!(
+        emulator.shared.instruments().request_count() - before,
+        expected - 1 + groups + 1
+    );
+    connected.shutdown().await;
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_wrong_token_names_target_request_and_status_but_not_the_token() {
+    let emulator = start(big_state(3, 1, 1)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = "wrong-token-7f3a9c";
+    let desired = manifest(dir.path(), &emulator.base_url, wrong, "users: {}\n");
+    let err = rollcall::cli::read_live(&desired.targets)
+        .await
+        .err()
+        .expect("a wrong token fails");
+    let text = format!("{err:?}");
+    assert!(text.contains("bb:"), "{text}");
+    assert!(text.contains("GET /rest/api/latest/"), "{text}");
+    assert!(text.contains("HTTP 401"), "{text}");
+    assert!(!text.contains(wrong) && !text.contains(TOKEN), "{text}");
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_missing_project_is_a_404_that_names_it() {
+    let emulator = start(big_state(3, 1, 1)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desired = manifest(
+        dir.path(),
+        &emulator.base_url,
+        TOKEN,
+        "access:\n  bb:\n    projects:\n      NOPE: {}\n",
+    );
+    let text = format!(
+        "{:?}",
+        rollcall::cli::read_live(&desired.targets).await.err().expect("404")
+    );
+    assert!(text.contains("/projects/NOPE/permissions"), "{text}");
+    assert!(text.contains("HTTP 404"), "{text}");
+    assert!(text.contains("NOPE"), "{text}");
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_named() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let desired = manifest(dir.path(), &format!("http://127.0.0.1:{port}"), TOKEN, "users: {}\n");
+    let text = format!(
+        "{:?}",
+        rollcall::cli::read_live(&desired.targets)
+            .await
+            .err()
+            .expect("unreachable")
+    );
+    assert!(text.contains("bb:") && text.contains("cannot connect"), "{text}");
+    assert!(!text.contains(TOKEN), "{text}");
+}
+
+/// Someone changes the instance by hand between plan and apply.
+async fn change_behind_our_back(emulator: &RunningEmulator, method: reqwest::Method, path: &str) {
+    let url = format!("{}/rest/api/latest{path}", emulator.base_url);
+    let response = reqwest::Client::new()
+        .request(method, url)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+}
+
+#[tokio::test]
+async fn a_failed_change_skips_its_dependents_and_the_rest_is_applied() {
+    // The group is created by hand after the plan was made, so creating it fails with
+    // 409 and what needs it is skipped; everything else is applied.
+    let emulator = start(big_state(3, 0, 0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = "users:\n  user00000: { name: User 0, email: user0@example.com }\n  newbie: { name: New Person, email: new@example.com }\n\
+                groups:\n  mobile: { members: [user00000, newbie] }\n  web: { members: [newbie] }\n";
+    let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
+    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let plan = rollcall::plan::build(&desired, &live);
+    change_behind_our_back(&emulator, reqwest::Method::POST, "/admin/groups?name=mobile").await;
+    let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
+    let outcome = |addr: &str| {
+        report
+            .outcomes
+            .iter()
+            .find(|(c, _)| c.address.to_string() == addr)
+            .map(|(_, o)| o.clone())
+            .unwrap()
+    };
+    assert!(matches!(outcome("bb.group[\"mobile\"]"), Outcome::Failed(e) if e.contains("HTTP 409")));
+    assert!(
+        matches!(outcome("bb.group[\"mobile\"].member[\"newbie\"]"), Outcome::Skipped { because } if because.to_string() == "bb.group[\"mobile\"]")
+    );
+    assert_eq!(outcome("bb.user[\"newbie\"]"), Outcome::Applied);
+    assert_eq!(outcome("bb.group[\"web\"].member[\"newbie\"]"), Outcome::Applied);
+    assert_eq!((report.failed(), report.skipped()), (1, 2));
+    // Nothing was done for the skipped changes.
+    assert_eq!(emulator.shared.state().groups["mobile"], BTreeSet::new());
+    connected.shutdown().await;
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn memberships_of_one_group_go_in_one_add_users_call() {
+    let emulator = start(big_state(30, 0, 0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = String::from("users:\n");
+    let names: Vec<String> = (0..30).map(|n| user(n).0).collect();
+    for (n, name) in names.iter().enumerate() {
+        body.push_str(&format!("  {name}: {{ name: User {n}, email: user{n}@example.com }}\n"));
+    }
+    body.push_str(&format!("groups:\n  everyone: {{ members: [{}] }}\n", names.join(", ")));
+    body.push_str("access:\n  bb:\n    global:\n      users:\n");
+    for name in &names {
+        body.push_str(&format!("        {name}: read\n"));
+    }
+    let desired = manifest(dir.path(), &emulator.base_url, TOKEN, &body);
+    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let plan = rollcall::plan::build(&desired, &live);
+    assert_eq!(plan.changes.len(), 1 + 30 + 30);
+    let before = emulator.shared.instruments().requests().len();
+    let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
+    assert!(report.succeeded());
+    let writes: Vec<String> = emulator.shared.instruments().requests()[before..].to_vec();
+    // One group create, one add-users for 30 members, one global grant for 30 users.
+    assert_eq!(writes.len(), 3, "{writes:#?}");
+    assert!(writes
+        .iter()
+        .any(|r| r.starts_with("POST /rest/api/latest/admin/groups/add-users")));
+    let after = emulator.shared.state();
+    assert_eq!(after.groups["everyone"].len(), 30);
+    assert_eq!(after.global.users.len(), 31);
+    let (connected2, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    assert!(
+        rollcall::plan::build(&desired, &live).is_empty(),
+        "a plan right after apply is empty"
+    );
+    connected.shutdown().await;
+    connected2.shutdown().await;
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn names_match_live_objects_whatever_their_case() {
+    // Bitbucket treats `Dave` and `dave` as one account: the manifest's spelling must
+    // neither create a second one nor, with pruning on, delete the real one.
+    let mut state = big_state(2, 0, 0);
+    state.users.insert(
+        "Dave".into(),
+        DcUser {
+            display_name: "Dave".into(),
+            email: "dave@example.com".into(),
+            active: true,
+        },
+    );
+    state
+        .groups
+        .insert("Platform".into(), BTreeSet::from(["Dave".to_owned()]));
+    let emulator = start(state).await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = "users:\n  dave: { name: Dave, email: dave@example.com }\n\
+                groups:\n  platform: { members: [dave] }\n\
+                policy:\n  prune: { users: true, groups: true, memberships: true }\n";
+    let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
+    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let plan = rollcall::plan::build(&desired, &live);
+    let touched: Vec<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
+    assert!(
+        touched.iter().all(|a| !a.contains("dave") && !a.contains("latform")),
+        "{touched:#?}"
+    );
+    connected.shutdown().await;
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn pruning_memberships_removes_undeclared_members_of_declared_groups_only() {
+    let mut state = big_state(3, 0, 0);
+    state
+        .groups
+        .insert("platform".into(), BTreeSet::from([user(0).0, user(1).0]));
+    state
+        .groups
+        .insert("legacy".into(), BTreeSet::from([user(0).0, user(2).0]));
+    let emulator = start(state).await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = "users:\n  user00000: { name: User 0, email: user0@example.com }\n\
+                groups:\n  platform: { members: [user00000] }\n\
+                policy:\n  prune: { memberships: true }\n";
+    let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
+    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let plan = rollcall::plan::build(&desired, &live);
+    let changes: Vec<String> = plan
+        .changes
+        .iter()
+        .map(|c| format!("{} {}", c.action.symbol(), c.address))
+        .collect();
+    // user00001 is undeclared but the group is declared: the membership goes. `legacy`
+    // is undeclared: it is unmanaged, and its members are not even read.
+    assert_eq!(changes, ["- bb.group[\"platform\"].member[\"user00001\"]"]);
+    assert!(plan
+        .unmanaged
+        .iter()
+        .any(|u| u.address.to_string() == "bb.group[\"legacy\"]"));
+    let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
+    assert!(report.succeeded());
+    assert_eq!(emulator.shared.state().groups["platform"], BTreeSet::from([user(0).0]));
+    connected.shutdown().await;
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failure_skips_only_the_batched_changes_that_needed_it() {
+    // Three new members of one group: two existing users and one new one, whose account
+    // is created by hand between plan and apply. Her membership waits for her create and
+    // is skipped; the other two must not be skipped on her account.
+    let mut state = big_state(3, 0, 0);
+    state.groups.insert("mobile".into(), BTreeSet::new());
+    let emulator = start(state).await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = "users:\n  user00000: { name: User 0, email: user0@example.com }\n  user00001: { name: User 1, email: user1@example.com }\n\
+                \x20 al: { name: Al, email: al@example.com }\n\
+                groups:\n  mobile: { members: [user00000, user00001, al] }\n";
+    let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
+    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let plan = rollcall::plan::build(&desired, &live);
+    change_behind_our_back(
+        &emulator,
+        reqwest::Method::POST,
+        "/admin/users?name=al&displayName=Al&emailAddress=al@example.com&password=x&addToDefaultGroup=false",
+    )
+    .await;
+    let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
+    let outcome = |addr: &str| {
+        report
+            .outcomes
+            .iter()
+            .find(|(c, _)| c.address.to_string() == addr)
+            .map(|(_, o)| o.clone())
+    };
+    assert!(
+        matches!(outcome("bb.user[\"al\"]"), Some(Outcome::Failed(e)) if e.contains("HTTP 409")),
+        "{:#?}",
+        report.outcomes
+    );
+    assert!(matches!(
+        outcome("bb.group[\"mobile\"].member[\"al\"]"),
+        Some(Outcome::Skipped { .. })
+    ));
+    assert_eq!(
+        outcome("bb.group[\"mobile\"].member[\"user00000\"]"),
+        Some(Outcome::Applied)
+    );
+    assert_eq!(
+        outcome("bb.group[\"mobile\"].member[\"user00001\"]"),
+        Some(Outcome::Applied)
+    );
+    connected.shutdown().await;
+    emulator.shutdown().await;
+}
+
+/// A create whose answer is lost after the server made it: the retry gets 409, and the
+/// provider reads the group back instead of reporting a failure or creating it twice.
+#[tokio::test]
+async fn a_create_applied_before_its_answer_was_lost_is_confirmed_not_repeated() {
+    use rollcall::sandbox::faults::{Fault, FaultConfig};
+
+    let mut state = big_state(1, 0, 0);
+    state.global.users.insert("admin".into(), "SYS_ADMIN".into());
+    let emulator = start(state).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desired = manifest(dir.path(), &emulator.base_url, TOKEN, "groups:\n  ops: {}\n");
+    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let plan = rollcall::plan::build(&desired, &live);
+    assert_eq!(plan.changes.len(), 1, "{:?}", plan.changes);
+
+    // A seed whose first request is dropped after being handled and whose next ones pass.
+    let faults = (0..10_000)
+        .map(|seed| FaultConfig {
+            seed,
+            dropped: 0.5,
+            ..FaultConfig::default()
+        })
+        .find(|f| f.fault_for(0) == Some(Fault::DroppedAfter) && (1..4).all(|n| f.fault_for(n).is_none()))
+        .unwrap();
+    emulator.shared.instruments().set_faults(faults).unwrap();
+    let before = emulator.shared.instruments().requests().len();
+
+    let report = execute(&plan, &connected.providers, 1, |_, _| {}).await;
+    assert_eq!(report.outcomes[0].1, Outcome::Applied, "{:?}", report.outcomes);
+    assert!(emulator.shared.state().groups.contains_key("ops"));
+    let writes: Vec<String> = emulator.shared.instruments().requests()[before..].to_vec();
+    assert_eq!(
+        writes,
+        [
+            "POST /rest/api/latest/admin/groups?name=ops",
+            "POST /rest/api/latest/admin/groups?name=ops",
+            "GET /rest/api/latest/admin/groups?filter=ops&start=0&limit=1000",
+        ],
+        "sent, retried (409), then read back"
+    );
+    assert_eq!(connected.providers["bb"].retry_count(), 1);
+    connected.shutdown().await;
+}

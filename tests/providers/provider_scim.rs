@@ -1,0 +1,668 @@
+//! The SCIM provider's contract, against the SCIM emulator (both profiles) over real HTTP:
+//! a 55-person organisation applies from empty, the next plan is empty, a changed manifest
+//! (people deactivated, members moved, a group renamed) applies and the plan after it is
+//! empty. Also: what a plan costs in requests, and what errors say.
+
+use crate::common;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use rollcall::apply::{execute, Outcome};
+use rollcall::plan::{Action, Plan};
+use rollcall::sandbox::scim::{serve, RunningEmulator, ScimState, Shared};
+
+const TOKEN: &str = "scim-contract-token-5d1e";
+
+async fn emulator(profile: &str) -> RunningEmulator {
+    let state = ScimState::parse(&format!("kind: scim\nprofile: {profile}\ndirectory_id: dir-1\n")).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve(Shared::new(state, TOKEN.to_owned()), listener).await.unwrap()
+}
+
+/// Writes a manifest for one SCIM target at `url` with the token in a file, and resolves it.
+fn manifest(dir: &Path, url: &str, token: &str, profile: &str, body: &str) -> rollcall::desired::Desired {
+    std::fs::write(dir.join("token"), token).unwrap();
+    let targets = format!(
+        "targets:\n  idp:\n    kind: scim\n    profile: {profile}\n    url: {url}\n    auth:\n      token: ${{file:token}}\n"
+    );
+    std::fs::write(dir.join("targets.yaml"), targets).unwrap();
+    std::fs::write(dir.join("manifest.yaml"), body).unwrap();
+    match rollcall::cli::load(dir) {
+        Ok(d) => d,
+        Err(e) => panic!("manifest did not load: {e:?}"),
+    }
+}
+
+const PEOPLE: usize = 55;
+const GROUPS: usize = 11;
+
+fn person(n: usize) -> String {
+    format!("person{n:02}")
+}
+
+/// 55 people in 11 groups of 10 (consecutive people, so groups overlap by none), one of
+/// them with a different username on the service. `changed` deactivates five people,
+/// moves five members of `team00` to `team01` and renames `team10` to `guild10`.
+fn organisation(changed: bool) -> String {
+    let mut m = String::from("users:\n");
+    for n in 0..PEOPLE {
+        let active = if changed && (40..45).contains(&n) {
+            ", active: false"
+        } else {
+            ""
+        };
+        let ids = if n == 7 { ", ids: { idp: p7.alt }" } else { "" };
+        let _ = writeln!(
+            m,
+            "  {}: {{ name: Person Number{n}, email: person{n}@example.com{active}{ids} }}",
+            person(n)
+        );
+    }
+    m.push_str("groups:\n");
+    for g in 0..GROUPS {
+        let mut members: Vec<String> = (g * 5..g * 5 + 10).map(|n| person(n % PEOPLE)).collect();
+        if changed && g == 0 {
+            members.drain(..5);
+        }
+        if changed && g == 1 {
+            members.extend((0..5).map(person));
+            members.sort();
+            members.dedup();
+        }
+        let name = if changed && g == 10 {
+            "guild10:\n    renamed_from: team10\n    members:".to_owned()
+        } else {
+            format!("team{g:02}:\n    members:")
+        };
+        let _ = writeln!(m, "  {name} [{}]", members.join(", "));
+    }
+    m.push_str("policy:\n  prune: { memberships: true }\n");
+    m
+}
+
+struct Run {
+    plan: Plan,
+    /// Requests the read took, and the apply after it.
+    read: usize,
+    applied: usize,
+}
+
+/// Plans and applies the manifest in `dir` against its target; returns the plan and the
+/// requests each part cost.
+async fn plan_and_apply(desired: &rollcall::desired::Desired) -> Run {
+    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let mut plan = rollcall::plan::build(desired, &live);
+    plan.review(&connected.accounts, &live, None);
+    assert!(plan.refusals.is_empty(), "{:#?}", plan.refusals);
+    let read = connected.providers["idp"].request_count();
+    let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
+    let failures: Vec<String> = report
+        .outcomes
+        .iter()
+        .filter(|(_, o)| *o != Outcome::Applied)
+        .map(|(c, o)| format!("{}: {o:?}", c.address))
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+    let applied = connected.providers["idp"].request_count() - read;
+    connected.shutdown().await;
+    Run { plan, read, applied }
+}
+
+async fn plan_only(desired: &rollcall::desired::Desired) -> Plan {
+    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    connected.shutdown().await;
+    rollcall::plan::build(desired, &live)
+}
+
+fn lines(plan: &Plan) -> Vec<String> {
+    plan.changes
+        .iter()
+        .map(|c| format!("{} {}", c.action.symbol(), c.address))
+        .collect()
+}
+
+/// What the contract measured, for the figures a test or a note reports.
+#[derive(Debug)]
+pub struct Figures {
+    pub first: (usize, usize),
+    pub second: (usize, usize),
+}
+
+/// The whole contract against one SCIM service. `renames` says whether the service
+/// renames groups in place.
+async fn contract(url: &str, token: &str, profile: &str, renames: bool) -> Figures {
+    let dir = tempfile::tempdir().unwrap();
+    let desired = manifest(dir.path(), url, token, profile, &organisation(false));
+
+    // From empty: every person and group created, then the members, one request per group.
+    let first = plan_and_apply(&desired).await;
+    let s = first.plan.summary();
+    assert_eq!((s.create, s.update, s.delete), (PEOPLE + GROUPS + GROUPS * 10, 0, 0));
+    assert!(lines(&first.plan).contains(&"+ idp.user[\"p7.alt\"]".to_owned()));
+    let again = plan_only(&desired).await;
+    assert!(again.is_empty(), "second plan: {:#?}", lines(&again));
+
+    // Changed: five deactivated (and out of their groups), five moved, a group renamed.
+    let desired = manifest(dir.path(), url, token, profile, &organisation(true));
+    let second = plan_and_apply(&desired).await;
+    let changes = lines(&second.plan);
+    for n in 40..45 {
+        let user = format!("~ idp.user[\"{}\"]", person(n));
+        assert!(changes.contains(&user), "{changes:#?}");
+    }
+    let deactivations = second
+        .plan
+        .changes
+        .iter()
+        .filter(|c| c.removes() && c.action == Action::Update);
+    assert_eq!(deactivations.count(), 5);
+    for n in 0..5 {
+        assert!(changes.contains(&format!("- idp.group[\"team00\"].member[\"{}\"]", person(n))));
+        assert!(changes.contains(&format!("+ idp.group[\"team01\"].member[\"{}\"]", person(n))));
+    }
+    if renames {
+        assert!(changes.contains(&"~ idp.group[\"guild10\"]".to_owned()), "{changes:#?}");
+        assert!(
+            !changes.iter().any(|c| c.contains("team10")),
+            "renamed in place: {changes:#?}"
+        );
+    } else {
+        // Created, members added, old members removed, old group deleted: in that order.
+        let at = |line: &str| {
+            changes
+                .iter()
+                .position(|c| c == line)
+                .unwrap_or_else(|| panic!("{line}: {changes:#?}"))
+        };
+        let create = at("+ idp.group[\"guild10\"]");
+        let add = at("+ idp.group[\"guild10\"].member[\"person50\"]");
+        let remove = at("- idp.group[\"team10\"].member[\"person50\"]");
+        let delete = at("- idp.group[\"team10\"]");
+        assert!(create < add && add < remove && remove < delete, "{changes:#?}");
+    }
+    let after = plan_only(&desired).await;
+    assert!(after.is_empty(), "plan after the change: {:#?}", lines(&after));
+    Figures {
+        first: (first.read, first.applied),
+        second: (second.read, second.applied),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn contract_holds_against_the_emulator_rfc_profile() {
+    let e = emulator("rfc").await;
+    let figures = contract(&e.scim_url, TOKEN, "rfc", true).await;
+    eprintln!("emulator, rfc: {figures:?}");
+    // Reading 55 users and 11 groups is one page each.
+    assert_eq!(figures.first.0, 2, "{figures:?}");
+    e.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn contract_holds_against_the_emulator_atlassian_profile() {
+    let e = emulator("atlassian").await;
+    let figures = contract(&e.scim_url, TOKEN, "atlassian", false).await;
+    eprintln!("emulator, atlassian: {figures:?}");
+    assert_eq!(figures.first.0, 2, "{figures:?}");
+    e.shutdown().await;
+}
+
+/// A SCIM state with `users` people and `groups` groups of `per_group` members each.
+fn big_state(profile: &str, users: usize, groups: usize, per_group: usize) -> ScimState {
+    let mut y = format!(
+        "kind: scim\nprofile: {profile}\ndirectory_id: dir-1\nserial: {}\nusers:\n",
+        users + groups
+    );
+    if users == 0 {
+        y.push_str("  []\n");
+    }
+    for n in 0..users {
+        let _ = writeln!(
+            y,
+            "- {{ id: u{n}, userName: user{n:05}, displayName: User {n}, emails: [{{ value: user{n}@example.com, primary: true }}], active: true }}"
+        );
+    }
+    y.push_str(if groups == 0 { "groups: []\n" } else { "groups:\n" });
+    for g in 0..groups {
+        let members: Vec<String> = (0..per_group)
+            .map(|i| format!("{{ value: u{} }}", (g * 7 + i) % users))
+            .collect();
+        let _ = writeln!(
+            y,
+            "- {{ id: g{g}, displayName: group{g:03}, members: [{}] }}",
+            members.join(", ")
+        );
+    }
+    ScimState::parse(&y).unwrap()
+}
+
+async fn start(state: ScimState) -> RunningEmulator {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve(Shared::new(state, TOKEN.to_owned()), listener).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_costs_one_request_per_page_not_per_object() {
+    let (users, groups, per_group) = (2500, 40, 60);
+    for (profile, served_per_page, asked) in [("rfc", 200, "count=1000"), ("atlassian", 100, "count=100")] {
+        let e = start(big_state(profile, users, groups, per_group)).await;
+        let dir = tempfile::tempdir().unwrap();
+        let body =
+            "users:\n  user00001: { name: User 1, email: user1@example.com }\npolicy:\n  prune: { groups: true }\n";
+        let desired = manifest(dir.path(), &e.scim_url, TOKEN, profile, body);
+        let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+        // Users in pages of what the service serves (it caps `count`), groups with their
+        // members in one page: no request per user, group or membership.
+        let expected = users.div_ceil(served_per_page) + 1;
+        let requests = e.shared.instruments().requests();
+        assert_eq!(requests.len(), expected, "{profile}: {requests:#?}");
+        assert_eq!(connected.providers["idp"].request_count(), expected);
+        assert!(
+            requests.iter().all(|r| r.starts_with("GET ") && r.contains(asked)),
+            "{requests:#?}"
+        );
+        let memberships = live["idp"]
+            .keys()
+            .filter(|a| matches!(a.id, rollcall::model::ResourceId::Membership { .. }))
+            .count();
+        assert_eq!(memberships, groups * per_group, "{profile}");
+        assert!(live["idp"].len() > 100 * expected, "{} objects", live["idp"].len());
+        connected.shutdown().await;
+        e.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_token_names_target_request_and_status_but_not_the_token() {
+    let e = emulator("rfc").await;
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = "wrong-token-7f3a9c";
+    let desired = manifest(dir.path(), &e.scim_url, wrong, "rfc", "users: {}\n");
+    let err = rollcall::cli::read_live(&desired.targets).await.err().expect("401");
+    let text = format!("{err:?}");
+    assert!(
+        text.contains("idp: GET /scim/v2/") && text.contains("HTTP 401"),
+        "{text}"
+    );
+    assert!(
+        text.contains("a valid SCIM bearer token"),
+        "the hint fits the platform: {text}"
+    );
+    assert!(!text.contains(wrong) && !text.contains(TOKEN), "{text}");
+    e.shutdown().await;
+}
+
+/// Someone else's request to the service, between the plan and the apply.
+async fn behind_our_back(e: &RunningEmulator, method: reqwest::Method, path: &str, body: serde_json::Value) {
+    let response = reqwest::Client::new()
+        .request(method, format!("{}{path}", e.scim_url))
+        .bearer_auth(TOKEN)
+        .header("Content-Type", "application/scim+json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+}
+
+fn outcome(report: &rollcall::apply::ApplyReport, address: &str) -> Outcome {
+    report
+        .outcomes
+        .iter()
+        .find(|(c, _)| c.address.to_string() == address)
+        .map(|(_, o)| o.clone())
+        .unwrap_or_else(|| panic!("no change to {address}"))
+}
+
+const ANN: &str = "users:\n  ann: { name: Ann Lee, email: ann@example.com }\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_made_meanwhile_is_a_412_reported_not_retried() {
+    let e = start(big_state("rfc", 0, 0, 0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", ANN);
+    plan_and_apply(&desired).await;
+    let id = e.shared.state().users[0].id.clone();
+
+    let renamed = ANN.replace("Ann Lee", "Ann Lee-Smith");
+    let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", &renamed);
+    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let plan = rollcall::plan::build(&desired, &live);
+    let patch = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "Annie"}]});
+    behind_our_back(&e, reqwest::Method::PATCH, &format!("/Users/{id}"), patch).await;
+    let before = e.shared.instruments().requests().len();
+    let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
+    match outcome(&report, "idp.user[\"ann\"]") {
+        Outcome::Failed(why) => {
+            assert!(why.contains("changed on the server since rollcall read it"), "{why}");
+            assert!(why.contains("HTTP 412"), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let sent = e.shared.instruments().requests().split_off(before);
+    assert_eq!(
+        sent.len(),
+        2,
+        "the write, then a read to see what changed; never the write again: {sent:#?}"
+    );
+    assert!(
+        sent[0].starts_with("PATCH ") && sent[1].starts_with("GET "),
+        "{sent:#?}"
+    );
+    assert_eq!(connected.providers["idp"].retry_count(), 0);
+    connected.shutdown().await;
+    e.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_create_that_collides_with_the_same_person_adopts_them_and_another_is_reported() {
+    let e = start(big_state("rfc", 0, 0, 0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!("{ANN}  bob: {{ name: Bob Stone, email: bob@example.com }}\n");
+    let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", &body);
+    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let plan = rollcall::plan::build(&desired, &live);
+    // Ann's account appears meanwhile (another sync), with her email but an old name;
+    // `bob` is taken by someone else entirely.
+    let user = |name: &str, external: &str, email: &str, shown: &str| {
+        serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name,
+            "externalId": external, "displayName": shown, "emails": [{"value": email, "primary": true}]})
+    };
+    behind_our_back(
+        &e,
+        reqwest::Method::POST,
+        "/Users",
+        user("ann", "ann", "ann@example.com", "A. Lee"),
+    )
+    .await;
+    behind_our_back(
+        &e,
+        reqwest::Method::POST,
+        "/Users",
+        user("bob", "robert", "rob@other.example", "Rob"),
+    )
+    .await;
+    let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
+    assert_eq!(outcome(&report, "idp.user[\"ann\"]"), Outcome::Applied);
+    match outcome(&report, "idp.user[\"bob\"]") {
+        Outcome::Failed(why) => assert!(why.contains("taken by another account (externalId `robert`"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    connected.shutdown().await;
+    // Ann was adopted and brought in line with the manifest.
+    let state = e.shared.state();
+    let ann = state.users.iter().find(|u| u.user_name == "ann").unwrap();
+    assert_eq!(ann.display_name.as_deref(), Some("Ann Lee"));
+    // The next plan would rewrite the other account into Bob's: refused, not done.
+    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let mut left = rollcall::plan::build(&desired, &live);
+    left.review(&connected.accounts, &live, None);
+    connected.shutdown().await;
+    assert_eq!(
+        lines(&left),
+        ["~ idp.user[\"bob\"]"],
+        "only Bob's account still differs"
+    );
+    let refusals: Vec<&str> = left.refusals.iter().map(|r| r.message.as_str()).collect();
+    assert_eq!(
+        refusals,
+        ["idp.user[\"bob\"] belongs to another account (externalId `robert`, not `bob`); the plan would take it over"]
+    );
+    e.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scim_error_bodies_surface_in_the_message() {
+    let e = start(big_state("rfc", 0, 0, 0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desired = manifest(
+        dir.path(),
+        &e.scim_url,
+        TOKEN,
+        "rfc",
+        &format!("{ANN}groups:\n  devs: {{}}\n"),
+    );
+    plan_and_apply(&desired).await;
+    let desired = manifest(
+        dir.path(),
+        &e.scim_url,
+        TOKEN,
+        "rfc",
+        &format!("{ANN}groups:\n  devs: {{ members: [ann] }}\n"),
+    );
+    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let plan = rollcall::plan::build(&desired, &live);
+    let id = e.shared.state().groups[0].id.clone();
+    let response = reqwest::Client::new()
+        .delete(format!("{}/Groups/{id}", e.scim_url))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
+    match outcome(&report, "idp.group[\"devs\"].member[\"ann\"]") {
+        Outcome::Failed(why) => {
+            assert!(why.starts_with("idp: PATCH /scim/v2/Groups/"), "{why}");
+            assert!(
+                why.contains(&format!("HTTP 404 Not Found: Group {id} not found")),
+                "the vendor's detail: {why}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    connected.shutdown().await;
+    e.shutdown().await;
+}
+
+/// A service without PATCH is sent the object as read, with only the managed attributes
+/// changed: nothing the manifest does not manage is cleared.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_patch_a_put_keeps_what_the_manifest_does_not_manage() {
+    use rollcall::provider::scim::{Profile, Scim, RFC};
+    let e = start(big_state("rfc", 0, 0, 0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!("{ANN}groups:\n  devs: {{ members: [ann] }}\n");
+    let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", &body);
+    plan_and_apply(&desired).await;
+    let id = e.shared.state().users[0].id.clone();
+    let emails = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "add", "path": "emails", "value": [{"value": "ann@home.example", "type": "home"}]}]});
+    behind_our_back(&e, reqwest::Method::PATCH, &format!("/Users/{id}"), emails).await;
+
+    let body = "users:\n  ann: { name: Ann Lee-Smith, email: ann@new.example }\n  bob: { name: Bob Stone, email: bob@example.com }\ngroups:\n  devs: { members: [bob] }\npolicy:\n  prune: { memberships: true }\n";
+    let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", body);
+    let put_only = Profile { patch: false, ..RFC };
+    let provider = Scim::new(
+        "idp",
+        url::Url::parse(&e.scim_url).unwrap(),
+        Some(rollcall::http::Auth::Bearer(TOKEN.to_owned().into())),
+        put_only,
+    )
+    .unwrap();
+    let providers: std::collections::BTreeMap<String, Box<dyn rollcall::provider::Provider>> = [(
+        "idp".to_owned(),
+        Box::new(provider) as Box<dyn rollcall::provider::Provider>,
+    )]
+    .into();
+    let before = e.shared.instruments().requests().len();
+    let live = [("idp".to_owned(), providers["idp"].read().await.unwrap())].into();
+    let plan = rollcall::plan::build(&desired, &live);
+    let report = execute(&plan, &providers, 4, |_, _| {}).await;
+    assert!(report.succeeded(), "{:#?}", report.outcomes);
+    let requests = e.shared.instruments().requests().split_off(before);
+    assert!(!requests.iter().any(|r| r.starts_with("PATCH ")), "{requests:#?}");
+    let state = e.shared.state();
+    let ann = state.users.iter().find(|u| u.user_name == "ann").unwrap();
+    let values: Vec<&str> = ann.emails.iter().map(|m| m.value.as_str()).collect();
+    assert_eq!(
+        values,
+        ["ann@new.example", "ann@home.example"],
+        "the other address is kept"
+    );
+    assert_eq!(ann.display_name.as_deref(), Some("Ann Lee-Smith"));
+    assert!(plan_only(&desired).await.is_empty());
+    e.shutdown().await;
+}
+
+/// A flaky service: rate limits, 503s and connections dropped before or after the
+/// request was handled. Retries, adoption of a create whose answer was lost, and reading
+/// back a write whose retry met its own new version (412) make the apply converge anyway.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_contract_holds_under_injected_faults() {
+    use rollcall::sandbox::faults::FaultConfig;
+    for profile in ["rfc", "atlassian"] {
+        let e = emulator(profile).await;
+        let faults =
+            FaultConfig::parse_compact("seed=11,rate_limited=0.05,unavailable=0.05,dropped=0.1,retry_after_secs=0")
+                .unwrap();
+        e.shared.instruments().set_faults(faults).unwrap();
+        contract(&e.scim_url, TOKEN, profile, profile == "rfc").await;
+        let counts = e.shared.instruments().fault_counts();
+        assert!(counts.total() > 20, "{profile}: faults were injected: {counts:?}");
+        e.shutdown().await;
+    }
+}
+
+/// The same contract against a real, independent SCIM implementation: `scim2-server`,
+/// installed by `scripts/test`. A tenant of its own, so tests never share objects.
+#[tokio::test(flavor = "multi_thread")]
+async fn contract_holds_against_scim2_server() {
+    let tenant = tokio::task::spawn_blocking(common::scim2_server_tenant).await.unwrap();
+    let figures = contract(&tenant.base_url, &tenant.token, "rfc", true).await;
+    // scim2-server serves up to 1000 per page: one page each for users and groups.
+    assert_eq!(
+        figures.first,
+        (2, PEOPLE + GROUPS + GROUPS),
+        "{figures:?}\n{}",
+        common::scim2_server_log()
+    );
+    eprintln!(
+        "scim2-server: first round (reads, writes) {:?}, second round {:?}",
+        figures.first, figures.second
+    );
+}
+
+/// Members beyond the profile's limit per PATCH go in more requests, each its own step:
+/// a failed request would fail only the members it carried.
+#[tokio::test(flavor = "multi_thread")]
+async fn member_batches_stop_at_the_profiles_limit() {
+    use rollcall::provider::scim::{Profile, Scim, RFC};
+    let e = start(big_state("rfc", 25, 0, 0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = String::from("users:\n");
+    let names: Vec<String> = (0..25).map(|n| format!("user{n:05}")).collect();
+    for (n, name) in names.iter().enumerate() {
+        let _ = writeln!(body, "  {name}: {{ name: User {n}, email: user{n}@example.com }}");
+    }
+    let _ = writeln!(body, "groups:\n  everyone: {{ members: [{}] }}", names.join(", "));
+    let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", &body);
+    let ten = Profile {
+        members_per_patch: 10,
+        ..RFC
+    };
+    let auth = Some(rollcall::http::Auth::Bearer(TOKEN.to_owned().into()));
+    let provider = Scim::new("idp", url::Url::parse(&e.scim_url).unwrap(), auth, ten).unwrap();
+    let providers: std::collections::BTreeMap<String, Box<dyn rollcall::provider::Provider>> = [(
+        "idp".to_owned(),
+        Box::new(provider) as Box<dyn rollcall::provider::Provider>,
+    )]
+    .into();
+    let live = [("idp".to_owned(), providers["idp"].read().await.unwrap())].into();
+    let plan = rollcall::plan::build(&desired, &live);
+    let before = e.shared.instruments().requests().len();
+    let report = execute(&plan, &providers, 4, |_, _| {}).await;
+    assert!(report.succeeded(), "{:#?}", report.outcomes);
+    let sent = e.shared.instruments().requests().split_off(before);
+    let patches = sent.iter().filter(|r| r.starts_with("PATCH /scim/v2/Groups/")).count();
+    assert_eq!(patches, 3, "25 members, 10 per PATCH: {sent:#?}");
+    assert!(plan_only(&desired).await.is_empty());
+    e.shutdown().await;
+}
+
+/// The version moved, but not in anything the change is about (a service may version a
+/// user with what it does not let clients set, such as its groups): the write is sent
+/// once more with the new version instead of failing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_412_from_an_unrelated_change_is_sent_again_with_the_new_version() {
+    let e = start(big_state("rfc", 0, 0, 0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", ANN);
+    plan_and_apply(&desired).await;
+    let id = e.shared.state().users[0].id.clone();
+    let renamed = ANN.replace("ann@example.com", "ann@new.example");
+    let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", &renamed);
+    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let plan = rollcall::plan::build(&desired, &live);
+    let patch = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "name.givenName", "value": "Annie"}]});
+    behind_our_back(&e, reqwest::Method::PATCH, &format!("/Users/{id}"), patch).await;
+    let before = e.shared.instruments().requests().len();
+    let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
+    assert!(report.succeeded(), "{:#?}", report.outcomes);
+    let sent = e.shared.instruments().requests().split_off(before);
+    assert_eq!(sent.len(), 3, "412, read back, sent again: {sent:#?}");
+    let state = e.shared.state();
+    let ann = &state.users[0];
+    assert_eq!(ann.emails[0].value, "ann@new.example");
+    assert_eq!(
+        ann.name.as_ref().and_then(|n| n.given_name.as_deref()),
+        Some("Annie"),
+        "their change is kept"
+    );
+    connected.shutdown().await;
+    e.shutdown().await;
+}
+
+/// RFC 7643 lets a service hold two groups of one name; rollcall matches groups by name,
+/// so it says so rather than pick one.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_groups_of_one_name_are_reported_when_read() {
+    let e = start(big_state("rfc", 0, 0, 0)).await;
+    let group = serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "devs"});
+    behind_our_back(&e, reqwest::Method::POST, "/Groups", group.clone()).await;
+    behind_our_back(&e, reqwest::Method::POST, "/Groups", group).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", "groups:\n  devs: {}\n");
+    let text = format!(
+        "{:?}",
+        rollcall::cli::read_live(&desired.targets).await.err().expect("refused")
+    );
+    assert!(
+        text.contains("idp: idp.group[\\\"devs\\\"]: the service has two groups of this name"),
+        "{text}"
+    );
+    e.shutdown().await;
+}
+
+/// A person's username changes (`ids`): the account with their externalId is renamed,
+/// keeping its id and its groups, instead of a second account being created.
+async fn username_change(url: &str, token: &str, profile: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!("{ANN}groups:\n  devs: {{ members: [ann] }}\n");
+    let desired = manifest(dir.path(), url, token, profile, &body);
+    plan_and_apply(&desired).await;
+    let renamed = body.replace("ann@example.com }", "ann@example.com, ids: { idp: ann.lee } }");
+    let desired = manifest(dir.path(), url, token, profile, &renamed);
+    let run = plan_and_apply(&desired).await;
+    assert_eq!(lines(&run.plan), ["~ idp.user[\"ann.lee\"]"], "{:#?}", run.plan.changes);
+    assert_eq!(run.plan.changes[0].renamed_from.as_deref(), Some("ann"));
+    let after = plan_only(&desired).await;
+    assert!(after.is_empty(), "{:#?}", lines(&after));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_username_renames_the_account_found_by_external_id() {
+    for profile in ["rfc", "atlassian"] {
+        let e = emulator(profile).await;
+        username_change(&e.scim_url, TOKEN, profile).await;
+        let state = e.shared.state();
+        assert_eq!(state.users.len(), 1, "{profile}: one account, renamed");
+        assert_eq!(state.users[0].user_name, "ann.lee");
+        e.shutdown().await;
+    }
+    let tenant = tokio::task::spawn_blocking(common::scim2_server_tenant).await.unwrap();
+    username_change(&tenant.base_url, &tenant.token, "rfc").await;
+}
