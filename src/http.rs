@@ -649,26 +649,20 @@ fn human(d: Duration) -> String {
     }
 }
 
-/// A duration drawn uniformly from `0..=max`.
+/// A duration drawn uniformly from `0..=max`. Jitter spreads out clients, it guards
+/// nothing: should the operating system's random source fail, no jitter is still a wait.
 fn jitter(max: Duration) -> Duration {
-    use std::hash::BuildHasher;
-    // Each `RandomState` hashes under different keys, so the same input gives a new number.
-    let r = std::collections::hash_map::RandomState::new().hash_one(0u8);
+    let r = getrandom::u64().unwrap_or(0);
     let nanos = max.as_nanos().saturating_mul(u128::from(r)) / u128::from(u64::MAX);
     Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
-/// `16 * words` hex digits that nobody can predict: SipHash under the standard library's
-/// per-process keys, which come from the operating system's random source.
-pub fn random_hex(words: u8) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    (0..words)
-        .map(|i| {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u8(i);
-            format!("{:016x}", h.finish())
-        })
-        .collect()
+/// `2 * bytes` hex digits from the operating system's random source, for secrets nobody
+/// may guess (a sandbox's token, the password of a user created without notification).
+pub fn random_hex(bytes: usize) -> Result<String, getrandom::Error> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf)?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Query parameters whose values are never shown.
@@ -742,6 +736,18 @@ mod tests {
             client.redact("sent Basic YWRtaW46dG9rZW4= and token"),
             "sent Basic <redacted> and <redacted>"
         );
+    }
+
+    #[test]
+    fn random_hex_is_as_long_as_asked_and_never_repeats() {
+        let a = random_hex(32).unwrap();
+        assert_eq!(a.len(), 64);
+        assert!(
+            a.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+            "{a}"
+        );
+        assert_ne!(a, random_hex(32).unwrap());
+        assert_eq!(random_hex(0).unwrap(), "");
     }
 
     #[test]
