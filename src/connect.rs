@@ -185,7 +185,7 @@ async fn start_sandbox(
             });
         }
     }
-    let token = session_token();
+    let token = session_token().map_err(|e| err(target, format!("cannot make a token for the sandbox: {e}")))?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .map_err(|e| err(target, format!("cannot start the sandbox: {e}")))?;
@@ -229,8 +229,8 @@ async fn start_sandbox(
 }
 
 /// A fresh token for an in-process sandbox: nothing outside this process needs it.
-pub fn session_token() -> String {
-    crate::http::random_hex(2)
+pub fn session_token() -> Result<String, getrandom::Error> {
+    crate::http::random_hex(16)
 }
 
 fn auth(target: &str, a: &crate::desired::AuthConfig) -> Result<Auth, ConnectError> {

@@ -14,6 +14,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
+use base64::Engine as _;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -514,7 +515,8 @@ impl HttpClient {
             Some(Auth::Bearer(t)) => (t.expose_secret(), None),
             Some(Auth::Basic { username, token }) => {
                 let pair = format!("{username}:{}", token.expose_secret());
-                (token.expose_secret(), Some(base64(pair.as_bytes())))
+                let header = base64::engine::general_purpose::STANDARD.encode(pair);
+                (token.expose_secret(), Some(header))
             }
             None => return out,
         };
@@ -612,143 +614,30 @@ fn until(at: SystemTime, now: SystemTime) -> Duration {
 
 /// An HTTP date in any of the three forms RFC 9110 §5.6.7 asks recipients to accept:
 /// `Sun, 06 Nov 1994 08:49:37 GMT`, `Sunday, 06-Nov-94 08:49:37 GMT` and
-/// `Sun Nov  6 08:49:37 1994`.
+/// `Sun Nov  6 08:49:37 1994`. `httpdate` takes years 1970 to 9999 only, so no header can
+/// overflow the arithmetic, and refuses a weekday that does not match the date.
 fn parse_http_date(value: &str) -> Option<SystemTime> {
-    let words: Vec<&str> = value.split_whitespace().collect();
-    let (day, month, year, time) = match words.as_slice() {
-        [_weekday, day, month, year, time, "GMT"] => (*day, *month, *year, *time),
-        [_weekday, date, time, "GMT"] => {
-            let mut parts = date.split('-');
-            let (day, month, year) = (parts.next()?, parts.next()?, parts.next()?);
-            if parts.next().is_some() {
-                return None;
-            }
-            (day, month, year, *time)
-        }
-        [_weekday, month, day, time, year] => (*day, *month, *year, *time),
-        _ => return None,
-    };
-    let day: u32 = day.parse().ok()?;
-    let month = 1 + MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month))?;
-    let mut year: i64 = year.parse().ok()?;
-    if year < 100 {
-        // RFC 850's two-digit years.
-        year += if year < 70 { 2000 } else { 1900 };
-    }
-    let mut hms = time.split(':');
-    let (h, m, s) = (hms.next()?, hms.next()?, hms.next()?);
-    if hms.next().is_some() {
-        return None;
-    }
-    let month = u32::try_from(month).ok()?;
-    epoch_time(
-        year,
-        month,
-        day,
-        h.parse().ok()?,
-        m.parse().ok()?,
-        s.parse().ok()?,
-        0.0,
-        0,
-    )
+    httpdate::parse_http_date(value).ok()
 }
-
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
 
 /// An ISO 8601 date and time: `2024-05-01T12:34Z`, with optional seconds and fraction, and
-/// `Z`, `±HH:MM`, `±HHMM` or `±HH` for the zone (none is read as UTC).
+/// `Z`, `±HH:MM`, `±HHMM` or `±HH` for the zone (none is read as UTC). `None` for a date
+/// alone, a field out of range or a time before 1970; jiff bounds years to ±9999, so a
+/// server's header cannot overflow anything.
 fn parse_iso8601(value: &str) -> Option<SystemTime> {
-    let (date, rest) = value.split_once(['T', 't', ' '])?;
-    let mut ymd = date.split('-');
-    let year: i64 = ymd.next()?.parse().ok()?;
-    let month: u32 = ymd.next()?.parse().ok()?;
-    let day: u32 = ymd.next()?.parse().ok()?;
-    if ymd.next().is_some() {
+    // jiff reads a date alone as its midnight; a reset time names the time of day.
+    if !value.contains(['T', 't', ' ']) {
         return None;
     }
-    let (time, offset) = match rest.find(['Z', 'z', '+', '-']) {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
+    let at = match value.parse::<jiff::Timestamp>() {
+        Ok(at) => at,
+        // No zone: UTC. jiff refuses to read a civil time from a string with `Z`, and
+        // a malformed zone fails both readings.
+        Err(_) => jiff::tz::Offset::UTC
+            .to_timestamp(value.parse::<jiff::civil::DateTime>().ok()?)
+            .ok()?,
     };
-    let offset_secs: i64 = match offset {
-        "" | "Z" | "z" => 0,
-        _ => {
-            let sign = if offset.starts_with('-') { -1 } else { 1 };
-            let digits: String = offset[1..].chars().filter(|c| *c != ':').collect();
-            if digits.len() != 2 && digits.len() != 4 {
-                return None;
-            }
-            let h: i64 = digits.get(..2)?.parse().ok()?;
-            let m: i64 = if digits.len() == 4 {
-                digits.get(2..)?.parse().ok()?
-            } else {
-                0
-            };
-            sign * (h * 3600 + m * 60)
-        }
-    };
-    let mut hms = time.split(':');
-    let h: u32 = hms.next()?.parse().ok()?;
-    let m: u32 = hms.next()?.parse().ok()?;
-    let (s, fraction) = match hms.next() {
-        None => (0, 0.0),
-        Some(sec) => {
-            let (whole, frac) = sec.split_once(['.', ',']).unwrap_or((sec, ""));
-            let fraction = if frac.is_empty() {
-                0.0
-            } else {
-                format!("0.{frac}").parse().ok()?
-            };
-            (whole.parse().ok()?, fraction)
-        }
-    };
-    if hms.next().is_some() {
-        return None;
-    }
-    epoch_time(year, month, day, h, m, s, fraction, offset_secs)
-}
-
-/// A UTC calendar time (shifted back by the zone's offset) as a `SystemTime`; `None`
-/// for fields out of range or a time before 1970.
-#[allow(clippy::too_many_arguments)]
-fn epoch_time(
-    year: i64,
-    month: u32,
-    day: u32,
-    h: u32,
-    m: u32,
-    s: u32,
-    fraction: f64,
-    offset_secs: i64,
-) -> Option<SystemTime> {
-    // Years are bounded before any arithmetic: a server's header must not overflow it.
-    if !(1970..=9999).contains(&year)
-        || !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || h > 23
-        || m > 59
-        || s > 60
-        || offset_secs.abs() > 86_400
-    {
-        return None;
-    }
-    let secs = days_from_civil(year, month, day) * 86_400 + i64::from(h * 3600 + m * 60 + s) - offset_secs;
-    let secs = u64::try_from(secs).ok()?;
-    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs) + Duration::try_from_secs_f64(fraction).ok()?)
-}
-
-/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`), so dates need no calendar crate.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let year_of_era = y - era * 400;
-    let month_from_march = i64::from((month + 9) % 12);
-    let day_of_year = (153 * month_from_march + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+    SystemTime::try_from(at).ok().filter(|t| *t >= SystemTime::UNIX_EPOCH)
 }
 
 /// A wait as people read it: milliseconds under a second, else whole seconds rounded up.
@@ -760,26 +649,20 @@ fn human(d: Duration) -> String {
     }
 }
 
-/// A duration drawn uniformly from `0..=max`.
+/// A duration drawn uniformly from `0..=max`. Jitter spreads out clients, it guards
+/// nothing: should the operating system's random source fail, no jitter is still a wait.
 fn jitter(max: Duration) -> Duration {
-    use std::hash::BuildHasher;
-    // Each `RandomState` hashes under different keys, so the same input gives a new number.
-    let r = std::collections::hash_map::RandomState::new().hash_one(0u8);
+    let r = getrandom::u64().unwrap_or(0);
     let nanos = max.as_nanos().saturating_mul(u128::from(r)) / u128::from(u64::MAX);
     Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
-/// `16 * words` hex digits that nobody can predict: SipHash under the standard library's
-/// per-process keys, which come from the operating system's random source.
-pub fn random_hex(words: u8) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    (0..words)
-        .map(|i| {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u8(i);
-            format!("{:016x}", h.finish())
-        })
-        .collect()
+/// `2 * bytes` hex digits from the operating system's random source, for secrets nobody
+/// may guess (a sandbox's token, the password of a user created without notification).
+pub fn random_hex(bytes: usize) -> Result<String, getrandom::Error> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf)?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Query parameters whose values are never shown.
@@ -803,24 +686,6 @@ fn describe_request(method: &Method, url: &url::Url) -> String {
     } else {
         format!("{method} {}?{}", url.path(), query.join("&"))
     }
-}
-
-/// Standard base64, for matching a Basic auth header echoed back by a server.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn describe_transport_error(e: reqwest::Error) -> String {
@@ -859,10 +724,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64_matches_the_standard_alphabet() {
-        assert_eq!(base64(b"admin:token"), "YWRtaW46dG9rZW4=");
-        assert_eq!(base64(b"ab"), "YWI=");
-        assert_eq!(base64(b"abc"), "YWJj");
+    fn a_token_is_redacted_plain_and_as_the_basic_header_carries_it() {
+        let auth = Auth::Basic {
+            username: "admin".into(),
+            token: "token".into(),
+        };
+        let url = url::Url::parse("http://127.0.0.1:1").unwrap();
+        let client = HttpClient::new("bb", url, Some(auth), |_| None).unwrap();
+        // `YWRtaW46dG9rZW4=` is base64 of `admin:token`.
+        assert_eq!(
+            client.redact("sent Basic YWRtaW46dG9rZW4= and token"),
+            "sent Basic <redacted> and <redacted>"
+        );
+    }
+
+    #[test]
+    fn random_hex_is_as_long_as_asked_and_never_repeats() {
+        let a = random_hex(32).unwrap();
+        assert_eq!(a.len(), 64);
+        assert!(
+            a.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+            "{a}"
+        );
+        assert_ne!(a, random_hex(32).unwrap());
+        assert_eq!(random_hex(0).unwrap(), "");
     }
 
     #[test]
@@ -882,14 +767,6 @@ mod tests {
 
     /// 1994-11-06T08:49:37Z, RFC 9110's example date.
     const NOV_6_1994: u64 = 784_111_777;
-
-    #[test]
-    fn calendar_dates_count_days_from_1970() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-        assert_eq!(days_from_civil(1969, 12, 31), -1);
-        assert_eq!(days_from_civil(2024, 2, 29), 19_782);
-    }
 
     #[test]
     fn retry_after_takes_seconds_and_all_three_http_date_forms() {
@@ -916,6 +793,8 @@ mod tests {
             "1.5",
             "Sun, 06 Nov 1994 25:49:37 GMT",
             "Sun, 06 Foo 1994 08:49:37 GMT",
+            // The weekday must match the date.
+            "Mon, 06 Nov 1994 08:49:37 GMT",
             // Years that would overflow the calendar arithmetic.
             "Sun, 06 Nov 99999999999999 08:49:37 GMT",
             "Sun, 06 Nov -9223372036854775808 08:49:37 GMT",
@@ -926,6 +805,7 @@ mod tests {
             "99999999999999-01-01T00:00Z",
             "-9999999999-01-01T00:00Z",
             "2026-11-23T12:00+99:99",
+            "1969-12-31T23:59:59Z",
         ] {
             assert_eq!(parse_iso8601(junk), None, "{junk:?}");
         }

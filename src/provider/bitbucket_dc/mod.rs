@@ -255,7 +255,10 @@ impl BitbucketDc {
                 ];
                 if !self.notify_new_users {
                     // A throwaway password nobody knows: the person resets it or signs in via SSO.
-                    q.push(("password", crate::http::random_hex(4)));
+                    let password = crate::http::random_hex(32).map_err(|e| {
+                        self.unsupported(first, &format!("no random password could be made for it: {e}"))
+                    })?;
+                    q.push(("password", password));
                 }
                 self.send(Method::POST, "/admin/users", &q, None).await
             }

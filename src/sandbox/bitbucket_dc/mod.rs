@@ -249,39 +249,11 @@ fn credentials_match(header_value: &str, operator: &str, token: &str) -> bool {
     false
 }
 
-/// Standard base64 with padding, as HTTP Basic uses; `None` for anything malformed. Written
-/// here because the crate has no base64 dependency and needs only this.
+/// Standard base64 with canonical padding, as HTTP Basic uses; `None` for anything
+/// malformed, as a strict server refuses it.
 fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    fn value(c: u8) -> Option<u32> {
-        match c {
-            b'A'..=b'Z' => Some(u32::from(c - b'A')),
-            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
-            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
-            b'+' => Some(62),
-            b'/' => Some(63),
-            _ => None,
-        }
-    }
-    let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-    let chunks = bytes.len() / 4;
-    for (index, chunk) in bytes.chunks(4).enumerate() {
-        let padding = chunk.iter().rev().take_while(|&&c| c == b'=').count();
-        if padding > 2 || (padding > 0 && index + 1 != chunks) {
-            return None;
-        }
-        let mut word = 0u32;
-        for &c in &chunk[..4 - padding] {
-            word = (word << 6) | value(c)?;
-        }
-        word <<= 6 * padding;
-        let [_, a, b, c] = word.to_be_bytes();
-        out.extend_from_slice(&[a, b, c][..3 - padding]);
-    }
-    Some(out)
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
 }
 
 /// An emulator serving on a loopback port. Dropping it also stops the server.

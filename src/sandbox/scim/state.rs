@@ -306,20 +306,18 @@ impl ScimState {
 const CLOCK_EPOCH: u64 = 1_767_225_600;
 
 /// Seconds since 1970 as RFC 3339 UTC (`2026-01-02T03:04:05Z`), as SCIM's `dateTime`
-/// requires; written here because the crate has no date library and needs only this.
+/// requires. A clock in the file past the last time jiff holds (late in 9999) stops there
+/// rather than failing.
 fn rfc3339(secs: u64) -> String {
-    let (year, month, day) = crate::audit::civil_from_days(i64::try_from(secs / 86_400).unwrap_or(0));
-    let rem = secs % 86_400;
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let at = i64::try_from(secs)
+        .ok()
+        .and_then(|secs| jiff::Timestamp::from_second(secs).ok())
+        .unwrap_or(jiff::Timestamp::MAX);
+    format!("{at:.0}")
 }
 
 /// Whether `text` is an RFC 3339 `date-time`: `2026-01-02T03:04:05`, optional fractions,
-/// then `Z` or an offset such as `+02:00`.
+/// then `Z` or an offset such as `+02:00`, naming a date and time that exist.
 fn is_rfc3339(text: &str) -> bool {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let shape = |s: &str, pattern: &str| {
@@ -335,7 +333,9 @@ fn is_rfc3339(text: &str) -> bool {
     let (Some(date_time), Some(rest)) = (text.get(..19), text.get(19..)) else {
         return false;
     };
-    if !shape(date_time, "9999-99-99T99:99:99") {
+    // The shape is RFC 3339's; jiff then refuses dates and times that do not exist
+    // (month 13, 30 February, hour 24).
+    if !shape(date_time, "9999-99-99T99:99:99") || date_time.parse::<jiff::civil::DateTime>().is_err() {
         return false;
     }
     let zone = match rest.strip_prefix('.') {
@@ -361,6 +361,7 @@ mod tests {
             "2026-01-02T03:04:05Z",
             "2026-01-02t03:04:05.123+02:00",
             "2026-01-02T03:04:05-00:30",
+            "2024-02-29T23:59:60.5Z",
         ] {
             assert!(is_rfc3339(yes), "{yes}");
         }
@@ -371,6 +372,9 @@ mod tests {
             "2026-01-02T03:04:05.Z",
             "2026-01-02 03:04:05Z",
             "2026-01-02T03:04:05+2",
+            "2026-13-02T03:04:05Z",
+            "2026-02-30T03:04:05Z",
+            "2026-01-02T24:04:05Z",
         ] {
             assert!(!is_rfc3339(no), "{no}");
         }
@@ -390,5 +394,6 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_767_323_045), "2026-01-02T03:04:05Z");
+        assert_eq!(rfc3339(u64::MAX), "9999-12-30T22:00:00Z");
     }
 }
