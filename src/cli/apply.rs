@@ -102,8 +102,14 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     .await;
     progress.finish();
     let retries: usize = connected.providers.values().map(|p| p.retry_count()).sum();
-    // A sandbox keeps whatever was applied, failed run or not: that is the live state.
-    let sandboxes_saved = connected.save_sandboxes();
+    // A sandbox keeps whatever was applied, failed run or not: that is the live state. A
+    // run where no request went out (interrupted before the first) leaves the file as it
+    // was, comments and all.
+    let sent = report
+        .outcomes
+        .iter()
+        .any(|(_, o)| matches!(o, Outcome::Applied | Outcome::Failed(_)));
+    let sandboxes_saved = if sent { connected.save_sandboxes() } else { Ok(()) };
     connected.shutdown().await;
     print_report(&report, retries);
     sandboxes_saved?;
