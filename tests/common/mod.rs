@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+pub mod openapi;
 mod scim_server;
 
 // Only the test binaries that talk to scim2-server use these.

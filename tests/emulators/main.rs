@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod described_responses;
 mod emulator_dc;
 mod emulator_faults;
 mod emulator_scim;
