@@ -615,3 +615,215 @@ async fn dc_responses_match_the_vendor_description() {
     );
     emulator.shutdown().await;
 }
+
+// ----- SCIM, atlassian profile -----
+
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const DIRECTORY: &str = "/scim/directory/{directoryId}";
+
+/// The discovery endpoints the description types as `{"type": "string"}`.
+const DISCOVERY: &[&str] = &[
+    "/ServiceProviderConfig",
+    "/ResourceTypes",
+    "/ResourceTypes/User",
+    "/ResourceTypes/Group",
+    "/Schemas",
+    "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+    "/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group",
+    "/Schemas/urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+];
+
+/// The user-provisioning description, with its departures from the vendor.
+fn atlassian_description() -> Description {
+    let mut description = Description::load("atlassian-user-provisioning.openapi.json");
+    for route in DISCOVERY {
+        let path = format!("{DIRECTORY}{route}");
+        for media in ["application/json", "application/scim+json"] {
+            description = description.depart(
+                &[
+                    "paths",
+                    path.as_str(),
+                    "get",
+                    "responses",
+                    "200",
+                    "content",
+                    media,
+                    "schema",
+                ],
+                "type",
+                json!("object"),
+                "a discovery answer is a JSON object (RFC 7644 §4: the ServiceProviderConfig, \
+                 ResourceType and Schema resources of RFC 7643 §5-7, or a ListResponse of them), \
+                 never a JSON string; `string` is how the description's generator rendered an \
+                 untyped body. Only the type is corrected: the description gives no properties",
+            );
+        }
+    }
+    description.depart(
+        &["components", "schemas", "ScimMetadata", "properties", "resourceType"],
+        "enum",
+        json!(["USER", "GROUP", "DIRECTORY", "User", "Group"]),
+        "the description's own example answer to `PATCH /Groups/{id}` carries \
+         `\"resourceType\":\"Group\"`, the resource type's name as RFC 7643 §3.1 defines it \
+         (`User`, `Group`); the upper-case enum is the service's internal one. The \
+         description's values stay allowed, the RFC's two are added",
+    )
+}
+
+/// The description's path templates (after the directory) that one emulator route answers.
+fn described(route: &str) -> Vec<String> {
+    match route {
+        "/ResourceTypes/{id}" => vec!["/ResourceTypes/User".to_owned(), "/ResourceTypes/Group".to_owned()],
+        "/Schemas/{id}" => vec![format!("/Schemas/{USER}"), format!("/Schemas/{GROUP}")],
+        // The description names the user's id `userId`, the group's `id`.
+        "/Users/{id}" => vec!["/Users/{userId}".to_owned()],
+        other => vec![other.to_owned()],
+    }
+}
+
+#[tokio::test]
+async fn atlassian_scim_responses_match_the_vendor_description() {
+    use rollcall::sandbox::scim::{serve, ScimState, Shared, ROUTES};
+
+    let description = atlassian_description();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let state = ScimState::parse("kind: scim\nprofile: atlassian\ndirectory_id: d1\n").unwrap();
+    let emulator = serve(Shared::new(state, TOKEN.to_owned()), listener).await.unwrap();
+    let mut run = Run::new(
+        emulator.scim_url.clone(),
+        DIRECTORY,
+        "application/scim+json",
+        &description,
+    );
+
+    // Discovery.
+    for route in &DISCOVERY[..7] {
+        run.call("GET", route, route, None, 200).await;
+    }
+    // The emulator does not serve the enterprise extension's schema; its 404 is documented.
+    let enterprise = DISCOVERY[7];
+    run.call("GET", enterprise, enterprise, None, 404).await;
+
+    // Users.
+    let alice = json!({
+        "schemas": [USER],
+        "userName": "alice",
+        "externalId": "ext-alice",
+        "name": {"givenName": "Alice", "familyName": "Able"},
+        "displayName": "Alice Able",
+        "emails": [{"value": "alice@example.com", "type": "work", "primary": true}],
+        "active": true,
+    });
+    let user = run.call("POST", "/Users", "/Users", Some(alice.clone()), 201).await;
+    let user_id = user["id"].as_str().unwrap_or("missing").to_owned();
+    let at = format!("/Users/{user_id}");
+    let one = "/Users/{userId}";
+    let page = run.call("GET", "/Users", "/Users", None, 200).await;
+    run.not_empty("users", &page, "Resources");
+    let filtered = "/Users?filter=userName%20eq%20%22alice%22";
+    let page = run.call("GET", "/Users", filtered, None, 200).await;
+    run.not_empty("users by userName", &page, "Resources");
+    run.call("GET", one, &at, None, 200).await;
+    let mut replaced = alice.clone();
+    replaced["displayName"] = json!("Alice A. Able");
+    run.call("PUT", one, &at, Some(replaced), 200).await;
+    let patch = json!({"schemas": [PATCH], "Operations": [
+        {"op": "replace", "path": "name.givenName", "value": "Alicia"}]});
+    run.call("PATCH", one, &at, Some(patch), 200).await;
+
+    // Groups, with a member so that members are checked too.
+    let devs = json!({"schemas": [GROUP], "displayName": "devs"});
+    let group = run.call("POST", "/Groups", "/Groups", Some(devs), 201).await;
+    let group_id = group["id"].as_str().unwrap_or("missing").to_owned();
+    let group_at = format!("/Groups/{group_id}");
+    let patch = json!({"schemas": [PATCH], "Operations": [
+        {"op": "add", "path": "members", "value": [{"value": user_id}]}]});
+    let group = run.call("PATCH", "/Groups/{id}", &group_at, Some(patch), 200).await;
+    run.not_empty("group", &group, "members");
+    let page = run.call("GET", "/Groups", "/Groups", None, 200).await;
+    run.not_empty("groups", &page, "Resources");
+    run.call("GET", "/Groups/{id}", &group_at, None, 200).await;
+    let replaced = json!({"schemas": [GROUP], "displayName": "devs", "members": [{"value": user_id}]});
+    run.call("PUT", "/Groups/{id}", &group_at, Some(replaced), 200).await;
+
+    // The documented errors.
+    let bad_filter = "/Users?filter=userName%20sw%20%22a%22";
+    run.call("GET", "/Users", bad_filter, None, 400).await;
+    let bad_filter = "/Groups?filter=displayName%20co%20%22d%22";
+    run.call("GET", "/Groups", bad_filter, None, 400).await;
+    let no_email = json!({"schemas": [USER], "userName": "bob"});
+    run.call("POST", "/Users", "/Users", Some(no_email.clone()), 400).await;
+    run.call("PUT", one, &at, Some(no_email), 400).await;
+    run.call("POST", "/Users", "/Users", Some(alice.clone()), 409).await;
+    let nameless = json!({"schemas": [GROUP]});
+    run.call("POST", "/Groups", "/Groups", Some(nameless), 400).await;
+    let taken = json!({"schemas": [GROUP], "displayName": "devs"});
+    run.call("POST", "/Groups", "/Groups", Some(taken), 409).await;
+    let rename = json!({"schemas": [PATCH], "Operations": [
+        {"op": "replace", "path": "displayName", "value": "ops"}]});
+    run.call("PATCH", "/Groups/{id}", &group_at, Some(rename), 400).await;
+    // Documented as `BadRequestException`, a Java exception's fields, none of them
+    // required: the emulator's RFC 7644 error body passes it without being checked by it.
+    let renamed = json!({"schemas": [GROUP], "displayName": "ops"});
+    run.call("PUT", "/Groups/{id}", &group_at, Some(renamed), 400).await;
+    let patch = json!({"schemas": [PATCH], "Operations": [
+        {"op": "replace", "path": "displayName", "value": "x"}]});
+    let nobody = "/Users/no-such-id";
+    run.call("GET", one, nobody, None, 404).await;
+    run.call("PUT", one, nobody, Some(alice.clone()), 404).await;
+    run.call("PATCH", one, nobody, Some(patch.clone()), 404).await;
+    run.call("DELETE", one, nobody, None, 404).await;
+    let nothing = "/Groups/no-such-id";
+    run.call("GET", "/Groups/{id}", nothing, None, 404).await;
+    let body = json!({"schemas": [GROUP], "displayName": "x"});
+    run.call("PUT", "/Groups/{id}", nothing, Some(body), 404).await;
+    run.call("PATCH", "/Groups/{id}", nothing, Some(patch), 404).await;
+    run.call("DELETE", "/Groups/{id}", nothing, None, 404).await;
+
+    // 401 without credentials on every described route. The description documents it
+    // as `Failure` (`error`, `traceId`, neither required), so the emulator's RFC 7644
+    // error body passes without being checked by it.
+    for (method, route) in ROUTES {
+        for path in described(route) {
+            if description.has_operation(method, &format!("{DIRECTORY}{path}")) {
+                let concrete = path.replace("{userId}", &user_id).replace("{id}", &group_id);
+                run.unauthenticated(method, &path, &concrete).await;
+            }
+        }
+    }
+
+    run.call("DELETE", "/Groups/{id}", &group_at, None, 204).await;
+    run.call("DELETE", one, &at, None, 204).await;
+
+    let tally = run.finish("SCIM, atlassian profile");
+    let mut unchecked = Vec::new();
+    for (method, route) in ROUTES {
+        let paths = described(route);
+        let in_description: Vec<&String> = paths
+            .iter()
+            .filter(|p| description.has_operation(method, &format!("{DIRECTORY}{p}")))
+            .collect();
+        if in_description.is_empty() {
+            // Root `/.search` and `/Bulk` (RFC 7644 §3.4.3, §3.7) are not in the
+            // description; the emulator answers them 501 and nothing documents a body.
+            assert!(
+                matches!(*route, "/.search" | "/Bulk"),
+                "{method} {route} is not described"
+            );
+            continue;
+        }
+        for path in in_description {
+            if !tally.succeeded.contains(&((*method).to_owned(), path.clone())) {
+                unchecked.push(format!("{method} {path}"));
+            }
+        }
+    }
+    assert!(unchecked.is_empty(), "routes without a checked success: {unchecked:?}");
+
+    assert_eq!(tally.schema, 55, "bodies checked against a schema");
+    assert_eq!(tally.no_body, 2, "204s");
+    assert_eq!(tally.no_schema, 0, "bodies documented without a schema");
+    emulator.shutdown().await;
+}
