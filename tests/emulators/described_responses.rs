@@ -252,25 +252,8 @@ fn the_reading_of_openapi_schemas() {
 
 // ----- Bitbucket Data Center -----
 
-const DC_SEED: &str = r#"
-operator: admin
-users:
-  admin: { display_name: Site Admin, email: admin@example.com }
-  alice: { display_name: Alice Able, email: alice@example.com }
-  bob: { display_name: Bob Baker, email: bob@example.com }
-  carol: { display_name: Carol Cole, email: carol@example.com }
-  dave: { display_name: Dave Dunn, email: dave@example.com }
-groups:
-  sysadmins: [admin]
-  developers: [alice, bob]
-global:
-  groups: { sysadmins: SYS_ADMIN, developers: LICENSED_USER }
-projects:
-  PRJ:
-    name: Project
-    repos:
-      web: {}
-"#;
+// The same seed as the Data Center emulator's own tests, so the two read alike.
+use crate::emulator_dc::SEED as DC_SEED;
 
 /// The Data Center description, with its departures from the vendor.
 fn dc_description() -> Description {

@@ -9,7 +9,9 @@ use serde_json::{json, Value};
 
 const TOKEN: &str = "sandbox-token";
 
-const SEED: &str = r#"
+/// A small instance: an administrator, four people, two groups, one project with a
+/// repository. `described_responses` seeds from it too.
+pub const SEED: &str = r#"
 operator: admin
 users:
   admin: { display_name: Site Admin, email: admin@example.com }
