@@ -1,0 +1,286 @@
+//! The `access` section: per target, who is granted what on which scope, role words
+//! translated to the platform's permissions.
+
+use super::*;
+
+impl Resolver<'_> {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn access(
+        &mut self,
+        files: &[(usize, crate::manifest::RawFile)],
+        targets: &BTreeMap<String, Decl<'_, RawTarget>>,
+        users: &BTreeMap<String, Decl<'_, RawUser>>,
+        groups: &BTreeMap<String, Decl<'_, RawGroup>>,
+        usernames: &BTreeMap<String, BTreeMap<String, String>>,
+        desired: &mut Desired,
+    ) {
+        let target_names: BTreeSet<String> = targets.keys().cloned().collect();
+        // Which targets each group exists on.
+        let group_targets: BTreeMap<&str, BTreeSet<&str>> = groups
+            .iter()
+            .map(|(g, d)| {
+                let on = match &d.value.targets {
+                    Some(list) => list.iter().map(|t| t.value.as_str()).collect(),
+                    None => target_names.iter().map(String::as_str).collect(),
+                };
+                (g.as_str(), on)
+            })
+            .collect();
+        let ctx = Principals {
+            users,
+            groups,
+            group_targets: &group_targets,
+            usernames,
+        };
+        let mut global_seen: BTreeMap<String, Origin> = BTreeMap::new();
+        let mut projects_seen: BTreeMap<(String, String), Origin> = BTreeMap::new();
+        for (file, raw) in files {
+            for (target_key, access) in &raw.access.0 {
+                let target = target_key.value.as_str();
+                if !targets.contains_key(target) {
+                    self.unknown_target(*file, target_key, &target_names);
+                    continue;
+                }
+                self.target_access(
+                    *file,
+                    target_key,
+                    access,
+                    &ctx,
+                    &mut global_seen,
+                    &mut projects_seen,
+                    desired,
+                );
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn target_access(
+        &mut self,
+        file: usize,
+        target_key: &Spanned<String>,
+        access: &RawAccess,
+        ctx: &Principals<'_>,
+        global_seen: &mut BTreeMap<String, Origin>,
+        projects_seen: &mut BTreeMap<(String, String), Origin>,
+        desired: &mut Desired,
+    ) {
+        let target = target_key.value.as_str();
+        if let Some(config) = desired
+            .targets
+            .get(target)
+            .filter(|t| t.platform != Platform::BitbucketDatacenter)
+        {
+            self.error(
+                origin(file, target_key),
+                format!(
+                    "target `{target}` is a {} target, which has no permissions to grant",
+                    config.platform.kind()
+                ),
+                "on a SCIM service, access is membership: list people under a group's `members`",
+            );
+            return;
+        }
+        if let Some(global) = &access.global {
+            let at = origin(file, target_key);
+            if let Some(first) = global_seen.get(target) {
+                let first_at = self.where_is(*first);
+                self.error(
+                    at,
+                    format!("global permissions of target `{target}` are set in more than one file"),
+                    format!("they are first set at {first_at}; keep them in one place"),
+                );
+            } else {
+                global_seen.insert(target.to_owned(), at);
+                self.grants(file, target, global, Scope::Global, ctx, desired);
+            }
+        }
+        for (key, project) in &access.projects.0 {
+            let at = origin(file, key);
+            if let Some(first) = projects_seen.get(&(target.to_owned(), key.value.clone())) {
+                let first_at = self.where_is(*first);
+                self.error(
+                    at,
+                    format!(
+                        "project `{}` of target `{target}` is configured in more than one file",
+                        key.value
+                    ),
+                    format!("it is first configured at {first_at}; keep one definition"),
+                );
+                continue;
+            }
+            projects_seen.insert((target.to_owned(), key.value.clone()), at);
+            if !valid_name(NameKind::Project, &key.value) {
+                self.error(
+                    at,
+                    format!("invalid project key `{}`", key.value),
+                    NameKind::Project.rule(),
+                );
+                continue;
+            }
+            let repos: BTreeSet<String> = project.repos.0.iter().map(|(r, _)| r.value.clone()).collect();
+            if let Some(config) = desired.targets.get_mut(target) {
+                config.scope.projects.insert(key.value.clone(), repos);
+            }
+            if let Some(all) = &project.all_users {
+                match all_users_permission(&all.value) {
+                    Some(permission) => {
+                        desired.resources.insert(
+                            Address::new(
+                                target,
+                                ResourceId::ProjectDefault {
+                                    project: key.value.clone(),
+                                },
+                            ),
+                            Resource::ProjectDefault { permission },
+                        );
+                    }
+                    None => self.error(
+                        origin(file, all),
+                        format!("`{}` is not a valid all-users permission", all.value),
+                        "use `none`, `read` or `write` (PROJECT_READ, PROJECT_WRITE)",
+                    ),
+                }
+            }
+            let project_grants = RawGrantsRef {
+                users: &project.users,
+                groups: &project.groups,
+            };
+            self.grants_ref(file, target, project_grants, Scope::Project(&key.value), ctx, desired);
+            for (repo, grants) in &project.repos.0 {
+                if !valid_name(NameKind::Repo, &repo.value) {
+                    self.error(
+                        origin(file, repo),
+                        format!("invalid repository slug `{}`", repo.value),
+                        NameKind::Repo.rule(),
+                    );
+                    continue;
+                }
+                self.grants(file, target, grants, Scope::Repo(&key.value, &repo.value), ctx, desired);
+            }
+        }
+    }
+
+    fn grants(
+        &mut self,
+        file: usize,
+        target: &str,
+        g: &RawGrants,
+        scope: Scope<'_>,
+        ctx: &Principals<'_>,
+        desired: &mut Desired,
+    ) {
+        self.grants_ref(
+            file,
+            target,
+            RawGrantsRef {
+                users: &g.users,
+                groups: &g.groups,
+            },
+            scope,
+            ctx,
+            desired,
+        );
+    }
+
+    fn grants_ref(
+        &mut self,
+        file: usize,
+        target: &str,
+        g: RawGrantsRef<'_>,
+        scope: Scope<'_>,
+        ctx: &Principals<'_>,
+        desired: &mut Desired,
+    ) {
+        // The role is checked first: it is wrong or right whatever the principal is.
+        for (key, role) in &g.users.0 {
+            let at = origin(file, key);
+            let permission = self.role(file, role, scope);
+            let Some(user) = ctx.users.get(&key.value) else {
+                let hint = did_you_mean(&key.value, ctx.users.keys()).map_or_else(
+                    || format!("declare `{}` under `users:`", key.value),
+                    |s| format!("did you mean `{s}`?"),
+                );
+                self.reference_error(
+                    at,
+                    format!("permission granted to `{}`, who is not a declared user", key.value),
+                    hint,
+                );
+                continue;
+            };
+            let Some(permission) = permission else {
+                continue;
+            };
+            if !user.value.active {
+                continue; // offboarded people hold no permissions
+            }
+            let Some(username) = ctx.usernames.get(target).and_then(|m| m.get(&key.value)) else {
+                continue;
+            };
+            desired.resources.insert(
+                Address::new(target, scope.id(Principal::User(username.clone()))),
+                Resource::Permission { permission },
+            );
+        }
+        for (key, role) in &g.groups.0 {
+            let at = origin(file, key);
+            let permission = self.role(file, role, scope);
+            match ctx.group_targets.get(key.value.as_str()) {
+                None => {
+                    let hint = did_you_mean(&key.value, ctx.groups.keys()).map_or_else(
+                        || format!("declare `{}` under `groups:`", key.value),
+                        |s| format!("did you mean `{s}`?"),
+                    );
+                    self.reference_error(
+                        at,
+                        format!("permission granted to `{}`, which is not a declared group", key.value),
+                        hint,
+                    );
+                    continue;
+                }
+                Some(on) if !on.contains(target) => {
+                    self.reference_error(
+                        at,
+                        format!("group `{}` is not on target `{target}`", key.value),
+                        format!("add `{target}` to the group's `targets:`"),
+                    );
+                    continue;
+                }
+                Some(_) => {}
+            }
+            let Some(permission) = permission else {
+                continue;
+            };
+            desired.resources.insert(
+                Address::new(target, scope.id(Principal::Group(key.value.clone()))),
+                Resource::Permission { permission },
+            );
+        }
+    }
+
+    fn role(&mut self, file: usize, role: &RoleValue, scope: Scope<'_>) -> Option<String> {
+        let word = role.0.value.trim();
+        let found = scope.permission(word);
+        if found.is_none() {
+            self.error(
+                origin(file, &role.0),
+                format!("`{word}` is not a valid role for {}", scope.describe()),
+                format!("use {}", scope.valid_roles()),
+            );
+        }
+        found
+    }
+}
+
+struct Principals<'a> {
+    users: &'a BTreeMap<String, Decl<'a, RawUser>>,
+    groups: &'a BTreeMap<String, Decl<'a, RawGroup>>,
+    group_targets: &'a BTreeMap<&'a str, BTreeSet<&'a str>>,
+    usernames: &'a BTreeMap<String, BTreeMap<String, String>>,
+}
+
+#[derive(Clone, Copy)]
+struct RawGrantsRef<'a> {
+    users: &'a SpannedMap<RoleValue>,
+    groups: &'a SpannedMap<RoleValue>,
+}

@@ -1,0 +1,174 @@
+//! Targets: each `targets:` entry checked and turned into a `TargetConfig` (platform,
+//! endpoint, credentials by reference), and the error for a manifest that names none.
+
+use super::*;
+
+impl Resolver<'_> {
+    /// A manifest that names no target would plan nothing and say "no changes": that
+    /// reads as "live state matches", so it is an error naming what is missing.
+    pub(super) fn no_targets(&mut self, loaded: &Loaded, users: usize, groups: usize) {
+        if loaded.sources.files.is_empty() {
+            return; // "no manifest files" says it already
+        }
+        let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        let message = match (users, groups) {
+            (0, 0) => {
+                "no target declared: the manifests declare nothing to manage, and nowhere to manage it".to_owned()
+            }
+            (u, g) => format!(
+                "no target declared: the manifests declare {} and {} but no `targets:` to manage them on",
+                count(u, "user"),
+                count(g, "group")
+            ),
+        };
+        self.problems.push(Diagnostic {
+            file: loaded.dir.display().to_string(),
+            line: 0,
+            column: 0,
+            message,
+            hint: Some(
+                "add a `targets:` section naming each platform, e.g. `targets: { bitbucket: { kind: bitbucket-datacenter, url: \"https://git.example.com\", auth: { username: svc, token: \"${env:BITBUCKET_TOKEN}\" } } }`, or `url: sandbox:PATH` for the built-in emulator (docs/manifest.md)"
+                    .to_owned(),
+            ),
+            snippet: None,
+            note: None,
+        });
+    }
+
+    pub(super) fn target(&mut self, dir: &Path, name: &str, file: usize, raw: &RawTarget) -> Option<TargetConfig> {
+        let platform = match (raw.kind.value, &raw.profile) {
+            (TargetKind::Scim, profile) => Platform::Scim(profile.as_ref().map(|p| p.value).unwrap_or_default()),
+            (TargetKind::BitbucketDatacenter, None) => Platform::BitbucketDatacenter,
+            (TargetKind::BitbucketDatacenter, Some(profile)) => {
+                self.error(
+                    origin(file, profile),
+                    format!("target `{name}` is not a SCIM target but sets `profile`"),
+                    "`profile` chooses a SCIM dialect (rfc, atlassian); remove it, or set `kind: scim`",
+                );
+                return None;
+            }
+        };
+        if let (Platform::Scim(_), Some(notify)) = (platform, &raw.notify_new_users) {
+            self.error(
+                origin(file, notify),
+                format!("target `{name}` is a SCIM target but sets `notify_new_users`"),
+                "a SCIM service invites people its own way (or through single sign-on); remove it",
+            );
+        }
+        let url_at = origin(file, &raw.url);
+        let url = raw.url.value.trim();
+        let endpoint = if let Some(path) = url.strip_prefix("sandbox:") {
+            if path.is_empty() {
+                self.error(
+                    url_at,
+                    "`sandbox:` needs the path of a state file".into(),
+                    "for example `url: sandbox:../sandbox/bitbucket.yaml`, relative to the manifest directory",
+                );
+                return None;
+            }
+            Endpoint::Sandbox(dir.join(path))
+        } else {
+            match url::Url::parse(url) {
+                Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+                    let d = self
+                        .sources
+                        .diagnostic(url_at, format!("target `{name}` has credentials in its URL"))
+                        .redacted(self.sources, url_at)
+                        .with_hint("remove them from the URL (it is printed in plans) and use `auth` with a `${env:…}` or `${file:…}` token; if a real password was committed, change it");
+                    self.problems.push(d);
+                    return None;
+                }
+                Ok(u) if u.scheme() == "https" => Endpoint::Url(u),
+                Ok(u) if u.scheme() == "http" && is_loopback(&u) => Endpoint::Url(u),
+                Ok(u) if u.scheme() == "http" => {
+                    self.error(url_at, format!("target `{name}` uses plain http to a remote host"), "use https://; plain http is accepted for loopback addresses (127.0.0.1, localhost) only, because the token would travel in clear text");
+                    return None;
+                }
+                Ok(u) => {
+                    self.error(
+                        url_at,
+                        format!("target `{name}` has an unsupported URL scheme `{}`", u.scheme()),
+                        "use https://HOST or sandbox:PATH",
+                    );
+                    return None;
+                }
+                Err(e) => {
+                    // It did not parse, so it may hide credentials: never quote it.
+                    let d = self
+                        .sources
+                        .diagnostic(url_at, format!("target `{name}` has an invalid URL: {e}"))
+                        .redacted(self.sources, url_at)
+                        .with_hint("use https://HOST or sandbox:PATH");
+                    self.problems.push(d);
+                    return None;
+                }
+            }
+        };
+        let auth = match &raw.auth {
+            Some(a) => Some(AuthConfig {
+                username: a.username.clone(),
+                token: self.secret_ref(dir, file, &a.token)?,
+            }),
+            None => None,
+        };
+        let account = match raw.auth.as_ref().map(|a| (&a.username, &a.account)) {
+            Some((Some(user), None)) => Some(user.clone()),
+            Some((None, Some(account))) => Some(account.value.clone()),
+            Some((Some(_), Some(account))) => {
+                self.error(
+                    origin(file, account),
+                    format!("target `{name}` sets both `username` and `account`"),
+                    "with Basic auth the username is the account rollcall works as: remove `account`",
+                );
+                return None;
+            }
+            // A SCIM token (an Atlassian directory API key) belongs to no user.
+            Some((None, None)) if matches!(platform, Platform::Scim(_)) => None,
+            Some((None, None)) => {
+                self.error(
+                    origin(file, &raw.auth.as_ref()?.token),
+                    format!("target `{name}` uses a Bearer token without naming its `account`"),
+                    "add `account: NAME`, the user the token belongs to, so rollcall can refuse to delete, unlicense or demote it",
+                );
+                return None;
+            }
+            None => None,
+        };
+        if auth.is_none() && matches!(endpoint, Endpoint::Url(_)) {
+            let hint = match platform {
+                Platform::BitbucketDatacenter => "add `auth: { token: ${env:BITBUCKET_TOKEN}, account: NAME }` (Bearer, NAME the account the token belongs to) or `auth: { username: NAME, token: ${env:…} }` (Basic)",
+                Platform::Scim(_) => "add `auth: { token: ${env:SCIM_TOKEN} }`, the service's bearer token (for Atlassian, the directory's API key)",
+            };
+            self.error(url_at, format!("target `{name}` has no `auth`"), hint);
+            return None;
+        }
+        Some(TargetConfig {
+            name: name.to_owned(),
+            platform,
+            endpoint,
+            url: url.to_owned(),
+            auth,
+            account,
+            notify_new_users: raw.notify_new_users.as_ref().is_none_or(|n| n.value),
+            scope: ReadScope::default(),
+        })
+    }
+
+    fn secret_ref(&mut self, dir: &Path, file: usize, token: &Spanned<String>) -> Option<SecretRef> {
+        let parsed = SecretRef::parse(&token.value).map(|r| match r {
+            SecretRef::File(path) => SecretRef::File(dir.join(path)),
+            env => env,
+        });
+        if parsed.is_none() {
+            // Never echo the value: it may be a real token pasted by mistake.
+            let at = origin(file, token);
+            let d = self
+                .sources
+                .diagnostic(at, "a token must be a reference, not a literal value")
+                .redacted(self.sources, at)
+                .with_hint("write `${env:NAME}` to read it from an environment variable or `${file:PATH}` to read it from a file; if a real token was committed, revoke it");
+            self.problems.push(d);
+        }
+        parsed
+    }
+}
