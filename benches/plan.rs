@@ -146,7 +146,7 @@ fn main() {
             requests = connected.providers["bb"].request_count();
             objects = live["bb"].len();
             let t = Instant::now();
-            let plan = rollcall::plan::build(&desired, &live);
+            let plan = rollcall::plan::build(&desired, &live).unwrap();
             plan_t.push(t.elapsed());
             changes = plan.changes.len();
             let t = Instant::now();

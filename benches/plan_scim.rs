@@ -103,7 +103,7 @@ fn main() {
             requests = connected.providers["idp"].request_count();
             objects = live["idp"].len();
             let t = Instant::now();
-            let plan = rollcall::plan::build(&desired, &live);
+            let plan = rollcall::plan::build(&desired, &live).unwrap();
             plan_t.push(t.elapsed());
             changes = plan.changes.len();
             let t = Instant::now();

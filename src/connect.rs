@@ -9,8 +9,6 @@ use secrecy::SecretString;
 
 use crate::desired::{Endpoint, Platform, SecretRef, TargetConfig};
 use crate::http::Auth;
-use crate::provider::bitbucket_dc::BitbucketDc;
-use crate::provider::scim::Scim;
 use crate::provider::Provider;
 use crate::sandbox::bitbucket_dc as dc_emulator;
 use crate::sandbox::scim as scim_emulator;
@@ -135,21 +133,10 @@ fn provider(
     base: url::Url,
     auth: Option<Auth>,
 ) -> Result<Box<dyn Provider>, ConnectError> {
-    let provider: Box<dyn Provider> = match config.platform {
-        Platform::BitbucketDatacenter => {
-            // The safety rules need the groups of the account rollcall works as.
-            let mut scope = config.scope.clone();
-            scope.member_users.extend(account);
-            Box::new(
-                BitbucketDc::new(&config.name, base, auth, scope, config.notify_new_users)
-                    .map_err(|e| err(&config.name, e.to_string()))?,
-            )
-        }
-        Platform::Scim(profile) => Box::new(
-            Scim::new(&config.name, base, auth, profile.profile()).map_err(|e| err(&config.name, e.to_string()))?,
-        ),
-    };
-    Ok(provider)
+    // The safety rules need the groups of the account rollcall works as.
+    let mut config = config.clone();
+    config.scope.member_users.extend(account);
+    crate::provider::registry::provider(&config, base, auth).map_err(|e| err(&config.name, e))
 }
 
 async fn start_sandbox(
@@ -164,9 +151,10 @@ async fn start_sandbox(
     };
     let text = read_text(path).map_err(|e| state_error(e.to_string()))?;
     // A state file of the other platform would fail on its first field; say what it is.
+    let scim_profile = crate::provider::scim::profile_of(platform);
     {
         let is_scim = scim_emulator::state::is_scim_state(&text);
-        if is_scim != matches!(platform, Platform::Scim(_)) {
+        if is_scim != scim_profile.is_some() {
             let (file, kind) = if is_scim {
                 ("a SCIM sandbox (`kind: scim`)", "scim")
             } else {
@@ -190,8 +178,8 @@ async fn start_sandbox(
         .await
         .map_err(|e| err(target, format!("cannot start the sandbox: {e}")))?;
     let started = |e: std::io::Error| err(target, format!("cannot start the sandbox: {e}"));
-    let emulator = match platform {
-        Platform::BitbucketDatacenter => {
+    let emulator = match scim_profile {
+        None => {
             let state = parse_at(path, &text, DcState::parse).map_err(|e| state_error(e.to_string()))?;
             let shared = dc_emulator::Shared::new(state, token.clone());
             shared
@@ -200,19 +188,19 @@ async fn start_sandbox(
                 .map_err(|e| err(target, e.to_string()))?;
             Emulator::Dc(dc_emulator::serve(shared, listener).await.map_err(started)?)
         }
-        Platform::Scim(profile) => {
+        Some(profile) => {
             let state =
                 parse_at(path, &text, scim_emulator::ScimState::parse).map_err(|e| state_error(e.to_string()))?;
             // The manifest says which dialect the target speaks; a sandbox of another
             // would test the wrong thing.
-            if state.profile != profile {
+            if state.profile.as_str() != profile.name.as_str() {
                 return Err(ConnectError {
                     target: target.to_owned(),
                     message: format!(
                         "the sandbox {} emulates the `{}` profile, but the target sets `profile: {}`",
                         path.display(),
                         state.profile.as_str(),
-                        profile.as_str()
+                        profile.name.as_str()
                     ),
                     hint: Some("make the target's `profile` and the state file's `profile` agree".to_owned()),
                 });

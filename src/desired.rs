@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Kind, ResourceMap};
-use crate::provider::scim::ProfileName;
+use crate::model::{Kind, ResourceMap, Scope};
+pub use crate::platform::Platform;
 
 #[derive(Debug, Clone)]
 pub struct Desired {
@@ -44,6 +44,10 @@ pub struct TargetConfig {
     pub notify_new_users: bool,
     /// What the provider reads beyond the instance-wide lists.
     pub scope: ReadScope,
+    /// The target that creates the users and groups this one's grants and memberships
+    /// name (a directory that feeds a platform without its own groups), if another one
+    /// does: its changes to them are ordered before the changes here that refer to them.
+    pub principals_from: Option<String>,
 }
 
 /// The per-container lists a provider reads. Instance-wide lists (users, groups, global
@@ -51,9 +55,9 @@ pub struct TargetConfig {
 /// so only those the plan can need are read.
 #[derive(Debug, Clone, Default)]
 pub struct ReadScope {
-    /// Projects and, per project, the repositories whose permissions are read: the ones
-    /// the manifest names.
-    pub projects: BTreeMap<String, BTreeSet<String>>,
+    /// The scopes whose grants are read: the ones the manifest's `access` names, so a
+    /// scope the manifest empties is still read and its grants pruned.
+    pub scopes: BTreeSet<Scope>,
     /// Groups whose members are read: the declared ones (matched without regard to case).
     pub member_groups: BTreeSet<String>,
     /// Read the members of every group. Set when groups or users are pruned, so the plan
@@ -61,84 +65,6 @@ pub struct ReadScope {
     pub all_group_members: bool,
     /// Users whose groups are read: the offboarded, whose every membership is removed.
     pub member_users: BTreeSet<String>,
-}
-
-/// What a target is, and with it what it can do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Platform {
-    BitbucketDatacenter,
-    Scim(ProfileName),
-}
-
-/// What the planner needs to know of a platform: which changes exist there at all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Capabilities {
-    /// Users have `active`: an offboarded person is deactivated, not just stripped.
-    pub user_active: bool,
-    /// Deleting a user only deactivates it, so pruning is planned as a deactivation.
-    pub delete_user_deactivates: bool,
-    /// A group can be renamed in place, keeping its members and grants.
-    pub group_rename: bool,
-    /// A user's username can change: an account found by its externalId under another
-    /// username is renamed rather than created again.
-    pub user_rename: bool,
-}
-
-impl Platform {
-    /// The target kind as the manifest and the plan name it.
-    pub fn kind(self) -> &'static str {
-        match self {
-            Platform::BitbucketDatacenter => "bitbucket-datacenter",
-            Platform::Scim(_) => "scim",
-        }
-    }
-
-    /// The kind, with the profile of a SCIM target: `scim/atlassian`.
-    pub fn label(self) -> String {
-        match self {
-            Platform::BitbucketDatacenter => self.kind().to_owned(),
-            Platform::Scim(p) => format!("scim/{}", p.as_str()),
-        }
-    }
-
-    pub fn profile(self) -> Option<ProfileName> {
-        match self {
-            Platform::BitbucketDatacenter => None,
-            Platform::Scim(p) => Some(p),
-        }
-    }
-
-    /// The platform of a kind and profile as a plan file names them.
-    pub fn parse(kind: &str, profile: Option<&str>) -> Option<Platform> {
-        match (kind, profile) {
-            ("bitbucket-datacenter", None) => Some(Platform::BitbucketDatacenter),
-            ("scim", Some(p)) => ProfileName::parse(p).map(Platform::Scim),
-            _ => None,
-        }
-    }
-
-    pub fn capabilities(self) -> Capabilities {
-        match self {
-            // Bitbucket Data Center has no group rename in its REST API, and its users
-            // are deleted, not deactivated, through it.
-            Platform::BitbucketDatacenter => Capabilities {
-                user_active: false,
-                delete_user_deactivates: false,
-                group_rename: false,
-                user_rename: false,
-            },
-            Platform::Scim(p) => {
-                let p = p.profile();
-                Capabilities {
-                    user_active: true,
-                    delete_user_deactivates: p.delete_user_deactivates,
-                    group_rename: p.group_rename,
-                    // SCIM's userName is readWrite (RFC 7643 §4.1.1).
-                    user_rename: true,
-                }
-            }
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,6 +14,7 @@ pub mod http;
 pub mod manifest;
 pub mod model;
 pub mod plan;
+pub mod platform;
 pub mod provider;
 pub mod render;
 pub mod resolve;

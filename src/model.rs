@@ -41,6 +41,71 @@ impl Principal {
     }
 }
 
+/// Where a grant applies: a path of segments from the root of a target (the instance, the
+/// workspace, the organisation), such as `[project PLAT, repo api]`. The root itself is the
+/// empty path. Segment kinds are the platform's own words; nothing outside a provider
+/// interprets them, so any depth and any vocabulary fit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Scope(Vec<Segment>);
+
+/// One step of a scope path: `project` `PLAT`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Segment {
+    pub kind: String,
+    pub name: String,
+}
+
+impl Scope {
+    /// The root of a target: instance-wide (Bitbucket's global permissions).
+    pub fn root() -> Scope {
+        Scope(Vec::new())
+    }
+
+    /// This scope extended by one segment.
+    pub fn child(&self, kind: &str, name: &str) -> Scope {
+        let mut path = self.0.clone();
+        path.push(Segment {
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+        });
+        Scope(path)
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn segments(&self) -> &[Segment] {
+        &self.0
+    }
+
+    /// The segment kinds from the root down: `["project", "repo"]`. A platform declares
+    /// its role words per such path.
+    pub fn kinds(&self) -> Vec<&str> {
+        self.0.iter().map(|s| s.kind.as_str()).collect()
+    }
+
+    /// The name of the segment of this kind, if the path has one.
+    pub fn name_of(&self, kind: &str) -> Option<&str> {
+        self.0.iter().find(|s| s.kind == kind).map(|s| s.name.as_str())
+    }
+}
+
+impl fmt::Display for Scope {
+    /// `global` for the root; otherwise the innermost kind with the whole path, as people
+    /// name it: `project["PLAT"]`, `repo["PLAT/api"]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.last() {
+            None => f.write_str("global"),
+            Some(last) => {
+                let path: Vec<&str> = self.0.iter().map(|s| s.name.as_str()).collect();
+                write!(f, "{}[{}]", last.kind, quote(&path.join("/")))
+            }
+        }
+    }
+}
+
 /// What a resource is, within one target. The variant order is the display order of a
 /// plan: principals first, then what hangs off them.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -56,20 +121,14 @@ pub enum ResourceId {
         group: String,
         user: String,
     },
-    GlobalPermission {
-        principal: Principal,
+    /// What every user of the target has on a scope (Bitbucket's "all users" default of
+    /// a project).
+    Default {
+        scope: Scope,
     },
-    /// The permission every licensed user has on a project.
-    ProjectDefault {
-        project: String,
-    },
-    ProjectPermission {
-        project: String,
-        principal: Principal,
-    },
-    RepoPermission {
-        project: String,
-        repo: String,
+    /// A permission a user or group holds on a scope.
+    Grant {
+        scope: Scope,
         principal: Principal,
     },
 }
@@ -81,10 +140,7 @@ impl ResourceId {
             ResourceId::User { .. } => Kind::Users,
             ResourceId::Group { .. } => Kind::Groups,
             ResourceId::Membership { .. } => Kind::Memberships,
-            ResourceId::GlobalPermission { .. }
-            | ResourceId::ProjectDefault { .. }
-            | ResourceId::ProjectPermission { .. }
-            | ResourceId::RepoPermission { .. } => Kind::Permissions,
+            ResourceId::Grant { .. } | ResourceId::Default { .. } => Kind::Permissions,
         }
     }
 
@@ -94,19 +150,13 @@ impl ResourceId {
             ResourceId::Membership { group, user } => {
                 vec![Principal::Group(group.clone()), Principal::User(user.clone())]
             }
-            ResourceId::GlobalPermission { principal }
-            | ResourceId::ProjectPermission { principal, .. }
-            | ResourceId::RepoPermission { principal, .. } => vec![principal.clone()],
-            ResourceId::User { .. } | ResourceId::Group { .. } | ResourceId::ProjectDefault { .. } => Vec::new(),
+            ResourceId::Grant { principal, .. } => vec![principal.clone()],
+            ResourceId::User { .. } | ResourceId::Group { .. } | ResourceId::Default { .. } => Vec::new(),
         }
     }
 
     /// The same id with user and group names passed through `user` and `group`.
     pub fn map_names(&self, user: &dyn Fn(&str) -> String, group: &dyn Fn(&str) -> String) -> ResourceId {
-        let principal = |p: &Principal| match p {
-            Principal::User(u) => Principal::User(user(u)),
-            Principal::Group(g) => Principal::Group(group(g)),
-        };
         match self {
             ResourceId::User { name } => ResourceId::User { name: user(name) },
             ResourceId::Group { name } => ResourceId::Group { name: group(name) },
@@ -114,37 +164,24 @@ impl ResourceId {
                 group: group(g),
                 user: user(u),
             },
-            ResourceId::GlobalPermission { principal: p } => ResourceId::GlobalPermission {
-                principal: principal(p),
+            ResourceId::Grant { scope, principal } => ResourceId::Grant {
+                scope: scope.clone(),
+                principal: match principal {
+                    Principal::User(u) => Principal::User(user(u)),
+                    Principal::Group(g) => Principal::Group(group(g)),
+                },
             },
-            ResourceId::ProjectDefault { project } => ResourceId::ProjectDefault {
-                project: project.clone(),
-            },
-            ResourceId::ProjectPermission { project, principal: p } => ResourceId::ProjectPermission {
-                project: project.clone(),
-                principal: principal(p),
-            },
-            ResourceId::RepoPermission {
-                project,
-                repo,
-                principal: p,
-            } => ResourceId::RepoPermission {
-                project: project.clone(),
-                repo: repo.clone(),
-                principal: principal(p),
-            },
+            ResourceId::Default { scope } => ResourceId::Default { scope: scope.clone() },
         }
     }
 
     /// The principal that owns this relation for pruning: a membership belongs to its
-    /// group, a grant to its holder. A project default has none.
+    /// group, a grant to its holder. A default has none.
     pub fn owner(&self) -> Option<Principal> {
         match self {
             ResourceId::Membership { group, .. } => Some(Principal::Group(group.clone())),
-            ResourceId::GlobalPermission { principal }
-            | ResourceId::ProjectPermission { principal, .. }
-            | ResourceId::RepoPermission { principal, .. } => Some(principal.clone()),
-            ResourceId::User { .. } | ResourceId::Group { .. } | ResourceId::ProjectDefault { .. } => None,
+            ResourceId::Grant { principal, .. } => Some(principal.clone()),
+            ResourceId::User { .. } | ResourceId::Group { .. } | ResourceId::Default { .. } => None,
         }
     }
 
@@ -153,6 +190,14 @@ impl ResourceId {
         match self {
             ResourceId::User { name } => Some(Principal::User(name.clone())),
             ResourceId::Group { name } => Some(Principal::Group(name.clone())),
+            _ => None,
+        }
+    }
+
+    /// The scope of a grant or default.
+    pub fn scope(&self) -> Option<&Scope> {
+        match self {
+            ResourceId::Grant { scope, .. } | ResourceId::Default { scope } => Some(scope),
             _ => None,
         }
     }
@@ -206,23 +251,8 @@ impl fmt::Display for Address {
             ResourceId::Membership { group, user } => {
                 write!(f, "group[{}].member[{}]", quote(group), quote(user))
             }
-            ResourceId::GlobalPermission { principal } => write!(f, "global.{}", principal.segment()),
-            ResourceId::ProjectDefault { project } => {
-                write!(f, "project[{}].all_users", quote(project))
-            }
-            ResourceId::ProjectPermission { project, principal } => {
-                write!(f, "project[{}].{}", quote(project), principal.segment())
-            }
-            ResourceId::RepoPermission {
-                project,
-                repo,
-                principal,
-            } => write!(
-                f,
-                "repo[{}].{}",
-                quote(&format!("{project}/{repo}")),
-                principal.segment()
-            ),
+            ResourceId::Grant { scope, principal } => write!(f, "{scope}.{}", principal.segment()),
+            ResourceId::Default { scope } => write!(f, "{scope}.all_users"),
         }
     }
 }
@@ -239,20 +269,31 @@ fn quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
 }
 
+/// Named attributes of a group or a membership (a team's `description` or `privacy`, a
+/// member's `role`), as the platform names their values. Only the attributes a platform
+/// declares are ever set, so an empty map means "nothing managed" and diffs as equal.
+pub type Attributes = BTreeMap<String, String>;
+
 /// The value of one resource: the attributes rollcall manages on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Resource {
     User(UserAttrs),
-    Group,
-    Membership,
+    Group {
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        attributes: Attributes,
+    },
+    Membership {
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        attributes: Attributes,
+    },
     /// A granted permission, by the platform's own name.
     Permission {
         permission: String,
     },
-    /// The all-users default of a project: the platform's permission name, or `None`
+    /// The default every user has on a scope: the platform's permission name, or `None`
     /// for no default access.
-    ProjectDefault {
+    Default {
         permission: Option<String>,
     },
 }
@@ -289,30 +330,50 @@ impl UserAttrs {
 }
 
 impl Resource {
+    /// A group with no managed attributes.
+    pub fn group() -> Resource {
+        Resource::Group {
+            attributes: Attributes::new(),
+        }
+    }
+
+    /// A membership with no managed attributes.
+    pub fn membership() -> Resource {
+        Resource::Membership {
+            attributes: Attributes::new(),
+        }
+    }
+
     /// The attributes as name/value pairs, in a fixed order, for attribute-level diffs.
-    pub fn attributes(&self) -> Vec<(&'static str, String)> {
+    pub fn attributes(&self) -> Vec<(String, String)> {
+        let pair = |k: &str, v: String| (k.to_owned(), v);
         match self {
             Resource::User(u) => {
-                let mut out = vec![("display_name", u.display_name.clone()), ("email", u.email.clone())];
+                let mut out = vec![
+                    pair("display_name", u.display_name.clone()),
+                    pair("email", u.email.clone()),
+                ];
                 if let Some(id) = &u.external_id {
-                    out.push(("external_id", id.clone()));
+                    out.push(pair("external_id", id.clone()));
                 }
                 if let Some(active) = u.active {
-                    out.push(("active", active.to_string()));
+                    out.push(pair("active", active.to_string()));
                 }
                 out
             }
-            Resource::Group | Resource::Membership => Vec::new(),
-            Resource::Permission { permission } => vec![("permission", permission.clone())],
-            Resource::ProjectDefault { permission } => {
-                vec![("permission", permission.clone().unwrap_or_else(|| "none".to_owned()))]
+            Resource::Group { attributes } | Resource::Membership { attributes } => {
+                attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+            }
+            Resource::Permission { permission } => vec![pair("permission", permission.clone())],
+            Resource::Default { permission } => {
+                vec![pair(
+                    "permission",
+                    permission.clone().unwrap_or_else(|| "none".to_owned()),
+                )]
             }
         }
     }
 }
-
-/// Bitbucket Data Center's global permissions that make a user an administrator.
-pub const ADMIN_PERMISSIONS: [&str; 2] = ["ADMIN", "SYS_ADMIN"];
 
 /// A set of resources keyed by address; both desired and live state take this shape, so
 /// the diff is a merge of two sorted maps.

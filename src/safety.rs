@@ -4,9 +4,11 @@
 //! of a plan a rule objects to.
 //!
 //! - protected principals are never touched, nor anything they hold or belong to;
-//! - the account rollcall works as is never deleted, and its global permission never
-//!   lowered (on Bitbucket Data Center, losing LICENSED_USER is losing the licence);
-//! - at least `min_admins` users keep ADMIN or SYS_ADMIN, directly or through a group;
+//! - the account rollcall works as is never deleted, and its permission at the root
+//!   scope never lowered (on Bitbucket Data Center, losing LICENSED_USER is losing the
+//!   licence);
+//! - at least `min_admins` users keep what their platform calls administrator (ADMIN or
+//!   SYS_ADMIN on Bitbucket Data Center), directly or through a group;
 //! - delete limits: at most `max_deletes` in one plan, and at most `max_delete_percent`
 //!   of the live objects of a kind on a target once `min_existing` of them exist. Only
 //!   these can be waived, by `--allow-deletes N` after review.
@@ -18,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::desired::Policy;
 use crate::model::{Address, Kind, Principal, Resource, ResourceId, ResourceMap, Spellings};
 use crate::plan::{Action, Change};
+use crate::platform::Platform;
 
 /// Which rule refused a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -65,6 +68,8 @@ pub fn count_existing(live: &BTreeMap<String, ResourceMap>) -> Existing {
 /// What the rules look at besides the changes.
 pub struct Context<'a> {
     pub policy: &'a Policy,
+    /// The platform of each target: what its permissions rank and who is an administrator.
+    pub platforms: &'a BTreeMap<String, Platform>,
     /// The account each target's token belongs to, where known.
     pub accounts: &'a BTreeMap<String, String>,
     /// Live state per target, as read just now.
@@ -94,10 +99,13 @@ pub fn check(changes: &[Change], cx: &Context<'_>) -> Vec<Refusal> {
         let before = spellings.respell(live);
         let (after, cascade) = project(&before, &mine);
         out.extend(protected_in_cascade(&cascade, cx.policy));
+        let Some(&platform) = cx.platforms.get(target) else {
+            continue; // not a target of the plan: nothing of it changes
+        };
         if let Some(account) = cx.accounts.get(target) {
-            out.extend(own_account(target, account, &mine, &before, &after));
+            out.extend(own_account(platform, target, account, &mine, &before, &after));
         }
-        out.extend(min_admins(target, cx.policy.min_admins, &before, &after));
+        out.extend(min_admins(platform, target, cx.policy.min_admins, &before, &after));
     }
     out.extend(delete_limits(changes, cx));
     out
@@ -171,6 +179,7 @@ fn foreign_accounts(changes: &[Change]) -> Vec<Refusal> {
 }
 
 fn own_account(
+    platform: Platform,
     target: &str,
     account: &str,
     changes: &[&Change],
@@ -196,14 +205,14 @@ fn own_account(
             });
         }
     }
-    let (was, will) = (global_level(before, &me), global_level(after, &me));
+    let (was, will) = (root_rank(platform, before, &me), root_rank(platform, after, &me));
     if out.is_empty() && will < was {
         out.push(Refusal {
             rule: Rule::OwnAccount,
             message: format!(
                 "the plan lowers the global permission of `{account}`, the account rollcall works as on `{target}`, from {} to {}",
-                level_name(was),
-                level_name(will)
+                platform.root_level(was),
+                platform.root_level(will)
             ),
             hint: None,
         });
@@ -211,13 +220,20 @@ fn own_account(
     out
 }
 
-fn min_admins(target: &str, min: usize, before: &ResourceMap, after: &ResourceMap) -> Option<Refusal> {
-    let (was, will) = (admins(before).len(), admins(after).len());
+fn min_admins(
+    platform: Platform,
+    target: &str,
+    min: usize,
+    before: &ResourceMap,
+    after: &ResourceMap,
+) -> Option<Refusal> {
+    let (was, will) = (admins(platform, before).len(), admins(platform, after).len());
     (will < min && will < was).then(|| Refusal {
         rule: Rule::MinAdmins,
         message: format!(
-            "the plan leaves {will} user{} with ADMIN or SYS_ADMIN on `{target}` (now {was}); policy.min_admins is {min}",
-            if will == 1 { "" } else { "s" }
+            "the plan leaves {will} user{} with {} on `{target}` (now {was}); policy.min_admins is {min}",
+            if will == 1 { "" } else { "s" },
+            platform.admin_names()
         ),
         hint: None,
     })
@@ -339,22 +355,9 @@ fn protected_in_cascade(cascade: &[(Address, Address)], policy: &Policy) -> Vec<
         .collect()
 }
 
-/// Bitbucket Data Center's global permissions, weakest first; 0 is none.
-const LEVELS: [&str; 4] = ["LICENSED_USER", "PROJECT_CREATE", "ADMIN", "SYS_ADMIN"];
-
-fn rank(permission: &str) -> usize {
-    LEVELS.iter().position(|l| *l == permission).map_or(0, |i| i + 1)
-}
-
-fn level_name(rank: usize) -> &'static str {
-    rank.checked_sub(1)
-        .and_then(|i| LEVELS.get(i))
-        .copied()
-        .unwrap_or("none")
-}
-
-/// A user's global level: the highest of their own grant and their groups' grants.
-fn global_level(state: &ResourceMap, user: &str) -> usize {
+/// A user's rank at the root scope: the highest of their own grant and their groups'
+/// grants, as the platform ranks its permissions (0 for none).
+fn root_rank(platform: Platform, state: &ResourceMap, user: &str) -> usize {
     let groups: BTreeSet<String> = state
         .keys()
         .filter_map(|a| match &a.id {
@@ -365,12 +368,12 @@ fn global_level(state: &ResourceMap, user: &str) -> usize {
     state
         .iter()
         .filter_map(|(a, r)| match (&a.id, r) {
-            (ResourceId::GlobalPermission { principal }, Resource::Permission { permission }) => {
+            (ResourceId::Grant { scope, principal }, Resource::Permission { permission }) if scope.is_root() => {
                 let holds = match principal {
                     Principal::User(u) => u.to_lowercase() == user,
                     Principal::Group(g) => groups.contains(&g.to_lowercase()),
                 };
-                holds.then(|| rank(permission))
+                holds.then(|| platform.root_rank(permission))
             }
             _ => None,
         })
@@ -378,13 +381,13 @@ fn global_level(state: &ResourceMap, user: &str) -> usize {
         .unwrap_or(0)
 }
 
-/// Users holding ADMIN or SYS_ADMIN, directly or through a group (lower-cased).
-fn admins(state: &ResourceMap) -> BTreeSet<String> {
+/// Users the platform counts as administrators, directly or through a group (lower-cased).
+fn admins(platform: Platform, state: &ResourceMap) -> BTreeSet<String> {
     let mut users = BTreeSet::new();
     let mut groups = BTreeSet::new();
     for (a, r) in state {
-        if let (ResourceId::GlobalPermission { principal }, Resource::Permission { permission }) = (&a.id, r) {
-            if crate::model::ADMIN_PERMISSIONS.contains(&permission.as_str()) {
+        if let (ResourceId::Grant { scope, principal }, Resource::Permission { permission }) = (&a.id, r) {
+            if platform.is_admin(scope, permission) {
                 match principal {
                     Principal::User(u) => users.insert(u.to_lowercase()),
                     Principal::Group(g) => groups.insert(g.to_lowercase()),
@@ -460,18 +463,24 @@ mod tests {
         )
     }
     fn group(n: &str) -> (Address, Resource) {
-        (Address::new(T, ResourceId::Group { name: n.into() }), Resource::Group)
+        (Address::new(T, ResourceId::Group { name: n.into() }), Resource::group())
     }
     fn member(g: &str, u: &str) -> (Address, Resource) {
         let id = ResourceId::Membership {
             group: g.into(),
             user: u.into(),
         };
-        (Address::new(T, id), Resource::Membership)
+        (Address::new(T, id), Resource::membership())
     }
     fn global(p: Principal, perm: &str) -> (Address, Resource) {
         (
-            Address::new(T, ResourceId::GlobalPermission { principal: p }),
+            Address::new(
+                T,
+                ResourceId::Grant {
+                    scope: crate::model::Scope::root(),
+                    principal: p,
+                },
+            ),
             Resource::Permission {
                 permission: perm.into(),
             },
@@ -502,6 +511,7 @@ mod tests {
 
     struct World {
         policy: Policy,
+        platforms: BTreeMap<String, Platform>,
         accounts: BTreeMap<String, String>,
         live: BTreeMap<String, ResourceMap>,
         allow: Option<usize>,
@@ -514,6 +524,7 @@ mod tests {
                     min_admins: 1,
                     ..Policy::default()
                 },
+                platforms: BTreeMap::from([(T.to_owned(), crate::provider::bitbucket_dc::PLATFORM)]),
                 accounts: BTreeMap::new(),
                 live: BTreeMap::from([(T.to_owned(), objects.into_iter().collect())]),
                 allow: None,
@@ -523,6 +534,7 @@ mod tests {
             let existing = count_existing(&self.live);
             let cx = Context {
                 policy: &self.policy,
+                platforms: &self.platforms,
                 accounts: &self.accounts,
                 live: &self.live,
                 existing: &existing,
@@ -584,6 +596,7 @@ mod tests {
         let existing = count_existing(&w.live);
         let cx = Context {
             policy: &w.policy,
+            platforms: &w.platforms,
             accounts: &w.accounts,
             live: &w.live,
             existing: &existing,

@@ -141,7 +141,7 @@ fn check_manifest_dir(dir: &Path) -> bool {
         Ok(desired) if problems.is_empty() => {
             // A manifest that resolves plans (against no live objects) into a plan that
             // saves and reads back unchanged.
-            let plan = rollcall::plan::build(&desired, &BTreeMap::new());
+            let plan = rollcall::plan::build(&desired, &BTreeMap::new()).unwrap();
             check_accepted_plan(&plan);
             true
         }
@@ -963,10 +963,10 @@ fn json_value() -> BoxedStrategy<Value> {
             "group",
             "membership",
             "permission",
-            "global_permission",
-            "project_default",
-            "project_permission",
-            "repo_permission",
+            "grant",
+            "default",
+            "project",
+            "repo",
             "bitbucket",
             "bitbucket-datacenter",
             "protected",
@@ -1042,17 +1042,24 @@ fn resource_id() -> impl Strategy<Value = Value> {
         name.clone().prop_map(|n| json!({ "type": "user", "name": n })),
         name.clone().prop_map(|n| json!({ "type": "group", "name": n })),
         (name.clone(), name.clone()).prop_map(|(g, u)| json!({ "type": "membership", "group": g, "user": u })),
-        principal
-            .clone()
-            .prop_map(|p| json!({ "type": "global_permission", "principal": p })),
-        name.clone()
-            .prop_map(|p| json!({ "type": "project_default", "project": p })),
-        (name.clone(), principal.clone())
-            .prop_map(|(p, pr)| json!({ "type": "project_permission", "project": p, "principal": pr })),
-        (name.clone(), name, principal)
-            .prop_map(|(p, r, pr)| json!({ "type": "repo_permission", "project": p, "repo": r, "principal": pr })),
+        (scope(name.clone()), principal).prop_map(|(s, p)| json!({ "type": "grant", "scope": s, "principal": p })),
+        scope(name).prop_map(|s| json!({ "type": "default", "scope": s })),
         json_value(),
     ]
+}
+
+/// A scope path: mostly Bitbucket's (none, a project, a project's repository), sometimes
+/// a segment of another kind or depth.
+fn scope(name: impl Strategy<Value = String> + Clone) -> impl Strategy<Value = Value> {
+    let kind = prop_oneof![3 => select(vec!["project", "repo"]).prop_map(str::to_owned), 1 => "[a-z]{0,8}"];
+    proptest::collection::vec((kind, name), 0..4).prop_map(|segments| {
+        Value::Array(
+            segments
+                .into_iter()
+                .map(|(kind, name)| json!({ "kind": kind, "name": name }))
+                .collect(),
+        )
+    })
 }
 
 fn resource_value() -> impl Strategy<Value = Value> {
@@ -1063,7 +1070,9 @@ fn resource_value() -> impl Strategy<Value = Value> {
         Just(json!({ "type": "membership" })),
         text.clone()
             .prop_map(|p| json!({ "type": "permission", "permission": p })),
-        proptest::option::of(text).prop_map(|p| json!({ "type": "project_default", "permission": p })),
+        proptest::option::of(text).prop_map(|p| json!({ "type": "default", "permission": p })),
+        Just(json!({ "type": "group", "attributes": { "description": "x" } })),
+        Just(json!({ "type": "membership", "attributes": { "role": "maintainer" } })),
         Just(Value::Null),
         json_value(),
     ]

@@ -72,7 +72,7 @@ struct Schedule {
 /// members needs; when it runs, members whose own dependencies failed are dropped from
 /// the batch and reported as skipped, so one failure never holds back unrelated work.
 fn schedule(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> Schedule {
-    let change_graph = graph::build(&plan.changes);
+    let change_graph = graph::build(&plan.changes, &plan.targets);
     let needs: Vec<Vec<usize>> = (0..plan.changes.len())
         .map(|i| {
             let mut n: Vec<usize> = change_graph

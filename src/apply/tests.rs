@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::model::{Resource, ResourceId, ResourceMap};
-use crate::plan::Action;
+use crate::plan::{Action, PlannedTarget};
 use crate::provider::{BoxFuture, ProviderError};
 
 /// What a test provider saw: each `apply` call's batch in the order the calls began,
@@ -188,7 +188,8 @@ fn member(group: &str, user: &str) -> Address {
 fn global(user: &str) -> Address {
     Address::new(
         "bb",
-        ResourceId::GlobalPermission {
+        ResourceId::Grant {
+            scope: crate::model::Scope::root(),
             principal: crate::model::Principal::User(user.into()),
         },
     )
@@ -200,11 +201,11 @@ fn on(target: &str, mut at: Address) -> Address {
 
 fn create(at: &Address) -> Change {
     let after = match at.id {
-        ResourceId::GlobalPermission { .. } => Resource::Permission {
+        ResourceId::Grant { .. } => Resource::Permission {
             permission: "LICENSED_USER".into(),
         },
-        ResourceId::Membership { .. } => Resource::Membership,
-        _ => Resource::Group,
+        ResourceId::Membership { .. } => Resource::membership(),
+        _ => Resource::group(),
     };
     Change {
         address: at.clone(),
@@ -219,7 +220,7 @@ fn create(at: &Address) -> Change {
 fn delete(at: &Address) -> Change {
     Change {
         action: Action::Delete,
-        before: Some(Resource::Group),
+        before: Some(Resource::group()),
         after: None,
         ..create(at)
     }
@@ -234,10 +235,41 @@ fn admin(at: &Address) -> Change {
     }
 }
 
-/// A plan as `plan` makes it: the changes in dependency order.
+/// A plan as `plan` makes it: the changes in dependency order, on Bitbucket Data
+/// Center targets (whose administrator grants go before removals).
 fn plan(changes: Vec<Change>) -> Plan {
+    plan_on(changes, &[])
+}
+
+/// A plan whose targets take their principals from others: `(target, from)` pairs.
+fn plan_on(changes: Vec<Change>, links: &[(&str, &str)]) -> Plan {
+    let names: BTreeSet<String> = changes.iter().map(|c| c.address.target.clone()).collect();
+    let targets: Vec<PlannedTarget> = names
+        .into_iter()
+        .map(|name| {
+            let from = links.iter().find(|(t, _)| *t == name).map(|(_, f)| (*f).to_owned());
+            let config = crate::desired::TargetConfig {
+                name: name.clone(),
+                platform: crate::provider::bitbucket_dc::PLATFORM,
+                endpoint: crate::desired::Endpoint::Sandbox("state.yaml".into()),
+                url: "sandbox:state.yaml".into(),
+                auth: None,
+                account: None,
+                notify_new_users: false,
+                scope: crate::desired::ReadScope::default(),
+                principals_from: from,
+            };
+            PlannedTarget {
+                name,
+                endpoint: config.url.clone(),
+                account: None,
+                config,
+            }
+        })
+        .collect();
     Plan {
-        changes: graph::order(changes),
+        changes: graph::order(changes, &targets).unwrap_or_default(),
+        targets,
         ..Plan::default()
     }
 }
@@ -414,7 +446,7 @@ async fn no_change_is_applied_before_a_change_it_depends_on() {
     let events = probe.events();
     let call_of = |at: &Address| calls.iter().position(|c| c.contains(at)).unwrap();
     let at = |e: Event| events.iter().position(|&x| x == e).unwrap();
-    let edges = graph::build(&p.changes);
+    let edges = graph::build(&p.changes, &p.targets);
     assert!(edges.edge_count() > 15, "a plan with real dependencies");
     for e in edges.raw_edges() {
         let (before, after) = (&p.changes[e.source().index()], &p.changes[e.target().index()]);
@@ -649,4 +681,39 @@ async fn the_report_counts_each_outcome() {
     let report = run_all(&Plan::default(), &providers(vec![bb]), 2).await;
     assert!(report.outcomes.is_empty());
     assert!(report.succeeded());
+}
+
+#[tokio::test]
+async fn a_failure_on_one_target_skips_what_waits_for_it_on_another() {
+    let (directory, directory_probe) = Fake::new("directory");
+    let directory = directory.failing(&[on("directory", group("devs"))]);
+    let (code, code_probe) = Fake::new("code");
+    let grant = Address::new(
+        "code",
+        ResourceId::Grant {
+            scope: crate::model::Scope::root().child("project", "P"),
+            principal: crate::model::Principal::Group("devs".into()),
+        },
+    );
+    let p = plan_on(
+        vec![
+            create(&on("directory", group("devs"))),
+            create(&grant),
+            create(&on("code", user("bob"))),
+        ],
+        &[("code", "directory")],
+    );
+    let report = run_all(&p, &providers(vec![directory, code]), 2).await;
+    assert_eq!(
+        outcome(&report, &on("directory", group("devs"))),
+        &failed(&on("directory", group("devs")))
+    );
+    assert_eq!(outcome(&report, &grant), &skipped(&on("directory", group("devs"))));
+    assert_eq!(outcome(&report, &on("code", user("bob"))), &Outcome::Applied);
+    assert_eq!(directory_probe.calls(), vec![vec![on("directory", group("devs"))]]);
+    assert_eq!(
+        code_probe.calls(),
+        vec![vec![on("code", user("bob"))]],
+        "the grant was never sent"
+    );
 }

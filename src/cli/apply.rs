@@ -161,7 +161,7 @@ async fn prepare(args: &Args, saved: bool) -> Result<Option<(Plan, Connected, St
 async fn from_manifests(args: &Args) -> Result<(Plan, Connected, String), CliError> {
     let desired = super::load(&args.path)?;
     let (connected, live) = super::read_live_for(&desired).await?;
-    let mut plan = crate::plan::build(&desired, &live);
+    let mut plan = crate::plan::build(&desired, &live)?;
     plan.review(&connected.accounts, &live, args.allow.allow_deletes);
     anstream::print!("{}", text::render(&plan));
     if !plan.refusals.is_empty() {

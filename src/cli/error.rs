@@ -143,3 +143,10 @@ impl From<crate::connect::ConnectError> for CliError {
         }
     }
 }
+
+impl From<crate::plan::graph::Cycle> for CliError {
+    fn from(e: crate::plan::graph::Cycle) -> Self {
+        CliError::new(format!("cannot order the plan: {e}"))
+            .hint("no order can run these changes; this is a defect in rollcall's ordering rules or in how the manifests' targets name each other: please report it with the plan")
+    }
+}

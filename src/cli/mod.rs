@@ -125,23 +125,13 @@ pub struct AllowDeletes {
 
 /// What to check when reading a target of this platform failed this way.
 fn read_hint(platform: crate::desired::Platform, e: &crate::provider::ProviderError) -> Option<&'static str> {
-    use crate::desired::Platform;
     let crate::provider::ProviderError::Http(e) = e else {
         return None;
     };
-    match (platform, e.status?) {
-        (Platform::BitbucketDatacenter, 401 | 403) => {
-            Some("check that the target's token is valid and belongs to an account with ADMIN or SYS_ADMIN")
-        }
-        (Platform::BitbucketDatacenter, 404) => Some(
-            "a project or repository named in `access` may not exist on the target: create it there first, or fix the key",
-        ),
-        (Platform::Scim(_), 401 | 403) => Some(
-            "check that the target's token is a valid SCIM bearer token for this service (for Atlassian, the directory's API key)",
-        ),
-        (Platform::Scim(_), 404) => Some(
-            "check the target's url: it is the SCIM base URL, to which /Users and /Groups are appended (for Atlassian, https://api.atlassian.com/scim/directory/DIRECTORY_ID)",
-        ),
+    let hints = &platform.spec().hints;
+    match e.status? {
+        401 | 403 => Some(hints.unauthorized),
+        404 => Some(hints.not_found),
         _ => None,
     }
 }

@@ -36,7 +36,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     let (connected, live) = super::read_live_for(&desired).await?;
     let accounts = connected.accounts.clone();
     connected.shutdown().await;
-    let mut plan = crate::plan::build(&desired, &live);
+    let mut plan = crate::plan::build(&desired, &live)?;
     plan.review(&accounts, &live, args.allow.allow_deletes);
     if let Some(path) = &args.out {
         // Paths in the file are relative to it, so it can be applied from anywhere.

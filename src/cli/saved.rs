@@ -139,7 +139,7 @@ pub async fn check(
             .collect();
         return refuse(connected, reasons, hint).await;
     }
-    let mut fresh = crate::plan::build(&desired, &live);
+    let mut fresh = crate::plan::build(&desired, &live)?;
     fresh.base = saved.plan.base.clone();
     fresh.file_digest = saved.plan.file_digest.clone();
     let differences = verify::against_fresh(&saved.plan, &fresh);

@@ -52,19 +52,20 @@ pub struct RawFile {
 #[schemars(example = json!({"kind": "bitbucket-datacenter", "url": "https://git.example.com", "auth": {"token": "${env:BITBUCKET_TOKEN}", "account": "svc-rollcall"}}))]
 #[schemars(rename = "Target")]
 pub struct RawTarget {
-    #[schemars(with = "TargetKind")]
-    pub kind: Spanned<TargetKind>,
+    /// The platform: one of the kinds the provider registry lists.
+    #[schemars(schema_with = "target_kind_schema")]
+    pub kind: Spanned<String>,
     /// Base URL of the instance (`https://git.example.com`), or `sandbox:PATH` to run the
     /// built-in emulator seeded from the state file at PATH (relative to the manifest
     /// directory). Plain `http://` is accepted for loopback addresses only.
     #[schemars(with = "String", example = &"https://git.example.com")]
     pub url: Spanned<String>,
-    /// For `kind: scim`: the SCIM dialect the service speaks, `rfc` (default) or
-    /// `atlassian`. With `atlassian`, `url` is the directory's base URL,
+    /// For kinds with dialects (`scim`): the dialect the service speaks, `rfc` (default)
+    /// or `atlassian`. With `atlassian`, `url` is the directory's base URL,
     /// `https://api.atlassian.com/scim/directory/DIRECTORY_ID`.
     #[serde(default)]
-    #[schemars(with = "Option<crate::provider::scim::ProfileName>")]
-    pub profile: Option<Spanned<crate::provider::scim::ProfileName>>,
+    #[schemars(schema_with = "profile_schema")]
+    pub profile: Option<Spanned<String>>,
     /// How to authenticate. Not needed for a `sandbox:` URL.
     #[serde(default)]
     pub auth: Option<RawAuth>,
@@ -77,16 +78,29 @@ pub struct RawTarget {
     pub notify_new_users: Option<Spanned<bool>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-pub enum TargetKind {
-    /// Bitbucket Data Center (or Server) through its REST API 1.0.
-    #[serde(rename = "bitbucket-datacenter")]
-    BitbucketDatacenter,
-    /// Any SCIM 2.0 service (RFC 7643/7644), Atlassian's user provisioning included:
-    /// users and groups with their members. `url` is the SCIM base URL, to which
-    /// `/Users` and `/Groups` are appended.
-    #[serde(rename = "scim")]
-    Scim,
+/// The `kind` values: every kind in the provider registry, described by its platform.
+fn target_kind_schema(_: &mut SchemaGenerator) -> Schema {
+    let kinds: Vec<serde_json::Value> = crate::provider::registry::kinds()
+        .into_iter()
+        .map(|kind| {
+            let summary = crate::provider::registry::find(kind, None).map_or("", |p| p.spec().summary);
+            json!({ "const": kind, "description": summary })
+        })
+        .collect();
+    json_schema!({ "type": "string", "oneOf": kinds })
+}
+
+/// The `profile` values: every profile of a kind in the provider registry, described.
+fn profile_schema(_: &mut SchemaGenerator) -> Schema {
+    let profiles: Vec<serde_json::Value> = crate::provider::registry::PLATFORMS
+        .iter()
+        .filter_map(|r| {
+            let name = r.platform.profile()?;
+            let about = format!("`{}`: {}", r.platform.kind(), r.platform.spec().profile_summary);
+            Some(json!({ "const": name, "description": about }))
+        })
+        .collect();
+    json_schema!({ "anyOf": [{ "type": "string", "oneOf": profiles }, { "type": "null" }] })
 }
 
 /// HTTP access token as `Authorization: Bearer`, or with `username` as Basic auth. A SCIM
@@ -142,6 +156,9 @@ pub struct RawUser {
 #[schemars(example = json!({"description": "Platform engineers", "members": ["alice", "bob"]}))]
 #[schemars(rename = "Group")]
 pub struct RawGroup {
+    /// What the group is for. Set on the targets whose platform stores a group
+    /// description; elsewhere (Bitbucket Data Center and SCIM groups have none) it is a
+    /// note for people reading the manifest.
     #[serde(default)]
     pub description: Option<String>,
     /// The group's previous name, when it was renamed: the live group of that name

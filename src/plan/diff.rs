@@ -9,17 +9,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::desired::{Capabilities, Desired, Platform};
+use crate::desired::{Desired, Platform};
 use crate::model::{Address, Principal, Resource, ResourceId, ResourceMap, Spellings, UserAttrs};
 use crate::plan::{Action, Change, Unmanaged};
 
 /// The unordered changes and unmanaged objects for one target.
 pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<Change>, Vec<Unmanaged>) {
-    let config = desired.targets.get(target);
-    let platform = config.map_or(Platform::BitbucketDatacenter, |t| t.platform);
-    let caps = platform.capabilities();
+    let Some(platform) = desired.targets.get(target).map(|t| t.platform) else {
+        return (Vec::new(), Vec::new()); // not a target of these manifests: nothing to plan
+    };
     let live = canonical_names(target, desired, live);
-    let renames = Renames::plan(target, desired, &live, caps);
+    let renames = Renames::plan(target, desired, &live, platform);
     let mut changes = renames.in_place(target, &live, desired);
     let renamed: BTreeSet<Address> = changes.iter().map(|c| c.address.clone()).collect();
     let live = &renames.carried(&live);
@@ -130,7 +130,7 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
                 current: current.clone(),
             }),
             // Deleting only deactivates here: plan what really happens.
-            Resource::User(attrs) if caps.delete_user_deactivates => {
+            Resource::User(attrs) if platform.users().delete_deactivates => {
                 if !attrs.is_inactive() {
                     removed_principals.insert(principal, "deactivated".to_owned());
                     changes.push(Change {
@@ -201,16 +201,16 @@ pub(crate) struct Renames {
 }
 
 impl Renames {
-    pub(crate) fn plan(target: &str, desired: &Desired, live: &ResourceMap, caps: Capabilities) -> Renames {
+    pub(crate) fn plan(target: &str, desired: &Desired, live: &ResourceMap, platform: Platform) -> Renames {
         let mut out = Renames {
             in_place: BTreeMap::new(),
             replaced: BTreeMap::new(),
             users: BTreeMap::new(),
         };
-        if caps.user_rename {
+        if platform.users().rename {
             out.users = user_renames(target, desired, live);
         }
-        let can_rename = caps.group_rename;
+        let can_rename = platform.groups().rename;
         let exists = |name: &str| live.contains_key(&Address::new(target, ResourceId::Group { name: name.to_owned() }));
         for (old, new) in desired.renames.get(target).into_iter().flatten() {
             if !exists(old) {
@@ -258,14 +258,18 @@ impl Renames {
 
     /// The changes that rename in place: groups, and users with whatever else differs.
     fn in_place(&self, target: &str, live: &ResourceMap, desired: &Desired) -> Vec<Change> {
-        let groups = self.in_place.iter().map(|(old, new)| Change {
-            address: Address::new(target, ResourceId::Group { name: new.clone() }),
-            action: Action::Update,
-            before: Some(Resource::Group),
-            after: Some(Resource::Group),
-            reason: Some(format!("renamed from `{old}`")),
-            renamed_from: Some(old.clone()),
-            renamed_to: None,
+        let groups = self.in_place.iter().map(|(old, new)| {
+            let address = Address::new(target, ResourceId::Group { name: new.clone() });
+            let before = live.get(&Address::new(target, ResourceId::Group { name: old.clone() }));
+            Change {
+                before: Some(before.cloned().unwrap_or_else(Resource::group)),
+                after: Some(desired.resources.get(&address).cloned().unwrap_or_else(Resource::group)),
+                address,
+                action: Action::Update,
+                reason: Some(format!("renamed from `{old}`")),
+                renamed_from: Some(old.clone()),
+                renamed_to: None,
+            }
         });
         let users = self.users.iter().filter_map(|(old, new)| {
             let address = Address::new(target, ResourceId::User { name: new.clone() });
@@ -372,7 +376,7 @@ fn activation(before: &Resource, after: &Resource) -> Option<String> {
 /// inactive).
 pub(crate) fn is_absent(r: &Resource) -> bool {
     match r {
-        Resource::ProjectDefault { permission } => permission.is_none(),
+        Resource::Default { permission } => permission.is_none(),
         Resource::User(u) => u.is_inactive(),
         _ => false,
     }
@@ -408,7 +412,7 @@ mod tests {
 
     use super::*;
     use crate::desired::Policy;
-    use crate::model::{Kind, UserAttrs};
+    use crate::model::{Kind, Scope, UserAttrs};
 
     fn user(name: &str) -> (Address, Resource) {
         let attrs = UserAttrs::new(name.to_uppercase(), format!("{name}@example.com"));
@@ -420,7 +424,7 @@ mod tests {
     fn group(name: &str) -> (Address, Resource) {
         (
             Address::new("bb", ResourceId::Group { name: name.into() }),
-            Resource::Group,
+            Resource::group(),
         )
     }
     fn member(group: &str, user: &str) -> (Address, Resource) {
@@ -428,11 +432,11 @@ mod tests {
             group: group.into(),
             user: user.into(),
         };
-        (Address::new("bb", id), Resource::Membership)
+        (Address::new("bb", id), Resource::membership())
     }
     fn grant(principal: Principal, permission: &str) -> (Address, Resource) {
-        let id = ResourceId::ProjectPermission {
-            project: "P".into(),
+        let id = ResourceId::Grant {
+            scope: Scope::root().child("project", "P"),
             principal,
         };
         (
@@ -443,17 +447,19 @@ mod tests {
         )
     }
     fn default(permission: Option<&str>) -> (Address, Resource) {
-        let id = ResourceId::ProjectDefault { project: "P".into() };
+        let id = ResourceId::Default {
+            scope: Scope::root().child("project", "P"),
+        };
         (
             Address::new("bb", id),
-            Resource::ProjectDefault {
+            Resource::Default {
                 permission: permission.map(str::to_owned),
             },
         )
     }
 
     fn desired(resources: Vec<(Address, Resource)>, prune: &[Kind], offboarded: &[&str]) -> Desired {
-        Desired {
+        let d = Desired {
             targets: BTreeMap::new(),
             resources: resources.into_iter().collect(),
             offboarded: BTreeMap::from([("bb".to_owned(), offboarded.iter().map(|s| (*s).to_owned()).collect())]),
@@ -465,7 +471,8 @@ mod tests {
             manifest_digest: String::new(),
             manifest_dir: std::path::PathBuf::new(),
             protect_undeclared: BTreeSet::new(),
-        }
+        };
+        on(crate::provider::bitbucket_dc::PLATFORM, d)
     }
 
     fn show(changes: &[Change]) -> Vec<String> {
@@ -591,6 +598,7 @@ mod tests {
             account: None,
             notify_new_users: false,
             scope: crate::desired::ReadScope::default(),
+            principals_from: None,
         };
         d.targets.insert("bb".into(), config);
         d
@@ -612,13 +620,12 @@ mod tests {
 
     #[test]
     fn a_rename_is_made_in_place_where_the_platform_renames_groups() {
-        use crate::provider::scim::ProfileName;
         let d = desired(
             vec![group("guild"), member("guild", "ann"), user("ann")],
             &[Kind::Memberships],
             &[],
         );
-        let d = on(Platform::Scim(ProfileName::Rfc), renamed(d, "team", "guild"));
+        let d = on(crate::provider::scim::RFC_PLATFORM, renamed(d, "team", "guild"));
         let live: ResourceMap = vec![
             user("ann"),
             user("bob"),
@@ -650,9 +657,11 @@ mod tests {
         let live: ResourceMap = vec![user("ann"), group("team"), member("team", "ann")]
             .into_iter()
             .collect();
-        let (changes, unmanaged) = diff_target("bb", &d, &live);
+        let (_, unmanaged) = diff_target("bb", &d, &live);
         assert!(unmanaged.is_empty(), "the old group is not left behind, pruning or not");
-        let ordered: Vec<String> = crate::plan::graph::order(changes)
+        let ordered: Vec<String> = crate::plan::build(&d, &BTreeMap::from([("bb".to_owned(), live.clone())]))
+            .map(|p| p.changes)
+            .unwrap_or_default()
             .iter()
             .map(|c| format!("{} {}", c.action.symbol(), c.address))
             .collect();
@@ -702,14 +711,14 @@ mod tests {
 
     #[test]
     fn a_rename_onto_an_existing_group_moves_the_members_before_removing_the_old() {
-        use crate::provider::scim::ProfileName;
         let d = desired(vec![group("guild"), member("guild", "ann"), user("ann")], &[], &[]);
-        let d = on(Platform::Scim(ProfileName::Rfc), renamed(d, "team", "guild"));
+        let d = on(crate::provider::scim::RFC_PLATFORM, renamed(d, "team", "guild"));
         let live: ResourceMap = vec![user("ann"), group("team"), group("guild"), member("team", "ann")]
             .into_iter()
             .collect();
-        let (changes, _) = diff_target("bb", &d, &live);
-        let ordered: Vec<String> = crate::plan::graph::order(changes)
+        let ordered: Vec<String> = crate::plan::build(&d, &BTreeMap::from([("bb".to_owned(), live.clone())]))
+            .map(|p| p.changes)
+            .unwrap_or_default()
             .iter()
             .map(|c| format!("{} {}", c.action.symbol(), c.address))
             .collect();
@@ -725,9 +734,8 @@ mod tests {
 
     #[test]
     fn inactive_people_are_deactivated_where_users_have_active_and_never_created() {
-        use crate::provider::scim::ProfileName;
         let d = desired(vec![scim_user("judy", false), group("devs")], &[], &["judy"]);
-        let d = on(Platform::Scim(ProfileName::Rfc), d);
+        let d = on(crate::provider::scim::RFC_PLATFORM, d);
         let live: ResourceMap = vec![scim_user("judy", true), group("devs"), member("devs", "judy")]
             .into_iter()
             .collect();
@@ -747,9 +755,8 @@ mod tests {
 
     #[test]
     fn pruning_a_user_deactivates_where_delete_means_deactivate() {
-        use crate::provider::scim::ProfileName;
         let d = desired(vec![group("devs")], &[Kind::Users], &[]);
-        let d = on(Platform::Scim(ProfileName::Atlassian), d);
+        let d = on(crate::provider::scim::ATLASSIAN_PLATFORM, d);
         let live: ResourceMap = vec![
             scim_user("eve", true),
             scim_user("old", false),

@@ -19,7 +19,7 @@ use crate::model::{Address, Resource, ResourceId};
 use crate::plan::{graph, Action, Change, Plan, PlannedTarget, Summary, Unmanaged};
 use crate::safety::{Existing, Refusal};
 
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,9 +43,12 @@ struct Document {
 struct DocTarget {
     name: String,
     kind: String,
-    /// A SCIM target's dialect.
+    /// The dialect of a kind with profiles (SCIM's `rfc`, `atlassian`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     profile: Option<String>,
+    /// The target that creates the users and groups this one names, if another does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    principals_from: Option<String>,
     endpoint: String,
     account: Option<String>,
     connection: Connection,
@@ -105,7 +108,8 @@ pub fn to_json(plan: &Plan) -> String {
             .map(|t| DocTarget {
                 name: t.name.clone(),
                 kind: t.config.platform.kind().to_owned(),
-                profile: t.config.platform.profile().map(|p| p.as_str().to_owned()),
+                profile: t.config.platform.profile().map(str::to_owned),
+                principals_from: t.config.principals_from.clone(),
                 endpoint: t.endpoint.clone(),
                 account: t.account.clone(),
                 connection: connection(&t.config, &plan.manifest_dir),
@@ -182,7 +186,9 @@ pub fn from_json(text: &str, base: &Path) -> Result<Plan, FileError> {
     let manifest_dir = base.join(&doc.manifests);
     let mut targets = Vec::new();
     for t in doc.targets {
-        let Some(platform) = Platform::parse(&t.kind, t.profile.as_deref()) else {
+        let found = crate::provider::registry::find(&t.kind, t.profile.as_deref());
+        // A profile left out is the kind's default, which a plan file always names.
+        let Some(platform) = found.filter(|p| p.profile().is_some() == t.profile.is_some()) else {
             return Err(FileError(format!(
                 "target `{}` has unknown kind `{}`{}",
                 t.name,
@@ -190,7 +196,7 @@ pub fn from_json(text: &str, base: &Path) -> Result<Plan, FileError> {
                 t.profile.map(|p| format!(" with profile `{p}`")).unwrap_or_default()
             )));
         };
-        let config = target_config(
+        let mut config = target_config(
             &t.name,
             platform,
             &t.endpoint,
@@ -198,6 +204,7 @@ pub fn from_json(text: &str, base: &Path) -> Result<Plan, FileError> {
             t.connection,
             &manifest_dir,
         )?;
+        config.principals_from = t.principals_from;
         targets.push(PlannedTarget {
             name: t.name,
             endpoint: t.endpoint,
@@ -209,6 +216,14 @@ pub fn from_json(text: &str, base: &Path) -> Result<Plan, FileError> {
     for t in &targets {
         if !names.insert(t.name.as_str()) {
             return Err(FileError(format!("target `{}` is listed twice", t.name)));
+        }
+    }
+    for t in &targets {
+        if let Some(from) = t.config.principals_from.as_deref().filter(|f| !names.contains(f)) {
+            return Err(FileError(format!(
+                "target `{}` takes its users and groups from `{from}`, which the plan does not list",
+                t.name
+            )));
         }
     }
     let mut seen = BTreeSet::new();
@@ -276,9 +291,10 @@ pub fn from_json(text: &str, base: &Path) -> Result<Plan, FileError> {
             current: u.current,
         })
         .collect();
+    let changes = graph::order(changes, &targets).map_err(|e| FileError(e.to_string()))?;
     Ok(Plan {
         targets,
-        changes: graph::order(changes),
+        changes,
         unmanaged,
         policy: doc.policy,
         existing: Existing::default(),
@@ -298,10 +314,10 @@ fn check_renames(targets: &[PlannedTarget], changes: &[Change]) -> Result<(), Fi
         let Some(target) = targets.iter().find(|t| t.name == c.address.target) else {
             continue;
         };
-        let caps = target.config.platform.capabilities();
+        let platform = target.config.platform;
         let can = match c.address.id {
-            ResourceId::User { .. } => caps.user_rename,
-            _ => caps.group_rename,
+            ResourceId::User { .. } => platform.users().rename,
+            _ => platform.groups().rename,
         };
         if c.renames().is_some() && !can {
             return Err(FileError(format!(
@@ -403,7 +419,7 @@ fn target_config(
                 "target `{name}`: `account` must be the Basic username `{user}`"
             )));
         }
-        Some(None) if account.is_none() && platform == Platform::BitbucketDatacenter => {
+        Some(None) if account.is_none() && platform.spec().bearer_names_account => {
             return Err(FileError(format!(
                 "target `{name}` has a Bearer token but no `account`"
             )));
@@ -429,6 +445,7 @@ fn target_config(
         account,
         notify_new_users: c.notify_new_users,
         scope: ReadScope::default(),
+        principals_from: None,
     })
 }
 

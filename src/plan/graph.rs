@@ -1,19 +1,68 @@
 //! `graph`: the order of changes. A petgraph DAG whose edges say "must happen before":
 //! a user or group is created (or renamed) before anything that refers to it, and
 //! everything that refers to a principal is removed before the principal is deleted or
-//! deactivated. The topological
-//! order breaks ties by phase and address, so the same plan always prints the same way.
+//! deactivated. A target whose principals another target creates (`principals_from`)
+//! waits for that target's changes the same way, so one plan orders changes across
+//! targets. The topological order breaks ties by phase and address, so the same plan
+//! always prints the same way; a cycle is an error that names it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::Direction;
 
-use crate::model::{Address, Principal, Resource, ResourceId, ADMIN_PERMISSIONS};
-use crate::plan::{Action, Change};
+use crate::model::{Address, Principal, Resource, ResourceId};
+use crate::plan::{Action, Change, PlannedTarget};
+use crate::platform::Platform;
+
+/// Changes that wait for each other, so no order can satisfy them: each address, then
+/// the first again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("changes that wait for each other in a cycle: {}", .0.join(" -> "))]
+pub struct Cycle(pub Vec<String>);
+
+/// What the graph needs of the targets: each one's platform, and where its principals
+/// are created when another target creates them.
+struct Targets<'a> {
+    platforms: BTreeMap<&'a str, Platform>,
+    principals_from: BTreeMap<&'a str, &'a str>,
+}
+
+impl<'a> Targets<'a> {
+    fn of(targets: &'a [PlannedTarget]) -> Self {
+        Targets {
+            platforms: targets.iter().map(|t| (t.name.as_str(), t.config.platform)).collect(),
+            principals_from: targets
+                .iter()
+                .filter_map(|t| Some((t.name.as_str(), t.config.principals_from.as_deref()?)))
+                .collect(),
+        }
+    }
+
+    /// The targets where a principal named on `target` is created: itself, and the
+    /// target it takes its principals from.
+    fn homes(&self, target: &'a str) -> impl Iterator<Item = &'a str> + '_ {
+        std::iter::once(target).chain(self.principals_from.get(target).copied())
+    }
+
+    fn grants_admin(&self, c: &Change) -> bool {
+        let Some(platform) = self.platforms.get(c.address.target.as_str()) else {
+            return false;
+        };
+        matches!(
+            (&c.address.id, c.action, &c.after),
+            (
+                ResourceId::Grant { scope, .. },
+                Action::Create | Action::Update,
+                Some(Resource::Permission { permission })
+            ) if platform.is_admin(scope, permission)
+        )
+    }
+}
 
 /// The dependency graph of a list of changes; node `i` is `changes[i]`.
-pub fn build(changes: &[Change]) -> DiGraph<usize, ()> {
+pub fn build(changes: &[Change], targets: &[PlannedTarget]) -> DiGraph<usize, ()> {
+    let targets = Targets::of(targets);
     let mut graph = DiGraph::new();
     let nodes: Vec<NodeIndex> = (0..changes.len()).map(|i| graph.add_node(i)).collect();
     // Index the changes that create or delete a principal.
@@ -28,10 +77,9 @@ pub fn build(changes: &[Change]) -> DiGraph<usize, ()> {
     }
     for (i, c) in changes.iter().enumerate() {
         for p in c.address.id.principals() {
-            let Some(on) = principal_changes.get(&(c.address.target.as_str(), p)) else {
-                continue;
-            };
-            for &j in on {
+            let homes = targets.homes(c.address.target.as_str());
+            let on = homes.filter_map(|home| principal_changes.get(&(home, p.clone())));
+            for &j in on.flatten() {
                 let principal = &changes[j];
                 if principal.removes() {
                     // What refers to a principal goes before the principal does.
@@ -79,7 +127,9 @@ pub fn build(changes: &[Change]) -> DiGraph<usize, ()> {
     // source of ADMIN to another (a group grant to a direct one, say) never passes through
     // a moment with fewer administrators, or with the token's own account demoted, which
     // Bitbucket refuses.
-    let admin_grants: Vec<usize> = (0..changes.len()).filter(|&i| grants_admin(&changes[i])).collect();
+    let admin_grants: Vec<usize> = (0..changes.len())
+        .filter(|&i| targets.grants_admin(&changes[i]))
+        .collect();
     for &g in &admin_grants {
         for (i, c) in changes.iter().enumerate() {
             if c.action == Action::Delete && c.address.target == changes[g].address.target {
@@ -90,22 +140,11 @@ pub fn build(changes: &[Change]) -> DiGraph<usize, ()> {
     graph
 }
 
-fn grants_admin(c: &Change) -> bool {
-    matches!(
-        (&c.address.id, c.action, &c.after),
-        (
-            ResourceId::GlobalPermission { .. },
-            Action::Create | Action::Update,
-            Some(Resource::Permission { permission })
-        ) if ADMIN_PERMISSIONS.contains(&permission.as_str())
-    )
-}
-
 /// The phase a change runs in when nothing else decides: new principals, then grants of
 /// administrator rights, then removals of access, then other grants, then removal of
 /// principals.
-fn phase(c: &Change) -> u8 {
-    if grants_admin(c) {
+fn phase(targets: &Targets<'_>, c: &Change) -> u8 {
+    if targets.grants_admin(c) {
         return 1; // before the removals that wait for it
     }
     let is_principal = c.address.id.as_principal().is_some();
@@ -118,9 +157,10 @@ fn phase(c: &Change) -> u8 {
 }
 
 /// Sorts changes into execution order (Kahn's algorithm with a deterministic tie-break).
-pub fn order(mut changes: Vec<Change>) -> Vec<Change> {
-    let graph = build(&changes);
-    let key = |i: usize| (phase(&changes[i]), changes[i].address.clone(), i);
+pub fn order(mut changes: Vec<Change>, planned: &[PlannedTarget]) -> Result<Vec<Change>, Cycle> {
+    let graph = build(&changes, planned);
+    let targets = Targets::of(planned);
+    let key = |i: usize| (phase(&targets, &changes[i]), changes[i].address.clone(), i);
     let mut indegree: Vec<usize> = graph
         .node_indices()
         .map(|n| graph.neighbors_directed(n, Direction::Incoming).count())
@@ -138,30 +178,98 @@ pub fn order(mut changes: Vec<Change>) -> Vec<Change> {
             }
         }
     }
-    // The edges only ever point from principals to what refers to them (or back), so
-    // there is no cycle; should one appear, keep the leftovers rather than drop them.
+    // Nothing left over means no cycle. One would be a defect in the rules above (or in
+    // how targets name each other); a plan that silently ran it in some order could
+    // remove access before granting it, so it is an error that names the changes.
     if out.len() < changes.len() {
-        let placed: BTreeSet<usize> = out.iter().copied().collect();
-        let mut rest: Vec<usize> = (0..changes.len()).filter(|i| !placed.contains(i)).collect();
-        rest.sort_by_key(|&i| key(i));
-        out.extend(rest);
+        return Err(cycle(&graph, &changes));
     }
     let mut slots: Vec<Option<Change>> = changes.drain(..).map(Some).collect();
-    out.into_iter()
+    Ok(out
+        .into_iter()
         .filter_map(|i| slots.get_mut(i).and_then(Option::take))
-        .collect()
+        .collect())
+}
+
+/// One cycle of the graph, as the addresses of its changes from the smallest around.
+fn cycle(graph: &DiGraph<usize, ()>, changes: &[Change]) -> Cycle {
+    let name = |i: usize| {
+        let c = &changes[i];
+        format!("{} {}", c.action.symbol(), c.address)
+    };
+    // A strongly connected component of more than one change, or one with an edge to
+    // itself, holds a cycle; following edges inside it must come back round.
+    let components = petgraph::algo::tarjan_scc(graph);
+    let Some(component) = components
+        .into_iter()
+        .filter(|c| c.len() > 1 || c.iter().any(|&n| graph.contains_edge(n, n)))
+        .min_by_key(|c| c.iter().map(|n| n.index()).min())
+    else {
+        return Cycle(Vec::new());
+    };
+    let inside: BTreeSet<NodeIndex> = component.iter().copied().collect();
+    let Some(&start) = inside.first() else {
+        return Cycle(Vec::new());
+    };
+    let mut path = vec![start];
+    let mut at = start;
+    let step = |at: NodeIndex| {
+        graph
+            .neighbors_directed(at, Direction::Outgoing)
+            .filter(|n| inside.contains(n))
+            .min()
+    };
+    while let Some(next) = step(at) {
+        if let Some(seen) = path.iter().position(|&n| n == next) {
+            path.drain(..seen);
+            path.push(next);
+            break;
+        }
+        path.push(next);
+        at = next;
+    }
+    Cycle(path.into_iter().map(|n| name(n.index())).collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn targets(names: &[(&str, Option<&str>)]) -> Vec<PlannedTarget> {
+        names
+            .iter()
+            .map(|(name, from)| {
+                let config = crate::desired::TargetConfig {
+                    name: (*name).to_owned(),
+                    platform: crate::provider::bitbucket_dc::PLATFORM,
+                    endpoint: crate::desired::Endpoint::Sandbox("state.yaml".into()),
+                    url: "sandbox:state.yaml".into(),
+                    auth: None,
+                    account: None,
+                    notify_new_users: false,
+                    scope: crate::desired::ReadScope::default(),
+                    principals_from: from.map(str::to_owned),
+                };
+                PlannedTarget {
+                    name: (*name).to_owned(),
+                    endpoint: config.url.clone(),
+                    account: None,
+                    config,
+                }
+            })
+            .collect()
+    }
+
+    fn bb() -> Vec<PlannedTarget> {
+        targets(&[("bb", None)])
+    }
+
     fn change(id: ResourceId, action: Action) -> Change {
         Change {
             address: Address::new("bb", id),
             action,
             before: None,
-            after: Some(Resource::Group),
+            after: Some(Resource::group()),
             reason: None,
             renamed_from: None,
             renamed_to: None,
@@ -187,7 +295,8 @@ mod tests {
             change(ResourceId::Group { name: "devs".into() }, Action::Create),
             change(ResourceId::User { name: "ann".into() }, Action::Create),
         ];
-        let ordered: Vec<String> = order(changes)
+        let ordered: Vec<String> = order(changes, &bb())
+            .unwrap_or_default()
             .iter()
             .map(|c| format!("{} {}", c.action.symbol(), c.address))
             .collect();
@@ -206,7 +315,8 @@ mod tests {
     #[test]
     fn admin_rights_are_granted_before_anything_is_removed() {
         let mut grant = change(
-            ResourceId::GlobalPermission {
+            ResourceId::Grant {
+                scope: crate::model::Scope::root(),
                 principal: Principal::User("svc".into()),
             },
             Action::Create,
@@ -221,7 +331,7 @@ mod tests {
             },
             Action::Delete,
         );
-        let g = build(&[leave, grant]);
+        let g = build(&[leave, grant], &bb());
         assert!(
             g.contains_edge(NodeIndex::new(1), NodeIndex::new(0)),
             "a dependency, not just an order"
@@ -233,14 +343,72 @@ mod tests {
         let changes = vec![
             change(ResourceId::User { name: "ann".into() }, Action::Create),
             change(
-                ResourceId::GlobalPermission {
+                ResourceId::Grant {
+                    scope: crate::model::Scope::root(),
                     principal: Principal::User("ann".into()),
                 },
                 Action::Create,
             ),
         ];
-        let g = build(&changes);
+        let g = build(&changes, &bb());
         assert!(g.contains_edge(NodeIndex::new(0), NodeIndex::new(1)));
         assert_eq!(g.edge_count(), 1);
+    }
+
+    #[test]
+    fn a_change_waits_for_the_principal_another_target_creates() {
+        let mut grant = change(
+            ResourceId::Grant {
+                scope: crate::model::Scope::root().child("project", "P"),
+                principal: Principal::Group("devs".into()),
+            },
+            Action::Create,
+        );
+        grant.address.target = "code".into();
+        let mut group = change(ResourceId::Group { name: "devs".into() }, Action::Create);
+        group.address.target = "directory".into();
+        let mut leave = change(
+            ResourceId::Membership {
+                group: "old".into(),
+                user: "ann".into(),
+            },
+            Action::Delete,
+        );
+        leave.address.target = "code".into();
+        let mut old = change(ResourceId::Group { name: "old".into() }, Action::Delete);
+        old.address.target = "directory".into();
+        let planned = targets(&[("code", Some("directory")), ("directory", None)]);
+        let g = build(&[grant.clone(), group.clone(), leave.clone(), old.clone()], &planned);
+        assert!(
+            g.contains_edge(NodeIndex::new(1), NodeIndex::new(0)),
+            "created there first"
+        );
+        assert!(
+            g.contains_edge(NodeIndex::new(2), NodeIndex::new(3)),
+            "removed here first"
+        );
+        assert_eq!(g.edge_count(), 2);
+        // Without the link the targets are independent.
+        let apart = targets(&[("code", None), ("directory", None)]);
+        assert_eq!(build(&[grant, group, leave, old], &apart).edge_count(), 0);
+    }
+
+    #[test]
+    fn a_cycle_is_named_from_its_first_change_around() {
+        let changes = vec![
+            change(ResourceId::User { name: "ann".into() }, Action::Create),
+            change(ResourceId::Group { name: "a".into() }, Action::Create),
+            change(ResourceId::Group { name: "b".into() }, Action::Create),
+        ];
+        let mut g = DiGraph::new();
+        let n: Vec<NodeIndex> = (0..3).map(|i| g.add_node(i)).collect();
+        g.add_edge(n[0], n[1], ());
+        g.add_edge(n[1], n[2], ());
+        g.add_edge(n[2], n[1], ());
+        let found = cycle(&g, &changes);
+        assert_eq!(
+            found.to_string(),
+            "changes that wait for each other in a cycle: + bb.group[\"a\"] -> + bb.group[\"b\"] -> + bb.group[\"a\"]"
+        );
     }
 }

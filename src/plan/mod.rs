@@ -178,8 +178,9 @@ impl Plan {
 }
 
 /// Builds the plan for every target from desired and live state. The safety rules are
-/// not checked here: see `review`.
-pub fn build(desired: &Desired, live: &BTreeMap<String, ResourceMap>) -> Plan {
+/// not checked here: see `review`. Fails only if the changes wait for each other in a
+/// cycle, which no order can run.
+pub fn build(desired: &Desired, live: &BTreeMap<String, ResourceMap>) -> Result<Plan, graph::Cycle> {
     let mut changes = Vec::new();
     let mut unmanaged = Vec::new();
     let mut targets = Vec::new();
@@ -196,9 +197,10 @@ pub fn build(desired: &Desired, live: &BTreeMap<String, ResourceMap>) -> Plan {
         });
     }
     unmanaged.sort_by(|a, b| a.address.cmp(&b.address));
-    Plan {
+    let changes = graph::order(changes, &targets)?;
+    Ok(Plan {
         targets,
-        changes: graph::order(changes),
+        changes,
         unmanaged,
         policy: desired.policy.clone(),
         existing: crate::safety::count_existing(live),
@@ -207,7 +209,7 @@ pub fn build(desired: &Desired, live: &BTreeMap<String, ResourceMap>) -> Plan {
         base: PathBuf::from("."),
         refusals: Vec::new(),
         file_digest: None,
-    }
+    })
 }
 
 impl Plan {
@@ -229,8 +231,14 @@ impl Plan {
             .iter()
             .filter_map(|t| Some((t.name.clone(), t.account.clone()?)))
             .collect();
+        let platforms = self
+            .targets
+            .iter()
+            .map(|t| (t.name.clone(), t.config.platform))
+            .collect();
         let cx = crate::safety::Context {
             policy: &self.policy,
+            platforms: &platforms,
             accounts: &accounts,
             live,
             existing: &self.existing,

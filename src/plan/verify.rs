@@ -212,7 +212,7 @@ mod tests {
     use crate::plan::Action;
 
     fn change(name: &str, action: Action) -> Change {
-        let group = Resource::Group;
+        let group = Resource::group();
         Change {
             address: Address::new("bb", ResourceId::Group { name: name.to_owned() }),
             action,

@@ -2,6 +2,7 @@
 //! list calls and applies changes; it knows its vendor's wire format and nothing else.
 
 pub mod bitbucket_dc;
+pub mod registry;
 pub mod scim;
 
 use std::future::Future;

@@ -66,18 +66,17 @@ impl Resolver<'_> {
         desired: &mut Desired,
     ) {
         let target = target_key.value.as_str();
-        if let Some(config) = desired
-            .targets
-            .get(target)
-            .filter(|t| t.platform != Platform::BitbucketDatacenter)
-        {
+        let Some(platform) = desired.targets.get(target).map(|t| t.platform) else {
+            return; // the target itself was reported
+        };
+        if !platform.has_grants() {
             self.error(
                 origin(file, target_key),
                 format!(
                     "target `{target}` is a {} target, which has no permissions to grant",
-                    config.platform.kind()
+                    platform.kind()
                 ),
-                "on a SCIM service, access is membership: list people under a group's `members`",
+                platform.spec().hints.no_grants,
             );
             return;
         }
@@ -92,7 +91,7 @@ impl Resolver<'_> {
                 );
             } else {
                 global_seen.insert(target.to_owned(), at);
-                self.grants(file, target, global, Scope::Global, ctx, desired);
+                self.grants(file, target, global, &Scope::root(), ctx, desired);
             }
         }
         for (key, project) in &access.projects.0 {
@@ -118,35 +117,29 @@ impl Resolver<'_> {
                 );
                 continue;
             }
-            let repos: BTreeSet<String> = project.repos.0.iter().map(|(r, _)| r.value.clone()).collect();
+            let scope = Scope::root().child(PROJECT, &key.value);
+            // Every scope the manifest names is read, so one it empties is pruned too.
             if let Some(config) = desired.targets.get_mut(target) {
-                config.scope.projects.insert(key.value.clone(), repos);
+                config.scope.scopes.insert(scope.clone());
+                let repos = project.repos.0.iter().map(|(r, _)| scope.child(REPO, &r.value));
+                config.scope.scopes.extend(repos);
             }
             if let Some(all) = &project.all_users {
-                match all_users_permission(&all.value) {
-                    Some(permission) => {
+                match roles::default(platform, &scope, &all.value) {
+                    Ok(permission) => {
                         desired.resources.insert(
-                            Address::new(
-                                target,
-                                ResourceId::ProjectDefault {
-                                    project: key.value.clone(),
-                                },
-                            ),
-                            Resource::ProjectDefault { permission },
+                            Address::new(target, ResourceId::Default { scope: scope.clone() }),
+                            Resource::Default { permission },
                         );
                     }
-                    None => self.error(
-                        origin(file, all),
-                        format!("`{}` is not a valid all-users permission", all.value),
-                        "use `none`, `read` or `write` (PROJECT_READ, PROJECT_WRITE)",
-                    ),
+                    Err((message, hint)) => self.error(origin(file, all), message, hint),
                 }
             }
             let project_grants = RawGrantsRef {
                 users: &project.users,
                 groups: &project.groups,
             };
-            self.grants_ref(file, target, project_grants, Scope::Project(&key.value), ctx, desired);
+            self.grants_ref(file, target, project_grants, &scope, ctx, desired);
             for (repo, grants) in &project.repos.0 {
                 if !valid_name(NameKind::Repo, &repo.value) {
                     self.error(
@@ -156,7 +149,7 @@ impl Resolver<'_> {
                     );
                     continue;
                 }
-                self.grants(file, target, grants, Scope::Repo(&key.value, &repo.value), ctx, desired);
+                self.grants(file, target, grants, &scope.child(REPO, &repo.value), ctx, desired);
             }
         }
     }
@@ -166,7 +159,7 @@ impl Resolver<'_> {
         file: usize,
         target: &str,
         g: &RawGrants,
-        scope: Scope<'_>,
+        scope: &Scope,
         ctx: &Principals<'_>,
         desired: &mut Desired,
     ) {
@@ -188,14 +181,14 @@ impl Resolver<'_> {
         file: usize,
         target: &str,
         g: RawGrantsRef<'_>,
-        scope: Scope<'_>,
+        scope: &Scope,
         ctx: &Principals<'_>,
         desired: &mut Desired,
     ) {
         // The role is checked first: it is wrong or right whatever the principal is.
         for (key, role) in &g.users.0 {
             let at = origin(file, key);
-            let permission = self.role(file, role, scope);
+            let permission = self.role(file, role, target, scope, desired);
             let Some(user) = ctx.users.get(&key.value) else {
                 let hint = did_you_mean(&key.value, ctx.users.keys()).map_or_else(
                     || format!("declare `{}` under `users:`", key.value),
@@ -218,13 +211,19 @@ impl Resolver<'_> {
                 continue;
             };
             desired.resources.insert(
-                Address::new(target, scope.id(Principal::User(username.clone()))),
+                Address::new(
+                    target,
+                    ResourceId::Grant {
+                        scope: scope.clone(),
+                        principal: Principal::User(username.clone()),
+                    },
+                ),
                 Resource::Permission { permission },
             );
         }
         for (key, role) in &g.groups.0 {
             let at = origin(file, key);
-            let permission = self.role(file, role, scope);
+            let permission = self.role(file, role, target, scope, desired);
             match ctx.group_targets.get(key.value.as_str()) {
                 None => {
                     let hint = did_you_mean(&key.value, ctx.groups.keys()).map_or_else(
@@ -252,25 +251,40 @@ impl Resolver<'_> {
                 continue;
             };
             desired.resources.insert(
-                Address::new(target, scope.id(Principal::Group(key.value.clone()))),
+                Address::new(
+                    target,
+                    ResourceId::Grant {
+                        scope: scope.clone(),
+                        principal: Principal::Group(key.value.clone()),
+                    },
+                ),
                 Resource::Permission { permission },
             );
         }
     }
 
-    fn role(&mut self, file: usize, role: &RoleValue, scope: Scope<'_>) -> Option<String> {
-        let word = role.0.value.trim();
-        let found = scope.permission(word);
-        if found.is_none() {
-            self.error(
-                origin(file, &role.0),
-                format!("`{word}` is not a valid role for {}", scope.describe()),
-                format!("use {}", scope.valid_roles()),
-            );
+    fn role(
+        &mut self,
+        file: usize,
+        role: &RoleValue,
+        target: &str,
+        scope: &Scope,
+        desired: &Desired,
+    ) -> Option<String> {
+        let platform = desired.targets.get(target)?.platform;
+        match roles::grant(platform, scope, &role.0.value) {
+            Ok(permission) => Some(permission),
+            Err((message, hint)) => {
+                self.error(origin(file, &role.0), message, hint);
+                None
+            }
         }
-        found
     }
 }
+
+/// The scope segments of the `access` section's shape: `projects:` and their `repos:`.
+const PROJECT: &str = "project";
+const REPO: &str = "repo";
 
 struct Principals<'a> {
     users: &'a BTreeMap<String, Decl<'a, RawUser>>,

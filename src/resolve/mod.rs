@@ -16,12 +16,11 @@ use serde_saphyr::Spanned;
 
 pub use names::{did_you_mean, is_loopback};
 use names::{is_email, join, valid_name, NameKind};
-use roles::{all_users_permission, Scope};
 
-use crate::desired::{AuthConfig, Desired, Endpoint, Platform, Policy, ReadScope, SecretRef, TargetConfig};
-use crate::manifest::raw::{RawAccess, RawGrants, RawGroup, RawTarget, RawUser, RoleValue, SpannedMap, TargetKind};
+use crate::desired::{AuthConfig, Desired, Endpoint, Policy, ReadScope, SecretRef, TargetConfig};
+use crate::manifest::raw::{RawAccess, RawGrants, RawGroup, RawTarget, RawUser, RoleValue, SpannedMap};
 use crate::manifest::{Diagnostic, Loaded, Origin, Sources};
-use crate::model::{Address, Kind, Principal, Resource, ResourceId, UserAttrs};
+use crate::model::{Address, Kind, Principal, Resource, ResourceId, Scope, UserAttrs};
 
 /// Resolves loaded files. On any problem returns all of them, sorted by file and line.
 pub fn resolve(loaded: &Loaded) -> Result<Desired, Vec<Diagnostic>> {
@@ -258,7 +257,7 @@ impl<'a> Resolver<'a> {
             let user_active = desired
                 .targets
                 .get(target)
-                .is_some_and(|t| t.platform.capabilities().user_active);
+                .is_some_and(|t| t.platform.users().deactivate);
             if user_active {
                 // The account is kept and marked inactive; externalId carries the
                 // rollcall name so the service and its other clients can match it.
@@ -348,17 +347,28 @@ impl<'a> Resolver<'a> {
                                         user: username.clone(),
                                     },
                                 ),
-                                Resource::Membership,
+                                Resource::membership(),
                             );
                         }
                     }
                 }
             }
         }
+        // The group's attributes, each on the targets whose platform keeps it.
+        let declared = [("description", decl.value.description.as_ref())];
         for target in &on {
+            let kept = desired
+                .targets
+                .get(target)
+                .map_or(&[][..], |t| t.platform.spec().group_attributes);
+            let attributes = declared
+                .iter()
+                .filter(|(field, _)| kept.contains(field))
+                .filter_map(|(field, value)| Some(((*field).to_owned(), (*value)?.clone())))
+                .collect();
             desired.resources.insert(
                 Address::new(target, ResourceId::Group { name: name.to_owned() }),
-                Resource::Group,
+                Resource::Group { attributes },
             );
         }
     }

@@ -1,95 +1,82 @@
-//! Role words and where they apply: the portable `read`, `write`, `admin` and each
-//! scope's native Bitbucket Data Center permission names.
+//! Role words and where they apply: the words a platform declares per scope
+//! (`platform::ScopeRoles`), looked up for a scope path of any depth.
 
-use crate::model::{Principal, ResourceId};
+use crate::model::Scope;
+use crate::platform::{Platform, ScopeRoles};
 
-/// Where a permission applies, which decides the valid roles.
-#[derive(Clone, Copy)]
-pub(super) enum Scope<'a> {
-    Global,
-    Project(&'a str),
-    Repo(&'a str, &'a str),
+/// How a message names a scope: `global permissions`, `project `PLAT``,
+/// `repository `PLAT/api``.
+pub(super) fn describe(roles: &ScopeRoles, scope: &Scope) -> String {
+    if scope.is_root() {
+        return roles.noun.to_owned();
+    }
+    let path: Vec<&str> = scope.segments().iter().map(|s| s.name.as_str()).collect();
+    format!("{} `{}`", roles.noun, path.join("/"))
 }
 
-impl Scope<'_> {
-    pub(super) fn id(self, principal: Principal) -> ResourceId {
-        match self {
-            Scope::Global => ResourceId::GlobalPermission { principal },
-            Scope::Project(p) => ResourceId::ProjectPermission {
-                project: p.to_owned(),
-                principal,
-            },
-            Scope::Repo(p, r) => ResourceId::RepoPermission {
-                project: p.to_owned(),
-                repo: r.to_owned(),
-                principal,
-            },
-        }
-    }
-
-    /// Portable words first, then native names (any case).
-    pub(super) fn permission(self, word: &str) -> Option<String> {
-        let (prefix, natives): (&str, &[&str]) = match self {
-            Scope::Global => ("", &["LICENSED_USER", "PROJECT_CREATE", "ADMIN", "SYS_ADMIN"]),
-            Scope::Project(_) => ("PROJECT_", &["PROJECT_READ", "PROJECT_WRITE", "PROJECT_ADMIN"]),
-            Scope::Repo(..) => ("REPO_", &["REPO_READ", "REPO_WRITE", "REPO_ADMIN"]),
-        };
-        let portable = match (self, word) {
-            (Scope::Global, "read") => Some("LICENSED_USER".to_owned()),
-            (Scope::Global, "write") => Some("PROJECT_CREATE".to_owned()),
-            (Scope::Global, "admin") => Some("ADMIN".to_owned()),
-            (_, "read" | "write" | "admin") => Some(format!("{prefix}{}", word.to_ascii_uppercase())),
-            _ => None,
-        };
-        portable.or_else(|| {
-            let upper = word.to_ascii_uppercase();
-            natives.iter().find(|n| **n == upper).map(|n| (*n).to_owned())
-        })
-    }
-
-    pub(super) fn describe(self) -> String {
-        match self {
-            Scope::Global => "global permissions".to_owned(),
-            Scope::Project(p) => format!("project `{p}`"),
-            Scope::Repo(p, r) => format!("repository `{p}/{r}`"),
-        }
-    }
-
-    pub(super) fn valid_roles(self) -> &'static str {
-        match self {
-            Scope::Global => "read, write, admin, or LICENSED_USER, PROJECT_CREATE, ADMIN, SYS_ADMIN",
-            Scope::Project(_) => "read, write, admin, or PROJECT_READ, PROJECT_WRITE, PROJECT_ADMIN",
-            Scope::Repo(..) => "read, write, admin, or REPO_READ, REPO_WRITE, REPO_ADMIN",
-        }
+/// The native permission a role word means on a scope, or the message and hint that
+/// say why it means none.
+pub(super) fn grant(platform: Platform, scope: &Scope, word: &str) -> Result<String, (String, String)> {
+    let Some(roles) = platform.scope_roles(&scope.kinds()) else {
+        return Err((
+            format!("a {} target has no permissions on {}", platform.label(), scope),
+            "grant where the platform has permissions, or remove this entry".to_owned(),
+        ));
+    };
+    match roles.permission(word) {
+        Some(Some(native)) => Ok(native),
+        _ => Err((
+            format!("`{}` is not a valid role for {}", word.trim(), describe(roles, scope)),
+            format!("use {}", roles.valid()),
+        )),
     }
 }
 
-pub(super) fn all_users_permission(word: &str) -> Option<Option<String>> {
-    match word.trim().to_ascii_lowercase().as_str() {
-        "none" => Some(None),
-        "read" | "project_read" => Some(Some("PROJECT_READ".to_owned())),
-        "write" | "project_write" => Some(Some("PROJECT_WRITE".to_owned())),
-        _ => None,
-    }
+/// The "everyone" default a word means on a scope: `Some(None)` is no default access.
+pub(super) fn default(platform: Platform, scope: &Scope, word: &str) -> Result<Option<String>, (String, String)> {
+    let Some(roles) = platform.default_roles(&scope.kinds()) else {
+        return Err((
+            format!("a {} target has no all-users default on {}", platform.label(), scope),
+            "remove `all_users`".to_owned(),
+        ));
+    };
+    roles.permission(word).ok_or_else(|| {
+        (
+            format!("`{}` is not a valid {}", word.trim(), roles.noun),
+            format!("use {}", roles.valid()),
+        )
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::bitbucket_dc::PLATFORM;
 
     #[test]
     fn role_words_map_per_scope() {
-        assert_eq!(Scope::Global.permission("read").as_deref(), Some("LICENSED_USER"));
-        assert_eq!(Scope::Global.permission("sys_admin").as_deref(), Some("SYS_ADMIN"));
+        let root = Scope::root();
+        let project = root.child("project", "P");
+        let repo = project.child("repo", "r");
+        assert_eq!(grant(PLATFORM, &root, "read").ok().as_deref(), Some("LICENSED_USER"));
+        assert_eq!(grant(PLATFORM, &root, "sys_admin").ok().as_deref(), Some("SYS_ADMIN"));
         assert_eq!(
-            Scope::Project("P").permission("write").as_deref(),
+            grant(PLATFORM, &project, "write").ok().as_deref(),
             Some("PROJECT_WRITE")
         );
+        assert_eq!(grant(PLATFORM, &repo, "REPO_ADMIN").ok().as_deref(), Some("REPO_ADMIN"));
+        assert!(grant(PLATFORM, &repo, "PROJECT_ADMIN").is_err());
+        let (message, hint) = grant(PLATFORM, &root, "owner").err().unwrap_or_default();
+        assert_eq!(message, "`owner` is not a valid role for global permissions");
         assert_eq!(
-            Scope::Repo("P", "r").permission("REPO_ADMIN").as_deref(),
-            Some("REPO_ADMIN")
+            hint,
+            "use read, write, admin, or LICENSED_USER, PROJECT_CREATE, ADMIN, SYS_ADMIN"
         );
-        assert_eq!(Scope::Repo("P", "r").permission("PROJECT_ADMIN"), None);
-        assert_eq!(Scope::Global.permission("owner"), None);
+        assert_eq!(default(PLATFORM, &project, "none"), Ok(None));
+        assert_eq!(
+            default(PLATFORM, &project, "project_write"),
+            Ok(Some("PROJECT_WRITE".to_owned()))
+        );
+        assert!(default(PLATFORM, &repo, "read").is_err(), "no default on a repository");
     }
 }

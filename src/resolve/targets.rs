@@ -2,6 +2,7 @@
 //! endpoint, credentials by reference), and the error for a manifest that names none.
 
 use super::*;
+use crate::provider::registry;
 
 impl Resolver<'_> {
     /// A manifest that names no target would plan nothing and say "no changes": that
@@ -36,24 +37,38 @@ impl Resolver<'_> {
     }
 
     pub(super) fn target(&mut self, dir: &Path, name: &str, file: usize, raw: &RawTarget) -> Option<TargetConfig> {
-        let platform = match (raw.kind.value, &raw.profile) {
-            (TargetKind::Scim, profile) => Platform::Scim(profile.as_ref().map(|p| p.value).unwrap_or_default()),
-            (TargetKind::BitbucketDatacenter, None) => Platform::BitbucketDatacenter,
-            (TargetKind::BitbucketDatacenter, Some(profile)) => {
-                self.error(
-                    origin(file, profile),
-                    format!("target `{name}` is not a SCIM target but sets `profile`"),
-                    "`profile` chooses a SCIM dialect (rfc, atlassian); remove it, or set `kind: scim`",
-                );
-                return None;
-            }
-        };
-        if let (Platform::Scim(_), Some(notify)) = (platform, &raw.notify_new_users) {
+        let kind = raw.kind.value.as_str();
+        // A kind without profiles that sets one is reported with the other options below.
+        let profile = raw.profile.as_ref().filter(|_| !registry::profiles(kind).is_empty());
+        let Some(platform) = registry::find(kind, profile.map(|p| p.value.as_str())) else {
+            // The schema has checked `kind` and `profile` each; only the pair can be wrong.
+            let at = profile.map_or_else(|| origin(file, &raw.kind), |p| origin(file, p));
             self.error(
-                origin(file, notify),
-                format!("target `{name}` is a SCIM target but sets `notify_new_users`"),
-                "a SCIM service invites people its own way (or through single sign-on); remove it",
+                at,
+                format!("target `{name}`: kind `{kind}` has no such profile"),
+                format!("use one of: {}", registry::profiles(kind).join(", ")),
             );
+            return None;
+        };
+        // Options another kind of target takes: each an error at its own place.
+        let options = [
+            ("profile", raw.profile.as_ref().map(|p| origin(file, p))),
+            (
+                "notify_new_users",
+                raw.notify_new_users.as_ref().map(|n| origin(file, n)),
+            ),
+        ];
+        for (option, at) in options {
+            if let Some(at) = at.filter(|_| !platform.accepts_option(option)) {
+                self.error(
+                    at,
+                    format!("target `{name}` is a {kind} target, which has no `{option}`"),
+                    format!(
+                        "`{option}` is an option of {} targets; remove it",
+                        registry::kinds_with_option(option).join(", ")
+                    ),
+                );
+            }
         }
         let url_at = origin(file, &raw.url);
         let url = raw.url.value.trim();
@@ -122,8 +137,8 @@ impl Resolver<'_> {
                 );
                 return None;
             }
-            // A SCIM token (an Atlassian directory API key) belongs to no user.
-            Some((None, None)) if matches!(platform, Platform::Scim(_)) => None,
+            // Some platforms' tokens (an Atlassian directory API key) belong to no user.
+            Some((None, None)) if !platform.spec().bearer_names_account => None,
             Some((None, None)) => {
                 self.error(
                     origin(file, &raw.auth.as_ref()?.token),
@@ -135,11 +150,11 @@ impl Resolver<'_> {
             None => None,
         };
         if auth.is_none() && matches!(endpoint, Endpoint::Url(_)) {
-            let hint = match platform {
-                Platform::BitbucketDatacenter => "add `auth: { token: ${env:BITBUCKET_TOKEN}, account: NAME }` (Bearer, NAME the account the token belongs to) or `auth: { username: NAME, token: ${env:…} }` (Basic)",
-                Platform::Scim(_) => "add `auth: { token: ${env:SCIM_TOKEN} }`, the service's bearer token (for Atlassian, the directory's API key)",
-            };
-            self.error(url_at, format!("target `{name}` has no `auth`"), hint);
+            self.error(
+                url_at,
+                format!("target `{name}` has no `auth`"),
+                platform.spec().hints.auth,
+            );
             return None;
         }
         Some(TargetConfig {
@@ -151,6 +166,7 @@ impl Resolver<'_> {
             account,
             notify_new_users: raw.notify_new_users.as_ref().is_none_or(|n| n.value),
             scope: ReadScope::default(),
+            principals_from: None,
         })
     }
 

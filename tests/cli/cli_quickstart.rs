@@ -60,7 +60,7 @@ fn every_format_is_byte_identical_across_runs() {
     }
     let (_, json, _) = run(&dir, &["plan", "--json"]);
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(value["format_version"], 2);
+    assert_eq!(value["format_version"], 3);
     assert_eq!(value["summary"]["create"], 22);
     insta::assert_snapshot!("quickstart_plan_json", json);
     let (_, md, _) = run(&dir, &["plan", "--markdown"]);

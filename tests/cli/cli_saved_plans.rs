@@ -228,7 +228,7 @@ fn a_plan_file_that_is_not_a_plan_is_a_clear_error() {
         ("empty.json", "{}", "no format_version"),
         (
             "shape.json",
-            "{\"format_version\": 2, \"changes\": 3}",
+            "{\"format_version\": 3, \"changes\": 3}",
             "not a valid rollcall plan",
         ),
     ] {

@@ -218,7 +218,7 @@ async fn a_failed_change_skips_its_dependents_and_the_rest_is_applied() {
                 groups:\n  mobile: { members: [user00000, newbie] }\n  web: { members: [newbie] }\n";
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
     let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
-    let plan = rollcall::plan::build(&desired, &live);
+    let plan = rollcall::plan::build(&desired, &live).unwrap();
     change_behind_our_back(&emulator, reqwest::Method::POST, "/admin/groups?name=mobile").await;
     let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
     let outcome = |addr: &str| {
@@ -258,7 +258,7 @@ async fn memberships_of_one_group_go_in_one_add_users_call() {
     }
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, &body);
     let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
-    let plan = rollcall::plan::build(&desired, &live);
+    let plan = rollcall::plan::build(&desired, &live).unwrap();
     assert_eq!(plan.changes.len(), 1 + 30 + 30);
     let before = emulator.shared.instruments().requests().len();
     let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
@@ -274,7 +274,7 @@ async fn memberships_of_one_group_go_in_one_add_users_call() {
     assert_eq!(after.global.users.len(), 31);
     let (connected2, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
     assert!(
-        rollcall::plan::build(&desired, &live).is_empty(),
+        rollcall::plan::build(&desired, &live).unwrap().is_empty(),
         "a plan right after apply is empty"
     );
     connected.shutdown().await;
@@ -305,7 +305,7 @@ async fn names_match_live_objects_whatever_their_case() {
                 policy:\n  prune: { users: true, groups: true, memberships: true }\n";
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
     let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
-    let plan = rollcall::plan::build(&desired, &live);
+    let plan = rollcall::plan::build(&desired, &live).unwrap();
     let touched: Vec<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
     assert!(
         touched.iter().all(|a| !a.contains("dave") && !a.contains("latform")),
@@ -331,7 +331,7 @@ async fn pruning_memberships_removes_undeclared_members_of_declared_groups_only(
                 policy:\n  prune: { memberships: true }\n";
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
     let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
-    let plan = rollcall::plan::build(&desired, &live);
+    let plan = rollcall::plan::build(&desired, &live).unwrap();
     let changes: Vec<String> = plan
         .changes
         .iter()
@@ -365,7 +365,7 @@ async fn a_failure_skips_only_the_batched_changes_that_needed_it() {
                 groups:\n  mobile: { members: [user00000, user00001, al] }\n";
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
     let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
-    let plan = rollcall::plan::build(&desired, &live);
+    let plan = rollcall::plan::build(&desired, &live).unwrap();
     change_behind_our_back(
         &emulator,
         reqwest::Method::POST,
@@ -413,7 +413,7 @@ async fn a_create_applied_before_its_answer_was_lost_is_confirmed_not_repeated()
     let dir = tempfile::tempdir().unwrap();
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, "groups:\n  ops: {}\n");
     let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
-    let plan = rollcall::plan::build(&desired, &live);
+    let plan = rollcall::plan::build(&desired, &live).unwrap();
     assert_eq!(plan.changes.len(), 1, "{:?}", plan.changes);
 
     // A seed whose first request is dropped after being handled and whose next ones pass.

@@ -92,7 +92,7 @@ struct Run {
 /// requests each part cost.
 async fn plan_and_apply(desired: &rollcall::desired::Desired) -> Run {
     let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
-    let mut plan = rollcall::plan::build(desired, &live);
+    let mut plan = rollcall::plan::build(desired, &live).unwrap();
     plan.review(&connected.accounts, &live, None);
     assert!(plan.refusals.is_empty(), "{:#?}", plan.refusals);
     let read = connected.providers["idp"].request_count();
@@ -112,7 +112,7 @@ async fn plan_and_apply(desired: &rollcall::desired::Desired) -> Run {
 async fn plan_only(desired: &rollcall::desired::Desired) -> Plan {
     let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
     connected.shutdown().await;
-    rollcall::plan::build(desired, &live)
+    rollcall::plan::build(desired, &live).unwrap()
 }
 
 fn lines(plan: &Plan) -> Vec<String> {
@@ -328,7 +328,7 @@ async fn a_change_made_meanwhile_is_a_412_reported_not_retried() {
     let renamed = ANN.replace("Ann Lee", "Ann Lee-Smith");
     let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", &renamed);
     let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
-    let plan = rollcall::plan::build(&desired, &live);
+    let plan = rollcall::plan::build(&desired, &live).unwrap();
     let patch = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "replace", "path": "displayName", "value": "Annie"}]});
     behind_our_back(&e, reqwest::Method::PATCH, &format!("/Users/{id}"), patch).await;
@@ -363,7 +363,7 @@ async fn a_create_that_collides_with_the_same_person_adopts_them_and_another_is_
     let body = format!("{ANN}  bob: {{ name: Bob Stone, email: bob@example.com }}\n");
     let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", &body);
     let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
-    let plan = rollcall::plan::build(&desired, &live);
+    let plan = rollcall::plan::build(&desired, &live).unwrap();
     // Ann's account appears meanwhile (another sync), with her email but an old name;
     // `bob` is taken by someone else entirely.
     let user = |name: &str, external: &str, email: &str, shown: &str| {
@@ -397,7 +397,7 @@ async fn a_create_that_collides_with_the_same_person_adopts_them_and_another_is_
     assert_eq!(ann.display_name.as_deref(), Some("Ann Lee"));
     // The next plan would rewrite the other account into Bob's: refused, not done.
     let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
-    let mut left = rollcall::plan::build(&desired, &live);
+    let mut left = rollcall::plan::build(&desired, &live).unwrap();
     left.review(&connected.accounts, &live, None);
     connected.shutdown().await;
     assert_eq!(
@@ -433,7 +433,7 @@ async fn scim_error_bodies_surface_in_the_message() {
         &format!("{ANN}groups:\n  devs: {{ members: [ann] }}\n"),
     );
     let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
-    let plan = rollcall::plan::build(&desired, &live);
+    let plan = rollcall::plan::build(&desired, &live).unwrap();
     let id = e.shared.state().groups[0].id.clone();
     let response = reqwest::Client::new()
         .delete(format!("{}/Groups/{id}", e.scim_url))
@@ -489,7 +489,7 @@ async fn without_patch_a_put_keeps_what_the_manifest_does_not_manage() {
     .into();
     let before = e.shared.instruments().requests().len();
     let live = [("idp".to_owned(), providers["idp"].read().await.unwrap())].into();
-    let plan = rollcall::plan::build(&desired, &live);
+    let plan = rollcall::plan::build(&desired, &live).unwrap();
     let report = execute(&plan, &providers, 4, |_, _| {}).await;
     assert!(report.succeeded(), "{:#?}", report.outcomes);
     let requests = e.shared.instruments().requests().split_off(before);
@@ -571,7 +571,7 @@ async fn member_batches_stop_at_the_profiles_limit() {
     )]
     .into();
     let live = [("idp".to_owned(), providers["idp"].read().await.unwrap())].into();
-    let plan = rollcall::plan::build(&desired, &live);
+    let plan = rollcall::plan::build(&desired, &live).unwrap();
     let before = e.shared.instruments().requests().len();
     let report = execute(&plan, &providers, 4, |_, _| {}).await;
     assert!(report.succeeded(), "{:#?}", report.outcomes);
@@ -595,7 +595,7 @@ async fn a_412_from_an_unrelated_change_is_sent_again_with_the_new_version() {
     let renamed = ANN.replace("ann@example.com", "ann@new.example");
     let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", &renamed);
     let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
-    let plan = rollcall::plan::build(&desired, &live);
+    let plan = rollcall::plan::build(&desired, &live).unwrap();
     let patch = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "replace", "path": "name.givenName", "value": "Annie"}]});
     behind_our_back(&e, reqwest::Method::PATCH, &format!("/Users/{id}"), patch).await;

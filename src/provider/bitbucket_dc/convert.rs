@@ -1,6 +1,6 @@
 //! Wire shapes to model resources, and the project default's two flags to one value.
 
-use crate::model::{Address, Principal, Resource, ResourceId, UserAttrs};
+use crate::model::{self, Address, Principal, Resource, ResourceId, UserAttrs};
 
 use super::wire;
 
@@ -20,21 +20,36 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub fn id(&self, principal: Principal) -> ResourceId {
+    /// The model's scope path: root, `[project]` or `[project, repo]`.
+    pub fn path(&self) -> model::Scope {
         match self {
-            Scope::Global => ResourceId::GlobalPermission { principal },
-            Scope::Project(p) => ResourceId::ProjectPermission {
-                project: p.clone(),
-                principal,
-            },
-            Scope::Repo(p, r) => ResourceId::RepoPermission {
-                project: p.clone(),
-                repo: r.clone(),
-                principal,
-            },
+            Scope::Global => model::Scope::root(),
+            Scope::Project(p) => model::Scope::root().child(PROJECT, p),
+            Scope::Repo(p, r) => model::Scope::root().child(PROJECT, p).child(REPO, r),
+        }
+    }
+
+    /// A model scope path as Bitbucket addresses it, if it is one of its three.
+    pub fn from_path(path: &model::Scope) -> Option<Scope> {
+        match path.segments() {
+            [] => Some(Scope::Global),
+            [p] if p.kind == PROJECT => Some(Scope::Project(p.name.clone())),
+            [p, r] if p.kind == PROJECT && r.kind == REPO => Some(Scope::Repo(p.name.clone(), r.name.clone())),
+            _ => None,
+        }
+    }
+
+    pub fn id(&self, principal: Principal) -> ResourceId {
+        ResourceId::Grant {
+            scope: self.path(),
+            principal,
         }
     }
 }
+
+/// The segment kinds of Bitbucket's scopes, as the platform spec names them.
+pub const PROJECT: &str = "project";
+pub const REPO: &str = "repo";
 
 pub fn user_grant(target: &str, scope: &Scope, p: wire::PermittedUser) -> (Address, Resource) {
     (
@@ -67,11 +82,11 @@ pub fn project_default(target: &str, project: &str, read: bool, write: bool) -> 
     Some((
         Address::new(
             target,
-            ResourceId::ProjectDefault {
-                project: project.to_owned(),
+            ResourceId::Default {
+                scope: Scope::Project(project.to_owned()).path(),
             },
         ),
-        Resource::ProjectDefault {
+        Resource::Default {
             permission: Some(permission.to_owned()),
         },
     ))

@@ -6,7 +6,25 @@
 //! projects and repositories the manifest names.
 
 mod convert;
+mod platform;
 mod wire;
+
+pub use platform::PLATFORM;
+
+/// The provider of a target, for the registry.
+pub(crate) fn provider(
+    config: &crate::desired::TargetConfig,
+    base: url::Url,
+    auth: Option<Auth>,
+) -> Result<Box<dyn Provider>, HttpError> {
+    Ok(Box::new(BitbucketDc::new(
+        &config.name,
+        base,
+        auth,
+        config.scope.clone(),
+        config.notify_new_users,
+    )?))
+}
 
 use std::collections::BTreeSet;
 
@@ -89,11 +107,12 @@ impl BitbucketDc {
     async fn read_all(&self) -> Result<ResourceMap, ProviderError> {
         // Each read is one paged list; they run together, capped per target.
         let mut reads: Vec<Read> = vec![Read::Users(None), Read::Groups(None), Read::Grants(Scope::Global)];
-        for (project, repos) in &self.scope.projects {
-            reads.push(Read::Grants(Scope::Project(project.clone())));
-            reads.push(Read::Default(project.clone()));
-            for repo in repos {
-                reads.push(Read::Grants(Scope::Repo(project.clone(), repo.clone())));
+        for scope in self.scope.scopes.iter().filter_map(Scope::from_path) {
+            if let Scope::Project(project) = &scope {
+                reads.push(Read::Default(project.clone()));
+            }
+            if !matches!(scope, Scope::Global) {
+                reads.push(Read::Grants(scope));
             }
         }
         let mut live = ResourceMap::new();
@@ -108,11 +127,12 @@ impl BitbucketDc {
         let mut wanted: BTreeSet<String> = self.scope.member_groups.iter().map(|g| g.to_lowercase()).collect();
         wanted.extend(results.iter().flatten().filter_map(|(a, r)| match (&a.id, r) {
             (
-                ResourceId::GlobalPermission {
+                ResourceId::Grant {
+                    scope,
                     principal: Principal::Group(g),
                 },
                 Resource::Permission { permission },
-            ) if crate::model::ADMIN_PERMISSIONS.contains(&permission.as_str()) => Some(g.to_lowercase()),
+            ) if PLATFORM.is_admin(scope, permission) => Some(g.to_lowercase()),
             _ => None,
         }));
         let mut member_reads: Vec<Read> = results
@@ -163,7 +183,7 @@ impl BitbucketDc {
                 .list::<wire::Group>("/admin/groups", &filter_query(filter))
                 .await?
                 .into_iter()
-                .map(|g| (Address::new(t, ResourceId::Group { name: g.name }), Resource::Group))
+                .map(|g| (Address::new(t, ResourceId::Group { name: g.name }), Resource::group()))
                 .collect(),
             Read::Members(group) => self
                 .list::<wire::User>("/admin/groups/more-members", &[("context", group.clone())])
@@ -178,7 +198,7 @@ impl BitbucketDc {
                                 user: u.name,
                             },
                         ),
-                        Resource::Membership,
+                        Resource::membership(),
                     )
                 })
                 .collect(),
@@ -195,7 +215,7 @@ impl BitbucketDc {
                                 user: user.clone(),
                             },
                         ),
-                        Resource::Membership,
+                        Resource::membership(),
                     )
                 })
                 .collect(),
@@ -305,12 +325,17 @@ impl BitbucketDc {
                 )
                 .await
             }
-            (ResourceId::ProjectDefault { project }, _, after) => {
+            (ResourceId::Default { scope }, _, after) => {
+                let Some(Scope::Project(project)) = Scope::from_path(scope) else {
+                    return Err(
+                        self.unsupported(first, "Bitbucket Data Center has an all-users default on projects only")
+                    );
+                };
                 let wanted = match after {
-                    Some(Resource::ProjectDefault { permission }) => permission.clone(),
+                    Some(Resource::Default { permission }) => permission.clone(),
                     _ => None,
                 };
-                self.set_project_default(project, wanted.as_deref()).await
+                self.set_project_default(&project, wanted.as_deref()).await
             }
             (id, action, after) => {
                 let Some((scope, principal)) = grant_scope(id) else {
@@ -376,7 +401,10 @@ impl BitbucketDc {
     /// is what the changes leave, they are applied; otherwise the error stands.
     async fn confirm(&self, changes: &[Change], error: HttpError) -> Result<(), ProviderError> {
         for c in changes {
-            let found = self.read_one(container(&c.address.id)).await?;
+            let Some(read) = container(&c.address.id) else {
+                return Err(error.into());
+            };
+            let found = self.read_one(read).await?;
             let want = c.address.to_string().to_lowercase();
             let live = found
                 .iter()
@@ -384,7 +412,7 @@ impl BitbucketDc {
                 .map(|(_, r)| r);
             let done = match (&c.after, live) {
                 (None, None) => true,
-                (Some(Resource::ProjectDefault { permission: None }), None) => true,
+                (Some(Resource::Default { permission: None }), None) => true,
                 (Some(after), Some(live)) => after == live,
                 _ => false,
             };
@@ -422,29 +450,22 @@ fn filter_query(filter: Option<String>) -> Vec<(&'static str, String)> {
 }
 
 /// The one list that shows whether a change's object is as the change leaves it.
-fn container(id: &ResourceId) -> Read {
-    match id {
+fn container(id: &ResourceId) -> Option<Read> {
+    Some(match id {
         ResourceId::User { name } => Read::Users(Some(name.clone())),
         ResourceId::Group { name } => Read::Groups(Some(name.clone())),
         ResourceId::Membership { group, .. } => Read::Members(group.clone()),
-        ResourceId::ProjectDefault { project } => Read::Default(project.clone()),
-        ResourceId::GlobalPermission { .. } => Read::Grants(Scope::Global),
-        ResourceId::ProjectPermission { project, .. } => Read::Grants(Scope::Project(project.clone())),
-        ResourceId::RepoPermission { project, repo, .. } => Read::Grants(Scope::Repo(project.clone(), repo.clone())),
-    }
+        ResourceId::Default { scope } => match Scope::from_path(scope)? {
+            Scope::Project(project) => Read::Default(project),
+            _ => return None,
+        },
+        ResourceId::Grant { scope, .. } => Read::Grants(Scope::from_path(scope)?),
+    })
 }
 
 fn grant_scope(id: &ResourceId) -> Option<(Scope, Principal)> {
     match id {
-        ResourceId::GlobalPermission { principal } => Some((Scope::Global, principal.clone())),
-        ResourceId::ProjectPermission { project, principal } => {
-            Some((Scope::Project(project.clone()), principal.clone()))
-        }
-        ResourceId::RepoPermission {
-            project,
-            repo,
-            principal,
-        } => Some((Scope::Repo(project.clone(), repo.clone()), principal.clone())),
+        ResourceId::Grant { scope, principal } => Some((Scope::from_path(scope)?, principal.clone())),
         _ => None,
     }
 }
@@ -469,28 +490,21 @@ impl Provider for BitbucketDc {
     }
 
     fn batch_key(&self, change: &Change) -> Option<String> {
-        match (&change.address.id, change.action, &change.after) {
-            (ResourceId::Membership { group, .. }, Action::Create, _) => Some(format!("add-users {group}")),
-            // Global and repository grants take several `name`s per call; project
-            // grants take one.
-            (
-                ResourceId::GlobalPermission { principal },
-                Action::Create | Action::Update,
-                Some(Resource::Permission { permission }),
-            ) => Some(format!("global {} {permission}", principal_kind(principal))),
-            (
-                ResourceId::RepoPermission {
-                    project,
-                    repo,
-                    principal,
-                },
-                Action::Create | Action::Update,
-                Some(Resource::Permission { permission }),
-            ) => Some(format!(
-                "repo {project}/{repo} {} {permission}",
-                principal_kind(principal)
-            )),
-            _ => None,
+        if let (ResourceId::Membership { group, .. }, Action::Create) = (&change.address.id, change.action) {
+            return Some(format!("add-users {group}"));
+        }
+        // Global and repository grants take several `name`s per call; project grants
+        // take one.
+        let (Some((scope, principal)), Action::Create | Action::Update, Some(Resource::Permission { permission })) =
+            (grant_scope(&change.address.id), change.action, &change.after)
+        else {
+            return None;
+        };
+        let kind = principal_kind(&principal);
+        match scope {
+            Scope::Global => Some(format!("global {kind} {permission}")),
+            Scope::Repo(project, repo) => Some(format!("repo {project}/{repo} {kind} {permission}")),
+            Scope::Project(_) => None,
         }
     }
 

@@ -12,8 +12,21 @@
 //! or, where the profile has no PATCH, a PUT of the object as read with only those
 //! attributes changed, so nothing the manifest does not manage is cleared.
 
+mod platform;
 mod profile;
 mod wire;
+
+pub use platform::{profile_of, ATLASSIAN_PLATFORM, RFC_PLATFORM};
+
+/// The provider of a target, for the registry.
+pub(crate) fn provider(
+    config: &crate::desired::TargetConfig,
+    base: url::Url,
+    auth: Option<Auth>,
+) -> Result<Box<dyn Provider>, HttpError> {
+    let profile = platform::profile_of(config.platform).unwrap_or(RFC);
+    Ok(Box::new(Scim::new(&config.name, base, auth, profile)?))
+}
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -255,7 +268,7 @@ impl Scim {
                         name: g.display_name.clone(),
                     },
                 ),
-                Resource::Group,
+                Resource::group(),
             );
             for m in &g.members {
                 // Members that are groups, or users this list does not show (a
@@ -267,7 +280,7 @@ impl Scim {
                         group: g.display_name.clone(),
                         user: user.clone(),
                     };
-                    out.insert(Address::new(&self.target, id), Resource::Membership);
+                    out.insert(Address::new(&self.target, id), Resource::membership());
                 }
             }
             let object = Object::listed(g.id, raw);

@@ -29,7 +29,7 @@ impl ProfileName {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             ProfileName::Rfc => "rfc",
             ProfileName::Atlassian => "atlassian",

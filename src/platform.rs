@@ -1,0 +1,216 @@
+//! What a platform is, as data its provider declares: the target kind and profile the
+//! manifest names, the options a target of it accepts, which changes exist for each kind
+//! of object, the role words per scope and how they rank, what counts as an administrator,
+//! and the hints for its errors.
+//!
+//! Resolve, diff, graph, safety and render ask a `Platform` these questions and never
+//! which vendor it is. Each provider writes one `Spec` per platform it serves (a SCIM
+//! profile is a platform of its own); `provider::registry` lists them.
+
+use std::fmt;
+
+use crate::model::Scope;
+
+/// A platform: a handle on the `Spec` its provider declares.
+#[derive(Clone, Copy)]
+pub struct Platform(&'static Spec);
+
+/// Everything the core knows of a platform.
+#[derive(Debug)]
+pub struct Spec {
+    /// The target kind as the manifest and the plan name it: `bitbucket-datacenter`.
+    pub kind: &'static str,
+    /// The dialect of the kind, chosen with the target's `profile:`: `rfc`, `atlassian`.
+    /// `None` for a kind without profiles.
+    pub profile: Option<&'static str>,
+    /// This profile is the one a target of this kind gets when it names none.
+    pub default_profile: bool,
+    /// What the kind is, for the JSON Schema and hints.
+    pub summary: &'static str,
+    /// What this profile means, for the JSON Schema; empty for a kind without profiles.
+    pub profile_summary: &'static str,
+    /// Target options beyond `kind`, `url` and `auth` that this platform accepts.
+    pub options: &'static [&'static str],
+    pub users: KindRules,
+    pub groups: KindRules,
+    /// Attributes of a group the platform stores, by the manifest's field name
+    /// (`description`). Others the manifest sets are reported, not silently dropped.
+    pub group_attributes: &'static [&'static str],
+    /// Grants, by scope: the role words each scope accepts. Empty when the platform has
+    /// no permissions to grant (access is membership).
+    pub scopes: &'static [ScopeRoles],
+    /// The scopes with an "everyone" default, by segment kinds, and its role words.
+    pub defaults: &'static [ScopeRoles],
+    /// Native permissions at the root scope that make their holder an administrator.
+    pub admin: &'static [&'static str],
+    /// A Bearer token must name the `account` it belongs to: the platform's tokens belong
+    /// to a user, whom the safety rules must protect.
+    pub bearer_names_account: bool,
+    pub hints: Hints,
+}
+
+/// Which changes exist for one kind of object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindRules {
+    /// Renamed in place, keeping what hangs off it. Otherwise a rename is a create, a move
+    /// of what hangs off it, and a delete.
+    pub rename: bool,
+    /// Has an active flag: an offboarded person is deactivated, not only stripped.
+    pub deactivate: bool,
+    /// Deleting only deactivates, so a prune is planned as a deactivation.
+    pub delete_deactivates: bool,
+}
+
+impl KindRules {
+    /// Created, updated and deleted; no rename, no active flag.
+    pub const PLAIN: KindRules = KindRules {
+        rename: false,
+        deactivate: false,
+        delete_deactivates: false,
+    };
+}
+
+/// The role words of one scope.
+#[derive(Debug)]
+pub struct ScopeRoles {
+    /// The segment kinds of the scope from the root: `[]` (instance-wide), `["project"]`,
+    /// `["project", "repo"]`.
+    pub path: &'static [&'static str],
+    /// How a message names the scope: `global permissions`, `project`, `repository`.
+    pub noun: &'static str,
+    /// Portable words and the native permission each means here.
+    pub words: &'static [(&'static str, Option<&'static str>)],
+    /// Native permission names, weakest first, also accepted as role words (any case).
+    pub natives: &'static [&'static str],
+}
+
+/// Hints the core prints with this platform's errors.
+#[derive(Debug)]
+pub struct Hints {
+    /// A target without `auth`.
+    pub auth: &'static str,
+    /// An `access:` section for a platform without grants.
+    pub no_grants: &'static str,
+    /// Reading failed with 401 or 403.
+    pub unauthorized: &'static str,
+    /// Reading failed with 404.
+    pub not_found: &'static str,
+}
+
+impl Platform {
+    pub const fn new(spec: &'static Spec) -> Platform {
+        Platform(spec)
+    }
+
+    pub fn spec(self) -> &'static Spec {
+        self.0
+    }
+
+    /// The target kind as the manifest and the plan name it.
+    pub fn kind(self) -> &'static str {
+        self.0.kind
+    }
+
+    pub fn profile(self) -> Option<&'static str> {
+        self.0.profile
+    }
+
+    /// The kind, with the profile if it has one: `scim/atlassian`.
+    pub fn label(self) -> String {
+        match self.0.profile {
+            Some(p) => format!("{}/{p}", self.0.kind),
+            None => self.0.kind.to_owned(),
+        }
+    }
+
+    pub fn users(self) -> KindRules {
+        self.0.users
+    }
+
+    pub fn groups(self) -> KindRules {
+        self.0.groups
+    }
+
+    pub fn has_grants(self) -> bool {
+        !self.0.scopes.is_empty()
+    }
+
+    pub fn accepts_option(self, option: &str) -> bool {
+        self.0.options.contains(&option)
+    }
+
+    /// The role words of a scope with these segment kinds, if the platform grants there.
+    pub fn scope_roles(self, kinds: &[&str]) -> Option<&'static ScopeRoles> {
+        self.0.scopes.iter().find(|s| s.path == kinds)
+    }
+
+    /// The role words of the "everyone" default of a scope with these segment kinds.
+    pub fn default_roles(self, kinds: &[&str]) -> Option<&'static ScopeRoles> {
+        self.0.defaults.iter().find(|s| s.path == kinds)
+    }
+
+    /// A grant of `permission` on `scope` makes its holder an administrator.
+    pub fn is_admin(self, scope: &Scope, permission: &str) -> bool {
+        scope.is_root() && self.0.admin.contains(&permission)
+    }
+
+    /// The rank of a root-scope permission, weakest 1; 0 for none or unknown. The safety
+    /// rules use it to see the account rollcall works as being demoted.
+    pub fn root_rank(self, permission: &str) -> usize {
+        self.scope_roles(&[])
+            .and_then(|r| r.natives.iter().position(|n| *n == permission))
+            .map_or(0, |i| i + 1)
+    }
+
+    /// The root-scope permission of a rank, `none` for 0.
+    pub fn root_level(self, rank: usize) -> &'static str {
+        self.scope_roles(&[])
+            .and_then(|r| rank.checked_sub(1).and_then(|i| r.natives.get(i)))
+            .copied()
+            .unwrap_or("none")
+    }
+
+    /// The names `admin` lists, for messages: `ADMIN or SYS_ADMIN`.
+    pub fn admin_names(self) -> String {
+        self.0.admin.join(" or ")
+    }
+}
+
+impl ScopeRoles {
+    /// The native permission a role word means here: a portable word first, then a
+    /// native name in any case. `Some(None)` is a word meaning "no access".
+    pub fn permission(&self, word: &str) -> Option<Option<String>> {
+        let lower = word.trim().to_ascii_lowercase();
+        if let Some((_, native)) = self.words.iter().find(|(w, _)| *w == lower) {
+            return Some(native.map(str::to_owned));
+        }
+        let upper = lower.to_ascii_uppercase();
+        self.natives
+            .iter()
+            .find(|n| **n == upper)
+            .map(|n| Some((*n).to_owned()))
+    }
+
+    /// The valid words, for a hint: `read, write, admin, or REPO_READ, …`.
+    pub fn valid(&self) -> String {
+        let words: Vec<&str> = self.words.iter().map(|(w, _)| *w).collect();
+        if self.natives.is_empty() {
+            return words.join(", ");
+        }
+        format!("{}, or {}", words.join(", "), self.natives.join(", "))
+    }
+}
+
+impl PartialEq for Platform {
+    fn eq(&self, other: &Platform) -> bool {
+        (self.0.kind, self.0.profile) == (other.0.kind, other.0.profile)
+    }
+}
+
+impl Eq for Platform {}
+
+impl fmt::Debug for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Platform({})", self.label())
+    }
+}

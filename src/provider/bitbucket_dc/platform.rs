@@ -1,0 +1,70 @@
+//! Bitbucket Data Center as the core sees it: role words per scope (global, project,
+//! repository), the all-users default of a project, what makes an administrator, and the
+//! hints for its errors.
+
+use crate::platform::{Hints, KindRules, Platform, ScopeRoles, Spec};
+
+pub const PLATFORM: Platform = Platform::new(&SPEC);
+
+static SPEC: Spec = Spec {
+    kind: "bitbucket-datacenter",
+    profile: None,
+    default_profile: true,
+    summary: "Bitbucket Data Center (or Server) through its REST API 1.0.",
+    profile_summary: "",
+    options: &["notify_new_users"],
+    // Its REST API has no group rename, and deletes users rather than deactivating them.
+    users: KindRules::PLAIN,
+    groups: KindRules::PLAIN,
+    group_attributes: &[],
+    scopes: &[
+        ScopeRoles {
+            path: &[],
+            noun: "global permissions",
+            words: &[
+                ("read", Some("LICENSED_USER")),
+                ("write", Some("PROJECT_CREATE")),
+                ("admin", Some("ADMIN")),
+            ],
+            natives: &["LICENSED_USER", "PROJECT_CREATE", "ADMIN", "SYS_ADMIN"],
+        },
+        ScopeRoles {
+            path: &["project"],
+            noun: "project",
+            words: &[
+                ("read", Some("PROJECT_READ")),
+                ("write", Some("PROJECT_WRITE")),
+                ("admin", Some("PROJECT_ADMIN")),
+            ],
+            natives: &["PROJECT_READ", "PROJECT_WRITE", "PROJECT_ADMIN"],
+        },
+        ScopeRoles {
+            path: &["project", "repo"],
+            noun: "repository",
+            words: &[
+                ("read", Some("REPO_READ")),
+                ("write", Some("REPO_WRITE")),
+                ("admin", Some("REPO_ADMIN")),
+            ],
+            natives: &["REPO_READ", "REPO_WRITE", "REPO_ADMIN"],
+        },
+    ],
+    defaults: &[ScopeRoles {
+        path: &["project"],
+        noun: "all-users permission",
+        words: &[
+            ("none", None),
+            ("read", Some("PROJECT_READ")),
+            ("write", Some("PROJECT_WRITE")),
+        ],
+        natives: &["PROJECT_READ", "PROJECT_WRITE"],
+    }],
+    admin: &["ADMIN", "SYS_ADMIN"],
+    bearer_names_account: true,
+    hints: Hints {
+        auth: "add `auth: { token: ${env:BITBUCKET_TOKEN}, account: NAME }` (Bearer, NAME the account the token belongs to) or `auth: { username: NAME, token: ${env:…} }` (Basic)",
+        no_grants: "",
+        unauthorized: "check that the target's token is valid and belongs to an account with ADMIN or SYS_ADMIN",
+        not_found: "a project or repository named in `access` may not exist on the target: create it there first, or fix the key",
+    },
+};

@@ -1,0 +1,82 @@
+//! The registry: every platform rollcall serves, one line each. A platform is its
+//! provider's `Spec` (what the core may ask of it) and the function that builds its
+//! provider for a target; nothing else in the core names a platform.
+
+use crate::desired::TargetConfig;
+use crate::http::{Auth, HttpError};
+use crate::platform::Platform;
+use crate::provider::{bitbucket_dc, scim, Provider};
+
+/// A platform and how to build its provider for a target, given the base URL the target
+/// is reached at (a sandbox's loopback address included) and its credentials.
+pub struct Registered {
+    pub platform: Platform,
+    pub provider: MakeProvider,
+}
+
+/// Builds a provider for a target, reached at a base URL with these credentials.
+pub type MakeProvider = fn(&TargetConfig, url::Url, Option<Auth>) -> Result<Box<dyn Provider>, HttpError>;
+
+pub static PLATFORMS: &[Registered] = &[
+    Registered {
+        platform: bitbucket_dc::PLATFORM,
+        provider: bitbucket_dc::provider,
+    },
+    Registered {
+        platform: scim::RFC_PLATFORM,
+        provider: scim::provider,
+    },
+    Registered {
+        platform: scim::ATLASSIAN_PLATFORM,
+        provider: scim::provider,
+    },
+];
+
+/// The platform of a kind and profile as a manifest or a plan file names them; without a
+/// profile, the kind's default one.
+pub fn find(kind: &str, profile: Option<&str>) -> Option<Platform> {
+    PLATFORMS
+        .iter()
+        .map(|r| r.platform)
+        .find(|p| p.kind() == kind && profile.map_or(p.spec().default_profile, |want| p.profile() == Some(want)))
+}
+
+/// Every target kind, once each, in registry order.
+pub fn kinds() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for r in PLATFORMS {
+        if !out.contains(&r.platform.kind()) {
+            out.push(r.platform.kind());
+        }
+    }
+    out
+}
+
+/// The profiles of a kind, empty for a kind without profiles.
+pub fn profiles(kind: &str) -> Vec<&'static str> {
+    PLATFORMS
+        .iter()
+        .filter(|r| r.platform.kind() == kind)
+        .filter_map(|r| r.platform.profile())
+        .collect()
+}
+
+/// The kinds that accept a target option, for a hint.
+pub fn kinds_with_option(option: &str) -> Vec<&'static str> {
+    kinds()
+        .into_iter()
+        .filter(|k| {
+            PLATFORMS
+                .iter()
+                .any(|r| r.platform.kind() == *k && r.platform.accepts_option(option))
+        })
+        .collect()
+}
+
+/// Builds the provider of a target.
+pub fn provider(config: &TargetConfig, base: url::Url, auth: Option<Auth>) -> Result<Box<dyn Provider>, String> {
+    match PLATFORMS.iter().find(|r| r.platform == config.platform) {
+        Some(r) => (r.provider)(config, base, auth).map_err(|e| e.to_string()),
+        None => Err(format!("no provider is registered for `{}`", config.platform.label())),
+    }
+}

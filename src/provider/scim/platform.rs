@@ -1,0 +1,60 @@
+//! SCIM 2.0 services as the core sees them: one platform per profile. Users have
+//! `active`, a `userName` can change, and access is membership, so there are no grants.
+
+use super::profile::{Profile, ATLASSIAN, RFC};
+use crate::platform::{Hints, KindRules, Platform, Spec};
+
+pub const RFC_PLATFORM: Platform = Platform::new(&RFC_SPEC);
+pub const ATLASSIAN_PLATFORM: Platform = Platform::new(&ATLASSIAN_SPEC);
+
+static RFC_SPEC: Spec = spec(
+    &RFC,
+    true,
+    "RFC 7643/7644 as written: PATCH, filters, ETags where the server sends them, group renames, DELETE deletes.",
+);
+static ATLASSIAN_SPEC: Spec = spec(
+    &ATLASSIAN,
+    false,
+    "Atlassian's user provisioning API (Atlassian Cloud, Bitbucket Cloud): filters only `eq` on userName/externalId/displayName, no renaming groups, DELETE deactivates.",
+);
+
+const fn spec(profile: &Profile, default_profile: bool, profile_summary: &'static str) -> Spec {
+    Spec {
+        kind: "scim",
+        profile: Some(profile.name.as_str()),
+        default_profile,
+        summary: "Any SCIM 2.0 service (RFC 7643/7644), Atlassian's user provisioning included: users and groups with their members. `url` is the SCIM base URL, to which `/Users` and `/Groups` are appended.",
+        profile_summary,
+        options: &["profile"],
+        users: KindRules {
+            // SCIM's userName is readWrite (RFC 7643 §4.1.1).
+            rename: true,
+            deactivate: true,
+            delete_deactivates: profile.delete_user_deactivates,
+        },
+        groups: KindRules {
+            rename: profile.group_rename,
+            deactivate: false,
+            delete_deactivates: false,
+        },
+        group_attributes: &[],
+        scopes: &[],
+        defaults: &[],
+        admin: &[],
+        // A SCIM token (an Atlassian directory API key) belongs to no user.
+        bearer_names_account: false,
+        hints: Hints {
+            auth: "add `auth: { token: ${env:SCIM_TOKEN} }`, the service's bearer token (for Atlassian, the directory's API key)",
+            no_grants: "on a SCIM service, access is membership: list people under a group's `members`",
+            unauthorized: "check that the target's token is a valid SCIM bearer token for this service (for Atlassian, the directory's API key)",
+            not_found: "check the target's url: it is the SCIM base URL, to which /Users and /Groups are appended (for Atlassian, https://api.atlassian.com/scim/directory/DIRECTORY_ID)",
+        },
+    }
+}
+
+/// The client's profile of a SCIM platform.
+pub fn profile_of(platform: Platform) -> Option<Profile> {
+    [RFC, ATLASSIAN]
+        .into_iter()
+        .find(|p| Some(p.name.as_str()) == platform.profile())
+}
