@@ -36,6 +36,9 @@ pub struct Spec {
     /// Attributes of a group the platform stores, by the manifest's field name
     /// (`description`). Others the manifest sets are reported, not silently dropped.
     pub group_attributes: &'static [&'static str],
+    /// The kinds of scope segment the platform has (`project`, `repo`), with their
+    /// naming rules.
+    pub segments: &'static [SegmentRule],
     /// Grants, by scope: the role words each scope accepts. Empty when the platform has
     /// no permissions to grant (access is membership).
     pub scopes: &'static [ScopeRoles],
@@ -82,6 +85,17 @@ pub struct ScopeRoles {
     pub words: &'static [(&'static str, Option<&'static str>)],
     /// Native permission names, weakest first, also accepted as role words (any case).
     pub natives: &'static [&'static str],
+}
+
+/// What a scope segment of one kind may be named.
+#[derive(Debug)]
+pub struct SegmentRule {
+    pub kind: &'static str,
+    /// How a message names one: `project key`, `repository slug`.
+    pub noun: &'static str,
+    pub valid: fn(&str) -> bool,
+    /// The rule in words, for the hint.
+    pub rule: &'static str,
 }
 
 /// Hints the core prints with this platform's errors.
@@ -137,6 +151,11 @@ impl Platform {
 
     pub fn accepts_option(self, option: &str) -> bool {
         self.0.options.contains(&option)
+    }
+
+    /// The naming rule of a scope segment kind, if the platform has that kind.
+    pub fn segment(self, kind: &str) -> Option<&'static SegmentRule> {
+        self.0.segments.iter().find(|s| s.kind == kind)
     }
 
     /// The role words of a scope with these segment kinds, if the platform grants there.

@@ -2,6 +2,7 @@
 //! translated to the platform's permissions.
 
 use super::*;
+use crate::platform::Platform;
 
 impl Resolver<'_> {
     #[allow(clippy::too_many_arguments)]
@@ -109,12 +110,7 @@ impl Resolver<'_> {
                 continue;
             }
             projects_seen.insert((target.to_owned(), key.value.clone()), at);
-            if !valid_name(NameKind::Project, &key.value) {
-                self.error(
-                    at,
-                    format!("invalid project key `{}`", key.value),
-                    NameKind::Project.rule(),
-                );
+            if !self.segment_name(platform, PROJECT, file, key) {
                 continue;
             }
             let scope = Scope::root().child(PROJECT, &key.value);
@@ -141,12 +137,7 @@ impl Resolver<'_> {
             };
             self.grants_ref(file, target, project_grants, &scope, ctx, desired);
             for (repo, grants) in &project.repos.0 {
-                if !valid_name(NameKind::Repo, &repo.value) {
-                    self.error(
-                        origin(file, repo),
-                        format!("invalid repository slug `{}`", repo.value),
-                        NameKind::Repo.rule(),
-                    );
+                if !self.segment_name(platform, REPO, file, repo) {
                     continue;
                 }
                 self.grants(file, target, grants, &scope.child(REPO, &repo.value), ctx, desired);
@@ -261,6 +252,27 @@ impl Resolver<'_> {
                 Resource::Permission { permission },
             );
         }
+    }
+
+    /// Whether a scope segment's name is one the platform accepts; reports it if not.
+    fn segment_name(&mut self, platform: Platform, kind: &str, file: usize, name: &Spanned<String>) -> bool {
+        let Some(rule) = platform.segment(kind) else {
+            self.error(
+                origin(file, name),
+                format!("a {} target has no {kind}s", platform.label()),
+                "remove this entry, or grant it on a target whose platform has them",
+            );
+            return false;
+        };
+        let valid = (rule.valid)(&name.value);
+        if !valid {
+            self.error(
+                origin(file, name),
+                format!("invalid {} `{}`", rule.noun, name.value),
+                rule.rule,
+            );
+        }
+        valid
     }
 
     fn role(

@@ -169,7 +169,7 @@ impl<'a> Resolver<'a> {
                 self.error(
                     origin(decl.file, decl.key),
                     format!("groups `{other}` and `{name}` differ only in case"),
-                    "group names are case-insensitive on Bitbucket: they would be the same group; keep one",
+                    "group names are matched without regard to case on every target: they would be the same group; keep one",
                 );
             }
             self.group(name, decl, &target_names, &users, &usernames, &mut desired);

@@ -1,4 +1,4 @@
-//! Name rules (users, groups, targets, projects, repositories), email and URL checks,
+//! Name rules (users, groups, targets), email and URL checks,
 //! and "did you mean" suggestions for diagnostics.
 
 use std::collections::BTreeSet;
@@ -8,8 +8,6 @@ pub(super) enum NameKind {
     Target,
     User,
     Group,
-    Project,
-    Repo,
 }
 
 impl NameKind {
@@ -18,8 +16,6 @@ impl NameKind {
             NameKind::Target => "target",
             NameKind::User => "user",
             NameKind::Group => "group",
-            NameKind::Project => "project",
-            NameKind::Repo => "repository",
         }
     }
 
@@ -28,8 +24,6 @@ impl NameKind {
             NameKind::Target => "target names use `a`-`z`, `0`-`9`, `-` and `_`, starting with `a`-`z`",
             NameKind::User => "usernames use letters and digits of any alphabet (like `zoë`), `.`, `_`, `-` and `@`, start with a letter or digit, and are at most 255 characters long: no spaces",
             NameKind::Group => "group names use letters and digits of any alphabet, spaces, `.`, `_`, `-` and `@`, start with a letter or digit, do not end with a space, and are at most 255 characters long",
-            NameKind::Project => "project keys use `A`-`Z`, `0`-`9` and `_`, starting with `A`-`Z` (like PLAT), as Bitbucket requires",
-            NameKind::Repo => "repository slugs use `a`-`z`, `0`-`9`, `.`, `_` and `-`, starting with `a`-`z` or `0`-`9` (like api-gateway), as Bitbucket requires",
         }
     }
 }
@@ -37,8 +31,8 @@ impl NameKind {
 /// Whether `name` follows the rule `NameKind::rule` states. Users and groups are
 /// projected onto every target: Bitbucket Data Center takes names of 1 to 255 characters
 /// in any alphabet and SCIM services any non-empty text, so letters and digits are
-/// Unicode's, and the length is counted in characters. Project keys and repository slugs
-/// exist on Bitbucket only, whose rule is ASCII.
+/// Unicode's, and the length is counted in characters. The names of scope segments
+/// (project keys, repository slugs) follow each platform's rule (`platform::SegmentRule`).
 pub(super) fn valid_name(kind: NameKind, name: &str) -> bool {
     let mut chars = name.chars();
     let Some(first) = chars.next() else { return false };
@@ -58,18 +52,6 @@ pub(super) fn valid_name(kind: NameKind, name: &str) -> bool {
             first.is_alphanumeric()
                 && rest.chars().all(|c| c.is_alphanumeric() || " .-_@".contains(c))
                 && !name.ends_with(' ')
-        }
-        NameKind::Project => {
-            first.is_ascii_uppercase()
-                && rest
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-        }
-        NameKind::Repo => {
-            (first.is_ascii_lowercase() || first.is_ascii_digit())
-                && rest
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
         }
     }
 }
@@ -136,8 +118,6 @@ mod tests {
 
     #[test]
     fn names_and_emails() {
-        assert!(valid_name(NameKind::Project, "PLAT_2"));
-        assert!(!valid_name(NameKind::Project, "plat"));
         assert!(valid_name(NameKind::Group, "qa contractors"));
         assert!(!valid_name(NameKind::User, "bad name"));
         assert!(is_email("a@example.com"));
@@ -146,7 +126,7 @@ mod tests {
     }
 
     /// The rule the hint states is the rule applied: letters of any alphabet for people
-    /// and groups, 255 characters (not bytes), ASCII for Bitbucket's keys and slugs.
+    /// and groups, 255 characters (not bytes).
     #[test]
     fn names_follow_the_rule_their_hint_states() {
         for name in ["zoë", "Jürgen.Groß", "łukasz", "渡辺", "o'brien"] {
@@ -155,10 +135,7 @@ mod tests {
         assert!(valid_name(NameKind::Group, "équipe données"));
         assert!(valid_name(NameKind::User, &"é".repeat(255)));
         assert!(!valid_name(NameKind::User, &"é".repeat(256)));
-        assert!(!valid_name(NameKind::Project, "PLAT_É"));
-        assert!(!valid_name(NameKind::Repo, "café"));
         assert!(NameKind::User.rule().contains("any alphabet"));
-        assert!(NameKind::Project.rule().contains("`A`-`Z`"));
     }
 
     #[test]

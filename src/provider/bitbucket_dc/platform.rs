@@ -2,7 +2,7 @@
 //! repository), the all-users default of a project, what makes an administrator, and the
 //! hints for its errors.
 
-use crate::platform::{Hints, KindRules, Platform, ScopeRoles, Spec};
+use crate::platform::{Hints, KindRules, Platform, ScopeRoles, SegmentRule, Spec};
 
 pub const PLATFORM: Platform = Platform::new(&SPEC);
 
@@ -17,6 +17,20 @@ static SPEC: Spec = Spec {
     users: KindRules::PLAIN,
     groups: KindRules::PLAIN,
     group_attributes: &[],
+    segments: &[
+        SegmentRule {
+            kind: "project",
+            noun: "project key",
+            valid: project_key,
+            rule: "project keys use `A`-`Z`, `0`-`9` and `_`, starting with `A`-`Z` (like PLAT), as Bitbucket requires",
+        },
+        SegmentRule {
+            kind: "repo",
+            noun: "repository slug",
+            valid: repo_slug,
+            rule: "repository slugs use `a`-`z`, `0`-`9`, `.`, `_` and `-`, starting with `a`-`z` or `0`-`9` (like api-gateway), as Bitbucket requires",
+        },
+    ],
     scopes: &[
         ScopeRoles {
             path: &[],
@@ -68,3 +82,38 @@ static SPEC: Spec = Spec {
         not_found: "a project or repository named in `access` may not exist on the target: create it there first, or fix the key",
     },
 };
+
+fn project_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    chars.next().is_some_and(|c| c.is_ascii_uppercase())
+        && key.len() <= 255
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn repo_slug(slug: &str) -> bool {
+    let mut chars = slug.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && slug.len() <= 255
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keys and slugs are ASCII, as the rule the hint states says.
+    #[test]
+    fn project_keys_and_repo_slugs_follow_their_rule() {
+        assert!(project_key("PLAT_2"));
+        assert!(!project_key("plat"));
+        assert!(!project_key("PLAT_É"));
+        assert!(repo_slug("api-gateway.v2"));
+        assert!(!repo_slug("café"));
+        assert!(!repo_slug("-api"));
+        let rule = |kind| PLATFORM.segment(kind).map_or("", |s| s.rule);
+        assert!(rule("project").contains("`A`-`Z`"));
+        assert!(rule("repo").contains("`a`-`z`"));
+    }
+}

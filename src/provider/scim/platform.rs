@@ -38,6 +38,7 @@ const fn spec(profile: &Profile, default_profile: bool, profile_summary: &'stati
             delete_deactivates: false,
         },
         group_attributes: &[],
+        segments: &[],
         scopes: &[],
         defaults: &[],
         admin: &[],
