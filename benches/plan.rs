@@ -138,10 +138,13 @@ fn main() {
         let mut changes = 0;
         for _ in 0..RUNS {
             let t = Instant::now();
-            let desired = rollcall::cli::load(dir.path()).unwrap();
+            let desired = rollcall::engine::load(dir.path()).unwrap();
             load.push(t.elapsed());
             let t = Instant::now();
-            let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+            let rollcall::engine::Live {
+                connected,
+                states: live,
+            } = rollcall::engine::read(&desired).await.unwrap();
             read.push(t.elapsed());
             requests = connected.providers["bb"].request_count();
             objects = live["bb"].len();

@@ -95,15 +95,19 @@ fn main() {
             let emulator = serve(Shared::new(state.clone(), TOKEN.into()), listener).await.unwrap();
             std::fs::write(dir.path().join("org.yaml"), manifest(users, groups, &emulator.scim_url)).unwrap();
             let t = Instant::now();
-            let desired = rollcall::cli::load(dir.path()).unwrap();
+            let desired = rollcall::engine::load(dir.path()).unwrap();
             load.push(t.elapsed());
             let t = Instant::now();
-            let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+            let rollcall::engine::Live {
+                connected,
+                states: live,
+            } = rollcall::engine::read(&desired).await.unwrap();
             read.push(t.elapsed());
             requests = connected.providers["idp"].request_count();
             objects = live["idp"].len();
             let t = Instant::now();
             let plan = rollcall::plan::build(&desired, &live).unwrap();
+            let plan = plan.review(&connected.accounts, &live, None).unwrap();
             plan_t.push(t.elapsed());
             changes = plan.changes.len();
             let t = Instant::now();

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod cli;
 pub mod connect;
 pub mod desired;
+pub mod engine;
 pub mod http;
 pub mod manifest;
 pub mod model;

@@ -19,7 +19,7 @@ use std::path::Path;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
-use rollcall::cli::error::CliError;
+use rollcall::engine::ErrorKind;
 use rollcall::manifest::diagnostic::{render_all, Diagnostic, Sources};
 use rollcall::plan::file::{from_json, to_json};
 use rollcall::render::{render, Format};
@@ -131,11 +131,11 @@ fn check_manifest_dir(dir: &Path) -> bool {
             );
         }
     }
-    // The command line's loader reports exactly what the two stages found.
-    match rollcall::cli::load(dir) {
-        Ok(_) => assert!(all.is_empty(), "cli::load succeeded despite {all:?}"),
-        Err(CliError::Manifest(reported)) => assert_eq!(reported, all),
-        Err(other) => panic!("cli::load failed with something other than manifest problems: {other:?}"),
+    // The engine's loader reports exactly what the two stages found.
+    match rollcall::engine::load(dir) {
+        Ok(_) => assert!(all.is_empty(), "engine::load succeeded despite {all:?}"),
+        Err(e) if e.kind == ErrorKind::Manifest => assert_eq!(e.diagnostics, all),
+        Err(other) => panic!("engine::load failed with something other than manifest problems: {other:?}"),
     }
     match resolved {
         Ok(desired) if problems.is_empty() => {

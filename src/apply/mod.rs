@@ -10,7 +10,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::Direction;
 
 use crate::model::Address;
-use crate::plan::{graph, Change, Plan};
+use crate::plan::{graph, Change, Plan, Reviewed};
 use crate::provider::Provider;
 
 /// What happened to one change.
@@ -152,7 +152,7 @@ fn heights(graph: &DiGraph<usize, ()>) -> Vec<Option<usize>> {
 
 /// Executes the plan. `on_done` is called once per change as its outcome is known.
 pub async fn execute(
-    plan: &Plan,
+    plan: &Reviewed,
     providers: &BTreeMap<String, Box<dyn Provider>>,
     parallelism: usize,
     on_done: impl FnMut(&Change, &Outcome),
@@ -164,7 +164,7 @@ pub async fn execute(
 /// flight finish (a request cut off mid-way would leave its outcome unknown), and every
 /// change not started is reported as interrupted.
 pub async fn execute_until(
-    plan: &Plan,
+    plan: &Reviewed,
     providers: &BTreeMap<String, Box<dyn Provider>>,
     parallelism: usize,
     stop: &AtomicBool,

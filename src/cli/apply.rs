@@ -4,11 +4,11 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 use super::error::{CliError, EXIT_OK};
-use super::{interrupt, saved, AllowDeletes};
-use crate::apply::{execute_until, ApplyReport, Outcome};
+use super::{interrupt, AllowDeletes};
+use crate::apply::{ApplyReport, Outcome};
 use crate::audit::AuditLog;
-use crate::connect::Connected;
-use crate::plan::{Change, Plan};
+use crate::engine::{self, saved, Live};
+use crate::plan::{Change, Refused, Reviewed};
 use crate::render::text;
 
 /// Make live state match the manifests, or apply a saved plan
@@ -68,14 +68,14 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         prepared = prepare(&args, saved) => prepared?,
         () = signals.recv() => return Err(CliError::Interrupted),
     };
-    let Some((plan, connected, plan_digest)) = prepared else {
+    let Some((plan, live, plan_digest)) = prepared else {
         return Ok(EXIT_OK);
     };
     let mut audit = match &args.audit_log {
         Some(path) => match AuditLog::open(path, &plan_digest) {
             Ok(log) => Some(log),
             Err(e) => {
-                connected.shutdown().await;
+                live.shutdown().await;
                 return Err(CliError::new(format!(
                     "cannot open the audit log {}: {e}; nothing was changed",
                     path.display()
@@ -87,21 +87,15 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     let stop = signals.into_flag();
     println!("\nApplying plan {plan_digest}.");
     let progress = Progress::new(plan.changes.len());
-    let report = execute_until(
-        &plan,
-        &connected.providers,
-        usize::from(args.parallelism),
-        &stop,
-        |c, o| {
-            if let Some(log) = audit.as_mut() {
-                log.record(c, o);
-            }
-            progress.done(c, o);
-        },
-    )
+    let report = engine::apply(&plan, &live, usize::from(args.parallelism), &stop, |c, o| {
+        if let Some(log) = audit.as_mut() {
+            log.record(c, o);
+        }
+        progress.done(c, o);
+    })
     .await;
     progress.finish();
-    let retries: usize = connected.providers.values().map(|p| p.retry_count()).sum();
+    let retries: usize = live.connected.providers.values().map(|p| p.retry_count()).sum();
     // A sandbox keeps whatever was applied, failed run or not: that is the live state. A
     // run where no request went out (interrupted before the first) leaves the file as it
     // was, comments and all.
@@ -109,10 +103,10 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         .outcomes
         .iter()
         .any(|(_, o)| matches!(o, Outcome::Applied | Outcome::Failed(_)));
-    let sandboxes_saved = if sent { connected.save_sandboxes() } else { Ok(()) };
-    connected.shutdown().await;
+    let sandboxes_saved = if sent { live.connected.save_sandboxes() } else { Ok(()) };
+    live.shutdown().await;
     print_report(&report, retries);
-    sandboxes_saved?;
+    sandboxes_saved.map_err(engine::Error::from)?;
     if let Some(e) = audit.and_then(|log| log.error) {
         return Err(CliError::new(e));
     }
@@ -127,14 +121,14 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
 
 /// Everything before the first change: the plan (fresh or saved and checked), shown,
 /// reviewed and confirmed. `None` when there is nothing to do.
-async fn prepare(args: &Args, saved: bool) -> Result<Option<(Plan, Connected, String)>, CliError> {
-    let (plan, connected, plan_digest) = if saved {
+async fn prepare(args: &Args, saved: bool) -> Result<Option<(Reviewed, Live, String)>, CliError> {
+    let (plan, live, plan_digest) = if saved {
         from_file(args).await?
     } else {
         from_manifests(args).await?
     };
     if plan.is_empty() {
-        connected.shutdown().await;
+        live.shutdown().await;
         return Ok(None);
     }
     if !saved && !args.auto_approve {
@@ -145,44 +139,59 @@ async fn prepare(args: &Args, saved: bool) -> Result<Option<(Plan, Connected, St
         match answer {
             Ok(true) => {}
             Ok(false) => {
-                connected.shutdown().await;
+                live.shutdown().await;
                 return Err(CliError::Cancelled);
             }
             Err(e) => {
-                connected.shutdown().await;
+                live.shutdown().await;
                 return Err(e);
             }
         }
     }
-    Ok(Some((plan, connected, plan_digest)))
+    Ok(Some((plan, live, plan_digest)))
 }
 
 /// Plans from the manifests, shows the plan, and checks the safety rules.
-async fn from_manifests(args: &Args) -> Result<(Plan, Connected, String), CliError> {
-    let desired = super::load(&args.path)?;
-    let (connected, live) = super::read_live_for(&desired).await?;
-    let mut plan = crate::plan::build(&desired, &live)?;
-    plan.review(&connected.accounts, &live, args.allow.allow_deletes);
-    anstream::print!("{}", text::render(&plan));
-    if !plan.refusals.is_empty() {
-        connected.shutdown().await;
-        return Err(CliError::refused(&plan.refusals));
+async fn from_manifests(args: &Args) -> Result<(Reviewed, Live, String), CliError> {
+    let desired = engine::load(&args.path)?;
+    let live = engine::read(&desired).await?;
+    let plan = match engine::plan(&desired, &live) {
+        Ok(plan) => plan,
+        Err(e) => {
+            live.shutdown().await;
+            return Err(e.into());
+        }
+    };
+    let reviewed = engine::review(plan, &live, args.allow.allow_deletes);
+    shown(reviewed, live).await.map(|(plan, live)| {
+        let digest = crate::render::plan_digest(&plan);
+        (plan, live, digest)
+    })
+}
+
+/// Shows the plan; a refused one ends the run with nothing changed.
+async fn shown(reviewed: Result<Reviewed, Refused>, live: Live) -> Result<(Reviewed, Live), CliError> {
+    match reviewed {
+        Ok(plan) => {
+            anstream::print!("{}", text::render(&plan));
+            Ok((plan, live))
+        }
+        Err(Refused(plan)) => {
+            anstream::print!("{}", text::render(&plan));
+            live.shutdown().await;
+            Err(CliError::refused(&plan.refusals))
+        }
     }
-    let digest = crate::render::plan_digest(&plan);
-    Ok((plan, connected, digest))
 }
 
 /// Reads a saved plan and checks it against its manifests and live state
 /// (`saved::check`); the plan that runs has the file's changes and the manifests' policy.
-async fn from_file(args: &Args) -> Result<(Plan, Connected, String), CliError> {
+async fn from_file(args: &Args) -> Result<(Reviewed, Live, String), CliError> {
     let file = saved::read(&args.path, args.expect_digest.as_deref()).await?;
-    let (plan, connected) = saved::check(&file, args.manifests.as_deref(), args.allow.allow_deletes).await?;
-    anstream::print!("{}", text::render(&plan));
-    if !plan.refusals.is_empty() {
-        connected.shutdown().await;
-        return Err(CliError::refused(&plan.refusals));
-    }
-    Ok((plan, connected, file.digest))
+    let checked = saved::check(&file, args.manifests.as_deref(), args.allow.allow_deletes).await?;
+    super::checked_against(&checked.manifests, &checked.manifest_digest);
+    let (plan, live) = shown(checked.plan, checked.live).await?;
+    Ok((plan, live, file.digest))
 }
 
 /// Asks on the terminal; only `yes` goes ahead, like Terraform.

@@ -133,20 +133,20 @@ impl CliError {
     }
 }
 
-impl From<crate::connect::ConnectError> for CliError {
-    fn from(e: crate::connect::ConnectError) -> Self {
-        let hint = e.hint.clone();
-        let err = CliError::new(e.to_string());
-        match hint {
-            Some(h) => err.hint(h),
-            None => err,
+impl From<crate::engine::Error> for CliError {
+    fn from(e: crate::engine::Error) -> Self {
+        use crate::engine::ErrorKind;
+        let e = *e.0;
+        match e.kind {
+            ErrorKind::Manifest => CliError::Manifest(e.diagnostics),
+            ErrorKind::Refused => CliError::Refused {
+                reasons: e.reasons,
+                hints: e.hints,
+            },
+            ErrorKind::Input | ErrorKind::Target | ErrorKind::Plan => CliError::Failed {
+                message: e.message,
+                hints: e.hints,
+            },
         }
-    }
-}
-
-impl From<crate::plan::graph::Cycle> for CliError {
-    fn from(e: crate::plan::graph::Cycle) -> Self {
-        CliError::new(format!("cannot order the plan: {e}"))
-            .hint("no order can run these changes; this is a defect in rollcall's ordering rules or in how the manifests' targets name each other: please report it with the plan")
     }
 }

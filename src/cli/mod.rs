@@ -1,25 +1,19 @@
-//! The command line: one file per command. This module holds only the argument enum, the
-//! dispatch, and the steps several commands share (load + resolve, read + plan).
+//! The command line: one file per command, a thin face over `engine`. This module holds
+//! only the argument enum, the dispatch, and the arguments several commands share.
 
 mod apply;
 pub mod error;
 mod interrupt;
 mod plan;
 mod sandbox;
-mod saved;
 mod schema;
 mod show;
 mod validate;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use futures_util::future::join_all;
 
-use crate::connect::{connect, Connected};
-use crate::desired::{Desired, TargetConfig};
-use crate::model::ResourceMap;
 use error::CliError;
 
 /// Manage who has access to what on Bitbucket and SCIM services, as code
@@ -97,24 +91,6 @@ pub struct ManifestDir {
 }
 
 /// Loads and resolves a manifest directory, with every problem reported at once.
-pub fn load(dir: &Path) -> Result<Desired, CliError> {
-    let (loaded, mut problems) = crate::manifest::load_dir(dir).map_err(|e| {
-        CliError::new(format!("cannot read the manifest directory {}: {e}", dir.display()))
-            .hint("pass the directory that holds your manifests, e.g. rollcall plan manifests/")
-    })?;
-    // The files that parsed are still resolved, so one run shows every problem; while
-    // some file is missing, references to names it may declare are not checked.
-    match crate::resolve::resolve(&loaded) {
-        Ok(desired) if problems.is_empty() => Ok(desired),
-        Ok(_) => Err(CliError::Manifest(problems)),
-        Err(more) => {
-            problems.extend(more);
-            Err(CliError::Manifest(problems))
-        }
-    }
-}
-
-/// How many deletes `--allow-deletes` admits, shared by `plan` and `apply`.
 #[derive(Debug, clap::Args)]
 pub struct AllowDeletes {
     /// Let a plan with up to N deletes through the delete limits (policy.limits), after
@@ -123,73 +99,8 @@ pub struct AllowDeletes {
     pub allow_deletes: Option<usize>,
 }
 
-/// What to check when reading a target of this platform failed this way.
-fn read_hint(platform: crate::desired::Platform, e: &crate::provider::ProviderError) -> Option<&'static str> {
-    let crate::provider::ProviderError::Http(e) = e else {
-        return None;
-    };
-    let hints = &platform.spec().hints;
-    match e.status? {
-        401 | 403 => Some(hints.unauthorized),
-        404 => Some(hints.not_found),
-        _ => None,
-    }
-}
-
-/// Reads the live state of the manifests' targets, and checks what only live state can
-/// tell about the manifests: every `policy.protect` entry names someone.
-pub async fn read_live_for(desired: &Desired) -> Result<(Connected, BTreeMap<String, ResourceMap>), CliError> {
-    let (connected, live) = read_live(&desired.targets).await?;
-    let unknown = crate::safety::unknown_protected(desired, &live);
-    if unknown.is_empty() {
-        return Ok((connected, live));
-    }
-    connected.shutdown().await;
-    let names: Vec<String> = unknown.iter().map(|(n, _)| format!("`{n}`")).collect();
-    let mut err = CliError::new(format!(
-        "policy.protect lists {}, which the manifests do not declare and no target has as a user or group",
-        names.join(", ")
-    ))
-    .hint("a misspelt name protects nothing: list users and groups as the manifest or the target names them");
-    for (name, suggestion) in unknown {
-        if let Some(s) = suggestion {
-            err = err.hint(format!("for `{name}`, did you mean `{s}`?"));
-        }
-    }
-    Err(err)
-}
-
-/// Connects to every target and reads live state, all targets at once.
-pub async fn read_live(
-    targets: &BTreeMap<String, TargetConfig>,
-) -> Result<(Connected, BTreeMap<String, ResourceMap>), CliError> {
-    let connected = connect(targets).await?;
-    let reads = connected
-        .providers
-        .iter()
-        .map(|(name, p)| async move { (name.clone(), p.read().await) });
-    let mut live = BTreeMap::new();
-    let mut errors = Vec::new();
-    let mut hints = std::collections::BTreeSet::new();
-    for (name, result) in join_all(reads).await {
-        match result {
-            Ok(state) => {
-                live.insert(name, state);
-            }
-            Err(e) => {
-                let platform = targets.get(&name).map(|t| t.platform);
-                hints.extend(platform.and_then(|p| read_hint(p, &e)));
-                errors.push(e.to_string());
-            }
-        }
-    }
-    if errors.is_empty() {
-        return Ok((connected, live));
-    }
-    connected.shutdown().await;
-    let mut err = CliError::new(format!("cannot read live state: {}", errors.join("; ")));
-    for hint in hints {
-        err = err.hint(hint);
-    }
-    Err(err)
+/// A saved plan names its manifests: say which were used, since only --expect-digest (or
+/// --manifests) ties a file to what was reviewed.
+fn checked_against(dir: &std::path::Path, digest: &str) {
+    anstream::eprintln!("Checked against the manifests in {} ({digest}).", dir.display());
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use super::error::{CliError, EXIT_CHANGES, EXIT_OK};
 use super::{AllowDeletes, ManifestDir};
+use crate::plan::Refused;
 use crate::render::{render, Format};
 
 /// Show what apply would change, without changing anything
@@ -32,12 +33,15 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<u8, CliError> {
-    let desired = super::load(&args.manifest.dir)?;
-    let (connected, live) = super::read_live_for(&desired).await?;
-    let accounts = connected.accounts.clone();
-    connected.shutdown().await;
-    let mut plan = crate::plan::build(&desired, &live)?;
-    plan.review(&accounts, &live, args.allow.allow_deletes);
+    let desired = crate::engine::load(&args.manifest.dir)?;
+    let live = crate::engine::read(&desired).await?;
+    let planned = crate::engine::plan(&desired, &live);
+    let reviewed = planned.map(|plan| crate::engine::review(plan, &live, args.allow.allow_deletes));
+    live.shutdown().await;
+    let mut plan = match reviewed? {
+        Ok(reviewed) => reviewed.into_plan(),
+        Err(Refused(plan)) => *plan,
+    };
     if let Some(path) = &args.out {
         // Paths in the file are relative to it, so it can be applied from anywhere.
         plan.base = match path.parent() {

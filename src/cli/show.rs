@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 
 use super::error::{CliError, EXIT_OK};
-use super::{saved, AllowDeletes};
-use crate::plan::Plan;
+use super::AllowDeletes;
+use crate::engine::saved;
+use crate::plan::{Plan, Refused};
 use crate::render::{render, Format};
 
 /// Show a saved plan (from `rollcall plan --out FILE`) as text, JSON or Markdown
@@ -35,6 +36,7 @@ pub struct Args {
 
 pub async fn run(args: Args) -> Result<u8, CliError> {
     let file = saved::read(&args.file, None).await?;
+    let digest = &file.digest;
     let format = Format::from_flags(args.json, args.markdown);
     if args.offline {
         print(&file.plan, &file.digest, format);
@@ -44,19 +46,24 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         return Ok(EXIT_OK);
     }
     match saved::check(&file, args.manifests.as_deref(), args.allow.allow_deletes).await {
-        Ok((plan, connected)) => {
-            connected.shutdown().await;
-            print(&plan, &file.digest, format);
-            if plan.refusals.is_empty() {
-                Ok(EXIT_OK)
-            } else {
-                Err(CliError::refused(&plan.refusals))
+        Ok(checked) => {
+            checked.live.shutdown().await;
+            super::checked_against(&checked.manifests, &checked.manifest_digest);
+            match checked.plan {
+                Ok(reviewed) => {
+                    print(&reviewed, digest, format);
+                    Ok(EXIT_OK)
+                }
+                Err(Refused(plan)) => {
+                    print(&plan, digest, format);
+                    Err(CliError::refused(&plan.refusals))
+                }
             }
         }
         // Still worth reading: the error says why apply would not run it.
         Err(e) => {
-            print(&file.plan, &file.digest, format);
-            Err(e.hint("`rollcall show FILE --offline` renders the plan without checking it"))
+            print(&file.plan, digest, format);
+            Err(CliError::from(e).hint("`rollcall show FILE --offline` renders the plan without checking it"))
         }
     }
 }

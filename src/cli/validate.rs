@@ -15,7 +15,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
-    let desired = super::load(&args.manifest.dir)?;
+    let desired = crate::engine::load(&args.manifest.dir)?;
     let count = |k: Kind| desired.resources.keys().filter(|a| a.id.kind() == k).count();
     let users = desired
         .resources

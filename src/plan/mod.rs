@@ -212,15 +212,39 @@ pub fn build(desired: &Desired, live: &BTreeMap<String, ResourceMap>) -> Result<
     })
 }
 
+/// A plan the safety rules passed, against live state as read for it: the only thing
+/// `apply` runs. Only `Plan::review` makes one.
+#[derive(Debug, Clone)]
+pub struct Reviewed(Plan);
+
+/// A plan some safety rule refuses, with its refusals filled in: it can be shown and
+/// saved (a later `apply FILE --allow-deletes N` may admit it), never applied.
+#[derive(Debug, Clone)]
+pub struct Refused(pub Box<Plan>);
+
+impl std::ops::Deref for Reviewed {
+    type Target = Plan;
+    fn deref(&self) -> &Plan {
+        &self.0
+    }
+}
+
+impl Reviewed {
+    pub fn into_plan(self) -> Plan {
+        self.0
+    }
+}
+
 impl Plan {
     /// Checks the safety rules against live state as just read, and records the account
-    /// each target works as (a sandbox's is only known once it runs).
+    /// each target works as (a sandbox's is only known once it runs). A plan that breaks
+    /// none is `Reviewed`; one that breaks any comes back `Refused`, with the reasons.
     pub fn review(
-        &mut self,
+        mut self,
         accounts: &BTreeMap<String, String>,
         live: &BTreeMap<String, ResourceMap>,
         allow_deletes: Option<usize>,
-    ) {
+    ) -> Result<Reviewed, Refused> {
         for t in &mut self.targets {
             if let Some(a) = accounts.get(&t.name) {
                 t.account = Some(a.clone());
@@ -245,5 +269,10 @@ impl Plan {
             allow_deletes,
         };
         self.refusals = crate::safety::check(&self.changes, &cx);
+        if self.refusals.is_empty() {
+            Ok(Reviewed(self))
+        } else {
+            Err(Refused(Box::new(self)))
+        }
     }
 }

@@ -23,7 +23,7 @@ fn manifest(dir: &Path, url: &str, token: &str, body: &str) -> rollcall::desired
     );
     std::fs::write(dir.join("targets.yaml"), targets).unwrap();
     std::fs::write(dir.join("manifest.yaml"), body).unwrap();
-    match rollcall::cli::load(dir) {
+    match rollcall::engine::load(dir) {
         Ok(d) => d,
         Err(e) => panic!("manifest did not load: {e:?}"),
     }
@@ -86,7 +86,10 @@ async fn a_plan_costs_one_request_per_page_not_per_object() {
                 groups:\n  group000: { members: [user00001] }\n\
                 access:\n  bb:\n    projects:\n      ALPHA: { repos: { api: {}, web: {} } }\n      BETA: { repos: { api: {} } }\n      GAMMA: {}\n";
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
-    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let rollcall::engine::Live {
+        connected,
+        states: live,
+    } = rollcall::engine::read(&desired).await.unwrap();
     let live = &live["bb"];
 
     // Pages at 1,000 per request: users 3 (2,501 accounts), groups 1, global grants
@@ -130,7 +133,7 @@ async fn a_plan_costs_one_request_per_page_not_per_object() {
     );
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, &body);
     let before = emulator.shared.instruments().request_count();
-    let (connected, _) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let rollcall::engine::Live { connected, .. } = rollcall::engine::read(&desired).await.unwrap();
     assert_eq!(
         emulator.shared.instruments().request_count() - before,
         expected - 1 + groups + 1
@@ -145,7 +148,7 @@ async fn a_wrong_token_names_target_request_and_status_but_not_the_token() {
     let dir = tempfile::tempdir().unwrap();
     let wrong = "wrong-token-7f3a9c";
     let desired = manifest(dir.path(), &emulator.base_url, wrong, "users: {}\n");
-    let err = rollcall::cli::read_live(&desired.targets)
+    let err = rollcall::engine::read(&desired)
         .await
         .err()
         .expect("a wrong token fails");
@@ -167,10 +170,7 @@ async fn a_missing_project_is_a_404_that_names_it() {
         TOKEN,
         "access:\n  bb:\n    projects:\n      NOPE: {}\n",
     );
-    let text = format!(
-        "{:?}",
-        rollcall::cli::read_live(&desired.targets).await.err().expect("404")
-    );
+    let text = format!("{:?}", rollcall::engine::read(&desired).await.err().expect("404"));
     assert!(text.contains("/projects/NOPE/permissions"), "{text}");
     assert!(text.contains("HTTP 404"), "{text}");
     assert!(text.contains("NOPE"), "{text}");
@@ -187,10 +187,7 @@ async fn an_unreachable_server_is_named() {
     let desired = manifest(dir.path(), &format!("http://127.0.0.1:{port}"), TOKEN, "users: {}\n");
     let text = format!(
         "{:?}",
-        rollcall::cli::read_live(&desired.targets)
-            .await
-            .err()
-            .expect("unreachable")
+        rollcall::engine::read(&desired).await.err().expect("unreachable")
     );
     assert!(text.contains("bb:") && text.contains("cannot connect"), "{text}");
     assert!(!text.contains(TOKEN), "{text}");
@@ -217,10 +214,13 @@ async fn a_failed_change_skips_its_dependents_and_the_rest_is_applied() {
     let body = "users:\n  user00000: { name: User 0, email: user0@example.com }\n  newbie: { name: New Person, email: new@example.com }\n\
                 groups:\n  mobile: { members: [user00000, newbie] }\n  web: { members: [newbie] }\n";
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
-    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let rollcall::engine::Live {
+        connected,
+        states: live,
+    } = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     change_behind_our_back(&emulator, reqwest::Method::POST, "/admin/groups?name=mobile").await;
-    let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
+    let report = execute(&crate::common::approved(&plan), &connected.providers, 4, |_, _| {}).await;
     let outcome = |addr: &str| {
         report
             .outcomes
@@ -257,11 +257,14 @@ async fn memberships_of_one_group_go_in_one_add_users_call() {
         body.push_str(&format!("        {name}: read\n"));
     }
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, &body);
-    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let rollcall::engine::Live {
+        connected,
+        states: live,
+    } = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     assert_eq!(plan.changes.len(), 1 + 30 + 30);
     let before = emulator.shared.instruments().requests().len();
-    let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
+    let report = execute(&crate::common::approved(&plan), &connected.providers, 4, |_, _| {}).await;
     assert!(report.succeeded());
     let writes: Vec<String> = emulator.shared.instruments().requests()[before..].to_vec();
     // One group create, one add-users for 30 members, one global grant for 30 users.
@@ -272,7 +275,10 @@ async fn memberships_of_one_group_go_in_one_add_users_call() {
     let after = emulator.shared.state();
     assert_eq!(after.groups["everyone"].len(), 30);
     assert_eq!(after.global.users.len(), 31);
-    let (connected2, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let rollcall::engine::Live {
+        connected: connected2,
+        states: live,
+    } = rollcall::engine::read(&desired).await.unwrap();
     assert!(
         rollcall::plan::build(&desired, &live).unwrap().is_empty(),
         "a plan right after apply is empty"
@@ -304,7 +310,10 @@ async fn names_match_live_objects_whatever_their_case() {
                 groups:\n  platform: { members: [dave] }\n\
                 policy:\n  prune: { users: true, groups: true, memberships: true }\n";
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
-    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let rollcall::engine::Live {
+        connected,
+        states: live,
+    } = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     let touched: Vec<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
     assert!(
@@ -330,7 +339,10 @@ async fn pruning_memberships_removes_undeclared_members_of_declared_groups_only(
                 groups:\n  platform: { members: [user00000] }\n\
                 policy:\n  prune: { memberships: true }\n";
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
-    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let rollcall::engine::Live {
+        connected,
+        states: live,
+    } = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     let changes: Vec<String> = plan
         .changes
@@ -344,7 +356,7 @@ async fn pruning_memberships_removes_undeclared_members_of_declared_groups_only(
         .unmanaged
         .iter()
         .any(|u| u.address.to_string() == "bb.group[\"legacy\"]"));
-    let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
+    let report = execute(&crate::common::approved(&plan), &connected.providers, 4, |_, _| {}).await;
     assert!(report.succeeded());
     assert_eq!(emulator.shared.state().groups["platform"], BTreeSet::from([user(0).0]));
     connected.shutdown().await;
@@ -364,7 +376,10 @@ async fn a_failure_skips_only_the_batched_changes_that_needed_it() {
                 \x20 al: { name: Al, email: al@example.com }\n\
                 groups:\n  mobile: { members: [user00000, user00001, al] }\n";
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
-    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let rollcall::engine::Live {
+        connected,
+        states: live,
+    } = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     change_behind_our_back(
         &emulator,
@@ -372,7 +387,7 @@ async fn a_failure_skips_only_the_batched_changes_that_needed_it() {
         "/admin/users?name=al&displayName=Al&emailAddress=al@example.com&password=x&addToDefaultGroup=false",
     )
     .await;
-    let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
+    let report = execute(&crate::common::approved(&plan), &connected.providers, 4, |_, _| {}).await;
     let outcome = |addr: &str| {
         report
             .outcomes
@@ -412,7 +427,10 @@ async fn a_create_applied_before_its_answer_was_lost_is_confirmed_not_repeated()
     let emulator = start(state).await;
     let dir = tempfile::tempdir().unwrap();
     let desired = manifest(dir.path(), &emulator.base_url, TOKEN, "groups:\n  ops: {}\n");
-    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let rollcall::engine::Live {
+        connected,
+        states: live,
+    } = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     assert_eq!(plan.changes.len(), 1, "{:?}", plan.changes);
 
@@ -428,7 +446,7 @@ async fn a_create_applied_before_its_answer_was_lost_is_confirmed_not_repeated()
     emulator.shared.instruments().set_faults(faults).unwrap();
     let before = emulator.shared.instruments().requests().len();
 
-    let report = execute(&plan, &connected.providers, 1, |_, _| {}).await;
+    let report = execute(&crate::common::approved(&plan), &connected.providers, 1, |_, _| {}).await;
     assert_eq!(report.outcomes[0].1, Outcome::Applied, "{:?}", report.outcomes);
     assert!(emulator.shared.state().groups.contains_key("ops"));
     let writes: Vec<String> = emulator.shared.instruments().requests()[before..].to_vec();

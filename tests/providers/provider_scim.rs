@@ -28,7 +28,7 @@ fn manifest(dir: &Path, url: &str, token: &str, profile: &str, body: &str) -> ro
     );
     std::fs::write(dir.join("targets.yaml"), targets).unwrap();
     std::fs::write(dir.join("manifest.yaml"), body).unwrap();
-    match rollcall::cli::load(dir) {
+    match rollcall::engine::load(dir) {
         Ok(d) => d,
         Err(e) => panic!("manifest did not load: {e:?}"),
     }
@@ -91,10 +91,15 @@ struct Run {
 /// Plans and applies the manifest in `dir` against its target; returns the plan and the
 /// requests each part cost.
 async fn plan_and_apply(desired: &rollcall::desired::Desired) -> Run {
-    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
-    let mut plan = rollcall::plan::build(desired, &live).unwrap();
-    plan.review(&connected.accounts, &live, None);
-    assert!(plan.refusals.is_empty(), "{:#?}", plan.refusals);
+    let rollcall::engine::Live {
+        connected,
+        states: live,
+    } = rollcall::engine::read(desired).await.unwrap();
+    let plan = rollcall::plan::build(desired, &live).unwrap();
+    let plan = match plan.review(&connected.accounts, &live, None) {
+        Ok(reviewed) => reviewed,
+        Err(refused) => panic!("{:#?}", refused.0.refusals),
+    };
     let read = connected.providers["idp"].request_count();
     let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
     let failures: Vec<String> = report
@@ -106,11 +111,18 @@ async fn plan_and_apply(desired: &rollcall::desired::Desired) -> Run {
     assert!(failures.is_empty(), "{failures:#?}");
     let applied = connected.providers["idp"].request_count() - read;
     connected.shutdown().await;
-    Run { plan, read, applied }
+    Run {
+        plan: plan.into_plan(),
+        read,
+        applied,
+    }
 }
 
 async fn plan_only(desired: &rollcall::desired::Desired) -> Plan {
-    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let rollcall::engine::Live {
+        connected,
+        states: live,
+    } = rollcall::engine::read(desired).await.unwrap();
     connected.shutdown().await;
     rollcall::plan::build(desired, &live).unwrap()
 }
@@ -251,7 +263,10 @@ async fn a_plan_costs_one_request_per_page_not_per_object() {
         let body =
             "users:\n  user00001: { name: User 1, email: user1@example.com }\npolicy:\n  prune: { groups: true }\n";
         let desired = manifest(dir.path(), &e.scim_url, TOKEN, profile, body);
-        let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+        let rollcall::engine::Live {
+            connected,
+            states: live,
+        } = rollcall::engine::read(&desired).await.unwrap();
         // Users in pages of what the service serves (it caps `count`), groups with their
         // members in one page: no request per user, group or membership.
         let expected = users.div_ceil(served_per_page) + 1;
@@ -279,7 +294,7 @@ async fn a_wrong_token_names_target_request_and_status_but_not_the_token() {
     let dir = tempfile::tempdir().unwrap();
     let wrong = "wrong-token-7f3a9c";
     let desired = manifest(dir.path(), &e.scim_url, wrong, "rfc", "users: {}\n");
-    let err = rollcall::cli::read_live(&desired.targets).await.err().expect("401");
+    let err = rollcall::engine::read(&desired).await.err().expect("401");
     let text = format!("{err:?}");
     assert!(
         text.contains("idp: GET /scim/v2/") && text.contains("HTTP 401"),
@@ -327,13 +342,16 @@ async fn a_change_made_meanwhile_is_a_412_reported_not_retried() {
 
     let renamed = ANN.replace("Ann Lee", "Ann Lee-Smith");
     let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", &renamed);
-    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let rollcall::engine::Live {
+        connected,
+        states: live,
+    } = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     let patch = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "replace", "path": "displayName", "value": "Annie"}]});
     behind_our_back(&e, reqwest::Method::PATCH, &format!("/Users/{id}"), patch).await;
     let before = e.shared.instruments().requests().len();
-    let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
+    let report = execute(&crate::common::approved(&plan), &connected.providers, 4, |_, _| {}).await;
     match outcome(&report, "idp.user[\"ann\"]") {
         Outcome::Failed(why) => {
             assert!(why.contains("changed on the server since rollcall read it"), "{why}");
@@ -362,7 +380,10 @@ async fn a_create_that_collides_with_the_same_person_adopts_them_and_another_is_
     let dir = tempfile::tempdir().unwrap();
     let body = format!("{ANN}  bob: {{ name: Bob Stone, email: bob@example.com }}\n");
     let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", &body);
-    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let rollcall::engine::Live {
+        connected,
+        states: live,
+    } = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     // Ann's account appears meanwhile (another sync), with her email but an old name;
     // `bob` is taken by someone else entirely.
@@ -384,7 +405,7 @@ async fn a_create_that_collides_with_the_same_person_adopts_them_and_another_is_
         user("bob", "robert", "rob@other.example", "Rob"),
     )
     .await;
-    let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
+    let report = execute(&crate::common::approved(&plan), &connected.providers, 4, |_, _| {}).await;
     assert_eq!(outcome(&report, "idp.user[\"ann\"]"), Outcome::Applied);
     match outcome(&report, "idp.user[\"bob\"]") {
         Outcome::Failed(why) => assert!(why.contains("taken by another account (externalId `robert`"), "{why}"),
@@ -396,9 +417,14 @@ async fn a_create_that_collides_with_the_same_person_adopts_them_and_another_is_
     let ann = state.users.iter().find(|u| u.user_name == "ann").unwrap();
     assert_eq!(ann.display_name.as_deref(), Some("Ann Lee"));
     // The next plan would rewrite the other account into Bob's: refused, not done.
-    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
-    let mut left = rollcall::plan::build(&desired, &live).unwrap();
-    left.review(&connected.accounts, &live, None);
+    let rollcall::engine::Live {
+        connected,
+        states: live,
+    } = rollcall::engine::read(&desired).await.unwrap();
+    let left = rollcall::plan::build(&desired, &live).unwrap();
+    let Err(rollcall::plan::Refused(left)) = left.review(&connected.accounts, &live, None) else {
+        panic!("the takeover is refused");
+    };
     connected.shutdown().await;
     assert_eq!(
         lines(&left),
@@ -432,7 +458,10 @@ async fn scim_error_bodies_surface_in_the_message() {
         "rfc",
         &format!("{ANN}groups:\n  devs: {{ members: [ann] }}\n"),
     );
-    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let rollcall::engine::Live {
+        connected,
+        states: live,
+    } = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     let id = e.shared.state().groups[0].id.clone();
     let response = reqwest::Client::new()
@@ -442,7 +471,7 @@ async fn scim_error_bodies_surface_in_the_message() {
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
-    let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
+    let report = execute(&crate::common::approved(&plan), &connected.providers, 4, |_, _| {}).await;
     match outcome(&report, "idp.group[\"devs\"].member[\"ann\"]") {
         Outcome::Failed(why) => {
             assert!(why.starts_with("idp: PATCH /scim/v2/Groups/"), "{why}");
@@ -490,7 +519,7 @@ async fn without_patch_a_put_keeps_what_the_manifest_does_not_manage() {
     let before = e.shared.instruments().requests().len();
     let live = [("idp".to_owned(), providers["idp"].read().await.unwrap())].into();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
-    let report = execute(&plan, &providers, 4, |_, _| {}).await;
+    let report = execute(&crate::common::approved(&plan), &providers, 4, |_, _| {}).await;
     assert!(report.succeeded(), "{:#?}", report.outcomes);
     let requests = e.shared.instruments().requests().split_off(before);
     assert!(!requests.iter().any(|r| r.starts_with("PATCH ")), "{requests:#?}");
@@ -573,7 +602,7 @@ async fn member_batches_stop_at_the_profiles_limit() {
     let live = [("idp".to_owned(), providers["idp"].read().await.unwrap())].into();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     let before = e.shared.instruments().requests().len();
-    let report = execute(&plan, &providers, 4, |_, _| {}).await;
+    let report = execute(&crate::common::approved(&plan), &providers, 4, |_, _| {}).await;
     assert!(report.succeeded(), "{:#?}", report.outcomes);
     let sent = e.shared.instruments().requests().split_off(before);
     let patches = sent.iter().filter(|r| r.starts_with("PATCH /scim/v2/Groups/")).count();
@@ -594,13 +623,16 @@ async fn a_412_from_an_unrelated_change_is_sent_again_with_the_new_version() {
     let id = e.shared.state().users[0].id.clone();
     let renamed = ANN.replace("ann@example.com", "ann@new.example");
     let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", &renamed);
-    let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
+    let rollcall::engine::Live {
+        connected,
+        states: live,
+    } = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     let patch = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "replace", "path": "name.givenName", "value": "Annie"}]});
     behind_our_back(&e, reqwest::Method::PATCH, &format!("/Users/{id}"), patch).await;
     let before = e.shared.instruments().requests().len();
-    let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
+    let report = execute(&crate::common::approved(&plan), &connected.providers, 4, |_, _| {}).await;
     assert!(report.succeeded(), "{:#?}", report.outcomes);
     let sent = e.shared.instruments().requests().split_off(before);
     assert_eq!(sent.len(), 3, "412, read back, sent again: {sent:#?}");
@@ -626,10 +658,7 @@ async fn two_groups_of_one_name_are_reported_when_read() {
     behind_our_back(&e, reqwest::Method::POST, "/Groups", group).await;
     let dir = tempfile::tempdir().unwrap();
     let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", "groups:\n  devs: {}\n");
-    let text = format!(
-        "{:?}",
-        rollcall::cli::read_live(&desired.targets).await.err().expect("refused")
-    );
+    let text = format!("{:?}", rollcall::engine::read(&desired).await.err().expect("refused"));
     assert!(
         text.contains("idp: idp.group[\\\"devs\\\"]: the service has two groups of this name"),
         "{text}"

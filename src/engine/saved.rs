@@ -4,11 +4,10 @@
 //! the plan that runs is the fresh one, whose changes were just shown to be the file's.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::error::CliError;
-use crate::connect::Connected;
-use crate::plan::{stale, verify, Plan};
+use super::{Error, ErrorKind, Live};
+use crate::plan::{stale, verify, Plan, Refused, Reviewed};
 
 /// Plans rollcall writes are far smaller; anything bigger is not one, and must not be
 /// read into memory whole (`show /dev/zero`).
@@ -24,26 +23,32 @@ pub struct SavedPlan {
 /// `expected`, a file whose digest is another is refused before it is even parsed. The
 /// reading blocks (a pipe may never end), so it runs off the runtime, where Ctrl-C is
 /// still heard.
-pub async fn read(path: &Path, expected: Option<&str>) -> Result<SavedPlan, CliError> {
+pub async fn read(path: &Path, expected: Option<&str>) -> Result<SavedPlan, Error> {
     let path = path.to_owned();
     let expected = expected.map(str::to_owned);
     tokio::task::spawn_blocking(move || read_blocking(&path, expected.as_deref()))
         .await
-        .map_err(|e| CliError::new(format!("cannot read the plan file: {e}")))?
+        .map_err(|e| input(format!("cannot read the plan file: {e}")))?
 }
 
-fn read_blocking(path: &Path, expected: Option<&str>) -> Result<SavedPlan, CliError> {
-    let cannot = |e: std::io::Error| CliError::new(format!("cannot read the plan file {}: {e}", path.display()));
+fn input(message: String) -> Error {
+    Error::new(ErrorKind::Input, message)
+}
+
+fn read_blocking(path: &Path, expected: Option<&str>) -> Result<SavedPlan, Error> {
+    let at = path.display().to_string();
+    let cannot = |e: std::io::Error| input(format!("cannot read the plan file {}: {e}", path.display())).at(&at);
     let file = std::fs::File::open(path).map_err(cannot)?;
     let mut bytes = Vec::new();
     file.take(MAX_PLAN_BYTES + 1).read_to_end(&mut bytes).map_err(cannot)?;
     let not_a_plan = "a plan file is written by `rollcall plan --out FILE`";
     if bytes.len() as u64 > MAX_PLAN_BYTES {
-        return Err(CliError::new(format!(
+        return Err(input(format!(
             "{} is larger than {} MiB, so it is not a plan rollcall wrote",
             path.display(),
             MAX_PLAN_BYTES / (1024 * 1024)
         ))
+        .at(&at)
         .hint(not_a_plan));
     }
     let digest = crate::desired::digest(&bytes);
@@ -51,7 +56,9 @@ fn read_blocking(path: &Path, expected: Option<&str>) -> Result<SavedPlan, CliEr
         expect_digest(&digest, expected)?;
     }
     let text = std::str::from_utf8(&bytes).map_err(|_| {
-        CliError::new(format!("{}: not a rollcall plan (not UTF-8 text)", path.display())).hint(not_a_plan)
+        input(format!("{}: not a rollcall plan (not UTF-8 text)", path.display()))
+            .at(&at)
+            .hint(not_a_plan)
     })?;
     // Paths in the file are relative to where it really is, not to a link to it.
     let real = path.canonicalize().unwrap_or_else(|_| path.to_owned());
@@ -59,37 +66,48 @@ fn read_blocking(path: &Path, expected: Option<&str>) -> Result<SavedPlan, CliEr
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut plan = crate::plan::file::from_json(text, base)
-        .map_err(|e| CliError::new(format!("{}: {e}", path.display())).hint(not_a_plan))?;
+    let mut plan = crate::plan::file::from_json(text, base).map_err(|e| {
+        input(format!("{}: {e}", path.display()))
+            .at(&at)
+            .hint(not_a_plan)
+            .caused_by(e)
+    })?;
     plan.file_digest = Some(digest.clone());
     Ok(SavedPlan { plan, digest })
 }
 
 /// Refuses unless the file is the one whose digest a reviewer saw.
-fn expect_digest(digest: &str, expected: &str) -> Result<(), CliError> {
+fn expect_digest(digest: &str, expected: &str) -> Result<(), Error> {
     if digest == expected.trim() {
         return Ok(());
     }
-    Err(CliError::Refused {
-        reasons: vec![format!(
+    Err(Error::refused(
+        vec![format!(
             "the plan file's digest is {digest}, not the expected {}",
             expected.trim()
         )],
-        hints: vec![
-            "apply the plan file whose digest was reviewed (`plan --out` prints it, the Markdown shows it)".to_owned(),
-        ],
-    })
+        "apply the plan file whose digest was reviewed (`plan --out` prints it, the Markdown shows it)",
+    ))
+}
+
+/// A saved plan checked against its manifests and live state now.
+pub struct Checked {
+    /// The fresh plan, whose changes are the file's, reviewed against the safety rules.
+    pub plan: Result<Reviewed, Refused>,
+    pub live: Live,
+    /// The manifest directory used, and its digest.
+    pub manifests: PathBuf,
+    pub manifest_digest: String,
 }
 
 /// Loads the manifests the plan was made from (`manifests` overrides the directory the
 /// file names), reads live state, and refuses on any difference between the file and
-/// what those manifests give now. Returns the fresh plan, reviewed against the safety
-/// rules, with the connected targets.
+/// what those manifests give now.
 pub async fn check(
     saved: &SavedPlan,
     manifests: Option<&Path>,
     allow_deletes: Option<usize>,
-) -> Result<(Plan, Connected), CliError> {
+) -> Result<Checked, Error> {
     let dir = manifests.unwrap_or(&saved.plan.manifest_dir);
     let desired = super::load(dir).map_err(|e| {
         e.hint(format!(
@@ -100,25 +118,22 @@ pub async fn check(
     // Every other difference would follow from other manifests: name that one alone.
     let setup = verify::against_manifests(&saved.plan, &desired);
     if !setup.is_empty() {
-        return Err(CliError::Refused {
-            reasons: setup,
-            hints: vec![
-                "apply the plan with the manifests it was made from (the commit `plan --out` ran on), or plan again and review the new plan"
-                    .to_owned(),
-            ],
-        });
+        return Err(Error::refused(
+            setup,
+            "apply the plan with the manifests it was made from (the commit `plan --out` ran on), or plan again and review the new plan",
+        ));
     }
-    let (connected, live) = super::read_live_for(&desired).await?;
-    let accounts = verify::against_accounts(&saved.plan, &connected.accounts);
+    let live = super::read(&desired).await?;
+    let accounts = verify::against_accounts(&saved.plan, live.accounts());
     if !accounts.is_empty() {
         return refuse(
-            connected,
+            live,
             accounts,
             "the plan file was edited: apply the file as `plan --out` wrote it",
         )
         .await;
     }
-    let stale = stale::check(&saved.plan, &live);
+    let stale = stale::check(&saved.plan, &live.states);
     if !stale.is_empty() {
         let hint = if stale.iter().all(|s| s.done) {
             "every change of this plan is already in place (it was applied, or made by hand): plan again to see what remains"
@@ -137,32 +152,32 @@ pub async fn check(
                 )
             })
             .collect();
-        return refuse(connected, reasons, hint).await;
+        return refuse(live, reasons, hint).await;
     }
-    let mut fresh = crate::plan::build(&desired, &live)?;
+    let mut fresh = match super::plan(&desired, &live) {
+        Ok(plan) => plan,
+        Err(e) => {
+            live.shutdown().await;
+            return Err(e);
+        }
+    };
     fresh.base = saved.plan.base.clone();
     fresh.file_digest = saved.plan.file_digest.clone();
     let differences = verify::against_fresh(&saved.plan, &fresh);
     if !differences.is_empty() {
         let hint = "the plan file is not what its manifests give against live state now: it was edited, or live state moved; plan again (`rollcall plan --out FILE`) and review the new plan";
-        return refuse(connected, differences, hint).await;
+        return refuse(live, differences, hint).await;
     }
-    fresh.review(&connected.accounts, &live, allow_deletes);
-    // The file names its manifests: say which were used, since only --expect-digest (or
-    // --manifests) ties a file to what was reviewed.
-    anstream::eprintln!(
-        "Checked against the manifests in {} ({}).",
-        dir.display(),
-        desired.manifest_digest
-    );
-    Ok((fresh, connected))
+    Ok(Checked {
+        plan: super::review(fresh, &live, allow_deletes),
+        live,
+        manifests: dir.to_owned(),
+        manifest_digest: desired.manifest_digest,
+    })
 }
 
 /// Lets go of the targets and refuses the plan, nothing changed.
-async fn refuse<T>(connected: Connected, reasons: Vec<String>, hint: &str) -> Result<T, CliError> {
-    connected.shutdown().await;
-    Err(CliError::Refused {
-        reasons,
-        hints: vec![hint.to_owned()],
-    })
+async fn refuse<T>(live: Live, reasons: Vec<String>, hint: &str) -> Result<T, Error> {
+    live.shutdown().await;
+    Err(Error::refused(reasons, hint))
 }

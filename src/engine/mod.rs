@@ -1,0 +1,171 @@
+//! The engine: load → resolve → read → plan → review → apply, callable without the CLI.
+//! Each step returns the library's one `Error`; the CLI is a thin face that prints what
+//! these return and maps error kinds to exit codes.
+//!
+//! ```text
+//! let desired = engine::load(dir)?;                 // manifests, resolved and checked
+//! let live = engine::read(&desired).await?;         // every target at once
+//! let plan = engine::plan(&desired, &live)?;        // diff and order
+//! match engine::review(plan, &live, None) {         // the safety rules
+//!     Ok(reviewed) => engine::apply(&reviewed, &live, 4, &stop, |_, _| {}).await,
+//!     Err(refused) => …,                             // shown, never applied
+//! }
+//! ```
+
+mod error;
+pub mod saved;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use futures_util::future::join_all;
+
+pub use error::{Error, ErrorKind};
+
+use crate::apply::ApplyReport;
+use crate::connect::{connect, Connected};
+use crate::desired::{Desired, Platform};
+use crate::model::ResourceMap;
+use crate::plan::{Change, Plan, Refused, Reviewed};
+
+/// Loads and resolves a manifest directory. Every problem of every file is reported at
+/// once: the files that parsed are still resolved.
+pub fn load(dir: &Path) -> Result<Desired, Error> {
+    let (loaded, mut problems) = crate::manifest::load_dir(dir).map_err(|e| {
+        Error::new(
+            ErrorKind::Input,
+            format!("cannot read the manifest directory {}: {e}", dir.display()),
+        )
+        .at(dir.display().to_string())
+        .hint("pass the directory that holds your manifests, e.g. rollcall plan manifests/")
+        .caused_by(e)
+    })?;
+    // While some file is missing, references to names it may declare are not checked.
+    match crate::resolve::resolve(&loaded) {
+        Ok(desired) if problems.is_empty() => Ok(desired),
+        Ok(_) => Err(Error::manifest(problems)),
+        Err(more) => {
+            problems.extend(more);
+            Err(Error::manifest(problems))
+        }
+    }
+}
+
+/// Live state of every target, and the connections it was read through (sandboxes
+/// included), which `apply` uses and `shutdown` lets go of.
+pub struct Live {
+    pub connected: Connected,
+    pub states: BTreeMap<String, ResourceMap>,
+}
+
+impl Live {
+    /// The account each target works as, where known.
+    pub fn accounts(&self) -> &BTreeMap<String, String> {
+        &self.connected.accounts
+    }
+
+    pub async fn shutdown(self) {
+        self.connected.shutdown().await;
+    }
+}
+
+/// Reads the live state of the manifests' targets, all at once, and checks what only
+/// live state can tell about the manifests: every `policy.protect` entry names someone.
+pub async fn read(desired: &Desired) -> Result<Live, Error> {
+    let live = read_targets(desired).await?;
+    let unknown = crate::safety::unknown_protected(desired, &live.states);
+    if unknown.is_empty() {
+        return Ok(live);
+    }
+    live.shutdown().await;
+    let names: Vec<String> = unknown.iter().map(|(n, _)| format!("`{n}`")).collect();
+    let mut err = Error::new(
+        ErrorKind::Input,
+        format!(
+            "policy.protect lists {}, which the manifests do not declare and no target has as a user or group",
+            names.join(", ")
+        ),
+    )
+    .hint("a misspelt name protects nothing: list users and groups as the manifest or the target names them");
+    for (name, suggestion) in unknown {
+        if let Some(s) = suggestion {
+            err = err.hint(format!("for `{name}`, did you mean `{s}`?"));
+        }
+    }
+    Err(err)
+}
+
+/// Connects to every target and reads live state, all targets at once. A target that
+/// fails is named with the HTTP status and the vendor's message, never the token.
+async fn read_targets(desired: &Desired) -> Result<Live, Error> {
+    let connected = connect(&desired.targets).await?;
+    let reads = connected
+        .providers
+        .iter()
+        .map(|(name, p)| async move { (name.clone(), p.read().await) });
+    let mut states = BTreeMap::new();
+    let mut errors = Vec::new();
+    let mut hints = std::collections::BTreeSet::new();
+    for (name, result) in join_all(reads).await {
+        match result {
+            Ok(state) => {
+                states.insert(name, state);
+            }
+            Err(e) => {
+                let platform = desired.targets.get(&name).map(|t| t.platform);
+                hints.extend(platform.and_then(|p| read_hint(p, &e)));
+                errors.push((name, e.to_string()));
+            }
+        }
+    }
+    if errors.is_empty() {
+        return Ok(Live { connected, states });
+    }
+    connected.shutdown().await;
+    let messages: Vec<&str> = errors.iter().map(|(_, m)| m.as_str()).collect();
+    let targets: Vec<&str> = errors.iter().map(|(t, _)| t.as_str()).collect();
+    let mut err = Error::new(
+        ErrorKind::Target,
+        format!("cannot read live state: {}", messages.join("; ")),
+    )
+    .at(targets.join(", "));
+    err.hints.extend(hints.into_iter().map(str::to_owned));
+    Err(err)
+}
+
+/// What to check when reading a target of this platform failed this way.
+fn read_hint(platform: Platform, e: &crate::provider::ProviderError) -> Option<&'static str> {
+    let crate::provider::ProviderError::Http(e) = e else {
+        return None;
+    };
+    let hints = &platform.spec().hints;
+    match e.status? {
+        401 | 403 => Some(hints.unauthorized),
+        404 => Some(hints.not_found),
+        _ => None,
+    }
+}
+
+/// The plan that makes live state match the manifests, not yet reviewed.
+pub fn plan(desired: &Desired, live: &Live) -> Result<Plan, Error> {
+    Ok(crate::plan::build(desired, &live.states)?)
+}
+
+/// Checks the safety rules against live state as read: a `Reviewed` plan, or the plan
+/// `Refused` with its reasons.
+pub fn review(plan: Plan, live: &Live, allow_deletes: Option<usize>) -> Result<Reviewed, Refused> {
+    plan.review(live.accounts(), &live.states, allow_deletes)
+}
+
+/// Applies a reviewed plan through the connections it was read with, `parallelism`
+/// requests at a time; `stop` lets the changes in flight finish and starts no more.
+pub async fn apply(
+    plan: &Reviewed,
+    live: &Live,
+    parallelism: usize,
+    stop: &AtomicBool,
+    on_done: impl FnMut(&Change, &crate::apply::Outcome),
+) -> ApplyReport {
+    crate::apply::execute_until(plan, &live.connected.providers, parallelism, stop, on_done).await
+}
