@@ -33,6 +33,9 @@ pub struct Spec {
     pub options: &'static [&'static str],
     pub users: KindRules,
     pub groups: KindRules,
+    pub memberships: KindRules,
+    /// Grants and defaults.
+    pub permissions: KindRules,
     /// Attributes of a group the platform stores, by the manifest's field name
     /// (`description`). Others the manifest sets are reported, not silently dropped.
     pub group_attributes: &'static [&'static str],
@@ -55,6 +58,10 @@ pub struct Spec {
 /// Which changes exist for one kind of object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KindRules {
+    /// Read, never changed: objects of this kind belong to something else (an identity
+    /// provider's synced groups, an identity source). A plan that would change one is
+    /// refused.
+    pub read_only: bool,
     /// Renamed in place, keeping what hangs off it. Otherwise a rename is a create, a move
     /// of what hangs off it, and a delete.
     pub rename: bool,
@@ -67,6 +74,7 @@ pub struct KindRules {
 impl KindRules {
     /// Created, updated and deleted; no rename, no active flag.
     pub const PLAIN: KindRules = KindRules {
+        read_only: false,
         rename: false,
         deactivate: false,
         delete_deactivates: false,
@@ -134,6 +142,17 @@ impl Platform {
         match self.0.profile {
             Some(p) => format!("{}/{p}", self.0.kind),
             None => self.0.kind.to_owned(),
+        }
+    }
+
+    /// The rules for a kind of object, as `policy.prune` names kinds.
+    pub fn rules(self, kind: crate::model::Kind) -> KindRules {
+        use crate::model::Kind;
+        match kind {
+            Kind::Users => self.0.users,
+            Kind::Groups => self.0.groups,
+            Kind::Memberships => self.0.memberships,
+            Kind::Permissions => self.0.permissions,
         }
     }
 

@@ -34,6 +34,8 @@ pub enum Rule {
     /// The plan would take over an account another provisioning client owns: its
     /// externalId names someone else.
     ForeignAccount,
+    /// The plan would change an object of a kind its platform keeps read-only.
+    ReadOnly,
 }
 
 /// One reason the plan may not run.
@@ -102,6 +104,7 @@ pub fn check(changes: &[Change], cx: &Context<'_>) -> Vec<Refusal> {
         let Some(&platform) = cx.platforms.get(target) else {
             continue; // not a target of the plan: nothing of it changes
         };
+        out.extend(read_only(platform, &mine));
         if let Some(account) = cx.accounts.get(target) {
             out.extend(own_account(platform, target, account, &mine, &before, &after));
         }
@@ -218,6 +221,28 @@ fn own_account(
         });
     }
     out
+}
+
+/// Changes to kinds the platform does not let rollcall change: the manifest asks for
+/// something that can only fail, or belongs to someone else.
+fn read_only(platform: Platform, changes: &[&Change]) -> Vec<Refusal> {
+    changes
+        .iter()
+        .filter(|c| platform.rules(c.address.id.kind()).read_only)
+        .map(|c| Refusal {
+            rule: Rule::ReadOnly,
+            message: format!(
+                "{} {}: {} on a {} target are read-only",
+                verb(c.action),
+                c.address,
+                c.address.id.kind().as_str(),
+                platform.label()
+            ),
+            hint: Some(
+                "declare them as they are live, or leave them undeclared with their kind's pruning off".to_owned(),
+            ),
+        })
+        .collect()
 }
 
 fn min_admins(
@@ -486,6 +511,17 @@ mod tests {
             },
         )
     }
+    fn create((address, r): (Address, Resource)) -> Change {
+        Change {
+            address,
+            action: Action::Create,
+            before: None,
+            after: Some(r),
+            reason: None,
+            renamed_from: None,
+            renamed_to: None,
+        }
+    }
     fn delete((address, r): (Address, Resource)) -> Change {
         Change {
             address,
@@ -707,6 +743,52 @@ mod tests {
             w.check(&both),
             vec![Rule::OwnAccount],
             "names match without regard to case"
+        );
+    }
+
+    #[test]
+    fn a_kind_the_platform_keeps_read_only_refuses_every_change_to_it() {
+        use crate::platform::{KindRules, Spec};
+        static READ_ONLY_GROUPS: Spec = Spec {
+            profile: Some("read-only-groups"),
+            groups: KindRules {
+                read_only: true,
+                ..KindRules::PLAIN
+            },
+            memberships: KindRules {
+                read_only: true,
+                ..KindRules::PLAIN
+            },
+            ..crate::provider::bitbucket_dc::SPEC
+        };
+        let mut w = World::new(vec![group("synced"), member("synced", "ann")]);
+        w.platforms.insert(T.to_owned(), Platform::new(&READ_ONLY_GROUPS));
+        let changes = [
+            create(group("new")),
+            delete(member("synced", "ann")),
+            create(user("bo")),
+        ];
+        assert_eq!(
+            w.check(&changes),
+            vec![Rule::ReadOnly, Rule::ReadOnly],
+            "users stay writable"
+        );
+        let existing = count_existing(&w.live);
+        let cx = Context {
+            policy: &w.policy,
+            platforms: &w.platforms,
+            accounts: &w.accounts,
+            live: &w.live,
+            existing: &existing,
+            allow_deletes: None,
+        };
+        let messages: Vec<String> = check(&changes, &cx).into_iter().map(|r| r.message).collect();
+        assert_eq!(
+            messages,
+            [
+                "creating bb.group[\"new\"]: groups on a bitbucket-datacenter/read-only-groups target are read-only",
+                "deleting bb.group[\"synced\"].member[\"ann\"]: memberships on a bitbucket-datacenter/read-only-groups target are read-only",
+            ]
         );
     }
 }

@@ -10,6 +10,8 @@ mod platform;
 mod wire;
 
 pub use platform::PLATFORM;
+#[cfg(test)]
+pub(crate) use platform::SPEC;
 
 /// The provider of a target, for the registry.
 pub(crate) fn provider(

@@ -6,7 +6,7 @@ use crate::platform::{Hints, KindRules, Platform, ScopeRoles, SegmentRule, Spec}
 
 pub const PLATFORM: Platform = Platform::new(&SPEC);
 
-static SPEC: Spec = Spec {
+pub(crate) const SPEC: Spec = Spec {
     kind: "bitbucket-datacenter",
     profile: None,
     default_profile: true,
@@ -16,6 +16,8 @@ static SPEC: Spec = Spec {
     // Its REST API has no group rename, and deletes users rather than deactivating them.
     users: KindRules::PLAIN,
     groups: KindRules::PLAIN,
+    memberships: KindRules::PLAIN,
+    permissions: KindRules::PLAIN,
     group_attributes: &[],
     segments: &[
         SegmentRule {

@@ -27,6 +27,7 @@ const fn spec(profile: &Profile, default_profile: bool, profile_summary: &'stati
         profile_summary,
         options: &["profile"],
         users: KindRules {
+            read_only: false,
             // SCIM's userName is readWrite (RFC 7643 §4.1.1).
             rename: true,
             deactivate: true,
@@ -34,9 +35,11 @@ const fn spec(profile: &Profile, default_profile: bool, profile_summary: &'stati
         },
         groups: KindRules {
             rename: profile.group_rename,
-            deactivate: false,
-            delete_deactivates: false,
+            ..KindRules::PLAIN
         },
+        memberships: KindRules::PLAIN,
+        // No grants exist here (no scopes); nothing to change either.
+        permissions: KindRules::PLAIN,
         group_attributes: &[],
         segments: &[],
         scopes: &[],
