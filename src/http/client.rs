@@ -1,7 +1,8 @@
 //! The client one target's provider sends through: authentication, the media type, one
-//! attempt on the wire (paced, capped in flight, with a timeout and a cap on the answer's
-//! size), the classifier for 2xx answers, request counting, and the mapping of every
-//! failure to an [`HttpError`] that names the target and the request and never the token.
+//! attempt on the wire (paced, capped in flight, with a timeout, its answer read within
+//! the body cap), the classifier for 2xx answers, request counting, and the mapping of
+//! every failure to an [`HttpError`] that names the target and the request and never the
+//! token.
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
@@ -12,6 +13,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use super::body::{self, BodyError, DEFAULT_MAX_BODY, ERROR_BODY_CAP};
 use super::classify::Classifier;
 use super::deadline::{Clock, Deadline, Operation, DEFAULT_DEADLINE};
 use super::error::{human, ErrorKind, HttpError};
@@ -41,13 +43,6 @@ pub type ErrorParser = fn(&str) -> Option<String>;
 
 /// Requests in flight per target unless the provider says otherwise.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 8;
-
-/// The largest answer read unless the provider says otherwise: far above any page a
-/// vendor serves, far below what would strain memory.
-pub const DEFAULT_MAX_BODY: usize = 64 * 1024 * 1024;
-
-/// How much of a failure's body is read for its message.
-const ERROR_BODY_CAP: usize = 64 * 1024;
 
 /// A 2xx answer: its body and, when the server sent one, its `ETag`.
 #[derive(Debug, Clone)]
@@ -382,10 +377,10 @@ impl HttpClient {
         }
         // A failure's status is the answer; its body only carries the message, so a cut
         // off or oversized one still leaves the status to report.
-        let message = match read_capped(&mut response, ERROR_BODY_CAP).await {
-            Ok((bytes, _)) => {
+        let message = match body::read_start(&mut response, ERROR_BODY_CAP).await {
+            Ok(text) => {
                 // Scrub before cutting, so a token split by the cut cannot slip through.
-                let text = self.redactor.scrub(&String::from_utf8_lossy(&bytes));
+                let text = self.redactor.scrub(&text);
                 (self.parse_error)(&text).unwrap_or_else(|| redact::snippet(&text))
             }
             Err(e) => format!(
@@ -410,25 +405,19 @@ impl HttpClient {
 
     /// A 2xx body, read as it streams in and refused past the cap.
     async fn read_success(&self, response: &mut reqwest::Response, status: StatusCode) -> Result<String, Failure> {
-        let too_large = || {
-            Failure::before_sending(
+        match body::read_whole(response, self.max_body).await {
+            Ok(body) => Ok(body),
+            Err(BodyError::TooLarge) => Err(Failure::before_sending(
                 ErrorKind::TooLarge,
                 format!(
                     "{} but the answer is larger than {}, the most rollcall reads from one answer",
                     status_line(status),
-                    bytes(self.max_body)
+                    body::size(self.max_body)
                 ),
-            )
-        };
-        if response.content_length().is_some_and(|n| n > self.max_body as u64) {
-            return Err(too_large());
-        }
-        match read_capped(response, self.max_body).await {
-            Ok((_, true)) => Err(too_large()),
-            Ok((body, false)) => Ok(String::from_utf8_lossy(&body).into_owned()),
+            )),
             // A success whose body was cut off was applied all the same, and its body is
             // needed: ask again.
-            Err(e) => Err(Failure {
+            Err(BodyError::Cut(e)) => Err(Failure {
                 kind: ErrorKind::Transport,
                 status: None,
                 detail: format!(
@@ -516,20 +505,6 @@ impl HttpClient {
     }
 }
 
-/// Reads at most `cap` bytes of a body as it arrives; `true` when there was more, which
-/// is left unread.
-async fn read_capped(response: &mut reqwest::Response, cap: usize) -> Result<(Vec<u8>, bool), reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if body.len() + chunk.len() > cap {
-            body.extend_from_slice(&chunk[..cap - body.len()]);
-            return Ok((body, true));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok((body, false))
-}
-
 /// Answers worth asking again: rate limited, or a server or gateway briefly unavailable.
 fn is_retryable(status: StatusCode) -> bool {
     matches!(status.as_u16(), 429 | 502 | 503 | 504)
@@ -545,19 +520,6 @@ fn status_line(status: StatusCode) -> String {
     match status.canonical_reason() {
         Some(reason) => format!("HTTP {} {reason}", status.as_u16()),
         None => format!("HTTP {}", status.as_u16()),
-    }
-}
-
-/// A size as people read it: whole MiB or KiB when it is one, else bytes.
-fn bytes(n: usize) -> String {
-    const KIB: usize = 1024;
-    const MIB: usize = 1024 * KIB;
-    if n >= MIB && n % MIB == 0 {
-        format!("{} MiB", n / MIB)
-    } else if n >= KIB && n % KIB == 0 {
-        format!("{} KiB", n / KIB)
-    } else {
-        format!("{n} bytes")
     }
 }
 
@@ -578,17 +540,5 @@ fn describe_transport_error(e: reqwest::Error) -> String {
             source = s.source();
         }
         msg
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_read_as_people_say_them() {
-        assert_eq!(bytes(DEFAULT_MAX_BODY), "64 MiB");
-        assert_eq!(bytes(2048), "2 KiB");
-        assert_eq!(bytes(1000), "1000 bytes");
     }
 }

@@ -3,8 +3,9 @@
 //! twice; the layer does the rest:
 //!
 //! - `client`: authentication, the media type, one attempt on the wire, the cap on
-//!   requests in flight and on the size of an answer, the classifier that may call a 2xx
-//!   answer a failure, request counting, and errors that name the target and the request;
+//!   requests in flight, the classifier that may call a 2xx answer a failure, request
+//!   counting, and errors that name the target and the request;
+//! - `body`: answers read as they stream in, within a cap on their size;
 //! - `request`: the request and its idempotency;
 //! - `retry`: what is retried and how long to wait first (backon drives the loop);
 //! - `rate_limit` and `pacing`: what servers say about their quotas, and the per-target
@@ -15,6 +16,7 @@
 //! - `classify`: which 2xx answers are failures (GraphQL's `errors`);
 //! - `random`: jitter and secrets from the operating system.
 
+mod body;
 mod classify;
 mod client;
 mod deadline;
@@ -27,8 +29,9 @@ mod redact;
 mod request;
 mod retry;
 
+pub use body::DEFAULT_MAX_BODY;
 pub use classify::{graphql_errors, Classifier};
-pub use client::{Auth, ClientBuilder, ErrorParser, HttpClient, Reply, DEFAULT_MAX_BODY, DEFAULT_MAX_IN_FLIGHT};
+pub use client::{Auth, ClientBuilder, ErrorParser, HttpClient, Reply, DEFAULT_MAX_IN_FLIGHT};
 pub use deadline::{Operation, DEFAULT_DEADLINE};
 pub use error::{ErrorKind, HttpError};
 pub use pacing::Budget;
