@@ -1,7 +1,9 @@
 //! The shared HTTP client against a scripted server over real TCP: what it retries and
-//! what it does not, how long it waits, what an error says after retries (including
-//! whether an earlier attempt may have been applied), the cap on requests in flight, and
-//! that neither errors nor log lines show the token.
+//! what it does not (a write not safe to send twice is never sent again once it may have
+//! landed), how long it waits, what an error says after retries (including whether an
+//! earlier attempt may have been applied), the cap on requests in flight and on the size
+//! of an answer, the classifier, the deadline, a used-up quota, and that neither errors
+//! nor log lines show the token.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
-use rollcall::http::{Auth, HttpClient, HttpError, RetryPolicy};
+use rollcall::http::{Auth, ErrorKind, HttpClient, HttpError, Idempotent, Request, RetryPolicy};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -26,6 +28,9 @@ enum Step {
     CutOff,
     /// Waits, then answers with an empty body.
     Slow(Duration, u16),
+    /// Answers 200 without a `Content-Length` and sends up to this many bytes, until the
+    /// client hangs up.
+    Endless(usize),
 }
 
 fn answer(status: u16, body: &str) -> Step {
@@ -38,6 +43,8 @@ struct Server {
     url: url::Url,
     arrivals: Arc<Mutex<Vec<(Instant, String)>>>,
     max_in_flight: Arc<AtomicUsize>,
+    /// Body bytes written by `Endless` steps.
+    written: Arc<AtomicUsize>,
 }
 
 impl Server {
@@ -48,10 +55,12 @@ impl Server {
         let arrivals = Arc::new(Mutex::new(Vec::new()));
         let in_flight = Arc::new(AtomicUsize::new(0));
         let max_in_flight = Arc::new(AtomicUsize::new(0));
+        let written = Arc::new(AtomicUsize::new(0));
         let server = Server {
             url,
             arrivals: arrivals.clone(),
             max_in_flight: max_in_flight.clone(),
+            written: written.clone(),
         };
         tokio::spawn(async move {
             loop {
@@ -60,6 +69,7 @@ impl Server {
                 };
                 let (script, arrivals) = (script.clone(), arrivals.clone());
                 let (in_flight, max_in_flight, fallback) = (in_flight.clone(), max_in_flight.clone(), fallback.clone());
+                let written = written.clone();
                 tokio::spawn(async move {
                     let mut stream = BufReader::new(stream);
                     let Some(request_line) = read_request(&mut stream).await else {
@@ -74,7 +84,7 @@ impl Server {
                     };
                     let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                     max_in_flight.fetch_max(now, Ordering::SeqCst);
-                    play(step, stream.get_mut(), &in_flight).await;
+                    play(step, stream.get_mut(), &in_flight, &written).await;
                 });
             }
         });
@@ -82,9 +92,14 @@ impl Server {
     }
 
     fn client(&self, policy: RetryPolicy) -> HttpClient {
-        HttpClient::new("bb", self.url.clone(), Some(Auth::Bearer(TOKEN.into())), vendor_message)
-            .unwrap()
-            .with_retry_policy(policy)
+        self.builder(policy).build().unwrap()
+    }
+
+    fn builder(&self, policy: RetryPolicy) -> rollcall::http::ClientBuilder {
+        HttpClient::builder("bb", self.url.clone())
+            .auth(Some(Auth::Bearer(TOKEN.into())))
+            .error_parser(vendor_message)
+            .retry_policy(policy)
     }
 
     fn arrivals(&self) -> Vec<(Instant, String)> {
@@ -121,7 +136,7 @@ async fn read_request(stream: &mut BufReader<TcpStream>) -> Option<String> {
     Some(request_line.trim_end().to_owned())
 }
 
-async fn play(step: Step, stream: &mut TcpStream, in_flight: &AtomicUsize) {
+async fn play(step: Step, stream: &mut TcpStream, in_flight: &AtomicUsize, written: &AtomicUsize) {
     // Counted out before the answer goes: the client may start its next request as soon
     // as it has read this one.
     let done = || in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -142,6 +157,22 @@ async fn play(step: Step, stream: &mut TcpStream, in_flight: &AtomicUsize) {
         Step::Slow(delay, status) => {
             tokio::time::sleep(delay).await;
             (status, vec![], String::new())
+        }
+        Step::Endless(limit) => {
+            done();
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n";
+            if stream.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            let chunk = vec![b' '; 64 * 1024];
+            while written.load(Ordering::SeqCst) < limit {
+                // Fails once the client has hung up.
+                if stream.write_all(&chunk).await.is_err() {
+                    return;
+                }
+                written.fetch_add(chunk.len(), Ordering::SeqCst);
+            }
+            return;
         }
     };
     done();
@@ -169,17 +200,27 @@ fn quick() -> RetryPolicy {
     }
 }
 
+/// A create: not safe to send twice.
 async fn create(client: &HttpClient) -> Result<String, HttpError> {
-    client
-        .send(Method::POST, "/admin/groups", &[("name", "devs".to_owned())], None)
-        .await
+    let request = Request::new(Method::POST, "/admin/groups", Idempotent::No).query("name", "devs");
+    client.send(request).await.map(|reply| reply.body)
+}
+
+/// A delete: safe to send twice (the second answers 404).
+async fn delete(client: &HttpClient) -> Result<String, HttpError> {
+    let request = Request::new(Method::DELETE, "/admin/groups", Idempotent::Yes).query("name", "devs");
+    client.send(request).await.map(|reply| reply.body)
+}
+
+async fn get(client: &HttpClient, path: &str) -> Result<String, HttpError> {
+    client.send(Request::get(path)).await.map(|reply| reply.body)
 }
 
 #[tokio::test]
 async fn a_503_then_success_is_one_retry() {
     let server = Server::start(vec![answer(503, "busy"), answer(200, "ok")], answer(500, "")).await;
     let client = server.client(quick());
-    let body = client.send(Method::GET, "/admin/users", &[], None).await.unwrap();
+    let body = get(&client, "/admin/users").await.unwrap();
     assert_eq!(body, "ok");
     assert_eq!((client.request_count(), client.retry_count()), (2, 1));
 }
@@ -189,7 +230,7 @@ async fn retry_after_is_waited_out() {
     let rate_limited = Step::Answer(429, vec![("Retry-After", "1")], "slow down".to_owned());
     let server = Server::start(vec![rate_limited, answer(200, "ok")], answer(500, "")).await;
     let client = server.client(quick());
-    client.send(Method::GET, "/admin/users", &[], None).await.unwrap();
+    get(&client, "/admin/users").await.unwrap();
     let arrivals = server.arrivals();
     assert_eq!(arrivals.len(), 2);
     let gap = arrivals[1].0 - arrivals[0].0;
@@ -203,67 +244,134 @@ async fn a_longer_wait_than_allowed_fails_at_once_and_says_so() {
     let server = Server::start(vec![told], answer(200, "ok")).await;
     let client = server.client(quick());
     let started = Instant::now();
-    let e = client.send(Method::GET, "/admin/users", &[], None).await.unwrap_err();
+    let e = get(&client, "/admin/users").await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(1));
     assert_eq!((e.status, e.attempts, e.ambiguous), (Some(429), 1, false));
+    assert_eq!(e.kind, ErrorKind::Throttled);
     let text = e.to_string();
-    assert!(text.contains("3600 s") && text.contains("5 s"), "{text}");
+    assert!(
+        text.contains("asks to wait 60 min before trying again, longer than rollcall waits (5 s)"),
+        "{text}"
+    );
     assert!(text.contains("come back later"), "{text}");
     assert_eq!(client.request_count(), 1);
 }
 
 #[tokio::test]
-async fn a_dropped_connection_then_409_is_ambiguous() {
-    let server = Server::start(
-        vec![Step::Drop, answer(409, "A group named devs exists")],
-        answer(500, ""),
-    )
-    .await;
+async fn a_used_up_quota_holds_the_next_request_and_too_long_a_hold_fails_it_at_once() {
+    // The answer succeeds but says nothing is left until the reset in an hour: the next
+    // request is not sent into a certain 429.
+    let used_up = Step::Answer(
+        200,
+        vec![("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset", "3600")],
+        "[]".to_owned(),
+    );
+    let server = Server::start(vec![used_up], answer(200, "ok")).await;
     let client = server.client(quick());
-    let e = create(&client).await.unwrap_err();
-    assert!(e.is_status(409), "{e}");
-    assert!(e.ambiguous, "{e}");
+    get(&client, "/first").await.unwrap();
+    let e = get(&client, "/second").await.unwrap_err();
+    assert_eq!((e.kind, e.attempts), (ErrorKind::Throttled, 0), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.starts_with("bb: GET /second failed: the server said its rate limit is used up for another ")
+            && text.ends_with(", longer than rollcall waits (5 s)"),
+        "{text}"
+    );
+    assert_eq!(client.request_count(), 1);
+    assert_eq!(server.arrivals().len(), 1);
+}
+
+#[tokio::test]
+async fn a_write_not_safe_to_repeat_is_not_sent_again_after_its_connection_dropped() {
+    for lost in [
+        Step::Drop,
+        Step::CutOff,
+        answer(502, "bad gateway"),
+        answer(504, "gateway timeout"),
+    ] {
+        let server = Server::start(vec![lost], answer(409, "A group named devs exists")).await;
+        let client = server.client(quick());
+        let e = create(&client).await.unwrap_err();
+        assert!(e.may_have_been_applied(), "{e}");
+        assert_eq!(
+            (e.kind, e.ambiguous, e.attempts),
+            (ErrorKind::MayHaveBeenApplied, true, 1)
+        );
+        let text = e.to_string();
+        assert!(text.contains("POST /admin/groups?name=devs"), "{text}");
+        assert!(
+            text.ends_with("the request may have been applied, so it was not sent again"),
+            "{text}"
+        );
+        assert_eq!((client.request_count(), client.retry_count()), (1, 0));
+        assert_eq!(server.arrivals().len(), 1, "sent once");
+    }
+}
+
+#[tokio::test]
+async fn a_write_not_safe_to_repeat_is_sent_again_when_nothing_was_applied() {
+    // A 503 and a 429 say the request was not handled: sending it again is safe.
+    let busy = Step::Answer(429, vec![("Retry-After", "0")], "slow down".to_owned());
+    let server = Server::start(vec![answer(503, "busy"), busy], answer(201, "created")).await;
+    let client = server.client(quick());
+    assert_eq!(create(&client).await.unwrap(), "created");
+    assert_eq!((client.request_count(), client.retry_count()), (3, 2));
+}
+
+#[tokio::test]
+async fn a_dropped_connection_then_404_on_a_delete_is_ambiguous() {
+    let server = Server::start(vec![Step::Drop, answer(404, "No group devs")], answer(500, "")).await;
+    let client = server.client(quick());
+    let e = delete(&client).await.unwrap_err();
+    assert!(e.is_status(404), "{e}");
+    assert!(e.ambiguous && !e.may_have_been_applied(), "{e}");
     assert_eq!(e.attempts, 2);
     let text = e.to_string();
     assert!(text.contains("an earlier attempt may have been applied"), "{text}");
-    assert!(text.contains("POST /admin/groups?name=devs"), "{text}");
+    assert!(text.contains("DELETE /admin/groups?name=devs"), "{text}");
     assert_eq!((client.request_count(), client.retry_count()), (2, 1));
 }
 
 #[tokio::test]
-async fn an_answer_cut_off_is_asked_again_and_makes_a_later_409_ambiguous() {
+async fn an_answer_cut_off_is_asked_again_and_makes_a_later_404_ambiguous() {
     let server = Server::start(vec![Step::CutOff, answer(200, "whole")], answer(500, "")).await;
     let client = server.client(quick());
-    assert_eq!(client.send(Method::GET, "/x", &[], None).await.unwrap(), "whole");
+    assert_eq!(get(&client, "/x").await.unwrap(), "whole");
     assert_eq!(client.retry_count(), 1);
 
-    let server = Server::start(vec![Step::CutOff, answer(409, "exists")], answer(500, "")).await;
-    let e = create(&server.client(quick())).await.unwrap_err();
-    assert!(e.is_status(409) && e.ambiguous, "{e}");
+    let server = Server::start(vec![Step::CutOff, answer(404, "gone")], answer(500, "")).await;
+    let e = delete(&server.client(quick())).await.unwrap_err();
+    assert!(e.is_status(404) && e.ambiguous, "{e}");
 }
 
 #[tokio::test]
-async fn a_timeout_after_sending_then_409_is_ambiguous() {
+async fn a_timeout_after_sending_is_retried_when_safe_and_reported_when_not() {
+    let policy = RetryPolicy {
+        attempt_timeout: Duration::from_millis(200),
+        ..quick()
+    };
     let server = Server::start(
-        vec![Step::Slow(Duration::from_secs(2), 204), answer(409, "exists")],
+        vec![Step::Slow(Duration::from_secs(2), 204), answer(404, "gone")],
         answer(500, ""),
     )
     .await;
-    let client = server.client(RetryPolicy {
-        attempt_timeout: Duration::from_millis(200),
-        ..quick()
-    });
-    let e = create(&client).await.unwrap_err();
-    assert!(e.is_status(409) && e.ambiguous, "{e}");
+    let e = delete(&server.client(policy.clone())).await.unwrap_err();
+    assert!(e.is_status(404) && e.ambiguous, "{e}");
     assert_eq!(e.attempts, 2);
+
+    let server = Server::start(vec![Step::Slow(Duration::from_secs(2), 204)], answer(409, "exists")).await;
+    let e = create(&server.client(policy)).await.unwrap_err();
+    assert!(e.may_have_been_applied(), "{e}");
+    assert!(e.to_string().contains("did not answer in time"), "{e}");
+    assert_eq!(e.attempts, 1);
 }
 
 #[tokio::test]
 async fn a_gateway_failure_is_ambiguous_and_a_503_is_not() {
     for (first, ambiguous) in [(502, true), (504, true), (503, false), (429, false)] {
-        let server = Server::start(vec![answer(first, "upstream"), answer(409, "exists")], answer(500, "")).await;
-        let e = create(&server.client(quick())).await.unwrap_err();
-        assert!(e.is_status(409), "{e}");
+        let server = Server::start(vec![answer(first, "upstream"), answer(404, "gone")], answer(500, "")).await;
+        let e = delete(&server.client(quick())).await.unwrap_err();
+        assert!(e.is_status(404), "{e}");
         assert_eq!(e.ambiguous, ambiguous, "after {first}: {e}");
         assert_eq!(e.attempts, 2, "{e}");
         if !ambiguous {
@@ -279,9 +387,11 @@ async fn a_refused_connection_is_retried_and_not_ambiguous() {
         l.local_addr().unwrap().port()
     };
     let url = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
-    let client = HttpClient::new("bb", url, Some(Auth::Bearer(TOKEN.into())), vendor_message)
-        .unwrap()
-        .with_retry_policy(quick());
+    let client = HttpClient::builder("bb", url)
+        .auth(Some(Auth::Bearer(TOKEN.into())))
+        .retry_policy(quick())
+        .build()
+        .unwrap();
     let e = create(&client).await.unwrap_err();
     assert_eq!((e.status, e.ambiguous, e.attempts), (None, false, 4), "{e}");
     let text = e.to_string();
@@ -308,7 +418,7 @@ async fn client_errors_are_not_retried() {
 async fn it_gives_up_after_the_last_attempt_and_names_the_count() {
     let server = Server::start(vec![], answer(503, "maintenance")).await;
     let client = server.client(quick());
-    let e = client.send(Method::GET, "/admin/users", &[], None).await.unwrap_err();
+    let e = get(&client, "/admin/users").await.unwrap_err();
     assert_eq!((e.status, e.attempts, e.ambiguous), (Some(503), 4, false));
     let text = e.to_string();
     assert!(
@@ -322,10 +432,10 @@ async fn it_gives_up_after_the_last_attempt_and_names_the_count() {
 #[tokio::test]
 async fn no_more_requests_are_in_flight_than_the_cap() {
     let server = Server::start(vec![], Step::Slow(Duration::from_millis(50), 200)).await;
-    let client = server.client(quick()).with_max_in_flight(3);
+    let client = server.builder(quick()).max_in_flight(3).build().unwrap();
     let sends = (0..20).map(|i| {
         let client = &client;
-        async move { client.send(Method::GET, &format!("/users/{i}"), &[], None).await }
+        async move { get(client, &format!("/users/{i}")).await }
     });
     for result in futures_util::future::join_all(sends).await {
         result.unwrap();
@@ -340,12 +450,12 @@ async fn no_more_requests_are_in_flight_than_the_cap() {
 async fn a_request_waiting_to_retry_does_not_hold_its_place() {
     let wait = Step::Answer(503, vec![("Retry-After", "1")], String::new());
     let server = Server::start(vec![wait], answer(200, "ok")).await;
-    let client = server.client(quick()).with_max_in_flight(1);
-    let slow = client.send(Method::GET, "/first", &[], None);
+    let client = server.builder(quick()).max_in_flight(1).build().unwrap();
+    let slow = get(&client, "/first");
     let quick_one = async {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let started = Instant::now();
-        client.send(Method::GET, "/second", &[], None).await.unwrap();
+        get(&client, "/second").await.unwrap();
         started.elapsed()
     };
     let (slow, took) = tokio::join!(slow, quick_one);
@@ -364,10 +474,13 @@ async fn a_token_echoed_by_the_server_is_not_in_the_error() {
             token: TOKEN.into(),
         },
     ] {
-        let client = HttpClient::new("bb", server.url.clone(), Some(auth), vendor_message)
-            .unwrap()
-            .with_retry_policy(quick());
-        let e = client.send(Method::GET, "/admin/users", &[], None).await.unwrap_err();
+        let client = HttpClient::builder("bb", server.url.clone())
+            .auth(Some(auth))
+            .error_parser(vendor_message)
+            .retry_policy(quick())
+            .build()
+            .unwrap();
+        let e = get(&client, "/admin/users").await.unwrap_err();
         let shown = format!("{e} {e:?}");
         assert!(!shown.contains(TOKEN), "{shown}");
         assert!(shown.contains("<redacted>"), "{shown}");
@@ -403,21 +516,108 @@ async fn retries_are_logged_without_the_token_or_secret_parameters() {
     let echo = format!("token {TOKEN} is rate limited");
     let server = Server::start(vec![answer(503, &echo), Step::Drop], answer(204, "")).await;
     let client = server.client(quick());
-    client
-        .send(
-            Method::POST,
-            "/admin/users",
-            &[("name", "erin".to_owned()), ("password", "hunter2".to_owned())],
-            None,
-        )
-        .await
-        .unwrap();
+    let request = Request::new(Method::PUT, "/admin/users/credentials", Idempotent::Yes)
+        .query("name", "erin")
+        .query("password", "hunter2");
+    client.send(request).await.unwrap();
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert_eq!(log.matches("retrying").count(), 2, "{log}");
     assert!(log.contains("target_name=bb"), "{log}");
-    assert!(log.contains("POST /admin/users?name=erin&password=<redacted>"), "{log}");
+    assert!(
+        log.contains("PUT /admin/users/credentials?name=erin&password=<redacted>"),
+        "{log}"
+    );
     assert!(log.contains("HTTP 503"), "{log}");
     assert!(log.contains("wait_ms="), "{log}");
     assert!(!log.contains(TOKEN), "{log}");
     assert!(!log.contains("hunter2"), "{log}");
+}
+
+#[tokio::test]
+async fn an_answer_larger_than_the_cap_is_refused_naming_the_target_and_the_limit() {
+    let big = "x".repeat(4096);
+    let server = Server::start(vec![answer(200, &big)], answer(200, "ok")).await;
+    let client = server.builder(quick()).max_body(1024).build().unwrap();
+    let e = get(&client, "/admin/users").await.unwrap_err();
+    assert_eq!((e.kind, e.attempts), (ErrorKind::TooLarge, 1));
+    assert_eq!(
+        e.to_string(),
+        "bb: GET /admin/users failed: HTTP 200 OK but the answer is larger than 1 KiB, the most rollcall reads from one answer"
+    );
+    // At the cap exactly is fine.
+    let server = Server::start(vec![answer(200, &big)], answer(200, "ok")).await;
+    let client = server.builder(quick()).max_body(4096).build().unwrap();
+    assert_eq!(get(&client, "/admin/users").await.unwrap().len(), 4096);
+}
+
+#[tokio::test]
+async fn an_answer_without_a_length_is_read_only_up_to_the_cap() {
+    // 256 MiB offered without a Content-Length: the client stops at its 1 MiB cap and
+    // hangs up, so the server never gets to write most of it.
+    let offered = 256 * 1024 * 1024;
+    let server = Server::start(vec![Step::Endless(offered)], answer(200, "ok")).await;
+    let client = server.builder(quick()).max_body(1024 * 1024).build().unwrap();
+    let e = get(&client, "/huge").await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::TooLarge, "{e}");
+    assert!(e.to_string().contains("larger than 1 MiB"), "{e}");
+    // Let the server notice the hang-up.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let written = server.written.load(Ordering::SeqCst);
+    assert!(written < offered / 4, "the server wrote {written} bytes");
+}
+
+#[tokio::test]
+async fn a_200_carrying_graphql_errors_is_an_error_with_the_vendors_message() {
+    let body = r#"{"data":null,"errors":[{"message":"Query has complexity of 60000, which exceeds max complexity of 50000"}]}"#;
+    let server = Server::start(vec![answer(200, body)], answer(200, "{}")).await;
+    let client = server
+        .builder(quick())
+        .classifier(rollcall::http::graphql_errors)
+        .build()
+        .unwrap();
+    let query =
+        Request::new(Method::POST, "/graphql", Idempotent::Yes).json(serde_json::json!({"query": "{ viewer { id } }"}));
+    let e = client.send(query).await.unwrap_err();
+    assert_eq!((e.kind, e.status, e.attempts), (ErrorKind::Rejected, Some(200), 1));
+    assert_eq!(
+        e.to_string(),
+        "bb: POST /graphql failed: HTTP 200 OK with errors: Query has complexity of 60000, which exceeds max complexity of 50000"
+    );
+    // Not retried: the server answered.
+    assert_eq!((client.request_count(), client.retry_count()), (1, 0));
+    // Without the classifier the same answer is data.
+    let server = Server::start(vec![answer(200, body)], answer(200, "{}")).await;
+    assert_eq!(get(&server.client(quick()), "/graphql").await.unwrap(), body);
+}
+
+#[tokio::test]
+async fn past_the_deadline_nothing_is_sent_and_the_error_names_the_target() {
+    let server = Server::start(vec![], answer(200, "ok")).await;
+    let client = server.builder(quick()).deadline(Duration::ZERO).build().unwrap();
+    client.begin(rollcall::http::Operation::Read);
+    let e = get(&client, "/admin/users").await.unwrap_err();
+    assert_eq!((e.kind, e.attempts), (ErrorKind::Deadline, 0));
+    assert_eq!(
+        e.to_string(),
+        "bb: GET /admin/users failed: deadline passed: reading this target has taken 0 ms or more, the limit for one operation"
+    );
+    assert_eq!(client.request_count(), 0);
+    assert!(server.arrivals().is_empty());
+}
+
+#[tokio::test]
+async fn a_link_to_another_host_is_not_followed() {
+    let server = Server::start(vec![], answer(200, "ok")).await;
+    let client = server.client(quick());
+    let e = client
+        .send(Request::link("https://elsewhere.example/2.0/users?page=2"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Setup);
+    assert!(e.detail.contains("rollcall sends the token only to the target"), "{e}");
+    assert_eq!(client.request_count(), 0);
+    // A link on the target's own origin is followed.
+    let own = format!("{}users?page=2", server.url);
+    assert_eq!(client.send(Request::link(own)).await.unwrap().body, "ok");
+    assert_eq!(server.arrivals()[0].1, "GET /users?page=2 HTTP/1.1");
 }

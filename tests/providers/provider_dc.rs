@@ -416,49 +416,109 @@ async fn a_failure_skips_only_the_batched_changes_that_needed_it() {
     emulator.shutdown().await;
 }
 
-/// A create whose answer is lost after the server made it: the retry gets 409, and the
-/// provider reads the group back instead of reporting a failure or creating it twice.
+/// A seed whose first request gets `fault` and whose next few pass.
+fn first_request_gets(fault: rollcall::sandbox::faults::Fault) -> rollcall::sandbox::faults::FaultConfig {
+    use rollcall::sandbox::faults::FaultConfig;
+    (0..10_000)
+        .map(|seed| FaultConfig {
+            seed,
+            dropped: 0.5,
+            ..FaultConfig::default()
+        })
+        .find(|f| f.fault_for(0) == Some(fault) && (1..4).all(|n| f.fault_for(n).is_none()))
+        .unwrap()
+}
+
+/// A create is not safe to send twice: its connection dropped after sending, the provider
+/// reads the object back rather than sending it again. Dropped after the server made it,
+/// the read finds it and the change is done with one POST; dropped before, the read finds
+/// nothing, and only then is the POST sent again.
 #[tokio::test]
-async fn a_create_applied_before_its_answer_was_lost_is_confirmed_not_repeated() {
-    use rollcall::sandbox::faults::{Fault, FaultConfig};
+async fn a_create_whose_answer_was_lost_is_confirmed_by_reading_back_not_sent_blind() {
+    use rollcall::sandbox::faults::Fault;
+
+    const POST: &str = "POST /rest/api/latest/admin/groups?name=ops";
+    const READ_BACK: &str = "GET /rest/api/latest/admin/groups?filter=ops&start=0&limit=1000";
+    for (fault, expected, resent) in [
+        (Fault::DroppedAfter, vec![POST, READ_BACK], 0),
+        (Fault::DroppedBefore, vec![POST, READ_BACK, POST], 1),
+    ] {
+        let emulator = start(big_state(1, 0, 0)).await;
+        let dir = tempfile::tempdir().unwrap();
+        let desired = manifest(dir.path(), &emulator.base_url, TOKEN, "groups:\n  ops: {}\n");
+        let rollcall::engine::Live {
+            connected,
+            states: live,
+        } = rollcall::engine::read(&desired).await.unwrap();
+        let plan = rollcall::plan::build(&desired, &live).unwrap();
+        assert_eq!(plan.changes.len(), 1, "{:?}", plan.changes);
+        emulator
+            .shared
+            .instruments()
+            .set_faults(first_request_gets(fault))
+            .unwrap();
+        let before = emulator.shared.instruments().requests().len();
+        let requests_before = connected.providers["bb"].request_count();
+
+        let report = execute(&crate::common::approved(&plan), &connected.providers, 1, |_, _| {}).await;
+        assert_eq!(
+            report.outcomes[0].1,
+            Outcome::Applied,
+            "{fault:?}: {:?}",
+            report.outcomes
+        );
+        assert!(emulator.shared.state().groups.contains_key("ops"));
+        let sent: Vec<String> = emulator.shared.instruments().requests()[before..].to_vec();
+        assert_eq!(sent, expected, "{fault:?}");
+        assert_eq!(
+            connected.providers["bb"].request_count() - requests_before,
+            expected.len(),
+            "{fault:?}"
+        );
+        assert_eq!(connected.providers["bb"].retry_count(), resent, "{fault:?}");
+        connected.shutdown().await;
+        emulator.shutdown().await;
+    }
+}
+
+/// A delete is safe to send twice: its connection dropped, it is sent again, and the 404
+/// that answers is read back as "already gone".
+#[tokio::test]
+async fn a_delete_whose_answer_was_lost_is_sent_again_and_its_404_confirmed() {
+    use rollcall::sandbox::faults::Fault;
 
     let mut state = big_state(1, 0, 0);
-    state.global.users.insert("admin".into(), "SYS_ADMIN".into());
+    state.groups.insert("ops".into(), BTreeSet::new());
     let emulator = start(state).await;
     let dir = tempfile::tempdir().unwrap();
-    let desired = manifest(dir.path(), &emulator.base_url, TOKEN, "groups:\n  ops: {}\n");
+    let body = "groups: {}\npolicy:\n  prune: { groups: true }\n";
+    let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
     let rollcall::engine::Live {
         connected,
         states: live,
     } = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     assert_eq!(plan.changes.len(), 1, "{:?}", plan.changes);
-
-    // A seed whose first request is dropped after being handled and whose next ones pass.
-    let faults = (0..10_000)
-        .map(|seed| FaultConfig {
-            seed,
-            dropped: 0.5,
-            ..FaultConfig::default()
-        })
-        .find(|f| f.fault_for(0) == Some(Fault::DroppedAfter) && (1..4).all(|n| f.fault_for(n).is_none()))
+    emulator
+        .shared
+        .instruments()
+        .set_faults(first_request_gets(Fault::DroppedAfter))
         .unwrap();
-    emulator.shared.instruments().set_faults(faults).unwrap();
     let before = emulator.shared.instruments().requests().len();
-
     let report = execute(&crate::common::approved(&plan), &connected.providers, 1, |_, _| {}).await;
     assert_eq!(report.outcomes[0].1, Outcome::Applied, "{:?}", report.outcomes);
-    assert!(emulator.shared.state().groups.contains_key("ops"));
-    let writes: Vec<String> = emulator.shared.instruments().requests()[before..].to_vec();
+    assert!(!emulator.shared.state().groups.contains_key("ops"));
+    let sent: Vec<String> = emulator.shared.instruments().requests()[before..].to_vec();
     assert_eq!(
-        writes,
+        sent,
         [
-            "POST /rest/api/latest/admin/groups?name=ops",
-            "POST /rest/api/latest/admin/groups?name=ops",
+            "DELETE /rest/api/latest/admin/groups?name=ops",
+            "DELETE /rest/api/latest/admin/groups?name=ops",
             "GET /rest/api/latest/admin/groups?filter=ops&start=0&limit=1000",
         ],
-        "sent, retried (409), then read back"
+        "sent, retried (404), then read back"
     );
     assert_eq!(connected.providers["bb"].retry_count(), 1);
     connected.shutdown().await;
+    emulator.shutdown().await;
 }

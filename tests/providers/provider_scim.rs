@@ -101,7 +101,7 @@ async fn plan_and_apply(desired: &rollcall::desired::Desired) -> Run {
         Err(refused) => panic!("{:#?}", refused.0.refusals),
     };
     let read = connected.providers["idp"].request_count();
-    let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
+    let report = execute(&crate::common::approved(&plan), &connected.providers, 4, |_, _| {}).await;
     let failures: Vec<String> = report
         .outcomes
         .iter()
@@ -694,4 +694,68 @@ async fn a_changed_username_renames_the_account_found_by_external_id() {
     }
     let tenant = tokio::task::spawn_blocking(common::scim2_server_tenant).await.unwrap();
     username_change(&tenant.base_url, &tenant.token, "rfc").await;
+}
+
+/// Creating a user or a group is not safe to send twice (a second group of one name, or a
+/// 409 that hides what happened): when the connection drops after sending, the provider
+/// looks the object up by `userName` or `displayName` instead. Dropped after the service
+/// made it, the lookup finds it and the change is done with one POST; dropped before, the
+/// lookup finds nothing, and only then is the POST sent again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_create_whose_answer_was_lost_is_confirmed_by_looking_it_up_not_sent_blind() {
+    use rollcall::sandbox::faults::{Fault, FaultConfig};
+
+    let first_request_gets = |fault: Fault| {
+        (0..10_000)
+            .map(|seed| FaultConfig {
+                seed,
+                dropped: 0.5,
+                ..FaultConfig::default()
+            })
+            .find(|f| f.fault_for(0) == Some(fault) && (1..4).all(|n| f.fault_for(n).is_none()))
+            .unwrap()
+    };
+    for (body, post, lookup) in [
+        (
+            ANN,
+            "POST /scim/v2/Users",
+            "GET /scim/v2/Users?startIndex=1&count=1000&filter=userName",
+        ),
+        (
+            "groups:\n  devs: {}\n",
+            "POST /scim/v2/Groups",
+            "GET /scim/v2/Groups?startIndex=1&count=1000&filter=displayName",
+        ),
+    ] {
+        for (fault, sends) in [(Fault::DroppedAfter, 1), (Fault::DroppedBefore, 2)] {
+            let e = start(big_state("rfc", 0, 0, 0)).await;
+            let dir = tempfile::tempdir().unwrap();
+            let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", body);
+            let rollcall::engine::Live {
+                connected,
+                states: live,
+            } = rollcall::engine::read(&desired).await.unwrap();
+            let plan = rollcall::plan::build(&desired, &live).unwrap();
+            assert_eq!(plan.changes.len(), 1, "{:?}", plan.changes);
+            e.shared.instruments().set_faults(first_request_gets(fault)).unwrap();
+            let before = e.shared.instruments().requests().len();
+            let report = execute(&crate::common::approved(&plan), &connected.providers, 1, |_, _| {}).await;
+            assert_eq!(
+                report.outcomes[0].1,
+                Outcome::Applied,
+                "{fault:?}: {:?}",
+                report.outcomes
+            );
+            let sent = e.shared.instruments().requests().split_off(before);
+            assert_eq!(sent.len(), sends + 1, "{fault:?}: {sent:#?}");
+            assert_eq!(sent[0], post, "{sent:#?}");
+            assert!(sent[1].starts_with(lookup), "{sent:#?}");
+            assert_eq!(sent.iter().filter(|r| r.as_str() == post).count(), sends, "{sent:#?}");
+            assert_eq!(connected.providers["idp"].retry_count(), sends - 1, "{fault:?}");
+            let state = e.shared.state();
+            assert_eq!(state.users.len() + state.groups.len(), 1, "exactly one object made");
+            connected.shutdown().await;
+            e.shutdown().await;
+        }
+    }
 }

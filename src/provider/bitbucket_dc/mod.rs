@@ -36,7 +36,8 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::desired::ReadScope;
-use crate::http::{Auth, HttpClient, HttpError};
+use crate::http::paging::{self, Page};
+use crate::http::{Auth, HttpClient, HttpError, Idempotent, Operation, Request};
 use crate::model::{Address, Principal, Resource, ResourceId, ResourceMap};
 use crate::plan::{Action, Change};
 use crate::provider::{BoxFuture, Provider, ProviderError};
@@ -64,7 +65,10 @@ impl BitbucketDc {
         scope: ReadScope,
         notify_new_users: bool,
     ) -> Result<Self, HttpError> {
-        let http = HttpClient::new(target, base, auth, wire::error_message)?;
+        let http = HttpClient::builder(target, base)
+            .auth(auth)
+            .error_parser(wire::error_message)
+            .build()?;
         Ok(BitbucketDc {
             target: target.to_owned(),
             http,
@@ -75,38 +79,22 @@ impl BitbucketDc {
 
     /// Every page of a list, following `nextPageStart` until `isLastPage`.
     async fn list<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<T>, HttpError> {
-        let mut out = Vec::new();
-        let mut start: u64 = 0;
-        loop {
-            let mut q: Vec<(&str, String)> = query.to_vec();
-            q.push(("start", start.to_string()));
-            q.push(("limit", PAGE_LIMIT.to_string()));
-            let page: wire::Page<T> = self.http.get_json(&format!("{API}{path}"), &q).await?;
-            out.extend(page.values);
-            if page.is_last_page {
-                return Ok(out);
+        let path = format!("{API}{path}");
+        paging::by_offset(&self.http, &format!("GET {path}"), 0, |start| {
+            let request = Request::get(&path)
+                .queries(query)
+                .query("start", start)
+                .query("limit", PAGE_LIMIT);
+            async move {
+                let page: wire::Page<T> = self.http.json(request).await?;
+                Ok(Page::start_limit(page.values, page.is_last_page, page.next_page_start))
             }
-            // Not the last page: the next start must move forward, or the list would end
-            // early (and a short read would look like objects to create or delete).
-            match page.next_page_start {
-                Some(next) if next > start => start = next,
-                _ => {
-                    return Err(HttpError {
-                        target: self.target.clone(),
-                        request: format!("GET {API}{path}"),
-                        status: Some(200),
-                        detail:
-                            "the server's paging did not advance (isLastPage is false without a later nextPageStart)"
-                                .to_owned(),
-                        ambiguous: false,
-                        attempts: 1,
-                    })
-                }
-            }
-        }
+        })
+        .await
     }
 
     async fn read_all(&self) -> Result<ResourceMap, ProviderError> {
+        self.http.begin(Operation::Read);
         // Each read is one paged list; they run together, capped per target.
         let mut reads: Vec<Read> = vec![Read::Users(None), Read::Groups(None), Read::Grants(Scope::Global)];
         for scope in self.scope.scopes.iter().filter_map(Scope::from_path) {
@@ -237,11 +225,15 @@ impl BitbucketDc {
                 let key = seg(&project);
                 let read: wire::Permitted = self
                     .http
-                    .get_json(&format!("{API}/projects/{key}/permissions/PROJECT_READ/all"), &[])
+                    .json(Request::get(format!(
+                        "{API}/projects/{key}/permissions/PROJECT_READ/all"
+                    )))
                     .await?;
                 let write: wire::Permitted = self
                     .http
-                    .get_json(&format!("{API}/projects/{key}/permissions/PROJECT_WRITE/all"), &[])
+                    .json(Request::get(format!(
+                        "{API}/projects/{key}/permissions/PROJECT_WRITE/all"
+                    )))
                     .await?;
                 convert::project_default(t, &project, read.permitted, write.permitted)
                     .into_iter()
@@ -250,6 +242,10 @@ impl BitbucketDc {
         })
     }
 
+    /// Every write but a create is safe to send twice here (an update, a delete, members
+    /// added or removed, a permission or flag set to a value): the client retries it after
+    /// any failure worth another attempt, and `apply` confirms an ambiguous outcome by
+    /// reading back.
     async fn send(
         &self,
         method: Method,
@@ -257,10 +253,45 @@ impl BitbucketDc {
         query: &[(&str, String)],
         body: Option<serde_json::Value>,
     ) -> Result<(), ProviderError> {
-        self.http
-            .send(method, &format!("{API}{path}"), query, body.as_ref())
-            .await?;
+        let mut request = Request::new(method, format!("{API}{path}"), Idempotent::Yes).queries(query);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        self.http.send(request).await?;
         Ok(())
+    }
+
+    /// A create is not safe to send twice: a second copy answers 409 and hides whether the
+    /// first landed. When its answer is lost, the object is read back instead: there as
+    /// planned, the change is done; absent, nothing landed and it is sent again (at most
+    /// [`SENDS`] copies in all); anything else, the change failed.
+    async fn create(&self, changes: &[Change], path: &str, query: &[(&str, String)]) -> Result<(), ProviderError> {
+        let request = Request::new(Method::POST, format!("{API}{path}"), Idempotent::No).queries(query);
+        let mut sends = 0;
+        loop {
+            sends += 1;
+            let mut e = match self.http.send(request.clone().resent(sends > 1)).await {
+                Ok(_) => return Ok(()),
+                Err(e) if e.may_have_been_applied() => e,
+                Err(e) => return Err(e.into()),
+            };
+            match self.read_back(changes).await? {
+                ReadBack::Applied => {
+                    tracing::debug!(target: "rollcall::http", target_name = %self.target, request = %e.request, "a create whose answer was lost had been applied; confirmed by reading back");
+                    return Ok(());
+                }
+                ReadBack::Untouched if sends < SENDS => continue,
+                ReadBack::Untouched => {
+                    e.detail.push_str("; reading back found it not applied");
+                    return Err(e.into());
+                }
+                ReadBack::Other => {
+                    e.detail
+                        .push_str("; reading back found the object, but not as the change leaves it");
+                    return Err(e.into());
+                }
+            }
+        }
     }
 
     async fn apply_batch(&self, changes: &[Change]) -> Result<(), ProviderError> {
@@ -282,7 +313,7 @@ impl BitbucketDc {
                     })?;
                     q.push(("password", password));
                 }
-                self.send(Method::POST, "/admin/users", &q, None).await
+                self.create(changes, "/admin/users", &q).await
             }
             (ResourceId::User { name }, Action::Update, Some(Resource::User(u))) => {
                 let body = json!({ "name": name, "displayName": u.display_name, "email": u.email });
@@ -293,8 +324,7 @@ impl BitbucketDc {
                     .await
             }
             (ResourceId::Group { name }, Action::Create, _) => {
-                self.send(Method::POST, "/admin/groups", &[("name", name.clone())], None)
-                    .await
+                self.create(changes, "/admin/groups", &[("name", name.clone())]).await
             }
             (ResourceId::Group { name }, Action::Delete, _) => {
                 self.send(Method::DELETE, "/admin/groups", &[("name", name.clone())], None)
@@ -398,13 +428,24 @@ impl BitbucketDc {
     }
 
     /// An attempt may have been applied before its answer was lost, so the final error (a
-    /// 409 "already exists" on a create, a 404 on a delete, or a timeout) may describe a
-    /// change that in fact went through. Read back each change's object: if live state
-    /// is what the changes leave, they are applied; otherwise the error stands.
+    /// 409 "already exists", a 404 on a delete, or a timeout) may describe a change that
+    /// in fact went through. Read back each change's object: if live state is what the
+    /// changes leave, they are applied; otherwise the error stands.
     async fn confirm(&self, changes: &[Change], error: HttpError) -> Result<(), ProviderError> {
+        if self.read_back(changes).await? != ReadBack::Applied {
+            return Err(error.into());
+        }
+        tracing::debug!(target: "rollcall::http", target_name = %self.target, changes = changes.len(), "an uncertain request had been applied; confirmed by reading back");
+        Ok(())
+    }
+
+    /// Reads each change's object as it is now and compares it with the change.
+    async fn read_back(&self, changes: &[Change]) -> Result<ReadBack, ProviderError> {
+        let (mut applied, mut untouched) = (true, true);
         for c in changes {
+            // A scope Bitbucket has no list for cannot be read back: nothing is known.
             let Some(read) = container(&c.address.id) else {
-                return Err(error.into());
+                return Ok(ReadBack::Other);
             };
             let found = self.read_one(read).await?;
             let want = c.address.to_string().to_lowercase();
@@ -412,18 +453,22 @@ impl BitbucketDc {
                 .iter()
                 .find(|(a, _)| a.to_string().to_lowercase() == want)
                 .map(|(_, r)| r);
-            let done = match (&c.after, live) {
+            let is = |expected: Option<&Resource>| match (expected, live) {
                 (None, None) => true,
                 (Some(Resource::Default { permission: None }), None) => true,
-                (Some(after), Some(live)) => after == live,
+                (Some(expected), Some(live)) => expected == live,
                 _ => false,
             };
-            if !done {
-                return Err(error.into());
-            }
+            applied &= is(c.after.as_ref());
+            untouched &= is(c.before.as_ref());
         }
-        tracing::debug!(target: "rollcall::http", target_name = %self.target, changes = changes.len(), "an uncertain request had been applied; confirmed by reading back");
-        Ok(())
+        Ok(if applied {
+            ReadBack::Applied
+        } else if untouched {
+            ReadBack::Untouched
+        } else {
+            ReadBack::Other
+        })
     }
 
     fn unsupported(&self, change: &Change, why: &str) -> ProviderError {
@@ -433,6 +478,21 @@ impl BitbucketDc {
             why: why.to_owned(),
         }
     }
+}
+
+/// How many times a create whose answer was lost is sent, when reading back shows
+/// each earlier copy did not land.
+const SENDS: u32 = 3;
+
+/// What reading back found of the changes a request was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadBack {
+    /// Live state is what the changes leave.
+    Applied,
+    /// Live state is what the plan saw before them: nothing landed.
+    Untouched,
+    /// Neither: someone else's change, or part of a batch.
+    Other,
 }
 
 enum Read {
@@ -512,8 +572,12 @@ impl Provider for BitbucketDc {
 
     fn apply<'a>(&'a self, changes: &'a [Change]) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
+            self.http.begin(Operation::Apply);
             match self.apply_batch(changes).await {
-                Err(ProviderError::Http(e)) if e.ambiguous => self.confirm(changes, e).await,
+                // A create whose answer was lost has been read back already.
+                Err(ProviderError::Http(e)) if e.ambiguous && !e.may_have_been_applied() => {
+                    self.confirm(changes, e).await
+                }
                 other => other,
             }
         })

@@ -36,7 +36,8 @@ use reqwest::Method;
 use serde_json::{json, Map, Value};
 use tokio::sync::OwnedMutexGuard;
 
-use crate::http::{Auth, HttpClient, HttpError};
+use crate::http::paging::{self, Page};
+use crate::http::{Auth, HttpClient, HttpError, Idempotent, Operation, Request};
 use crate::model::{Address, Resource, ResourceId, ResourceMap, UserAttrs};
 use crate::plan::{Action, Change};
 use crate::provider::{BoxFuture, Provider, ProviderError};
@@ -110,12 +111,21 @@ impl Collection {
     }
 }
 
+/// How many times one write is sent at most: once, and again only after reading back
+/// showed the last copy did not land (its answer lost) or met a version moved for another
+/// reason (412).
+const SENDS: u32 = 3;
+
 /// One attribute a change sets, as a PATCH `replace` path and value.
 type Set = (&'static str, Value);
 
 impl Scim {
     pub fn new(target: &str, base: url::Url, auth: Option<Auth>, profile: Profile) -> Result<Self, HttpError> {
-        let http = HttpClient::new(target, base, auth, wire::error_message)?.with_media_type(wire::MEDIA_TYPE);
+        let http = HttpClient::builder(target, base)
+            .auth(auth)
+            .error_parser(wire::error_message)
+            .media_type(wire::MEDIA_TYPE)
+            .build()?;
         Ok(Scim {
             target: target.to_owned(),
             http,
@@ -147,61 +157,38 @@ impl Scim {
     /// Every page of a list. Pages advance by what the server served, which may be fewer
     /// than asked for (RFC 7644 §3.4.2.4), until `totalResults` are in.
     async fn list(&self, collection: Collection, filter: Option<String>) -> Result<Vec<Value>, HttpError> {
-        let mut out: Vec<Value> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        let mut start = 1usize;
-        loop {
-            let mut query = vec![
-                ("startIndex", start.to_string()),
-                ("count", self.profile.page_size.to_string()),
-            ];
+        let path = collection.path();
+        let out = paging::by_offset(&self.http, &format!("GET {path}"), 1, |start| {
+            let mut request = Request::get(path)
+                .query("startIndex", start)
+                .query("count", self.profile.page_size);
             if let Some(f) = &filter {
-                query.push(("filter", f.clone()));
+                request = request.query("filter", f);
             }
-            let page: wire::ListResponse = self.http.get_json(collection.path(), &query).await?;
-            let served = page.resources.len();
-            for r in page.resources {
-                let id = r.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-                // A page that repeats objects means the paging is not what it says: a
-                // short or doubled read would plan creates and deletes that are wrong.
-                if !seen.insert(id.clone()) {
-                    return Err(self.bad_answer(
-                        collection.path(),
-                        format!("the server listed `{id}` twice while paging; its paging is unreliable"),
-                    ));
-                }
-                out.push(r);
+            async move {
+                let page: wire::ListResponse = self.http.json(request).await?;
+                let total = page.total_results.map(|t| t as u64);
+                Ok(Page::start_index(start, page.resources, total))
             }
-            match page.total_results {
-                Some(total) if out.len() >= total => return Ok(out),
-                // Fewer than announced and nothing more served: objects went missing
-                // between pages (offset paging while something was deleted), and a short
-                // read would plan creates of what is there.
-                Some(total) if served == 0 => {
-                    return Err(self.bad_answer(
-                        collection.path(),
-                        format!(
-                            "the server announced {total} objects but served {} before an empty page; read again",
-                            out.len()
-                        ),
-                    ))
-                }
-                None if served == 0 => return Ok(out),
-                _ => {}
+        })
+        .await?;
+        // A list that repeats objects means the paging is not what it says: a short or
+        // doubled read would plan creates and deletes that are wrong.
+        let mut seen = std::collections::HashSet::new();
+        for r in &out {
+            let id = r.get("id").and_then(Value::as_str).unwrap_or_default();
+            if !seen.insert(id) {
+                return Err(self.bad_answer(
+                    path,
+                    format!("the server listed `{id}` twice while paging; its paging is unreliable"),
+                ));
             }
-            start += served;
         }
+        Ok(out)
     }
 
     fn bad_answer(&self, path: &str, detail: String) -> HttpError {
-        HttpError {
-            target: self.target.clone(),
-            request: format!("GET {path}"),
-            status: Some(200),
-            detail,
-            ambiguous: false,
-            attempts: 1,
-        }
+        self.http.bad_answer(&format!("GET {path}"), detail)
     }
 
     fn parse<T: serde::de::DeserializeOwned>(&self, path: &str, raw: &Value) -> Result<T, HttpError> {
@@ -238,6 +225,7 @@ impl Scim {
     }
 
     async fn read_all(&self) -> Result<ResourceMap, ProviderError> {
+        self.http.begin(Operation::Read);
         let (users, groups) = try_join(self.list(Collection::Users, None), self.list(Collection::Groups, None)).await?;
         let mut out = ResourceMap::new();
         let mut known = Known::default();
@@ -397,33 +385,42 @@ impl Scim {
         if let Some(id) = &attrs.external_id {
             body["externalId"] = json!(id);
         }
-        match self
-            .http
-            .send_if_match(Method::POST, "/Users", &[], Some(&body), None)
-            .await
-        {
-            Ok(reply) => {
-                let (object, _) = self.object_from("/Users", &reply)?;
-                self.remember(Collection::Users, name, Some(object));
-                Ok(())
+        let mut sends = 0;
+        loop {
+            sends += 1;
+            let request = Request::new(Method::POST, "/Users", Idempotent::No)
+                .json(body.clone())
+                .resent(sends > 1);
+            let e = match self.http.send(request).await {
+                Ok(reply) => {
+                    let (object, _) = self.object_from("/Users", &reply)?;
+                    self.remember(Collection::Users, name, Some(object));
+                    return Ok(());
+                }
+                // `uniqueness`: the userName exists (created by someone else, or by an
+                // earlier copy of this request whose answer was lost), or this copy's
+                // answer was lost: look it up.
+                Err(e) if e.is_status(409) || e.may_have_been_applied() => e,
+                Err(e) => return Err(e.into()),
+            };
+            match self.find(Collection::Users, name).await? {
+                // Adopted if it is this person.
+                Some(raw) => return self.adopt_user(change, name, attrs, raw).await,
+                // The lost attempt did not create it: nothing landed, send it again.
+                None if e.may_have_been_applied() && sends < SENDS => continue,
+                None => return Err(e.into()),
             }
-            // `uniqueness`: the userName exists (created by someone else, or by an
-            // earlier attempt of this request). Adopt it if it is this person.
-            Err(e) if e.is_status(409) => self.adopt_user(change, name, attrs, e).await,
-            Err(e) => Err(e.into()),
         }
     }
 
+    /// Takes over the account found under this userName when it is this person's.
     async fn adopt_user(
         &self,
         change: &Change,
         name: &str,
         attrs: &UserAttrs,
-        conflict: HttpError,
+        raw: Value,
     ) -> Result<(), ProviderError> {
-        let Some(raw) = self.find(Collection::Users, name).await? else {
-            return Err(conflict.into());
-        };
         let u: wire::User = self.parse("/Users", &raw)?;
         let ours = match (&u.external_id, &attrs.external_id) {
             (Some(theirs), Some(mine)) if !theirs.is_empty() => theirs.eq_ignore_ascii_case(mine),
@@ -486,8 +483,10 @@ impl Scim {
         };
         let method = if patch { Method::PATCH } else { Method::PUT };
         let holds = |raw: &Value| sets.iter().all(|(p, v)| holds(raw, p, v));
+        // Setting attributes to values, or putting the whole object, twice leaves what once
+        // does.
         let next = self
-            .write(change, method, &path, object, build, holds, unchanged)
+            .write(change, method, Idempotent::Yes, &path, object, build, holds, unchanged)
             .await?;
         // A renamed group is known by its new name from now on.
         let new_name = sets
@@ -505,18 +504,24 @@ impl Scim {
     }
 
     /// Sends one conditional write, its body built from the object as last seen, and
-    /// returns the object after it. On a 412 the object is read back:
+    /// returns the object after it. On a 412, or when the answer was lost to a write not
+    /// safe to send twice, the object is read back:
     /// - already as the write would leave it (an earlier attempt of this very write whose
     ///   answer was lost, or the same change made by someone else): done;
     /// - unchanged in what the write is about: the version moved for another reason (a
     ///   service may version a user with its group memberships, which rollcall's own
-    ///   member changes touch), so it is sent once more with the new version;
+    ///   member changes touch), or the lost write did not land, so it is sent once more
+    ///   with the new version (at most [`SENDS`] times in all);
     /// - anything else is someone else's change: reported, not overwritten.
+    ///
+    /// A write sent with `If-Match` is safe to send twice whatever it does: a second copy
+    /// of one that landed fails its precondition instead of applying again.
     #[allow(clippy::too_many_arguments)]
     async fn write(
         &self,
         change: &Change,
         method: Method,
+        idempotent: Idempotent,
         path: &str,
         object: Object,
         build: impl Fn(&Object) -> (Value, Value),
@@ -524,28 +529,34 @@ impl Scim {
         unchanged: impl Fn(&Value) -> bool,
     ) -> Result<Object, ProviderError> {
         let mut object = object;
-        let mut sent_again = false;
+        let mut sends = 0;
         loop {
+            sends += 1;
             let (body, updated) = build(&object);
-            let sent = self
-                .http
-                .send_if_match(method.clone(), path, &[], Some(&body), self.if_match(&object))
-                .await;
-            let e = match sent {
+            let if_match = self.if_match(&object);
+            let idempotent = if if_match.is_some() {
+                Idempotent::Yes
+            } else {
+                idempotent
+            };
+            let request = Request::new(method.clone(), path, idempotent)
+                .json(body)
+                .if_match(if_match)
+                .resent(sends > 1);
+            let e = match self.http.send(request).await {
                 Ok(reply) => return self.after_write(path, &reply, object, updated),
-                Err(e) if e.is_status(412) => e,
+                Err(e) if e.is_status(412) || e.may_have_been_applied() => e,
                 Err(e) => return Err(e.into()),
             };
-            let reply = self.http.send_if_match(Method::GET, path, &[], None, None).await?;
+            let reply = self.http.send(Request::get(path)).await?;
             let (fresh, raw) = self.object_from(path, &reply)?;
             if holds(&raw) {
                 return Ok(fresh);
             }
-            if sent_again || !unchanged(&raw) {
+            if sends >= SENDS || !unchanged(&raw) {
                 return Err(self.conflict(change, e));
             }
             object = fresh;
-            sent_again = true;
         }
     }
 
@@ -582,11 +593,9 @@ impl Scim {
         let path = format!("{}/{}", collection.path(), object.id);
         let mut sent_again = false;
         loop {
-            let e = match self
-                .http
-                .send_if_match(Method::DELETE, &path, &[], None, self.if_match(&object))
-                .await
-            {
+            // Deleting twice leaves what deleting once does; the second answers 404.
+            let request = Request::new(Method::DELETE, &path, Idempotent::Yes).if_match(self.if_match(&object));
+            let e = match self.http.send(request).await {
                 Ok(_) => break,
                 // Gone already, by an earlier attempt of this request or by someone else:
                 // either way what the plan wanted.
@@ -594,7 +603,7 @@ impl Scim {
                 Err(e) if e.is_status(412) => e,
                 Err(e) => return Err(e.into()),
             };
-            let (fresh, raw) = match self.http.send_if_match(Method::GET, &path, &[], None, None).await {
+            let (fresh, raw) = match self.http.send(Request::get(&path)).await {
                 Ok(reply) => self.object_from(&path, &reply)?,
                 Err(gone) if gone.is_status(404) => break,
                 Err(other) => return Err(other.into()),
@@ -614,8 +623,11 @@ impl Scim {
     /// is not simply sent again: the group is looked up first, and adopted if it is there.
     async fn create_group(&self, change: &Change, name: &str) -> Result<(), ProviderError> {
         let body = json!({"schemas": [wire::GROUP_SCHEMA], "displayName": name, "members": []});
-        for _ in 0..3 {
-            match self.http.post_unrepeated("/Groups", &body).await {
+        for sends in 1..=SENDS {
+            let request = Request::new(Method::POST, "/Groups", Idempotent::No)
+                .json(body.clone())
+                .resent(sends > 1);
+            match self.http.send(request).await {
                 Ok(reply) => {
                     let (object, _) = self.object_from("/Groups", &reply)?;
                     self.remember(Collection::Groups, name, Some(object));
@@ -624,9 +636,9 @@ impl Scim {
                 // A group is only its name: one that exists (created meanwhile, or by the
                 // lost attempt) is this one. Its members are whatever they are; the
                 // planned member changes go ahead and the next plan shows any difference.
-                Err(e) if e.is_status(409) || e.ambiguous => {
+                Err(e) if e.is_status(409) || e.may_have_been_applied() => {
                     match self.find_all(Collection::Groups, name).await?.as_slice() {
-                        [] if e.ambiguous => continue, // the lost attempt did not create it
+                        [] if e.may_have_been_applied() => continue, // the lost attempt did not create it
                         [] => return Err(self.conflict(change, e)),
                         [raw] => {
                             let id = raw.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
@@ -644,7 +656,10 @@ impl Scim {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(self.fail(change, "the create was lost three times in a row; plan again"))
+        Err(self.fail(
+            change,
+            format!("the create was lost {SENDS} times in a row; plan again"),
+        ))
     }
 
     /// Adds or removes members of one group, as many per request as the profile allows.
@@ -695,6 +710,9 @@ impl Scim {
                 (body, updated)
             };
             let method = if patch { Method::PATCH } else { Method::PUT };
+            // A second PUT of the list, or a second removal, leaves what the first does; a
+            // second `add` may list a member twice on a service that does not merge them.
+            let idempotent = if patch && add { Idempotent::No } else { Idempotent::Yes };
             let present = |raw: &Value, wanted: bool| {
                 let members = member_ids(raw);
                 chunk.iter().all(|id| members.contains(&id.as_str()) == wanted)
@@ -703,6 +721,7 @@ impl Scim {
                 .write(
                     first,
                     method,
+                    idempotent,
                     &path,
                     object,
                     build,
@@ -946,6 +965,7 @@ impl Provider for Scim {
 
     fn apply<'a>(&'a self, changes: &'a [Change]) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
+            self.http.begin(Operation::Apply);
             match changes {
                 [] => Ok(()),
                 [one] => self.apply_one(one).await,

@@ -1,0 +1,544 @@
+//! The client one target's provider sends through: authentication, the media type, one
+//! attempt on the wire (paced, capped in flight, with a timeout, its answer read within
+//! the body cap), the classifier for 2xx answers, request counting, and the mapping of
+//! every failure to an [`HttpError`] that names the target and the request and never the
+//! token.
+
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use super::body::{self, BodyError, DEFAULT_MAX_BODY, ERROR_BODY_CAP};
+use super::classify::Classifier;
+use super::deadline::{Clock, Deadline, Operation, DEFAULT_DEADLINE};
+use super::error::{human, ErrorKind, HttpError};
+use super::pacing::{Budget, Pacer};
+use super::redact::{self, Redactor};
+use super::request::Request;
+use super::retry::{retrying, Failed, Failure, RetryPolicy, Stop};
+
+/// How requests authenticate.
+#[derive(Clone)]
+pub enum Auth {
+    Bearer(SecretString),
+    Basic { username: String, token: SecretString },
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+            Auth::Basic { username, .. } => write!(f, "Basic({username}:<redacted>)"),
+        }
+    }
+}
+
+/// Extracts the vendor's human message from an error body.
+pub type ErrorParser = fn(&str) -> Option<String>;
+
+/// Requests in flight per target unless the provider says otherwise.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 8;
+
+/// A 2xx answer: its body and, when the server sent one, its `ETag`.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub body: String,
+    pub etag: Option<String>,
+}
+
+/// Sets up an [`HttpClient`]; every setting has a default fit for Data Center and SCIM.
+pub struct ClientBuilder {
+    target: String,
+    base: url::Url,
+    auth: Option<Auth>,
+    parse_error: ErrorParser,
+    classifier: Option<Classifier>,
+    media_type: &'static str,
+    policy: RetryPolicy,
+    max_in_flight: usize,
+    budget: Option<Budget>,
+    max_body: usize,
+    deadline: Duration,
+}
+
+impl ClientBuilder {
+    pub fn auth(mut self, auth: Option<Auth>) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Reads the vendor's message out of a failure's body (the default shows the body's
+    /// start).
+    pub fn error_parser(mut self, parse: ErrorParser) -> Self {
+        self.parse_error = parse;
+        self
+    }
+
+    /// Declares which 2xx answers are failures (GraphQL's `errors`: see
+    /// [`graphql_errors`](super::graphql_errors)).
+    pub fn classifier(mut self, classify: Classifier) -> Self {
+        self.classifier = Some(classify);
+        self
+    }
+
+    /// Sends and asks for this JSON media type instead of `application/json` (SCIM's
+    /// `application/scim+json`).
+    pub fn media_type(mut self, media_type: &'static str) -> Self {
+        self.media_type = media_type;
+        self
+    }
+
+    /// Replaces the retry policy (tests shorten it; 1 attempt turns retries off).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Caps the attempts on the wire at once to this target (at least 1).
+    pub fn max_in_flight(mut self, max: usize) -> Self {
+        self.max_in_flight = max.max(1);
+        self
+    }
+
+    /// Paces requests to the vendor's published quota.
+    pub fn budget(mut self, budget: Budget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// The largest answer read, in bytes.
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// How long one operation (reading the target, applying a plan to it) may take.
+    pub fn deadline(mut self, limit: Duration) -> Self {
+        self.deadline = limit;
+        self
+    }
+
+    pub fn build(self) -> Result<HttpClient, HttpError> {
+        // The total timeout is set per attempt, from the retry policy.
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("rollcall/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| HttpError {
+                target: self.target.clone(),
+                request: "client setup".to_owned(),
+                kind: ErrorKind::Setup,
+                status: None,
+                detail: e.to_string(),
+                ambiguous: false,
+                attempts: 0,
+            })?;
+        Ok(HttpClient {
+            redactor: Redactor::new(self.auth.as_ref()),
+            target: self.target,
+            base: self.base,
+            auth: self.auth,
+            client,
+            parse_error: self.parse_error,
+            classifier: self.classifier,
+            media_type: self.media_type,
+            policy: self.policy,
+            in_flight: Semaphore::new(self.max_in_flight),
+            pacer: Pacer::new(self.budget),
+            max_body: self.max_body,
+            clock: Clock::new(self.deadline),
+            requests: AtomicUsize::new(0),
+            retries: AtomicUsize::new(0),
+        })
+    }
+}
+
+pub struct HttpClient {
+    target: String,
+    base: url::Url,
+    auth: Option<Auth>,
+    redactor: Redactor,
+    client: reqwest::Client,
+    parse_error: ErrorParser,
+    classifier: Option<Classifier>,
+    /// `Accept` and the request body's `Content-Type`.
+    media_type: &'static str,
+    policy: RetryPolicy,
+    /// One permit per attempt on the wire; a request waiting to retry holds none.
+    in_flight: Semaphore,
+    pacer: Pacer,
+    max_body: usize,
+    clock: Clock,
+    requests: AtomicUsize,
+    retries: AtomicUsize,
+}
+
+/// The body's start when the provider names no parser.
+fn no_parser(_: &str) -> Option<String> {
+    None
+}
+
+impl HttpClient {
+    pub fn builder(target: &str, base: url::Url) -> ClientBuilder {
+        ClientBuilder {
+            target: target.to_owned(),
+            base,
+            auth: None,
+            parse_error: no_parser,
+            classifier: None,
+            media_type: "application/json",
+            policy: RetryPolicy::default(),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            budget: None,
+            max_body: DEFAULT_MAX_BODY,
+            deadline: DEFAULT_DEADLINE,
+        }
+    }
+
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// How many HTTP requests this client has sent, every attempt counted: the figure the
+    /// request-count tests check.
+    pub fn request_count(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// How many of those were sent again: retries within a call, and writes a provider
+    /// sent again after reading back showed they had not landed.
+    pub fn retry_count(&self) -> usize {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    /// Starts the deadline's clock for `operation` (see [`Operation`]).
+    pub fn begin(&self, operation: Operation) {
+        self.clock.begin(operation);
+    }
+
+    /// An error for an answer the provider cannot use (not the JSON it expects), or
+    /// paging that does not advance.
+    pub fn bad_answer(&self, request: &str, detail: impl AsRef<str>) -> HttpError {
+        HttpError {
+            target: self.target.clone(),
+            request: request.to_owned(),
+            kind: ErrorKind::BadAnswer,
+            status: Some(200),
+            detail: self.redactor.scrub(detail.as_ref()),
+            ambiguous: false,
+            attempts: 1,
+        }
+    }
+
+    /// Sends a request, retrying as the policy and the request's idempotency allow, and
+    /// returns a 2xx answer.
+    pub async fn send(&self, request: Request) -> Result<Reply, HttpError> {
+        self.send_described(request).await.map(|(reply, _)| reply)
+    }
+
+    /// Sends a request and reads the 2xx answer as JSON.
+    pub async fn json<T: DeserializeOwned>(&self, request: Request) -> Result<T, HttpError> {
+        let (reply, described) = self.send_described(request).await?;
+        serde_json::from_str(&reply.body)
+            .map_err(|e| self.bad_answer(&described, format!("unexpected response body: {e}")))
+    }
+
+    /// The answer, and the request as errors name it.
+    async fn send_described(&self, request: Request) -> Result<(Reply, String), HttpError> {
+        let url = request.url(&self.base).map_err(|why| HttpError {
+            target: self.target.clone(),
+            request: format!("{} (a link from the server)", request.method),
+            kind: ErrorKind::Setup,
+            status: None,
+            detail: self.redactor.scrub(&why),
+            ambiguous: false,
+            attempts: 0,
+        })?;
+        let described = redact::describe(&request.method, &url);
+        if request.resent {
+            self.retries.fetch_add(1, Ordering::Relaxed);
+        }
+        let deadline = self.clock.deadline();
+        let sent = AtomicU32::new(0);
+        let on_retry = |failure: &Failure, wait: Duration| {
+            tracing::debug!(
+                target: "rollcall::http",
+                target_name = %self.target,
+                request = %described,
+                attempt = sent.load(Ordering::Relaxed),
+                failure = %failure.detail,
+                may_have_been_applied = failure.ambiguous,
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                "retrying"
+            );
+            self.retries.fetch_add(1, Ordering::Relaxed);
+        };
+        let attempt = || self.attempt(&request, &url, &described, deadline, &sent);
+        let result = retrying(&self.policy, request.idempotent, deadline.at, on_retry, attempt).await;
+        match result {
+            Ok(reply) => Ok((reply, described)),
+            Err(failed) => Err(self.error(&described, failed, sent.load(Ordering::Relaxed), deadline)),
+        }
+    }
+
+    /// One request on the wire: paced, then holding a permit of the per-target cap until
+    /// its body is read.
+    async fn attempt(
+        &self,
+        request: &Request,
+        url: &url::Url,
+        described: &str,
+        deadline: Deadline,
+        sent: &AtomicU32,
+    ) -> Result<Reply, Failure> {
+        let slot = self.pacer.reserve(Instant::now());
+        if let Some(held) = slot.held.filter(|h| *h > self.policy.max_server_wait) {
+            return Err(Failure::before_sending(
+                ErrorKind::Throttled,
+                format!(
+                    "the server said its rate limit is used up for another {}, longer than rollcall waits ({})",
+                    human(held),
+                    human(self.policy.max_server_wait)
+                ),
+            ));
+        }
+        if deadline.passed(slot.at) {
+            return Err(Failure::before_sending(ErrorKind::Deadline, deadline.explain()));
+        }
+        tokio::time::sleep_until(slot.at).await;
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| Failure::before_sending(ErrorKind::Setup, "the client was shut down".to_owned()))?;
+        let now = Instant::now();
+        if deadline.passed(now) {
+            return Err(Failure::before_sending(ErrorKind::Deadline, deadline.explain()));
+        }
+        // A read cut off by the deadline loses nothing; a write is left to its own
+        // timeout, since cutting it off halfway would leave its outcome unknown.
+        let timeout = if request.method == Method::GET {
+            self.policy.attempt_timeout.min(deadline.at - now)
+        } else {
+            self.policy.attempt_timeout
+        };
+        let mut builder = self
+            .client
+            .request(request.method.clone(), url.clone())
+            .header("Accept", self.media_type)
+            .timeout(timeout);
+        builder = match &self.auth {
+            Some(Auth::Bearer(token)) => builder.bearer_auth(token.expose_secret()),
+            Some(Auth::Basic { username, token }) => builder.basic_auth(username, Some(token.expose_secret())),
+            None => builder,
+        };
+        if let Some(body) = &request.body {
+            builder = builder.header("Content-Type", self.media_type).body(body.to_string());
+        }
+        if let Some(version) = &request.if_match {
+            builder = builder.header("If-Match", version);
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        sent.fetch_add(1, Ordering::Relaxed);
+        let mut response = builder.send().await.map_err(|e| self.transport_failure(e))?;
+        let status = response.status();
+        tracing::debug!(target: "rollcall::http", target_name = %self.target, request = %described, status = status.as_u16(), "response");
+        self.pacer
+            .observe(response.headers(), SystemTime::now(), Instant::now());
+        let retryable = is_retryable(status);
+        let server_wait = if retryable {
+            super::rate_limit::retry_wait(status, response.headers(), SystemTime::now())
+        } else {
+            None
+        };
+        let etag = response
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if status.is_success() {
+            let body = self.read_success(&mut response, status).await?;
+            if let Some(message) = self.classifier.and_then(|classify| classify(&body)) {
+                return Err(Failure {
+                    kind: ErrorKind::Rejected,
+                    status: Some(status),
+                    detail: format!("{} with errors: {}", status_line(status), self.redactor.scrub(&message)),
+                    retryable: false,
+                    ambiguous: false,
+                    server_wait: None,
+                });
+            }
+            return Ok(Reply { body, etag });
+        }
+        // A failure's status is the answer; its body only carries the message, so a cut
+        // off or oversized one still leaves the status to report.
+        let message = match body::read_start(&mut response, ERROR_BODY_CAP).await {
+            Ok(text) => {
+                // Scrub before cutting, so a token split by the cut cannot slip through.
+                let text = self.redactor.scrub(&text);
+                (self.parse_error)(&text).unwrap_or_else(|| redact::snippet(&text))
+            }
+            Err(e) => format!(
+                "(the message was cut off: {})",
+                self.redactor.scrub(&describe_transport_error(e))
+            ),
+        };
+        Err(Failure {
+            kind: ErrorKind::Status,
+            status: Some(status),
+            detail: format!(
+                "{}{}{}",
+                status_line(status),
+                if message.is_empty() { "" } else { ": " },
+                message
+            ),
+            retryable,
+            ambiguous: is_gateway_failure(status),
+            server_wait,
+        })
+    }
+
+    /// A 2xx body, read as it streams in and refused past the cap.
+    async fn read_success(&self, response: &mut reqwest::Response, status: StatusCode) -> Result<String, Failure> {
+        match body::read_whole(response, self.max_body).await {
+            Ok(body) => Ok(body),
+            Err(BodyError::TooLarge) => Err(Failure::before_sending(
+                ErrorKind::TooLarge,
+                format!(
+                    "{} but the answer is larger than {}, the most rollcall reads from one answer",
+                    status_line(status),
+                    body::size(self.max_body)
+                ),
+            )),
+            // A success whose body was cut off was applied all the same, and its body is
+            // needed: ask again.
+            Err(BodyError::Cut(e)) => Err(Failure {
+                kind: ErrorKind::Transport,
+                status: None,
+                detail: format!(
+                    "{} but the answer was cut off: {}",
+                    status_line(status),
+                    self.redactor.scrub(&describe_transport_error(e))
+                ),
+                retryable: true,
+                ambiguous: true,
+                server_wait: None,
+            }),
+        }
+    }
+
+    fn transport_failure(&self, e: reqwest::Error) -> Failure {
+        // Builder errors are ours and will not get better; a refused or failed connection
+        // sent nothing; anything else (reset, closed before the answer, timeout) may have
+        // come after the server read the request.
+        let (retryable, ambiguous) = if e.is_builder() || e.is_redirect() {
+            (false, false)
+        } else if e.is_connect() {
+            (true, false)
+        } else {
+            (true, true)
+        };
+        Failure {
+            kind: ErrorKind::Transport,
+            status: None,
+            detail: self.redactor.scrub(&describe_transport_error(e)),
+            retryable,
+            ambiguous,
+            server_wait: None,
+        }
+    }
+
+    /// The error for the last attempt, with a word on the attempts before it.
+    fn error(&self, request: &str, failed: Failed, attempts: u32, deadline: Deadline) -> HttpError {
+        let Failed {
+            last,
+            stop,
+            earlier_ambiguous,
+        } = failed;
+        let mut kind = last.kind;
+        let mut detail = last.detail;
+        let sent_this_one = !matches!(last.kind, ErrorKind::Deadline | ErrorKind::Throttled | ErrorKind::Setup);
+        match stop {
+            Stop::Final if attempts > 1 && sent_this_one => detail.push_str(&format!("; on attempt {attempts}")),
+            Stop::Final => {}
+            Stop::MayHaveBeenApplied => kind = ErrorKind::MayHaveBeenApplied,
+            Stop::GaveUp if attempts > 1 => detail.push_str(&format!("; gave up after {attempts} attempts")),
+            Stop::GaveUp => {}
+            Stop::ServerWaitTooLong(asked) => {
+                kind = ErrorKind::Throttled;
+                detail.push_str(&format!(
+                    "; the server asks to wait {} before trying again, longer than rollcall waits ({})",
+                    human(asked),
+                    human(self.policy.max_server_wait)
+                ));
+            }
+            Stop::Deadline(wait) => {
+                kind = ErrorKind::Deadline;
+                detail.push_str(&format!(
+                    "; not tried again: waiting {} more would pass the deadline ({})",
+                    human(wait),
+                    deadline.explain()
+                ));
+            }
+        }
+        if earlier_ambiguous {
+            detail.push_str("; an earlier attempt may have been applied");
+        } else if stop == Stop::MayHaveBeenApplied {
+            detail.push_str("; the request may have been applied, so it was not sent again");
+        } else if last.ambiguous {
+            detail.push_str("; the request may have been applied");
+        }
+        HttpError {
+            target: self.target.clone(),
+            request: request.to_owned(),
+            kind,
+            status: last.status.map(|s| s.as_u16()),
+            detail,
+            ambiguous: earlier_ambiguous || last.ambiguous,
+            attempts,
+        }
+    }
+}
+
+/// Answers worth asking again: rate limited, or a server or gateway briefly unavailable.
+fn is_retryable(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 429 | 502 | 503 | 504)
+}
+
+/// A gateway's 502 or 504 says the server behind it failed or was slow, not that it
+/// never saw the request.
+fn is_gateway_failure(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 502 | 504)
+}
+
+fn status_line(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("HTTP {} {reason}", status.as_u16()),
+        None => format!("HTTP {}", status.as_u16()),
+    }
+}
+
+fn describe_transport_error(e: reqwest::Error) -> String {
+    // The URL would carry query parameters such as a new user's password: drop it; the
+    // error's `request` field names the call.
+    let e = e.without_url();
+    if e.is_timeout() {
+        "the server did not answer in time".to_owned()
+    } else if e.is_connect() {
+        "cannot connect to the server (is the URL right and the server up?)".to_owned()
+    } else {
+        let mut msg = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            msg.push_str(": ");
+            msg.push_str(&s.to_string());
+            source = s.source();
+        }
+        msg
+    }
+}
