@@ -12,9 +12,15 @@
 //! or, where the profile has no PATCH, a PUT of the object as read with only those
 //! attributes changed, so nothing the manifest does not manage is cleared.
 
+mod groups;
+mod json;
 mod platform;
 mod profile;
+mod read;
+mod users;
 mod wire;
+
+use json::*;
 
 pub use platform::{profile_of, ATLASSIAN_PLATFORM, RFC_PLATFORM};
 
@@ -154,39 +160,6 @@ impl Scim {
         };
     }
 
-    /// Every page of a list. Pages advance by what the server served, which may be fewer
-    /// than asked for (RFC 7644 §3.4.2.4), until `totalResults` are in.
-    async fn list(&self, collection: Collection, filter: Option<String>) -> Result<Vec<Value>, HttpError> {
-        let path = collection.path();
-        let out = paging::by_offset(&self.http, &format!("GET {path}"), 1, |start| {
-            let mut request = Request::get(path)
-                .query("startIndex", start)
-                .query("count", self.profile.page_size);
-            if let Some(f) = &filter {
-                request = request.query("filter", f);
-            }
-            async move {
-                let page: wire::ListResponse = self.http.json(request).await?;
-                let total = page.total_results.map(|t| t as u64);
-                Ok(Page::start_index(start, page.resources, total))
-            }
-        })
-        .await?;
-        // A list that repeats objects means the paging is not what it says: a short or
-        // doubled read would plan creates and deletes that are wrong.
-        let mut seen = std::collections::HashSet::new();
-        for r in &out {
-            let id = r.get("id").and_then(Value::as_str).unwrap_or_default();
-            if !seen.insert(id) {
-                return Err(self.bad_answer(
-                    path,
-                    format!("the server listed `{id}` twice while paging; its paging is unreliable"),
-                ));
-            }
-        }
-        Ok(out)
-    }
-
     fn bad_answer(&self, path: &str, detail: String) -> HttpError {
         self.http.bad_answer(&format!("GET {path}"), detail)
     }
@@ -222,102 +195,6 @@ impl Scim {
         } else {
             None
         }
-    }
-
-    async fn read_all(&self) -> Result<ResourceMap, ProviderError> {
-        self.http.begin(Operation::Read);
-        let (users, groups) = try_join(self.list(Collection::Users, None), self.list(Collection::Groups, None)).await?;
-        let mut out = ResourceMap::new();
-        let mut known = Known::default();
-        let mut names_by_id: HashMap<String, String> = HashMap::new();
-        for raw in users {
-            let u: wire::User = self.parse("/Users", &raw)?;
-            let attrs = u.attrs();
-            out.insert(
-                Address::new(
-                    &self.target,
-                    ResourceId::User {
-                        name: u.user_name.clone(),
-                    },
-                ),
-                Resource::User(attrs),
-            );
-            names_by_id.insert(u.id.clone(), u.user_name.clone());
-            known
-                .users
-                .insert(u.user_name.to_lowercase(), Object::listed(u.id, raw));
-        }
-        for raw in groups {
-            let g: wire::Group = self.parse("/Groups", &raw)?;
-            out.insert(
-                Address::new(
-                    &self.target,
-                    ResourceId::Group {
-                        name: g.display_name.clone(),
-                    },
-                ),
-                Resource::group(),
-            );
-            for m in &g.members {
-                // Members that are groups, or users this list does not show (a
-                // deactivated user on a service that hides them), are not memberships
-                // rollcall manages.
-                let is_user = m.kind.as_deref().is_none_or(|k| k.eq_ignore_ascii_case("user"));
-                if let Some(user) = names_by_id.get(&m.value).filter(|_| is_user) {
-                    let id = ResourceId::Membership {
-                        group: g.display_name.clone(),
-                        user: user.clone(),
-                    };
-                    out.insert(Address::new(&self.target, id), Resource::membership());
-                }
-            }
-            let object = Object::listed(g.id, raw);
-            // RFC 7643 does not make displayName unique, and some services (scim2-server)
-            // accept a second group of the same name. rollcall matches groups by name, so
-            // two of one name cannot be told apart: say so rather than pick one.
-            if let Some(other) = known.groups.get(&g.display_name.to_lowercase()) {
-                return Err(ProviderError::Ambiguous {
-                    target: self.target.clone(),
-                    address: Address::new(
-                        &self.target,
-                        ResourceId::Group {
-                            name: g.display_name.clone(),
-                        },
-                    )
-                    .to_string(),
-                    why: format!(
-                        "the service has two groups of this name (ids `{}` and `{}`); delete or rename one of them",
-                        other.id, object.id
-                    ),
-                });
-            }
-            known.groups.insert(g.display_name.to_lowercase(), object);
-        }
-        *self.known() = known;
-        Ok(out)
-    }
-
-    /// Finds an object by its name: with an `eq` filter where the profile has one, else by
-    /// reading the whole list.
-    async fn find(&self, collection: Collection, name: &str) -> Result<Option<Value>, HttpError> {
-        Ok(self.find_all(collection, name).await?.into_iter().next())
-    }
-
-    /// Every object of that name (more than one only where names are not unique).
-    async fn find_all(&self, collection: Collection, name: &str) -> Result<Vec<Value>, HttpError> {
-        let key = collection.key();
-        let filter = self
-            .profile
-            .eq_filters
-            .contains(&key)
-            .then(|| wire::filter_eq(key, name));
-        let mut found = self.list(collection, filter).await?;
-        found.retain(|r| {
-            r.get(key)
-                .and_then(Value::as_str)
-                .is_some_and(|v| v.eq_ignore_ascii_case(name))
-        });
-        Ok(found)
     }
 
     fn fail(&self, change: &Change, why: impl Into<String>) -> ProviderError {
@@ -371,84 +248,6 @@ impl Scim {
                 ),
             )
         })
-    }
-
-    async fn create_user(&self, change: &Change, name: &str, attrs: &UserAttrs) -> Result<(), ProviderError> {
-        let mut body = json!({
-            "schemas": [wire::USER_SCHEMA],
-            "userName": name,
-            "displayName": attrs.display_name,
-            "name": wire::name(&attrs.display_name),
-            "emails": [{"value": attrs.email, "type": "work", "primary": true}],
-            "active": attrs.active.unwrap_or(true),
-        });
-        if let Some(id) = &attrs.external_id {
-            body["externalId"] = json!(id);
-        }
-        let mut sends = 0;
-        loop {
-            sends += 1;
-            let request = Request::new(Method::POST, "/Users", Idempotent::No)
-                .json(body.clone())
-                .resent(sends > 1);
-            let e = match self.http.send(request).await {
-                Ok(reply) => {
-                    let (object, _) = self.object_from("/Users", &reply)?;
-                    self.remember(Collection::Users, name, Some(object));
-                    return Ok(());
-                }
-                // `uniqueness`: the userName exists (created by someone else, or by an
-                // earlier copy of this request whose answer was lost), or this copy's
-                // answer was lost: look it up.
-                Err(e) if e.is_status(409) || e.may_have_been_applied() => e,
-                Err(e) => return Err(e.into()),
-            };
-            match self.find(Collection::Users, name).await? {
-                // Adopted if it is this person.
-                Some(raw) => return self.adopt_user(change, name, attrs, raw).await,
-                // The lost attempt did not create it: nothing landed, send it again.
-                None if e.may_have_been_applied() && sends < SENDS => continue,
-                None => return Err(e.into()),
-            }
-        }
-    }
-
-    /// Takes over the account found under this userName when it is this person's.
-    async fn adopt_user(
-        &self,
-        change: &Change,
-        name: &str,
-        attrs: &UserAttrs,
-        raw: Value,
-    ) -> Result<(), ProviderError> {
-        let u: wire::User = self.parse("/Users", &raw)?;
-        let ours = match (&u.external_id, &attrs.external_id) {
-            (Some(theirs), Some(mine)) if !theirs.is_empty() => theirs.eq_ignore_ascii_case(mine),
-            _ => u.emails.iter().any(|e| e.value.eq_ignore_ascii_case(&attrs.email)),
-        };
-        if !ours {
-            return Err(self.fail(
-                change,
-                format!(
-                    "userName `{}` is taken by another account (externalId {}, email {:?}); give this person another id under `ids:`, or remove that account",
-                    u.user_name,
-                    u.external_id.as_deref().map_or_else(|| "none".to_owned(), |x| format!("`{x}`")),
-                    u.email()
-                ),
-            ));
-        }
-        let live = u.attrs();
-        let object = Object::listed(u.id, raw);
-        self.remember(Collection::Users, name, Some(object.clone()));
-        tracing::info!(target: "rollcall::scim", target_name = %self.target, user = name, "adopted the existing account");
-        let sets = user_sets(&object.raw, &live, attrs);
-        if sets.is_empty() {
-            return Ok(());
-        }
-        self.modify(change, Collection::Users, name, object, sets, |raw| {
-            same_user(raw, &live)
-        })
-        .await
     }
 
     /// Sets attributes on an object: PATCH `replace` operations, or a PUT of the object
@@ -618,122 +417,6 @@ impl Scim {
         Ok(())
     }
 
-    /// Creates a group. RFC 7643 does not make group names unique, and some services
-    /// (scim2-server) accept a second group of one name, so a create whose answer was lost
-    /// is not simply sent again: the group is looked up first, and adopted if it is there.
-    async fn create_group(&self, change: &Change, name: &str) -> Result<(), ProviderError> {
-        let body = json!({"schemas": [wire::GROUP_SCHEMA], "displayName": name, "members": []});
-        for sends in 1..=SENDS {
-            let request = Request::new(Method::POST, "/Groups", Idempotent::No)
-                .json(body.clone())
-                .resent(sends > 1);
-            match self.http.send(request).await {
-                Ok(reply) => {
-                    let (object, _) = self.object_from("/Groups", &reply)?;
-                    self.remember(Collection::Groups, name, Some(object));
-                    return Ok(());
-                }
-                // A group is only its name: one that exists (created meanwhile, or by the
-                // lost attempt) is this one. Its members are whatever they are; the
-                // planned member changes go ahead and the next plan shows any difference.
-                Err(e) if e.is_status(409) || e.may_have_been_applied() => {
-                    match self.find_all(Collection::Groups, name).await?.as_slice() {
-                        [] if e.may_have_been_applied() => continue, // the lost attempt did not create it
-                        [] => return Err(self.conflict(change, e)),
-                        [raw] => {
-                            let id = raw.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-                            self.remember(Collection::Groups, name, Some(Object::listed(id, raw.clone())));
-                            return Ok(());
-                        }
-                        [..] => {
-                            return Err(self.fail(
-                                change,
-                                format!("the service has several groups named `{name}`; delete all but one"),
-                            ))
-                        }
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(self.fail(
-            change,
-            format!("the create was lost {SENDS} times in a row; plan again"),
-        ))
-    }
-
-    /// Adds or removes members of one group, as many per request as the profile allows.
-    async fn members(&self, changes: &[Change], group: &str, add: bool) -> Result<(), ProviderError> {
-        let Some(first) = changes.first() else {
-            return Ok(());
-        };
-        let mut ids = Vec::new();
-        for c in changes {
-            if let ResourceId::Membership { user, .. } = &c.address.id {
-                ids.push(self.lookup(c, Collection::Users, user)?.id);
-            }
-        }
-        for chunk in ids.chunks(self.profile.members_per_patch.max(1)) {
-            let (_writing, object) = self.hold(first, Collection::Groups, group).await?;
-            let path = format!("/Groups/{}", object.id);
-            let patch = self.profile.patch;
-            let build = |object: &Object| {
-                let mut updated = object.raw.clone();
-                let mut members: Vec<Value> = updated
-                    .get("members")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                if add {
-                    members.extend(chunk.iter().map(|id| json!({"value": id})));
-                } else {
-                    members.retain(|m| {
-                        !chunk
-                            .iter()
-                            .any(|id| m.get("value").and_then(Value::as_str) == Some(id))
-                    });
-                }
-                set_path(&mut updated, "members", Value::Array(members));
-                let body = if !patch {
-                    put_body(&updated)
-                } else if add {
-                    let value: Vec<Value> = chunk.iter().map(|id| json!({"value": id})).collect();
-                    let ops = [json!({"op": "add", "path": "members", "value": value})];
-                    json!({"schemas": [wire::PATCH_SCHEMA], "Operations": ops})
-                } else {
-                    let ops: Vec<Value> = chunk
-                        .iter()
-                        .map(|id| json!({"op": "remove", "path": format!("members[{}]", wire::filter_eq("value", id))}))
-                        .collect();
-                    json!({"schemas": [wire::PATCH_SCHEMA], "Operations": ops})
-                };
-                (body, updated)
-            };
-            let method = if patch { Method::PATCH } else { Method::PUT };
-            // A second PUT of the list, or a second removal, leaves what the first does; a
-            // second `add` may list a member twice on a service that does not merge them.
-            let idempotent = if patch && add { Idempotent::No } else { Idempotent::Yes };
-            let present = |raw: &Value, wanted: bool| {
-                let members = member_ids(raw);
-                chunk.iter().all(|id| members.contains(&id.as_str()) == wanted)
-            };
-            let next = self
-                .write(
-                    first,
-                    method,
-                    idempotent,
-                    &path,
-                    object,
-                    build,
-                    |raw| present(raw, add),
-                    |raw| present(raw, !add),
-                )
-                .await?;
-            self.remember(Collection::Groups, group, Some(next));
-        }
-        Ok(())
-    }
-
     async fn apply_one(&self, c: &Change) -> Result<(), ProviderError> {
         match (&c.address.id, c.action, &c.after) {
             (ResourceId::User { name }, Action::Create, Some(Resource::User(attrs))) => {
@@ -817,126 +500,6 @@ impl Scim {
     }
 }
 
-/// The attributes to set to take a user from `before` to `after`. Emails other than the
-/// managed (primary) one are kept.
-fn user_sets(raw: &Value, before: &UserAttrs, after: &UserAttrs) -> Vec<Set> {
-    let mut out: Vec<Set> = Vec::new();
-    if before.display_name != after.display_name {
-        out.push(("displayName", json!(after.display_name)));
-        let name = wire::name(&after.display_name);
-        for part in ["formatted", "givenName", "familyName"] {
-            let path = match part {
-                "formatted" => "name.formatted",
-                "givenName" => "name.givenName",
-                _ => "name.familyName",
-            };
-            out.push((path, name[part].clone()));
-        }
-    }
-    if before.email != after.email {
-        out.push(("emails", emails_with(raw, &after.email)));
-    }
-    if after.external_id.is_some() && before.external_id != after.external_id {
-        out.push(("externalId", json!(after.external_id)));
-    }
-    if after.active.is_some() && before.active != after.active {
-        out.push(("active", json!(after.active)));
-    }
-    out
-}
-
-/// Whether the object has the value a `replace` of `path` set: for `emails`, the managed
-/// (primary) address.
-fn holds(raw: &Value, path: &str, value: &Value) -> bool {
-    let mut at = Some(raw);
-    for part in path.split('.') {
-        at = at.and_then(|v| v.get(part));
-    }
-    let primary = |emails: &Value| {
-        let list = emails.as_array()?;
-        list.iter()
-            .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
-            .or_else(|| list.first())
-            .and_then(|e| e.get("value"))
-            .and_then(Value::as_str)
-            .map(str::to_lowercase)
-    };
-    match (path, at) {
-        ("emails", Some(found)) => primary(found).is_some() && primary(found) == primary(value),
-        (_, found) => found == Some(value),
-    }
-}
-
-/// Whether a user object has the managed attributes `attrs`.
-fn same_user(raw: &Value, attrs: &UserAttrs) -> bool {
-    serde_json::from_value::<wire::User>(raw.clone()).is_ok_and(|u| u.attrs() == *attrs)
-}
-
-/// The ids of a group's members as the object lists them.
-fn member_ids(raw: &Value) -> Vec<&str> {
-    raw.get("members")
-        .and_then(Value::as_array)
-        .map(|m| {
-            m.iter()
-                .filter_map(|m| m.get("value").and_then(Value::as_str))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The user's emails with the primary one (else the first) changed to `email`.
-fn emails_with(raw: &Value, email: &str) -> Value {
-    let mut emails: Vec<Value> = raw.get("emails").and_then(Value::as_array).cloned().unwrap_or_default();
-    let primary = emails
-        .iter()
-        .position(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
-        .or(if emails.is_empty() { None } else { Some(0) });
-    match primary {
-        Some(i) => {
-            if let Some(Value::Object(e)) = emails.get_mut(i) {
-                e.insert("value".to_owned(), json!(email));
-                e.insert("primary".to_owned(), json!(true));
-            }
-        }
-        None => emails.push(json!({"value": email, "type": "work", "primary": true})),
-    }
-    Value::Array(emails)
-}
-
-/// Sets `a` or `a.b` on a JSON object, creating the parent as needed.
-fn set_path(object: &mut Value, path: &str, value: Value) {
-    let Value::Object(map) = object else { return };
-    match path.split_once('.') {
-        None => {
-            map.insert(path.to_owned(), value);
-        }
-        Some((parent, child)) => {
-            let entry = map
-                .entry(parent.to_owned())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if !entry.is_object() {
-                *entry = Value::Object(Map::new());
-            }
-            set_path(entry, child, value);
-        }
-    }
-}
-
-/// A PUT body: the object as read without what the server owns (`meta`, a user's
-/// read-only `groups`).
-fn put_body(object: &Value) -> Value {
-    let mut body = object.clone();
-    if let Value::Object(map) = &mut body {
-        map.remove("meta");
-        map.remove("groups");
-    }
-    body
-}
-
-fn version_of(raw: &Value) -> Option<String> {
-    raw.get("meta")?.get("version")?.as_str().map(str::to_owned)
-}
-
 impl Provider for Scim {
     fn read(&self) -> BoxFuture<'_, Result<ResourceMap, ProviderError>> {
         Box::pin(self.read_all())
@@ -990,50 +553,5 @@ impl Provider for Scim {
 
     fn retry_count(&self) -> usize {
         self.http.retry_count()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_changed_email_keeps_the_other_addresses() {
-        let raw = json!({"emails": [
-            {"value": "home@example.org", "type": "home"},
-            {"value": "old@example.com", "type": "work", "primary": true}
-        ]});
-        let emails = emails_with(&raw, "new@example.com");
-        assert_eq!(emails[0]["value"], "home@example.org");
-        assert_eq!(emails[1]["value"], "new@example.com");
-        assert_eq!(emails[1]["primary"], true);
-        assert_eq!(emails_with(&json!({}), "a@b.c")[0]["type"], "work");
-    }
-
-    #[test]
-    fn only_changed_attributes_are_set() {
-        let before = UserAttrs {
-            display_name: "Ann Lee".into(),
-            email: "ann@example.com".into(),
-            active: Some(true),
-            external_id: None,
-        };
-        let after = UserAttrs {
-            active: Some(false),
-            external_id: Some("ann".into()),
-            ..before.clone()
-        };
-        let paths: Vec<&str> = user_sets(&json!({}), &before, &after).iter().map(|(p, _)| *p).collect();
-        assert_eq!(paths, ["externalId", "active"]);
-    }
-
-    #[test]
-    fn nested_paths_create_their_parent_and_puts_drop_server_fields() {
-        let mut v = json!({"id": "1", "meta": {"version": "W/\"1\""}, "groups": []});
-        set_path(&mut v, "name.formatted", json!("Ann"));
-        assert_eq!(v["name"]["formatted"], "Ann");
-        let body = put_body(&v);
-        assert!(body.get("meta").is_none() && body.get("groups").is_none());
-        assert_eq!(body["id"], "1");
     }
 }
