@@ -67,6 +67,24 @@ pub struct ReadScope {
     pub member_users: BTreeSet<String>,
 }
 
+#[cfg(test)]
+impl TargetConfig {
+    /// A target on a sandbox state file, for unit tests.
+    pub(crate) fn sandbox(name: &str, platform: Platform) -> TargetConfig {
+        TargetConfig {
+            name: name.to_owned(),
+            platform,
+            endpoint: Endpoint::Sandbox("state.yaml".into()),
+            url: "sandbox:state.yaml".into(),
+            auth: None,
+            account: None,
+            notify_new_users: false,
+            scope: ReadScope::default(),
+            principals_from: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
     /// A real server: `https://…`, or `http://` on loopback.

@@ -247,24 +247,8 @@ fn plan_on(changes: Vec<Change>, links: &[(&str, &str)]) -> Plan {
     let targets: Vec<PlannedTarget> = names
         .into_iter()
         .map(|name| {
-            let from = links.iter().find(|(t, _)| *t == name).map(|(_, f)| (*f).to_owned());
-            let config = crate::desired::TargetConfig {
-                name: name.clone(),
-                platform: crate::provider::bitbucket_dc::PLATFORM,
-                endpoint: crate::desired::Endpoint::Sandbox("state.yaml".into()),
-                url: "sandbox:state.yaml".into(),
-                auth: None,
-                account: None,
-                notify_new_users: false,
-                scope: crate::desired::ReadScope::default(),
-                principals_from: from,
-            };
-            PlannedTarget {
-                name,
-                endpoint: config.url.clone(),
-                account: None,
-                config,
-            }
+            let from = links.iter().find(|(t, _)| *t == name).map(|(_, f)| *f);
+            PlannedTarget::sandbox(&name, from)
         })
         .collect();
     Plan {

@@ -238,25 +238,7 @@ mod tests {
     fn targets(names: &[(&str, Option<&str>)]) -> Vec<PlannedTarget> {
         names
             .iter()
-            .map(|(name, from)| {
-                let config = crate::desired::TargetConfig {
-                    name: (*name).to_owned(),
-                    platform: crate::provider::bitbucket_dc::PLATFORM,
-                    endpoint: crate::desired::Endpoint::Sandbox("state.yaml".into()),
-                    url: "sandbox:state.yaml".into(),
-                    auth: None,
-                    account: None,
-                    notify_new_users: false,
-                    scope: crate::desired::ReadScope::default(),
-                    principals_from: from.map(str::to_owned),
-                };
-                PlannedTarget {
-                    name: (*name).to_owned(),
-                    endpoint: config.url.clone(),
-                    account: None,
-                    config,
-                }
-            })
+            .map(|(name, from)| PlannedTarget::sandbox(name, *from))
             .collect()
     }
 

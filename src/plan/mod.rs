@@ -116,6 +116,22 @@ pub struct PlannedTarget {
     pub config: TargetConfig,
 }
 
+#[cfg(test)]
+impl PlannedTarget {
+    /// A Bitbucket Data Center target on a sandbox, taking its principals from `from`,
+    /// for unit tests.
+    pub(crate) fn sandbox(name: &str, from: Option<&str>) -> PlannedTarget {
+        let mut config = TargetConfig::sandbox(name, crate::provider::bitbucket_dc::PLATFORM);
+        config.principals_from = from.map(str::to_owned);
+        PlannedTarget {
+            name: name.to_owned(),
+            endpoint: config.url.clone(),
+            account: None,
+            config,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
     pub targets: Vec<PlannedTarget>,

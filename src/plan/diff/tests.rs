@@ -182,17 +182,7 @@ fn live_names_match_declared_ones_without_regard_to_case() {
 }
 
 fn on(platform: Platform, mut d: Desired) -> Desired {
-    let config = crate::desired::TargetConfig {
-        name: "bb".into(),
-        platform,
-        endpoint: crate::desired::Endpoint::Sandbox("state.yaml".into()),
-        url: "sandbox:state.yaml".into(),
-        auth: None,
-        account: None,
-        notify_new_users: false,
-        scope: crate::desired::ReadScope::default(),
-        principals_from: None,
-    };
+    let config = crate::desired::TargetConfig::sandbox("bb", platform);
     d.targets.insert("bb".into(), config);
     d
 }
