@@ -192,7 +192,7 @@ async fn contract(url: &str, token: &str, profile: &str, renames: bool) -> Figur
 #[tokio::test(flavor = "multi_thread")]
 async fn contract_holds_against_the_emulator_rfc_profile() {
     let e = emulator("rfc").await;
-    let figures = contract(&e.scim_url, TOKEN, "rfc", true).await;
+    let figures = contract(&e.api_url, TOKEN, "rfc", true).await;
     eprintln!("emulator, rfc: {figures:?}");
     // Reading 55 users and 11 groups is one page each.
     assert_eq!(figures.first.0, 2, "{figures:?}");
@@ -202,7 +202,7 @@ async fn contract_holds_against_the_emulator_rfc_profile() {
 #[tokio::test(flavor = "multi_thread")]
 async fn contract_holds_against_the_emulator_atlassian_profile() {
     let e = emulator("atlassian").await;
-    let figures = contract(&e.scim_url, TOKEN, "atlassian", false).await;
+    let figures = contract(&e.api_url, TOKEN, "atlassian", false).await;
     eprintln!("emulator, atlassian: {figures:?}");
     assert_eq!(figures.first.0, 2, "{figures:?}");
     e.shutdown().await;
@@ -250,7 +250,7 @@ async fn a_plan_costs_one_request_per_page_not_per_object() {
         let dir = tempfile::tempdir().unwrap();
         let body =
             "users:\n  user00001: { name: User 1, email: user1@example.com }\npolicy:\n  prune: { groups: true }\n";
-        let desired = manifest(dir.path(), &e.scim_url, TOKEN, profile, body);
+        let desired = manifest(dir.path(), &e.api_url, TOKEN, profile, body);
         let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
         // Users in pages of what the service serves (it caps `count`), groups with their
         // members in one page: no request per user, group or membership.
@@ -278,7 +278,7 @@ async fn a_wrong_token_names_target_request_and_status_but_not_the_token() {
     let e = emulator("rfc").await;
     let dir = tempfile::tempdir().unwrap();
     let wrong = "wrong-token-7f3a9c";
-    let desired = manifest(dir.path(), &e.scim_url, wrong, "rfc", "users: {}\n");
+    let desired = manifest(dir.path(), &e.api_url, wrong, "rfc", "users: {}\n");
     let err = rollcall::cli::read_live(&desired.targets).await.err().expect("401");
     let text = format!("{err:?}");
     assert!(
@@ -296,7 +296,7 @@ async fn a_wrong_token_names_target_request_and_status_but_not_the_token() {
 /// Someone else's request to the service, between the plan and the apply.
 async fn behind_our_back(e: &RunningEmulator, method: reqwest::Method, path: &str, body: serde_json::Value) {
     let response = reqwest::Client::new()
-        .request(method, format!("{}{path}", e.scim_url))
+        .request(method, format!("{}{path}", e.api_url))
         .bearer_auth(TOKEN)
         .header("Content-Type", "application/scim+json")
         .body(body.to_string())
@@ -321,12 +321,12 @@ const ANN: &str = "users:\n  ann: { name: Ann Lee, email: ann@example.com }\n";
 async fn a_change_made_meanwhile_is_a_412_reported_not_retried() {
     let e = start(big_state("rfc", 0, 0, 0)).await;
     let dir = tempfile::tempdir().unwrap();
-    let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", ANN);
+    let desired = manifest(dir.path(), &e.api_url, TOKEN, "rfc", ANN);
     plan_and_apply(&desired).await;
     let id = e.shared.state().users[0].id.clone();
 
     let renamed = ANN.replace("Ann Lee", "Ann Lee-Smith");
-    let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", &renamed);
+    let desired = manifest(dir.path(), &e.api_url, TOKEN, "rfc", &renamed);
     let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live);
     let patch = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -361,7 +361,7 @@ async fn a_create_that_collides_with_the_same_person_adopts_them_and_another_is_
     let e = start(big_state("rfc", 0, 0, 0)).await;
     let dir = tempfile::tempdir().unwrap();
     let body = format!("{ANN}  bob: {{ name: Bob Stone, email: bob@example.com }}\n");
-    let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", &body);
+    let desired = manifest(dir.path(), &e.api_url, TOKEN, "rfc", &body);
     let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live);
     // Ann's account appears meanwhile (another sync), with her email but an old name;
@@ -419,7 +419,7 @@ async fn scim_error_bodies_surface_in_the_message() {
     let dir = tempfile::tempdir().unwrap();
     let desired = manifest(
         dir.path(),
-        &e.scim_url,
+        &e.api_url,
         TOKEN,
         "rfc",
         &format!("{ANN}groups:\n  devs: {{}}\n"),
@@ -427,7 +427,7 @@ async fn scim_error_bodies_surface_in_the_message() {
     plan_and_apply(&desired).await;
     let desired = manifest(
         dir.path(),
-        &e.scim_url,
+        &e.api_url,
         TOKEN,
         "rfc",
         &format!("{ANN}groups:\n  devs: {{ members: [ann] }}\n"),
@@ -436,7 +436,7 @@ async fn scim_error_bodies_surface_in_the_message() {
     let plan = rollcall::plan::build(&desired, &live);
     let id = e.shared.state().groups[0].id.clone();
     let response = reqwest::Client::new()
-        .delete(format!("{}/Groups/{id}", e.scim_url))
+        .delete(format!("{}/Groups/{id}", e.api_url))
         .bearer_auth(TOKEN)
         .send()
         .await
@@ -465,7 +465,7 @@ async fn without_patch_a_put_keeps_what_the_manifest_does_not_manage() {
     let e = start(big_state("rfc", 0, 0, 0)).await;
     let dir = tempfile::tempdir().unwrap();
     let body = format!("{ANN}groups:\n  devs: {{ members: [ann] }}\n");
-    let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", &body);
+    let desired = manifest(dir.path(), &e.api_url, TOKEN, "rfc", &body);
     plan_and_apply(&desired).await;
     let id = e.shared.state().users[0].id.clone();
     let emails = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -473,11 +473,11 @@ async fn without_patch_a_put_keeps_what_the_manifest_does_not_manage() {
     behind_our_back(&e, reqwest::Method::PATCH, &format!("/Users/{id}"), emails).await;
 
     let body = "users:\n  ann: { name: Ann Lee-Smith, email: ann@new.example }\n  bob: { name: Bob Stone, email: bob@example.com }\ngroups:\n  devs: { members: [bob] }\npolicy:\n  prune: { memberships: true }\n";
-    let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", body);
+    let desired = manifest(dir.path(), &e.api_url, TOKEN, "rfc", body);
     let put_only = Profile { patch: false, ..RFC };
     let provider = Scim::new(
         "idp",
-        url::Url::parse(&e.scim_url).unwrap(),
+        url::Url::parse(&e.api_url).unwrap(),
         Some(rollcall::http::Auth::Bearer(TOKEN.to_owned().into())),
         put_only,
     )
@@ -519,7 +519,7 @@ async fn the_contract_holds_under_injected_faults() {
             FaultConfig::parse_compact("seed=11,rate_limited=0.05,unavailable=0.05,dropped=0.1,retry_after_secs=0")
                 .unwrap();
         e.shared.instruments().set_faults(faults).unwrap();
-        contract(&e.scim_url, TOKEN, profile, profile == "rfc").await;
+        contract(&e.api_url, TOKEN, profile, profile == "rfc").await;
         let counts = e.shared.instruments().fault_counts();
         assert!(counts.total() > 20, "{profile}: faults were injected: {counts:?}");
         e.shutdown().await;
@@ -558,13 +558,13 @@ async fn member_batches_stop_at_the_profiles_limit() {
         let _ = writeln!(body, "  {name}: {{ name: User {n}, email: user{n}@example.com }}");
     }
     let _ = writeln!(body, "groups:\n  everyone: {{ members: [{}] }}", names.join(", "));
-    let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", &body);
+    let desired = manifest(dir.path(), &e.api_url, TOKEN, "rfc", &body);
     let ten = Profile {
         members_per_patch: 10,
         ..RFC
     };
     let auth = Some(rollcall::http::Auth::Bearer(TOKEN.to_owned().into()));
-    let provider = Scim::new("idp", url::Url::parse(&e.scim_url).unwrap(), auth, ten).unwrap();
+    let provider = Scim::new("idp", url::Url::parse(&e.api_url).unwrap(), auth, ten).unwrap();
     let providers: std::collections::BTreeMap<String, Box<dyn rollcall::provider::Provider>> = [(
         "idp".to_owned(),
         Box::new(provider) as Box<dyn rollcall::provider::Provider>,
@@ -589,11 +589,11 @@ async fn member_batches_stop_at_the_profiles_limit() {
 async fn a_412_from_an_unrelated_change_is_sent_again_with_the_new_version() {
     let e = start(big_state("rfc", 0, 0, 0)).await;
     let dir = tempfile::tempdir().unwrap();
-    let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", ANN);
+    let desired = manifest(dir.path(), &e.api_url, TOKEN, "rfc", ANN);
     plan_and_apply(&desired).await;
     let id = e.shared.state().users[0].id.clone();
     let renamed = ANN.replace("ann@example.com", "ann@new.example");
-    let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", &renamed);
+    let desired = manifest(dir.path(), &e.api_url, TOKEN, "rfc", &renamed);
     let (connected, live) = rollcall::cli::read_live(&desired.targets).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live);
     let patch = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -625,7 +625,7 @@ async fn two_groups_of_one_name_are_reported_when_read() {
     behind_our_back(&e, reqwest::Method::POST, "/Groups", group.clone()).await;
     behind_our_back(&e, reqwest::Method::POST, "/Groups", group).await;
     let dir = tempfile::tempdir().unwrap();
-    let desired = manifest(dir.path(), &e.scim_url, TOKEN, "rfc", "groups:\n  devs: {}\n");
+    let desired = manifest(dir.path(), &e.api_url, TOKEN, "rfc", "groups:\n  devs: {}\n");
     let text = format!(
         "{:?}",
         rollcall::cli::read_live(&desired.targets).await.err().expect("refused")
@@ -657,7 +657,7 @@ async fn username_change(url: &str, token: &str, profile: &str) {
 async fn a_changed_username_renames_the_account_found_by_external_id() {
     for profile in ["rfc", "atlassian"] {
         let e = emulator(profile).await;
-        username_change(&e.scim_url, TOKEN, profile).await;
+        username_change(&e.api_url, TOKEN, profile).await;
         let state = e.shared.state();
         assert_eq!(state.users.len(), 1, "{profile}: one account, renamed");
         assert_eq!(state.users[0].user_name, "ann.lee");
