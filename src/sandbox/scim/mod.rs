@@ -36,19 +36,19 @@ route_table! {
     GET    "/Schemas" => schema::get_schemas;
     GET    "/Schemas/{id}" => schema::get_schema;
 
-    GET    "/Users" => resources::list_users;
-    POST   "/Users" => resources::create_user;
-    GET    "/Users/{id}" => resources::get_user;
-    PUT    "/Users/{id}" => resources::replace_user;
-    PATCH  "/Users/{id}" => resources::patch_user;
-    DELETE "/Users/{id}" => resources::delete_user;
+    GET    "/Users" => resources::users::list;
+    POST   "/Users" => resources::users::create;
+    GET    "/Users/{id}" => resources::users::get;
+    PUT    "/Users/{id}" => resources::users::replace;
+    PATCH  "/Users/{id}" => resources::users::patch;
+    DELETE "/Users/{id}" => resources::users::delete;
 
-    GET    "/Groups" => resources::list_groups;
-    POST   "/Groups" => resources::create_group;
-    GET    "/Groups/{id}" => resources::get_group;
-    PUT    "/Groups/{id}" => resources::replace_group;
-    PATCH  "/Groups/{id}" => resources::patch_group;
-    DELETE "/Groups/{id}" => resources::delete_group;
+    GET    "/Groups" => resources::groups::list;
+    POST   "/Groups" => resources::groups::create;
+    GET    "/Groups/{id}" => resources::groups::get;
+    PUT    "/Groups/{id}" => resources::groups::replace;
+    PATCH  "/Groups/{id}" => resources::groups::patch;
+    DELETE "/Groups/{id}" => resources::groups::delete;
 
     POST   "/.search" => unsupported;
     POST   "/Bulk" => unsupported;
