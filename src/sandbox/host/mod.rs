@@ -315,6 +315,8 @@ pub async fn start<E: Emulator>(
 pub trait Sandbox: Send + Sync {
     /// `Emulator::account` of the current state.
     fn account(&self) -> Option<String>;
+    /// `Shared::instruments`: the request log and the faults in force.
+    fn instruments(&self) -> &Instruments;
     /// `Running::save`.
     fn save(&self, path: &Path) -> Result<(), StateError>;
     /// `Running::shutdown`.
@@ -324,6 +326,10 @@ pub trait Sandbox: Send + Sync {
 impl<E: Emulator> Sandbox for Running<E> {
     fn account(&self) -> Option<String> {
         E::account(&self.shared.lock_state())
+    }
+
+    fn instruments(&self) -> &Instruments {
+        self.shared.instruments()
     }
 
     fn save(&self, path: &Path) -> Result<(), StateError> {
