@@ -9,7 +9,7 @@ use super::interrupt::Signals;
 use crate::sandbox::bitbucket_dc::DcEmulator;
 use crate::sandbox::host::{self, Emulator};
 use crate::sandbox::scim::{self, ScimEmulator};
-use crate::sandbox::state::{parse_at, DcState};
+use crate::sandbox::state::{parse_at, DcState, StateError, StateFile};
 
 /// Run the built-in emulators
 #[derive(Debug, clap::Subcommand)]
@@ -79,7 +79,7 @@ pub async fn run(cmd: Command) -> Result<u8, CliError> {
     let Command::Serve(args) = cmd;
     let text = std::fs::read_to_string(&args.path)
         .map_err(|e| CliError::new(format!("cannot read sandbox state {}: {e}", args.path.display())))?;
-    let invalid = |e: crate::sandbox::state::StateError| CliError::new(e.to_string());
+    let invalid = |e: StateError| CliError::new(e.to_string());
     if scim::state::is_scim_state(&text) {
         let state = parse_at(&args.path, &text, scim::ScimState::parse).map_err(invalid)?;
         let name = format!("SCIM sandbox ({} profile)", state.profile.as_str());
@@ -120,7 +120,7 @@ async fn serve_until_stopped<E: Emulator>(
     let state = running.shared.state();
     running.shutdown().await;
     if let Some(path) = args.save_path() {
-        crate::sandbox::state::StateFile::save(&state, path).map_err(|e| CliError::new(e.to_string()))?;
+        state.save(path).map_err(|e| CliError::new(e.to_string()))?;
         println!("State written to {}", path.display());
     }
     Ok(EXIT_OK)
