@@ -93,7 +93,7 @@ fn main() {
             // A fresh service each run, so every run applies the same changes.
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let emulator = serve(Shared::new(state.clone(), TOKEN.into()), listener).await.unwrap();
-            std::fs::write(dir.path().join("org.yaml"), manifest(users, groups, &emulator.scim_url)).unwrap();
+            std::fs::write(dir.path().join("org.yaml"), manifest(users, groups, &emulator.api_url)).unwrap();
             let t = Instant::now();
             let desired = rollcall::engine::load(dir.path()).unwrap();
             load.push(t.elapsed());

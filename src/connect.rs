@@ -10,8 +10,9 @@ use secrecy::SecretString;
 use crate::desired::{Endpoint, Platform, SecretRef, TargetConfig};
 use crate::http::Auth;
 use crate::provider::Provider;
-use crate::sandbox::bitbucket_dc as dc_emulator;
-use crate::sandbox::scim as scim_emulator;
+use crate::sandbox::bitbucket_dc::DcEmulator;
+use crate::sandbox::host::{self, Sandbox};
+use crate::sandbox::scim::{self as scim_emulator, ScimEmulator};
 use crate::sandbox::state::{parse_at, read_text, DcState};
 
 /// A target that cannot be reached or set up, with what to do about it.
@@ -23,47 +24,10 @@ pub struct ConnectError {
     pub hint: Option<String>,
 }
 
-struct Sandbox {
+/// A sandbox target's emulator, and the file its state goes back to.
+struct Started {
     path: PathBuf,
-    emulator: Emulator,
-}
-
-/// A running in-process emulator, of the platform the target names.
-enum Emulator {
-    Dc(dc_emulator::RunningEmulator),
-    Scim(scim_emulator::RunningEmulator),
-}
-
-impl Emulator {
-    /// Where the provider connects: the server's root, or the SCIM base URL.
-    fn url(&self) -> &str {
-        match self {
-            Emulator::Dc(e) => &e.base_url,
-            Emulator::Scim(e) => &e.scim_url,
-        }
-    }
-
-    /// The account the sandbox's token belongs to: a SCIM token belongs to none.
-    fn account(&self) -> Option<String> {
-        match self {
-            Emulator::Dc(e) => Some(e.shared.state().operator.clone()),
-            Emulator::Scim(_) => None,
-        }
-    }
-
-    fn save(&self, path: &std::path::Path) -> Result<(), String> {
-        match self {
-            Emulator::Dc(e) => e.shared.state().save(path).map_err(|e| e.to_string()),
-            Emulator::Scim(e) => e.shared.state().save(path).map_err(|e| e.to_string()),
-        }
-    }
-
-    async fn shutdown(self) {
-        match self {
-            Emulator::Dc(e) => e.shutdown().await,
-            Emulator::Scim(e) => e.shutdown().await,
-        }
-    }
+    emulator: Box<dyn Sandbox>,
 }
 
 /// Providers for every target, plus the emulators running for sandbox targets.
@@ -72,16 +36,16 @@ pub struct Connected {
     /// The account each target's token belongs to, where known: the manifest says it for
     /// a real server, a sandbox's state file for a sandbox.
     pub accounts: BTreeMap<String, String>,
-    sandboxes: Vec<Sandbox>,
+    sandboxes: Vec<Started>,
 }
 
 impl Connected {
     /// Writes each sandbox's state back to its file.
     pub fn save_sandboxes(&self) -> Result<(), ConnectError> {
         for s in &self.sandboxes {
-            s.emulator.save(&s.path).map_err(|message| ConnectError {
+            s.emulator.save(&s.path).map_err(|e| ConnectError {
                 target: "sandbox".to_owned(),
-                message,
+                message: e.to_string(),
                 hint: None,
             })?;
         }
@@ -108,12 +72,12 @@ pub async fn connect(targets: &BTreeMap<String, TargetConfig>) -> Result<Connect
         let (base, auth) = match &config.endpoint {
             Endpoint::Url(url) => (url.clone(), config.auth.as_ref().map(|a| auth(name, a)).transpose()?),
             Endpoint::Sandbox(path) => {
-                let (emulator, token) = start_sandbox(name, config.platform, path).await?;
+                let (emulator, url, token) = start_sandbox(name, config.platform, path).await?;
                 if let Some(account) = emulator.account() {
                     connected.accounts.insert(name.clone(), account);
                 }
-                let base = url::Url::parse(emulator.url()).map_err(|e| err(name, format!("sandbox address: {e}")))?;
-                connected.sandboxes.push(Sandbox {
+                let base = url::Url::parse(&url).map_err(|e| err(name, format!("sandbox address: {e}")))?;
+                connected.sandboxes.push(Started {
                     path: path.clone(),
                     emulator,
                 });
@@ -139,11 +103,13 @@ fn provider(
     crate::provider::registry::provider(&config, base, auth).map_err(|e| err(&config.name, e))
 }
 
+/// Starts the emulator of the target's platform over the state file at `path`; returns it,
+/// the URL its provider connects to, and the run's token.
 async fn start_sandbox(
     target: &str,
     platform: Platform,
     path: &std::path::Path,
-) -> Result<(Emulator, SecretString), ConnectError> {
+) -> Result<(Box<dyn Sandbox>, String, SecretString), ConnectError> {
     let state_error = |message: String| ConnectError {
         target: target.to_owned(),
         message,
@@ -177,16 +143,17 @@ async fn start_sandbox(
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .map_err(|e| err(target, format!("cannot start the sandbox: {e}")))?;
-    let started = |e: std::io::Error| err(target, format!("cannot start the sandbox: {e}"));
-    let emulator = match scim_profile {
+    let started = |e: host::StartError| err(target, e.to_string());
+    // The provider connects where its platform's clients do: a Bitbucket server's root,
+    // a SCIM service's base URL.
+    let (emulator, url): (Box<dyn Sandbox>, String) = match scim_profile {
         None => {
             let state = parse_at(path, &text, DcState::parse).map_err(|e| state_error(e.to_string()))?;
-            let shared = dc_emulator::Shared::new(state, token.clone());
-            shared
-                .instruments()
-                .apply_env_faults()
-                .map_err(|e| err(target, e.to_string()))?;
-            Emulator::Dc(dc_emulator::serve(shared, listener).await.map_err(started)?)
+            let running = host::start::<DcEmulator>(state, token.clone(), listener)
+                .await
+                .map_err(started)?;
+            let url = running.base_url.clone();
+            (Box::new(running), url)
         }
         Some(profile) => {
             let state =
@@ -205,15 +172,14 @@ async fn start_sandbox(
                     hint: Some("make the target's `profile` and the state file's `profile` agree".to_owned()),
                 });
             }
-            let shared = scim_emulator::Shared::new(state, token.clone());
-            shared
-                .instruments()
-                .apply_env_faults()
-                .map_err(|e| err(target, e.to_string()))?;
-            Emulator::Scim(scim_emulator::serve(shared, listener).await.map_err(started)?)
+            let running = host::start::<ScimEmulator>(state, token.clone(), listener)
+                .await
+                .map_err(started)?;
+            let url = running.api_url.clone();
+            (Box::new(running), url)
         }
     };
-    Ok((emulator, SecretString::from(token)))
+    Ok((emulator, url, SecretString::from(token)))
 }
 
 /// A fresh token for an in-process sandbox: nothing outside this process needs it.

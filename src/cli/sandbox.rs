@@ -6,9 +6,10 @@ use std::path::PathBuf;
 
 use super::error::{CliError, EXIT_OK};
 use super::interrupt::Signals;
-use crate::sandbox::bitbucket_dc::{serve, Shared};
-use crate::sandbox::scim;
-use crate::sandbox::state::DcState;
+use crate::sandbox::bitbucket_dc::DcEmulator;
+use crate::sandbox::host::{self, Emulator};
+use crate::sandbox::scim::{self, ScimEmulator};
+use crate::sandbox::state::{parse_at, DcState, StateError, StateFile};
 
 /// Run the built-in emulators
 #[derive(Debug, clap::Subcommand)]
@@ -78,29 +79,34 @@ pub async fn run(cmd: Command) -> Result<u8, CliError> {
     let Command::Serve(args) = cmd;
     let text = std::fs::read_to_string(&args.path)
         .map_err(|e| CliError::new(format!("cannot read sandbox state {}: {e}", args.path.display())))?;
+    let invalid = |e: StateError| CliError::new(e.to_string());
     if scim::state::is_scim_state(&text) {
-        return run_scim(args).await;
+        let state = parse_at(&args.path, &text, scim::ScimState::parse).map_err(invalid)?;
+        let name = format!("SCIM sandbox ({} profile)", state.profile.as_str());
+        return serve_until_stopped::<ScimEmulator>(&args, state, &name, "Bearer and the token").await;
     }
-    let state = DcState::load(&args.path).map_err(|e| CliError::new(e.to_string()))?;
+    let state = parse_at(&args.path, &text, DcState::parse).map_err(invalid)?;
+    serve_until_stopped::<DcEmulator>(&args, state, "Bitbucket Data Center sandbox", "the token").await
+}
+
+/// Serves `state` until Ctrl-C or SIGTERM, then saves it if asked. `name` and
+/// `credentials` are for the two lines that say what runs and how to authenticate.
+async fn serve_until_stopped<E: Emulator>(
+    args: &ServeArgs,
+    state: E::State,
+    name: &str,
+    credentials: &str,
+) -> Result<u8, CliError> {
     let listener = listen(args.port).await?;
-    let shared = Shared::new(state, args.token.clone());
-    shared
-        .instruments()
-        .apply_env_faults()
-        .map_err(|e| CliError::new(e.to_string()))?;
     // Listening before the server says it is ready: a signal sent right after that line
     // would otherwise kill the process unsaved.
     let mut stop = Signals::new();
-    let running = serve(shared, listener)
+    let running = host::start::<E>(state, args.token.clone(), listener)
         .await
-        .map_err(|e| CliError::new(format!("cannot start the sandbox: {e}")))?;
+        .map_err(|e| CliError::new(e.to_string()))?;
+    println!("{name} at {} (state: {})", running.api_url, args.path.display());
     println!(
-        "Bitbucket Data Center sandbox at {}/rest (state: {})",
-        running.base_url,
-        args.path.display()
-    );
-    println!(
-        "Authenticate with the token from ROLLCALL_SANDBOX_TOKEN (default: sandbox). {}",
+        "Authenticate with {credentials} from ROLLCALL_SANDBOX_TOKEN (default: sandbox). {}",
         args.on_stop()
     );
     let faults = running.shared.instruments().faults();
@@ -111,41 +117,6 @@ pub async fn run(cmd: Command) -> Result<u8, CliError> {
     if faults.is_active() {
         println!("Faults: {}", running.shared.instruments().fault_counts());
     }
-    let state = running.shared.state();
-    running.shutdown().await;
-    if let Some(path) = args.save_path() {
-        state.save(path).map_err(|e| CliError::new(e.to_string()))?;
-        println!("State written to {}", path.display());
-    }
-    Ok(EXIT_OK)
-}
-
-/// The SCIM half of `serve`: the same steps over the SCIM emulator.
-async fn run_scim(args: ServeArgs) -> Result<u8, CliError> {
-    let state = scim::ScimState::load(&args.path).map_err(|e| CliError::new(e.to_string()))?;
-    let profile = state.profile.as_str();
-    let listener = listen(args.port).await?;
-    let shared = scim::Shared::new(state, args.token.clone());
-    shared
-        .instruments()
-        .apply_env_faults()
-        .map_err(|e| CliError::new(e.to_string()))?;
-    // Listening before the server says it is ready: a signal sent right after that line
-    // would otherwise kill the process unsaved.
-    let mut stop = Signals::new();
-    let running = scim::serve(shared, listener)
-        .await
-        .map_err(|e| CliError::new(format!("cannot start the sandbox: {e}")))?;
-    println!(
-        "SCIM sandbox ({profile} profile) at {} (state: {})",
-        running.scim_url,
-        args.path.display()
-    );
-    println!(
-        "Authenticate with Bearer and the token from ROLLCALL_SANDBOX_TOKEN (default: sandbox). {}",
-        args.on_stop()
-    );
-    stop.recv().await;
     let state = running.shared.state();
     running.shutdown().await;
     if let Some(path) = args.save_path() {

@@ -1,8 +1,8 @@
 //! What every sandbox emulator keeps beside its state: the log of the requests it received
-//! and the injected faults in force. Each emulator's `Shared` holds one `Instruments` and
-//! hands it out (`Shared::instruments`), so the Data Center and SCIM emulators log, draw
-//! faults and take the `ROLLCALL_SANDBOX_FAULTS` override the same way; only how a fault
-//! looks on the wire is each emulator's own.
+//! and the injected faults in force. The host's `Shared` holds one `Instruments` per
+//! running emulator and hands it out (`Shared::instruments`), so every emulator logs, draws
+//! faults and takes the `ROLLCALL_SANDBOX_FAULTS` override the same way; only how a fault
+//! looks on the wire is each emulator's own (`Emulator::refuse`).
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};

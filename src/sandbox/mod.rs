@@ -1,8 +1,10 @@
 //! Emulators of the vendors' APIs that ship with the tool: the quickstart, users' dry runs
-//! and the test suite talk to them over real HTTP.
+//! and the test suite talk to them over real HTTP. `host` serves every emulator the same
+//! way; each emulator (`bitbucket_dc`, `scim`) is its routes, its handlers and its state.
 
 pub mod bitbucket_dc;
 pub mod faults;
+pub mod host;
 pub mod instruments;
 pub mod scim;
 pub mod state;

@@ -1,94 +1,57 @@
-//! The Bitbucket Data Center sandbox's state file: what the emulator holds in memory and
-//! writes back after an apply.
-//!
-//! The file is YAML, meant to be read and edited by a person trying rollcall out. It is the
-//! emulator's own model of a Bitbucket instance and deliberately shares nothing with the
-//! provider's wire types: the two are independent readings of the vendor's description.
+//! Sandbox state files, whatever the emulator: a YAML file holding what the emulated
+//! service knows, loaded when the emulator starts and written back after an apply (or by
+//! `sandbox serve --save`). Each emulator has its own state type (`DcState`, `ScimState`)
+//! and implements `StateFile` for it; reading, checking the `faults` section, the error
+//! messages and the atomic save that keeps a file's opening comments are here, once.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use super::faults::FaultConfig;
 
-/// Everything a sandboxed Bitbucket Data Center instance knows.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DcState {
-    /// The account the sandbox's token authenticates as. It must exist in `users` and
-    /// should hold `SYS_ADMIN`, as the account rollcall runs as would in production.
-    #[serde(default = "default_operator")]
-    pub operator: String,
-    /// The licence's user tier: granting a licence to more users than this fails with
-    /// 403, as on a real instance. Absent means unlimited.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub licence_limit: Option<usize>,
-    #[serde(default)]
-    pub users: BTreeMap<String, DcUser>,
-    /// Group name to the names of its members.
-    #[serde(default)]
-    pub groups: BTreeMap<String, BTreeSet<String>>,
-    #[serde(default)]
-    pub global: Grants,
-    #[serde(default)]
-    pub projects: BTreeMap<String, DcProject>,
-    /// Faults to inject (latency, 429, 503, dropped connections); absent means none. See
-    /// `sandbox::faults`; `ROLLCALL_SANDBOX_FAULTS` overrides it without changing the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub faults: Option<FaultConfig>,
-}
+// The Data Center state lives with its emulator; the manifest loader and the tests name it
+// by this path.
+pub use super::bitbucket_dc::state::{DcProject, DcRepo, DcState, DcUser, Grants};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DcUser {
-    pub display_name: String,
-    pub email: String,
-    #[serde(default = "yes", skip_serializing_if = "is_true")]
-    pub active: bool,
-}
+/// An emulator's state, as its file holds it. The type derives serde's traits (with
+/// `deny_unknown_fields`, so a typo in a hand-edited file is an error, not ignored) and has
+/// an optional `faults: Option<FaultConfig>` field that `faults` returns.
+pub trait StateFile: Serialize + DeserializeOwned + Clone + Send + 'static {
+    /// The file's `faults` section: the faults the sandbox injects unless
+    /// `ROLLCALL_SANDBOX_FAULTS` says otherwise.
+    fn faults(&self) -> Option<&FaultConfig>;
 
-/// Permissions granted directly to users and to groups, by name, as the API's
-/// permission names (`LICENSED_USER`, `PROJECT_WRITE`, `REPO_ADMIN`, ...).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Grants {
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub users: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub groups: BTreeMap<String, String>,
-}
+    /// What serde cannot check (unique ids, references that resolve), and defaults that
+    /// depend on other fields; run on every state read.
+    fn check(&mut self) -> Result<(), String> {
+        Ok(())
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DcProject {
-    #[serde(default)]
-    pub name: String,
-    /// The permissions every licensed user has on the project (`PROJECT_READ`,
-    /// `PROJECT_WRITE`), as set with `POST .../permissions/{permission}/all`.
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub all_users: BTreeSet<String>,
-    #[serde(default, flatten)]
-    pub grants: Grants,
-    #[serde(default)]
-    pub repos: BTreeMap<String, DcRepo>,
-}
+    /// Reads a state from YAML: its shape, the `faults` rates, then `check`.
+    fn parse(text: &str) -> Result<Self, String> {
+        let mut state: Self = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(faults) = state.faults() {
+            faults.validate().map_err(|e| format!("faults: {e}"))?;
+        }
+        state.check()?;
+        Ok(state)
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DcRepo {
-    #[serde(default, flatten)]
-    pub grants: Grants,
-}
+    fn load(path: &Path) -> Result<Self, StateError> {
+        parse_at(path, &read_text(path)?, Self::parse)
+    }
 
-fn default_operator() -> String {
-    "admin".to_owned()
-}
-fn yes() -> bool {
-    true
-}
-fn is_true(b: &bool) -> bool {
-    *b
+    fn to_yaml(&self) -> Result<String, String> {
+        serde_saphyr::to_string(self).map_err(|e| e.to_string())
+    }
+
+    /// Writes the state atomically, keeping the comments at the top of the file it
+    /// replaces (`save_yaml`).
+    fn save(&self, path: &Path) -> Result<(), StateError> {
+        save_yaml(path, self.to_yaml())
+    }
 }
 
 /// A state file that could not be read or written.
@@ -100,29 +63,6 @@ pub enum StateError {
     Parse { path: String, message: String },
     #[error("cannot write sandbox state {path}: {message}")]
     Write { path: String, message: String },
-}
-
-impl DcState {
-    pub fn load(path: &Path) -> Result<Self, StateError> {
-        parse_at(path, &read_text(path)?, Self::parse)
-    }
-
-    /// Reads a state from YAML, checking the `faults` rates as well as the shape.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let state: DcState = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
-        if let Some(faults) = &state.faults {
-            faults.validate().map_err(|e| format!("faults: {e}"))?;
-        }
-        Ok(state)
-    }
-
-    pub fn to_yaml(&self) -> Result<String, String> {
-        serde_saphyr::to_string(self).map_err(|e| e.to_string())
-    }
-
-    pub fn save(&self, path: &Path) -> Result<(), StateError> {
-        save_yaml(path, self.to_yaml())
-    }
 }
 
 /// A sandbox state file's text.

@@ -7,7 +7,7 @@ use crate::common;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use rollcall::sandbox::state::{DcState, DcUser};
+use rollcall::sandbox::state::{DcState, DcUser, StateFile as _};
 
 /// A private copy of the quickstart: (guard, its root, manifest dir, state file).
 fn quickstart() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {

@@ -148,7 +148,7 @@ async fn a_scim_token_appears_in_no_output_plan_file_or_audit_log() {
         "targets:\n  idp:\n    kind: scim\n    profile: atlassian\n    url: {}\n    auth:\n      token: ${{env:BB_TOKEN}}\n\
          users:\n  ann: {{ name: Ann Lee, email: ann@example.com }}\n  bo: {{ name: Bo Ek, email: bo@example.com }}\n\
          groups:\n  devs: {{ members: [ann, bo] }}\n",
-        emulator.scim_url
+        emulator.api_url
     );
     std::fs::write(dir.path().join("manifest.yaml"), text).unwrap();
     let p = dir.path().to_path_buf();

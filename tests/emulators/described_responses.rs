@@ -675,7 +675,7 @@ async fn atlassian_scim_responses_match_the_vendor_description() {
     let state = ScimState::parse("kind: scim\nprofile: atlassian\ndirectory_id: d1\n").unwrap();
     let emulator = serve(Shared::new(state, TOKEN.to_owned()), listener).await.unwrap();
     let mut run = Run::new(
-        emulator.scim_url.clone(),
+        emulator.api_url.clone(),
         DIRECTORY,
         "application/scim+json",
         &description,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use rollcall::sandbox::bitbucket_dc::{serve, RunningEmulator, Shared};
 use rollcall::sandbox::faults::{Fault, FaultConfig, FaultCounts, FaultError};
-use rollcall::sandbox::state::DcState;
+use rollcall::sandbox::state::{DcState, StateFile as _};
 use serde_json::Value;
 
 const TOKEN: &str = "sandbox-token";

@@ -4,6 +4,7 @@
 
 use reqwest::{Method, StatusCode};
 use rollcall::sandbox::scim::{serve, RunningEmulator, ScimProfile, ScimState, Shared, RFC};
+use rollcall::sandbox::state::StateFile as _;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "scim-token";
@@ -40,7 +41,7 @@ impl Emulator {
     async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         let mut request = self
             .http
-            .request(method, format!("{}{path}", self.running.scim_url))
+            .request(method, format!("{}{path}", self.running.api_url))
             .bearer_auth(TOKEN);
         if let Some(body) = body {
             request = request
@@ -72,7 +73,7 @@ impl Emulator {
 #[tokio::test]
 async fn refuses_requests_without_the_token() {
     let emulator = start("rfc").await;
-    let response = reqwest::get(format!("{}/Users", emulator.running.scim_url))
+    let response = reqwest::get(format!("{}/Users", emulator.running.api_url))
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -90,7 +91,7 @@ async fn discovery_reflects_the_profile() {
     assert_eq!(config["sort"]["supported"], true);
     assert_eq!(config["filter"]["maxResults"], 200);
     let atlassian = start("atlassian").await;
-    assert!(atlassian.running.scim_url.ends_with("/scim/directory/d1"));
+    assert!(atlassian.running.api_url.ends_with("/scim/directory/d1"));
     let (_, config) = atlassian.send(Method::GET, "/ServiceProviderConfig", None).await;
     assert_eq!(config["etag"]["supported"], false);
     assert_eq!(config["sort"]["supported"], false);
@@ -214,7 +215,7 @@ async fn patch_adds_and_removes_members_in_batches() {
 async fn if_match_guards_writes() {
     let emulator = start("rfc").await;
     let id = emulator.user("alice").await;
-    let url = format!("{}/Users/{id}", emulator.running.scim_url);
+    let url = format!("{}/Users/{id}", emulator.running.api_url);
     let response = emulator.http.get(&url).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(response.headers()["etag"], "W/\"1\"");
     let stale = emulator
@@ -369,7 +370,7 @@ async fn a_304_carries_the_etag() {
     ] {
         let response = emulator
             .http
-            .get(format!("{}{path}", emulator.running.scim_url))
+            .get(format!("{}{path}", emulator.running.api_url))
             .bearer_auth(TOKEN)
             .header("if-none-match", "W/\"1\"")
             .send()
@@ -386,7 +387,7 @@ async fn a_304_carries_the_etag() {
 async fn a_stale_patch_is_412_before_its_operations_are_read() {
     let emulator = start("rfc").await;
     let id = emulator.user("alice").await;
-    let url = format!("{}/Users/{id}", emulator.running.scim_url);
+    let url = format!("{}/Users/{id}", emulator.running.api_url);
     let before = emulator.running.shared.state();
     for body in [
         json!({"schemas": [PATCH], "Operations": [{"op": "explode"}]}),

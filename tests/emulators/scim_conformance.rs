@@ -124,7 +124,7 @@ async fn run_tester(state: &str) -> BTreeMap<String, Reported> {
     .await
     .unwrap();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scim/conformance.py");
-    let url = running.scim_url.clone();
+    let url = running.api_url.clone();
     // The checker blocks; run it off the runtime's threads so the emulator keeps serving.
     let output =
         tokio::task::spawn_blocking(move || Command::new(python).arg(script).arg(url).arg(TOKEN).output().unwrap())

@@ -1,5 +1,5 @@
-//! The providers and the HTTP layer over real HTTP: request counts, retries, faults,
-//! and the SCIM contract against the emulator and scim2-server.
+//! The providers and the HTTP layer over real HTTP: the contract every provider keeps
+//! (against its emulator and scim2-server), request counts, retries and faults.
 //! One test binary for all of them: each links the whole crate, so fewer binaries
 //! build faster.
 
@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod contract;
 mod http_resilience;
 mod provider_dc;
 mod provider_scim;

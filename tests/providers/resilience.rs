@@ -16,7 +16,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
-use rollcall::sandbox::state::{DcProject, DcRepo, DcState, DcUser};
+use rollcall::sandbox::state::{DcProject, DcRepo, DcState, DcUser, StateFile as _};
 
 const FAULTS: &str = "seed=42,rate_limited=0.07,unavailable=0.07,dropped=0.06,retry_after_secs=1";
 const TOKEN: &str = "resilience-token-0c1f2e";

@@ -10,8 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use crate::sandbox::state::{DcState, Grants};
-
+use super::state::{DcState, Grants};
 use super::wire::{application_user, ApiError};
 
 /// Global permissions, weakest first; a principal's level is its index + 1 (0 = none).

@@ -3,9 +3,8 @@
 
 use axum::http::StatusCode;
 
-use crate::sandbox::state::DcState;
-
 use super::access::{self, Principal, ADMIN, GLOBAL_PERMISSIONS};
+use super::state::DcState;
 use super::wire::{matches, ApiError, Call, Outcome, Reply};
 
 pub(crate) fn list_users(call: &Call, state: &mut DcState) -> Outcome {

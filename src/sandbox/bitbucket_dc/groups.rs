@@ -6,9 +6,8 @@ use std::collections::BTreeSet;
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use crate::sandbox::state::DcState;
-
 use super::access::{self, ADMIN, LICENSED_USER};
+use super::state::DcState;
 use super::wire::{detailed_group, detailed_user, matches, ApiError, Call, Outcome, Reply};
 
 /// `GET /admin/groups`: `filter` matches the group name.

@@ -1,45 +1,32 @@
-//! The Bitbucket Data Center emulator: an axum server speaking the slice of the 9.4 REST
-//! API that rollcall uses (users, groups, memberships, global, project and repository
-//! permissions, plus read-only projects and repositories), over a `DcState` held in memory.
+//! The Bitbucket Data Center emulator: the slice of the 9.4 REST API that rollcall uses
+//! (users, groups, memberships, global, project and repository permissions, plus read-only
+//! projects and repositories), over a `DcState` held in memory.
 //!
 //! It follows `specs/bitbucket-dc.openapi.json`: same paths under `/rest`, same query
 //! parameters, status codes, `{"errors": [...]}` bodies and `start`/`limit` paging, and it
 //! is never more lenient than the vendor. Where the emulator departs from the description,
 //! the handler says so in a comment.
 //!
-//! This module owns the public surface (`ROUTES`, `router`, `Shared`, `serve`), the route
-//! table and authentication; the request log and the injected faults' settings are
-//! `sandbox::instruments`, shared with the SCIM emulator. Each API area lives in its own
-//! submodule, and `faults` renders injected faults on the wire.
+//! This module is what the host (`sandbox::host`) asks of an emulator: the route table,
+//! the Basic or Bearer credentials the vendor accepts, and its refusals in the vendor's
+//! words (the rate limiter's 429 with its headers among them). Each API area lives in its
+//! own submodule; `state` is the state file.
 
 mod access;
-mod faults;
 mod global;
 mod groups;
 mod permissions;
 mod projects;
+pub mod state;
 mod users;
 mod wire;
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
-
-use axum::body::Bytes;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::{header, HeaderMap};
-use axum::middleware::{self, Next};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{on, MethodFilter};
-use axum::Extension;
-use axum::Router;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-use crate::sandbox::instruments::Instruments;
-use crate::sandbox::state::DcState;
+use crate::sandbox::host::{self, route_table, Emulator, Incoming, Refusal};
+
+pub use state::DcState;
 
 use wire::{ApiError, Call, Outcome};
 
@@ -52,22 +39,9 @@ pub const DEFAULT_PAGE_LIMIT: usize = 25;
 /// A handler: reads the request, and reads or changes the state under the lock.
 type Op = fn(&Call, &mut DcState) -> Outcome;
 
-/// Declares the route table once: `ROUTES` (public, checked against the description by the
-/// tests) and the list the router is built from come from the same lines, so they cannot
-/// drift apart.
-macro_rules! route_table {
-    ($($method:ident $path:literal => $op:path;)*) => {
-        /// Every (METHOD, path) the emulator serves, paths as written in the vendor's
-        /// description (relative to `/rest`).
-        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
-
-        fn route_ops() -> Vec<(MethodFilter, &'static str, Op)> {
-            vec![$((MethodFilter::$method, $path, $op as Op)),*]
-        }
-    };
-}
-
 route_table! {
+    Op;
+
     GET    "/api/latest/admin/users" => users::list;
     POST   "/api/latest/admin/users" => users::create;
     PUT    "/api/latest/admin/users" => users::update;
@@ -113,140 +87,112 @@ route_table! {
     DELETE "/api/latest/projects/{projectKey}/repos/{repositorySlug}/permissions/groups" => permissions::revoke_groups;
 }
 
-/// The emulator's state, token, request log and faults, shared by every request and by
-/// whoever started it (to read the state back after an apply, or count requests in a test).
-#[derive(Clone)]
-pub struct Shared {
-    inner: Arc<Inner>,
-}
+/// Bitbucket Data Center as the host runs it: paths under `/rest`, Basic or Bearer
+/// credentials, the vendor's error bodies.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DcEmulator;
 
-struct Inner {
-    state: Mutex<DcState>,
-    token: String,
-    instruments: Instruments,
-}
+/// The emulator's shared state and instruments.
+pub type Shared = host::Shared<DcEmulator>;
+/// The emulator serving on a port.
+pub type RunningEmulator = host::Running<DcEmulator>;
+pub use crate::sandbox::host::serve;
 
-impl Shared {
-    /// An emulator over `state`, injecting the faults of the state's `faults` section (if
-    /// any). `set_faults` or `apply_env_faults` replace them.
-    pub fn new(state: DcState, token: String) -> Self {
-        let instruments = Instruments::new(state.faults.clone().unwrap_or_default());
-        Shared {
-            inner: Arc::new(Inner {
-                state: Mutex::new(state),
-                token,
-                instruments,
-            }),
+impl Emulator for DcEmulator {
+    type State = DcState;
+    type Op = Op;
+    const ROUTE_TABLE: &'static [host::Route<Op>] = ROUTE_TABLE;
+
+    fn for_state(_: &DcState) -> Self {
+        DcEmulator
+    }
+
+    fn mount(_: &DcState) -> String {
+        "/rest".to_owned()
+    }
+
+    /// `Bearer <token>` (an HTTP access token) or `Basic base64(<operator>:<token>)`.
+    fn authorised(&self, state: &DcState, token: &str, authorization: &str) -> bool {
+        credentials_match(authorization, &state.operator, token)
+    }
+
+    fn run(&self, op: Op, call: Incoming, state: &mut DcState) -> Response {
+        op(&Call::from(call), state).into_response()
+    }
+
+    fn refuse(refusal: Refusal) -> Response {
+        match refusal {
+            Refusal::Unauthenticated => ApiError::unauthenticated().into_response(),
+            Refusal::NotFound { path } => ApiError::not_found(&path).into_response(),
+            Refusal::MethodNotAllowed => ApiError::method_not_allowed().into_response(),
+            Refusal::BadPath { detail } => ApiError::invalid("path", detail).into_response(),
+            Refusal::RateLimited { retry_after_secs } => rate_limited(retry_after_secs),
+            Refusal::Unavailable { .. } => ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                context: None,
+                message: "Bitbucket is temporarily unavailable. Try again later.".to_owned(),
+                exception: None,
+            }
+            .into_response(),
         }
     }
 
-    /// The request log and the faults in force.
-    pub fn instruments(&self) -> &Instruments {
-        &self.inner.instruments
-    }
-
-    /// Changes the state as someone working by hand would, between two runs.
-    pub fn with_state(&self, f: impl FnOnce(&mut DcState)) {
-        f(&mut self.lock_state());
-    }
-
-    /// A copy of the current state.
-    pub fn state(&self) -> DcState {
-        self.lock_state().clone()
-    }
-
-    // Handlers check everything before they change anything, and multi-step changes are
-    // made on a copy swapped in at the end, so a lock poisoned by a panicking handler
-    // still guards a consistent state.
-    fn lock_state(&self) -> std::sync::MutexGuard<'_, DcState> {
-        self.inner.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn account(state: &DcState) -> Option<String> {
+        Some(state.operator.clone())
     }
 }
 
-/// The emulator's router, serving the API under `/rest` (so `{base}/rest/api/latest/...`).
-pub fn router(shared: Shared) -> Router {
-    let mut api: Router<Shared> = Router::new();
-    for (method, path, op) in route_ops() {
-        // Every route runs the same `handle`; the extension tells it which operation.
-        api = api.route(path, on(method, handle).layer(Extension(op)));
-    }
-    let api = api
-        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
-        .fallback(unknown_path);
-    Router::new()
-        .nest("/rest", api)
-        .fallback(unknown_path)
-        // Layers run outside in: `gate` logs and authenticates, then `inject` adds faults.
-        .layer(middleware::from_fn_with_state(shared.clone(), faults::inject))
-        .layer(middleware::from_fn_with_state(shared.clone(), gate))
-        .with_state(shared)
-}
+/// The token bucket the 429s describe in their headers. The emulator does not keep a
+/// bucket (faults come from the configured rates); these are the vendor's documented
+/// example settings (60 tokens, 5 a second), so clients that read the headers see
+/// plausible values.
+const BUCKET_SIZE: u32 = 60;
+const FILL_RATE: u32 = 5;
+const FILL_INTERVAL_SECS: u32 = 1;
 
-async fn unknown_path(request: Request) -> Response {
-    ApiError::not_found(request.uri().path()).into_response()
-}
-
-/// Runs one operation with the state locked. The lock is a std mutex held only inside
-/// this synchronous section, never across an await.
-async fn handle(
-    Extension(op): Extension<Op>,
-    State(shared): State<Shared>,
-    path: Result<Path<HashMap<String, String>>, PathRejection>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let params = match path {
-        Ok(Path(params)) => params,
-        Err(rejection) => {
-            return ApiError::invalid("path", rejection.body_text()).into_response();
-        }
-    };
-    let call = Call::new(params, query.as_deref(), headers, body);
-    let mut state = shared.lock_state();
-    match op(&call, &mut state) {
-        Ok(reply) => reply.into_response(),
-        Err(error) => error.into_response(),
+/// 429 with the vendor's error body and the `X-RateLimit-*` headers the Data Center rate
+/// limiter documents (the host adds `Retry-After`). The vendor's description declares no
+/// 429 body, so the message is the emulator's and `exceptionName` is null.
+fn rate_limited(retry_after: u64) -> Response {
+    let mut response = ApiError {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        context: None,
+        message: format!("You have been rate limited. Wait {retry_after} seconds before trying again."),
+        exception: None,
     }
-}
-
-/// Logs every request, then lets through only those carrying the token: `Bearer <token>`
-/// (an HTTP access token) or `Basic base64(<operator>:<token>)`.
-async fn gate(State(shared): State<Shared>, request: Request, next: Next) -> Response {
-    shared.inner.instruments.record(&request);
-    let operator = shared.lock_state().operator.clone();
-    let authorised = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|value| credentials_match(value, &operator, &shared.inner.token));
-    if !authorised {
-        return ApiError::unauthenticated().into_response();
+    .into_response();
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("x-ratelimit-limit", BUCKET_SIZE),
+        ("x-ratelimit-remaining", 0),
+        ("x-ratelimit-interval-seconds", FILL_INTERVAL_SECS),
+        ("x-ratelimit-fillrate", FILL_RATE),
+    ] {
+        headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
     }
-    next.run(request).await
+    response
 }
 
 fn credentials_match(header_value: &str, operator: &str, token: &str) -> bool {
+    if host::bearer_matches(header_value, token) {
+        return true;
+    }
     let Some((scheme, credentials)) = header_value.trim().split_once(' ') else {
         return false;
     };
-    let credentials = credentials.trim();
-    if scheme.eq_ignore_ascii_case("bearer") {
-        return !token.is_empty() && credentials == token;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return false;
     }
-    if scheme.eq_ignore_ascii_case("basic") {
-        let Some(decoded) = decode_base64(credentials) else {
-            return false;
-        };
-        let Ok(decoded) = String::from_utf8(decoded) else {
-            return false;
-        };
-        // Usernames log in case-insensitively, the password (the token) must match exactly.
-        return decoded.split_once(':').is_some_and(|(user, password)| {
-            user.to_lowercase() == operator.to_lowercase() && !token.is_empty() && password == token
-        });
-    }
-    false
+    let Some(decoded) = decode_base64(credentials.trim()) else {
+        return false;
+    };
+    let Ok(decoded) = String::from_utf8(decoded) else {
+        return false;
+    };
+    // Usernames log in case-insensitively, the password (the token) must match exactly.
+    decoded
+        .split_once(':')
+        .is_some_and(|(user, password)| user.to_lowercase() == operator.to_lowercase() && password == token)
 }
 
 /// Standard base64 with canonical padding, as HTTP Basic uses; `None` for anything
@@ -254,52 +200,6 @@ fn credentials_match(header_value: &str, operator: &str, token: &str) -> bool {
 fn decode_base64(text: &str) -> Option<Vec<u8>> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.decode(text).ok()
-}
-
-/// An emulator serving on a loopback port. Dropping it also stops the server.
-pub struct RunningEmulator {
-    /// `http://127.0.0.1:PORT`; the REST API lives under `{base_url}/rest`.
-    pub base_url: String,
-    pub shared: Shared,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-impl RunningEmulator {
-    /// Stops accepting requests, lets those in flight finish and waits for the server.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = (&mut self.task).await;
-    }
-}
-
-/// Serves the emulator on `listener` (tests and the CLI pass `127.0.0.1:0` or a chosen
-/// port) until `shutdown` or drop.
-pub async fn serve(shared: Shared, listener: TcpListener) -> std::io::Result<RunningEmulator> {
-    let address = listener.local_addr()?;
-    let host = if address.ip().is_unspecified() {
-        SocketAddr::from(([127, 0, 0, 1], address.port()))
-    } else {
-        address
-    };
-    let (stop, stopped) = oneshot::channel::<()>();
-    let app = router(shared.clone());
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                // Either an explicit stop or the handle being dropped ends the server.
-                let _ = stopped.await;
-            })
-            .await
-    });
-    Ok(RunningEmulator {
-        base_url: format!("http://{host}"),
-        shared,
-        stop: Some(stop),
-        task,
-    })
 }
 
 #[cfg(test)]

@@ -8,9 +8,8 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::sandbox::state::{DcState, Grants};
-
 use super::access::{self, Principal, ADMIN, PROJECT_PERMISSIONS, REPO_PERMISSIONS, SCOPE_ADMIN};
+use super::state::{DcState, Grants};
 use super::wire::{matches, ApiError, Call, Outcome, Reply};
 
 /// A project, or a repository within one, known to exist.

@@ -4,9 +4,8 @@
 
 use axum::http::StatusCode;
 
-use crate::sandbox::state::DcState;
-
 use super::access::{self, PROJECT_PERMISSIONS};
+use super::state::DcState;
 use super::wire::{matches, project, repository, ApiError, Call, Outcome, Reply};
 
 /// `GET /projects`: the projects the operator can see, optionally those whose name

@@ -4,9 +4,8 @@
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use crate::sandbox::state::{DcState, DcUser};
-
 use super::access::{self, ADMIN, LICENSED_USER};
+use super::state::{DcState, DcUser};
 use super::wire::{detailed_user, matches, ApiError, Call, Outcome, Reply};
 
 /// `GET /admin/users`: `filter` matches name, display name or email address.

@@ -14,14 +14,15 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
+use super::state::{DcState, DcUser};
 use super::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
-use crate::sandbox::state::{DcState, DcUser};
+use crate::sandbox::host::Incoming;
 
 /// The media type the 9.4 description declares for every JSON response.
-pub(crate) const JSON_UTF8: &str = "application/json;charset=UTF-8";
+pub const JSON_UTF8: &str = "application/json;charset=UTF-8";
 
 /// What a handler answers when it succeeds.
-pub(crate) enum Reply {
+pub enum Reply {
     Json(StatusCode, Value),
     /// 204, or a 200 the description declares without a body (the membership calls).
     Empty(StatusCode),
@@ -50,7 +51,7 @@ fn json_response(status: StatusCode, value: &Value) -> Response {
 /// `context` naming the parameter) and a class name otherwise. The class names below are
 /// the emulator's choice: the description never lists them, so clients must not rely on them.
 #[derive(Debug)]
-pub(crate) struct ApiError {
+pub struct ApiError {
     pub status: StatusCode,
     pub context: Option<String>,
     pub message: String,
@@ -196,35 +197,28 @@ impl IntoResponse for ApiError {
     }
 }
 
-pub(crate) type Outcome = Result<Reply, ApiError>;
+pub type Outcome = Result<Reply, ApiError>;
 
 /// One request as a handler sees it.
-pub(crate) struct Call {
+pub struct Call {
     pub params: HashMap<String, String>,
     pub query: Vec<(String, String)>,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
 
-impl Call {
-    pub fn new(params: HashMap<String, String>, raw_query: Option<&str>, headers: HeaderMap, body: Bytes) -> Self {
-        // Parsed by hand rather than with `Query`: `name` may be repeated (`name=a&name=b`),
-        // which serde_urlencoded cannot express.
-        let query = raw_query
-            .map(|q| {
-                url::form_urlencoded::parse(q.as_bytes())
-                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                    .collect()
-            })
-            .unwrap_or_default();
+impl From<Incoming> for Call {
+    fn from(incoming: Incoming) -> Self {
         Call {
-            params,
-            query,
-            headers,
-            body,
+            params: incoming.params,
+            query: incoming.query,
+            headers: incoming.headers,
+            body: incoming.body,
         }
     }
+}
 
+impl Call {
     /// A path parameter; the router only dispatches here when it matched, so a missing one
     /// means the route table and the handler disagree.
     pub fn path(&self, key: &str) -> Result<&str, ApiError> {
@@ -339,7 +333,7 @@ impl Call {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Paging {
+pub struct Paging {
     pub start: usize,
     pub limit: usize,
 }
@@ -367,7 +361,7 @@ impl Paging {
 }
 
 /// Case-insensitive substring match for `filter` (already lower-cased).
-pub(crate) fn matches(filter: Option<&str>, fields: &[&str]) -> bool {
+pub fn matches(filter: Option<&str>, fields: &[&str]) -> bool {
     match filter {
         None => true,
         Some(f) => fields.iter().any(|field| field.to_lowercase().contains(f)),
@@ -376,7 +370,7 @@ pub(crate) fn matches(filter: Option<&str>, fields: &[&str]) -> bool {
 
 /// A stable positive id for a name: the state file has no ids, and clients may keep the
 /// ids they saw, so they must not change between requests or runs (FNV-1a, 31 bits).
-pub(crate) fn stable_id(kind: &str, name: &str) -> i64 {
+pub fn stable_id(kind: &str, name: &str) -> i64 {
     let mut hash: u32 = 0x811c_9dc5;
     for byte in kind.bytes().chain([0u8]).chain(name.bytes()) {
         hash ^= u32::from(byte);
@@ -389,7 +383,7 @@ pub(crate) fn stable_id(kind: &str, name: &str) -> i64 {
 /// URL-safe; the exact rule is not in the description, so the emulator lower-cases and
 /// replaces anything outside `[a-z0-9._-]` with `_` (e.g. `jane@example.com` →
 /// `jane_example.com`).
-pub(crate) fn user_slug(name: &str) -> String {
+pub fn user_slug(name: &str) -> String {
     name.to_lowercase()
         .chars()
         .map(|c| {
@@ -403,7 +397,7 @@ pub(crate) fn user_slug(name: &str) -> String {
 }
 
 /// `RestApplicationUser`.
-pub(crate) fn application_user(name: &str, user: &DcUser) -> Value {
+pub fn application_user(name: &str, user: &DcUser) -> Value {
     json!({
         "name": name,
         "emailAddress": user.email,
@@ -417,7 +411,7 @@ pub(crate) fn application_user(name: &str, user: &DcUser) -> Value {
 
 /// `RestDetailedUser`: the application user plus the directory's view of it. Every sandbox
 /// user lives in the internal directory, so details and groups are always mutable.
-pub(crate) fn detailed_user(state: &DcState, name: &str, user: &DcUser) -> Value {
+pub fn detailed_user(state: &DcState, name: &str, user: &DcUser) -> Value {
     let mut value = application_user(name, user);
     value["directoryName"] = json!("Bitbucket Internal Directory");
     value["deletable"] = json!(name != state.operator);
@@ -427,13 +421,13 @@ pub(crate) fn detailed_user(state: &DcState, name: &str, user: &DcUser) -> Value
 }
 
 /// `RestDetailedGroup`.
-pub(crate) fn detailed_group(name: &str) -> Value {
+pub fn detailed_group(name: &str) -> Value {
     json!({ "name": name, "deletable": true })
 }
 
 /// `RestProject`. The state has no description or public flag; the emulator reports the
 /// defaults of a new project.
-pub(crate) fn project(key: &str, name: &str) -> Value {
+pub fn project(key: &str, name: &str) -> Value {
     let name = if name.is_empty() { key } else { name };
     json!({
         "key": key,
@@ -446,7 +440,7 @@ pub(crate) fn project(key: &str, name: &str) -> Value {
 }
 
 /// `RestRepository`. The state keeps only the slug, so the name is the slug.
-pub(crate) fn repository(key: &str, project_name: &str, slug: &str) -> Value {
+pub fn repository(key: &str, project_name: &str, slug: &str) -> Value {
     json!({
         "slug": slug,
         "id": stable_id("repo", &format!("{key}/{slug}")),

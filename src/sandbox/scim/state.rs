@@ -6,14 +6,12 @@
 //! same structs. The file says `kind: scim` at the top, which is how `rollcall sandbox
 //! serve` tells it from a Bitbucket Data Center state.
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::profile::ProfileName;
 use crate::sandbox::faults::FaultConfig;
-use crate::sandbox::state::{parse_at, read_text, StateError};
+use crate::sandbox::state::StateFile;
 
 /// The value of the `kind` key that marks a SCIM state file.
 pub const KIND: &str = "scim";
@@ -208,34 +206,30 @@ pub fn is_scim_state(text: &str) -> bool {
         .is_some_and(|kind| kind == KIND)
 }
 
-impl ScimState {
-    pub fn load(path: &Path) -> Result<Self, StateError> {
-        parse_at(path, &read_text(path)?, Self::parse)
+impl StateFile for ScimState {
+    fn faults(&self) -> Option<&FaultConfig> {
+        self.faults.as_ref()
     }
 
-    /// Reads a state from YAML and checks what serde cannot: the kind, unique ids and
-    /// userNames, members that exist, and date-times in `meta`. An object written without
-    /// times gets the clock's current time, so it reads as made before any later change.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let mut state: ScimState = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
-        let loaded_at = rfc3339(CLOCK_EPOCH.saturating_add(state.clock));
-        for user in &mut state.users {
+    /// The kind, unique ids and userNames, members that exist, and date-times in `meta`.
+    /// An object written without times gets the clock's current time, so it reads as made
+    /// before any later change.
+    fn check(&mut self) -> Result<(), String> {
+        let loaded_at = rfc3339(CLOCK_EPOCH.saturating_add(self.clock));
+        for user in &mut self.users {
             let id = &user.id;
             user.meta.settle(&loaded_at).map_err(|e| format!("user {id}: {e}"))?;
         }
-        for group in &mut state.groups {
+        for group in &mut self.groups {
             let id = &group.id;
             group.meta.settle(&loaded_at).map_err(|e| format!("group {id}: {e}"))?;
         }
-        if state.kind != KIND {
-            return Err(format!("kind must be `{KIND}`, not `{}`", state.kind));
-        }
-        if let Some(faults) = &state.faults {
-            faults.validate().map_err(|e| format!("faults: {e}"))?;
+        if self.kind != KIND {
+            return Err(format!("kind must be `{KIND}`, not `{}`", self.kind));
         }
         let mut ids = std::collections::BTreeSet::new();
         let mut names = std::collections::BTreeSet::new();
-        for user in &state.users {
+        for user in &self.users {
             if !ids.insert(user.id.as_str()) {
                 return Err(format!("id {} is used twice", user.id));
             }
@@ -243,12 +237,12 @@ impl ScimState {
                 return Err(format!("userName {} is used twice", user.user_name));
             }
         }
-        for group in &state.groups {
+        for group in &self.groups {
             if !ids.insert(group.id.as_str()) {
                 return Err(format!("id {} is used twice", group.id));
             }
             for member in &group.members {
-                if !state.users.iter().any(|u| u.id == member.value) {
+                if !self.users.iter().any(|u| u.id == member.value) {
                     return Err(format!(
                         "group {} has member {}, which is no user's id",
                         group.display_name, member.value
@@ -256,16 +250,15 @@ impl ScimState {
                 }
             }
         }
-        Ok(state)
+        Ok(())
     }
+}
 
-    pub fn to_yaml(&self) -> Result<String, String> {
-        serde_saphyr::to_string(self).map_err(|e| e.to_string())
-    }
-
-    /// Writes the state atomically, like the Data Center state.
-    pub fn save(&self, path: &Path) -> Result<(), StateError> {
-        crate::sandbox::state::save_yaml(path, self.to_yaml())
+impl ScimState {
+    /// `StateFile::parse`, callable without the trait in scope, as the manifest loader and
+    /// the tests call it.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        <Self as StateFile>::parse(text)
     }
 
     /// The time of a change about to be made, as RFC 3339: `CLOCK_EPOCH` plus one second

@@ -10,16 +10,17 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::filter::get_ci;
+use crate::sandbox::host::Incoming;
 
-pub(crate) const SCIM_JSON: &str = "application/scim+json";
-pub(crate) const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
-pub(crate) const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-pub(crate) const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub const SCIM_JSON: &str = "application/scim+json";
+pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// A failure as RFC 7644 §3.12 renders it: `status` is a string, `scimType` only for 400s
 /// (and 409 `uniqueness`).
 #[derive(Debug)]
-pub(crate) struct ScimError {
+pub struct ScimError {
     pub status: StatusCode,
     pub scim_type: Option<&'static str>,
     pub detail: String,
@@ -89,7 +90,7 @@ impl IntoResponse for ScimError {
 }
 
 /// A successful answer.
-pub(crate) struct Reply {
+pub struct Reply {
     pub status: StatusCode,
     pub body: Option<Value>,
     pub etag: Option<String>,
@@ -142,16 +143,28 @@ fn scim_response(status: StatusCode, body: Option<&Value>) -> Response {
     }
 }
 
-pub(crate) type Outcome = Result<Reply, ScimError>;
+pub type Outcome = Result<Reply, ScimError>;
 
 /// One request, as the handlers see it.
-pub(crate) struct Call {
+pub struct Call {
     pub params: HashMap<String, String>,
     pub query: Vec<(String, String)>,
     pub headers: HeaderMap,
     pub body: Bytes,
     /// The absolute SCIM base URL (`http://host/scim/v2`), for `Location` and `meta.location`.
     pub base_url: String,
+}
+
+impl From<Incoming> for Call {
+    fn from(incoming: Incoming) -> Self {
+        Call {
+            params: incoming.params,
+            query: incoming.query,
+            headers: incoming.headers,
+            body: incoming.body,
+            base_url: incoming.base_url,
+        }
+    }
 }
 
 impl Call {
@@ -227,7 +240,7 @@ fn strip_urn(name: &str) -> String {
 /// RFC 7644 §3.4.2.5: which attributes a response carries. `id` and `schemas` are always
 /// returned, whatever was asked.
 #[derive(Debug, Default)]
-pub(crate) struct Projection {
+pub struct Projection {
     pub attributes: Vec<String>,
     pub excluded: Vec<String>,
 }
@@ -309,7 +322,7 @@ fn select_subs(value: Value, keep: impl Fn(&str) -> bool + Copy) -> Value {
 }
 
 /// The string an attribute sorts by (`sortBy`), `None` when absent.
-pub(crate) fn sort_key(resource: &Value, path: &str) -> Option<String> {
+pub fn sort_key(resource: &Value, path: &str) -> Option<String> {
     let path = strip_urn(path);
     let (top, sub) = match path.split_once('.') {
         Some((t, s)) => (t, Some(s)),

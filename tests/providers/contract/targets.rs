@@ -1,0 +1,204 @@
+//! The targets the contract runs against, each fresh for its test (an emulator of its own,
+//! or a tenant of its own on a shared server), and what each one's platform can do. A new
+//! provider joins the contract with one function here and one line in `contract!`.
+
+use rollcall::sandbox::host::Sandbox;
+use rollcall::sandbox::state::DcState;
+
+use super::org::{Grant, Holder, Org, Person, Scope, Scopes};
+use super::TARGET;
+use crate::common;
+
+const TOKEN: &str = "contract-token-5d1e";
+
+/// What the contract may expect of a platform. Everything here is a property of the
+/// platform (or of the service's configuration, as a page size), not of rollcall.
+pub struct Platform {
+    /// Where grants are made, on a project and a repository the fresh target has; `None`
+    /// where the platform has no grants (on SCIM, membership is the access).
+    pub scopes: Option<Scopes>,
+    /// A group is renamed in place; else it is replaced (created, members and grants
+    /// moved, the old one deleted).
+    pub renames_groups: bool,
+    /// Accounts carry `active`: an offboarded person's account is deactivated as well.
+    pub deactivates_offboarded: bool,
+    /// Deleting an account only deactivates it.
+    pub delete_deactivates: bool,
+    /// The fewest requests that can read a target of this shape: bulk lists, paged as the
+    /// service pages them, and nothing per object.
+    pub read_cost: Box<dyn Fn(&ReadShape) -> usize + Send + Sync>,
+    /// The requests an apply from empty needs: one per account and group, one per group's
+    /// new members, and the grants in as few calls as the API takes them.
+    pub write_cost: Box<dyn Fn(&WriteShape) -> usize + Send + Sync>,
+}
+
+/// What a read covered.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadShape {
+    /// Accounts and groups on the target.
+    pub users: usize,
+    pub groups: usize,
+    /// Groups the manifest declares that exist on the target.
+    pub declared_groups: usize,
+    /// Projects and repositories the manifest names.
+    pub projects: usize,
+    pub repositories: usize,
+}
+
+/// What an apply from empty created.
+#[derive(Debug, Clone)]
+pub struct WriteShape {
+    pub users: usize,
+    pub groups: usize,
+    /// Groups created with at least one member.
+    pub groups_with_members: usize,
+    pub grants: Vec<Grant>,
+}
+
+/// One target, started for one test.
+pub struct Target {
+    pub label: &'static str,
+    pub platform: Platform,
+    /// Who a fresh target already has and every manifest declares, with what they hold:
+    /// on Data Center, the account rollcall works as.
+    pub residents: Org,
+    /// The manifest's `targets:` file, its token read from the file `token`.
+    pub targets_yaml: String,
+    pub token: String,
+    /// The emulator, for its faults; `None` for a server run by someone else.
+    pub emulator: Option<Box<dyn Sandbox>>,
+}
+
+impl Target {
+    pub async fn stop(self) {
+        if let Some(emulator) = self.emulator {
+            emulator.shutdown().await;
+        }
+    }
+}
+
+/// Pages of `n` items, `per_page` a page; an empty list is still one request.
+fn pages(n: usize, per_page: usize) -> usize {
+    n.div_ceil(per_page).max(1)
+}
+
+async fn listener() -> tokio::net::TcpListener {
+    tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
+}
+
+/// Bitbucket Data Center, emulated: the operator `admin` with SYS_ADMIN, and a project
+/// with one repository to grant on.
+pub async fn bitbucket_dc_emulator() -> Target {
+    use rollcall::sandbox::bitbucket_dc::{serve, Shared};
+    let state = DcState::parse(
+        "operator: admin\n\
+         users:\n  admin: { display_name: Admin, email: admin@example.com }\n\
+         global:\n  users: { admin: SYS_ADMIN }\n\
+         projects:\n  ALPHA:\n    name: Alpha\n    repos:\n      api: {}\n",
+    )
+    .unwrap();
+    let running = serve(Shared::new(state, TOKEN.to_owned()), listener().await)
+        .await
+        .unwrap();
+    let mut residents = Org {
+        people: vec![Person::new("admin", "Admin", "admin@example.com")],
+        ..Org::default()
+    };
+    residents.grant(Scope::Instance, Holder::User("admin".to_owned()), "SYS_ADMIN");
+    Target {
+        label: "Bitbucket Data Center emulator",
+        platform: Platform {
+            scopes: Some(Scopes {
+                project: "ALPHA",
+                repository: "api",
+            }),
+            renames_groups: false,
+            deactivates_offboarded: false,
+            delete_deactivates: false,
+            read_cost: Box::new(|s: &ReadShape| {
+                // Users and groups in pages of 1,000; the global grants of users and of
+                // groups; the members of each declared group (the API has no bulk
+                // membership list); the groups of the account rollcall works as (for the
+                // safety rules); per project its users' and groups' grants and its two
+                // default permissions; per repository its users' and groups' grants.
+                pages(s.users, 1000) + pages(s.groups, 1000) + 2 + s.declared_groups + 1 + 4 * s.projects + 2 * s.repositories
+            }),
+            write_cost: Box::new(|w: &WriteShape| {
+                // Global and repository grants take every name of one permission in one
+                // call; project grants take one name each.
+                let mut batches: Vec<(Scope, bool, &str)> = w
+                    .grants
+                    .iter()
+                    .filter(|g| g.scope != Scope::Project)
+                    .map(|g| (g.scope, matches!(g.holder, Holder::User(_)), g.role.as_str()))
+                    .collect();
+                batches.sort();
+                batches.dedup();
+                let project = w.grants.iter().filter(|g| g.scope == Scope::Project).count();
+                w.users + w.groups + w.groups_with_members + batches.len() + project
+            }),
+        },
+        residents,
+        targets_yaml: format!(
+            "targets:\n  {TARGET}:\n    kind: bitbucket-datacenter\n    url: {}\n    auth:\n      token: ${{file:token}}\n      account: admin\n",
+            running.base_url
+        ),
+        token: TOKEN.to_owned(),
+        emulator: Some(Box::new(running)),
+    }
+}
+
+/// The SCIM platform's description, for a service serving `page` resources a request.
+fn scim(renames_groups: bool, delete_deactivates: bool, page: usize) -> Platform {
+    Platform {
+        scopes: None,
+        renames_groups,
+        deactivates_offboarded: true,
+        delete_deactivates,
+        // `/Users` and `/Groups`, members inside the groups.
+        read_cost: Box::new(move |s: &ReadShape| pages(s.users, page) + pages(s.groups, page)),
+        // One PATCH carries all of a group's new members.
+        write_cost: Box::new(|w: &WriteShape| w.users + w.groups + w.groups_with_members),
+    }
+}
+
+fn scim_targets(url: &str, profile: &str) -> String {
+    format!("targets:\n  {TARGET}:\n    kind: scim\n    profile: {profile}\n    url: {url}\n    auth:\n      token: ${{file:token}}\n")
+}
+
+/// The SCIM emulator behaving as `profile`: `rfc` (renames groups, deletes accounts, pages
+/// of 200) or `atlassian` (replaces groups, deactivates accounts, pages of 100).
+pub async fn scim_emulator(profile: &'static str) -> Target {
+    use rollcall::sandbox::scim::{serve, ScimState, Shared};
+    let state = ScimState::parse(&format!("kind: scim\nprofile: {profile}\ndirectory_id: dir-1\n")).unwrap();
+    let running = serve(Shared::new(state, TOKEN.to_owned()), listener().await)
+        .await
+        .unwrap();
+    let rfc = profile == "rfc";
+    Target {
+        label: if rfc {
+            "SCIM emulator, rfc profile"
+        } else {
+            "SCIM emulator, atlassian profile"
+        },
+        platform: scim(rfc, !rfc, if rfc { 200 } else { 100 }),
+        residents: Org::default(),
+        targets_yaml: scim_targets(&running.api_url, profile),
+        token: TOKEN.to_owned(),
+        emulator: Some(Box::new(running)),
+    }
+}
+
+/// scim2-server, a third-party SCIM service (installed by `scripts/test`): a tenant of its
+/// own. It renames groups, deletes accounts and serves up to 1,000 resources a page.
+pub async fn scim2_server() -> Target {
+    let tenant = tokio::task::spawn_blocking(common::scim2_server_tenant).await.unwrap();
+    Target {
+        label: "scim2-server",
+        platform: scim(true, false, 1000),
+        residents: Org::default(),
+        targets_yaml: scim_targets(&tenant.base_url, "rfc"),
+        token: tenant.token,
+        emulator: None,
+    }
+}
