@@ -10,10 +10,8 @@ use secrecy::SecretString;
 use crate::desired::{Endpoint, Platform, SecretRef, TargetConfig};
 use crate::http::Auth;
 use crate::provider::Provider;
-use crate::sandbox::bitbucket_dc::DcEmulator;
-use crate::sandbox::host::{self, Sandbox};
-use crate::sandbox::scim::{self as scim_emulator, ScimEmulator};
-use crate::sandbox::state::{parse_at, read_text, DcState};
+use crate::sandbox::host::Sandbox;
+use crate::sandbox::state::read_text;
 
 /// A target that cannot be reached or set up, with what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -116,70 +114,40 @@ async fn start_sandbox(
         hint: Some("a sandbox target's url is `sandbox:PATH`, PATH relative to the manifest directory".to_owned()),
     };
     let text = read_text(path).map_err(|e| state_error(e.to_string()))?;
-    // A state file of the other platform would fail on its first field; say what it is.
-    let scim_profile = crate::provider::scim::profile_of(platform);
-    {
-        let is_scim = scim_emulator::state::is_scim_state(&text);
-        if is_scim != scim_profile.is_some() {
-            let (file, kind) = if is_scim {
-                ("a SCIM sandbox (`kind: scim`)", "scim")
-            } else {
-                ("a Bitbucket Data Center sandbox", "bitbucket-datacenter")
-            };
-            return Err(ConnectError {
-                target: target.to_owned(),
-                message: format!(
-                    "the sandbox {} is {file}, but the target's kind is `{}`",
-                    path.display(),
-                    platform.kind()
-                ),
-                hint: Some(format!(
-                    "set the target's `kind: {kind}`, or point `url` at a sandbox of its kind"
-                )),
-            });
-        }
+    let Some(registered) = crate::provider::registry::registered(platform) else {
+        return Err(err(
+            target,
+            format!("no emulator is registered for `{}`", platform.label()),
+        ));
+    };
+    // A state file of another platform would fail on its first field; say what it is.
+    if !(registered.sandbox.claims)(&text) {
+        let other = crate::provider::registry::PLATFORMS
+            .iter()
+            .find(|r| (r.sandbox.claims)(&text));
+        let (file, kind) = other.map_or(("not a sandbox state rollcall knows", ""), |r| {
+            (r.sandbox.describe, r.platform.kind())
+        });
+        return Err(ConnectError {
+            target: target.to_owned(),
+            message: format!(
+                "the sandbox {} is {file}, but the target's kind is `{}`",
+                path.display(),
+                platform.kind()
+            ),
+            hint: Some(format!(
+                "set the target's `kind: {kind}`, or point `url` at a sandbox of its kind"
+            )),
+        });
     }
     let token = session_token().map_err(|e| err(target, format!("cannot make a token for the sandbox: {e}")))?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .map_err(|e| err(target, format!("cannot start the sandbox: {e}")))?;
-    let started = |e: host::StartError| err(target, e.to_string());
-    // The provider connects where its platform's clients do: a Bitbucket server's root,
-    // a SCIM service's base URL.
-    let (emulator, url): (Box<dyn Sandbox>, String) = match scim_profile {
-        None => {
-            let state = parse_at(path, &text, DcState::parse).map_err(|e| state_error(e.to_string()))?;
-            let running = host::start::<DcEmulator>(state, token.clone(), listener)
-                .await
-                .map_err(started)?;
-            let url = running.base_url.clone();
-            (Box::new(running), url)
-        }
-        Some(profile) => {
-            let state =
-                parse_at(path, &text, scim_emulator::ScimState::parse).map_err(|e| state_error(e.to_string()))?;
-            // The manifest says which dialect the target speaks; a sandbox of another
-            // would test the wrong thing.
-            if state.profile.as_str() != profile.name.as_str() {
-                return Err(ConnectError {
-                    target: target.to_owned(),
-                    message: format!(
-                        "the sandbox {} emulates the `{}` profile, but the target sets `profile: {}`",
-                        path.display(),
-                        state.profile.as_str(),
-                        profile.name.as_str()
-                    ),
-                    hint: Some("make the target's `profile` and the state file's `profile` agree".to_owned()),
-                });
-            }
-            let running = host::start::<ScimEmulator>(state, token.clone(), listener)
-                .await
-                .map_err(started)?;
-            let url = running.api_url.clone();
-            (Box::new(running), url)
-        }
-    };
-    Ok((emulator, url, SecretString::from(token)))
+    let launched = (registered.sandbox.start)(path, &text, token.clone(), listener, Some(platform))
+        .await
+        .map_err(state_error)?;
+    Ok((launched.emulator, launched.client_url, SecretString::from(token)))
 }
 
 /// A fresh token for an in-process sandbox: nothing outside this process needs it.

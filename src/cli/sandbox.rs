@@ -1,15 +1,11 @@
-//! `rollcall sandbox serve`: runs the Bitbucket Data Center or the SCIM emulator for
-//! people and other tools, on loopback only. The state file says which: a SCIM state has
-//! `kind: scim` at the top.
+//! `rollcall sandbox serve`: runs an emulator for people and other tools, on loopback
+//! only. The state file says which: the registry's emulator that claims it (a SCIM state
+//! has `kind: scim` at the top).
 
 use std::path::PathBuf;
 
 use super::error::{CliError, EXIT_OK};
 use super::interrupt::Signals;
-use crate::sandbox::bitbucket_dc::DcEmulator;
-use crate::sandbox::host::{self, Emulator};
-use crate::sandbox::scim::{self, ScimEmulator};
-use crate::sandbox::state::{parse_at, DcState, StateError, StateFile};
 
 /// Run the built-in emulators
 #[derive(Debug, clap::Subcommand)]
@@ -79,48 +75,43 @@ pub async fn run(cmd: Command) -> Result<u8, CliError> {
     let Command::Serve(args) = cmd;
     let text = std::fs::read_to_string(&args.path)
         .map_err(|e| CliError::new(format!("cannot read sandbox state {}: {e}", args.path.display())))?;
-    let invalid = |e: StateError| CliError::new(e.to_string());
-    if scim::state::is_scim_state(&text) {
-        let state = parse_at(&args.path, &text, scim::ScimState::parse).map_err(invalid)?;
-        let name = format!("SCIM sandbox ({} profile)", state.profile.as_str());
-        return serve_until_stopped::<ScimEmulator>(&args, state, &name, "Bearer and the token").await;
-    }
-    let state = parse_at(&args.path, &text, DcState::parse).map_err(invalid)?;
-    serve_until_stopped::<DcEmulator>(&args, state, "Bitbucket Data Center sandbox", "the token").await
-}
-
-/// Serves `state` until Ctrl-C or SIGTERM, then saves it if asked. `name` and
-/// `credentials` are for the two lines that say what runs and how to authenticate.
-async fn serve_until_stopped<E: Emulator>(
-    args: &ServeArgs,
-    state: E::State,
-    name: &str,
-    credentials: &str,
-) -> Result<u8, CliError> {
+    let Some(kind) = crate::provider::registry::sandbox_of(&text) else {
+        return Err(CliError::new(format!(
+            "{} is not a sandbox state rollcall knows",
+            args.path.display()
+        )));
+    };
     let listener = listen(args.port).await?;
     // Listening before the server says it is ready: a signal sent right after that line
     // would otherwise kill the process unsaved.
     let mut stop = Signals::new();
-    let running = host::start::<E>(state, args.token.clone(), listener)
+    let launched = (kind.start)(&args.path, &text, args.token.clone(), listener, None)
         .await
-        .map_err(|e| CliError::new(e.to_string()))?;
-    println!("{name} at {} (state: {})", running.api_url, args.path.display());
+        .map_err(CliError::new)?;
     println!(
-        "Authenticate with {credentials} from ROLLCALL_SANDBOX_TOKEN (default: sandbox). {}",
+        "{} at {} (state: {})",
+        launched.name,
+        launched.api_url,
+        args.path.display()
+    );
+    println!(
+        "Authenticate with {} from ROLLCALL_SANDBOX_TOKEN (default: sandbox). {}",
+        launched.credentials,
         args.on_stop()
     );
-    let faults = running.shared.instruments().faults();
+    let running = launched.emulator;
+    let faults = running.instruments().faults();
     if faults.is_active() {
         println!("Faults on: {faults}");
     }
     stop.recv().await;
     if faults.is_active() {
-        println!("Faults: {}", running.shared.instruments().fault_counts());
+        println!("Faults: {}", running.instruments().fault_counts());
     }
-    let state = running.shared.state();
+    let saved = args.save_path().map(|path| running.save(path).map(|()| path));
     running.shutdown().await;
-    if let Some(path) = args.save_path() {
-        state.save(path).map_err(|e| CliError::new(e.to_string()))?;
+    if let Some(saved) = saved {
+        let path = saved.map_err(|e| CliError::new(e.to_string()))?;
         println!("State written to {}", path.display());
     }
     Ok(EXIT_OK)

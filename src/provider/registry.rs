@@ -1,17 +1,19 @@
 //! The registry: every platform rollcall serves, one line each. A platform is its
-//! provider's `Spec` (what the core may ask of it) and the function that builds its
-//! provider for a target; nothing else in the core names a platform.
+//! provider's `Spec` (what the core may ask of it), the function that builds its provider
+//! for a target, and its emulator for `sandbox:` targets; nothing else names a platform.
 
 use crate::desired::TargetConfig;
 use crate::http::{Auth, HttpError};
 use crate::platform::Platform;
 use crate::provider::{bitbucket_dc, scim, Provider};
+use crate::sandbox::launch::SandboxKind;
 
 /// A platform and how to build its provider for a target, given the base URL the target
 /// is reached at (a sandbox's loopback address included) and its credentials.
 pub struct Registered {
     pub platform: Platform,
     pub provider: MakeProvider,
+    pub sandbox: &'static SandboxKind,
 }
 
 /// Builds a provider for a target, reached at a base URL with these credentials.
@@ -21,14 +23,17 @@ pub static PLATFORMS: &[Registered] = &[
     Registered {
         platform: bitbucket_dc::PLATFORM,
         provider: bitbucket_dc::provider,
+        sandbox: &crate::sandbox::bitbucket_dc::KIND,
     },
     Registered {
         platform: scim::RFC_PLATFORM,
         provider: scim::provider,
+        sandbox: &crate::sandbox::scim::KIND,
     },
     Registered {
         platform: scim::ATLASSIAN_PLATFORM,
         provider: scim::provider,
+        sandbox: &crate::sandbox::scim::KIND,
     },
 ];
 
@@ -73,9 +78,19 @@ pub fn kinds_with_option(option: &str) -> Vec<&'static str> {
         .collect()
 }
 
+/// The registration of a platform.
+pub fn registered(platform: Platform) -> Option<&'static Registered> {
+    PLATFORMS.iter().find(|r| r.platform == platform)
+}
+
+/// The emulator whose state file `text` is, if any.
+pub fn sandbox_of(text: &str) -> Option<&'static SandboxKind> {
+    PLATFORMS.iter().map(|r| r.sandbox).find(|k| (k.claims)(text))
+}
+
 /// Builds the provider of a target.
 pub fn provider(config: &TargetConfig, base: url::Url, auth: Option<Auth>) -> Result<Box<dyn Provider>, String> {
-    match PLATFORMS.iter().find(|r| r.platform == config.platform) {
+    match registered(config.platform) {
         Some(r) => (r.provider)(config, base, auth).map_err(|e| e.to_string()),
         None => Err(format!("no provider is registered for `{}`", config.platform.label())),
     }

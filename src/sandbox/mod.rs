@@ -6,5 +6,6 @@ pub mod bitbucket_dc;
 pub mod faults;
 pub mod host;
 pub mod instruments;
+pub mod launch;
 pub mod scim;
 pub mod state;

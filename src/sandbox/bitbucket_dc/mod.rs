@@ -15,6 +15,7 @@
 mod access;
 mod global;
 mod groups;
+mod launch;
 mod permissions;
 mod projects;
 pub mod state;
@@ -26,6 +27,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::sandbox::host::{self, route_table, Emulator, Incoming, Refusal};
 
+pub use launch::KIND;
 pub use state::DcState;
 
 use wire::{ApiError, Call, Outcome};

@@ -7,6 +7,7 @@
 //! the vendor serves it), Bearer tokens, and refusals as SCIM error bodies.
 
 pub mod filter;
+mod launch;
 pub mod profile;
 mod resources;
 mod schema;
@@ -18,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::sandbox::host::{self, route_table, Emulator, Incoming, Refusal};
 
+pub use launch::KIND;
 pub use profile::{FilterSupport, ProfileName, ScimProfile, ATLASSIAN, RFC};
 pub use state::ScimState;
 

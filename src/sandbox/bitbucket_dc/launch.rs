@@ -1,0 +1,41 @@
+//! The Bitbucket Data Center emulator as the registry starts it.
+
+use std::path::Path;
+
+use tokio::net::TcpListener;
+
+use super::{DcEmulator, DcState};
+use crate::platform::Platform;
+use crate::provider::BoxFuture;
+use crate::sandbox::host;
+use crate::sandbox::launch::{Launched, SandboxKind};
+use crate::sandbox::state::parse_at;
+
+pub static KIND: SandboxKind = SandboxKind {
+    // A Data Center state carries no `kind:` marker: it is any state that is not SCIM's.
+    claims: |text| !crate::sandbox::scim::state::is_scim_state(text),
+    describe: "a Bitbucket Data Center sandbox",
+    start,
+};
+
+fn start<'a>(
+    path: &'a Path,
+    text: &'a str,
+    token: String,
+    listener: TcpListener,
+    _expect: Option<Platform>,
+) -> BoxFuture<'a, Result<Launched, String>> {
+    Box::pin(async move {
+        let state = parse_at(path, text, DcState::parse).map_err(|e| e.to_string())?;
+        let running = host::start::<DcEmulator>(state, token, listener)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Launched {
+            client_url: running.base_url.clone(),
+            api_url: running.api_url.clone(),
+            emulator: Box::new(running),
+            name: "Bitbucket Data Center sandbox".to_owned(),
+            credentials: "the token",
+        })
+    })
+}

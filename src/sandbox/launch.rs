@@ -1,0 +1,40 @@
+//! How the registry starts a platform's emulator over a state file: each emulator folder
+//! declares a `SandboxKind` (which state files are its own, and how to start one), and
+//! `connect` and `rollcall sandbox serve` start whichever the registry names, without a
+//! branch per platform.
+
+use std::path::Path;
+
+use tokio::net::TcpListener;
+
+use super::host::Sandbox;
+use crate::platform::Platform;
+use crate::provider::BoxFuture;
+
+/// A started emulator and how to reach it.
+pub struct Launched {
+    pub emulator: Box<dyn Sandbox>,
+    /// Where the platform's clients connect: a Bitbucket server's root, a SCIM base URL.
+    pub client_url: String,
+    /// Where its API is mounted, for people: `http://127.0.0.1:PORT/rest`.
+    pub api_url: String,
+    /// What runs, for a banner: `SCIM sandbox (atlassian profile)`.
+    pub name: String,
+    /// How to authenticate, for a banner: `Bearer and the token`.
+    pub credentials: &'static str,
+}
+
+/// One platform's emulator, as the registry lists it.
+pub struct SandboxKind {
+    /// The state file is of this emulator (a SCIM state says `kind: scim`).
+    pub claims: fn(&str) -> bool,
+    /// What a state file of this emulator is, for a mismatch: `a SCIM sandbox (`kind: scim`)`.
+    pub describe: &'static str,
+    /// Starts the emulator on `text` (read from `path`) with `token`. With `expect`, the
+    /// state must be of that platform (a SCIM state of the target's profile); the error
+    /// says what to change.
+    pub start: Start,
+}
+
+pub type Start =
+    for<'a> fn(&'a Path, &'a str, String, TcpListener, Option<Platform>) -> BoxFuture<'a, Result<Launched, String>>;
