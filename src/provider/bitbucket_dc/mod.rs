@@ -3,12 +3,13 @@
 //! Reading uses the paged admin and permission lists at the largest page size, all at
 //! once with a per-target cap on requests in flight. The only per-object lists are the
 //! members of each group (the API has no bulk membership list) and the permissions of the
-//! projects and repositories the manifest names.
+//! projects and repositories the manifest names (of every one, listed first, when the
+//! read scope asks for everything).
 
 mod convert;
 mod wire;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use reqwest::Method;
@@ -89,7 +90,7 @@ impl BitbucketDc {
     async fn read_all(&self) -> Result<ResourceMap, ProviderError> {
         // Each read is one paged list; they run together, capped per target.
         let mut reads: Vec<Read> = vec![Read::Users(None), Read::Groups(None), Read::Grants(Scope::Global)];
-        for (project, repos) in &self.scope.projects {
+        for (project, repos) in &self.projects().await? {
             reads.push(Read::Grants(Scope::Project(project.clone())));
             reads.push(Read::Default(project.clone()));
             for repo in repos {
@@ -148,6 +149,31 @@ impl BitbucketDc {
             .await?;
         live.extend(members.into_iter().flatten());
         Ok(live)
+    }
+
+    /// The projects, and per project the repositories, whose permissions are read: the
+    /// ones the manifest names, or, when the scope asks for everything, every one the
+    /// target lists (a request per project for its repositories).
+    async fn projects(&self) -> Result<BTreeMap<String, BTreeSet<String>>, HttpError> {
+        if !self.scope.everything {
+            return Ok(self.scope.projects.clone());
+        }
+        let keys: Vec<String> = self
+            .list::<wire::Project>("/projects", &[])
+            .await?
+            .into_iter()
+            .map(|p| p.key)
+            .collect();
+        let repos = keys.into_iter().map(|key| async move {
+            let slugs = self
+                .list::<wire::Repository>(&format!("/projects/{}/repos", seg(&key)), &[])
+                .await?;
+            Ok::<_, HttpError>((key, slugs.into_iter().map(|r| r.slug).collect()))
+        });
+        stream::iter(repos)
+            .buffer_unordered(READ_CONCURRENCY)
+            .try_collect()
+            .await
     }
 
     async fn read_one(&self, read: Read) -> Result<Vec<(Address, Resource)>, ProviderError> {
