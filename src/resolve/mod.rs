@@ -14,9 +14,10 @@ use std::path::Path;
 
 use serde_saphyr::Spanned;
 
-pub use names::{did_you_mean, is_loopback};
-use names::{is_email, join, valid_name, NameKind};
+use names::join;
+pub use names::{did_you_mean, is_email, is_loopback, valid_name, NameKind};
 use roles::{all_users_permission, Scope};
+pub use roles::{all_users_word, Scope as RoleScope};
 
 use crate::desired::{AuthConfig, Desired, Endpoint, Platform, Policy, ReadScope, SecretRef, TargetConfig};
 use crate::manifest::raw::{RawAccess, RawGrants, RawGroup, RawTarget, RawUser, RoleValue, SpannedMap, TargetKind};

@@ -5,7 +5,7 @@ use crate::model::{Principal, ResourceId};
 
 /// Where a permission applies, which decides the valid roles.
 #[derive(Clone, Copy)]
-pub(super) enum Scope<'a> {
+pub enum Scope<'a> {
     Global,
     Project(&'a str),
     Repo(&'a str, &'a str),
@@ -47,6 +47,18 @@ impl Scope<'_> {
         })
     }
 
+    /// The manifest's word for a native permission here, the way back from
+    /// `permission`: the portable word that means it, else its native name where the
+    /// manifest accepts that (`SYS_ADMIN`), else none: the manifest cannot say it.
+    pub fn word(self, native: &str) -> Option<String> {
+        let means = |word: &str| self.permission(word).is_some_and(|p| p == native);
+        ["read", "write", "admin"]
+            .into_iter()
+            .find(|w| means(w))
+            .or_else(|| means(native).then_some(native))
+            .map(str::to_owned)
+    }
+
     pub(super) fn describe(self) -> String {
         match self {
             Scope::Global => "global permissions".to_owned(),
@@ -73,6 +85,14 @@ pub(super) fn all_users_permission(word: &str) -> Option<Option<String>> {
     }
 }
 
+/// The manifest's word for a project's all-users permission, the way back from
+/// `all_users_permission`.
+pub fn all_users_word(native: &str) -> Option<&'static str> {
+    ["read", "write"]
+        .into_iter()
+        .find(|w| all_users_permission(w).flatten().is_some_and(|p| p == native))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +111,24 @@ mod tests {
         );
         assert_eq!(Scope::Repo("P", "r").permission("PROJECT_ADMIN"), None);
         assert_eq!(Scope::Global.permission("owner"), None);
+    }
+
+    #[test]
+    fn native_permissions_map_back_to_words() {
+        assert_eq!(Scope::Global.word("PROJECT_CREATE").as_deref(), Some("write"));
+        assert_eq!(Scope::Global.word("SYS_ADMIN").as_deref(), Some("SYS_ADMIN"));
+        assert_eq!(Scope::Repo("P", "r").word("REPO_ADMIN").as_deref(), Some("admin"));
+        assert_eq!(Scope::Project("P").word("REPO_CREATE"), None);
+        assert_eq!(Scope::Global.word("sys_admin"), None, "only the exact native name");
+        assert_eq!(all_users_word("PROJECT_WRITE"), Some("write"));
+        assert_eq!(all_users_word("PROJECT_ADMIN"), None);
+        for scope in [Scope::Global, Scope::Project("P"), Scope::Repo("P", "r")] {
+            for word in ["read", "write", "admin", "SYS_ADMIN"] {
+                if let Some(native) = scope.permission(word) {
+                    let back = scope.word(&native).unwrap();
+                    assert_eq!(scope.permission(&back), Some(native));
+                }
+            }
+        }
     }
 }
