@@ -484,9 +484,13 @@ fn permissions_path(scope: &Scope) -> String {
 }
 
 /// Project keys and slugs are validated to URL-safe characters by `resolve`; encoding
-/// anyway keeps a strange live name from changing the path.
+/// anyway keeps a strange live name (a read of everything lists whatever the target has)
+/// from changing the path. Form encoding writes a space as `+`, which a path reads as a
+/// plus sign; every `+` it leaves was a space (a real `+` becomes `%2B`).
 fn seg(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
 
 impl Provider for BitbucketDc {
@@ -542,5 +546,18 @@ fn principal_kind(p: &Principal) -> &'static str {
     match p {
         Principal::User(_) => "users",
         Principal::Group(_) => "groups",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seg;
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(seg("PLAT"), "PLAT");
+        assert_eq!(seg("Bad Repo"), "Bad%20Repo");
+        assert_eq!(seg("a+b/c"), "a%2Bb%2Fc");
+        assert_eq!(seg("~ALICE"), "%7EALICE");
     }
 }
