@@ -26,6 +26,7 @@ use std::path::Path;
 use crate::desired::TargetConfig;
 use crate::model::{Kind, ResourceMap};
 use facts::Facts;
+pub(crate) use targets::resolved;
 use yaml::{Item, Node};
 
 /// Where the manifests were read from and where the imported ones go: relative paths in
