@@ -65,6 +65,21 @@ pub struct ReadScope {
     pub all_group_members: bool,
     /// Users whose groups are read: the offboarded, whose every membership is removed.
     pub member_users: BTreeSet<String>,
+    /// Read everything the target has, whatever the manifest names: every project and
+    /// repository (listed from the target) and the members of every group. `rollcall
+    /// import` sets it; a SCIM read is whole already (two lists, members inside groups).
+    pub everything: bool,
+}
+
+impl ReadScope {
+    /// The scope of a read that misses nothing: what `rollcall import` needs.
+    pub fn everything() -> ReadScope {
+        ReadScope {
+            everything: true,
+            all_group_members: true,
+            ..ReadScope::default()
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 //!
 //! The pipeline, one module per stage: `manifest` loads YAML with spans, `resolve` turns
 //! it into a checked `Desired`, `provider` reads live state and applies changes, `plan`
-//! diffs and orders, `render` prints, `apply` executes. `sandbox` holds the emulators the
-//! quickstart and the tests talk to over real HTTP.
+//! diffs and orders, `render` prints, `apply` executes; `import` turns live state back
+//! into manifests. `sandbox` holds the emulators the quickstart and the tests talk to
+//! over real HTTP.
 
 pub mod apply;
 pub mod audit;
@@ -12,6 +13,7 @@ pub mod connect;
 pub mod desired;
 pub mod engine;
 pub mod http;
+pub mod import;
 pub mod manifest;
 pub mod model;
 pub mod plan;

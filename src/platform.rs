@@ -229,6 +229,17 @@ impl ScopeRoles {
             .map(|n| Some((*n).to_owned()))
     }
 
+    /// The manifest's word for a native permission here, the way back from `permission`:
+    /// the portable word that means it, else its native name where the manifest accepts
+    /// that (`SYS_ADMIN`), else none: the manifest cannot say it.
+    pub fn word(&self, native: &str) -> Option<String> {
+        let portable = self.words.iter().find(|(_, n)| *n == Some(native));
+        match portable {
+            Some((word, _)) => Some((*word).to_owned()),
+            None => self.natives.contains(&native).then(|| native.to_owned()),
+        }
+    }
+
     /// The valid words, for a hint: `read, write, admin, or REPO_READ, …`.
     pub fn valid(&self) -> String {
         let words: Vec<&str> = self.words.iter().map(|(w, _)| *w).collect();

@@ -7,7 +7,8 @@
 //! problem echoes a token pasted under a `token` key or a password in a URL; `cli::load`
 //! reports exactly what the two stages found. A plan the reader accepts renders in every
 //! format and survives being saved and read again unchanged, as does the plan of every
-//! manifest that resolves.
+//! manifest that resolves. Manifests imported from generated live states plan to no
+//! changes against them (`import.rs`).
 //!
 //! Each property runs 256 cases; set PROPTEST_CASES to run more.
 
@@ -24,6 +25,9 @@ use rollcall::manifest::diagnostic::{render_all, Diagnostic, Sources};
 use rollcall::plan::file::{from_json, to_json};
 use rollcall::render::{render, Format};
 use serde_json::{json, Value};
+
+#[path = "properties/import.rs"]
+mod import;
 
 fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")

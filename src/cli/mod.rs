@@ -3,6 +3,7 @@
 
 mod apply;
 pub mod error;
+mod import;
 mod interrupt;
 mod plan;
 mod sandbox;
@@ -52,6 +53,8 @@ pub enum Command {
     #[command(after_help = error::EXIT_CODES_HELP)]
     Show(show::Args),
     #[command(after_help = error::EXIT_CODES_HELP)]
+    Import(import::Args),
+    #[command(after_help = error::EXIT_CODES_HELP)]
     Schema(schema::Args),
     #[command(subcommand)]
     Sandbox(sandbox::Command),
@@ -76,6 +79,7 @@ async fn run_reading(command: Command) -> Result<u8, CliError> {
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args).await,
         Command::Show(args) => show::run(args).await,
+        Command::Import(args) => import::run(args).await,
         Command::Schema(args) => schema::run(args),
         Command::Apply(args) => apply::run(args).await,
         Command::Sandbox(cmd) => sandbox::run(cmd).await,

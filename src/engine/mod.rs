@@ -25,7 +25,7 @@ pub use error::{Error, ErrorKind};
 
 use crate::apply::ApplyReport;
 use crate::connect::{connect, Connected};
-use crate::desired::{Desired, Platform};
+use crate::desired::{Desired, Platform, TargetConfig};
 use crate::model::ResourceMap;
 use crate::plan::{Change, Plan, Refused, Reviewed};
 
@@ -73,7 +73,7 @@ impl Live {
 /// Reads the live state of the manifests' targets, all at once, and checks what only
 /// live state can tell about the manifests: every `policy.protect` entry names someone.
 pub async fn read(desired: &Desired) -> Result<Live, Error> {
-    let live = read_targets(desired).await?;
+    let live = read_targets(&desired.targets).await?;
     let unknown = crate::safety::unknown_protected(desired, &live.states);
     if unknown.is_empty() {
         return Ok(live);
@@ -96,10 +96,11 @@ pub async fn read(desired: &Desired) -> Result<Live, Error> {
     Err(err)
 }
 
-/// Connects to every target and reads live state, all targets at once. A target that
-/// fails is named with the HTTP status and the vendor's message, never the token.
-async fn read_targets(desired: &Desired) -> Result<Live, Error> {
-    let connected = connect(&desired.targets).await?;
+/// Connects to these targets and reads live state, all at once, checking nothing about
+/// the manifests (`import` reads targets with a scope of its own). A target that fails is
+/// named with the HTTP status and the vendor's message, never the token.
+pub async fn read_targets(targets: &BTreeMap<String, TargetConfig>) -> Result<Live, Error> {
+    let connected = connect(targets).await?;
     let reads = connected
         .providers
         .iter()
@@ -113,7 +114,7 @@ async fn read_targets(desired: &Desired) -> Result<Live, Error> {
                 states.insert(name, state);
             }
             Err(e) => {
-                let platform = desired.targets.get(&name).map(|t| t.platform);
+                let platform = targets.get(&name).map(|t| t.platform);
                 hints.extend(platform.and_then(|p| read_hint(p, &e)));
                 errors.push((name, e.to_string()));
             }

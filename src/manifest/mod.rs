@@ -92,6 +92,33 @@ pub fn load_dir(dir: &Path) -> Result<(Loaded, Vec<Diagnostic>), std::io::Error>
     Ok((loaded, problems))
 }
 
+/// Parses manifest files given as (name, text), as `load_dir` parses the files it finds
+/// under `dir`: `rollcall import` checks what it is about to write before writing it.
+pub fn load_texts(dir: &Path, files: &[(String, String)]) -> (Loaded, Vec<Diagnostic>) {
+    let mut loaded = Loaded {
+        dir: dir.to_path_buf(),
+        sources: Sources::default(),
+        files: Vec::new(),
+        incomplete: false,
+    };
+    let mut problems = Vec::new();
+    for (name, text) in files {
+        let index = loaded.sources.files.len();
+        loaded.sources.files.push(SourceFile {
+            name: name.clone(),
+            text: text.clone(),
+        });
+        match parse_file(&loaded.sources, index) {
+            Ok(raw) => loaded.files.push((index, raw)),
+            Err(found) => {
+                loaded.incomplete = true;
+                problems.extend(found);
+            }
+        }
+    }
+    (loaded, problems)
+}
+
 /// Reads one file: as YAML, then against the manifest's shape (every problem in the
 /// file), then into the raw structs.
 fn parse_file(sources: &Sources, index: usize) -> Result<RawFile, Vec<Diagnostic>> {

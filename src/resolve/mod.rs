@@ -14,8 +14,8 @@ use std::path::Path;
 
 use serde_saphyr::Spanned;
 
-pub use names::{did_you_mean, is_loopback};
-use names::{is_email, join, valid_name, NameKind};
+use names::join;
+pub use names::{did_you_mean, is_email, is_loopback, valid_name, NameKind};
 
 use crate::desired::{AuthConfig, Desired, Endpoint, Policy, ReadScope, SecretRef, TargetConfig};
 use crate::manifest::raw::{RawAccess, RawGrants, RawGroup, RawTarget, RawUser, RoleValue, SpannedMap};

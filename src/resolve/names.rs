@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 #[derive(Clone, Copy)]
-pub(super) enum NameKind {
+pub enum NameKind {
     Target,
     User,
     Group,
@@ -33,7 +33,7 @@ impl NameKind {
 /// in any alphabet and SCIM services any non-empty text, so letters and digits are
 /// Unicode's, and the length is counted in characters. The names of scope segments
 /// (project keys, repository slugs) follow each platform's rule (`platform::SegmentRule`).
-pub(super) fn valid_name(kind: NameKind, name: &str) -> bool {
+pub fn valid_name(kind: NameKind, name: &str) -> bool {
     let mut chars = name.chars();
     let Some(first) = chars.next() else { return false };
     if name.chars().count() > 255 {
@@ -56,7 +56,7 @@ pub(super) fn valid_name(kind: NameKind, name: &str) -> bool {
     }
 }
 
-pub(super) fn is_email(s: &str) -> bool {
+pub fn is_email(s: &str) -> bool {
     match s.split_once('@') {
         Some((local, domain)) => {
             !s.chars().any(char::is_control)

@@ -78,15 +78,15 @@ fn root() -> &'static Path {
 }
 
 /// One fenced block of a Markdown file.
-struct Block {
+pub(crate) struct Block {
     /// `README.md`, `docs/sandbox.md`.
-    file: String,
+    pub(crate) file: String,
     /// The line of the opening fence, 1-based.
-    line: usize,
-    lang: String,
+    pub(crate) line: usize,
+    pub(crate) lang: String,
     /// Words after the language in the info string, such as `fragment`.
     marks: Vec<String>,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Block {
@@ -142,7 +142,7 @@ fn blocks(file: &str) -> Vec<Block> {
     found
 }
 
-fn all_blocks() -> Vec<Block> {
+pub(crate) fn all_blocks() -> Vec<Block> {
     markdown_files().iter().flat_map(|f| blocks(f)).collect()
 }
 

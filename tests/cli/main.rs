@@ -1,5 +1,5 @@
 //! End-to-end tests of the `rollcall` binary: exit codes, the examples, saved plans, secrets,
-//! the sandbox command, every documented snippet, and manifest diagnostics.
+//! the sandbox command, import, every documented snippet, and manifest diagnostics.
 //! One test binary for all of them: each links the whole crate, so fewer binaries
 //! build faster.
 
@@ -9,6 +9,7 @@
 mod common;
 
 mod cli_exit_codes;
+mod cli_import;
 mod cli_quickstart;
 mod cli_sandbox_serve;
 mod cli_saved_plans;

@@ -142,6 +142,59 @@ async fn a_plan_costs_one_request_per_page_not_per_object() {
     emulator.shutdown().await;
 }
 
+/// A read of everything (what `rollcall import` asks for) lists the projects and each
+/// project's repositories from the target, and reads every group's members, whatever
+/// the manifest names.
+#[tokio::test]
+async fn a_read_of_everything_lists_every_project_repository_and_member() {
+    let (users, groups, per_group) = (30, 5, 10);
+    let mut state = big_state(users, groups, per_group);
+    let mut delta = DcProject {
+        name: "Delta".into(),
+        ..DcProject::default()
+    };
+    delta.all_users.insert("PROJECT_READ".into());
+    delta.repos.insert("docs".into(), DcRepo::default());
+    state.projects.insert("DELTA".into(), delta);
+    let emulator = start(state).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut targets = manifest(dir.path(), &emulator.base_url, TOKEN, "users: {}\n").targets;
+    for config in targets.values_mut() {
+        config.scope = rollcall::desired::ReadScope::everything();
+    }
+    let rollcall::engine::Live {
+        connected,
+        states: live,
+    } = rollcall::engine::read_targets(&targets).await.unwrap();
+    let live = &live["bb"];
+    let count = |f: &dyn Fn(&rollcall::model::ResourceId) -> bool| live.keys().filter(|a| f(&a.id)).count();
+    use rollcall::model::ResourceId as Id;
+    assert_eq!(count(&|id| matches!(id, Id::Membership { .. })), groups * per_group);
+    assert_eq!(
+        count(&|id| matches!(id, Id::Grant { scope, .. } if scope.kinds() == ["project"])),
+        3,
+        "group000 on each"
+    );
+    assert_eq!(
+        count(&|id| matches!(id, Id::Grant { scope, .. } if scope.kinds() == ["project", "repo"])),
+        6,
+        "user00001 on each"
+    );
+    assert_eq!(count(&|id| matches!(id, Id::Default { .. })), 1, "DELTA's default");
+
+    // Users, groups and global grants (2) as always; the project list, each of the 4
+    // projects' repositories, 4 lists per project (2 grant lists, 2 default flags) and 2
+    // per repository (7); every group's members; and the groups of the token's account.
+    let expected = 1 + 1 + 2 + 1 + 4 + 4 * 4 + 7 * 2 + groups + 1;
+    let requests = emulator.shared.instruments().requests();
+    assert_eq!(requests.len(), expected, "requests: {requests:#?}");
+    assert!(requests
+        .iter()
+        .any(|r| r.starts_with("GET /rest/api/latest/projects/DELTA/repos?")));
+    connected.shutdown().await;
+    emulator.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_wrong_token_names_target_request_and_status_but_not_the_token() {
     let emulator = start(big_state(3, 1, 1)).await;

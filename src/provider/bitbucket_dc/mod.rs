@@ -3,7 +3,8 @@
 //! Reading uses the paged admin and permission lists at the largest page size, all at
 //! once with a per-target cap on requests in flight. The only per-object lists are the
 //! members of each group (the API has no bulk membership list) and the permissions of the
-//! projects and repositories the manifest names.
+//! projects and repositories the manifest names (of every one, listed first, when the
+//! read scope asks for everything).
 
 mod convert;
 mod platform;
@@ -97,7 +98,7 @@ impl BitbucketDc {
         self.http.begin(Operation::Read);
         // Each read is one paged list; they run together, capped per target.
         let mut reads: Vec<Read> = vec![Read::Users(None), Read::Groups(None), Read::Grants(Scope::Global)];
-        for scope in self.scope.scopes.iter().filter_map(Scope::from_path) {
+        for scope in self.scopes().await? {
             if let Scope::Project(project) = &scope {
                 reads.push(Read::Default(project.clone()));
             }
@@ -158,6 +159,37 @@ impl BitbucketDc {
             .await?;
         live.extend(members.into_iter().flatten());
         Ok(live)
+    }
+
+    /// The scopes whose permissions are read: the ones the manifest names, or, when the
+    /// read scope asks for everything, every project and repository the target lists (a
+    /// request per project for its repositories).
+    async fn scopes(&self) -> Result<Vec<Scope>, HttpError> {
+        if !self.scope.everything {
+            return Ok(self.scope.scopes.iter().filter_map(Scope::from_path).collect());
+        }
+        let keys: Vec<String> = self
+            .list::<wire::Project>("/projects", &[])
+            .await?
+            .into_iter()
+            .map(|p| p.key)
+            .collect();
+        let repos = keys.into_iter().map(|key| async move {
+            let slugs = self
+                .list::<wire::Repository>(&format!("/projects/{}/repos", seg(&key)), &[])
+                .await?;
+            Ok::<_, HttpError>((key, slugs))
+        });
+        let listed: Vec<(String, Vec<wire::Repository>)> = stream::iter(repos)
+            .buffer_unordered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut scopes = Vec::new();
+        for (key, repos) in listed {
+            scopes.extend(repos.into_iter().map(|r| Scope::Repo(key.clone(), r.slug)));
+            scopes.push(Scope::Project(key));
+        }
+        Ok(scopes)
     }
 
     async fn read_one(&self, read: Read) -> Result<Vec<(Address, Resource)>, ProviderError> {
@@ -541,9 +573,13 @@ fn permissions_path(scope: &Scope) -> String {
 }
 
 /// Project keys and slugs are validated to URL-safe characters by `resolve`; encoding
-/// anyway keeps a strange live name from changing the path.
+/// anyway keeps a strange live name (a read of everything lists whatever the target has)
+/// from changing the path. Form encoding writes a space as `+`, which a path reads as a
+/// plus sign; every `+` it leaves was a space (a real `+` becomes `%2B`).
 fn seg(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
 
 impl Provider for BitbucketDc {
@@ -596,5 +632,18 @@ fn principal_kind(p: &Principal) -> &'static str {
     match p {
         Principal::User(_) => "users",
         Principal::Group(_) => "groups",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seg;
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(seg("PLAT"), "PLAT");
+        assert_eq!(seg("Bad Repo"), "Bad%20Repo");
+        assert_eq!(seg("a+b/c"), "a%2Bb%2Fc");
+        assert_eq!(seg("~ALICE"), "%7EALICE");
     }
 }

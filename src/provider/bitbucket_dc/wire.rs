@@ -29,6 +29,18 @@ pub struct Group {
     pub name: String,
 }
 
+/// `RestProject`, as far as listing the projects needs.
+#[derive(Debug, Deserialize)]
+pub struct Project {
+    pub key: String,
+}
+
+/// `RestRepository`, as far as listing a project's repositories needs.
+#[derive(Debug, Deserialize)]
+pub struct Repository {
+    pub slug: String,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct PermittedUser {
     pub user: User,

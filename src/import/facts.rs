@@ -1,0 +1,142 @@
+//! What one target has, in import's own terms: accounts, groups, memberships and grants.
+//!
+//! `read` is the only place in `import` that looks inside the model's `ResourceId` and
+//! `Resource`: when the model changes, this function is what follows it, and the rest of
+//! import keeps working on these facts.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::model::{self, Principal, Resource, ResourceId, ResourceMap};
+
+/// Everything read from one target.
+#[derive(Debug, Default)]
+pub(super) struct Facts {
+    /// By username, as the target spells it.
+    pub accounts: BTreeMap<String, Account>,
+    pub groups: BTreeSet<String>,
+    /// (group, username).
+    pub members: BTreeSet<(String, String)>,
+    pub grants: Vec<Grant>,
+    /// Live objects of a kind import does not know, by address: never dropped in silence.
+    pub unknown: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Account {
+    pub display_name: String,
+    pub email: String,
+    /// `None` where the platform has no such flag.
+    pub active: Option<bool>,
+    pub external_id: Option<String>,
+}
+
+impl Account {
+    pub(super) fn is_inactive(&self) -> bool {
+        self.active == Some(false)
+    }
+}
+
+/// Where a permission applies.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Scope {
+    Global,
+    Project(String),
+    Repo(String, String),
+}
+
+/// Who holds a permission.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Holder {
+    User(String),
+    Group(String),
+    /// A project's default for every licensed user.
+    AllUsers,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Grant {
+    pub scope: Scope,
+    pub holder: Holder,
+    /// The platform's own name for it.
+    pub permission: String,
+}
+
+/// The facts of `target` in a live state.
+pub(super) fn read(target: &str, live: &ResourceMap) -> Facts {
+    let holder = |p: &Principal| match p {
+        Principal::User(name) => Holder::User(name.clone()),
+        Principal::Group(name) => Holder::Group(name.clone()),
+    };
+    let mut facts = Facts::default();
+    for (address, resource) in live.iter().filter(|(a, _)| a.target == target) {
+        let grant = |scope: Scope, holder: Holder, permission: &str| Grant {
+            scope,
+            holder,
+            permission: permission.to_owned(),
+        };
+        match (&address.id, resource) {
+            (ResourceId::User { name }, Resource::User(attrs)) => {
+                facts.accounts.insert(
+                    name.clone(),
+                    Account {
+                        display_name: attrs.display_name.clone(),
+                        email: attrs.email.clone(),
+                        active: attrs.active,
+                        external_id: attrs.external_id.clone(),
+                    },
+                );
+            }
+            (ResourceId::Group { name }, Resource::Group { .. }) => {
+                facts.groups.insert(name.clone());
+            }
+            (ResourceId::Membership { group, user }, Resource::Membership { .. }) => {
+                facts.members.insert((group.clone(), user.clone()));
+            }
+            (ResourceId::Grant { scope, principal }, Resource::Permission { permission })
+                if access_scope(scope).is_some() =>
+            {
+                if let Some(scope) = access_scope(scope) {
+                    facts.grants.push(grant(scope, holder(principal), permission));
+                }
+            }
+            (
+                ResourceId::Default { scope },
+                Resource::Default {
+                    permission: Some(permission),
+                },
+            ) if access_scope(scope).is_some() => {
+                if let Some(scope) = access_scope(scope) {
+                    facts.grants.push(grant(scope, Holder::AllUsers, permission));
+                }
+            }
+            // No default: nothing to declare, and leaving `all_users` out keeps it so.
+            (ResourceId::Default { .. }, Resource::Default { permission: None }) => {}
+            _ => facts.unknown.push(address.to_string()),
+        }
+    }
+    facts.grants.sort();
+    facts
+}
+
+/// A scope path as the manifest's `access` section can state it: the root (`global`), a
+/// project, or a project's repository. Other paths are not the section's shape.
+fn access_scope(path: &model::Scope) -> Option<Scope> {
+    match path.segments() {
+        [] => Some(Scope::Global),
+        [p] if p.kind == "project" => Some(Scope::Project(p.name.clone())),
+        [p, r] if p.kind == "project" && r.kind == "repo" => Some(Scope::Repo(p.name.clone(), r.name.clone())),
+        _ => None,
+    }
+}
+
+impl Scope {
+    /// The model's path of this scope, whose segment kinds the platform's role words are
+    /// declared by.
+    pub(super) fn kinds(&self) -> &'static [&'static str] {
+        match self {
+            Scope::Global => &[],
+            Scope::Project(_) => &["project"],
+            Scope::Repo(..) => &["project", "repo"],
+        }
+    }
+}

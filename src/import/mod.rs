@@ -1,0 +1,285 @@
+//! `import`: live state to manifests that plan to no changes against it.
+//!
+//! From the live state of some targets (read whole: `ReadScope::everything`) it writes
+//! one file per concern: `targets.yaml` (as the source manifests declare them, tokens by
+//! reference), `people.yaml`, `groups.yaml`, `access/TARGET.yaml` for each target with
+//! grants, and `policy.yaml` with pruning off. Keys are what people read: usernames (a
+//! SCIM account's externalId, which the manifest ties to the person's key), group names,
+//! project keys, repository slugs; everything is sorted and nothing depends on the
+//! clock, so importing the same state twice writes the same bytes.
+//!
+//! What a manifest cannot state exactly is written as a comment starting `not imported:`
+//! where it would have been, and left unmanaged: never dropped in silence, never
+//! declared weaker or different than it is. Before anything is written, the files are
+//! resolved and planned against the same live state; any change in that plan is an error.
+
+mod access;
+mod facts;
+mod groups;
+mod people;
+mod targets;
+mod yaml;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::desired::TargetConfig;
+use crate::model::{Kind, ResourceMap};
+use facts::Facts;
+pub(crate) use targets::resolved;
+use yaml::{Item, Node};
+
+/// Where the manifests were read from and where the imported ones go: relative paths in
+/// targets are rewritten from the one to the other.
+pub struct Place<'a> {
+    pub manifests: &'a Path,
+    pub out: &'a Path,
+}
+
+/// The imported manifests, not yet written.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    /// Path relative to the output directory (`/`-separated) to the file's text.
+    pub files: BTreeMap<String, String>,
+    /// Everything left as a `not imported:` comment, as `FILE: what and why`.
+    pub notes: Vec<String>,
+    /// What the files declare, counted as `validate` counts it.
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub accounts: usize,
+    pub groups: usize,
+    pub memberships: usize,
+    pub permissions: usize,
+    /// Live objects the imported manifests leave unmanaged.
+    pub unmanaged: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{0}")]
+    Path(String),
+    /// The files do not round-trip: a fault in import, described for a bug report.
+    #[error("the imported manifests would not plan to no changes against the state they came from:\n{0}")]
+    RoundTrip(String),
+}
+
+/// What the builders share: the targets and what each has.
+pub(crate) struct Context<'a> {
+    targets: &'a BTreeMap<String, TargetConfig>,
+    facts: BTreeMap<String, Facts>,
+}
+
+impl Context<'_> {
+    /// Whether accounts on `target` have an `active` flag the manifest sets.
+    fn user_active(&self, target: &str) -> bool {
+        self.targets.get(target).is_some_and(|t| t.platform.users().deactivate)
+    }
+}
+
+/// The manifests for `targets`, from their live state, checked to plan to no changes.
+pub fn build(
+    targets: &BTreeMap<String, TargetConfig>,
+    live: &BTreeMap<String, ResourceMap>,
+    place: &Place<'_>,
+) -> Result<Imported, ImportError> {
+    let empty = ResourceMap::new();
+    let facts: BTreeMap<String, Facts> = targets
+        .keys()
+        .map(|t| (t.clone(), facts::read(t, live.get(t).unwrap_or(&empty))))
+        .collect();
+    let cx = Context { targets, facts };
+    let people = people::join(&cx);
+    let groups = groups::gather(&cx, &people);
+    let names: Vec<&str> = targets.keys().map(String::as_str).collect();
+    let from = format!("Imported by `rollcall import` from {}.", people::list(names));
+
+    let mut documents: Vec<(String, Vec<&str>, Item)> = vec![
+        (
+            "targets.yaml".to_owned(),
+            vec!["Tokens are references, as the manifests imported from have them."],
+            targets_section(&cx, place)?,
+        ),
+        (
+            "people.yaml".to_owned(),
+            vec!["Each person once, joined across targets by email; `ids` where a username is not the key."],
+            users_section(&people),
+        ),
+        (
+            "groups.yaml".to_owned(),
+            Vec::new(),
+            groups_section(&groups, targets.len()),
+        ),
+    ];
+    for (name, facts) in &cx.facts {
+        let Some(platform) = cx.targets.get(name).map(|t| t.platform) else {
+            continue;
+        };
+        if let Some(entry) = access::access(name, platform, facts, &people, &groups) {
+            let section = Item::entry("access", Node::Map(vec![entry]));
+            documents.push((format!("access/{name}.yaml"), Vec::new(), section));
+        }
+    }
+    documents.push((
+        "policy.yaml".to_owned(),
+        vec![
+            "Pruning is off: live objects these manifests do not declare are listed as unmanaged",
+            "and left alone. The safety rules (protect, limits, min_admins) are in docs/safety.md.",
+        ],
+        policy_section(),
+    ));
+
+    let mut files = BTreeMap::new();
+    let mut notes = Vec::new();
+    for (file, about, section) in documents {
+        collect_notes(&file, "", &section, &mut notes);
+        let header: Vec<String> = std::iter::once(from.clone())
+            .chain(about.into_iter().map(str::to_owned))
+            .collect();
+        files.insert(file, yaml::document(&header, &[section]));
+    }
+    let counts = round_trip(place.out, &files, live)?;
+    Ok(Imported { files, notes, counts })
+}
+
+fn targets_section(cx: &Context<'_>, place: &Place<'_>) -> Result<Item, ImportError> {
+    let mut entries = Vec::new();
+    for (name, config) in cx.targets {
+        let unknown = cx.facts.get(name).map(|f| f.unknown.as_slice()).unwrap_or_default();
+        let notes = unknown
+            .iter()
+            .map(|a| format!("{NOT_IMPORTED} `{a}`, a kind of object import does not know"))
+            .collect();
+        entries.push(targets::target(config, place, notes)?);
+    }
+    Ok(Item::entry("targets", Node::Map(entries)))
+}
+
+fn users_section(people: &people::People) -> Item {
+    let mut users: Vec<Item> = people
+        .declared
+        .iter()
+        .map(|(key, p)| {
+            let mut fields = vec![
+                Item::scalar("name", p.name.clone()),
+                Item::scalar("email", p.email.clone()),
+            ];
+            if !p.active {
+                fields.push(Item::bool("active", false));
+            }
+            if !p.ids.is_empty() {
+                let ids = p.ids.iter().map(|(t, u)| Item::scalar(t.clone(), u.clone())).collect();
+                fields.push(Item::entry("ids", Node::Map(ids)));
+            }
+            Item::entry(key.clone(), Node::Map(fields))
+        })
+        .collect();
+    for s in &people.skipped {
+        users.push(Item::Comment(format!("{NOT_IMPORTED} `{}`: {}.", s.label, s.why)));
+        for (target, username, a) in &s.accounts {
+            let mut line = format!("  on `{target}`: `{username}`, {} <{}>", a.display_name, a.email);
+            if a.is_inactive() {
+                line.push_str(", inactive");
+            }
+            if let Some(x) = &a.external_id {
+                line.push_str(&format!(", externalId `{x}`"));
+            }
+            users.push(Item::Comment(line));
+        }
+    }
+    Item::entry("users", Node::Map(users))
+}
+
+fn groups_section(groups: &groups::Groups, targets: usize) -> Item {
+    let mut entries: Vec<Item> = groups
+        .declared
+        .iter()
+        .map(|(name, g)| {
+            let mut members: Vec<Item> = g.members.iter().cloned().map(Item::Element).collect();
+            members.extend(g.notes.iter().cloned().map(Item::Comment));
+            let mut fields = vec![Item::entry("members", Node::List(members))];
+            if g.targets.len() < targets {
+                let on = g.targets.iter().cloned().map(Item::Element).collect();
+                fields.push(Item::entry("targets", Node::List(on)));
+            }
+            Item::entry(name.clone(), Node::Map(fields))
+        })
+        .collect();
+    for (name, why) in &groups.skipped {
+        entries.push(Item::Comment(format!("{NOT_IMPORTED} group `{name}`: {why}.")));
+    }
+    Item::entry("groups", Node::Map(entries))
+}
+
+fn policy_section() -> Item {
+    let prune = ["users", "groups", "memberships", "permissions"]
+        .into_iter()
+        .map(|k| Item::bool(k, false))
+        .collect();
+    Item::entry("policy", Node::Map(vec![Item::entry("prune", Node::Map(prune))]))
+}
+
+/// How every comment on something left out starts.
+const NOT_IMPORTED: &str = "not imported:";
+
+/// Every `not imported:` comment under `item`, as `FILE: path.in.file: comment`.
+fn collect_notes(file: &str, path: &str, item: &Item, notes: &mut Vec<String>) {
+    match item {
+        Item::Comment(text) if text.starts_with(NOT_IMPORTED) => {
+            notes.push(format!("{file}: {path}: {text}"));
+        }
+        Item::Entry(key, Node::Map(items) | Node::List(items)) => {
+            let path = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            for i in items {
+                collect_notes(file, &path, i, notes);
+            }
+        }
+        Item::Comment(_) | Item::Entry(_, Node::Scalar(_) | Node::Bool(_)) | Item::Element(_) => {}
+    }
+}
+
+/// Resolves the files as `plan` would read them from `out` and plans them against the
+/// live state they came from: there must be nothing to do.
+fn round_trip(
+    out: &Path,
+    files: &BTreeMap<String, String>,
+    live: &BTreeMap<String, ResourceMap>,
+) -> Result<Counts, ImportError> {
+    let texts: Vec<(String, String)> = files.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let (loaded, mut problems) = crate::manifest::load_texts(out, &texts);
+    let desired = match crate::resolve::resolve(&loaded) {
+        Ok(desired) if problems.is_empty() => desired,
+        Ok(_) => {
+            return Err(ImportError::RoundTrip(crate::manifest::diagnostic::render_all(
+                &problems,
+            )))
+        }
+        Err(more) => {
+            problems.extend(more);
+            return Err(ImportError::RoundTrip(crate::manifest::diagnostic::render_all(
+                &problems,
+            )));
+        }
+    };
+    let plan = crate::plan::build(&desired, live).map_err(|e| ImportError::RoundTrip(e.to_string()))?;
+    if !plan.is_empty() {
+        return Err(ImportError::RoundTrip(crate::render::render(
+            &plan,
+            crate::render::Format::Text,
+        )));
+    }
+    let count = |kind: Kind| desired.resources.keys().filter(|a| a.id.kind() == kind).count();
+    Ok(Counts {
+        accounts: count(Kind::Users),
+        groups: count(Kind::Groups),
+        memberships: count(Kind::Memberships),
+        permissions: count(Kind::Permissions),
+        unmanaged: plan.unmanaged.len(),
+    })
+}
