@@ -118,4 +118,19 @@ mod tests {
         assert!(rule("project").contains("`A`-`Z`"));
         assert!(rule("repo").contains("`a`-`z`"));
     }
+
+    /// The way back from a native permission to the word a manifest writes, as import
+    /// uses it: the portable word, else the native name where it has none.
+    #[test]
+    fn native_permissions_map_back_to_the_words_that_mean_them() {
+        let word = |kinds: &[&str], native: &str| PLATFORM.scope_roles(kinds).and_then(|r| r.word(native));
+        assert_eq!(word(&[], "LICENSED_USER").as_deref(), Some("read"));
+        assert_eq!(word(&[], "SYS_ADMIN").as_deref(), Some("SYS_ADMIN"));
+        assert_eq!(word(&["project"], "PROJECT_WRITE").as_deref(), Some("write"));
+        assert_eq!(word(&["project", "repo"], "PROJECT_WRITE"), None);
+        let default = PLATFORM
+            .default_roles(&["project"])
+            .and_then(|r| r.word("PROJECT_READ"));
+        assert_eq!(default.as_deref(), Some("read"));
+    }
 }
