@@ -48,7 +48,7 @@ use crate::model::{Address, Resource, ResourceId, ResourceMap, UserAttrs};
 use crate::plan::{Action, Change};
 use crate::provider::{BoxFuture, Provider, ProviderError};
 
-pub use profile::{Profile, ProfileName, ATLASSIAN, RFC};
+pub use profile::{Profile, ATLASSIAN, RFC};
 
 pub struct Scim {
     target: String,
@@ -457,7 +457,7 @@ impl Scim {
                     return Ok(()); // a group has no other attribute rollcall sets
                 };
                 if !self.profile.group_rename {
-                    return Err(self.fail(c, format!("{} cannot rename groups", self.profile.name.as_str())));
+                    return Err(self.fail(c, format!("{} cannot rename groups", self.profile.name)));
                 }
                 match (
                     self.object(Collection::Groups, old),

@@ -21,7 +21,7 @@ static ATLASSIAN_SPEC: Spec = spec(
 const fn spec(profile: &Profile, default_profile: bool, profile_summary: &'static str) -> Spec {
     Spec {
         kind: "scim",
-        profile: Some(profile.name.as_str()),
+        profile: Some(profile.name),
         default_profile,
         summary: "Any SCIM 2.0 service (RFC 7643/7644), Atlassian's user provisioning included: users and groups with their members. `url` is the SCIM base URL, to which `/Users` and `/Groups` are appended.",
         profile_summary,
@@ -60,5 +60,5 @@ const fn spec(profile: &Profile, default_profile: bool, profile_summary: &'stati
 pub fn profile_of(platform: Platform) -> Option<Profile> {
     [RFC, ATLASSIAN]
         .into_iter()
-        .find(|p| Some(p.name.as_str()) == platform.profile())
+        .find(|p| Some(p.name) == platform.profile())
 }

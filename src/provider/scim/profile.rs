@@ -1,51 +1,14 @@
 //! What rollcall assumes of a SCIM service, as data. The provider reads a `Profile`
-//! instead of branching on a vendor, so another service is one more constant and one more
-//! `ProfileName`.
+//! instead of branching on a vendor, so another service is one more constant (and one
+//! more platform in `platform.rs`).
 //!
 //! This is the client's view: only what changes the requests rollcall sends. The sandbox
 //! emulates the same services with its own, fuller description of how they behave.
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
-/// The SCIM dialects a `scim` target may speak.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ProfileName {
-    /// RFC 7643/7644 as written: PATCH, filters, ETags where the server sends them, group
-    /// renames, DELETE deletes.
-    #[default]
-    Rfc,
-    /// Atlassian's user provisioning API (Atlassian Cloud, Bitbucket Cloud): filters only
-    /// `eq` on userName/externalId/displayName, no renaming groups, DELETE deactivates.
-    Atlassian,
-}
-
-impl ProfileName {
-    pub fn profile(self) -> Profile {
-        match self {
-            ProfileName::Rfc => RFC,
-            ProfileName::Atlassian => ATLASSIAN,
-        }
-    }
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ProfileName::Rfc => "rfc",
-            ProfileName::Atlassian => "atlassian",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [ProfileName::Rfc, ProfileName::Atlassian]
-            .into_iter()
-            .find(|p| p.as_str() == s)
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Profile {
-    pub name: ProfileName,
+    /// The name a target's `profile:` chooses it by.
+    pub name: &'static str,
     /// The `count` asked for on every list page. A server may serve fewer per page (RFC
     /// 7644 §3.4.2.4); the reader pages by what it gets, so asking for more than the cap
     /// costs nothing and asking for less costs requests.
@@ -70,7 +33,7 @@ pub struct Profile {
 /// A service that implements the RFCs. 1000 per page and per PATCH are the figures large
 /// public SCIM services accept; a server that serves fewer per page is paged as it says.
 pub const RFC: Profile = Profile {
-    name: ProfileName::Rfc,
+    name: "rfc",
     page_size: 1000,
     patch: true,
     eq_filters: &["userName", "externalId", "displayName"],
@@ -84,7 +47,7 @@ pub const RFC: Profile = Profile {
 /// describes it. It states no page or PATCH limits and no ETag support: 100, 100 and none
 /// are the conservative reading.
 pub const ATLASSIAN: Profile = Profile {
-    name: ProfileName::Atlassian,
+    name: "atlassian",
     page_size: 100,
     patch: true,
     eq_filters: &["userName", "externalId", "displayName"],

@@ -1,8 +1,29 @@
 //! What distinguishes one SCIM service provider from another, as data: the handlers read a
 //! `ScimProfile` instead of branching on a vendor, so a third profile is one more constant
-//! and one more `ProfileName` (shared with the SCIM provider's own view of a service).
+//! and one more `ProfileName`. The emulator's own reading of the services: the provider
+//! has its own, and the two share no code.
 
-pub use crate::provider::scim::ProfileName;
+use serde::{Deserialize, Serialize};
+
+/// The services the emulator can be, as a state file's `profile:` names them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProfileName {
+    /// RFC 7643/7644 as written.
+    #[default]
+    Rfc,
+    /// Atlassian's user provisioning API.
+    Atlassian,
+}
+
+impl ProfileName {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ProfileName::Rfc => "rfc",
+            ProfileName::Atlassian => "atlassian",
+        }
+    }
+}
 
 /// Which filters `GET /Users` and `GET /Groups` accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
