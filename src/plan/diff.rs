@@ -73,6 +73,9 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
 
     // A replaced group's members and grants the manifest does not declare move with it
     // unless their kind is pruned: renaming must not drop what renaming in place keeps.
+    // What the new group has already (a rename onto an existing group) stays as it is:
+    // creating it again is a request the server refuses or, for a grant, one that
+    // overwrites the new group's own permission, which the manifest does not manage.
     for (old, new) in &renames.replaced {
         let same = |n: &str| n.to_owned();
         let to_new = |g: &str| if g == old { new.clone() } else { g.to_owned() };
@@ -83,7 +86,8 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
             let moved = Address::new(target, address.id.map_names(&same, &to_new));
             let kind = moved.id.kind();
             let offboarded_member = moved.id.principals().iter().any(&is_offboarded);
-            if desired.resources.contains_key(&moved) || desired.policy.prunes(kind) || offboarded_member {
+            let declared_or_there = desired.resources.contains_key(&moved) || live.contains_key(&moved);
+            if declared_or_there || desired.policy.prunes(kind) || offboarded_member {
                 continue;
             }
             changes.push(Change {
@@ -729,6 +733,37 @@ mod tests {
                 "- bb.group[\"team\"].member[\"ann\"]",
                 "- bb.group[\"team\"]",
             ]
+        );
+    }
+
+    #[test]
+    fn a_rename_onto_an_existing_group_moves_only_what_that_group_lacks() {
+        let d = desired(vec![group("guild"), member("guild", "ann"), user("ann")], &[], &[]);
+        let d = renamed(d, "team", "guild");
+        let live: ResourceMap = vec![
+            user("ann"),
+            user("ivan"),
+            user("eve"),
+            group("team"),
+            group("guild"),
+            member("team", "ann"),
+            member("team", "ivan"),
+            member("team", "eve"),
+            member("guild", "ivan"),
+            grant(Principal::Group("team".into()), "PROJECT_ADMIN"),
+            grant(Principal::Group("guild".into()), "PROJECT_READ"),
+        ]
+        .into_iter()
+        .collect();
+        let (changes, _) = diff_target("bb", &d, &live);
+        let added: Vec<String> = show(&changes).into_iter().filter(|c| c.starts_with('+')).collect();
+        assert_eq!(
+            added,
+            [
+                "+ bb.group[\"guild\"].member[\"ann\"]",
+                "+ bb.group[\"guild\"].member[\"eve\"]",
+            ],
+            "ivan is a member already, and guild's own grant is not overwritten with team's"
         );
     }
 
