@@ -90,6 +90,17 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
             if declared_or_there || desired.policy.prunes(kind) || offboarded_member {
                 continue;
             }
+            // Where deleting a user only deactivates it, a deactivated account is as good as
+            // gone: the service refuses to add it to a group, so it leaves with the old one.
+            let gone = |p: &Principal| {
+                matches!(
+                    (p, live.get(&Address::new(target, p.id()))),
+                    (Principal::User(_), Some(Resource::User(u))) if u.is_inactive()
+                )
+            };
+            if platform.users().delete_deactivates && moved.id.principals().iter().any(gone) {
+                continue;
+            }
             changes.push(Change {
                 address: moved,
                 action: Action::Create,
@@ -764,6 +775,40 @@ mod tests {
                 "+ bb.group[\"guild\"].member[\"eve\"]",
             ],
             "ivan is a member already, and guild's own grant is not overwritten with team's"
+        );
+    }
+
+    #[test]
+    fn a_deactivated_account_is_not_moved_where_deactivated_means_gone() {
+        let d = desired(vec![group("guild")], &[], &[]);
+        let live: ResourceMap = vec![
+            scim_user("ann", true),
+            scim_user("old", false),
+            group("team"),
+            member("team", "ann"),
+            member("team", "old"),
+        ]
+        .into_iter()
+        .collect();
+        let moved = |platform| {
+            let d = on(platform, renamed(d.clone(), "team", "guild"));
+            let (changes, _) = diff_target("bb", &d, &live);
+            show(&changes)
+                .into_iter()
+                .filter(|c| c.starts_with('+'))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            moved(crate::provider::scim::ATLASSIAN_PLATFORM),
+            ["+ bb.group[\"guild\"]", "+ bb.group[\"guild\"].member[\"ann\"]"],
+            "the service would refuse to add `old`"
+        );
+        let mut everyone = moved(crate::provider::bitbucket_dc::PLATFORM);
+        everyone.retain(|c| c.contains("member"));
+        assert_eq!(
+            everyone.len(),
+            2,
+            "elsewhere an inactive member moves too: {everyone:?}"
         );
     }
 
