@@ -9,7 +9,11 @@
 //! format and survives being saved and read again unchanged, as does the plan of every
 //! manifest that resolves.
 //!
-//! Each property runs 256 cases; set PROPTEST_CASES to run more.
+//! `in_memory` checks what applying a plan promises, over generated manifests and live
+//! states, through the in-memory provider.
+//!
+//! Each property runs 256 cases (the in-memory apply 1024); set PROPTEST_CASES to run
+//! more.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -24,6 +28,11 @@ use rollcall::manifest::diagnostic::{render_all, Diagnostic, Sources};
 use rollcall::plan::file::{from_json, to_json};
 use rollcall::render::{render, Format};
 use serde_json::{json, Value};
+
+#[path = "properties/generated.rs"]
+mod generated;
+#[path = "properties/in_memory.rs"]
+mod in_memory;
 
 fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
