@@ -10,7 +10,11 @@
 //! manifest that resolves. Manifests imported from generated live states plan to no
 //! changes against them (`import.rs`).
 //!
-//! Each property runs 256 cases; set PROPTEST_CASES to run more.
+//! `in_memory` checks what applying a plan promises, over generated manifests and live
+//! states, through the in-memory provider.
+//!
+//! Each property runs 256 cases (the in-memory apply 1024); set PROPTEST_CASES to run
+//! more.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -26,8 +30,12 @@ use rollcall::plan::file::{from_json, to_json};
 use rollcall::render::{render, Format};
 use serde_json::{json, Value};
 
+#[path = "properties/generated.rs"]
+mod generated;
 #[path = "properties/import.rs"]
 mod import;
+#[path = "properties/in_memory.rs"]
+mod in_memory;
 
 fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")

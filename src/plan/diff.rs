@@ -73,6 +73,9 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
 
     // A replaced group's members and grants the manifest does not declare move with it
     // unless their kind is pruned: renaming must not drop what renaming in place keeps.
+    // What the new group has already (a rename onto an existing group) stays as it is:
+    // creating it again is a request the server refuses or, for a grant, one that
+    // overwrites the new group's own permission, which the manifest does not manage.
     for (old, new) in &renames.replaced {
         let same = |n: &str| n.to_owned();
         let to_new = |g: &str| if g == old { new.clone() } else { g.to_owned() };
@@ -83,7 +86,19 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
             let moved = Address::new(target, address.id.map_names(&same, &to_new));
             let kind = moved.id.kind();
             let offboarded_member = moved.id.principals().iter().any(&is_offboarded);
-            if desired.resources.contains_key(&moved) || desired.policy.prunes(kind) || offboarded_member {
+            let declared_or_there = desired.resources.contains_key(&moved) || live.contains_key(&moved);
+            if declared_or_there || desired.policy.prunes(kind) || offboarded_member {
+                continue;
+            }
+            // Where deleting a user only deactivates it, a deactivated account is as good as
+            // gone: the service refuses to add it to a group, so it leaves with the old one.
+            let gone = |p: &Principal| {
+                matches!(
+                    (p, live.get(&Address::new(target, p.id()))),
+                    (Principal::User(_), Some(Resource::User(u))) if u.is_inactive()
+                )
+            };
+            if platform.users().delete_deactivates && moved.id.principals().iter().any(gone) {
                 continue;
             }
             changes.push(Change {

@@ -1,7 +1,8 @@
 //! `graph`: the order of changes. A petgraph DAG whose edges say "must happen before":
 //! a user or group is created (or renamed) before anything that refers to it, and
 //! everything that refers to a principal is removed before the principal is deleted or
-//! deactivated. A target whose principals another target creates (`principals_from`)
+//! deactivated (but for one change that renames and deactivates at once, which counts as
+//! a rename). A target whose principals another target creates (`principals_from`)
 //! waits for that target's changes the same way, so one plan orders changes across
 //! targets. The topological order breaks ties by phase and address, so the same plan
 //! always prints the same way; a cycle is an error that names it.
@@ -81,14 +82,19 @@ pub fn build(changes: &[Change], targets: &[PlannedTarget]) -> DiGraph<usize, ()
             let on = homes.filter_map(|home| principal_changes.get(&(home, p.clone())));
             for &j in on.flatten() {
                 let principal = &changes[j];
-                if principal.removes() {
+                if principal.renames().is_some() {
+                    // Under its new name a principal exists only once renamed, so what names
+                    // it goes after, removals too: where one change renames and deactivates
+                    // a user (offboarded under a new username), the memberships it loses
+                    // are named under the new name and can only be found after it.
+                    graph.add_edge(nodes[j], nodes[i], ());
+                } else if principal.removes() {
                     // What refers to a principal goes before the principal does.
                     if c.action == Action::Delete {
                         graph.add_edge(nodes[i], nodes[j], ());
                     }
-                } else if principal.action == Action::Create || principal.renames().is_some() || principal.reactivates()
-                {
-                    // A principal exists, under its new name, before anything refers to it.
+                } else if principal.action == Action::Create || principal.reactivates() {
+                    // A principal exists before anything refers to it.
                     graph.add_edge(nodes[j], nodes[i], ());
                 }
             }
@@ -335,6 +341,42 @@ mod tests {
         let g = build(&changes, &bb());
         assert!(g.contains_edge(NodeIndex::new(0), NodeIndex::new(1)));
         assert_eq!(g.edge_count(), 1);
+    }
+
+    #[test]
+    fn a_user_renamed_and_deactivated_at_once_is_renamed_before_losing_memberships() {
+        use crate::model::UserAttrs;
+        let user = |active| {
+            Some(Resource::User(UserAttrs {
+                active: Some(active),
+                external_id: Some("dave".into()),
+                ..UserAttrs::new("Dave", "dave@example.com")
+            }))
+        };
+        let leave = change(
+            ResourceId::Membership {
+                group: "devs".into(),
+                user: "dave".into(),
+            },
+            Action::Delete,
+        );
+        let rename = Change {
+            before: user(true),
+            after: user(false),
+            renamed_from: Some("dokafor".into()),
+            ..change(ResourceId::User { name: "dave".into() }, Action::Update)
+        };
+        assert!(rename.removes() && rename.renames().is_some());
+        let ordered: Vec<String> = order(vec![leave, rename], &bb())
+            .unwrap_or_default()
+            .iter()
+            .map(|c| format!("{} {}", c.action.symbol(), c.address))
+            .collect();
+        assert_eq!(
+            ordered,
+            ["~ bb.user[\"dave\"]", "- bb.group[\"devs\"].member[\"dave\"]"],
+            "`dave` names nobody until `dokafor` is renamed"
+        );
     }
 
     #[test]

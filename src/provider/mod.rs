@@ -1,7 +1,10 @@
 //! Providers: one per platform. A provider reads the live state of its target with bulk
 //! list calls and applies changes; it knows its vendor's wire format and nothing else.
+//! `memory` is the exception that serves no vendor: live state held in memory, changed
+//! as the vendors change theirs, for tests and embedding.
 
 pub mod bitbucket_dc;
+pub mod memory;
 pub mod registry;
 pub mod scim;
 

@@ -1,6 +1,5 @@
 //! The diff against hand-made desired and live states: creates, updates, pruning and
 //! what stays unmanaged, offboarding, renames in place and by replacement.
-
 use std::collections::BTreeMap;
 
 use super::*;
@@ -312,6 +311,71 @@ fn a_rename_onto_an_existing_group_moves_the_members_before_removing_the_old() {
             "- bb.group[\"team\"].member[\"ann\"]",
             "- bb.group[\"team\"]",
         ]
+    );
+}
+
+#[test]
+fn a_rename_onto_an_existing_group_moves_only_what_that_group_lacks() {
+    let d = desired(vec![group("guild"), member("guild", "ann"), user("ann")], &[], &[]);
+    let d = renamed(d, "team", "guild");
+    let live: ResourceMap = vec![
+        user("ann"),
+        user("ivan"),
+        user("eve"),
+        group("team"),
+        group("guild"),
+        member("team", "ann"),
+        member("team", "ivan"),
+        member("team", "eve"),
+        member("guild", "ivan"),
+        grant(Principal::Group("team".into()), "PROJECT_ADMIN"),
+        grant(Principal::Group("guild".into()), "PROJECT_READ"),
+    ]
+    .into_iter()
+    .collect();
+    let (changes, _) = diff_target("bb", &d, &live);
+    let added: Vec<String> = show(&changes).into_iter().filter(|c| c.starts_with('+')).collect();
+    assert_eq!(
+        added,
+        [
+            "+ bb.group[\"guild\"].member[\"ann\"]",
+            "+ bb.group[\"guild\"].member[\"eve\"]",
+        ],
+        "ivan is a member already, and guild's own grant is not overwritten with team's"
+    );
+}
+
+#[test]
+fn a_deactivated_account_is_not_moved_where_deactivated_means_gone() {
+    let d = desired(vec![group("guild")], &[], &[]);
+    let live: ResourceMap = vec![
+        scim_user("ann", true),
+        scim_user("old", false),
+        group("team"),
+        member("team", "ann"),
+        member("team", "old"),
+    ]
+    .into_iter()
+    .collect();
+    let moved = |platform| {
+        let d = on(platform, renamed(d.clone(), "team", "guild"));
+        let (changes, _) = diff_target("bb", &d, &live);
+        show(&changes)
+            .into_iter()
+            .filter(|c| c.starts_with('+'))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        moved(crate::provider::scim::ATLASSIAN_PLATFORM),
+        ["+ bb.group[\"guild\"]", "+ bb.group[\"guild\"].member[\"ann\"]"],
+        "the service would refuse to add `old`"
+    );
+    let mut everyone = moved(crate::provider::bitbucket_dc::PLATFORM);
+    everyone.retain(|c| c.contains("member"));
+    assert_eq!(
+        everyone.len(),
+        2,
+        "elsewhere an inactive member moves too: {everyone:?}"
     );
 }
 
