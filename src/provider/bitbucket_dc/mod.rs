@@ -16,21 +16,6 @@ pub use platform::PLATFORM;
 #[cfg(test)]
 pub(crate) use platform::SPEC;
 
-/// The provider of a target, for the registry.
-pub(crate) fn provider(
-    config: &crate::desired::TargetConfig,
-    base: url::Url,
-    auth: Option<Auth>,
-) -> Result<Box<dyn Provider>, HttpError> {
-    Ok(Box::new(BitbucketDc::new(
-        &config.name,
-        base,
-        auth,
-        config.scope.clone(),
-        config.notify_new_users,
-    )?))
-}
-
 use std::collections::BTreeSet;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -46,6 +31,21 @@ use crate::plan::{Action, Change};
 use crate::provider::{BoxFuture, Provider, ProviderError};
 
 use convert::Scope;
+
+/// The provider of a target, for the registry.
+pub(crate) fn provider(
+    config: &crate::desired::TargetConfig,
+    base: url::Url,
+    auth: Option<Auth>,
+) -> Result<Box<dyn Provider>, HttpError> {
+    Ok(Box::new(BitbucketDc::new(
+        &config.name,
+        base,
+        auth,
+        config.scope.clone(),
+        config.notify_new_users,
+    )?))
+}
 
 /// Bitbucket's cap on `limit` (the server's `page.max` default).
 const PAGE_LIMIT: usize = 1000;

@@ -24,16 +24,6 @@ use json::*;
 
 pub use platform::{profile_of, ATLASSIAN_PLATFORM, RFC_PLATFORM};
 
-/// The provider of a target, for the registry.
-pub(crate) fn provider(
-    config: &crate::desired::TargetConfig,
-    base: url::Url,
-    auth: Option<Auth>,
-) -> Result<Box<dyn Provider>, HttpError> {
-    let profile = platform::profile_of(config.platform).unwrap_or(RFC);
-    Ok(Box::new(Scim::new(&config.name, base, auth, profile)?))
-}
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -49,6 +39,16 @@ use crate::plan::{Action, Change};
 use crate::provider::{BoxFuture, Provider, ProviderError};
 
 pub use profile::{Profile, ATLASSIAN, RFC};
+
+/// The provider of a target, for the registry.
+pub(crate) fn provider(
+    config: &crate::desired::TargetConfig,
+    base: url::Url,
+    auth: Option<Auth>,
+) -> Result<Box<dyn Provider>, HttpError> {
+    let profile = platform::profile_of(config.platform).unwrap_or(RFC);
+    Ok(Box::new(Scim::new(&config.name, base, auth, profile)?))
+}
 
 pub struct Scim {
     target: String,
