@@ -122,9 +122,7 @@ async fn start_sandbox(
     };
     // A state file of another platform would fail on its first field; say what it is.
     if !(registered.sandbox.claims)(&text) {
-        let other = crate::provider::registry::PLATFORMS
-            .iter()
-            .find(|r| (r.sandbox.claims)(&text));
+        let other = crate::provider::registry::sandbox_of(&text);
         let (file, kind) = other.map_or(("not a sandbox state rollcall knows", ""), |r| {
             (r.sandbox.describe, r.platform.kind())
         });

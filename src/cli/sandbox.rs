@@ -75,7 +75,7 @@ pub async fn run(cmd: Command) -> Result<u8, CliError> {
     let Command::Serve(args) = cmd;
     let text = std::fs::read_to_string(&args.path)
         .map_err(|e| CliError::new(format!("cannot read sandbox state {}: {e}", args.path.display())))?;
-    let Some(kind) = crate::provider::registry::sandbox_of(&text) else {
+    let Some(kind) = crate::provider::registry::sandbox_of(&text).map(|r| r.sandbox) else {
         return Err(CliError::new(format!(
             "{} is not a sandbox state rollcall knows",
             args.path.display()

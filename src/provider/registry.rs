@@ -83,9 +83,9 @@ pub fn registered(platform: Platform) -> Option<&'static Registered> {
     PLATFORMS.iter().find(|r| r.platform == platform)
 }
 
-/// The emulator whose state file `text` is, if any.
-pub fn sandbox_of(text: &str) -> Option<&'static SandboxKind> {
-    PLATFORMS.iter().map(|r| r.sandbox).find(|k| (k.claims)(text))
+/// The first platform whose emulator claims the state file `text`, if any.
+pub fn sandbox_of(text: &str) -> Option<&'static Registered> {
+    PLATFORMS.iter().find(|r| (r.sandbox.claims)(text))
 }
 
 /// Builds the provider of a target.
