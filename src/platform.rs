@@ -6,6 +6,11 @@
 //! Resolve, diff, graph, safety and render ask a `Platform` these questions and never
 //! which vendor it is. Each provider writes one `Spec` per platform it serves (a SCIM
 //! profile is a platform of its own); `provider::registry` lists them.
+//!
+//! The manifest's `access` section is derived from the same data: a scope's entry holds
+//! its grants (`users`, `groups`), its "everyone" default under the default's `key`, and
+//! its child segments under each segment kind's `key` (`projects`, then `repos`). Grants
+//! on the root scope sit under the root's `key` (`global`).
 
 use std::fmt;
 
@@ -89,6 +94,10 @@ pub struct ScopeRoles {
     pub path: &'static [&'static str],
     /// How a message names the scope: `global permissions`, `project`, `repository`.
     pub noun: &'static str,
+    /// Where a scope's entry in the `access` section holds these: the key of the root
+    /// scope's grants (`global`) or of a default (`all_users`); empty for grants written
+    /// straight into the scope's entry as `users` and `groups`.
+    pub key: &'static str,
     /// Portable words and the native permission each means here.
     pub words: &'static [(&'static str, Option<&'static str>)],
     /// Native permission names, weakest first, also accepted as role words (any case).
@@ -99,6 +108,11 @@ pub struct ScopeRoles {
 #[derive(Debug)]
 pub struct SegmentRule {
     pub kind: &'static str,
+    /// The `access` key that lists segments of this kind, by name, in their parent
+    /// scope's entry: `projects`, `repos`.
+    pub key: &'static str,
+    /// A valid name, for the JSON Schema's example: `PLAT`.
+    pub example: &'static str,
     /// How a message names one: `project key`, `repository slug`.
     pub noun: &'static str,
     pub valid: fn(&str) -> bool,
@@ -185,6 +199,20 @@ impl Platform {
     /// The role words of the "everyone" default of a scope with these segment kinds.
     pub fn default_roles(self, kinds: &[&str]) -> Option<&'static ScopeRoles> {
         self.0.defaults.iter().find(|s| s.path == kinds)
+    }
+
+    /// The segment kinds that can follow a scope with these segment kinds, in declaration
+    /// order: those that start a longer path with grants or a default.
+    pub fn children(self, kinds: &[&str]) -> impl Iterator<Item = &'static SegmentRule> {
+        let spec = self.0;
+        let next: Vec<&'static str> = spec
+            .scopes
+            .iter()
+            .chain(spec.defaults)
+            .filter(|roles| roles.path.len() > kinds.len() && roles.path[..kinds.len()] == *kinds)
+            .map(|roles| roles.path[kinds.len()])
+            .collect();
+        spec.segments.iter().filter(move |rule| next.contains(&rule.kind))
     }
 
     /// A grant of `permission` on `scope` makes its holder an administrator.

@@ -6,47 +6,95 @@
 
 use std::collections::BTreeMap;
 
-use super::facts::{Facts, Holder, Scope};
+use super::facts::{Facts, Holder};
 use super::groups::Groups;
 use super::people::People;
 use super::yaml::{Item, Node};
 use super::NOT_IMPORTED;
+use crate::model::Scope;
 use crate::platform::Platform;
 
-/// The grants of one scope, as they will be written.
+/// One scope's entry as it will be written: its grants, and the entries of the scopes
+/// under it by the segment kind's key and the segment's name.
 #[derive(Debug, Default)]
-struct Grants {
-    all_users: Option<String>,
+struct Entry {
+    default: Option<String>,
     users: BTreeMap<String, String>,
     groups: BTreeMap<String, String>,
+    /// Grants here the manifest cannot state, written beside the grants.
     notes: Vec<String>,
+    /// Grants under this scope on a scope the manifest cannot name, written at the top
+    /// of the entry.
+    unnamed: Vec<String>,
+    children: BTreeMap<&'static str, BTreeMap<String, Entry>>,
 }
 
-impl Grants {
-    fn items(&self) -> Vec<Item> {
-        let mut items = Vec::new();
-        if let Some(word) = &self.all_users {
-            items.push(Item::scalar("all_users", word.clone()));
+impl Entry {
+    /// The entry of `scope` under this one (the root's), or the entry where a note about
+    /// it belongs and why: the deepest one whose scope the manifest can name.
+    fn find(&mut self, platform: Platform, scope: &Scope) -> Result<&mut Entry, (&mut Entry, String)> {
+        let mut entry = self;
+        let mut kinds: Vec<&str> = Vec::new();
+        for segment in scope.segments() {
+            let rule = platform.children(&kinds).find(|r| r.kind == segment.kind);
+            let why = match rule {
+                None => Some(format!("a manifest's `access` has no {}s there", segment.kind)),
+                Some(rule) if !(rule.valid)(&segment.name) => {
+                    Some(format!("`{}` is not a {} a manifest takes", segment.name, rule.noun))
+                }
+                Some(_) => None,
+            };
+            match (rule, why) {
+                (Some(rule), None) => {
+                    kinds.push(rule.kind);
+                    entry = entry
+                        .children
+                        .entry(rule.key)
+                        .or_default()
+                        .entry(segment.name.clone())
+                        .or_default();
+                }
+                (_, why) => return Err((entry, why.unwrap_or_default())),
+            }
         }
+        Ok(entry)
+    }
+
+    fn has_grants(&self) -> bool {
+        !(self.users.is_empty() && self.groups.is_empty() && self.notes.is_empty())
+    }
+
+    fn items(&self, platform: Platform, kinds: &mut Vec<&'static str>) -> Vec<Item> {
+        let mut items: Vec<Item> = self.unnamed.iter().cloned().map(Item::Comment).collect();
+        if let (Some(word), Some(roles)) = (&self.default, platform.default_roles(kinds)) {
+            items.push(Item::scalar(roles.key, word.clone()));
+        }
+        let mut grants = Vec::new();
         for (section, map) in [("users", &self.users), ("groups", &self.groups)] {
             if !map.is_empty() {
                 let entries = map.iter().map(|(k, v)| Item::scalar(k.clone(), v.clone())).collect();
-                items.push(Item::entry(section, Node::Map(entries)));
+                grants.push(Item::entry(section, Node::Map(entries)));
             }
         }
-        items.extend(self.notes.iter().cloned().map(Item::Comment));
+        grants.extend(self.notes.iter().cloned().map(Item::Comment));
+        match platform.scope_roles(kinds).map(|r| r.key) {
+            Some(key) if !key.is_empty() && self.has_grants() => items.push(Item::entry(key, Node::Map(grants))),
+            _ => items.extend(grants),
+        }
+        for rule in platform.children(kinds) {
+            let Some(named) = self.children.get(rule.key) else {
+                continue;
+            };
+            kinds.push(rule.kind);
+            let entries = named
+                .iter()
+                .map(|(name, entry)| Item::entry(name.clone(), Node::Map(entry.items(platform, kinds))))
+                .collect();
+            kinds.pop();
+            items.push(Item::entry(rule.key, Node::Map(entries)));
+        }
         items
     }
-
-    fn is_empty(&self) -> bool {
-        self.all_users.is_none() && self.users.is_empty() && self.groups.is_empty() && self.notes.is_empty()
-    }
-}
-
-#[derive(Debug, Default)]
-struct Project {
-    grants: Grants,
-    repos: BTreeMap<String, Grants>,
 }
 
 /// The `access` entry of `target`, or nothing when it has no grants at all.
@@ -57,41 +105,24 @@ pub(super) fn access(
     people: &People,
     groups: &Groups,
 ) -> Option<Item> {
-    // A name the platform's rule for that segment accepts, as the manifest will check it.
-    let valid = |kind: &str, name: &str| platform.segment(kind).is_some_and(|rule| (rule.valid)(name));
-    let mut global = Grants::default();
-    let mut projects: BTreeMap<String, Project> = BTreeMap::new();
-    let mut notes = Vec::new();
+    let mut root = Entry::default();
     for grant in &facts.grants {
-        let slot = match &grant.scope {
-            Scope::Global => &mut global,
-            Scope::Project(p) | Scope::Repo(p, _) if !valid("project", p) => {
-                notes.push(format!(
-                    "{NOT_IMPORTED} project `{p}`: {} holds `{}` there, but `{p}` is not a key a manifest takes",
+        let slot = match root.find(platform, &grant.scope) {
+            Ok(slot) => slot,
+            Err((slot, why)) => {
+                slot.unnamed.push(format!(
+                    "{NOT_IMPORTED} {}: {} holds `{}` there, but {why}",
+                    grant.scope,
                     holder(&grant.holder),
                     grant.permission
                 ));
                 continue;
-            }
-            Scope::Project(p) => &mut projects.entry(p.clone()).or_default().grants,
-            Scope::Repo(p, r) if !valid("repo", r) => {
-                let project = projects.entry(p.clone()).or_default();
-                project.grants.notes.push(format!(
-                    "{NOT_IMPORTED} repository `{r}`: {} holds `{}` there, but `{r}` is not a slug a manifest takes",
-                    holder(&grant.holder),
-                    grant.permission
-                ));
-                continue;
-            }
-            Scope::Repo(p, r) => {
-                let project = projects.entry(p.clone()).or_default();
-                project.repos.entry(r.clone()).or_default()
             }
         };
         let kinds = grant.scope.kinds();
         let roles = match &grant.holder {
-            Holder::AllUsers => platform.default_roles(kinds),
-            _ => platform.scope_roles(kinds),
+            Holder::Everyone => platform.default_roles(&kinds),
+            _ => platform.scope_roles(&kinds),
         };
         let word = roles.and_then(|r| r.word(&grant.permission));
         let Some(word) = word else {
@@ -103,7 +134,7 @@ pub(super) fn access(
             continue;
         };
         match &grant.holder {
-            Holder::AllUsers => slot.all_users = Some(word),
+            Holder::Everyone => slot.default = Some(word),
             Holder::User(u) => match people.key(target, u) {
                 Some(key) => {
                     slot.users.insert(key.to_owned(), word);
@@ -122,28 +153,7 @@ pub(super) fn access(
             },
         }
     }
-    let mut items: Vec<Item> = notes.into_iter().map(Item::Comment).collect();
-    if !global.is_empty() {
-        items.push(Item::entry("global", Node::Map(global.items())));
-    }
-    if !projects.is_empty() {
-        let entries = projects
-            .into_iter()
-            .map(|(key, project)| {
-                let mut inner = project.grants.items();
-                if !project.repos.is_empty() {
-                    let repos = project
-                        .repos
-                        .into_iter()
-                        .map(|(slug, grants)| Item::entry(slug, Node::Map(grants.items())))
-                        .collect();
-                    inner.push(Item::entry("repos", Node::Map(repos)));
-                }
-                Item::entry(key, Node::Map(inner))
-            })
-            .collect();
-        items.push(Item::entry("projects", Node::Map(entries)));
-    }
+    let items = root.items(platform, &mut Vec::new());
     (!items.is_empty()).then(|| Item::entry(target, Node::Map(items)))
 }
 
@@ -151,6 +161,6 @@ fn holder(h: &Holder) -> String {
     match h {
         Holder::User(u) => format!("user `{u}`"),
         Holder::Group(g) => format!("group `{g}`"),
-        Holder::AllUsers => "`all_users`".to_owned(),
+        Holder::Everyone => "the default for everyone".to_owned(),
     }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{self, Principal, Resource, ResourceId, ResourceMap};
+use crate::model::{Principal, Resource, ResourceId, ResourceMap, Scope};
 
 /// Everything read from one target.
 #[derive(Debug, Default)]
@@ -36,21 +36,13 @@ impl Account {
     }
 }
 
-/// Where a permission applies.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum Scope {
-    Global,
-    Project(String),
-    Repo(String, String),
-}
-
 /// Who holds a permission.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Holder {
     User(String),
     Group(String),
-    /// A project's default for every licensed user.
-    AllUsers,
+    /// A scope's default for everyone (Bitbucket Data Center's all-users permission).
+    Everyone,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -92,51 +84,22 @@ pub(super) fn read(target: &str, live: &ResourceMap) -> Facts {
             (ResourceId::Membership { group, user }, Resource::Membership { .. }) => {
                 facts.members.insert((group.clone(), user.clone()));
             }
-            (ResourceId::Grant { scope, principal }, Resource::Permission { permission })
-                if access_scope(scope).is_some() =>
-            {
-                if let Some(scope) = access_scope(scope) {
-                    facts.grants.push(grant(scope, holder(principal), permission));
-                }
+            (ResourceId::Grant { scope, principal }, Resource::Permission { permission }) => {
+                facts.grants.push(grant(scope.clone(), holder(principal), permission));
             }
             (
                 ResourceId::Default { scope },
                 Resource::Default {
                     permission: Some(permission),
                 },
-            ) if access_scope(scope).is_some() => {
-                if let Some(scope) = access_scope(scope) {
-                    facts.grants.push(grant(scope, Holder::AllUsers, permission));
-                }
+            ) => {
+                facts.grants.push(grant(scope.clone(), Holder::Everyone, permission));
             }
-            // No default: nothing to declare, and leaving `all_users` out keeps it so.
+            // No default: nothing to declare, and leaving the default out keeps it so.
             (ResourceId::Default { .. }, Resource::Default { permission: None }) => {}
             _ => facts.unknown.push(address.to_string()),
         }
     }
     facts.grants.sort();
     facts
-}
-
-/// A scope path as the manifest's `access` section can state it: the root (`global`), a
-/// project, or a project's repository. Other paths are not the section's shape.
-fn access_scope(path: &model::Scope) -> Option<Scope> {
-    match path.segments() {
-        [] => Some(Scope::Global),
-        [p] if p.kind == "project" => Some(Scope::Project(p.name.clone())),
-        [p, r] if p.kind == "project" && r.kind == "repo" => Some(Scope::Repo(p.name.clone(), r.name.clone())),
-        _ => None,
-    }
-}
-
-impl Scope {
-    /// The model's path of this scope, whose segment kinds the platform's role words are
-    /// declared by.
-    pub(super) fn kinds(&self) -> &'static [&'static str] {
-        match self {
-            Scope::Global => &[],
-            Scope::Project(_) => &["project"],
-            Scope::Repo(..) => &["project", "repo"],
-        }
-    }
 }

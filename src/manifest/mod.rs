@@ -3,6 +3,7 @@
 //! problem reported, and only then parsed into raw structs that keep locations. Problems
 //! are collected across all files.
 
+mod access;
 pub mod diagnostic;
 pub mod raw;
 mod shape;

@@ -13,6 +13,8 @@ use serde::{Deserialize, Deserializer};
 use serde_json::json;
 use serde_saphyr::Spanned;
 
+pub use super::access::{AccessValue, RawAccess};
+
 /// One manifest file's content. Every section is optional: a directory of files is
 /// merged, so a team can keep users, groups and access in separate files.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -175,55 +177,6 @@ pub struct RawGroup {
     #[serde(default)]
     #[schemars(with = "Option<Vec<String>>", example = ["bitbucket"])]
     pub targets: Option<Vec<Spanned<String>>>,
-}
-
-/// Access on one target. Its shape depends on the target's kind; for Bitbucket Data
-/// Center it has `global` and `projects`.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(example = json!({"projects": {"PLAT": {"groups": {"devops": "write"}}}}))]
-#[schemars(rename = "Access")]
-pub struct RawAccess {
-    /// Global permissions: `read` (LICENSED_USER), `write` (PROJECT_CREATE), `admin`
-    /// (ADMIN) or a native name, including `SYS_ADMIN`.
-    #[serde(default)]
-    pub global: Option<RawGrants>,
-    /// Project permissions, by project key.
-    #[serde(default)]
-    pub projects: SpannedMap<RawProject>,
-}
-
-/// Permissions of users and groups at one scope, as a role word or native name.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(example = json!({"groups": {"devops": "read"}, "users": {"carol": "write"}}))]
-#[schemars(rename = "Grants")]
-pub struct RawGrants {
-    #[serde(default)]
-    pub users: SpannedMap<RoleValue>,
-    #[serde(default)]
-    pub groups: SpannedMap<RoleValue>,
-}
-
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(example = json!({"groups": {"devops": "admin"}, "repos": {"api": {"users": {"carol": "write"}}}}))]
-#[schemars(rename = "Project")]
-pub struct RawProject {
-    /// What every licensed user may do on the project: `none`, `read` or `write`.
-    #[serde(default)]
-    #[schemars(with = "Option<String>")]
-    pub all_users: Option<Spanned<String>>,
-    /// Project permissions: `read`, `write`, `admin` or PROJECT_READ, PROJECT_WRITE,
-    /// PROJECT_ADMIN.
-    #[serde(default)]
-    pub users: SpannedMap<RoleValue>,
-    #[serde(default)]
-    pub groups: SpannedMap<RoleValue>,
-    /// Repository permissions, by repository slug: `read`, `write`, `admin` or
-    /// REPO_READ, REPO_WRITE, REPO_ADMIN.
-    #[serde(default)]
-    pub repos: SpannedMap<RawGrants>,
 }
 
 /// A role, with where it was written.

@@ -5,7 +5,6 @@
 mod access;
 mod names;
 mod policy;
-mod protect;
 mod roles;
 mod targets;
 
@@ -18,7 +17,7 @@ use names::join;
 pub use names::{did_you_mean, is_email, is_loopback, valid_name, NameKind};
 
 use crate::desired::{AuthConfig, Desired, Endpoint, Policy, ReadScope, SecretRef, TargetConfig};
-use crate::manifest::raw::{RawAccess, RawGrants, RawGroup, RawTarget, RawUser, RoleValue, SpannedMap};
+use crate::manifest::raw::{RawAccess, RawGroup, RawTarget, RawUser, SpannedMap};
 use crate::manifest::{Diagnostic, Loaded, Origin, Sources};
 use crate::model::{Address, Kind, Principal, Resource, ResourceId, Scope, UserAttrs};
 
@@ -176,9 +175,9 @@ impl<'a> Resolver<'a> {
         }
         self.renames(&groups, &target_names, &mut desired);
 
-        self.access(files, &targets, &users, &groups, &usernames, &mut desired);
+        // Policy first: the access section may not grant to what it protects.
         self.policy(files, &usernames, &mut desired);
-        self.protected_grants(files, &desired);
+        self.access(files, &targets, &users, &groups, &usernames, &mut desired);
         read_scope(&mut desired);
         desired
     }

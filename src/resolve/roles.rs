@@ -36,8 +36,8 @@ pub(super) fn grant(platform: Platform, scope: &Scope, word: &str) -> Result<Str
 pub(super) fn default(platform: Platform, scope: &Scope, word: &str) -> Result<Option<String>, (String, String)> {
     let Some(roles) = platform.default_roles(&scope.kinds()) else {
         return Err((
-            format!("a {} target has no all-users default on {}", platform.label(), scope),
-            "remove `all_users`".to_owned(),
+            format!("a {} target has no default for everyone on {}", platform.label(), scope),
+            "remove this entry".to_owned(),
         ));
     };
     roles.permission(word).ok_or_else(|| {

@@ -22,12 +22,16 @@ pub(crate) const SPEC: Spec = Spec {
     segments: &[
         SegmentRule {
             kind: "project",
+            key: "projects",
+            example: "PLAT",
             noun: "project key",
             valid: project_key,
             rule: "project keys use `A`-`Z`, `0`-`9` and `_`, starting with `A`-`Z` (like PLAT), as Bitbucket requires",
         },
         SegmentRule {
             kind: "repo",
+            key: "repos",
+            example: "api",
             noun: "repository slug",
             valid: repo_slug,
             rule: "repository slugs use `a`-`z`, `0`-`9`, `.`, `_` and `-`, starting with `a`-`z` or `0`-`9` (like api-gateway), as Bitbucket requires",
@@ -37,6 +41,7 @@ pub(crate) const SPEC: Spec = Spec {
         ScopeRoles {
             path: &[],
             noun: "global permissions",
+            key: "global",
             words: &[
                 ("read", Some("LICENSED_USER")),
                 ("write", Some("PROJECT_CREATE")),
@@ -47,6 +52,7 @@ pub(crate) const SPEC: Spec = Spec {
         ScopeRoles {
             path: &["project"],
             noun: "project",
+            key: "",
             words: &[
                 ("read", Some("PROJECT_READ")),
                 ("write", Some("PROJECT_WRITE")),
@@ -57,6 +63,7 @@ pub(crate) const SPEC: Spec = Spec {
         ScopeRoles {
             path: &["project", "repo"],
             noun: "repository",
+            key: "",
             words: &[
                 ("read", Some("REPO_READ")),
                 ("write", Some("REPO_WRITE")),
@@ -68,6 +75,7 @@ pub(crate) const SPEC: Spec = Spec {
     defaults: &[ScopeRoles {
         path: &["project"],
         noun: "all-users permission",
+        key: "all_users",
         words: &[
             ("none", None),
             ("read", Some("PROJECT_READ")),
@@ -117,6 +125,17 @@ mod tests {
         let rule = |kind| PLATFORM.segment(kind).map_or("", |s| s.rule);
         assert!(rule("project").contains("`A`-`Z`"));
         assert!(rule("repo").contains("`a`-`z`"));
+    }
+
+    /// The access section's tree follows from the scopes: projects at the top,
+    /// repositories in a project, nothing in a repository.
+    #[test]
+    fn the_access_tree_is_projects_then_repositories() {
+        let keys = |kinds: &[&str]| PLATFORM.children(kinds).map(|r| r.key).collect::<Vec<_>>();
+        assert_eq!(keys(&[]), ["projects"]);
+        assert_eq!(keys(&["project"]), ["repos"]);
+        assert!(keys(&["project", "repo"]).is_empty());
+        assert!(keys(&["repo"]).is_empty());
     }
 
     /// The way back from a native permission to the word a manifest writes, as import
