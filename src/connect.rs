@@ -57,7 +57,7 @@ impl Connected {
     }
 }
 
-pub async fn connect(targets: &BTreeMap<String, TargetConfig>) -> Result<Connected, ConnectError> {
+pub async fn connect(targets: &BTreeMap<String, TargetConfig>, parallelism: usize) -> Result<Connected, ConnectError> {
     let mut connected = Connected {
         providers: BTreeMap::new(),
         accounts: BTreeMap::new(),
@@ -83,7 +83,7 @@ pub async fn connect(targets: &BTreeMap<String, TargetConfig>) -> Result<Connect
             }
         };
         let account = connected.accounts.get(name).cloned();
-        let provider = provider(config, account, base, auth)?;
+        let provider = provider(config, account, base, auth, parallelism)?;
         connected.providers.insert(name.clone(), provider);
     }
     Ok(connected)
@@ -94,11 +94,12 @@ fn provider(
     account: Option<String>,
     base: url::Url,
     auth: Option<Auth>,
+    parallelism: usize,
 ) -> Result<Box<dyn Provider>, ConnectError> {
     // The safety rules need the groups of the account rollcall works as.
     let mut config = config.clone();
     config.scope.member_users.extend(account);
-    crate::provider::registry::provider(&config, base, auth).map_err(|e| err(&config.name, e))
+    crate::provider::registry::provider(&config, base, auth, parallelism).map_err(|e| err(&config.name, e))
 }
 
 /// Starts the emulator of the target's platform over the state file at `path`; returns it,

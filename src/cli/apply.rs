@@ -30,9 +30,8 @@ pub struct Args {
     /// Apply without asking for confirmation
     #[arg(long)]
     auto_approve: bool,
-    /// How many changes may run at the same time
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
-    parallelism: u16,
+    #[command(flatten)]
+    traffic: super::Traffic,
     #[command(flatten)]
     allow: AllowDeletes,
     /// Append one JSON line per change to this file (see docs/audit-log.md)
@@ -87,7 +86,8 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     let stop = signals.into_flag();
     println!("\nApplying plan {plan_digest}.");
     let progress = Progress::new(plan.changes.len());
-    let report = engine::apply(&plan, &live, usize::from(args.parallelism), &stop, |c, o| {
+    let started = std::time::Instant::now();
+    let report = engine::apply(&plan, &live, usize::from(args.traffic.parallelism), &stop, |c, o| {
         if let Some(log) = audit.as_mut() {
             log.record(c, o);
         }
@@ -95,6 +95,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     })
     .await;
     progress.finish();
+    args.traffic.report(&live, "applying", started.elapsed());
     let retries: usize = live.connected.providers.values().map(|p| p.retry_count()).sum();
     // A sandbox keeps whatever was applied, failed run or not: that is the live state. A
     // run where no request went out (interrupted before the first) leaves the file as it
@@ -154,7 +155,9 @@ async fn prepare(args: &Args, saved: bool) -> Result<Option<(Reviewed, Live, Str
 /// Plans from the manifests, shows the plan, and checks the safety rules.
 async fn from_manifests(args: &Args) -> Result<(Reviewed, Live, String), CliError> {
     let desired = engine::load(&args.path)?;
-    let live = engine::read(&desired).await?;
+    let started = std::time::Instant::now();
+    let live = engine::read_with(&desired, args.traffic.tuning()).await?;
+    args.traffic.report(&live, "reading", started.elapsed());
     let plan = match engine::plan(&desired, &live) {
         Ok(plan) => plan,
         Err(e) => {
@@ -188,7 +191,15 @@ async fn shown(reviewed: Result<Reviewed, Refused>, live: Live) -> Result<(Revie
 /// (`saved::check`); the plan that runs has the file's changes and the manifests' policy.
 async fn from_file(args: &Args) -> Result<(Reviewed, Live, String), CliError> {
     let file = saved::read(&args.path, args.expect_digest.as_deref()).await?;
-    let checked = saved::check(&file, args.manifests.as_deref(), args.allow.allow_deletes).await?;
+    let started = std::time::Instant::now();
+    let checked = saved::check(
+        &file,
+        args.manifests.as_deref(),
+        args.allow.allow_deletes,
+        args.traffic.tuning(),
+    )
+    .await?;
+    args.traffic.report(&checked.live, "reading", started.elapsed());
     super::checked_against(&checked.manifests, &checked.manifest_digest);
     let (plan, live) = shown(checked.plan, checked.live).await?;
     Ok((plan, live, file.digest))

@@ -103,6 +103,47 @@ pub struct AllowDeletes {
     pub allow_deletes: Option<usize>,
 }
 
+/// How hard to drive the targets, and whether to say how it went.
+#[derive(Debug, clap::Args)]
+pub struct Traffic {
+    /// The most requests in flight to one target at once, and changes applied at once.
+    /// The limit adapts below it to how each server answers, and each platform caps it
+    #[arg(long, value_name = "N", default_value_t = crate::engine::DEFAULT_PARALLELISM as u16,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallelism: u16,
+    /// Say on stderr, per target, how many requests reading (and applying) took, how many
+    /// were sent again, and the most that were in flight at once
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+impl Traffic {
+    pub fn tuning(&self) -> crate::engine::Tuning {
+        crate::engine::Tuning {
+            parallelism: usize::from(self.parallelism),
+        }
+    }
+
+    /// With `--verbose`, what `phase` (reading, applying) took on each target so far.
+    pub fn report(&self, live: &crate::engine::Live, phase: &str, took: std::time::Duration) {
+        if !self.verbose {
+            return;
+        }
+        for (target, provider) in &live.connected.providers {
+            let reached = provider.concurrency();
+            anstream::eprintln!(
+                "{target}: {} requests so far, {} sent again, up to {} in flight (limit now {} of {}); {phase} took {:.1} s",
+                provider.request_count(),
+                provider.retry_count(),
+                reached.peak,
+                reached.limit,
+                reached.cap,
+                took.as_secs_f64()
+            );
+        }
+    }
+}
+
 /// A saved plan names its manifests: say which were used, since only --expect-digest (or
 /// --manifests) ties a file to what was reviewed.
 fn checked_against(dir: &std::path::Path, digest: &str) {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::error::{CliError, EXIT_CHANGES, EXIT_OK};
-use super::{AllowDeletes, ManifestDir};
+use super::{AllowDeletes, ManifestDir, Traffic};
 use crate::plan::Refused;
 use crate::render::{render, Format};
 
@@ -30,11 +30,15 @@ pub struct Args {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error (3 when refused)
     #[arg(long)]
     detailed_exitcode: bool,
+    #[command(flatten)]
+    traffic: Traffic,
 }
 
 pub async fn run(args: Args) -> Result<u8, CliError> {
     let desired = crate::engine::load(&args.manifest.dir)?;
-    let live = crate::engine::read(&desired).await?;
+    let started = std::time::Instant::now();
+    let live = crate::engine::read_with(&desired, args.traffic.tuning()).await?;
+    args.traffic.report(&live, "reading", started.elapsed());
     let planned = crate::engine::plan(&desired, &live);
     let reviewed = planned.map(|plan| crate::engine::review(plan, &live, args.allow.allow_deletes));
     live.shutdown().await;

@@ -45,7 +45,8 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         }
         return Ok(EXIT_OK);
     }
-    match saved::check(&file, args.manifests.as_deref(), args.allow.allow_deletes).await {
+    let tuning = crate::engine::Tuning::default();
+    match saved::check(&file, args.manifests.as_deref(), args.allow.allow_deletes, tuning).await {
         Ok(checked) => {
             checked.live.shutdown().await;
             super::checked_against(&checked.manifests, &checked.manifest_digest);

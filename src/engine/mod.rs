@@ -52,6 +52,26 @@ pub fn load(dir: &Path) -> Result<Desired, Error> {
     }
 }
 
+/// How hard the engine drives the targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
+    /// The most requests in flight to one target at once, and the most changes applied
+    /// at once. Each provider caps it by its platform, and the limit adapts below it to
+    /// how the server answers.
+    pub parallelism: usize,
+}
+
+/// `--parallelism`'s default: room for the adaptive limit to find a fast server's pace.
+pub const DEFAULT_PARALLELISM: usize = 32;
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            parallelism: DEFAULT_PARALLELISM,
+        }
+    }
+}
+
 /// Live state of every target, and the connections it was read through (sandboxes
 /// included), which `apply` uses and `shutdown` lets go of.
 pub struct Live {
@@ -73,7 +93,12 @@ impl Live {
 /// Reads the live state of the manifests' targets, all at once, and checks what only
 /// live state can tell about the manifests: every `policy.protect` entry names someone.
 pub async fn read(desired: &Desired) -> Result<Live, Error> {
-    let live = read_targets(&desired.targets).await?;
+    read_with(desired, Tuning::default()).await
+}
+
+/// [`read`], tuned.
+pub async fn read_with(desired: &Desired, tuning: Tuning) -> Result<Live, Error> {
+    let live = read_targets(&desired.targets, tuning).await?;
     let unknown = crate::safety::unknown_protected(desired, &live.states);
     if unknown.is_empty() {
         return Ok(live);
@@ -99,8 +124,8 @@ pub async fn read(desired: &Desired) -> Result<Live, Error> {
 /// Connects to these targets and reads live state, all at once, checking nothing about
 /// the manifests (`import` reads targets with a scope of its own). A target that fails is
 /// named with the HTTP status and the vendor's message, never the token.
-pub async fn read_targets(targets: &BTreeMap<String, TargetConfig>) -> Result<Live, Error> {
-    let connected = connect(targets).await?;
+pub async fn read_targets(targets: &BTreeMap<String, TargetConfig>, tuning: Tuning) -> Result<Live, Error> {
+    let connected = connect(targets, tuning.parallelism.max(1)).await?;
     let reads = connected
         .providers
         .iter()

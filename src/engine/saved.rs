@@ -107,6 +107,7 @@ pub async fn check(
     saved: &SavedPlan,
     manifests: Option<&Path>,
     allow_deletes: Option<usize>,
+    tuning: super::Tuning,
 ) -> Result<Checked, Error> {
     let dir = manifests.unwrap_or(&saved.plan.manifest_dir);
     let desired = super::load(dir).map_err(|e| {
@@ -123,7 +124,7 @@ pub async fn check(
             "apply the plan with the manifests it was made from (the commit `plan --out` ran on), or plan again and review the new plan",
         ));
     }
-    let live = super::read(&desired).await?;
+    let live = super::read_with(&desired, tuning).await?;
     let accounts = verify::against_accounts(&saved.plan, live.accounts());
     if !accounts.is_empty() {
         return refuse(

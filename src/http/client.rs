@@ -1,5 +1,6 @@
 //! The client one target's provider sends through: authentication, the media type, one
-//! attempt on the wire (paced, capped in flight, with a timeout, its answer read within
+//! attempt on the wire (paced, under the adaptive limit of requests in flight, with a
+//! timeout, its answer read within
 //! the body cap), the classifier for 2xx answers, request counting, and the mapping of
 //! every failure to an [`HttpError`] that names the target and the request and never the
 //! token.
@@ -10,11 +11,11 @@ use std::time::{Duration, SystemTime};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::body::{self, BodyError, DEFAULT_MAX_BODY, ERROR_BODY_CAP};
 use super::classify::Classifier;
+use super::concurrency::{Limiter, Reached, Signal};
 use super::deadline::{Clock, Deadline, Operation, DEFAULT_DEADLINE};
 use super::error::{human, ErrorKind, HttpError};
 use super::pacing::{Budget, Pacer};
@@ -41,7 +42,8 @@ impl std::fmt::Debug for Auth {
 /// Extracts the vendor's human message from an error body.
 pub type ErrorParser = fn(&str) -> Option<String>;
 
-/// Requests in flight per target unless the provider says otherwise.
+/// The most requests in flight per target unless the provider says otherwise; the
+/// adaptive limit stays at or below it.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 8;
 
 /// A 2xx answer: its body and, when the server sent one, its `ETag`.
@@ -99,7 +101,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Caps the attempts on the wire at once to this target (at least 1).
+    /// Caps the attempts on the wire at once to this target (at least 1); the adaptive
+    /// limit moves between 1 and this.
     pub fn max_in_flight(mut self, max: usize) -> Self {
         self.max_in_flight = max.max(1);
         self
@@ -148,12 +151,13 @@ impl ClientBuilder {
             classifier: self.classifier,
             media_type: self.media_type,
             policy: self.policy,
-            in_flight: Semaphore::new(self.max_in_flight),
+            limiter: Limiter::new(self.max_in_flight),
             pacer: Pacer::new(self.budget),
             max_body: self.max_body,
             clock: Clock::new(self.deadline),
             requests: AtomicUsize::new(0),
             retries: AtomicUsize::new(0),
+            answered: AtomicUsize::new(0),
         })
     }
 }
@@ -169,13 +173,15 @@ pub struct HttpClient {
     /// `Accept` and the request body's `Content-Type`.
     media_type: &'static str,
     policy: RetryPolicy,
-    /// One permit per attempt on the wire; a request waiting to retry holds none.
-    in_flight: Semaphore,
+    /// One place per attempt on the wire; a request waiting to retry holds none.
+    limiter: Limiter,
     pacer: Pacer,
     max_body: usize,
     clock: Clock,
     requests: AtomicUsize,
     retries: AtomicUsize,
+    /// Successful answers: while they come, a failing read keeps its attempts.
+    answered: AtomicUsize,
 }
 
 /// The body's start when the provider names no parser.
@@ -214,6 +220,16 @@ impl HttpClient {
     /// sent again after reading back showed they had not landed.
     pub fn retry_count(&self) -> usize {
         self.retries.load(Ordering::Relaxed)
+    }
+
+    /// How many requests were in flight at once, and the adaptive limit now.
+    pub fn concurrency(&self) -> Reached {
+        self.limiter.reached()
+    }
+
+    /// The cap on requests in flight: how many requests a provider need start at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.limiter.reached().cap
     }
 
     /// Starts the deadline's clock for `operation` (see [`Operation`]).
@@ -279,7 +295,16 @@ impl HttpClient {
             self.retries.fetch_add(1, Ordering::Relaxed);
         };
         let attempt = || self.attempt(&request, &url, &described, deadline, &sent);
-        let result = retrying(&self.policy, request.idempotent, deadline.at, on_retry, attempt).await;
+        let answered = || self.answered.load(Ordering::Relaxed);
+        let result = retrying(
+            &self.policy,
+            request.idempotent,
+            deadline.at,
+            &answered,
+            on_retry,
+            attempt,
+        )
+        .await;
         match result {
             Ok(reply) => Ok((reply, described)),
             Err(failed) => Err(self.error(&described, failed, sent.load(Ordering::Relaxed), deadline)),
@@ -311,11 +336,7 @@ impl HttpClient {
             return Err(Failure::before_sending(ErrorKind::Deadline, deadline.explain()));
         }
         tokio::time::sleep_until(slot.at).await;
-        let _permit = self
-            .in_flight
-            .acquire()
-            .await
-            .map_err(|_| Failure::before_sending(ErrorKind::Setup, "the client was shut down".to_owned()))?;
+        let mut place = self.limiter.acquire().await;
         let now = Instant::now();
         if deadline.passed(now) {
             return Err(Failure::before_sending(ErrorKind::Deadline, deadline.explain()));
@@ -345,8 +366,22 @@ impl HttpClient {
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
         sent.fetch_add(1, Ordering::Relaxed);
-        let mut response = builder.send().await.map_err(|e| self.transport_failure(e))?;
+        let mut response = match builder.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                let failure = self.transport_failure(e);
+                if failure.retryable {
+                    place.report(Signal::Overloaded);
+                }
+                return Err(failure);
+            }
+        };
         let status = response.status();
+        place.report(if is_retryable(status) {
+            Signal::Overloaded
+        } else {
+            Signal::Answered(now.elapsed())
+        });
         tracing::debug!(target: "rollcall::http", target_name = %self.target, request = %described, status = status.as_u16(), "response");
         self.pacer
             .observe(response.headers(), SystemTime::now(), Instant::now());
@@ -373,6 +408,7 @@ impl HttpClient {
                     server_wait: None,
                 });
             }
+            self.answered.fetch_add(1, Ordering::Relaxed);
             return Ok(Reply { body, etag });
         }
         // A failure's status is the answer; its body only carries the message, so a cut

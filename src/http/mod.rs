@@ -2,11 +2,12 @@
 //! and describes each request with a [`Request`] that says whether it is safe to send
 //! twice; the layer does the rest:
 //!
-//! - `client`: authentication, the media type, one attempt on the wire, the cap on
-//!   requests in flight, the classifier that may call a 2xx answer a failure, request
+//! - `client`: authentication, the media type, one attempt on the wire, the classifier that may call a 2xx answer a failure, request
 //!   counting, and errors that name the target and the request;
 //! - `body`: answers read as they stream in, within a cap on their size;
 //! - `request`: the request and its idempotency;
+//! - `concurrency`: how many requests are in flight at once, a limit that rises while the
+//!   server answers well and falls when it does not;
 //! - `retry`: what is retried and how long to wait first (backon drives the loop);
 //! - `rate_limit` and `pacing`: what servers say about their quotas, and the per-target
 //!   budget and holds that space requests to keep them;
@@ -19,6 +20,7 @@
 mod body;
 mod classify;
 mod client;
+mod concurrency;
 mod deadline;
 mod error;
 mod pacing;
@@ -32,6 +34,7 @@ mod retry;
 pub use body::DEFAULT_MAX_BODY;
 pub use classify::{graphql_errors, Classifier};
 pub use client::{Auth, ClientBuilder, ErrorParser, HttpClient, Reply, DEFAULT_MAX_IN_FLIGHT};
+pub use concurrency::Reached;
 pub use deadline::{Operation, DEFAULT_DEADLINE};
 pub use error::{ErrorKind, HttpError};
 pub use pacing::Budget;

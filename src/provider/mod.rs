@@ -67,4 +67,9 @@ pub trait Provider: Send + Sync {
 
     /// Requests sent again after a rate limit, a server error or a dropped connection.
     fn retry_count(&self) -> usize;
+
+    /// How many requests were in flight at once, for `--verbose`.
+    fn concurrency(&self) -> crate::http::Reached {
+        crate::http::Reached::default()
+    }
 }

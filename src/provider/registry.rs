@@ -16,8 +16,9 @@ pub struct Registered {
     pub sandbox: &'static SandboxKind,
 }
 
-/// Builds a provider for a target, reached at a base URL with these credentials.
-pub type MakeProvider = fn(&TargetConfig, url::Url, Option<Auth>) -> Result<Box<dyn Provider>, HttpError>;
+/// Builds a provider for a target, reached at a base URL with these credentials, with at
+/// most `parallelism` requests in flight (the provider may cap it lower).
+pub type MakeProvider = fn(&TargetConfig, url::Url, Option<Auth>, usize) -> Result<Box<dyn Provider>, HttpError>;
 
 pub static PLATFORMS: &[Registered] = &[
     Registered {
@@ -89,9 +90,14 @@ pub fn sandbox_of(text: &str) -> Option<&'static Registered> {
 }
 
 /// Builds the provider of a target.
-pub fn provider(config: &TargetConfig, base: url::Url, auth: Option<Auth>) -> Result<Box<dyn Provider>, String> {
+pub fn provider(
+    config: &TargetConfig,
+    base: url::Url,
+    auth: Option<Auth>,
+    parallelism: usize,
+) -> Result<Box<dyn Provider>, String> {
     match registered(config.platform) {
-        Some(r) => (r.provider)(config, base, auth).map_err(|e| e.to_string()),
+        Some(r) => (r.provider)(config, base, auth, parallelism).map_err(|e| e.to_string()),
         None => Err(format!("no provider is registered for `{}`", config.platform.label())),
     }
 }

@@ -165,7 +165,9 @@ async fn a_read_of_everything_lists_every_project_repository_and_member() {
     let rollcall::engine::Live {
         connected,
         states: live,
-    } = rollcall::engine::read_targets(&targets).await.unwrap();
+    } = rollcall::engine::read_targets(&targets, rollcall::engine::Tuning::default())
+        .await
+        .unwrap();
     let live = &live["bb"];
     let count = |f: &dyn Fn(&rollcall::model::ResourceId) -> bool| live.keys().filter(|a| f(&a.id)).count();
     use rollcall::model::ResourceId as Id;

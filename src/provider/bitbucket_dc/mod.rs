@@ -25,7 +25,7 @@ use serde_json::json;
 
 use crate::desired::ReadScope;
 use crate::http::paging::{self, Page};
-use crate::http::{Auth, HttpClient, HttpError, Idempotent, Operation, Request};
+use crate::http::{Auth, HttpClient, HttpError, Idempotent, Operation, Reached, Request};
 use crate::model::{Address, Principal, Resource, ResourceId, ResourceMap};
 use crate::plan::{Action, Change};
 use crate::provider::{BoxFuture, Provider, ProviderError};
@@ -37,6 +37,7 @@ pub(crate) fn provider(
     config: &crate::desired::TargetConfig,
     base: url::Url,
     auth: Option<Auth>,
+    parallelism: usize,
 ) -> Result<Box<dyn Provider>, HttpError> {
     Ok(Box::new(BitbucketDc::new(
         &config.name,
@@ -44,13 +45,16 @@ pub(crate) fn provider(
         auth,
         config.scope.clone(),
         config.notify_new_users,
+        parallelism.min(MAX_IN_FLIGHT),
     )?))
 }
 
 /// Bitbucket's cap on `limit` (the server's `page.max` default).
 const PAGE_LIMIT: usize = 1000;
-/// Requests in flight per target while reading.
-const READ_CONCURRENCY: usize = 8;
+/// The most requests in flight to one instance: a self-hosted server that rate-limits
+/// per user (a token bucket, 60 requests and 5 a second in Atlassian's example) answers
+/// 429 long before this, and the adaptive limit backs off there.
+const MAX_IN_FLIGHT: usize = 32;
 const API: &str = "/rest/api/latest";
 
 pub struct BitbucketDc {
@@ -67,10 +71,12 @@ impl BitbucketDc {
         auth: Option<Auth>,
         scope: ReadScope,
         notify_new_users: bool,
+        max_in_flight: usize,
     ) -> Result<Self, HttpError> {
         let http = HttpClient::builder(target, base)
             .auth(auth)
             .error_parser(wire::error_message)
+            .max_in_flight(max_in_flight)
             .build()?;
         Ok(BitbucketDc {
             target: target.to_owned(),
@@ -202,6 +208,10 @@ impl Provider for BitbucketDc {
 
     fn retry_count(&self) -> usize {
         self.http.retry_count()
+    }
+
+    fn concurrency(&self) -> Reached {
+        self.http.concurrency()
     }
 }
 

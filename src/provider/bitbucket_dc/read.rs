@@ -38,7 +38,7 @@ impl BitbucketDc {
         }
         let mut live = ResourceMap::new();
         let results: Vec<Vec<(Address, Resource)>> = stream::iter(reads.into_iter().map(|r| self.read_one(r)))
-            .buffer_unordered(READ_CONCURRENCY)
+            .buffer_unordered(self.http.max_in_flight())
             .try_collect()
             .await?;
         // Members of the declared groups (all groups when groups are pruned), of groups
@@ -84,7 +84,7 @@ impl BitbucketDc {
         );
         live.extend(results.into_iter().flatten());
         let members: Vec<Vec<(Address, Resource)>> = stream::iter(member_reads.into_iter().map(|r| self.read_one(r)))
-            .buffer_unordered(READ_CONCURRENCY)
+            .buffer_unordered(self.http.max_in_flight())
             .try_collect()
             .await?;
         live.extend(members.into_iter().flatten());
@@ -111,7 +111,7 @@ impl BitbucketDc {
             Ok::<_, HttpError>((key, slugs))
         });
         let listed: Vec<(String, Vec<wire::Repository>)> = stream::iter(repos)
-            .buffer_unordered(READ_CONCURRENCY)
+            .buffer_unordered(self.http.max_in_flight())
             .try_collect()
             .await?;
         let mut scopes = Vec::new();

@@ -33,7 +33,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::http::paging::{self, Page};
-use crate::http::{Auth, HttpClient, HttpError, Idempotent, Operation, Request};
+use crate::http::{Auth, HttpClient, HttpError, Idempotent, Operation, Reached, Request};
 use crate::model::{Address, Resource, ResourceId, ResourceMap, UserAttrs};
 use crate::plan::{Action, Change};
 use crate::provider::{BoxFuture, Provider, ProviderError};
@@ -45,9 +45,17 @@ pub(crate) fn provider(
     config: &crate::desired::TargetConfig,
     base: url::Url,
     auth: Option<Auth>,
+    parallelism: usize,
 ) -> Result<Box<dyn Provider>, HttpError> {
     let profile = platform::profile_of(config.platform).unwrap_or(RFC);
-    Ok(Box::new(Scim::new(&config.name, base, auth, profile)?))
+    let max_in_flight = parallelism.min(profile.max_in_flight);
+    Ok(Box::new(Scim::with_max_in_flight(
+        &config.name,
+        base,
+        auth,
+        profile,
+        max_in_flight,
+    )?))
 }
 
 pub struct Scim {
@@ -126,11 +134,23 @@ const SENDS: u32 = 3;
 type Set = (&'static str, Value);
 
 impl Scim {
+    /// A provider with the profile's cap on requests in flight.
     pub fn new(target: &str, base: url::Url, auth: Option<Auth>, profile: Profile) -> Result<Self, HttpError> {
+        Scim::with_max_in_flight(target, base, auth, profile, profile.max_in_flight)
+    }
+
+    pub fn with_max_in_flight(
+        target: &str,
+        base: url::Url,
+        auth: Option<Auth>,
+        profile: Profile,
+        max_in_flight: usize,
+    ) -> Result<Self, HttpError> {
         let http = HttpClient::builder(target, base)
             .auth(auth)
             .error_parser(wire::error_message)
             .media_type(wire::MEDIA_TYPE)
+            .max_in_flight(max_in_flight)
             .build()?;
         Ok(Scim {
             target: target.to_owned(),
@@ -553,5 +573,9 @@ impl Provider for Scim {
 
     fn retry_count(&self) -> usize {
         self.http.retry_count()
+    }
+
+    fn concurrency(&self) -> Reached {
+        self.http.concurrency()
     }
 }

@@ -28,6 +28,8 @@ pub struct Profile {
     pub delete_user_deactivates: bool,
     /// The most members added or removed by one PATCH.
     pub members_per_patch: usize,
+    /// The most requests in flight at once; the adaptive limit stays at or below it.
+    pub max_in_flight: usize,
 }
 
 /// A service that implements the RFCs. 1000 per page and per PATCH are the figures large
@@ -41,6 +43,7 @@ pub const RFC: Profile = Profile {
     group_rename: true,
     delete_user_deactivates: false,
     members_per_patch: 1000,
+    max_in_flight: 16,
 };
 
 /// Atlassian's user provisioning API as `atlassian-user-provisioning.openapi.json`
@@ -55,4 +58,6 @@ pub const ATLASSIAN: Profile = Profile {
     group_rename: false,
     delete_user_deactivates: true,
     members_per_patch: 100,
+    // Atlassian's admin APIs rate-limit per organisation and answer 429 beyond it.
+    max_in_flight: 8,
 };
