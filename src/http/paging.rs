@@ -11,9 +11,17 @@
 //! style; the pager follows pages until the last, and refuses paging that does not move
 //! forward (an offset that does not grow, a link or cursor seen before), since a list cut
 //! short or read twice would plan creates and deletes that are wrong.
+//!
+//! When the first page gives the total (SCIM's `totalResults`), the other pages' offsets
+//! are known, and they are fetched at once rather than one after another (10,000 people
+//! at 100 a page and 50 ms a request: 0.5 s instead of 5). Should a page then serve fewer
+//! than the first did, or the list end elsewhere than announced, the pages from there on
+//! are read again one after another, as the server serves them.
 
 use std::collections::HashSet;
 use std::future::Future;
+
+use futures_util::stream::{self, StreamExt};
 
 use super::client::HttpClient;
 use super::error::HttpError;
@@ -23,6 +31,8 @@ use super::error::HttpError;
 pub struct Page<T> {
     items: Vec<T>,
     next: Next,
+    /// How many items the whole list has, when the server says.
+    total: Option<u64>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -43,7 +53,11 @@ impl<T> Page<T> {
             (false, Some(start)) => Next::Offset(start),
             (false, None) => Next::Broken("isLastPage is false without a nextPageStart".to_owned()),
         };
-        Page { items, next }
+        Page {
+            items,
+            next,
+            total: None,
+        }
     }
 
     /// SCIM: the page asked for at `start_index` (1-based) and what it served of
@@ -63,7 +77,11 @@ impl<T> Page<T> {
             None if served == 0 => Next::End,
             _ => Next::Offset(start_index + served),
         };
-        Page { items, next }
+        Page {
+            items,
+            next,
+            total: total_results,
+        }
     }
 
     /// An absolute link to the next page, absent on the last (Bitbucket Cloud's `next`).
@@ -71,6 +89,7 @@ impl<T> Page<T> {
         Page {
             items,
             next: next.map_or(Next::End, Next::Link),
+            total: None,
         }
     }
 
@@ -81,7 +100,11 @@ impl<T> Page<T> {
             (true, Some(cursor)) => Next::Cursor(cursor),
             (true, None) => Next::Broken("hasNextPage is true without an endCursor".to_owned()),
         };
-        Page { items, next }
+        Page {
+            items,
+            next,
+            total: None,
+        }
     }
 }
 
@@ -94,8 +117,65 @@ where
     F: FnMut(u64) -> Fut,
     Fut: Future<Output = Result<Page<T>, HttpError>>,
 {
-    let mut at = first;
-    let mut out = Vec::new();
+    let page = fetch(first).await?;
+    let served = page.items.len() as u64;
+    let (total, next) = (page.total, &page.next);
+    let mut out = page.items;
+    let at = match (total, next) {
+        (_, Next::End) => return Ok(out),
+        (Some(total), Next::Offset(next)) if served > 0 && *next == first + served => {
+            // Every other page at once, in order; kept while each is what the first
+            // promised.
+            let offsets: Vec<u64> = (1..)
+                .map(|k| first + k * served)
+                .take_while(|o| o - first < total)
+                .collect();
+            // Made here, polled a window at a time below: a future does nothing until then.
+            let requests: Vec<Fut> = offsets.iter().copied().map(&mut fetch).collect();
+            let pages: Vec<Result<Page<T>, HttpError>> =
+                stream::iter(requests).buffered(http.max_in_flight()).collect().await;
+            let mut resume = None;
+            for (&offset, page) in offsets.iter().zip(pages) {
+                let page = page?;
+                let last = offset + served - first >= total;
+                let expected = if last { Next::End } else { Next::Offset(offset + served) };
+                let whole = page.items.len() as u64 == served.min(total - (offset - first));
+                if page.next != expected || !whole || page.total != Some(total) {
+                    resume = Some(offset);
+                    break;
+                }
+                out.extend(page.items);
+            }
+            match resume {
+                None => return Ok(out),
+                Some(offset) => offset,
+            }
+        }
+        (_, Next::Offset(next)) if *next > first => *next,
+        (_, Next::Offset(next)) => {
+            return Err(stuck(
+                http,
+                what,
+                format!("the next page starts at {next}, not after {first}"),
+            ))
+        }
+        _ => return Err(stuck(http, what, style(page.next, "an offset"))),
+    };
+    one_by_one(http, what, at, out, fetch).await
+}
+
+/// The rest of an offset-paged list from `at`, each page asked for after the last.
+async fn one_by_one<T, F, Fut>(
+    http: &HttpClient,
+    what: &str,
+    mut at: u64,
+    mut out: Vec<T>,
+    mut fetch: F,
+) -> Result<Vec<T>, HttpError>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Result<Page<T>, HttpError>>,
+{
     loop {
         let page = fetch(at).await?;
         out.extend(page.items);
@@ -251,6 +331,45 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(all, items(1, 3));
+    }
+
+    /// With the total known from the first page, the others are asked for at once (as
+    /// many as the client has places for, 8 here): nine pages of 50 ms take two round
+    /// trips, not nine.
+    #[tokio::test(start_paused = true)]
+    async fn pages_after_the_first_are_fetched_at_once_when_the_total_is_known() {
+        let http = client();
+        let start = tokio::time::Instant::now();
+        let all = by_offset(&http, "GET /Users", 1, |at| async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let served = 10.min(91 - at);
+            Ok(Page::start_index(at, items(at, served), Some(90)))
+        })
+        .await
+        .unwrap();
+        assert_eq!(all, items(1, 90));
+        assert_eq!(start.elapsed(), std::time::Duration::from_millis(100));
+    }
+
+    /// A page that serves fewer than the first (a server whose page size changed, or an
+    /// object deleted meanwhile) sends the reader back to one page after another from
+    /// there, so nothing is skipped.
+    #[tokio::test]
+    async fn a_short_page_among_those_fetched_at_once_is_read_again_one_by_one() {
+        let http = client();
+        let asked = RefCell::new(Vec::new());
+        let all = by_offset(&http, "GET /Users", 1, |at| {
+            asked.borrow_mut().push(at);
+            async move {
+                // 3 a page at first; from item 4 on, 2 a page.
+                let served = if at < 4 { 3 } else { 2 }.min(10 - at);
+                Ok(Page::start_index(at, items(at, served), Some(9)))
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(all, items(1, 9));
+        assert_eq!(*asked.borrow(), [1, 4, 7, 4, 6, 8]);
     }
 
     #[tokio::test]
