@@ -9,6 +9,7 @@
 mod common;
 
 mod contract;
+mod flaky_scale;
 mod http_resilience;
 mod provider_dc;
 mod provider_scim;
