@@ -96,7 +96,7 @@ fn a_saved_plan_applies_exactly_and_the_next_plan_is_empty() {
     assert!(
         twice
             .stderr
-            .contains("every change of this plan is already in place"),
+            .contains("every change of this plan (29) is already in place"),
         "{}",
         twice.stderr
     );
@@ -205,6 +205,31 @@ fn a_stale_plan_is_refused_naming_every_object_that_changed() {
             "{what}: nothing ran, nothing logged"
         );
     }
+}
+
+/// A plan of which one change was made by hand says so, and not that all of it was.
+#[test]
+fn a_plan_partly_in_place_says_how_much_of_it_is() {
+    let (_g, root, _, state) = quickstart();
+    save_plan(&root);
+    edit(&state, |s| {
+        s.groups.get_mut("backend").unwrap().remove("judy");
+    });
+    let r = run(rollcall(&root).args(["apply", "plan.json"]));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("found absent, as the plan would leave it"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(
+            "hint: 1 of 29 changes of this plan is already in place (part of it was applied, or made by hand) and the rest are not"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("every change"), "{}", r.stderr);
 }
 
 #[test]
