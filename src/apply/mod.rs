@@ -150,25 +150,42 @@ fn heights(graph: &DiGraph<usize, ()>) -> Vec<Option<usize>> {
     height.into_iter().map(Some).collect()
 }
 
+/// What `execute_until` tells its caller as the run goes, each change's index being its
+/// position in the plan.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// These changes are about to be sent to their provider, as one step: told before
+    /// anything goes out, so a record of it survives whatever happens to the request.
+    Started(&'a [(usize, &'a Change)]),
+    /// The outcome of one change, told once per change of the plan.
+    Done(usize, &'a Change, &'a Outcome),
+}
+
 /// Executes the plan. `on_done` is called once per change as its outcome is known.
 pub async fn execute(
     plan: &Reviewed,
     providers: &BTreeMap<String, Box<dyn Provider>>,
     parallelism: usize,
-    on_done: impl FnMut(&Change, &Outcome),
+    mut on_done: impl FnMut(&Change, &Outcome),
 ) -> ApplyReport {
-    execute_until(plan, providers, parallelism, &AtomicBool::new(false), on_done).await
+    execute_until(plan, providers, parallelism, &AtomicBool::new(false), |event| {
+        if let Event::Done(_, c, o) = event {
+            on_done(c, o);
+        }
+    })
+    .await
 }
 
 /// Executes the plan until `stop` is set: from then on no step starts, the steps in
 /// flight finish (a request cut off mid-way would leave its outcome unknown), and every
-/// change not started is reported as interrupted.
+/// change not started is reported as interrupted. `on_event` hears each step just before
+/// it is sent and each change's outcome.
 pub async fn execute_until(
     plan: &Reviewed,
     providers: &BTreeMap<String, Box<dyn Provider>>,
     parallelism: usize,
     stop: &AtomicBool,
-    mut on_done: impl FnMut(&Change, &Outcome),
+    mut on_event: impl FnMut(Event<'_>),
 ) -> ApplyReport {
     let Schedule { steps, graph, needs } = schedule(plan, providers);
     let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.changes.len()];
@@ -180,12 +197,13 @@ pub async fn execute_until(
     let mut ready: BTreeSet<usize> = (0..steps.len()).filter(|&s| waiting[s] == 0).collect();
     let mut running = FuturesUnordered::new();
     let parallelism = parallelism.max(1);
-    let mut record = |i: usize, outcome: Outcome, outcomes: &mut Vec<Option<Outcome>>| {
-        if let Some(c) = plan.changes.get(i) {
-            on_done(c, &outcome);
-        }
-        outcomes[i] = Some(outcome);
-    };
+    let record =
+        |on_event: &mut dyn FnMut(Event<'_>), i: usize, outcome: Outcome, outcomes: &mut Vec<Option<Outcome>>| {
+            if let Some(c) = plan.changes.get(i) {
+                on_event(Event::Done(i, c, &outcome));
+            }
+            outcomes[i] = Some(outcome);
+        };
     loop {
         while running.len() < parallelism && !stop.load(Ordering::SeqCst) {
             let Some(s) = ready.pop_first() else { break };
@@ -195,7 +213,7 @@ pub async fn execute_until(
             let mut batch: Vec<usize> = Vec::new();
             for &i in &step.changes {
                 match blocked_by(&needs[i], &outcomes, plan) {
-                    Some(because) => record(i, Outcome::Skipped { because }, &mut outcomes),
+                    Some(because) => record(&mut on_event, i, Outcome::Skipped { because }, &mut outcomes),
                     None => batch.push(i),
                 }
             }
@@ -203,7 +221,21 @@ pub async fn execute_until(
                 release(&graph, s, &mut waiting, &mut ready);
                 continue;
             }
-            let changes: Vec<Change> = batch.iter().filter_map(|&i| plan.changes.get(i).cloned()).collect();
+            let started: Vec<(usize, &Change)> = batch
+                .iter()
+                .filter_map(|&i| plan.changes.get(i).map(|c| (i, c)))
+                .collect();
+            let changes: Vec<Change> = started.iter().map(|(_, c)| (*c).clone()).collect();
+            on_event(Event::Started(&started));
+            // Whoever heard the start may have stopped the run (Ctrl-C, or an intent it
+            // could not record): then nothing of this step is sent.
+            if stop.load(Ordering::SeqCst) {
+                for i in batch {
+                    record(&mut on_event, i, Outcome::Interrupted, &mut outcomes);
+                }
+                release(&graph, s, &mut waiting, &mut ready);
+                continue;
+            }
             let provider = providers.get(&step.target);
             running.push(async move {
                 let result = match provider {
@@ -221,7 +253,7 @@ pub async fn execute_until(
             Err(e) => Outcome::Failed(e),
         };
         for i in batch {
-            record(i, outcome.clone(), &mut outcomes);
+            record(&mut on_event, i, outcome.clone(), &mut outcomes);
         }
         release(&graph, s, &mut waiting, &mut ready);
     }
@@ -239,7 +271,7 @@ pub async fn execute_until(
                         because: c.address.clone(),
                     }
                 };
-                record(i, outcome, &mut outcomes);
+                record(&mut on_event, i, outcome, &mut outcomes);
             }
         }
     }

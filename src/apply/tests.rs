@@ -12,6 +12,8 @@ mod fake;
 mod support;
 
 use fake::*;
+// The fake provider's own record of calls, not the scheduler's `Event`.
+use fake::Event;
 use support::*;
 
 #[tokio::test]

@@ -1,12 +1,13 @@
 //! `rollcall apply`: makes live state match the manifests, or applies a saved plan exactly.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 use super::error::{CliError, EXIT_OK};
 use super::{interrupt, AllowDeletes};
-use crate::apply::{ApplyReport, Outcome};
-use crate::audit::AuditLog;
+use crate::apply::{ApplyReport, Event, Outcome};
+use crate::audit::{AuditLog, Reconciled, Verdict};
 use crate::engine::{self, saved, Live};
 use crate::plan::{Change, Refused, Reviewed};
 use crate::render::text;
@@ -34,7 +35,8 @@ pub struct Args {
     traffic: super::Traffic,
     #[command(flatten)]
     allow: AllowDeletes,
-    /// Append one JSON line per change to this file (see docs/audit-log.md)
+    /// Append JSON lines to this file: each change's intent before it is sent, its
+    /// outcome after (see docs/audit-log.md)
     #[arg(long, value_name = "PATH")]
     audit_log: Option<PathBuf>,
     /// With a plan file: the manifests it was made from, if not where the file says
@@ -67,10 +69,11 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         prepared = prepare(&args, saved) => prepared?,
         () = signals.recv() => return Err(CliError::Interrupted),
     };
-    let Some((plan, live, plan_digest)) = prepared else {
-        return Ok(EXIT_OK);
-    };
-    let mut audit = match &args.audit_log {
+    let (plan, live, plan_digest) = prepared;
+    // With nothing to do, a log that exists is still settled (the changes a killed run
+    // left open may be exactly what made the plan empty); none is created.
+    let log_wanted = args.audit_log.as_ref().filter(|p| !plan.is_empty() || p.exists());
+    let mut audit = match log_wanted {
         Some(path) => match AuditLog::open(path, &plan_digest) {
             Ok(log) => Some(log),
             Err(e) => {
@@ -83,16 +86,43 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         },
         None => None,
     };
+    if let (Some(log), Some(path)) = (audit.as_mut(), log_wanted) {
+        report_reconciled(path, &log.reconcile(&live.states));
+    }
+    if plan.is_empty() {
+        live.shutdown().await;
+        return match audit.and_then(AuditLog::finish) {
+            Some(e) => Err(CliError::new(e)),
+            None => Ok(EXIT_OK),
+        };
+    }
     let stop = signals.into_flag();
     println!("\nApplying plan {plan_digest}.");
     let progress = Progress::new(plan.changes.len());
     let started = std::time::Instant::now();
-    let report = engine::apply(&plan, &live, usize::from(args.traffic.parallelism), &stop, |c, o| {
-        if let Some(log) = audit.as_mut() {
-            log.record(c, o);
-        }
-        progress.done(c, o);
-    })
+    let report = engine::apply(
+        &plan,
+        &live,
+        usize::from(args.traffic.parallelism),
+        &stop,
+        |event| match event {
+            Event::Started(changes) => {
+                if let Some(log) = audit.as_mut() {
+                    log.started(changes);
+                    // A change whose intent is not on record is not sent: stop as on Ctrl-C.
+                    if log.error.is_some() {
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                }
+            }
+            Event::Done(i, c, o) => {
+                if let Some(log) = audit.as_mut() {
+                    log.record(i, c, o);
+                }
+                progress.done(c, o);
+            }
+        },
+    )
     .await;
     progress.finish();
     args.traffic.report(&live, "applying", started.elapsed());
@@ -108,7 +138,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     live.shutdown().await;
     print_report(&report, retries);
     sandboxes_saved.map_err(engine::Error::from)?;
-    if let Some(e) = audit.and_then(|log| log.error) {
+    if let Some(e) = audit.and_then(AuditLog::finish) {
         return Err(CliError::new(e));
     }
     if report.succeeded() {
@@ -121,18 +151,14 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
 }
 
 /// Everything before the first change: the plan (fresh or saved and checked), shown,
-/// reviewed and confirmed. `None` when there is nothing to do.
-async fn prepare(args: &Args, saved: bool) -> Result<Option<(Reviewed, Live, String)>, CliError> {
+/// reviewed and, unless it is empty, confirmed.
+async fn prepare(args: &Args, saved: bool) -> Result<(Reviewed, Live, String), CliError> {
     let (plan, live, plan_digest) = if saved {
         from_file(args).await?
     } else {
         from_manifests(args).await?
     };
-    if plan.is_empty() {
-        live.shutdown().await;
-        return Ok(None);
-    }
-    if !saved && !args.auto_approve {
+    if !plan.is_empty() && !saved && !args.auto_approve {
         // The prompt blocks a thread; off the runtime's, so Ctrl-C is still heard.
         let answer = tokio::task::spawn_blocking(confirm)
             .await
@@ -149,7 +175,7 @@ async fn prepare(args: &Args, saved: bool) -> Result<Option<(Reviewed, Live, Str
             }
         }
     }
-    Ok(Some((plan, live, plan_digest)))
+    Ok((plan, live, plan_digest))
 }
 
 /// Plans from the manifests, shows the plan, and checks the safety rules.
@@ -309,4 +335,39 @@ fn print_report(report: &ApplyReport, retries: usize) {
         }
     }
     println!("\nEverything else was applied. Run `rollcall plan` to see what remains.");
+}
+
+/// Names the changes an earlier apply sent without recording an outcome (it was killed),
+/// with what this run's read found of each.
+fn report_reconciled(log: &Path, settled: &[Reconciled]) {
+    if settled.is_empty() {
+        return;
+    }
+    let count = |v: Verdict| settled.iter().filter(|r| r.verdict == v).count();
+    anstream::eprintln!(
+        "warning: the audit log {} holds {} {} an earlier apply sent without recording the outcome (it was stopped before the answer came); the live state read now shows {} applied, {} not applied, {} unknown:",
+        log.display(),
+        settled.len(),
+        if settled.len() == 1 { "change" } else { "changes" },
+        count(Verdict::FoundApplied),
+        count(Verdict::FoundNotApplied),
+        count(Verdict::Unknown),
+    );
+    for r in settled {
+        let word = match r.verdict {
+            Verdict::FoundApplied => "applied",
+            Verdict::FoundNotApplied => "not applied",
+            Verdict::Unknown => "unknown",
+        };
+        anstream::eprintln!(
+            "  {word:<12} {} {}  (run {}, change {})",
+            r.action.symbol(),
+            r.address,
+            r.run,
+            r.change
+        );
+    }
+    anstream::eprintln!(
+        "  each now has a `reconciled` line in the log; the plan above already accounts for what was applied"
+    );
 }

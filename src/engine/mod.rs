@@ -7,7 +7,7 @@
 //! let live = engine::read(&desired).await?;         // every target at once
 //! let plan = engine::plan(&desired, &live)?;        // diff and order
 //! match engine::review(plan, &live, None) {         // the safety rules
-//!     Ok(reviewed) => engine::apply(&reviewed, &live, 4, &stop, |_, _| {}).await,
+//!     Ok(reviewed) => engine::apply(&reviewed, &live, 4, &stop, |_| {}).await,
 //!     Err(refused) => …,                             // shown, never applied
 //! }
 //! ```
@@ -27,7 +27,7 @@ use crate::apply::ApplyReport;
 use crate::connect::{connect, Connected};
 use crate::desired::{Desired, Platform, TargetConfig};
 use crate::model::ResourceMap;
-use crate::plan::{Change, Plan, Refused, Reviewed};
+use crate::plan::{Plan, Refused, Reviewed};
 
 /// Loads and resolves a manifest directory. Every problem of every file is reported at
 /// once: the files that parsed are still resolved.
@@ -186,12 +186,13 @@ pub fn review(plan: Plan, live: &Live, allow_deletes: Option<usize>) -> Result<R
 
 /// Applies a reviewed plan through the connections it was read with, `parallelism`
 /// requests at a time; `stop` lets the changes in flight finish and starts no more.
+/// `on_event` hears each step before it is sent and each change's outcome.
 pub async fn apply(
     plan: &Reviewed,
     live: &Live,
     parallelism: usize,
     stop: &AtomicBool,
-    on_done: impl FnMut(&Change, &crate::apply::Outcome),
+    on_event: impl FnMut(crate::apply::Event<'_>),
 ) -> ApplyReport {
-    crate::apply::execute_until(plan, &live.connected.providers, parallelism, stop, on_done).await
+    crate::apply::execute_until(plan, &live.connected.providers, parallelism, stop, on_event).await
 }

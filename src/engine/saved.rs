@@ -136,11 +136,7 @@ pub async fn check(
     }
     let stale = stale::check(&saved.plan, &live.states);
     if !stale.is_empty() {
-        let hint = if stale.iter().all(|s| s.done) {
-            "every change of this plan is already in place (it was applied, or made by hand): plan again to see what remains"
-        } else {
-            "the saved plan is stale: plan again (`rollcall plan --out FILE`) and review the new plan"
-        };
+        let hint = stale_hint(&stale, saved.plan.changes.len());
         let reasons = stale
             .iter()
             .map(|s| {
@@ -153,7 +149,7 @@ pub async fn check(
                 )
             })
             .collect();
-        return refuse(live, reasons, hint).await;
+        return refuse(live, reasons, &hint).await;
     }
     let mut fresh = match super::plan(&desired, &live) {
         Ok(plan) => plan,
@@ -175,6 +171,28 @@ pub async fn check(
         manifests: dir.to_owned(),
         manifest_digest: desired.manifest_digest,
     })
+}
+
+/// What to do about a stale plan, with how much of it is already in place: all of it,
+/// part of it (after a run that failed or was stopped part-way), or none.
+fn stale_hint(stale: &[stale::Stale], total: usize) -> String {
+    let done = stale.iter().filter(|s| s.done).count();
+    let verb = if done == 1 { "is" } else { "are" };
+    let replan = "plan again (`rollcall plan --out FILE`) and review the new plan";
+    if done > 0 && done == total && stale.iter().all(|s| s.done) {
+        format!(
+            "every change of this plan ({total}) is already in place (it was applied, or made by hand): plan again to see whether anything remains"
+        )
+    } else if done > 0 && stale.iter().all(|s| s.done) {
+        format!(
+            "{done} of {total} changes of this plan {verb} already in place (part of it was applied, or made by hand) and the rest {} not: {replan}, which holds only what remains",
+            if total - done == 1 { "is" } else { "are" }
+        )
+    } else if done > 0 {
+        format!("the saved plan is stale, and {done} of {total} changes of this plan {verb} already in place: {replan}")
+    } else {
+        format!("the saved plan is stale: {replan}")
+    }
 }
 
 /// Lets go of the targets and refuses the plan, nothing changed.

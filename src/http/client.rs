@@ -522,13 +522,22 @@ impl HttpClient {
                 ));
             }
         }
-        if earlier_ambiguous {
-            detail.push_str("; an earlier attempt may have been applied");
+        // A read changes nothing, so "applied" means nothing for it: say only that an
+        // attempt went unanswered. (`request` is described as `METHOD /path`.)
+        let read = request.starts_with("GET ") || request.starts_with("HEAD ");
+        let note = if read {
+            earlier_ambiguous
+                .then_some("; an earlier attempt got no answer (a read changes nothing, so it was asked again)")
+        } else if earlier_ambiguous {
+            Some("; an earlier attempt may have been applied")
         } else if stop == Stop::MayHaveBeenApplied {
-            detail.push_str("; the request may have been applied, so it was not sent again");
+            Some("; the request may have been applied, so it was not sent again")
         } else if last.ambiguous {
-            detail.push_str("; the request may have been applied");
-        }
+            Some("; the request may have been applied")
+        } else {
+            None
+        };
+        detail.push_str(note.unwrap_or_default());
         HttpError {
             target: self.target.clone(),
             request: request.to_owned(),

@@ -195,9 +195,13 @@ fn ctrl_c_while_applying_finishes_what_is_in_flight_and_lists_the_rest() {
     assert!(headline.ends_with(" not started."), "{headline}");
     assert!(applied < 29, "some changes were not started: {headline}");
     assert!(rest.contains("Not started because the apply was interrupted"), "{rest}");
-    // The audit log has a line for every change, and the state what was applied.
+    // The audit log has an outcome for every change and an intent for every change sent,
+    // and the state what was applied.
     let audit = std::fs::read_to_string(root.join("audit.jsonl")).unwrap();
-    assert_eq!(audit.lines().count(), 29, "{audit}");
+    assert_eq!(audit.matches("\"event\":\"outcome\"").count(), 29, "{audit}");
+    let intents = audit.matches("\"event\":\"intent\"").count();
+    assert!(intents >= applied && intents <= 29, "{audit}");
+    assert_eq!(audit.lines().count(), 29 + intents, "{audit}");
     assert_eq!(audit.matches("\"outcome\":\"applied\"").count(), applied, "{audit}");
     assert_eq!(
         audit.matches("\"outcome\":\"interrupted\"").count(),

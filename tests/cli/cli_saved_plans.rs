@@ -94,12 +94,14 @@ fn a_saved_plan_applies_exactly_and_the_next_plan_is_empty() {
     let twice = run(rollcall(&root).args(["apply", "plan.json"]));
     assert_eq!(twice.code, 3, "{}", twice.stderr);
     assert!(
-        twice.stderr.contains("every change of this plan is already in place"),
+        twice
+            .stderr
+            .contains("every change of this plan (29) is already in place"),
         "{}",
         twice.stderr
     );
 
-    // One audit line per change, naming the plan file's digest.
+    // An intent and an outcome per change, naming the plan file's digest.
     let digest = shown
         .stdout
         .lines()
@@ -108,14 +110,28 @@ fn a_saved_plan_applies_exactly_and_the_next_plan_is_empty() {
         .to_owned();
     let log = std::fs::read_to_string(root.join("audit.jsonl")).unwrap();
     let lines: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), 29);
+    assert_eq!(lines.len(), 58);
     for l in &lines {
+        assert_eq!(l["format_version"], 2);
         assert_eq!(l["plan_digest"], digest.as_str());
-        assert_eq!(l["outcome"], "applied");
+        assert_eq!(l["run"], lines[0]["run"]);
+        match l["event"].as_str() {
+            Some("intent") => assert_eq!(l["outcome"], serde_json::Value::Null),
+            Some("outcome") => assert_eq!(l["outcome"], "applied"),
+            other => panic!("unexpected event {other:?}: {l}"),
+        }
         assert_eq!(l["target"], "bitbucket");
-        for key in ["time", "address", "action", "before", "after", "error"] {
+        for key in ["time", "change", "address", "action", "before", "after", "error"] {
             assert!(l.get(key).is_some(), "audit line lacks {key}: {l}");
         }
+    }
+    for change in 1..=29 {
+        let events: Vec<&str> = lines
+            .iter()
+            .filter(|l| l["change"] == change)
+            .filter_map(|l| l["event"].as_str())
+            .collect();
+        assert_eq!(events, ["intent", "outcome"], "change {change}");
     }
     assert!(lines
         .iter()
@@ -189,6 +205,31 @@ fn a_stale_plan_is_refused_naming_every_object_that_changed() {
             "{what}: nothing ran, nothing logged"
         );
     }
+}
+
+/// A plan of which one change was made by hand says so, and not that all of it was.
+#[test]
+fn a_plan_partly_in_place_says_how_much_of_it_is() {
+    let (_g, root, _, state) = quickstart();
+    save_plan(&root);
+    edit(&state, |s| {
+        s.groups.get_mut("backend").unwrap().remove("judy");
+    });
+    let r = run(rollcall(&root).args(["apply", "plan.json"]));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("found absent, as the plan would leave it"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(
+            "hint: 1 of 29 changes of this plan is already in place (part of it was applied, or made by hand) and the rest are not"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("every change"), "{}", r.stderr);
 }
 
 #[test]

@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod cli_audit_log;
 mod cli_exit_codes;
 mod cli_import;
 mod cli_quickstart;

@@ -142,7 +142,7 @@ async fn run(root: &Path) -> Result<(usize, usize, usize), String> {
         .map_err(|e| format!("apply FILE: {e}"))?;
     let reviewed = checked.plan.map_err(|r| format!("refused: {:?}", r.0.refusals))?;
     let stop = AtomicBool::new(false);
-    let report = engine::apply(&reviewed, &checked.live, tuning.parallelism, &stop, |_, _| {}).await;
+    let report = engine::apply(&reviewed, &checked.live, tuning.parallelism, &stop, |_| {}).await;
     let requests = checked
         .live
         .connected

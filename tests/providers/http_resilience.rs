@@ -345,6 +345,21 @@ async fn an_answer_cut_off_is_asked_again_and_makes_a_later_404_ambiguous() {
 }
 
 #[tokio::test]
+async fn a_failed_read_after_a_lost_answer_does_not_speak_of_being_applied() {
+    for lost in [Step::Drop, Step::CutOff, answer(502, "bad gateway")] {
+        let server = Server::start(vec![lost, answer(404, "No such group")], answer(500, "")).await;
+        let e = get(&server.client(quick()), "/x").await.unwrap_err();
+        assert!(e.is_status(404), "{e}");
+        let text = e.to_string();
+        assert!(!text.contains("applied"), "{text}");
+        assert!(
+            text.ends_with("an earlier attempt got no answer (a read changes nothing, so it was asked again)"),
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_timeout_after_sending_is_retried_when_safe_and_reported_when_not() {
     let policy = RetryPolicy {
         attempt_timeout: Duration::from_millis(200),

@@ -114,10 +114,28 @@ pub(super) async fn run(
             return ApplyReport::default();
         }
     };
-    let report = execute_until(&reviewed, providers, parallelism, stop, |c, o| {
-        heard.push((c.address.clone(), o.clone()))
+    let mut started: Vec<usize> = Vec::new();
+    let report = execute_until(&reviewed, providers, parallelism, stop, |event| match event {
+        crate::apply::Event::Started(changes) => started.extend(changes.iter().map(|(i, _)| *i)),
+        crate::apply::Event::Done(i, c, o) => {
+            // A change that was sent is started before its outcome is told.
+            if matches!(o, Outcome::Applied | Outcome::Failed(_)) {
+                assert!(started.contains(&i), "{} done before it started", c.address);
+            } else if matches!(o, Outcome::Skipped { .. }) {
+                assert!(!started.contains(&i), "{} skipped but it was started", c.address);
+            }
+            heard.push((c.address.clone(), o.clone()))
+        }
     })
     .await;
+    let mut once = started.clone();
+    once.sort_unstable();
+    once.dedup();
+    assert_eq!(
+        once.len(),
+        started.len(),
+        "each change starts at most once: {started:?}"
+    );
     let listed: Vec<&Change> = report.outcomes.iter().map(|(c, _)| c).collect();
     assert_eq!(
         listed,
