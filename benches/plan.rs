@@ -1,8 +1,17 @@
-//! Benchmark: plan and apply for a large organisation against the Bitbucket Data Center
-//! emulator over loopback HTTP. Prints medians of repeated runs and the request counts;
-//! it asserts nothing about time (the machine's noise is not a test failure).
+//! Benchmark: plan (and optionally apply) for a large organisation against the Bitbucket
+//! Data Center emulator over loopback HTTP. Prints medians of repeated runs, the requests
+//! against the derived minimum, the concurrency reached and the process's peak memory; it
+//! asserts nothing about time (the machine's noise is not a test failure).
 //!
-//! Run with `cargo bench --bench plan` (optionally `-- USERS GROUPS`).
+//! `cargo bench --bench plan -- [S|M|L] [--latency MS] [--faults] [--runs N]`
+//!
+//! - S: 1,000 people, 100 groups of 50, 50 projects of 10 repositories;
+//! - M: 10,000 people, 1,000 groups of 50 (50,000 memberships), 500 projects of 10
+//!   repositories (5,000), 50,000 grants;
+//! - L: 100,000 people, 10,000 groups of 50 (500,000 memberships), as many projects as M.
+//!
+//! `--latency MS` adds that much to every answer; `--faults` answers 10% of requests 429,
+//! 10% 503 and drops 5% of connections (half after acting), a new seed each run.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -61,18 +70,25 @@ fn live_state(users: usize, groups: usize, per_group: usize, projects: usize, re
             name: format!("Project {p}"),
             ..DcProject::default()
         };
-        project
-            .grants
-            .groups
-            .insert(format!("team{:03}", p % groups), "PROJECT_WRITE".into());
+        // Ten group grants per project and nine per repository: 50,000 at M. The first
+        // is PROJECT_WRITE where the manifest says admin, a change to plan.
+        for k in 0..10 {
+            let level = if k == 0 { "PROJECT_WRITE" } else { "PROJECT_ADMIN" };
+            project
+                .grants
+                .groups
+                .insert(format!("team{:03}", (p * 10 + k) % groups), level.into());
+        }
         for r in 0..repos {
             let mut repo = DcRepo::default();
-            repo.grants
-                .groups
-                .insert(format!("team{:03}", (p + r) % groups), "REPO_ADMIN".into());
+            for k in 0..9 {
+                repo.grants
+                    .groups
+                    .insert(format!("team{:03}", (p + r * 7 + k * 3) % groups), "REPO_ADMIN".into());
+            }
             project.repos.insert(format!("repo{r}"), repo);
         }
-        s.projects.insert(format!("P{p:02}"), project);
+        s.projects.insert(format!("P{p:03}"), project);
     }
     s
 }
@@ -114,29 +130,72 @@ fn manifest(state: &DcState, url: &str) -> String {
     m
 }
 
+/// The fewest requests a plan of this organisation can read it with: the users and the
+/// groups a page of 1,000 at a time, each group's members, the groups of the account
+/// rollcall works as (for the safety rules), global permissions (users, groups), and per
+/// project its users, groups and the two all-users flags, and per repository its users
+/// and groups.
+fn minimum_reads(users: usize, groups: usize, projects: usize, repos: usize) -> usize {
+    let pages = |n: usize| n.div_ceil(1000).max(1);
+    pages(users + 1) + pages(groups) + groups + 1 + 2 + projects * 4 + projects * repos * 2
+}
+
+/// The process's peak resident memory (emulator included), from /proc.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let users = args.first().copied().unwrap_or(10_000);
-    let groups = args.get(1).copied().unwrap_or(300);
-    let (per_group, projects, repos) = (60, 40, 5);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |name: &str| args.iter().position(|a| a == name);
+    let value = |name: &str| {
+        flag(name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    let size = args
+        .iter()
+        .find(|a| ["S", "M", "L"].contains(&a.as_str()))
+        .map_or("M", String::as_str);
+    let (users, groups, per_group, projects, repos) = match size {
+        "S" => (1_000, 100, 50, 50, 10),
+        "L" => (100_000, 10_000, 50, 500, 10),
+        _ => (10_000, 1_000, 50, 500, 10),
+    };
+    let latency_ms = value("--latency").unwrap_or(0);
+    let faults = flag("--faults").is_some();
+    let runs = value("--runs").map_or(if size == "S" { RUNS } else { 3 }, |n| n as usize);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
         let state = live_state(users, groups, per_group, projects, repos);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let emulator = serve(Shared::new(state.clone(), TOKEN.into()), listener).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("token"), TOKEN).unwrap();
-        std::fs::write(dir.path().join("org.yaml"), manifest(&state, &emulator.base_url)).unwrap();
-        let size = std::fs::metadata(dir.path().join("org.yaml")).unwrap().len();
 
         let (mut load, mut read, mut plan_t, mut render_t) = (vec![], vec![], vec![], vec![]);
-        let mut requests = 0;
-        let mut objects = 0;
-        let mut changes = 0;
-        for _ in 0..RUNS {
+        let (mut requests, mut retries, mut objects, mut changes, mut size_bytes) = (0, 0, 0, 0, 0);
+        let mut reached = rollcall::http::Reached::default();
+        let mut failed = 0;
+        for run in 0..runs {
+            // A fresh emulator per run: a new seed for the faults.
+            let mut live = state.clone();
+            live.faults = Some(rollcall::sandbox::faults::FaultConfig {
+                seed: run as u64 + 1,
+                latency_ms,
+                rate_limited: if faults { 0.10 } else { 0.0 },
+                unavailable: if faults { 0.10 } else { 0.0 },
+                dropped: if faults { 0.05 } else { 0.0 },
+                ..Default::default()
+            });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let emulator = serve(Shared::new(live, TOKEN.into()), listener).await.unwrap();
+            std::fs::write(dir.path().join("org.yaml"), manifest(&state, &emulator.base_url)).unwrap();
+            size_bytes = std::fs::metadata(dir.path().join("org.yaml")).unwrap().len();
             let t = Instant::now();
             let desired = rollcall::engine::load(dir.path()).unwrap();
             load.push(t.elapsed());
@@ -144,9 +203,18 @@ fn main() {
             let rollcall::engine::Live {
                 connected,
                 states: live,
-            } = rollcall::engine::read(&desired).await.unwrap();
+            } = match rollcall::engine::read(&desired).await {
+                Ok(live) => live,
+                Err(e) => {
+                    failed += 1;
+                    println!("run {run}: {e}");
+                    emulator.shutdown().await;
+                    continue;
+                }
+            };
             read.push(t.elapsed());
-            requests = connected.providers["bb"].request_count();
+            let provider = &connected.providers["bb"];
+            (requests, retries, reached) = (provider.request_count(), provider.retry_count(), provider.concurrency());
             objects = live["bb"].len();
             let t = Instant::now();
             let plan = rollcall::plan::build(&desired, &live).unwrap();
@@ -157,17 +225,32 @@ fn main() {
             render_t.push(t.elapsed());
             assert!(!out.is_empty());
             connected.shutdown().await;
+            emulator.shutdown().await;
         }
         println!(
-            "organisation: {users} users, {groups} groups x {per_group} members, {projects} projects x {repos} repos"
+            "organisation {size}: {users} users, {groups} groups x {per_group} members, {projects} projects x {repos} repos; latency {latency_ms} ms; faults {}",
+            if faults { "10% 429, 10% 503, 5% dropped" } else { "none" }
         );
-        println!("manifest: {size} bytes; live objects read: {objects}; changes planned: {changes}");
-        println!("requests per plan: {requests} (one per page of 1000, per group and per named project/repo)");
-        println!("median of {RUNS} runs:");
+        println!("manifest: {size_bytes} bytes; live objects read: {objects}; changes planned: {changes}");
+        println!(
+            "requests per plan: {requests} ({retries} sent again); derived minimum {}",
+            minimum_reads(users, groups, projects, repos)
+        );
+        println!(
+            "in flight: up to {} (limit at the end {} of {})",
+            reached.peak, reached.limit, reached.cap
+        );
+        println!("runs that failed: {failed} of {runs}");
+        if read.is_empty() {
+            return;
+        }
+        println!("median of {} runs:", read.len());
         println!("  load + resolve   {:>8.1} ms", median(load).as_secs_f64() * 1e3);
         println!("  read live (HTTP) {:>8.1} ms", median(read).as_secs_f64() * 1e3);
         println!("  diff + order     {:>8.1} ms", median(plan_t).as_secs_f64() * 1e3);
         println!("  render JSON      {:>8.1} ms", median(render_t).as_secs_f64() * 1e3);
-        emulator.shutdown().await;
+        if let Some(mib) = peak_rss_mib() {
+            println!("peak memory (emulator included): {mib:.0} MiB");
+        }
     });
 }

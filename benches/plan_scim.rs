@@ -2,7 +2,8 @@
 //! profile) over loopback HTTP. Prints medians of repeated runs and the request counts;
 //! it asserts nothing about time (the machine's noise is not a test failure).
 //!
-//! Run with `cargo bench --bench plan_scim` (optionally `-- USERS GROUPS`).
+//! Run with `cargo bench --bench plan_scim` (optionally `-- USERS GROUPS [--latency MS]`,
+//! the latency added to every answer).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -76,7 +77,18 @@ fn manifest(users: usize, groups: usize, url: &str) -> String {
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let latency_at = raw.iter().position(|a| a == "--latency");
+    let latency_ms: u64 = latency_at
+        .and_then(|i| raw.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let args: Vec<usize> = raw
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| latency_at.is_none_or(|at| *i != at + 1))
+        .filter_map(|(_, a)| a.parse().ok())
+        .collect();
     let users = args.first().copied().unwrap_or(10_000);
     let groups = args.get(1).copied().unwrap_or(300);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -84,7 +96,13 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let state = live_state(users, groups);
+        let mut state = live_state(users, groups);
+        if latency_ms > 0 {
+            state.faults = Some(rollcall::sandbox::faults::FaultConfig {
+                latency_ms,
+                ..Default::default()
+            });
+        }
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("token"), TOKEN).unwrap();
         let (mut load, mut read, mut plan_t, mut apply_t) = (vec![], vec![], vec![], vec![]);
