@@ -121,21 +121,26 @@ async fn start_sandbox(
             format!("no emulator is registered for `{}`", platform.label()),
         ));
     };
-    // A state file of another platform would fail on its first field; say what it is.
-    if !(registered.sandbox.claims)(&text) {
-        let other = crate::provider::registry::sandbox_of(&text);
-        let (file, kind) = other.map_or(("not a sandbox state rollcall knows", ""), |r| {
-            (r.sandbox.describe, r.platform.kind())
-        });
+    // Which emulator reads the file is what the file names (its `kind`); a state of
+    // another platform would fail on its first field, so say what it is instead.
+    let claimed = crate::provider::registry::sandbox_of(&text).map_err(|reason| {
+        state_error(format!(
+            "{} is not a sandbox state rollcall can start: {reason}",
+            path.display()
+        ))
+    })?;
+    if !std::ptr::eq(claimed.sandbox, registered.sandbox) {
         return Err(ConnectError {
             target: target.to_owned(),
             message: format!(
-                "the sandbox {} is {file}, but the target's kind is `{}`",
+                "the sandbox {} is {}, but the target's kind is `{}`",
                 path.display(),
+                claimed.sandbox.describe,
                 platform.kind()
             ),
             hint: Some(format!(
-                "set the target's `kind: {kind}`, or point `url` at a sandbox of its kind"
+                "set the target's `kind: {}`, or point `url` at a sandbox of its kind",
+                claimed.platform.kind()
             )),
         });
     }

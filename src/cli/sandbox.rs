@@ -1,6 +1,6 @@
 //! `rollcall sandbox serve`: runs an emulator for people and other tools, on loopback
-//! only. The state file says which: the registry's emulator that claims it (a SCIM state
-//! has `kind: scim` at the top).
+//! only. The state file says which: the registry's emulator whose `kind` the file names
+//! at its top (`kind: scim`).
 
 use std::path::PathBuf;
 
@@ -75,12 +75,14 @@ pub async fn run(cmd: Command) -> Result<u8, CliError> {
     let Command::Serve(args) = cmd;
     let text = std::fs::read_to_string(&args.path)
         .map_err(|e| CliError::new(format!("cannot read sandbox state {}: {e}", args.path.display())))?;
-    let Some(kind) = crate::provider::registry::sandbox_of(&text).map(|r| r.sandbox) else {
-        return Err(CliError::new(format!(
-            "{} is not a sandbox state rollcall knows",
-            args.path.display()
-        )));
-    };
+    let kind = crate::provider::registry::sandbox_of(&text)
+        .map(|r| r.sandbox)
+        .map_err(|reason| {
+            CliError::new(format!(
+                "{} is not a sandbox state rollcall can start: {reason}",
+                args.path.display()
+            ))
+        })?;
     let listener = listen(args.port).await?;
     // Listening before the server says it is ready: a signal sent right after that line
     // would otherwise kill the process unsaved.

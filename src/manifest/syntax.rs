@@ -219,13 +219,16 @@ fn starts_value(previous: char) -> bool {
 /// Which limit a file broke, with the number, and what to do about it.
 fn budget_sentence(breach: &BudgetBreach, budget: &Budget) -> (String, &'static str) {
     const SPLIT: &str = "split it into several files: every *.yaml file in the directory is read, and they are merged";
+    // The limit people meet first: a user written `alice: { name: …, email: … }` is six
+    // values, so one file holds about 41 000 of them.
+    const SPLIT_VALUES: &str = "split it into several files (about 40 000 users of `{ name, email }` fit in one): every *.yaml file in the directory is read, and they are merged";
     match breach {
         BudgetBreach::Nodes { .. } => (
             format!(
                 "this file holds more than {} YAML values (lists, mappings and single values), the most one manifest file may hold",
                 budget.max_nodes
             ),
-            SPLIT,
+            SPLIT_VALUES,
         ),
         BudgetBreach::Events { .. } => (
             format!(

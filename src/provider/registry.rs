@@ -84,9 +84,32 @@ pub fn registered(platform: Platform) -> Option<&'static Registered> {
     PLATFORMS.iter().find(|r| r.platform == platform)
 }
 
-/// The first platform whose emulator claims the state file `text`, if any.
-pub fn sandbox_of(text: &str) -> Option<&'static Registered> {
-    PLATFORMS.iter().find(|r| (r.sandbox.claims)(text))
+/// The first platform whose emulator reads the state file `text`, by the `kind` the file
+/// names (`sandbox::state::marker`); a file that names none is the unmarked emulator's.
+/// The error says why the file is no state rollcall knows: it cannot be read, or it names
+/// a kind no emulator has.
+pub fn sandbox_of(text: &str) -> Result<&'static Registered, String> {
+    let marker = crate::sandbox::state::marker(text)?;
+    let found = PLATFORMS.iter().find(|r| match &marker {
+        Some(kind) => r.sandbox.marker == kind,
+        None => r.sandbox.unmarked,
+    });
+    found.ok_or_else(|| {
+        let mut known: Vec<String> = Vec::new();
+        for r in PLATFORMS {
+            let kind = format!("`{}`", r.sandbox.marker);
+            if !known.contains(&kind) {
+                known.push(kind);
+            }
+        }
+        match marker {
+            Some(kind) => format!(
+                "it says `kind: {kind}`, which is no sandbox rollcall knows (a state's `kind` is one of {})",
+                known.join(", ")
+            ),
+            None => format!("it names no `kind` (one of {})", known.join(", ")),
+        }
+    })
 }
 
 /// Builds the provider of a target.

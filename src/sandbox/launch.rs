@@ -26,8 +26,13 @@ pub struct Launched {
 
 /// One platform's emulator, as the registry lists it.
 pub struct SandboxKind {
-    /// The state file is of this emulator (a SCIM state says `kind: scim`).
-    pub claims: fn(&str) -> bool,
+    /// The `kind` its state files name at their top (`kind: scim`); which emulator reads
+    /// a file is decided by this alone (`sandbox::state::marker`).
+    pub marker: &'static str,
+    /// Whether a state file that names no `kind` is this emulator's: only Bitbucket Data
+    /// Center's, whose files had no marker before there was a second emulator. Every file
+    /// rollcall saves names its kind.
+    pub unmarked: bool,
     /// What a state file of this emulator is, for a mismatch: `a SCIM sandbox (`kind: scim`)`.
     pub describe: &'static str,
     /// Starts the emulator on `text` (read from `path`) with `token`. With `expect`, the

@@ -201,3 +201,50 @@ fn apply_keeps_the_state_files_opening_comments() {
         assert!(after.starts_with(header.as_str()), "{file}: {after}");
     }
 }
+
+/// A SCIM state past the 250 000 values one manifest file may hold (as an apply of a large
+/// directory leaves it) is still served as SCIM: the file's `kind` says so, and its size
+/// is no reason to read it as another emulator's.
+#[test]
+fn a_scim_state_past_the_manifest_limit_is_served_as_scim() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut text = String::from("kind: scim\nusers:\n");
+    for n in 0..25_000 {
+        text.push_str(&format!(
+            "  - {{ id: u{n}, userName: user{n}, emails: [{{ value: user{n}@example.com, primary: true }}] }}\n"
+        ));
+    }
+    let path = tmp.path().join("directory.yaml");
+    std::fs::write(&path, text).unwrap();
+    let served = serve(&path, &[]);
+    assert!(served.printed[0].starts_with("SCIM sandbox"), "{:?}", served.printed);
+    served.stop();
+}
+
+/// A state that cannot be read, or is of the right kind and wrong, is refused with the
+/// file's name and the reason, in that kind's words.
+#[test]
+fn an_unreadable_state_names_the_file_and_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (file, text, reason) in [
+        (
+            "broken.yaml",
+            "users: [\nkind: scim\n",
+            "not a sandbox state rollcall can start",
+        ),
+        ("truncated.yaml", "kind: scim\nusers: [\n", "is not valid"),
+        ("typo.yaml", "kind: scim\nusres: []\n", "unknown field `usres`"),
+        ("other.yaml", "kind: buildkite\n", "`kind: buildkite`"),
+    ] {
+        let path = tmp.path().join(file);
+        std::fs::write(&path, text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+            .args(["sandbox", "serve", path.to_str().unwrap(), "--port", "0"])
+            .env_clear()
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{file}: {stderr}");
+        assert!(stderr.contains(file) && stderr.contains(reason), "{file}: {stderr}");
+    }
+}

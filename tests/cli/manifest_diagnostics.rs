@@ -153,6 +153,28 @@ fn a_file_past_the_size_budget_is_told_to_split() {
     assert!(stderr.len() < 2_000, "{} bytes of stderr", stderr.len());
 }
 
+/// One file of people stops at about 41 600 users (six values each): the error gives the
+/// limit and says to split the people over several files, and how many fit in one.
+#[test]
+fn a_file_of_too_many_people_is_told_to_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("users:\n");
+    for n in 0..42_000 {
+        text.push_str(&format!(
+            "  user{n}: {{ name: User {n}, email: user{n}@example.com }}\n"
+        ));
+    }
+    std::fs::write(dir.path().join("people.yaml"), text).unwrap();
+    let (code, stderr) = validate(dir.path());
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("more than 250000 YAML values"), "{stderr}");
+    assert!(stderr.contains("the most one manifest file may hold"), "{stderr}");
+    assert!(
+        stderr.contains("split it into several files (about 40 000 users"),
+        "{stderr}"
+    );
+}
+
 /// A 100 000-deep line is reported in a few hundred bytes: the snippet is a window
 /// around the column, not the whole line.
 #[test]

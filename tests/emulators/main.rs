@@ -13,3 +13,4 @@ mod emulator_dc;
 mod emulator_faults;
 mod emulator_scim;
 mod scim_conformance;
+mod state_files;

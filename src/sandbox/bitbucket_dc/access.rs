@@ -2,11 +2,13 @@
 //! repository, each directly or through groups), the licence count and the guards that
 //! stop a caller from exceeding the licence or demoting themselves.
 //!
-//! Handlers mutate a copy of the state and compare it with the original through these
-//! guards before committing, so a refused request changes nothing.
+//! Handlers change the state through a `change::Change`, note what the guards compare
+//! (the operator's level, the licensed count) before it, and ask the guards about the
+//! state the change leaves; a refused change is undone, so a refused request changes
+//! nothing.
 
 use std::cmp::max;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{json, Value};
 
@@ -132,32 +134,55 @@ pub(crate) fn require_global(state: &DcState, level: u8) -> Result<(), ApiError>
 
 /// Active users holding a global permission, directly or through a group: what the
 /// licence's user tier counts. (A real instance also licenses users given only project or
-/// repository access; the sandbox keeps to global permissions.)
+/// repository access; the sandbox keeps to global permissions.) Gathered from the grants
+/// rather than by asking every user for its level, which would look at every group once
+/// per user.
 pub(crate) fn licensed_count(state: &DcState) -> usize {
-    state
-        .users
-        .iter()
-        .filter(|(name, user)| user.active && global_level(state, name) >= LICENSED_USER)
+    let holds = |permission: &String| rank(GLOBAL_PERMISSIONS, permission) >= LICENSED_USER;
+    let mut licensed: HashSet<&str> = HashSet::new();
+    licensed.extend(
+        state
+            .global
+            .users
+            .iter()
+            .filter(|(_, p)| holds(p))
+            .map(|(name, _)| name.as_str()),
+    );
+    for (group, _) in state.global.groups.iter().filter(|(_, p)| holds(p)) {
+        if let Some(members) = state.groups.get(group) {
+            licensed.extend(members.iter().map(String::as_str));
+        }
+    }
+    licensed
+        .into_iter()
+        .filter(|name| state.users.get(*name).is_some_and(|user| user.active))
         .count()
 }
 
+/// The licensed count before a change, for `check_licence`; only counted where the
+/// instance has a limit.
+pub(crate) fn licensed_before(state: &DcState) -> Option<usize> {
+    state.licence_limit.map(|_| licensed_count(state))
+}
+
 /// 403 if the change would take the licensed count above the limit. A change that does
-/// not add licensed users passes even on an instance already over its limit.
-pub(crate) fn check_licence(before: &DcState, after: &DcState) -> Result<(), ApiError> {
-    let Some(limit) = after.licence_limit else {
+/// not add licensed users passes even on an instance already over its limit. `before` is
+/// `licensed_before` of the state the change started from.
+pub(crate) fn check_licence(before: Option<usize>, after: &DcState) -> Result<(), ApiError> {
+    let (Some(limit), Some(before)) = (after.licence_limit, before) else {
         return Ok(());
     };
     let count = licensed_count(after);
-    if count > limit && count > licensed_count(before) {
+    if count > limit && count > before {
         return Err(ApiError::licence_exceeded());
     }
     Ok(())
 }
 
-/// 409 if the change would lower the operator's own global level.
-pub(crate) fn check_not_demoting_self(before: &DcState, after: &DcState) -> Result<(), ApiError> {
-    let operator = &before.operator;
-    if global_level(after, operator) < global_level(before, operator) {
+/// 409 if the change would lower the operator's own global level; `before` is the
+/// operator's `global_level` before the change.
+pub(crate) fn check_not_demoting_self(before: u8, after: &DcState) -> Result<(), ApiError> {
+    if global_level(after, &after.operator) < before {
         return Err(ApiError::conflict(
             "You cannot make this change because it would lower your own permission level.",
         ));
@@ -182,14 +207,6 @@ pub(crate) fn forget_user(state: &mut DcState, name: &str) {
     }
     for grants in every_grants(state) {
         grants.users.remove(name);
-    }
-}
-
-/// Removes a deleted group and every grant it held.
-pub(crate) fn forget_group(state: &mut DcState, name: &str) {
-    state.groups.remove(name);
-    for grants in every_grants(state) {
-        grants.groups.remove(name);
     }
 }
 

@@ -4,6 +4,7 @@
 use axum::http::StatusCode;
 
 use super::access::{self, Principal, ADMIN, GLOBAL_PERMISSIONS};
+use super::change::{Change, Place};
 use super::state::DcState;
 use super::wire::{matches, ApiError, Call, Outcome, Reply};
 
@@ -76,13 +77,15 @@ fn grant(kind: Principal, call: &Call, state: &mut DcState) -> Outcome {
     for key in &keys {
         check_not_above_operator(kind, state, key)?;
     }
-    let mut next = state.clone();
-    for key in keys {
-        kind.grants_mut(&mut next.global).insert(key, permission.to_owned());
+    let level = access::global_level(state, &state.operator);
+    let licensed = access::licensed_before(state);
+    let mut change = Change::new(state);
+    for key in &keys {
+        change.set_grant(&Place::Global, kind, key, Some(permission));
     }
-    access::check_licence(state, &next)?;
-    access::check_not_demoting_self(state, &next)?;
-    *state = next;
+    access::check_licence(licensed, &change)?;
+    access::check_not_demoting_self(level, &change)?;
+    change.commit();
     Ok(Reply::Empty(StatusCode::NO_CONTENT))
 }
 
@@ -92,9 +95,10 @@ fn revoke(kind: Principal, call: &Call, state: &mut DcState) -> Outcome {
     let name = call.required("name")?;
     let key = kind.find(state, name)?;
     check_not_above_operator(kind, state, &key)?;
-    let mut next = state.clone();
-    kind.grants_mut(&mut next.global).remove(&key);
-    access::check_not_demoting_self(state, &next)?;
-    *state = next;
+    let level = access::global_level(state, &state.operator);
+    let mut change = Change::new(state);
+    change.set_grant(&Place::Global, kind, &key, None);
+    access::check_not_demoting_self(level, &change)?;
+    change.commit();
     Ok(Reply::Empty(StatusCode::NO_CONTENT))
 }

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::access::{self, ADMIN, LICENSED_USER};
+use super::change::Change;
 use super::state::DcState;
 use super::wire::{detailed_group, detailed_user, matches, ApiError, Call, Outcome, Reply};
 
@@ -49,10 +50,11 @@ pub(crate) fn delete(call: &Call, state: &mut DcState) -> Outcome {
     let name = call.required("name")?;
     let key = access::find_group(state, name).ok_or_else(|| ApiError::no_such_group(name))?;
     check_group_not_above_operator(state, &key)?;
-    let mut next = state.clone();
-    access::forget_group(&mut next, &key);
-    access::check_not_demoting_self(state, &next)?;
-    *state = next;
+    let level = access::global_level(state, &state.operator);
+    let mut change = Change::new(state);
+    change.delete_group(&key);
+    access::check_not_demoting_self(level, &change)?;
+    change.commit();
     Ok(Reply::Json(StatusCode::OK, detailed_group(&key)))
 }
 
@@ -161,14 +163,15 @@ fn add_memberships(state: &mut DcState, users: &[String], groups: &[String]) -> 
         check_group_not_above_operator(state, &key)?;
         group_keys.push(key);
     }
-    let mut next = state.clone();
+    let licensed = access::licensed_before(state);
+    let mut change = Change::new(state);
     for group in &group_keys {
-        if let Some(members) = next.groups.get_mut(group) {
-            members.extend(user_keys.iter().cloned());
+        for user in &user_keys {
+            change.join(group, user);
         }
     }
-    access::check_licence(state, &next)?;
-    *state = next;
+    access::check_licence(licensed, &change)?;
+    change.commit();
     Ok(Reply::Empty(StatusCode::OK))
 }
 
@@ -199,12 +202,11 @@ fn remove_membership(state: &mut DcState, user: &str, group: &str) -> Outcome {
     let user_key = access::find_user(state, user).ok_or_else(|| ApiError::no_such_user(user))?;
     let group_key = access::find_group(state, group).ok_or_else(|| ApiError::no_such_group(group))?;
     check_group_not_above_operator(state, &group_key)?;
-    let mut next = state.clone();
-    if let Some(members) = next.groups.get_mut(&group_key) {
-        members.remove(&user_key);
-    }
-    access::check_not_demoting_self(state, &next)?;
-    *state = next;
+    let level = access::global_level(state, &state.operator);
+    let mut change = Change::new(state);
+    change.leave(&group_key, &user_key);
+    access::check_not_demoting_self(level, &change)?;
+    change.commit();
     Ok(Reply::Empty(StatusCode::OK))
 }
 

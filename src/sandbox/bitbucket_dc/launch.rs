@@ -12,9 +12,10 @@ use crate::sandbox::launch::{Launched, SandboxKind};
 use crate::sandbox::state::parse_at;
 
 pub static KIND: SandboxKind = SandboxKind {
-    // A Data Center state carries no `kind:` marker: it is any state that is not SCIM's.
-    claims: |text| !crate::sandbox::scim::state::is_scim_state(text),
-    describe: "a Bitbucket Data Center sandbox",
+    marker: super::state::KIND,
+    // Data Center states were written without `kind` before there was a second emulator.
+    unmarked: true,
+    describe: "a Bitbucket Data Center sandbox (`kind: bitbucket-datacenter`)",
     start,
 };
 

@@ -13,6 +13,7 @@
 //! own submodule; `state` is the state file.
 
 mod access;
+mod change;
 mod global;
 mod groups;
 mod launch;

@@ -9,7 +9,8 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use super::access::{self, Principal, ADMIN, PROJECT_PERMISSIONS, REPO_PERMISSIONS, SCOPE_ADMIN};
-use super::state::{DcState, Grants};
+use super::change::{Change, Place};
+use super::state::DcState;
 use super::wire::{matches, ApiError, Call, Outcome, Reply};
 
 /// A project, or a repository within one, known to exist.
@@ -53,29 +54,34 @@ impl Scope {
         }
     }
 
-    fn grants<'a>(&self, state: &'a DcState) -> Option<&'a Grants> {
-        let project = state.projects.get(&self.key)?;
+    fn place(&self) -> Place {
         match &self.slug {
-            None => Some(&project.grants),
-            Some(slug) => project.repos.get(slug).map(|r| &r.grants),
+            None => Place::Project(self.key.clone()),
+            Some(slug) => Place::Repo(self.key.clone(), slug.clone()),
         }
     }
 
-    fn grants_mut<'a>(&self, state: &'a mut DcState) -> Option<&'a mut Grants> {
-        let project = state.projects.get_mut(&self.key)?;
-        match &self.slug {
-            None => Some(&mut project.grants),
-            Some(slug) => project.repos.get_mut(slug).map(|r| &mut r.grants),
+    /// The operator's standing before a change, for `demotes_operator`.
+    fn standing(&self, state: &DcState) -> Standing {
+        Standing {
+            global: access::global_level(state, &state.operator),
+            here: self.operator_level(state),
         }
     }
 
     /// Whether the change lowers the operator's own level here. A global ADMIN keeps
     /// PROJECT_ADMIN / REPO_ADMIN whatever the grants say, so only a project or repository
     /// administrator without it can lock themselves out.
-    fn demotes_operator(&self, before: &DcState, after: &DcState) -> bool {
-        access::global_level(before, &before.operator) < ADMIN
-            && self.operator_level(after) < self.operator_level(before)
+    fn demotes_operator(&self, before: Standing, after: &DcState) -> bool {
+        before.global < ADMIN && self.operator_level(after) < before.here
     }
+}
+
+/// The operator's levels before a change: global, and in the scope being changed.
+#[derive(Debug, Clone, Copy)]
+struct Standing {
+    global: u8,
+    here: u8,
 }
 
 pub(crate) fn list_users(call: &Call, state: &mut DcState) -> Outcome {
@@ -103,6 +109,7 @@ fn list(kind: Principal, call: &Call, state: &mut DcState) -> Outcome {
     let paging = call.paging()?;
     let filter = call.filter();
     let values = scope
+        .place()
         .grants(state)
         .map(|grants| {
             kind.grants(grants)
@@ -139,19 +146,19 @@ fn grant(kind: Principal, call: &Call, state: &mut DcState) -> Outcome {
         .iter()
         .map(|name| kind.find(state, name))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut next = state.clone();
-    if let Some(grants) = scope.grants_mut(&mut next) {
-        for key in keys {
-            kind.grants_mut(grants).insert(key, permission.to_owned());
-        }
+    let before = scope.standing(state);
+    let place = scope.place();
+    let mut change = Change::new(state);
+    for key in &keys {
+        change.set_grant(&place, kind, key, Some(permission));
     }
     // The description answers 403 (not 409) when a grant would lower the caller's level.
-    if scope.demotes_operator(state, &next) {
+    if scope.demotes_operator(before, &change) {
         return Err(ApiError::forbidden(
             "You cannot make this change because it would lower your own permission level.",
         ));
     }
-    *state = next;
+    change.commit();
     Ok(Reply::Empty(StatusCode::NO_CONTENT))
 }
 
@@ -162,16 +169,15 @@ fn revoke(kind: Principal, call: &Call, state: &mut DcState) -> Outcome {
     let scope = Scope::from_call(call, state)?;
     let name = call.required("name")?;
     let key = kind.find(state, name)?;
-    let mut next = state.clone();
-    if let Some(grants) = scope.grants_mut(&mut next) {
-        kind.grants_mut(grants).remove(&key);
-    }
-    if scope.demotes_operator(state, &next) {
+    let before = scope.standing(state);
+    let mut change = Change::new(state);
+    change.set_grant(&scope.place(), kind, &key, None);
+    if scope.demotes_operator(before, &change) {
         return Err(ApiError::conflict(
             "You cannot make this change because it would lower your own permission level.",
         ));
     }
-    *state = next;
+    change.commit();
     Ok(Reply::Empty(StatusCode::NO_CONTENT))
 }
 

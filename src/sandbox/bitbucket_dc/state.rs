@@ -13,10 +13,18 @@ use serde::{Deserialize, Serialize};
 use crate::sandbox::faults::FaultConfig;
 use crate::sandbox::state::StateFile;
 
+/// The value of the `kind` key that marks a Data Center state file: the manifest's kind
+/// of target it stands in for.
+pub const KIND: &str = "bitbucket-datacenter";
+
 /// Everything a sandboxed Bitbucket Data Center instance knows.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DcState {
+    /// Always `bitbucket-datacenter`, so the file says what it is. A file written before
+    /// the marker leaves it out and is read as Data Center's all the same; saving adds it.
+    #[serde(default = "default_kind")]
+    pub kind: String,
     /// The account the sandbox's token authenticates as. It must exist in `users` and
     /// should hold `SYS_ADMIN`, as the account rollcall runs as would in production.
     #[serde(default = "default_operator")]
@@ -82,6 +90,24 @@ pub struct DcRepo {
     pub grants: Grants,
 }
 
+impl Default for DcState {
+    fn default() -> Self {
+        DcState {
+            kind: default_kind(),
+            operator: default_operator(),
+            licence_limit: None,
+            users: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            global: Grants::default(),
+            projects: BTreeMap::new(),
+            faults: None,
+        }
+    }
+}
+
+fn default_kind() -> String {
+    KIND.to_owned()
+}
 fn default_operator() -> String {
     "admin".to_owned()
 }
@@ -95,6 +121,13 @@ fn is_true(b: &bool) -> bool {
 impl StateFile for DcState {
     fn faults(&self) -> Option<&FaultConfig> {
         self.faults.as_ref()
+    }
+
+    fn check(&mut self) -> Result<(), String> {
+        if self.kind != KIND {
+            return Err(format!("kind must be `{KIND}`, not `{}`", self.kind));
+        }
+        Ok(())
     }
 }
 

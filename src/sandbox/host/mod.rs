@@ -225,9 +225,9 @@ impl<E: Emulator> Shared<E> {
         &self.inner.token
     }
 
-    // Handlers check everything before they change anything, and multi-step changes are
-    // made on a copy swapped in at the end, so a lock poisoned by a panicking handler
-    // still guards a consistent state.
+    // Handlers check everything they can before they change anything, and a multi-step
+    // change is undone when refused or when its handler panics (the Data Center's
+    // `Change`), so a lock poisoned by a panicking handler still guards a consistent state.
     fn lock_state(&self) -> MutexGuard<'_, E::State> {
         self.inner.state.lock().unwrap_or_else(PoisonError::into_inner)
     }

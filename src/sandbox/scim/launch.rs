@@ -13,7 +13,8 @@ use crate::sandbox::launch::{Launched, SandboxKind};
 use crate::sandbox::state::parse_at;
 
 pub static KIND: SandboxKind = SandboxKind {
-    claims: super::state::is_scim_state,
+    marker: super::state::KIND,
+    unmarked: false,
     describe: "a SCIM sandbox (`kind: scim`)",
     start,
 };

@@ -2,6 +2,8 @@
 //! or group body carries, the required ones, `primary` values, members that exist, and
 //! the names that must stay unique.
 
+use std::collections::HashSet;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -124,22 +126,25 @@ pub(super) fn group_input(
 ) -> Result<GroupInput, ScimError> {
     require_all(&attrs, group_attrs(profile))?;
     let input: GroupInput = read(attrs)?;
-    for member in &input.members {
-        // A member being added must be a user the client can see: a deactivated Atlassian
-        // user answers 404 to "any future operation", so adding one is refused exactly as
-        // an unknown id is. One already in the group may stay, so a PUT restating the
-        // members, or a PATCH about someone else, does not fail over it.
-        let kept = current.iter().any(|m| m.value == member.value);
-        let known = state
-            .users
-            .iter()
-            .any(|u| u.id == member.value && (kept || visible(u, profile)));
-        if !known {
-            return Err(ScimError::bad(
-                "invalidValue",
-                format!("No user has id {}.", member.value),
-            ));
-        }
+    // A member being added must be a user the client can see: a deactivated Atlassian
+    // user answers 404 to "any future operation", so adding one is refused exactly as an
+    // unknown id is. One already in the group may stay, so a PUT restating the members,
+    // or a PATCH about someone else, does not fail over it. One pass over the users with
+    // sets, not a search per member: a group may hold tens of thousands of members.
+    let kept: HashSet<&str> = current.iter().map(|m| m.value.as_str()).collect();
+    let wanted: HashSet<&str> = input.members.iter().map(|m| m.value.as_str()).collect();
+    let known: HashSet<&str> = state
+        .users
+        .iter()
+        .map(|u| (u, u.id.as_str()))
+        .filter(|(u, id)| wanted.contains(id) && (kept.contains(id) || visible(u, profile)))
+        .map(|(_, id)| id)
+        .collect();
+    if let Some(unknown) = input.members.iter().find(|m| !known.contains(m.value.as_str())) {
+        return Err(ScimError::bad(
+            "invalidValue",
+            format!("No user has id {}.", unknown.value),
+        ));
     }
     Ok(input)
 }

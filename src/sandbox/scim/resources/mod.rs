@@ -104,8 +104,13 @@ fn visible(user: &ScimUser, profile: &ScimProfile) -> bool {
 }
 
 /// userName is caseExact false (RFC 7643 §4.1.1): compared as the state file's own check
-/// compares it, so a state the emulator accepts always loads again.
+/// compares it, so a state the emulator accepts always loads again. ASCII names, the
+/// usual case, are compared without lowercasing copies: a create compares its name with
+/// every user's.
 fn same_name(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
     a.to_lowercase() == b.to_lowercase()
 }
 
