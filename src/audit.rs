@@ -33,6 +33,9 @@ struct Line<'a> {
     after: Option<&'a Resource>,
     outcome: &'static str,
     error: Option<String>,
+    /// For a change carried out by a delete rather than sent: that delete's address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    carried_by: Option<String>,
     plan_digest: &'a str,
 }
 
@@ -49,8 +52,12 @@ impl AuditLog {
     }
 
     pub fn record(&mut self, change: &Change, outcome: &Outcome) {
+        let carried_by = match outcome {
+            Outcome::Carried { by } => Some(by.to_string()),
+            _ => None,
+        };
         let (outcome, error) = match outcome {
-            Outcome::Applied => ("applied", None),
+            Outcome::Applied | Outcome::Carried { .. } => ("applied", None),
             Outcome::Failed(e) => ("failed", Some(e.clone())),
             Outcome::Skipped { because } => ("skipped", Some(format!("not attempted: {because} failed"))),
             Outcome::Interrupted => (
@@ -67,6 +74,7 @@ impl AuditLog {
             after: change.after.as_ref(),
             outcome,
             error,
+            carried_by,
             plan_digest: &self.plan_digest,
         };
         let written = serde_json::to_string(&line)

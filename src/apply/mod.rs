@@ -1,6 +1,8 @@
 //! `apply`: walks the plan's dependency graph and executes it. Changes that a provider can
 //! send together become one step; steps run with bounded parallelism; a failed step marks
-//! everything that depends on it as skipped, and independent work goes on.
+//! everything that depends on it as skipped, and independent work goes on. A removal that
+//! a delete carries out (`graph::carriers`) is never sent: it rides in its delete's step
+//! and shares its outcome.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +19,11 @@ use crate::provider::Provider;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Applied,
+    /// Not sent: the delete at this address, which was applied, took it along (deleting a
+    /// group removes its members, where the platform says so).
+    Carried {
+        by: Address,
+    },
     Failed(String),
     /// Not attempted because the change at this address failed.
     Skipped {
@@ -24,6 +31,25 @@ pub enum Outcome {
     },
     /// Not attempted because the run was interrupted before it could start.
     Interrupted,
+}
+
+impl Outcome {
+    /// The change is done on the target: applied, or carried out by a delete.
+    pub fn done(&self) -> bool {
+        matches!(self, Outcome::Applied | Outcome::Carried { .. })
+    }
+
+    /// The outcome of a change carried out by the change at `by`, which had this one.
+    fn of_carried(&self, by: &Address) -> Outcome {
+        match self {
+            Outcome::Applied | Outcome::Carried { .. } => Outcome::Carried { by: by.clone() },
+            Outcome::Failed(_) => Outcome::Skipped { because: by.clone() },
+            Outcome::Skipped { because } => Outcome::Skipped {
+                because: because.clone(),
+            },
+            Outcome::Interrupted => Outcome::Interrupted,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -36,8 +62,9 @@ impl ApplyReport {
     pub fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
         self.outcomes.iter().filter(|(_, o)| f(o)).count()
     }
+    /// Changes done: sent and applied, or carried out by a delete that was.
     pub fn applied(&self) -> usize {
-        self.count(|o| matches!(o, Outcome::Applied))
+        self.count(Outcome::done)
     }
     pub fn failed(&self) -> usize {
         self.count(|o| matches!(o, Outcome::Failed(_)))
@@ -59,11 +86,13 @@ struct Step {
     changes: Vec<usize>,
 }
 
-/// The steps, the step graph, and each change's direct dependencies (change indices).
+/// The steps, the step graph, each change's direct dependencies (change indices), and
+/// per change the changes it carries out (none sent; each gets its outcome with it).
 struct Schedule {
     steps: Vec<Step>,
     graph: DiGraph<usize, ()>,
     needs: Vec<Vec<usize>>,
+    carries: Vec<Vec<usize>>,
 }
 
 /// Groups batchable changes into steps. Only changes at the same height (the longest path
@@ -71,23 +100,64 @@ struct Schedule {
 /// height to a smaller one, so merging them can never create a cycle. A step waits for every change any of its
 /// members needs; when it runs, members whose own dependencies failed are dropped from
 /// the batch and reported as skipped, so one failure never holds back unrelated work.
+///
+/// A carried change belongs to its delete's step without being sent: the step waits for
+/// whatever the carried change waits for, and the delete no longer waits for it. Should
+/// that ever close a cycle between steps, nothing is carried and every change is sent.
 fn schedule(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> Schedule {
+    let carried = graph::carriers(&plan.changes, &plan.targets);
+    let with = schedule_carrying(plan, providers, &carried);
+    if !petgraph::algo::is_cyclic_directed(&with.graph) {
+        return with;
+    }
+    schedule_carrying(plan, providers, &vec![None; plan.changes.len()])
+}
+
+fn schedule_carrying(
+    plan: &Plan,
+    providers: &BTreeMap<String, Box<dyn Provider>>,
+    carried: &[Option<usize>],
+) -> Schedule {
     let change_graph = graph::build(&plan.changes, &plan.targets);
-    let needs: Vec<Vec<usize>> = (0..plan.changes.len())
+    let n = plan.changes.len();
+    let mut carries: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, by) in carried.iter().enumerate() {
+        if let Some(&j) = by.as_ref().filter(|&&j| j < n && j != i) {
+            carries[j].push(i);
+        }
+    }
+    let carrier = |i: usize| carried.get(i).copied().flatten().filter(|&j| j < n && j != i);
+    let direct = |i: usize| {
+        change_graph
+            .neighbors_directed(NodeIndex::new(i), Direction::Incoming)
+            .map(|n| n.index())
+    };
+    // A carrier waits for what its carried changes wait for; nobody waits for a carried
+    // change but through its carrier, whose outcome it shares.
+    let needs: Vec<Vec<usize>> = (0..n)
         .map(|i| {
-            let mut n: Vec<usize> = change_graph
-                .neighbors_directed(NodeIndex::new(i), Direction::Incoming)
-                .map(|n| n.index())
+            let mut wait: BTreeSet<usize> = direct(i).collect();
+            for &c in &carries[i] {
+                wait.extend(direct(c));
+            }
+            let mut wait: Vec<usize> = wait
+                .into_iter()
+                .map(|w| carrier(w).unwrap_or(w))
+                .filter(|&w| w != i && !carries[i].contains(&w))
                 .collect();
-            n.sort_unstable();
-            n
+            wait.sort_unstable();
+            wait.dedup();
+            wait
         })
         .collect();
     let heights = heights(&change_graph);
     let mut steps: Vec<Step> = Vec::new();
-    let mut step_of: Vec<usize> = vec![0; plan.changes.len()];
+    let mut step_of: Vec<usize> = vec![0; n];
     let mut batches: BTreeMap<(String, String, usize), usize> = BTreeMap::new();
     for (i, c) in plan.changes.iter().enumerate() {
+        if carrier(i).is_some() {
+            continue;
+        }
         let height = heights.get(i).copied().flatten();
         let key = providers
             .get(&c.address.target)
@@ -120,6 +190,11 @@ fn schedule(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> Sch
             }
         }
     }
+    for i in 0..n {
+        if let Some(j) = carrier(i) {
+            step_of[i] = step_of[j];
+        }
+    }
     let mut graph = DiGraph::new();
     let nodes: Vec<NodeIndex> = (0..steps.len()).map(|s| graph.add_node(s)).collect();
     let mut seen = BTreeSet::new();
@@ -129,7 +204,12 @@ fn schedule(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> Sch
             graph.add_edge(nodes[a], nodes[b], ());
         }
     }
-    Schedule { steps, graph, needs }
+    Schedule {
+        steps,
+        graph,
+        needs,
+        carries,
+    }
 }
 
 /// Each change's height: 0 for a change nothing depends on, else one more than the
@@ -170,7 +250,12 @@ pub async fn execute_until(
     stop: &AtomicBool,
     mut on_done: impl FnMut(&Change, &Outcome),
 ) -> ApplyReport {
-    let Schedule { steps, graph, needs } = schedule(plan, providers);
+    let Schedule {
+        steps,
+        graph,
+        needs,
+        carries,
+    } = schedule(plan, providers);
     let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.changes.len()];
     let mut waiting: Vec<usize> = graph
         .node_indices()
@@ -180,9 +265,18 @@ pub async fn execute_until(
     let mut ready: BTreeSet<usize> = (0..steps.len()).filter(|&s| waiting[s] == 0).collect();
     let mut running = FuturesUnordered::new();
     let parallelism = parallelism.max(1);
+    // A change's outcome, and with it the outcome of each change it carries out.
     let mut record = |i: usize, outcome: Outcome, outcomes: &mut Vec<Option<Outcome>>| {
-        if let Some(c) = plan.changes.get(i) {
-            on_done(c, &outcome);
+        let Some(c) = plan.changes.get(i) else { return };
+        on_done(c, &outcome);
+        for &k in &carries[i] {
+            if outcomes[k].is_none() {
+                let theirs = outcome.of_carried(&c.address);
+                if let Some(carried) = plan.changes.get(k) {
+                    on_done(carried, &theirs);
+                }
+                outcomes[k] = Some(theirs);
+            }
         }
         outcomes[i] = Some(outcome);
     };
@@ -270,7 +364,7 @@ fn blocked_by(needs: &[usize], outcomes: &[Option<Outcome>], plan: &Plan) -> Opt
     needs
         .iter()
         .find_map(|&j| match outcomes.get(j).and_then(Option::as_ref) {
-            Some(Outcome::Applied) => None,
+            Some(Outcome::Applied | Outcome::Carried { .. }) => None,
             Some(Outcome::Failed(_) | Outcome::Interrupted) | None => plan.changes.get(j).map(|c| c.address.clone()),
             Some(Outcome::Skipped { because }) => Some(because.clone()),
         })

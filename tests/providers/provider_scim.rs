@@ -49,7 +49,7 @@ async fn plan_and_apply(desired: &rollcall::desired::Desired) -> Plan {
     let failures: Vec<String> = report
         .outcomes
         .iter()
-        .filter(|(_, o)| *o != Outcome::Applied)
+        .filter(|(_, o)| !o.done())
         .map(|(c, o)| format!("{}: {o:?}", c.address))
         .collect();
     assert!(failures.is_empty(), "{failures:#?}");
