@@ -106,17 +106,20 @@ struct Schedule {
 /// that ever close a cycle between steps, nothing is carried and every change is sent.
 fn schedule(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> Schedule {
     let carried = graph::carriers(&plan.changes, &plan.targets);
-    let with = schedule_carrying(plan, providers, &carried);
+    let with = schedule_joining(plan, providers, &carried, true);
     if !petgraph::algo::is_cyclic_directed(&with.graph) {
         return with;
     }
-    schedule_carrying(plan, providers, &vec![None; plan.changes.len()])
+    schedule_joining(plan, providers, &vec![None; plan.changes.len()], false)
 }
 
-fn schedule_carrying(
+/// The steps, with `carried` changes in their carriers' steps and, if `ride`, changes
+/// the provider sends with the create of the principal they name in that create's step.
+fn schedule_joining(
     plan: &Plan,
     providers: &BTreeMap<String, Box<dyn Provider>>,
     carried: &[Option<usize>],
+    ride: bool,
 ) -> Schedule {
     let change_graph = graph::build(&plan.changes, &plan.targets);
     let n = plan.changes.len();
@@ -154,8 +157,40 @@ fn schedule_carrying(
     let mut steps: Vec<Step> = Vec::new();
     let mut step_of: Vec<usize> = vec![0; n];
     let mut batches: BTreeMap<(String, String, usize), usize> = BTreeMap::new();
+    let creates: BTreeMap<&Address, usize> = plan
+        .changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.action == crate::plan::Action::Create && c.address.id.as_principal().is_some())
+        .map(|(j, c)| (&c.address, j))
+        .collect();
+    let mut riders: BTreeMap<usize, usize> = BTreeMap::new();
     for (i, c) in plan.changes.iter().enumerate() {
         if carrier(i).is_some() {
+            continue;
+        }
+        // A change that rides with the create of a principal it names joins the create's
+        // step, while the create heads a step of its own and the request has room.
+        let provider = providers.get(&c.address.target);
+        let limit = provider.map_or(1, |p| p.batch_limit().max(1));
+        let host = c
+            .address
+            .id
+            .principals()
+            .into_iter()
+            .filter_map(|p| creates.get(&Address::new(&c.address.target, p.id())).copied())
+            .find(|&j| {
+                ride && j < i
+                    && steps.get(step_of[j]).is_some_and(|s| s.changes.first() == Some(&j))
+                    && riders.get(&j).copied().unwrap_or(0) < limit
+                    && provider.is_some_and(|p| p.rides_with(c, &plan.changes[j]))
+            });
+        if let Some(j) = host {
+            *riders.entry(j).or_default() += 1;
+            step_of[i] = step_of[j];
+            if let Some(step) = steps.get_mut(step_of[j]) {
+                step.changes.push(i);
+            }
             continue;
         }
         let height = heights.get(i).copied().flatten();
@@ -288,7 +323,10 @@ pub async fn execute_until(
             // failure; the rest go ahead as one batch.
             let mut batch: Vec<usize> = Vec::new();
             for &i in &step.changes {
-                match blocked_by(&needs[i], &outcomes, plan) {
+                // A change riding with its principal's create waits for that create only
+                // in the sense that it goes in the same request.
+                let pending: Vec<usize> = needs[i].iter().copied().filter(|n| !batch.contains(n)).collect();
+                match blocked_by(&pending, &outcomes, plan) {
                     Some(because) => record(i, Outcome::Skipped { because }, &mut outcomes),
                     None => batch.push(i),
                 }

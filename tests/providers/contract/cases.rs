@@ -388,9 +388,11 @@ pub(super) async fn the_contract_holds_under_injected_faults(target: Target) {
     }
     apply(&target, &org).await;
     assert_settled(&target, &org, "changing under faults").await;
+    // About a fifth of some hundred requests (fewer where a group's POST carries its
+    // members) is well over ten.
     let counts = emulator.instruments().fault_counts();
     assert!(
-        counts.total() > 20,
+        counts.total() > 10,
         "{}: faults were injected: {counts:?}",
         target.label
     );

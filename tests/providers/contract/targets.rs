@@ -156,7 +156,10 @@ pub async fn bitbucket_dc_emulator() -> Target {
 }
 
 /// The SCIM platform's description, for a service serving `page` resources a request.
+/// `rfc` creates a group with its first members in the POST (RFC 7643 §4.2: `members` is
+/// readWrite); Atlassian's schema makes them read-only, so a PATCH adds them after.
 fn scim(renames_groups: bool, delete_deactivates: bool, page: usize) -> Platform {
+    let create_with_members = renames_groups;
     Platform {
         scopes: None,
         renames_groups,
@@ -167,8 +170,12 @@ fn scim(renames_groups: bool, delete_deactivates: bool, page: usize) -> Platform
         user_delete_takes_memberships: false,
         // `/Users` and `/Groups`, members inside the groups.
         read_cost: Box::new(move |s: &ReadShape| pages(s.users, page) + pages(s.groups, page)),
-        // One PATCH carries all of a group's new members.
-        write_cost: Box::new(|w: &WriteShape| w.users + w.groups + w.groups_with_members),
+        // A POST per account and per group, that group's members in it; where the POST
+        // cannot carry them, one PATCH per group with members.
+        write_cost: Box::new(move |w: &WriteShape| {
+            let fill = if create_with_members { 0 } else { w.groups_with_members };
+            w.users + w.groups + fill
+        }),
     }
 }
 
