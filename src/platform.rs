@@ -14,7 +14,7 @@
 
 use std::fmt;
 
-use crate::model::Scope;
+use crate::model::{Kind, Scope};
 
 /// A platform: a handle on the `Spec` its provider declares.
 #[derive(Clone, Copy)]
@@ -74,6 +74,11 @@ pub struct KindRules {
     pub deactivate: bool,
     /// Deleting only deactivates, so a prune is planned as a deactivation.
     pub delete_deactivates: bool,
+    /// What deleting one takes along, as the vendor describes its delete: the kinds of
+    /// object naming it (`Memberships`, `Permissions` for grants) that go with it. The
+    /// plan still lists their removals, for the reviewers; apply sends none of them and
+    /// reports each as carried out by the delete (or not, with it).
+    pub delete_takes: &'static [Kind],
 }
 
 impl KindRules {
@@ -83,6 +88,7 @@ impl KindRules {
         rename: false,
         deactivate: false,
         delete_deactivates: false,
+        delete_takes: &[],
     };
 }
 
@@ -160,8 +166,7 @@ impl Platform {
     }
 
     /// The rules for a kind of object, as `policy.prune` names kinds.
-    pub fn rules(self, kind: crate::model::Kind) -> KindRules {
-        use crate::model::Kind;
+    pub fn rules(self, kind: Kind) -> KindRules {
         match kind {
             Kind::Users => self.0.users,
             Kind::Groups => self.0.groups,

@@ -1,6 +1,8 @@
 //! `apply`: walks the plan's dependency graph and executes it. Changes that a provider can
 //! send together become one step; steps run with bounded parallelism; a failed step marks
-//! everything that depends on it as skipped, and independent work goes on.
+//! everything that depends on it as skipped, and independent work goes on. A removal that
+//! a delete carries out (`graph::carriers`) is never sent: it rides in its delete's step
+//! and shares its outcome.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +19,11 @@ use crate::provider::Provider;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Applied,
+    /// Not sent: the delete at this address, which was applied, took it along (deleting a
+    /// group removes its members, where the platform says so).
+    Carried {
+        by: Address,
+    },
     Failed(String),
     /// Not attempted because the change at this address failed.
     Skipped {
@@ -24,6 +31,25 @@ pub enum Outcome {
     },
     /// Not attempted because the run was interrupted before it could start.
     Interrupted,
+}
+
+impl Outcome {
+    /// The change is done on the target: applied, or carried out by a delete.
+    pub fn done(&self) -> bool {
+        matches!(self, Outcome::Applied | Outcome::Carried { .. })
+    }
+
+    /// The outcome of a change carried out by the change at `by`, which had this one.
+    fn of_carried(&self, by: &Address) -> Outcome {
+        match self {
+            Outcome::Applied | Outcome::Carried { .. } => Outcome::Carried { by: by.clone() },
+            Outcome::Failed(_) => Outcome::Skipped { because: by.clone() },
+            Outcome::Skipped { because } => Outcome::Skipped {
+                because: because.clone(),
+            },
+            Outcome::Interrupted => Outcome::Interrupted,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -36,8 +62,9 @@ impl ApplyReport {
     pub fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
         self.outcomes.iter().filter(|(_, o)| f(o)).count()
     }
+    /// Changes done: sent and applied, or carried out by a delete that was.
     pub fn applied(&self) -> usize {
-        self.count(|o| matches!(o, Outcome::Applied))
+        self.count(Outcome::done)
     }
     pub fn failed(&self) -> usize {
         self.count(|o| matches!(o, Outcome::Failed(_)))
@@ -59,11 +86,13 @@ struct Step {
     changes: Vec<usize>,
 }
 
-/// The steps, the step graph, and each change's direct dependencies (change indices).
+/// The steps, the step graph, each change's direct dependencies (change indices), and
+/// per change the changes it carries out (none sent; each gets its outcome with it).
 struct Schedule {
     steps: Vec<Step>,
     graph: DiGraph<usize, ()>,
     needs: Vec<Vec<usize>>,
+    carries: Vec<Vec<usize>>,
 }
 
 /// Groups batchable changes into steps. Only changes at the same height (the longest path
@@ -71,23 +100,99 @@ struct Schedule {
 /// height to a smaller one, so merging them can never create a cycle. A step waits for every change any of its
 /// members needs; when it runs, members whose own dependencies failed are dropped from
 /// the batch and reported as skipped, so one failure never holds back unrelated work.
+///
+/// A carried change belongs to its delete's step without being sent: the step waits for
+/// whatever the carried change waits for, and the delete no longer waits for it. Should
+/// that ever close a cycle between steps, nothing is carried and every change is sent.
 fn schedule(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> Schedule {
+    let carried = graph::carriers(&plan.changes, &plan.targets);
+    let with = schedule_joining(plan, providers, &carried, true);
+    if !petgraph::algo::is_cyclic_directed(&with.graph) {
+        return with;
+    }
+    schedule_joining(plan, providers, &vec![None; plan.changes.len()], false)
+}
+
+/// The steps, with `carried` changes in their carriers' steps and, if `ride`, changes
+/// the provider sends with the create of the principal they name in that create's step.
+fn schedule_joining(
+    plan: &Plan,
+    providers: &BTreeMap<String, Box<dyn Provider>>,
+    carried: &[Option<usize>],
+    ride: bool,
+) -> Schedule {
     let change_graph = graph::build(&plan.changes, &plan.targets);
-    let needs: Vec<Vec<usize>> = (0..plan.changes.len())
+    let n = plan.changes.len();
+    let mut carries: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, by) in carried.iter().enumerate() {
+        if let Some(&j) = by.as_ref().filter(|&&j| j < n && j != i) {
+            carries[j].push(i);
+        }
+    }
+    let carrier = |i: usize| carried.get(i).copied().flatten().filter(|&j| j < n && j != i);
+    let direct = |i: usize| {
+        change_graph
+            .neighbors_directed(NodeIndex::new(i), Direction::Incoming)
+            .map(|n| n.index())
+    };
+    // A carrier waits for what its carried changes wait for; nobody waits for a carried
+    // change but through its carrier, whose outcome it shares.
+    let needs: Vec<Vec<usize>> = (0..n)
         .map(|i| {
-            let mut n: Vec<usize> = change_graph
-                .neighbors_directed(NodeIndex::new(i), Direction::Incoming)
-                .map(|n| n.index())
+            let mut wait: BTreeSet<usize> = direct(i).collect();
+            for &c in &carries[i] {
+                wait.extend(direct(c));
+            }
+            let mut wait: Vec<usize> = wait
+                .into_iter()
+                .map(|w| carrier(w).unwrap_or(w))
+                .filter(|&w| w != i && !carries[i].contains(&w))
                 .collect();
-            n.sort_unstable();
-            n
+            wait.sort_unstable();
+            wait.dedup();
+            wait
         })
         .collect();
     let heights = heights(&change_graph);
     let mut steps: Vec<Step> = Vec::new();
-    let mut step_of: Vec<usize> = vec![0; plan.changes.len()];
+    let mut step_of: Vec<usize> = vec![0; n];
     let mut batches: BTreeMap<(String, String, usize), usize> = BTreeMap::new();
+    let creates: BTreeMap<&Address, usize> = plan
+        .changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.action == crate::plan::Action::Create && c.address.id.as_principal().is_some())
+        .map(|(j, c)| (&c.address, j))
+        .collect();
+    let mut riders: BTreeMap<usize, usize> = BTreeMap::new();
     for (i, c) in plan.changes.iter().enumerate() {
+        if carrier(i).is_some() {
+            continue;
+        }
+        // A change that rides with the create of a principal it names joins the create's
+        // step, while the create heads a step of its own and the request has room.
+        let provider = providers.get(&c.address.target);
+        let limit = provider.map_or(1, |p| p.batch_limit().max(1));
+        let host = c
+            .address
+            .id
+            .principals()
+            .into_iter()
+            .filter_map(|p| creates.get(&Address::new(&c.address.target, p.id())).copied())
+            .find(|&j| {
+                ride && j < i
+                    && steps.get(step_of[j]).is_some_and(|s| s.changes.first() == Some(&j))
+                    && riders.get(&j).copied().unwrap_or(0) < limit
+                    && provider.is_some_and(|p| p.rides_with(c, &plan.changes[j]))
+            });
+        if let Some(j) = host {
+            *riders.entry(j).or_default() += 1;
+            step_of[i] = step_of[j];
+            if let Some(step) = steps.get_mut(step_of[j]) {
+                step.changes.push(i);
+            }
+            continue;
+        }
         let height = heights.get(i).copied().flatten();
         let key = providers
             .get(&c.address.target)
@@ -120,6 +225,11 @@ fn schedule(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> Sch
             }
         }
     }
+    for i in 0..n {
+        if let Some(j) = carrier(i) {
+            step_of[i] = step_of[j];
+        }
+    }
     let mut graph = DiGraph::new();
     let nodes: Vec<NodeIndex> = (0..steps.len()).map(|s| graph.add_node(s)).collect();
     let mut seen = BTreeSet::new();
@@ -129,7 +239,12 @@ fn schedule(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> Sch
             graph.add_edge(nodes[a], nodes[b], ());
         }
     }
-    Schedule { steps, graph, needs }
+    Schedule {
+        steps,
+        graph,
+        needs,
+        carries,
+    }
 }
 
 /// Each change's height: 0 for a change nothing depends on, else one more than the
@@ -187,7 +302,12 @@ pub async fn execute_until(
     stop: &AtomicBool,
     mut on_event: impl FnMut(Event<'_>),
 ) -> ApplyReport {
-    let Schedule { steps, graph, needs } = schedule(plan, providers);
+    let Schedule {
+        steps,
+        graph,
+        needs,
+        carries,
+    } = schedule(plan, providers);
     let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.changes.len()];
     let mut waiting: Vec<usize> = graph
         .node_indices()
@@ -197,10 +317,19 @@ pub async fn execute_until(
     let mut ready: BTreeSet<usize> = (0..steps.len()).filter(|&s| waiting[s] == 0).collect();
     let mut running = FuturesUnordered::new();
     let parallelism = parallelism.max(1);
+    // A change's outcome, and with it the outcome of each change it carries out.
     let record =
         |on_event: &mut dyn FnMut(Event<'_>), i: usize, outcome: Outcome, outcomes: &mut Vec<Option<Outcome>>| {
-            if let Some(c) = plan.changes.get(i) {
-                on_event(Event::Done(i, c, &outcome));
+            let Some(c) = plan.changes.get(i) else { return };
+            on_event(Event::Done(i, c, &outcome));
+            for &k in &carries[i] {
+                if outcomes[k].is_none() {
+                    let theirs = outcome.of_carried(&c.address);
+                    if let Some(carried) = plan.changes.get(k) {
+                        on_event(Event::Done(k, carried, &theirs));
+                    }
+                    outcomes[k] = Some(theirs);
+                }
             }
             outcomes[i] = Some(outcome);
         };
@@ -212,7 +341,10 @@ pub async fn execute_until(
             // failure; the rest go ahead as one batch.
             let mut batch: Vec<usize> = Vec::new();
             for &i in &step.changes {
-                match blocked_by(&needs[i], &outcomes, plan) {
+                // A change riding with its principal's create waits for that create only
+                // in the sense that it goes in the same request.
+                let pending: Vec<usize> = needs[i].iter().copied().filter(|n| !batch.contains(n)).collect();
+                match blocked_by(&pending, &outcomes, plan) {
                     Some(because) => record(&mut on_event, i, Outcome::Skipped { because }, &mut outcomes),
                     None => batch.push(i),
                 }
@@ -302,7 +434,7 @@ fn blocked_by(needs: &[usize], outcomes: &[Option<Outcome>], plan: &Plan) -> Opt
     needs
         .iter()
         .find_map(|&j| match outcomes.get(j).and_then(Option::as_ref) {
-            Some(Outcome::Applied) => None,
+            Some(Outcome::Applied | Outcome::Carried { .. }) => None,
             Some(Outcome::Failed(_) | Outcome::Interrupted) | None => plan.changes.get(j).map(|c| c.address.clone()),
             Some(Outcome::Skipped { because }) => Some(because.clone()),
         })

@@ -139,13 +139,21 @@ async fn no_change_is_applied_before_a_change_it_depends_on() {
 
     let calls = probe.calls();
     let events = probe.events();
-    let call_of = |at: &Address| calls.iter().position(|c| c.contains(at)).unwrap();
+    // A removal carried out by a delete is done by the delete's call.
+    let carriers = graph::carriers(&p.changes, &p.targets);
+    let call_of = |i: usize| {
+        let at = &p.changes[carriers[i].unwrap_or(i)].address;
+        calls.iter().position(|c| c.contains(at)).unwrap()
+    };
     let at = |e: Event| events.iter().position(|&x| x == e).unwrap();
     let edges = graph::build(&p.changes, &p.targets);
     assert!(edges.edge_count() > 15, "a plan with real dependencies");
     for e in edges.raw_edges() {
         let (before, after) = (&p.changes[e.source().index()], &p.changes[e.target().index()]);
-        let (b, a) = (call_of(&before.address), call_of(&after.address));
+        let (b, a) = (call_of(e.source().index()), call_of(e.target().index()));
+        if b == a {
+            continue; // a removal and the delete that carries it out
+        }
         assert!(
             at(Event::End(b)) < at(Event::Start(a)),
             "{} began before {} was done",
@@ -411,4 +419,68 @@ async fn a_failure_on_one_target_skips_what_waits_for_it_on_another() {
         vec![vec![on("code", user("bob"))]],
         "the grant was never sent"
     );
+}
+
+/// Where the platform says deleting a principal takes its memberships and grants along
+/// (Data Center), their removals are not sent: the delete does them, and they share its
+/// outcome, applied with it or skipped because of it.
+#[tokio::test]
+async fn removals_a_delete_takes_along_are_not_sent_and_share_its_outcome() {
+    let p = plan(vec![
+        delete(&member("old", "ann")),
+        delete(&member("old", "bob")),
+        delete(&grant_of_group("old")),
+        delete(&member("ops", "dan")),
+        delete(&member("devs", "cat")),
+        delete(&group("old")),
+        delete(&user("dan")),
+    ]);
+    let (bb, probe) = Fake::new("bb");
+    let report = run_all(&p, &providers(vec![bb]), 2).await;
+    assert!(report.succeeded(), "{:?}", report.outcomes);
+    let sent: BTreeSet<Address> = probe.calls().concat().into_iter().collect();
+    assert_eq!(
+        sent,
+        BTreeSet::from([group("old"), user("dan"), member("devs", "cat")]),
+        "only the deletes and the removal nothing takes along are sent"
+    );
+    let carried = |by: &Address| Outcome::Carried { by: by.clone() };
+    assert_eq!(outcome(&report, &member("old", "ann")), &carried(&group("old")));
+    assert_eq!(outcome(&report, &grant_of_group("old")), &carried(&group("old")));
+    assert_eq!(outcome(&report, &member("ops", "dan")), &carried(&user("dan")));
+    assert_eq!(outcome(&report, &member("devs", "cat")), &Outcome::Applied);
+    assert_eq!(report.applied(), 7);
+
+    // A delete that fails takes nothing along: what it carried is reported skipped.
+    let (bb, probe) = Fake::new("bb");
+    let report = run_all(&p, &providers(vec![bb.failing(&[group("old")])]), 2).await;
+    for along in [member("old", "ann"), member("old", "bob"), grant_of_group("old")] {
+        assert_eq!(outcome(&report, &along), &skipped(&group("old")), "{along}");
+    }
+    assert_eq!(outcome(&report, &member("ops", "dan")), &carried(&user("dan")));
+    assert_eq!((report.applied(), report.failed(), report.skipped()), (3, 1, 3));
+    assert_eq!(probe.calls().len(), 3);
+}
+
+/// What a delete takes along is the platform's: a SCIM group's delete takes its members,
+/// a SCIM user's takes nothing.
+#[tokio::test]
+async fn what_a_delete_takes_along_is_the_platforms() {
+    let p = plan_for(
+        vec![delete(&member("old", "ann")), delete(&group("old"))],
+        crate::provider::scim::ATLASSIAN_PLATFORM,
+    );
+    let (bb, probe) = Fake::new("bb");
+    let report = run_all(&p, &providers(vec![bb]), 1).await;
+    assert!(report.succeeded());
+    // A SCIM group's delete takes its members: one call.
+    assert_eq!(probe.calls(), vec![vec![group("old")]]);
+    let p = plan_for(
+        vec![delete(&member("old", "ann")), delete(&user("ann"))],
+        crate::provider::scim::RFC_PLATFORM,
+    );
+    let (bb, probe) = Fake::new("bb");
+    run_all(&p, &providers(vec![bb]), 1).await;
+    // A SCIM user's delete may leave the group listing it: the member is removed first.
+    assert_eq!(probe.calls(), vec![vec![member("old", "ann")], vec![user("ann")]]);
 }

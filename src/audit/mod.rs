@@ -66,6 +66,9 @@ struct Line<'a> {
     after: Option<&'a Resource>,
     outcome: Option<&'a str>,
     error: Option<String>,
+    /// For a change carried out by a delete rather than sent: that delete's address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    carried_by: Option<String>,
     plan_digest: &'a str,
     /// On a `reconciled` line: the run whose read settled it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -122,6 +125,7 @@ impl AuditLog {
                 after: change.after.as_ref(),
                 outcome: None,
                 error: None,
+                carried_by: None,
                 plan_digest: &self.plan_digest,
                 reconciled_by: None,
             };
@@ -136,8 +140,12 @@ impl AuditLog {
     /// loses nothing written, and after a machine crash an outcome lost is an intent
     /// without an outcome, which the next run settles.
     pub fn record(&mut self, index: usize, change: &Change, outcome: &Outcome) {
+        let carried_by = match outcome {
+            Outcome::Carried { by } => Some(by.to_string()),
+            _ => None,
+        };
         let (outcome, error) = match outcome {
-            Outcome::Applied => ("applied", None),
+            Outcome::Applied | Outcome::Carried { .. } => ("applied", None),
             Outcome::Failed(e) => ("failed", Some(e.clone())),
             Outcome::Skipped { because } => ("skipped", Some(format!("not attempted: {because} failed"))),
             Outcome::Interrupted => (
@@ -159,6 +167,7 @@ impl AuditLog {
             after: change.after.as_ref(),
             outcome: Some(outcome),
             error,
+            carried_by,
             plan_digest: &self.plan_digest,
             reconciled_by: None,
         };

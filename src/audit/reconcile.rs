@@ -107,6 +107,7 @@ impl AuditLog {
                 after: intent.after.as_ref(),
                 outcome: Some(verdict.word()),
                 error: Some(detail.clone()),
+                carried_by: None,
                 plan_digest: &intent.plan_digest,
                 reconciled_by: Some(&self.run),
             };

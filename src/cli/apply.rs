@@ -133,7 +133,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     let sent = report
         .outcomes
         .iter()
-        .any(|(_, o)| matches!(o, Outcome::Applied | Outcome::Failed(_)));
+        .any(|(_, o)| matches!(o, Outcome::Applied | Outcome::Carried { .. } | Outcome::Failed(_)));
     let sandboxes_saved = if sent { live.connected.save_sandboxes() } else { Ok(()) };
     live.shutdown().await;
     print_report(&report, retries);
@@ -269,7 +269,7 @@ impl Progress {
         match &self.bar {
             Some(bar) => {
                 bar.inc(1);
-                if !matches!(outcome, Outcome::Applied) {
+                if !outcome.done() {
                     bar.println(line);
                 }
                 bar.set_message(change.address.to_string());
@@ -287,7 +287,7 @@ impl Progress {
 
 fn label(o: &Outcome) -> &'static str {
     match o {
-        Outcome::Applied => "applied",
+        Outcome::Applied | Outcome::Carried { .. } => "applied",
         Outcome::Failed(_) => "FAILED",
         Outcome::Skipped { .. } => "skipped",
         Outcome::Interrupted => "not run",

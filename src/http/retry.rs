@@ -10,12 +10,14 @@
 //! wait that would pass the operation's deadline, ends the loop at once with an error
 //! that says so.
 //!
-//! A request safe to repeat is not given up while its target keeps answering others: on
-//! a flaky network, among thousands of reads one is bound to fail `max_attempts` times in
-//! a row, and failing a whole plan for it helps nobody. Its failures count towards
-//! `max_attempts` only while no other request to the target succeeds, and it stops at
-//! `PERSIST` times that many attempts, or at the deadline, whichever comes first. A
-//! target that is down answers nothing, so it still fails after `max_attempts`.
+//! A request is not given up while its target keeps answering others: on a flaky
+//! network, among thousands of requests one is bound to fail `max_attempts` times in a
+//! row, and failing a whole plan (or a change) for it helps nobody. Its failures count
+//! towards `max_attempts` only while no other request to the target succeeds, and it
+//! stops at `PERSIST` times that many attempts, or at the deadline, whichever comes
+//! first. This holds for writes not safe to repeat as well, since they are only ever
+//! tried again after a failure that certainly did not apply them. A target that is down
+//! answers nothing, so it still fails after `max_attempts`.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -122,8 +124,8 @@ impl Iterator for FullJitter {
     }
 }
 
-/// How many times `max_attempts` a request safe to repeat may be tried while its target
-/// answers other requests. With a quarter of requests failing at random, 24 failures in a
+/// How many times `max_attempts` a request may be tried while its target answers other
+/// requests. With a quarter of requests failing at random, 24 failures in a
 /// row come once in 10^14 requests.
 pub(super) const PERSIST: u32 = 4;
 
@@ -183,7 +185,7 @@ pub(super) struct Failed {
 /// Runs `attempt` until it succeeds or the policy says stop. `on_retry` hears of every
 /// failure that is tried again, with the wait before the next attempt. `answered` counts
 /// the target's successful answers so far, to every request: while it grows, a request
-/// safe to repeat keeps its attempts (see the module's header).
+/// keeps its attempts (see the module's header).
 pub(super) async fn retrying<T, F, Fut>(
     policy: &RetryPolicy,
     idempotent: Idempotent,
@@ -203,14 +205,10 @@ where
         None
     };
     let worth_another = |f: &Failure| f.retryable && !(f.ambiguous && idempotent == Idempotent::No);
-    let persist = match idempotent {
-        Idempotent::Yes => PERSIST,
-        Idempotent::No => 1,
-    };
     // Failures since the target last answered anything, and its answers then.
     let stalled = Mutex::new((0u32, answered()));
     let result = attempt
-        .retry(policy.backoff_for(persist))
+        .retry(policy.backoff_for(PERSIST))
         .when(worth_another)
         .adjust(|f: &Failure, backoff: Option<Duration>| {
             let Some(backoff) = backoff else {
@@ -376,8 +374,9 @@ mod tests {
         assert_eq!(fake.made().len(), 1);
     }
 
-    /// Others' answers keep a read going past `max_attempts`, up to `PERSIST` times as
-    /// many; a write, or a read while nothing else gets through, stops at `max_attempts`.
+    /// Others' answers keep a request going past `max_attempts`, up to `PERSIST` times as
+    /// many, a write as much as a read (it is only retried after failures that did not
+    /// apply it); while nothing else gets through, it stops at `max_attempts`.
     #[tokio::test(start_paused = true)]
     async fn a_read_keeps_going_while_its_target_answers_others() {
         let others = std::sync::atomic::AtomicUsize::new(0);
@@ -420,7 +419,12 @@ mod tests {
             || fake.attempt(),
         );
         assert_eq!(write.await.unwrap_err().stop, Stop::GaveUp);
-        assert_eq!(fake.made().len(), 6);
+        assert_eq!(fake.made().len(), 24);
+
+        let fake = Fake::new((0..40).map(|_| Err(failing(503, false, None))).collect());
+        let alone = retrying(&policy, Idempotent::No, deadline, &|| 0, |_, _| {}, || fake.attempt());
+        assert_eq!(alone.await.unwrap_err().stop, Stop::GaveUp);
+        assert_eq!(fake.made().len(), 6, "nothing else answered");
     }
 
     #[tokio::test(start_paused = true)]

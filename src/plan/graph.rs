@@ -146,6 +146,38 @@ pub fn build(changes: &[Change], targets: &[PlannedTarget]) -> DiGraph<usize, ()
     graph
 }
 
+/// For each change, the change that carries it out, if another does: the removal of a
+/// membership or grant of a principal deleted on the same target, where the platform
+/// declares that deleting one takes that kind along (`KindRules::delete_takes`). The plan
+/// lists such a removal, for the reviewers; apply sends only the delete, and the removal's
+/// outcome is the delete's. A deactivation takes nothing along. Where two deletes would
+/// each carry a removal (a member leaving with both its user and its group), the first in
+/// the plan does.
+pub fn carriers(changes: &[Change], targets: &[PlannedTarget]) -> Vec<Option<usize>> {
+    let targets = Targets::of(targets);
+    let mut deletes: BTreeMap<(&str, Principal), usize> = BTreeMap::new();
+    for (j, c) in changes.iter().enumerate() {
+        if let (Action::Delete, Some(p)) = (c.action, c.address.id.as_principal()) {
+            deletes.entry((c.address.target.as_str(), p)).or_insert(j);
+        }
+    }
+    changes
+        .iter()
+        .map(|c| {
+            let platform = targets.platforms.get(c.address.target.as_str())?;
+            if c.action != Action::Delete || c.address.id.as_principal().is_some() {
+                return None;
+            }
+            let kind = c.address.id.kind();
+            c.address.id.principals().into_iter().find_map(|p| {
+                let rules = platform.rules(p.id().kind());
+                let &j = deletes.get(&(c.address.target.as_str(), p))?;
+                rules.delete_takes.contains(&kind).then_some(j)
+            })
+        })
+        .collect()
+}
+
 /// The phase a change runs in when nothing else decides: new principals, then grants of
 /// administrator rights, then removals of access, then other grants, then removal of
 /// principals.

@@ -58,6 +58,13 @@ pub trait Provider: Send + Sync {
         usize::MAX
     }
 
+    /// The request that makes `host` (the create of the principal `change` names) can
+    /// carry `change` too: a SCIM group created with its first members in the POST. The
+    /// scheduler then sends them as one batch, `host` first, at most `batch_limit` riding.
+    fn rides_with(&self, _change: &Change, _host: &Change) -> bool {
+        false
+    }
+
     /// Applies changes that share a batch key (or a single change), all or nothing as far
     /// as the API allows.
     fn apply<'a>(&'a self, changes: &'a [Change]) -> BoxFuture<'a, Result<(), ProviderError>>;

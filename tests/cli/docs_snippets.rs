@@ -41,12 +41,22 @@ const NOT_RUN: &[(&str, &str, &str)] = &[
     ("README.md", "scripts/test", "the whole suite, this test included"),
     (
         "README.md",
-        "cargo bench --bench plan",
+        "cargo bench --bench plan -- M",
         "a benchmark: long, and it asserts nothing",
     ),
     (
         "README.md",
-        "cargo bench --bench plan_scim",
+        "cargo bench --bench plan -- M --latency 50",
+        "a benchmark: long, and it asserts nothing",
+    ),
+    (
+        "README.md",
+        "cargo bench --bench plan -- M --faults",
+        "a benchmark: long, and it asserts nothing",
+    ),
+    (
+        "README.md",
+        "cargo bench --bench plan_scim -- --latency 50",
         "a benchmark: long, and it asserts nothing",
     ),
     (

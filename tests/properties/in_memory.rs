@@ -19,7 +19,8 @@
 //!    not hanging off a principal the plan removes or renames, is still there as it was;
 //!    nothing appeared that the manifest does not declare (but for what a rename moves);
 //!    and nothing that is or names a protected principal changed;
-//! 4. each change arrived after every change it depends on in `plan::graph::build`.
+//! 4. each change arrived after every change it depends on in `plan::graph::build` (a
+//!    removal a delete takes along never arrives: it is done where its delete arrives).
 //!
 //! The shares of cases that resolve, have changes, are refused and are applied are
 //! printed and held to lower bounds, so the generators are seen to reach the apply stage.
@@ -248,18 +249,33 @@ fn check_ownership(desired: &Desired, target: &str, before: &ResourceMap, after:
 }
 
 /// (4): each change arrived after every change it depends on.
+/// A removal that a delete takes along never arrives: it is done where its delete arrives.
 fn check_order(plan: &Plan, arrived: &[rollcall::plan::Change]) -> Result<(), String> {
-    let mut position = Vec::with_capacity(plan.changes.len());
-    for c in &plan.changes {
-        let at: Vec<usize> = arrived
+    let carriers = rollcall::plan::graph::carriers(&plan.changes, &plan.targets);
+    let arrivals = |c: &rollcall::plan::Change| -> Vec<usize> {
+        arrived
             .iter()
             .enumerate()
             .filter(|(_, a)| *a == c)
             .map(|(i, _)| i)
-            .collect();
-        match at[..] {
-            [one] => position.push(one),
-            _ => return Err(format!("{} arrived {} times", c.address, at.len())),
+            .collect()
+    };
+    let mut position = Vec::with_capacity(plan.changes.len());
+    for (i, c) in plan.changes.iter().enumerate() {
+        let at = arrivals(c);
+        match (carriers[i], &at[..]) {
+            (None, [one]) => position.push(*one),
+            (Some(by), []) => match arrivals(&plan.changes[by])[..] {
+                [one] => position.push(one),
+                _ => {
+                    return Err(format!(
+                        "{}, which carries {}, did not arrive once",
+                        plan.changes[by].address, c.address
+                    ))
+                }
+            },
+            (Some(_), _) => return Err(format!("{} arrived, though a delete takes it along", c.address)),
+            (None, _) => return Err(format!("{} arrived {} times", c.address, at.len())),
         }
     }
     let graph = rollcall::plan::graph::build(&plan.changes, &plan.targets);

@@ -577,3 +577,39 @@ async fn a_delete_whose_answer_was_lost_is_sent_again_and_its_404_confirmed() {
     connected.shutdown().await;
     emulator.shutdown().await;
 }
+
+/// The all-users default is two flags: a change sends only the flags that move. From
+/// none to read is one call, read to write one, write to read two (the write flag
+/// cleared first), read to none one: never an `allow=false` for a flag already clear.
+#[tokio::test]
+async fn a_project_default_sends_only_the_flags_that_move() {
+    let emulator = start(big_state(1, 0, 0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    for (word, expected) in [
+        ("read", vec!["PROJECT_READ/all?allow=true"]),
+        ("write", vec!["PROJECT_WRITE/all?allow=true"]),
+        (
+            "read",
+            vec!["PROJECT_WRITE/all?allow=false", "PROJECT_READ/all?allow=true"],
+        ),
+        ("none", vec!["PROJECT_READ/all?allow=false"]),
+    ] {
+        let body = format!("access:\n  bb:\n    projects:\n      ALPHA: {{ all_users: {word} }}\n");
+        let desired = manifest(dir.path(), &emulator.base_url, TOKEN, &body);
+        let rollcall::engine::Live {
+            connected,
+            states: live,
+        } = rollcall::engine::read(&desired).await.unwrap();
+        let plan = rollcall::plan::build(&desired, &live).unwrap();
+        let before = emulator.shared.instruments().requests().len();
+        let report = execute(&crate::common::approved(&plan), &connected.providers, 4, |_, _| {}).await;
+        assert!(report.succeeded(), "{word}: {:#?}", report.outcomes);
+        let writes: Vec<String> = emulator.shared.instruments().requests()[before..].to_vec();
+        assert_eq!(writes.len(), expected.len(), "{word}: {writes:#?}");
+        for (sent, want) in writes.iter().zip(&expected) {
+            assert!(sent.contains(want), "{word}: {sent} is not {want}");
+        }
+        connected.shutdown().await;
+    }
+    emulator.shutdown().await;
+}

@@ -32,6 +32,16 @@ pub(super) fn global(user: &str) -> Address {
         },
     )
 }
+/// A group's global grant.
+pub(super) fn grant_of_group(group: &str) -> Address {
+    Address::new(
+        "bb",
+        ResourceId::Grant {
+            scope: crate::model::Scope::root(),
+            principal: crate::model::Principal::Group(group.into()),
+        },
+    )
+}
 pub(super) fn on(target: &str, mut at: Address) -> Address {
     at.target = target.to_owned();
     at
@@ -89,6 +99,18 @@ pub(super) fn plan_on(changes: Vec<Change>, links: &[(&str, &str)]) -> Plan {
             PlannedTarget::sandbox(&name, from)
         })
         .collect();
+    Plan {
+        changes: graph::order(changes, &targets).unwrap_or_default(),
+        targets,
+        ..Plan::default()
+    }
+}
+
+/// A plan on one target `bb` of another platform.
+pub(super) fn plan_for(changes: Vec<Change>, platform: crate::platform::Platform) -> Plan {
+    let mut target = PlannedTarget::sandbox("bb", None);
+    target.config.platform = platform;
+    let targets = vec![target];
     Plan {
         changes: graph::order(changes, &targets).unwrap_or_default(),
         targets,

@@ -2,6 +2,7 @@
 //! repository), the all-users default of a project, what makes an administrator, and the
 //! hints for its errors.
 
+use crate::model::Kind;
 use crate::platform::{Hints, KindRules, Platform, ScopeRoles, SegmentRule, Spec};
 
 pub const PLATFORM: Platform = Platform::new(&SPEC);
@@ -14,8 +15,17 @@ pub(crate) const SPEC: Spec = Spec {
     profile_summary: "",
     options: &["notify_new_users"],
     // Its REST API has no group rename, and deletes users rather than deactivating them.
-    users: KindRules::PLAIN,
-    groups: KindRules::PLAIN,
+    // Deleting a user or a group "removes them from the system. This also removes any
+    // permissions that may have been granted to" them (`DELETE /admin/users`,
+    // `/admin/groups`): their memberships and grants go with them.
+    users: KindRules {
+        delete_takes: &[Kind::Memberships, Kind::Permissions],
+        ..KindRules::PLAIN
+    },
+    groups: KindRules {
+        delete_takes: &[Kind::Memberships, Kind::Permissions],
+        ..KindRules::PLAIN
+    },
     memberships: KindRules::PLAIN,
     permissions: KindRules::PLAIN,
     group_attributes: &[],

@@ -125,6 +125,10 @@ impl BitbucketDc {
                 .await
             }
             (ResourceId::Default { scope }, _, after) => {
+                let had = match &first.before {
+                    Some(Resource::Default { permission }) => permission.clone(),
+                    _ => None,
+                };
                 let Some(Scope::Project(project)) = Scope::from_path(scope) else {
                     return Err(
                         self.unsupported(first, "Bitbucket Data Center has an all-users default on projects only")
@@ -134,7 +138,8 @@ impl BitbucketDc {
                     Some(Resource::Default { permission }) => permission.clone(),
                     _ => None,
                 };
-                self.set_project_default(&project, wanted.as_deref()).await
+                self.set_project_default(&project, had.as_deref(), wanted.as_deref())
+                    .await
             }
             (id, action, after) => {
                 let Some((scope, principal)) = grant_scope(id) else {
@@ -168,8 +173,16 @@ impl BitbucketDc {
     }
 
     /// The API holds the default as two flags; clear the stronger one before granting the
-    /// weaker, so the result never briefly exceeds what the manifest asks for.
-    pub(super) async fn set_project_default(&self, project: &str, wanted: Option<&str>) -> Result<(), ProviderError> {
+    /// weaker, so the result never briefly exceeds what the manifest asks for. Only flags
+    /// the plan saw set are cleared: `had` is the default as read (`PROJECT_WRITE` when
+    /// the write flag is set, whatever the read flag), so clearing a flag it shows unset
+    /// would change nothing.
+    pub(super) async fn set_project_default(
+        &self,
+        project: &str,
+        had: Option<&str>,
+        wanted: Option<&str>,
+    ) -> Result<(), ProviderError> {
         let key = seg(project);
         let key = key.as_str();
         let set = |perm: &'static str, allow: bool| async move {
@@ -181,15 +194,24 @@ impl BitbucketDc {
             )
             .await
         };
+        let had_write = had == Some("PROJECT_WRITE");
         match wanted {
             Some("PROJECT_WRITE") => set("PROJECT_WRITE", true).await,
             Some("PROJECT_READ") => {
-                set("PROJECT_WRITE", false).await?;
+                if had_write {
+                    set("PROJECT_WRITE", false).await?;
+                }
                 set("PROJECT_READ", true).await
             }
             _ => {
-                set("PROJECT_WRITE", false).await?;
-                set("PROJECT_READ", false).await
+                if had_write {
+                    set("PROJECT_WRITE", false).await?;
+                }
+                // Under a write flag the read flag may be set or not; clear it either way.
+                if had.is_some() {
+                    set("PROJECT_READ", false).await?;
+                }
+                Ok(())
             }
         }
     }

@@ -1,14 +1,27 @@
-//! Groups: creating one, and adding or removing members, all of one group's in one
-//! PATCH (or PUT) per batch.
+//! Groups: creating one with its first members, and adding and removing members, all of
+//! one group's in one PATCH (or PUT) per batch.
 
 use super::*;
 
 impl Scim {
-    /// Creates a group. RFC 7643 does not make group names unique, and some services
-    /// (scim2-server) accept a second group of one name, so a create whose answer was lost
-    /// is not simply sent again: the group is looked up first, and adopted if it is there.
-    pub(super) async fn create_group(&self, change: &Change, name: &str) -> Result<(), ProviderError> {
-        let body = json!({"schemas": [wire::GROUP_SCHEMA], "displayName": name, "members": []});
+    /// Creates a group, with `members` (membership creates riding with it) in the POST.
+    /// RFC 7643 does not make group names unique, and some services (scim2-server) accept
+    /// a second group of one name, so a create whose answer was lost is not simply sent
+    /// again: the group is looked up first, and adopted if it is there (and then given
+    /// the members by a PATCH).
+    pub(super) async fn create_group(
+        &self,
+        change: &Change,
+        name: &str,
+        members: &[Change],
+    ) -> Result<(), ProviderError> {
+        let mut listed = Vec::new();
+        for c in members {
+            if let ResourceId::Membership { user, .. } = &c.address.id {
+                listed.push(json!({"value": self.lookup(c, Collection::Users, user)?.id}));
+            }
+        }
+        let body = json!({"schemas": [wire::GROUP_SCHEMA], "displayName": name, "members": listed});
         for sends in 1..=SENDS {
             let request = Request::new(Method::POST, "/Groups", Idempotent::No)
                 .json(body.clone())
@@ -29,7 +42,10 @@ impl Scim {
                         [raw] => {
                             let id = raw.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
                             self.remember(Collection::Groups, name, Some(Object::listed(id, raw.clone())));
-                            return Ok(());
+                            if members.is_empty() {
+                                return Ok(());
+                            }
+                            return self.members(members, name).await;
                         }
                         [..] => {
                             return Err(self.fail(
@@ -48,21 +64,33 @@ impl Scim {
         ))
     }
 
-    /// Adds or removes members of one group, as many per request as the profile allows.
-    pub(super) async fn members(&self, changes: &[Change], group: &str, add: bool) -> Result<(), ProviderError> {
+    /// Adds and removes members of one group, as many per request as the profile allows:
+    /// one PATCH with an `add` listing the new members and a `remove` per leaving one.
+    pub(super) async fn members(&self, changes: &[Change], group: &str) -> Result<(), ProviderError> {
         let Some(first) = changes.first() else {
             return Ok(());
         };
-        let mut ids = Vec::new();
+        // Each member's id, and whether it joins (else it leaves).
+        let mut ids: Vec<(String, bool)> = Vec::new();
         for c in changes {
             if let ResourceId::Membership { user, .. } = &c.address.id {
-                ids.push(self.lookup(c, Collection::Users, user)?.id);
+                ids.push((self.lookup(c, Collection::Users, user)?.id, c.action != Action::Delete));
             }
         }
         for chunk in ids.chunks(self.profile.members_per_patch.max(1)) {
             let (_writing, object) = self.hold(first, Collection::Groups, group).await?;
             let path = format!("/Groups/{}", object.id);
             let patch = self.profile.patch;
+            let adds: Vec<&str> = chunk
+                .iter()
+                .filter(|(_, add)| *add)
+                .map(|(id, _)| id.as_str())
+                .collect();
+            let removes: Vec<&str> = chunk
+                .iter()
+                .filter(|(_, add)| !*add)
+                .map(|(id, _)| id.as_str())
+                .collect();
             let build = |object: &Object| {
                 let mut updated = object.raw.clone();
                 let mut members: Vec<Value> = updated
@@ -70,38 +98,42 @@ impl Scim {
                     .and_then(Value::as_array)
                     .cloned()
                     .unwrap_or_default();
-                if add {
-                    members.extend(chunk.iter().map(|id| json!({"value": id})));
-                } else {
-                    members.retain(|m| {
-                        !chunk
-                            .iter()
-                            .any(|id| m.get("value").and_then(Value::as_str) == Some(id))
-                    });
-                }
-                set_path(&mut updated, "members", Value::Array(members));
-                let body = if !patch {
-                    put_body(&updated)
-                } else if add {
-                    let value: Vec<Value> = chunk.iter().map(|id| json!({"value": id})).collect();
-                    let ops = [json!({"op": "add", "path": "members", "value": value})];
-                    json!({"schemas": [wire::PATCH_SCHEMA], "Operations": ops})
-                } else {
-                    let ops: Vec<Value> = chunk
+                members.retain(|m| {
+                    !removes
                         .iter()
-                        .map(|id| json!({"op": "remove", "path": format!("members[{}]", wire::filter_eq("value", id))}))
-                        .collect();
+                        .any(|id| m.get("value").and_then(Value::as_str) == Some(id))
+                });
+                members.extend(adds.iter().map(|id| json!({"value": id})));
+                set_path(&mut updated, "members", Value::Array(members));
+                let body = if patch {
+                    let mut ops: Vec<Value> = Vec::new();
+                    if !adds.is_empty() {
+                        let value: Vec<Value> = adds.iter().map(|id| json!({"value": id})).collect();
+                        ops.push(json!({"op": "add", "path": "members", "value": value}));
+                    }
+                    ops.extend(removes.iter().map(
+                        |id| json!({"op": "remove", "path": format!("members[{}]", wire::filter_eq("value", id))}),
+                    ));
                     json!({"schemas": [wire::PATCH_SCHEMA], "Operations": ops})
+                } else {
+                    put_body(&updated)
                 };
                 (body, updated)
             };
             let method = if patch { Method::PATCH } else { Method::PUT };
             // A second PUT of the list, or a second removal, leaves what the first does; a
             // second `add` may list a member twice on a service that does not merge them.
-            let idempotent = if patch && add { Idempotent::No } else { Idempotent::Yes };
-            let present = |raw: &Value, wanted: bool| {
+            let idempotent = if patch && !adds.is_empty() {
+                Idempotent::No
+            } else {
+                Idempotent::Yes
+            };
+            // Every member where the write leaves it (`done`), or where the plan saw it.
+            let as_left = |raw: &Value, done: bool| {
                 let members = member_ids(raw);
-                chunk.iter().all(|id| members.contains(&id.as_str()) == wanted)
+                chunk
+                    .iter()
+                    .all(|(id, add)| members.contains(&id.as_str()) == (*add == done))
             };
             let next = self
                 .write(
@@ -111,8 +143,8 @@ impl Scim {
                     &path,
                     object,
                     build,
-                    |raw| present(raw, add),
-                    |raw| present(raw, !add),
+                    |raw| as_left(raw, true),
+                    |raw| as_left(raw, false),
                 )
                 .await?;
             self.remember(Collection::Groups, group, Some(next));

@@ -471,7 +471,7 @@ impl Scim {
                 let unchanged = |raw: &Value| matches!(before, Some(Resource::User(b)) if same_user(raw, b));
                 self.delete(c, Collection::Users, name, unchanged).await
             }
-            (ResourceId::Group { name }, Action::Create, _) => self.create_group(c, name).await,
+            (ResourceId::Group { name }, Action::Create, _) => self.create_group(c, name, &[]).await,
             (ResourceId::Group { name }, Action::Update, _) => {
                 let Some(old) = c.renames() else {
                     return Ok(()); // a group has no other attribute rollcall sets
@@ -511,10 +511,7 @@ impl Scim {
                 };
                 self.delete(c, Collection::Groups, name, unchanged).await
             }
-            (ResourceId::Membership { group, .. }, action, _) => {
-                self.members(std::slice::from_ref(c), group, action != Action::Delete)
-                    .await
-            }
+            (ResourceId::Membership { group, .. }, _, _) => self.members(std::slice::from_ref(c), group).await,
             _ => Err(self.fail(c, "a SCIM service has no such object")),
         }
     }
@@ -525,19 +522,12 @@ impl Provider for Scim {
         Box::pin(self.read_all())
     }
 
-    /// Members added to (or removed from) one group go together, as many per PATCH as
-    /// the profile allows.
+    /// Members added to and removed from one group go together, as many per PATCH as
+    /// the profile allows: one PATCH with an `add` and the `remove`s. Without PATCH, one
+    /// PUT of the list carries both just as well.
     fn batch_key(&self, change: &Change) -> Option<String> {
         match &change.address.id {
-            ResourceId::Membership { group, .. } => Some(format!(
-                "{}:{}",
-                if change.action == Action::Delete {
-                    "remove"
-                } else {
-                    "add"
-                },
-                group.to_lowercase()
-            )),
+            ResourceId::Membership { group, .. } => Some(format!("members:{}", group.to_lowercase())),
             _ => None,
         }
     }
@@ -546,16 +536,28 @@ impl Provider for Scim {
         self.profile.members_per_patch
     }
 
+    /// A new group's first members go in its POST, where the profile takes them.
+    fn rides_with(&self, change: &Change, host: &Change) -> bool {
+        self.profile.create_with_members
+            && change.action == Action::Create
+            && host.action == Action::Create
+            && matches!(
+                (&change.address.id, &host.address.id),
+                (ResourceId::Membership { group, .. }, ResourceId::Group { name }) if group.eq_ignore_ascii_case(name)
+            )
+    }
+
     fn apply<'a>(&'a self, changes: &'a [Change]) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
             self.http.begin(Operation::Apply);
             match changes {
                 [] => Ok(()),
                 [one] => self.apply_one(one).await,
-                [first, ..] => match &first.address.id {
-                    ResourceId::Membership { group, .. } => {
-                        self.members(changes, group, first.action != Action::Delete).await
+                [first, members @ ..] => match &first.address.id {
+                    ResourceId::Group { name } if first.action == Action::Create => {
+                        self.create_group(first, name, members).await
                     }
+                    ResourceId::Membership { group, .. } => self.members(changes, group).await,
                     _ => {
                         for c in changes {
                             self.apply_one(c).await?;

@@ -2,6 +2,7 @@
 //! `active`, a `userName` can change, and access is membership, so there are no grants.
 
 use super::profile::{Profile, ATLASSIAN, RFC};
+use crate::model::Kind;
 use crate::platform::{Hints, KindRules, Platform, Spec};
 
 pub const RFC_PLATFORM: Platform = Platform::new(&RFC_SPEC);
@@ -32,9 +33,16 @@ const fn spec(profile: &Profile, default_profile: bool, profile_summary: &'stati
             rename: true,
             deactivate: true,
             delete_deactivates: profile.delete_user_deactivates,
+            // RFC 7644 §3.6 only makes a deleted user vanish from queries, and RFC 7643
+            // §2.3.7 leaves referential integrity to the service ("MAY"): a group may keep
+            // listing the deleted member (scim2-server does), so its memberships are
+            // removed first. A deactivation (Atlassian's delete) keeps them all.
+            delete_takes: &[],
         },
         groups: KindRules {
             rename: profile.group_rename,
+            // A deleted group's `members` go with it.
+            delete_takes: &[Kind::Memberships],
             ..KindRules::PLAIN
         },
         memberships: KindRules::PLAIN,

@@ -28,6 +28,9 @@ pub struct Profile {
     pub delete_user_deactivates: bool,
     /// The most members added or removed by one PATCH.
     pub members_per_patch: usize,
+    /// `POST /Groups` takes `members` (RFC 7643 §4.2 makes them readWrite), so a new
+    /// group is created with its first members rather than filled by a PATCH after.
+    pub create_with_members: bool,
     /// The most requests in flight at once; the adaptive limit stays at or below it.
     pub max_in_flight: usize,
 }
@@ -43,6 +46,7 @@ pub const RFC: Profile = Profile {
     group_rename: true,
     delete_user_deactivates: false,
     members_per_patch: 1000,
+    create_with_members: true,
     max_in_flight: 16,
 };
 
@@ -58,6 +62,8 @@ pub const ATLASSIAN: Profile = Profile {
     group_rename: false,
     delete_user_deactivates: true,
     members_per_patch: 100,
+    // Its `ScimGroup` schema marks `members` read-only.
+    create_with_members: false,
     // Atlassian's admin APIs rate-limit per organisation and answer 429 beyond it.
     max_in_flight: 8,
 };

@@ -236,8 +236,18 @@ pub(super) async fn deleting_takes_memberships_and_grants_along(target: Target) 
     let grants_along = was.grants.iter().filter(|g| gone(&g.holder)).count();
     org.grants.retain(|g| !gone(&g.holder));
 
-    let (planned, _) = apply(&target, &org).await;
+    let (planned, writes) = apply(&target, &org).await;
     let changes = planned.changes();
+    // The fewest writes: the person's delete (or deactivation) and the group's, which
+    // take along the group's members and grants, and, where deleting the person leaves
+    // them listed in their other groups, one PATCH per such group.
+    let groups_left = memberships_along.iter().filter(|(g, _)| *g != group).count();
+    let along = if target.platform.user_delete_takes_memberships {
+        0
+    } else {
+        groups_left
+    };
+    assert_eq!(writes, 2 + along, "{}: {:#?}", target.label, planned.lines());
     let user_goes = if target.platform.delete_deactivates {
         "deactivated"
     } else {
@@ -378,9 +388,11 @@ pub(super) async fn the_contract_holds_under_injected_faults(target: Target) {
     }
     apply(&target, &org).await;
     assert_settled(&target, &org, "changing under faults").await;
+    // About a fifth of some hundred requests (fewer where a group's POST carries its
+    // members) is well over ten.
     let counts = emulator.instruments().fault_counts();
     assert!(
-        counts.total() > 20,
+        counts.total() > 10,
         "{}: faults were injected: {counts:?}",
         target.label
     );

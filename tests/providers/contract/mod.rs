@@ -15,7 +15,7 @@ mod cases;
 mod org;
 mod targets;
 
-use rollcall::apply::{execute, Outcome};
+use rollcall::apply::execute;
 use serde_json::Value;
 
 use org::Org;
@@ -108,7 +108,7 @@ impl Planned {
         let failures: Vec<String> = report
             .outcomes
             .iter()
-            .filter(|(_, o)| *o != Outcome::Applied)
+            .filter(|(_, o)| !o.done())
             .map(|(c, o)| format!("{}: {o:?}", c.address))
             .collect();
         assert!(failures.is_empty(), "{failures:#?}");

@@ -24,6 +24,10 @@ pub struct Platform {
     pub deactivates_offboarded: bool,
     /// Deleting an account only deactivates it.
     pub delete_deactivates: bool,
+    /// Deleting an account removes it from its groups, as the vendor describes its delete:
+    /// the plan lists those removals, and apply sends none of them. (A deleted group's
+    /// members and grants always go with it.)
+    pub user_delete_takes_memberships: bool,
     /// The fewest requests that can read a target of this shape: bulk lists, paged as the
     /// service pages them, and nothing per object.
     pub read_cost: Box<dyn Fn(&ReadShape) -> usize + Send + Sync>,
@@ -115,6 +119,9 @@ pub async fn bitbucket_dc_emulator() -> Target {
             renames_groups: false,
             deactivates_offboarded: false,
             delete_deactivates: false,
+            // "Deletes the specified user, removing them from the system. This also
+            // removes any permissions that may have been granted to the user."
+            user_delete_takes_memberships: true,
             read_cost: Box::new(|s: &ReadShape| {
                 // Users and groups in pages of 1,000; the global grants of users and of
                 // groups; the members of each declared group (the API has no bulk
@@ -149,16 +156,26 @@ pub async fn bitbucket_dc_emulator() -> Target {
 }
 
 /// The SCIM platform's description, for a service serving `page` resources a request.
+/// `rfc` creates a group with its first members in the POST (RFC 7643 §4.2: `members` is
+/// readWrite); Atlassian's schema makes them read-only, so a PATCH adds them after.
 fn scim(renames_groups: bool, delete_deactivates: bool, page: usize) -> Platform {
+    let create_with_members = renames_groups;
     Platform {
         scopes: None,
         renames_groups,
         deactivates_offboarded: true,
         delete_deactivates,
+        // RFC 7643 §2.3.7 leaves referential integrity to the service: a group may still
+        // list a deleted member.
+        user_delete_takes_memberships: false,
         // `/Users` and `/Groups`, members inside the groups.
         read_cost: Box::new(move |s: &ReadShape| pages(s.users, page) + pages(s.groups, page)),
-        // One PATCH carries all of a group's new members.
-        write_cost: Box::new(|w: &WriteShape| w.users + w.groups + w.groups_with_members),
+        // A POST per account and per group, that group's members in it; where the POST
+        // cannot carry them, one PATCH per group with members.
+        write_cost: Box::new(move |w: &WriteShape| {
+            let fill = if create_with_members { 0 } else { w.groups_with_members };
+            w.users + w.groups + fill
+        }),
     }
 }
 
