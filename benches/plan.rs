@@ -23,6 +23,7 @@ use rollcall::sandbox::state::{DcProject, DcRepo, DcState, DcUser};
 
 const TOKEN: &str = "bench-token";
 const RUNS: usize = 7;
+const USERS_PER_FILE: usize = 20_000;
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -94,15 +95,23 @@ fn live_state(users: usize, groups: usize, per_group: usize, projects: usize, re
 }
 
 /// A manifest declaring the same organisation, with a few differences to plan.
-fn manifest(state: &DcState, url: &str) -> String {
-    let mut m = format!("targets:\n  bb:\n    kind: bitbucket-datacenter\n    url: {url}\n    auth: {{ token: \"${{file:token}}\", account: admin }}\nusers:\n");
+/// The users go in files of `USERS_PER_FILE`, as a manifest of a large organisation
+/// must: one file holds at most 250,000 YAML values.
+fn manifest(state: &DcState, url: &str) -> (String, Vec<String>) {
+    let mut m = format!("targets:\n  bb:\n    kind: bitbucket-datacenter\n    url: {url}\n    auth: {{ token: \"${{file:token}}\", account: admin }}\n");
+    let mut people = Vec::new();
     for (n, (user, u)) in state.users.iter().filter(|(u, _)| *u != "admin").enumerate() {
+        if n % USERS_PER_FILE == 0 {
+            people.push(String::from("users:\n"));
+        }
         let email = if n % 100 == 0 {
             format!("changed{n}@example.com")
         } else {
             u.email.clone()
         };
-        let _ = writeln!(m, "  {user}: {{ name: {}, email: {email} }}", u.display_name);
+        if let Some(file) = people.last_mut() {
+            let _ = writeln!(file, "  {user}: {{ name: {}, email: {email} }}", u.display_name);
+        }
     }
     m.push_str("groups:\n");
     for (g, members) in &state.groups {
@@ -127,7 +136,7 @@ fn manifest(state: &DcState, url: &str) -> String {
             }
         }
     }
-    m
+    (m, people)
 }
 
 /// The fewest requests a plan of this organisation can read it with: the users and the
@@ -194,8 +203,13 @@ fn main() {
             });
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let emulator = serve(Shared::new(live, TOKEN.into()), listener).await.unwrap();
-            std::fs::write(dir.path().join("org.yaml"), manifest(&state, &emulator.base_url)).unwrap();
-            size_bytes = std::fs::metadata(dir.path().join("org.yaml")).unwrap().len();
+            let (org, people) = manifest(&state, &emulator.base_url);
+            std::fs::write(dir.path().join("org.yaml"), &org).unwrap();
+            size_bytes = org.len() as u64;
+            for (i, file) in people.iter().enumerate() {
+                std::fs::write(dir.path().join(format!("people-{i:02}.yaml")), file).unwrap();
+                size_bytes += file.len() as u64;
+            }
             let t = Instant::now();
             let desired = rollcall::engine::load(dir.path()).unwrap();
             load.push(t.elapsed());
