@@ -128,11 +128,13 @@ async fn run(root: &Path) -> Result<(usize, usize, usize), String> {
         .await
         .map_err(|e| format!("plan: {e}"))?;
     let plan = engine::plan(&desired, &live).map_err(|e| e.to_string())?;
-    let plan = match engine::review(plan, &live, None) {
+    let mut plan = match engine::review(plan, &live, None) {
         Ok(reviewed) => reviewed.into_plan(),
         Err(refused) => return Err(format!("refused: {:?}", refused.0.refusals)),
     };
     live.shutdown().await;
+    // As `plan --out` does: paths in the file are relative to the file.
+    plan.base = root.to_owned();
     let file = root.join("plan.json");
     std::fs::write(&file, rollcall::plan::file::to_json(&plan)).map_err(|e| e.to_string())?;
 
