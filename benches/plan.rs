@@ -24,6 +24,7 @@ use rollcall::sandbox::state::{DcProject, DcRepo, DcState, DcUser};
 const TOKEN: &str = "bench-token";
 const RUNS: usize = 7;
 const USERS_PER_FILE: usize = 20_000;
+const GROUPS_PER_FILE: usize = 2_000;
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -95,8 +96,9 @@ fn live_state(users: usize, groups: usize, per_group: usize, projects: usize, re
 }
 
 /// A manifest declaring the same organisation, with a few differences to plan.
-/// The users go in files of `USERS_PER_FILE`, as a manifest of a large organisation
-/// must: one file holds at most 250,000 YAML values.
+/// The users go in files of `USERS_PER_FILE` and the groups in files of
+/// `GROUPS_PER_FILE`, as a manifest of a large organisation must: one file holds at most
+/// 250,000 YAML values.
 fn manifest(state: &DcState, url: &str) -> (String, Vec<String>) {
     let mut m = format!("targets:\n  bb:\n    kind: bitbucket-datacenter\n    url: {url}\n    auth: {{ token: \"${{file:token}}\", account: admin }}\n");
     let mut people = Vec::new();
@@ -113,10 +115,14 @@ fn manifest(state: &DcState, url: &str) -> (String, Vec<String>) {
             let _ = writeln!(file, "  {user}: {{ name: {}, email: {email} }}", u.display_name);
         }
     }
-    m.push_str("groups:\n");
-    for (g, members) in &state.groups {
+    for (n, (g, members)) in state.groups.iter().enumerate() {
+        if n % GROUPS_PER_FILE == 0 {
+            people.push(String::from("groups:\n"));
+        }
         let list: Vec<&str> = members.iter().map(String::as_str).collect();
-        let _ = writeln!(m, "  {g}: {{ members: [{}] }}", list.join(", "));
+        if let Some(file) = people.last_mut() {
+            let _ = writeln!(file, "  {g}: {{ members: [{}] }}", list.join(", "));
+        }
     }
     m.push_str("access:\n  bb:\n    global:\n      groups:\n");
     for g in state.global.groups.keys() {
@@ -207,7 +213,7 @@ fn main() {
             std::fs::write(dir.path().join("org.yaml"), &org).unwrap();
             size_bytes = org.len() as u64;
             for (i, file) in people.iter().enumerate() {
-                std::fs::write(dir.path().join(format!("people-{i:02}.yaml")), file).unwrap();
+                std::fs::write(dir.path().join(format!("people-{i:03}.yaml")), file).unwrap();
                 size_bytes += file.len() as u64;
             }
             let t = Instant::now();
