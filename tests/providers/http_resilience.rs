@@ -502,13 +502,21 @@ async fn a_token_echoed_by_the_server_is_not_in_the_error() {
     }
 }
 
-/// Log output collected in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+thread_local! {
+    /// Log lines of the test running on this thread, when it asked for them.
+    static CAPTURED: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
 
-impl std::io::Write for Captured {
+/// Writes a log line into this thread's capture, or nowhere.
+struct ThreadCapture;
+
+impl std::io::Write for ThreadCapture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        CAPTURED.with_borrow_mut(|c| {
+            if let Some(c) = c {
+                c.extend_from_slice(buf);
+            }
+        });
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -516,17 +524,31 @@ impl std::io::Write for Captured {
     }
 }
 
+/// Captures what rollcall logs on this thread from here on. One global subscriber serves
+/// the whole test binary: a scoped (`set_default`) one races with callsites first hit on
+/// other test threads, whose cached "nobody listens" then hides the events from it.
+fn capture_logs() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter("rollcall=debug")
+            .with_ansi(false)
+            .with_writer(|| ThreadCapture)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+    });
+    CAPTURED.with_borrow_mut(|c| *c = Some(Vec::new()));
+}
+
+fn captured_logs() -> String {
+    let bytes = CAPTURED.with_borrow_mut(|c| c.take().unwrap_or_default());
+    String::from_utf8(bytes).unwrap()
+}
+
 #[tokio::test]
 async fn retries_are_logged_without_the_token_or_secret_parameters() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    // The test runtime is single-threaded, so a thread-local subscriber sees everything.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // The test runtime is single-threaded, so this thread's capture sees every event.
+    capture_logs();
 
     let echo = format!("token {TOKEN} is rate limited");
     let server = Server::start(vec![answer(503, &echo), Step::Drop], answer(204, "")).await;
@@ -535,7 +557,7 @@ async fn retries_are_logged_without_the_token_or_secret_parameters() {
         .query("name", "erin")
         .query("password", "hunter2");
     client.send(request).await.unwrap();
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured_logs();
     assert_eq!(log.matches("retrying").count(), 2, "{log}");
     assert!(log.contains("target_name=bb"), "{log}");
     assert!(
