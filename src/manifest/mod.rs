@@ -157,33 +157,23 @@ fn parse_file(sources: &Sources, index: usize) -> Result<RawFile, Vec<Diagnostic
 }
 
 /// Top-level keys that a sandbox state file has and a manifest never does.
-const SANDBOX_KEYS: [&str; 8] = [
-    "operator",
-    "licence_limit",
-    "global",
-    "projects",
-    "faults",
-    "kind",
-    "directory_id",
-    "serial",
-];
-
 /// A sandbox state file (the live state an emulator starts from) put among the manifests
 /// is named as what it is, rather than reported field by field as a broken manifest.
 fn sandbox_state(sources: &Sources, index: usize, root: &tree::Node, text: &str) -> Option<Diagnostic> {
     let tree::Value::Map(entries) = &root.value else {
         return None;
     };
+    // A key no manifest has (`operator`, `projects`), in a file the emulator its `kind`
+    // names reads: a state, not a manifest that merely went wrong.
+    let manifest_keys = shape::top_level_keys();
     let (key, _) = entries
         .iter()
-        .find(|(k, _)| k.scalar_text().is_some_and(|k| SANDBOX_KEYS.contains(&k.as_str())))?;
-    let platform = if crate::sandbox::scim::state::ScimState::parse(text).is_ok() {
-        "a SCIM service"
-    } else if crate::sandbox::state::DcState::parse(text).is_ok() {
-        "a Bitbucket Data Center instance"
-    } else {
+        .find(|(k, _)| k.scalar_text().is_some_and(|k| !manifest_keys.contains(&k)))?;
+    let sandbox = crate::provider::registry::sandbox_of(text).ok()?.sandbox;
+    if !(sandbox.reads)(text) {
         return None;
-    };
+    }
+    let platform = sandbox.emulates;
     let name = sources
         .files
         .get(index)

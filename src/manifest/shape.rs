@@ -34,6 +34,15 @@ pub(crate) fn check(root: &Node) -> Vec<Problem> {
     walk.problems
 }
 
+/// The keys a manifest file may have at its top.
+pub(crate) fn top_level_keys() -> Vec<String> {
+    schema()
+        .get("properties")
+        .and_then(Json::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
 /// The manifest's JSON Schema, built once.
 fn schema() -> &'static Json {
     static SCHEMA: OnceLock<Json> = OnceLock::new();

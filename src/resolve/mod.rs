@@ -70,7 +70,7 @@ fn manifest_digest(sources: &crate::manifest::diagnostic::Sources) -> String {
     crate::desired::digest(&bytes)
 }
 
-/// Never leave a Bitbucket Data Center instance without an administrator.
+/// Never leave a target without an administrator.
 const DEFAULT_MIN_ADMINS: usize = 1;
 
 fn origin<T>(file: usize, s: &Spanned<T>) -> Origin {
@@ -234,7 +234,8 @@ impl<'a> Resolver<'a> {
                 .map(|(_, id)| id.clone())
                 .unwrap_or_else(|| name.to_owned());
             let names = usernames.entry(target.clone()).or_default();
-            // Bitbucket matches usernames without regard to case: `Dave` is `dave`.
+            // Usernames match without regard to case on every platform rollcall serves
+            // (Bitbucket's usernames; SCIM's `userName` is not `caseExact`): `Dave` is `dave`.
             let taken = self.taken_usernames.entry((target.clone(), username.to_lowercase()));
             if let std::collections::btree_map::Entry::Occupied(entry) = taken {
                 let other = entry.get().clone();

@@ -35,6 +35,11 @@ pub struct SandboxKind {
     pub unmarked: bool,
     /// What a state file of this emulator is, for a mismatch: `a SCIM sandbox (`kind: scim`)`.
     pub describe: &'static str,
+    /// What the emulator stands for, for a state file found among the manifests: `a SCIM
+    /// service`.
+    pub emulates: &'static str,
+    /// Whether `text` is a state this emulator reads.
+    pub reads: fn(&str) -> bool,
     /// Starts the emulator on `text` (read from `path`) with `token`. With `expect`, the
     /// state must be of that platform (a SCIM state of the target's profile); the error
     /// says what to change.

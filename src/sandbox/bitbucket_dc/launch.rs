@@ -16,6 +16,8 @@ pub static KIND: SandboxKind = SandboxKind {
     // Data Center states were written without `kind` before there was a second emulator.
     unmarked: true,
     describe: "a Bitbucket Data Center sandbox (`kind: bitbucket-datacenter`)",
+    emulates: "a Bitbucket Data Center instance",
+    reads: |text| DcState::parse(text).is_ok(),
     start,
 };
 

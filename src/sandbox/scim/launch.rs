@@ -16,6 +16,8 @@ pub static KIND: SandboxKind = SandboxKind {
     marker: super::state::KIND,
     unmarked: false,
     describe: "a SCIM sandbox (`kind: scim`)",
+    emulates: "a SCIM service",
+    reads: |text| ScimState::parse(text).is_ok(),
     start,
 };
 
