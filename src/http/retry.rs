@@ -308,8 +308,23 @@ mod tests {
     }
 
     async fn run(fake: &Fake, policy: &RetryPolicy, idempotent: Idempotent) -> Result<&'static str, Failed> {
+        run_beside(fake, policy, idempotent, &|| 0).await
+    }
+
+    /// `run`, on a target where `answered` counts the answers other requests got.
+    async fn run_beside(
+        fake: &Fake,
+        policy: &RetryPolicy,
+        idempotent: Idempotent,
+        answered: &(dyn Fn() -> usize + Sync),
+    ) -> Result<&'static str, Failed> {
         let deadline = Instant::now() + Duration::from_secs(15 * 60);
-        retrying(policy, idempotent, deadline, &|| 0, |_, _| {}, || fake.attempt()).await
+        retrying(policy, idempotent, deadline, answered, |_, _| {}, || fake.attempt()).await
+    }
+
+    /// A script of `n` answers of 503.
+    fn unavailable(n: usize) -> Vec<Result<&'static str, Failure>> {
+        (0..n).map(|_| Err(failing(503, false, None))).collect()
     }
 
     #[tokio::test(start_paused = true)]
@@ -361,7 +376,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn it_gives_up_after_the_last_attempt() {
-        let fake = Fake::new((0..10).map(|_| Err(failing(503, false, None))).collect());
+        let fake = Fake::new(unavailable(10));
         let failed = run(&fake, &policy(), Idempotent::Yes).await.unwrap_err();
         assert_eq!(failed.stop, Stop::GaveUp);
         assert_eq!(fake.made().len(), 6);
@@ -381,49 +396,26 @@ mod tests {
     async fn a_read_keeps_going_while_its_target_answers_others() {
         let others = std::sync::atomic::AtomicUsize::new(0);
         let answered = || others.fetch_add(1, Ordering::Relaxed);
-        let deadline = Instant::now() + Duration::from_secs(15 * 60);
         let policy = policy();
-        let mut script: Vec<_> = (0..10).map(|_| Err(failing(503, false, None))).collect();
+        let mut script = unavailable(10);
         script.push(Ok("done"));
         let fake = Fake::new(script);
-        let read = retrying(
-            &policy,
-            Idempotent::Yes,
-            deadline,
-            &answered,
-            |_, _| {},
-            || fake.attempt(),
-        );
-        assert_eq!(read.await.unwrap(), "done");
+        let read = run_beside(&fake, &policy, Idempotent::Yes, &answered).await;
+        assert_eq!(read.unwrap(), "done");
         assert_eq!(fake.made().len(), 11);
 
-        let fake = Fake::new((0..40).map(|_| Err(failing(503, false, None))).collect());
-        let read = retrying(
-            &policy,
-            Idempotent::Yes,
-            deadline,
-            &answered,
-            |_, _| {},
-            || fake.attempt(),
-        );
-        assert_eq!(read.await.unwrap_err().stop, Stop::GaveUp);
-        assert_eq!(fake.made().len(), 24, "PERSIST times max_attempts");
+        for idempotent in [Idempotent::Yes, Idempotent::No] {
+            let fake = Fake::new(unavailable(40));
+            let failed = run_beside(&fake, &policy, idempotent, &answered).await.unwrap_err();
+            assert_eq!(failed.stop, Stop::GaveUp);
+            assert_eq!(fake.made().len(), 24, "PERSIST times max_attempts");
+        }
 
-        let fake = Fake::new((0..40).map(|_| Err(failing(503, false, None))).collect());
-        let write = retrying(
-            &policy,
-            Idempotent::No,
-            deadline,
-            &answered,
-            |_, _| {},
-            || fake.attempt(),
+        let fake = Fake::new(unavailable(40));
+        assert_eq!(
+            run(&fake, &policy, Idempotent::No).await.unwrap_err().stop,
+            Stop::GaveUp
         );
-        assert_eq!(write.await.unwrap_err().stop, Stop::GaveUp);
-        assert_eq!(fake.made().len(), 24);
-
-        let fake = Fake::new((0..40).map(|_| Err(failing(503, false, None))).collect());
-        let alone = retrying(&policy, Idempotent::No, deadline, &|| 0, |_, _| {}, || fake.attempt());
-        assert_eq!(alone.await.unwrap_err().stop, Stop::GaveUp);
         assert_eq!(fake.made().len(), 6, "nothing else answered");
     }
 

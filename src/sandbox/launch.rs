@@ -7,7 +7,7 @@ use std::path::Path;
 
 use tokio::net::TcpListener;
 
-use super::host::Sandbox;
+use super::host::{self, Emulator, Sandbox};
 use crate::platform::Platform;
 use crate::provider::BoxFuture;
 
@@ -48,3 +48,36 @@ pub struct SandboxKind {
 
 pub type Start =
     for<'a> fn(&'a Path, &'a str, String, TcpListener, Option<Platform>) -> BoxFuture<'a, Result<Launched, String>>;
+
+/// Where a platform's clients connect on its emulator.
+pub enum ClientsAt {
+    /// The server's root (Bitbucket's clients add `/rest/...` themselves).
+    Root,
+    /// The API's mount (a SCIM base URL).
+    Mount,
+}
+
+/// Starts emulator `E` over a parsed state and says how to reach it.
+pub async fn launch<E: Emulator>(
+    state: E::State,
+    token: String,
+    listener: TcpListener,
+    clients_at: ClientsAt,
+    name: String,
+    credentials: &'static str,
+) -> Result<Launched, String> {
+    let running = host::start::<E>(state, token, listener)
+        .await
+        .map_err(|e| e.to_string())?;
+    let client_url = match clients_at {
+        ClientsAt::Root => running.base_url.clone(),
+        ClientsAt::Mount => running.api_url.clone(),
+    };
+    Ok(Launched {
+        client_url,
+        api_url: running.api_url.clone(),
+        emulator: Box::new(running),
+        name,
+        credentials,
+    })
+}

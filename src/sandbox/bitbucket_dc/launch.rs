@@ -7,8 +7,7 @@ use tokio::net::TcpListener;
 use super::{DcEmulator, DcState};
 use crate::platform::Platform;
 use crate::provider::BoxFuture;
-use crate::sandbox::host;
-use crate::sandbox::launch::{Launched, SandboxKind};
+use crate::sandbox::launch::{launch, ClientsAt, Launched, SandboxKind};
 use crate::sandbox::state::parse_at;
 
 pub static KIND: SandboxKind = SandboxKind {
@@ -30,15 +29,7 @@ fn start<'a>(
 ) -> BoxFuture<'a, Result<Launched, String>> {
     Box::pin(async move {
         let state = parse_at(path, text, DcState::parse).map_err(|e| e.to_string())?;
-        let running = host::start::<DcEmulator>(state, token, listener)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(Launched {
-            client_url: running.base_url.clone(),
-            api_url: running.api_url.clone(),
-            emulator: Box::new(running),
-            name: "Bitbucket Data Center sandbox".to_owned(),
-            credentials: "the token",
-        })
+        let name = "Bitbucket Data Center sandbox".to_owned();
+        launch::<DcEmulator>(state, token, listener, ClientsAt::Root, name, "the token").await
     })
 }

@@ -8,8 +8,7 @@ use tokio::net::TcpListener;
 use super::{ScimEmulator, ScimState};
 use crate::platform::Platform;
 use crate::provider::BoxFuture;
-use crate::sandbox::host;
-use crate::sandbox::launch::{Launched, SandboxKind};
+use crate::sandbox::launch::{launch, ClientsAt, Launched, SandboxKind};
 use crate::sandbox::state::parse_at;
 
 pub static KIND: SandboxKind = SandboxKind {
@@ -40,15 +39,6 @@ fn start<'a>(
             ));
         }
         let name = format!("SCIM sandbox ({profile} profile)");
-        let running = host::start::<ScimEmulator>(state, token, listener)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(Launched {
-            client_url: running.api_url.clone(),
-            api_url: running.api_url.clone(),
-            emulator: Box::new(running),
-            name,
-            credentials: "Bearer and the token",
-        })
+        launch::<ScimEmulator>(state, token, listener, ClientsAt::Mount, name, "Bearer and the token").await
     })
 }
