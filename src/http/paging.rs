@@ -124,21 +124,26 @@ where
     let at = match (total, next) {
         (_, Next::End) => return Ok(out),
         (Some(total), Next::Offset(next)) if served > 0 && *next == first + served => {
-            // Every other page at once, in order; kept while each is what the first
-            // promised.
-            let offsets: Vec<u64> = (1..)
-                .map(|k| first + k * served)
-                .take_while(|o| o - first < total)
-                .collect();
-            // Made here, polled a window at a time below: a future does nothing until then.
-            let requests: Vec<Fut> = offsets.iter().copied().map(&mut fetch).collect();
-            let pages: Vec<Result<Page<T>, HttpError>> =
-                stream::iter(requests).buffered(http.max_in_flight()).collect().await;
+            // Every other page, a window of them in flight, taken in order while each is
+            // what the first promised. Offsets are made as the window moves, so a total
+            // the server overstates costs at most one window of requests.
+            let offsets = (1u64..)
+                .map_while(|k| k.checked_mul(served).and_then(|d| first.checked_add(d)))
+                .take_while(|o| o - first < total);
+            let mut pages = stream::iter(offsets.map(|offset| {
+                let page = fetch(offset);
+                async move { (offset, page.await) }
+            }))
+            .buffered(http.max_in_flight());
             let mut resume = None;
-            for (&offset, page) in offsets.iter().zip(pages) {
+            while let Some((offset, page)) = pages.next().await {
                 let page = page?;
-                let last = offset + served - first >= total;
-                let expected = if last { Next::End } else { Next::Offset(offset + served) };
+                let last = offset.saturating_add(served) - first >= total;
+                let expected = if last {
+                    Next::End
+                } else {
+                    Next::Offset(offset.saturating_add(served))
+                };
                 let whole = page.items.len() as u64 == served.min(total - (offset - first));
                 if page.next != expected || !whole || page.total != Some(total) {
                     resume = Some(offset);
@@ -146,6 +151,7 @@ where
                 }
                 out.extend(page.items);
             }
+            drop(pages);
             match resume {
                 None => return Ok(out),
                 Some(offset) => offset,
@@ -370,6 +376,26 @@ mod tests {
         .unwrap();
         assert_eq!(all, items(1, 9));
         assert_eq!(*asked.borrow(), [1, 4, 7, 4, 6, 8]);
+    }
+
+    /// A total far above what the server holds costs one window of requests (the
+    /// client's 8 places), not a request per page it announced.
+    #[tokio::test]
+    async fn an_overstated_total_costs_at_most_one_window_of_requests() {
+        let http = client();
+        let asked = RefCell::new(Vec::new());
+        let all = by_offset(&http, "GET /Users", 1, |at| {
+            asked.borrow_mut().push(at);
+            async move {
+                let served = if at < 4 { 3 } else { 0 };
+                Ok(Page::start_index(at, items(at, served), Some(u64::MAX)))
+            }
+        })
+        .await;
+        let e = all.unwrap_err();
+        assert!(e.to_string().contains("announced"), "{e}");
+        // The first page, a window of 8 from offset 4, then offset 4 one by one.
+        assert_eq!(asked.borrow().len(), 1 + 8 + 1, "{:?}", asked.borrow());
     }
 
     #[tokio::test]
