@@ -269,8 +269,9 @@ fn heights(graph: &DiGraph<usize, ()>) -> Vec<Option<usize>> {
 /// position in the plan.
 #[derive(Debug)]
 pub enum Event<'a> {
-    /// These changes are about to be sent to their provider, as one step: told before
-    /// anything goes out, so a record of it survives whatever happens to the request.
+    /// These changes are about to be sent to their provider, as one step, with those the
+    /// step's deletes carry out: told before anything goes out, so a record of it survives
+    /// whatever happens to the request.
     Started(&'a [(usize, &'a Change)]),
     /// The outcome of one change, told once per change of the plan.
     Done(usize, &'a Change, &'a Outcome),
@@ -353,11 +354,19 @@ pub async fn execute_until(
                 release(&graph, s, &mut waiting, &mut ready);
                 continue;
             }
-            let started: Vec<(usize, &Change)> = batch
+            let mut started: Vec<(usize, &Change)> = batch
                 .iter()
                 .filter_map(|&i| plan.changes.get(i).map(|c| (i, c)))
                 .collect();
             let changes: Vec<Change> = started.iter().map(|(_, c)| (*c).clone()).collect();
+            // What the batch's deletes carry out happens with them: it is started too,
+            // though not sent.
+            let carried = batch.iter().flat_map(|&i| &carries[i]).copied();
+            started.extend(
+                carried
+                    .filter(|&k| outcomes[k].is_none())
+                    .filter_map(|k| plan.changes.get(k).map(|c| (k, c))),
+            );
             on_event(Event::Started(&started));
             // Whoever heard the start may have stopped the run (Ctrl-C, or an intent it
             // could not record): then nothing of this step is sent.

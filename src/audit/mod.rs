@@ -106,8 +106,9 @@ impl AuditLog {
 
     /// Records that these changes (index in the plan, change) are about to be sent, one
     /// write for the step, synced to disk before the request leaves: a change that reached
-    /// a server has its intent on disk even if the machine goes down next.
-    pub fn started(&mut self, changes: &[(usize, &Change)]) {
+    /// a server has its intent on disk even if the machine goes down next. An error says
+    /// the intents are not on record: the caller must not send these changes.
+    pub fn started(&mut self, changes: &[(usize, &Change)]) -> Result<(), String> {
         let time = rfc3339(SystemTime::now());
         let mut text = String::new();
         for &(i, change) in changes {
@@ -129,11 +130,9 @@ impl AuditLog {
                 plan_digest: &self.plan_digest,
                 reconciled_by: None,
             };
-            if let Err(e) = push_line(&mut text, &line) {
-                self.failed(e);
-            }
+            push_line(&mut text, &line).map_err(|e| self.failed(e))?;
         }
-        self.append(&text, true);
+        self.append(&text, true)
     }
 
     /// Records a change's outcome (index in the plan, change, outcome). Not synced: a kill
@@ -172,38 +171,39 @@ impl AuditLog {
             reconciled_by: None,
         };
         let mut text = String::new();
-        match push_line(&mut text, &line) {
-            Ok(()) => self.append(&text, false),
-            Err(e) => self.failed(e),
-        }
+        // A lost outcome leaves an intent the next run settles: the apply goes on.
+        let _ = push_line(&mut text, &line)
+            .map_err(|e| self.failed(e))
+            .and_then(|()| self.append(&text, false));
     }
 
     /// Syncs what was written and hands back the first failure, if any.
     pub fn finish(mut self) -> Option<String> {
         if let Err(e) = self.file.sync_data() {
-            self.failed(e.to_string());
+            let _ = self.failed(e.to_string());
         }
         self.error
     }
 
-    /// Appends whole lines in one write, so concurrent appenders never interleave within
-    /// a line and a kill leaves no line half written.
-    fn append(&mut self, text: &str, sync: bool) {
+    /// Appends whole lines with one `write_all` on a file opened for appending: lines of
+    /// a step go together, and a kill between two `write(2)` calls leaves at worst the
+    /// last line cut short, which `open` ends before the next run writes.
+    fn append(&mut self, text: &str, sync: bool) -> Result<(), String> {
         if text.is_empty() {
-            return;
+            return Ok(());
         }
         let mut written = self.file.write_all(text.as_bytes());
         if sync {
             written = written.and_then(|()| self.file.sync_data());
         }
-        if let Err(e) = written {
-            self.failed(e.to_string());
-        }
+        written.map_err(|e| self.failed(e.to_string()))
     }
 
-    fn failed(&mut self, e: String) {
-        self.error
-            .get_or_insert_with(|| format!("cannot write the audit log {}: {e}", self.path.display()));
+    /// Keeps the first failure for the end of the run, and hands back this one.
+    fn failed(&mut self, e: String) -> String {
+        let message = format!("cannot write the audit log {}: {e}", self.path.display());
+        self.error.get_or_insert_with(|| message.clone());
+        message
     }
 }
 

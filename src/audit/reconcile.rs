@@ -2,7 +2,8 @@
 //! change may or may not have reached its server. The next `apply` with the same log reads
 //! the log back, finds every such intent, looks the object up in the live state it has
 //! just read, and writes a `reconciled` line saying what it found: as the change would
-//! leave it, as it was before, or neither (or not read at all), which stays unknown.
+//! leave it, as it was before, or neither (unknown). An intent on a target this run does
+//! not read stays open for a run that does.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
@@ -22,7 +23,7 @@ pub enum Verdict {
     FoundApplied,
     /// The object is as it was before the change.
     FoundNotApplied,
-    /// Neither, or the object's target was not read.
+    /// Neither.
     Unknown,
 }
 
@@ -88,8 +89,15 @@ impl AuditLog {
         let now = rfc3339(SystemTime::now());
         let mut text = String::new();
         let mut settled = Vec::new();
+        let mut indexes: BTreeMap<&str, Index<'_>> = BTreeMap::new();
         for (run, change, intent) in open {
-            let (verdict, detail) = judge(&intent, live);
+            // A target this run does not read settles nothing: its intents stay open for
+            // a run that does.
+            let Some((target, objects)) = live.get_key_value(&intent.target) else {
+                continue;
+            };
+            let index = indexes.entry(target.as_str()).or_insert_with(|| Index::new(objects));
+            let (verdict, detail) = judge(&intent, index);
             let detail = format!(
                 "no outcome was recorded: the apply that sent it at {} stopped before its answer; {detail}",
                 intent.time
@@ -111,8 +119,9 @@ impl AuditLog {
                 plan_digest: &intent.plan_digest,
                 reconciled_by: Some(&self.run),
             };
+            // A reconciliation not written is made again by the next run.
             if let Err(e) = push_line(&mut text, &line) {
-                self.failed(e);
+                let _ = self.failed(e);
             }
             settled.push(Reconciled {
                 run,
@@ -124,7 +133,7 @@ impl AuditLog {
                 detail,
             });
         }
-        self.append(&text, true);
+        let _ = self.append(&text, true);
         settled
     }
 
@@ -164,28 +173,39 @@ impl AuditLog {
     }
 }
 
-/// What the live state says of an intent's change, and why.
-fn judge(intent: &Intent, live: &BTreeMap<String, ResourceMap>) -> (Verdict, String) {
-    let Some(objects) = live.get(&intent.target) else {
-        return (
-            Verdict::Unknown,
-            format!(
-                "this run does not read target `{}`, so whether it was applied is unknown",
-                intent.target
-            ),
-        );
-    };
-    // Names on the target may differ in case from the plan's (they match without regard
-    // to case), so an exact match is looked for first, then any spelling.
-    let found = objects
-        .iter()
-        .find(|(a, _)| a.to_string() == intent.address)
-        .or_else(|| {
-            objects
-                .iter()
-                .find(|(a, _)| a.to_string().eq_ignore_ascii_case(&intent.address))
-        })
-        .map(|(_, r)| r);
+/// A target's objects by address as written in a log, exactly and in lower case: names
+/// on the target may differ in case from the plan's (they match without regard to case).
+struct Index<'a> {
+    exact: HashMap<String, &'a Resource>,
+    folded: HashMap<String, &'a Resource>,
+}
+
+impl<'a> Index<'a> {
+    fn new(objects: &'a ResourceMap) -> Self {
+        let mut index = Index {
+            exact: HashMap::with_capacity(objects.len()),
+            folded: HashMap::with_capacity(objects.len()),
+        };
+        for (address, resource) in objects {
+            let written = address.to_string();
+            index.folded.entry(written.to_lowercase()).or_insert(resource);
+            index.exact.insert(written, resource);
+        }
+        index
+    }
+
+    /// The object at `address`, spelled exactly so first, then in any case.
+    fn get(&self, address: &str) -> Option<&'a Resource> {
+        self.exact
+            .get(address)
+            .or_else(|| self.folded.get(&address.to_lowercase()))
+            .copied()
+    }
+}
+
+/// What the live state of the intent's target says of its change, and why.
+fn judge(intent: &Intent, objects: &Index<'_>) -> (Verdict, String) {
+    let found = objects.get(&intent.address);
     let applied = found == intent.after.as_ref() || (found.is_none() && intent.after.as_ref().is_none_or(is_absent));
     if applied {
         (

@@ -54,7 +54,7 @@ fn an_intent_goes_before_each_sent_change_and_one_outcome_after() {
     let (a, b) = (create("ann"), create("bo"));
     let mut log = AuditLog::open(&path, "sha256:abc").unwrap();
     let run = log.run().to_owned();
-    log.started(&[(0, &a), (1, &b)]);
+    log.started(&[(0, &a), (1, &b)]).unwrap();
     log.record(0, &a, &Outcome::Applied);
     log.record(1, &b, &Outcome::Failed("bb: POST /users failed: HTTP 500".to_owned()));
     assert_eq!(log.finish(), None);
@@ -104,7 +104,7 @@ fn a_later_run_settles_intents_left_without_an_outcome_by_what_it_reads() {
     let mut killed = AuditLog::open(&path, "sha256:old").unwrap();
     let killed_run = killed.run().to_owned();
     let started: Vec<(usize, &Change)> = changes.iter().enumerate().collect();
-    killed.started(&started);
+    killed.started(&started).unwrap();
     killed.record(3, &changes[3], &Outcome::Applied);
     drop(killed);
     let mut text = std::fs::read_to_string(&path).unwrap();
@@ -156,20 +156,18 @@ fn a_later_run_settles_intents_left_without_an_outcome_by_what_it_reads() {
 }
 
 #[test]
-fn an_unread_target_leaves_the_outcome_unknown() {
+fn an_unread_target_leaves_the_intent_open_for_a_run_that_reads_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
     let change = create("ann");
     let mut killed = AuditLog::open(&path, "sha256:old").unwrap();
-    killed.started(&[(0, &change)]);
+    killed.started(&[(0, &change)]).unwrap();
     drop(killed);
     let mut next = AuditLog::open(&path, "sha256:new").unwrap();
-    let settled = next.reconcile(&BTreeMap::new());
+    assert!(next.reconcile(&BTreeMap::new()).is_empty());
+    drop(next);
+    let mut reading = AuditLog::open(&path, "sha256:new").unwrap();
+    let settled = reading.reconcile(&BTreeMap::from([("bb".to_owned(), ResourceMap::new())]));
     assert_eq!(settled.len(), 1);
-    assert_eq!(settled[0].verdict, Verdict::Unknown);
-    assert!(
-        settled[0].detail.contains("does not read target `bb`"),
-        "{}",
-        settled[0].detail
-    );
+    assert_eq!(settled[0].verdict, Verdict::FoundNotApplied);
 }

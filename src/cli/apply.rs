@@ -107,12 +107,10 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         &stop,
         |event| match event {
             Event::Started(changes) => {
-                if let Some(log) = audit.as_mut() {
-                    log.started(changes);
-                    // A change whose intent is not on record is not sent: stop as on Ctrl-C.
-                    if log.error.is_some() {
-                        stop.store(true, Ordering::SeqCst);
-                    }
+                // A change whose intent is not on record is not sent: stop as on Ctrl-C.
+                // Other failures to write (an outcome) are reported at the end.
+                if audit.as_mut().is_some_and(|log| log.started(changes).is_err()) {
+                    stop.store(true, Ordering::SeqCst);
                 }
             }
             Event::Done(i, c, o) => {

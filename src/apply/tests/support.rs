@@ -141,10 +141,18 @@ pub(super) async fn run(
         crate::apply::Event::Started(changes) => started.extend(changes.iter().map(|(i, _)| *i)),
         crate::apply::Event::Done(i, c, o) => {
             // A change that was sent is started before its outcome is told.
-            if matches!(o, Outcome::Applied | Outcome::Failed(_)) {
-                assert!(started.contains(&i), "{} done before it started", c.address);
-            } else if matches!(o, Outcome::Skipped { .. }) {
-                assert!(!started.contains(&i), "{} skipped but it was started", c.address);
+            // A change a delete carries out starts with that delete, and is skipped
+            // only if that delete failed.
+            match o {
+                Outcome::Applied | Outcome::Failed(_) | Outcome::Carried { .. } => {
+                    assert!(started.contains(&i), "{} done before it started", c.address);
+                }
+                Outcome::Skipped { because } => assert!(
+                    !started.contains(&i) || started.iter().any(|&j| &plan.changes[j].address == because),
+                    "{} skipped but it was started",
+                    c.address
+                ),
+                Outcome::Interrupted => {}
             }
             heard.push((c.address.clone(), o.clone()))
         }
