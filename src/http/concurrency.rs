@@ -5,8 +5,11 @@
 //! - Each good answer adds `1 / limit`, so the limit grows by about one per round trip.
 //! - A 429, a 503 or 502 or 504, a dropped connection or a timeout halves it, at most
 //!   once per round trip, so one burst of failures counts once.
-//! - Latency growing past twice the best seen (plus a margin for a fast loopback server
-//!   whose times are all noise) is a server queueing requests: it halves the limit too.
+//! - Recent latency growing past twice the usual (plus a margin for a fast loopback
+//!   server whose times are all noise) is a server queueing requests: it halves the limit
+//!   too. "Recent" and "usual" are a fast and a slow average of the same answers, so a
+//!   steady mix of cheap calls and large pages compares like with like, where the best
+//!   time ever seen would make every large page look like queueing.
 //!
 //! A request waiting for a place holds nothing; the limit, the most in flight and the
 //! highest limit reached are kept for `--verbose`.
@@ -20,7 +23,7 @@ use tokio::time::Instant;
 /// Where the limit starts: what a well-behaved client sends before it knows the server.
 pub const START: usize = 4;
 
-/// Latency below this over the best seen is noise, not queueing.
+/// Latency below this over the usual is noise, not queueing.
 const LATENCY_MARGIN: Duration = Duration::from_millis(25);
 
 /// The shortest spell between two decreases when round trips are faster.
@@ -50,8 +53,8 @@ struct State {
     in_flight: usize,
     /// The most requests in flight at once so far.
     peak: usize,
-    /// The best round trip seen, and a smoothed recent one.
-    best: Option<Duration>,
+    /// Round trips, averaged slowly (over about 64 answers) and quickly (about 8).
+    usual: Option<Duration>,
     recent: Option<Duration>,
     last_decrease: Option<Instant>,
 }
@@ -83,7 +86,7 @@ impl Limiter {
                 limit: START.min(cap) as f64,
                 in_flight: 0,
                 peak: 0,
-                best: None,
+                usual: None,
                 recent: None,
                 last_decrease: None,
             }),
@@ -136,11 +139,11 @@ impl Limiter {
                 Signal::Neutral => {}
                 Signal::Overloaded => state.decrease(now),
                 Signal::Answered(took) => {
-                    let best = state.best.map_or(took, |b| b.min(took));
+                    let usual = state.usual.map_or(took, |u| (u * 63 + took) / 64);
                     let recent = state.recent.map_or(took, |r| (r * 7 + took) / 8);
-                    state.best = Some(best);
+                    state.usual = Some(usual);
                     state.recent = Some(recent);
-                    if recent > best * 2 + LATENCY_MARGIN {
+                    if recent > usual * 2 + LATENCY_MARGIN {
                         state.decrease(now);
                     } else {
                         let limit = state.limit;
@@ -232,6 +235,19 @@ mod tests {
         let before = limiter.reached().limit;
         answered(&limiter, 20, Duration::from_millis(400));
         assert!(limiter.reached().limit < before, "{:?}", limiter.reached());
+    }
+
+    /// Cheap calls and large pages, mixed: the large pages are not taken for queueing,
+    /// and the limit still climbs.
+    #[tokio::test(start_paused = true)]
+    async fn a_steady_mix_of_fast_and_slow_answers_lets_the_limit_rise() {
+        let limiter = Limiter::new(32);
+        for _ in 0..500 {
+            answered(&limiter, 1, Duration::from_millis(2));
+            answered(&limiter, 1, Duration::from_millis(150));
+            tokio::time::advance(Duration::from_millis(100)).await;
+        }
+        assert_eq!(limiter.reached().limit, 32, "{:?}", limiter.reached());
     }
 
     #[tokio::test(start_paused = true)]
