@@ -70,24 +70,29 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         () = signals.recv() => return Err(CliError::Interrupted),
     };
     let (plan, live, plan_digest) = prepared;
-    // With nothing to do, a log that exists is still settled (the changes a killed run
-    // left open may be exactly what made the plan empty); none is created.
-    let log_wanted = args.audit_log.as_ref().filter(|p| !plan.is_empty() || p.exists());
-    let mut audit = match log_wanted {
-        Some(path) => match AuditLog::open(path, &plan_digest) {
-            Ok(log) => Some(log),
+    // A log that exists is settled first, before anything is asked or done (the changes
+    // a killed run left open may be exactly what made the plan empty, and may change the
+    // answer); a new one is created only once there is something to apply.
+    let open_log = |path: &std::path::Path| {
+        AuditLog::open(path, &plan_digest).map_err(|e| {
+            CliError::new(format!(
+                "cannot open the audit log {}: {e}; nothing was changed",
+                path.display()
+            ))
+        })
+    };
+    let mut audit = None;
+    if let Some(path) = args.audit_log.as_ref().filter(|p| p.exists()) {
+        match open_log(path) {
+            Ok(mut log) => {
+                report_reconciled(path, &log.reconcile(&live.states));
+                audit = Some(log);
+            }
             Err(e) => {
                 live.shutdown().await;
-                return Err(CliError::new(format!(
-                    "cannot open the audit log {}: {e}; nothing was changed",
-                    path.display()
-                )));
+                return Err(e);
             }
-        },
-        None => None,
-    };
-    if let (Some(log), Some(path)) = (audit.as_mut(), log_wanted) {
-        report_reconciled(path, &log.reconcile(&live.states));
+        }
     }
     if plan.is_empty() {
         live.shutdown().await;
@@ -95,6 +100,24 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
             Some(e) => Err(CliError::new(e)),
             None => Ok(EXIT_OK),
         };
+    }
+    // Asked after what a killed run left open is shown, which may change the answer.
+    let approval = tokio::select! {
+        approval = approved(&args, saved) => approval,
+        () = signals.recv() => Err(CliError::Interrupted),
+    };
+    if let Err(e) = approval {
+        live.shutdown().await;
+        return Err(e);
+    }
+    if let (None, Some(path)) = (&audit, &args.audit_log) {
+        match open_log(path) {
+            Ok(log) => audit = Some(log),
+            Err(e) => {
+                live.shutdown().await;
+                return Err(e);
+            }
+        }
     }
     let stop = signals.into_flag();
     println!("\nApplying plan {plan_digest}.");
@@ -148,32 +171,28 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     }
 }
 
-/// Everything before the first change: the plan (fresh or saved and checked), shown,
-/// reviewed and, unless it is empty, confirmed.
+/// The plan (fresh or saved and checked), shown and reviewed.
 async fn prepare(args: &Args, saved: bool) -> Result<(Reviewed, Live, String), CliError> {
-    let (plan, live, plan_digest) = if saved {
-        from_file(args).await?
+    if saved {
+        from_file(args).await
     } else {
-        from_manifests(args).await?
-    };
-    if !plan.is_empty() && !saved && !args.auto_approve {
-        // The prompt blocks a thread; off the runtime's, so Ctrl-C is still heard.
-        let answer = tokio::task::spawn_blocking(confirm)
-            .await
-            .map_err(|e| CliError::new(format!("cannot read the answer: {e}")))?;
-        match answer {
-            Ok(true) => {}
-            Ok(false) => {
-                live.shutdown().await;
-                return Err(CliError::Cancelled);
-            }
-            Err(e) => {
-                live.shutdown().await;
-                return Err(e);
-            }
-        }
+        from_manifests(args).await
     }
-    Ok((plan, live, plan_digest))
+}
+
+/// Asks before applying a fresh plan, unless told not to; a saved plan was reviewed.
+async fn approved(args: &Args, saved: bool) -> Result<(), CliError> {
+    if saved || args.auto_approve {
+        return Ok(());
+    }
+    // The prompt blocks a thread; off the runtime's, so Ctrl-C is still heard.
+    let answer = tokio::task::spawn_blocking(confirm)
+        .await
+        .map_err(|e| CliError::new(format!("cannot read the answer: {e}")))?;
+    match answer? {
+        true => Ok(()),
+        false => Err(CliError::Cancelled),
+    }
 }
 
 /// Plans from the manifests, shows the plan, and checks the safety rules.

@@ -307,7 +307,13 @@ impl HttpClient {
         .await;
         match result {
             Ok(reply) => Ok((reply, described)),
-            Err(failed) => Err(self.error(&described, failed, sent.load(Ordering::Relaxed), deadline)),
+            Err(failed) => Err(self.error(
+                &request.method,
+                &described,
+                failed,
+                sent.load(Ordering::Relaxed),
+                deadline,
+            )),
         }
     }
 
@@ -490,7 +496,7 @@ impl HttpClient {
     }
 
     /// The error for the last attempt, with a word on the attempts before it.
-    fn error(&self, request: &str, failed: Failed, attempts: u32, deadline: Deadline) -> HttpError {
+    fn error(&self, method: &Method, request: &str, failed: Failed, attempts: u32, deadline: Deadline) -> HttpError {
         let Failed {
             last,
             stop,
@@ -523,8 +529,8 @@ impl HttpClient {
             }
         }
         // A read changes nothing, so "applied" means nothing for it: say only that an
-        // attempt went unanswered. (`request` is described as `METHOD /path`.)
-        let read = request.starts_with("GET ") || request.starts_with("HEAD ");
+        // attempt went unanswered.
+        let read = method.is_safe();
         let note = if read {
             earlier_ambiguous
                 .then_some("; an earlier attempt got no answer (a read changes nothing, so it was asked again)")
