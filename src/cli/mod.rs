@@ -106,8 +106,9 @@ pub struct AllowDeletes {
 /// How hard to drive the targets, and whether to say how it went.
 #[derive(Debug, clap::Args)]
 pub struct Traffic {
-    /// The most requests in flight to one target at once, and changes applied at once.
-    /// The limit adapts below it to how each server answers, and each platform caps it
+    /// The most requests in flight to one target at once (and, for apply, the most steps
+    /// of changes under way at once). The limit adapts below it to how each server
+    /// answers, and each platform caps it
     #[arg(long, value_name = "N", default_value_t = crate::engine::DEFAULT_PARALLELISM as u16,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,

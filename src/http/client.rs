@@ -1,9 +1,8 @@
 //! The client one target's provider sends through: authentication, the media type, one
 //! attempt on the wire (paced, under the adaptive limit of requests in flight, with a
-//! timeout, its answer read within
-//! the body cap), the classifier for 2xx answers, request counting, and the mapping of
-//! every failure to an [`HttpError`] that names the target and the request and never the
-//! token.
+//! timeout, its answer read within the body cap), the classifier for 2xx answers, request
+//! counting, and the mapping of every failure to an [`HttpError`] that names the target
+//! and the request and never the token.
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};

@@ -2,8 +2,9 @@
 //! and describes each request with a [`Request`] that says whether it is safe to send
 //! twice; the layer does the rest:
 //!
-//! - `client`: authentication, the media type, one attempt on the wire, the classifier that may call a 2xx answer a failure, request
-//!   counting, and errors that name the target and the request;
+//! - `client`: authentication, the media type, one attempt on the wire, the classifier
+//!   that may call a 2xx answer a failure, request counting, and errors that name the
+//!   target and the request;
 //! - `body`: answers read as they stream in, within a cap on their size;
 //! - `request`: the request and its idempotency;
 //! - `concurrency`: how many requests are in flight at once, a limit that rises while the

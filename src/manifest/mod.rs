@@ -156,7 +156,6 @@ fn parse_file(sources: &Sources, index: usize) -> Result<RawFile, Vec<Diagnostic
         .map_err(|e| vec![syntax::diagnostic(sources, index, &e, &budget)])
 }
 
-/// Top-level keys that a sandbox state file has and a manifest never does.
 /// A sandbox state file (the live state an emulator starts from) put among the manifests
 /// is named as what it is, rather than reported field by field as a broken manifest.
 fn sandbox_state(sources: &Sources, index: usize, root: &tree::Node, text: &str) -> Option<Diagnostic> {

@@ -151,8 +151,8 @@ pub fn build(changes: &[Change], targets: &[PlannedTarget]) -> DiGraph<usize, ()
 /// declares that deleting one takes that kind along (`KindRules::delete_takes`). The plan
 /// lists such a removal, for the reviewers; apply sends only the delete, and the removal's
 /// outcome is the delete's. A deactivation takes nothing along. Where two deletes would
-/// each carry a removal (a member leaving with both its user and its group), the first in
-/// the plan does.
+/// each carry a removal (a member leaving with both its user and its group), the group's
+/// delete does: the first that can, in the order `ResourceId::principals` names them.
 pub fn carriers(changes: &[Change], targets: &[PlannedTarget]) -> Vec<Option<usize>> {
     let targets = Targets::of(targets);
     let mut deletes: BTreeMap<(&str, Principal), usize> = BTreeMap::new();

@@ -275,8 +275,9 @@ impl MemoryProvider {
         Ok(change.address.clone())
     }
 
-    /// Deletes `address`; a user or group takes its memberships and grants along, and a
-    /// user where deleting only deactivates is deactivated.
+    /// Deletes `address`; a user or group takes along what its platform declares a delete
+    /// takes (`KindRules::delete_takes`), and a user where deleting only deactivates is
+    /// deactivated. What it does not take stays, for the plan to remove.
     fn delete(&self, state: &mut ResourceMap, address: &Address) {
         if let (ResourceId::User { .. }, true) = (&address.id, self.platform.users().delete_deactivates) {
             if let Some(Resource::User(attrs)) = state.get_mut(address) {
@@ -289,8 +290,11 @@ impl MemoryProvider {
         }
         state.remove(address);
         if let Some(gone) = address.id.as_principal() {
+            let takes = self.platform.rules(gone.id().kind()).delete_takes;
             let gone = principal_key(&gone);
-            state.retain(|a, _| !a.id.principals().iter().any(|p| principal_key(p) == gone));
+            state.retain(|a, _| {
+                !takes.contains(&a.id.kind()) || !a.id.principals().iter().any(|p| principal_key(p) == gone)
+            });
         }
     }
 }
