@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::{push_line, rfc3339, AuditLog, Event, Line, FORMAT_VERSION};
 use crate::model::{Resource, ResourceMap};
-use crate::plan::diff::is_absent;
+use crate::plan::diff::left_as;
 use crate::plan::Action;
 
 /// What a later read found of a change whose outcome was never recorded.
@@ -206,8 +206,7 @@ impl<'a> Index<'a> {
 /// What the live state of the intent's target says of its change, and why.
 fn judge(intent: &Intent, objects: &Index<'_>) -> (Verdict, String) {
     let found = objects.get(&intent.address);
-    let applied = found == intent.after.as_ref() || (found.is_none() && intent.after.as_ref().is_none_or(is_absent));
-    if applied {
+    if left_as(intent.after.as_ref(), found) {
         (
             Verdict::FoundApplied,
             "the live state read now is as the change would leave it".to_owned(),

@@ -389,6 +389,13 @@ fn activation(before: &Resource, after: &Resource) -> Option<String> {
 /// A desired value that means "nothing there", which needs no create when nothing is:
 /// no project default, or a deactivated user (an account is never created just to be
 /// inactive).
+/// Whether `found` (absent: `None`) is as a change leaving `after` would leave it: equal,
+/// or not there where the change leaves only an absence (a default unset, a user
+/// deactivated that the read does not list).
+pub(crate) fn left_as(after: Option<&Resource>, found: Option<&Resource>) -> bool {
+    found == after || (found.is_none() && after.is_some_and(is_absent))
+}
+
 pub(crate) fn is_absent(r: &Resource) -> bool {
     match r {
         Resource::Default { permission } => permission.is_none(),

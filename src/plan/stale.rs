@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{Address, Resource, ResourceId, ResourceMap, Spellings};
-use crate::plan::diff::{is_absent, Renames};
+use crate::plan::diff::{left_as, Renames};
 use crate::plan::{Action, Plan};
 
 /// An object that is no longer as the plan expected, both sides described for people.
@@ -62,7 +62,7 @@ pub fn check(plan: &Plan, live: &BTreeMap<String, ResourceMap>) -> Vec<Stale> {
                 // Already as the plan would leave it: a partial run of this plan, or the
                 // same change made by hand. Either way the plan no longer describes what
                 // it would do, so it is refused like any other drift.
-                let done = found == c.after.as_ref() || (found.is_none() && c.after.as_ref().is_some_and(is_absent));
+                let done = left_as(c.after.as_ref(), found);
                 out.push(Stale {
                     address: c.address.clone(),
                     expected: describe(c.before.as_ref()),
