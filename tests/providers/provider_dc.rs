@@ -613,3 +613,71 @@ async fn a_project_default_sends_only_the_flags_that_move() {
     }
     emulator.shutdown().await;
 }
+
+/// Revoked grants on one project or repository go a user and a group per call
+/// (`DELETE .../permissions?user=&group=`, each parameter one name in the description);
+/// a call whose answer was lost is sent again, since revoking what is gone succeeds.
+#[tokio::test]
+async fn a_user_and_a_group_lose_their_grants_on_a_scope_in_one_call() {
+    use rollcall::sandbox::faults::Fault;
+
+    for fault in [None, Some(Fault::DroppedAfter)] {
+        let state = DcState::parse(
+            "operator: admin\n\
+             users:\n  admin: { display_name: Admin, email: admin@example.com }\n  \
+             alice: { display_name: Alice, email: alice@example.com }\n  \
+             bob: { display_name: Bob, email: bob@example.com }\n\
+             groups:\n  devs: [alice]\n\
+             global:\n  users: { admin: SYS_ADMIN }\n\
+             projects:\n  ALPHA:\n    name: Alpha\n    users: { alice: PROJECT_READ, bob: PROJECT_WRITE }\n    \
+             groups: { devs: PROJECT_READ }\n    repos:\n      api:\n        users: { alice: REPO_READ }\n        \
+             groups: { devs: REPO_WRITE }\n",
+        )
+        .unwrap();
+        let emulator = start(state).await;
+        let dir = tempfile::tempdir().unwrap();
+        let body = "users:\n  alice: { name: Alice, email: alice@example.com }\n  bob: { name: Bob, email: bob@example.com }\n\
+                    groups:\n  devs: { members: [alice] }\n\
+                    access:\n  bb:\n    projects:\n      ALPHA: { repos: { api: {} } }\n\
+                    policy:\n  prune: { permissions: true }\n";
+        let desired = manifest(dir.path(), &emulator.base_url, TOKEN, body);
+        let rollcall::engine::Live {
+            connected,
+            states: live,
+        } = rollcall::engine::read(&desired).await.unwrap();
+        let plan = rollcall::plan::build(&desired, &live).unwrap();
+        assert_eq!(plan.changes.len(), 5, "{:#?}", plan.changes);
+        if let Some(fault) = fault {
+            emulator
+                .shared
+                .instruments()
+                .set_faults(first_request_gets(fault))
+                .unwrap();
+        }
+        let before = emulator.shared.instruments().requests().len();
+        let report = execute(&crate::common::approved(&plan), &connected.providers, 1, |_, _| {}).await;
+        assert!(report.succeeded(), "{fault:?}: {:#?}", report.outcomes);
+        let mut sent: Vec<String> = emulator.shared.instruments().requests()[before..].to_vec();
+        // Three revokes: the repository's user and group together, the project's group
+        // with one of its two users, the other user alone.
+        let resent = usize::from(fault.is_some());
+        assert_eq!(sent.len(), 3 + resent, "{fault:?}: {sent:#?}");
+        sent.dedup();
+        sent.sort();
+        assert_eq!(
+            sent,
+            [
+                "DELETE /rest/api/latest/projects/ALPHA/permissions/users?name=bob",
+                "DELETE /rest/api/latest/projects/ALPHA/permissions?user=alice&group=devs",
+                "DELETE /rest/api/latest/projects/ALPHA/repos/api/permissions?user=alice&group=devs",
+            ],
+            "{fault:?}"
+        );
+        let state = emulator.shared.state();
+        let alpha = &state.projects["ALPHA"];
+        assert!(alpha.grants.users.is_empty() && alpha.grants.groups.is_empty());
+        assert!(alpha.repos["api"].grants.users.is_empty() && alpha.repos["api"].grants.groups.is_empty());
+        connected.shutdown().await;
+        emulator.shutdown().await;
+    }
+}
