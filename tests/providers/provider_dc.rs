@@ -93,13 +93,13 @@ async fn a_plan_costs_one_request_per_page_not_per_object() {
     let live = &live["bb"];
 
     // Pages at 1,000 per request: users 3 (2,501 accounts), groups 1, global grants
-    // 1 + 1, the members of the one declared group 1, and per named project 2 grant
-    // lists + 2 default flags, per named repository 2 grant lists, and the groups of
-    // the token's own account 1 (for the safety rules). The 39 undeclared groups'
-    // members are not read: nothing in the plan can need them.
+    // 1 + 1, the members of the one declared group 1, and per named project and
+    // repository 2 grant lists, and the groups of the token's own account 1 (for the
+    // safety rules). The 39 undeclared groups' members are not read, nor the projects'
+    // default flags: nothing in the plan can need them.
     let projects = 3;
     let repos = 3;
-    let expected = 3 + 1 + 2 + 1 + projects * 4 + repos * 2 + 1;
+    let expected = 3 + 1 + 2 + 1 + projects * 2 + repos * 2 + 1;
     let requests = emulator.shared.instruments().requests();
     assert_eq!(requests.len(), expected, "requests: {requests:#?}");
     assert_eq!(connected.providers["bb"].request_count(), expected);
@@ -139,6 +139,26 @@ async fn a_plan_costs_one_request_per_page_not_per_object() {
         expected - 1 + groups + 1
     );
     connected.shutdown().await;
+
+    // A project's default is two flags, read where the plan compares it: on a project
+    // that declares `all_users` (GAMMA), and on every named project when permissions
+    // are pruned.
+    let declared = body.replace("GAMMA: {}", "GAMMA: { all_users: read }");
+    for (body, flags) in [
+        (declared.clone(), 2),
+        (
+            declared.replace("groups: true", "groups: true, permissions: true"),
+            2 * projects,
+        ),
+    ] {
+        let desired = manifest(dir.path(), &emulator.base_url, TOKEN, &body);
+        let before = emulator.shared.instruments().requests().len();
+        let rollcall::engine::Live { connected, .. } = rollcall::engine::read(&desired).await.unwrap();
+        let sent = emulator.shared.instruments().requests()[before..].to_vec();
+        assert_eq!(sent.len(), expected - 1 + groups + 1 + flags, "{sent:#?}");
+        assert_eq!(sent.iter().filter(|r| r.contains("/all")).count(), flags, "{sent:#?}");
+        connected.shutdown().await;
+    }
     emulator.shutdown().await;
 }
 

@@ -29,7 +29,10 @@ impl BitbucketDc {
         // Each read is one paged list; they run together, capped per target.
         let mut reads: Vec<Read> = vec![Read::Users(None), Read::Groups(None), Read::Grants(Scope::Global)];
         for scope in self.scopes().await? {
-            if let Scope::Project(project) = &scope {
+            // Two requests per project: only where the plan compares the default (a read
+            // of everything reads every one, for import).
+            let compared = self.scope.everything || self.scope.defaults.contains(&scope.path());
+            if let (Scope::Project(project), true) = (&scope, compared) {
                 reads.push(Read::Default(project.clone()));
             }
             if !matches!(scope, Scope::Global) {
