@@ -59,7 +59,8 @@ pub struct ReadScope {
     /// scope the manifest empties is still read and its grants pruned.
     pub scopes: BTreeSet<Scope>,
     /// The scopes whose default (what every user holds there) is read: those the
-    /// manifest gives a default, and every one of `scopes` when permissions are pruned.
+    /// manifest gives a default, and every one of `scopes` that has one on its platform
+    /// when permissions are pruned.
     /// A default nobody declares and nothing prunes can change nothing in a plan, so a
     /// provider that pays a request for it skips it; where it is not read it is not
     /// there for the plan at all (not "none"), and the plan proposes nothing on it.

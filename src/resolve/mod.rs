@@ -469,8 +469,15 @@ fn read_scope(desired: &mut Desired) {
             .collect();
         config.scope.member_users = desired.offboarded.get(name).cloned().unwrap_or_default();
         // A live default is planned against only when declared or pruned: read no other.
+        let platform = config.platform;
         config.scope.defaults = if desired.policy.prunes(Kind::Permissions) {
-            config.scope.scopes.clone()
+            config
+                .scope
+                .scopes
+                .iter()
+                .filter(|s| platform.default_roles(&s.kinds()).is_some())
+                .cloned()
+                .collect()
         } else {
             desired
                 .resources
