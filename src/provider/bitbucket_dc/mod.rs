@@ -2,9 +2,10 @@
 //!
 //! Reading uses the paged admin and permission lists at the largest page size, all at
 //! once with a per-target cap on requests in flight. The only per-object lists are the
-//! members of each group (the API has no bulk membership list) and the permissions of the
+//! members of each group (the API has no bulk membership list), the permissions of the
 //! projects and repositories the manifest names (of every one, listed first, when the
-//! read scope asks for everything).
+//! read scope asks for everything) and the all-users default of the projects whose
+//! default the plan compares.
 
 mod convert;
 mod platform;

@@ -174,6 +174,11 @@ impl BitbucketDc {
                     )
                 })
                 .collect(),
+            // Two lists, users and groups. A project's or repository's `permissions/search`
+            // would be one, but the description says it returns "direct and implied
+            // permissions" (a superset of these lists) and gives its answer no schema, so
+            // nothing in it tells a direct grant from one implied by a project or global
+            // permission: read as grants, implied ones would be revoked or changed.
             Read::Grants(scope) => {
                 let base = permissions_path(&scope);
                 let users = self.list::<wire::PermittedUser>(&format!("{base}/users"), &[]).await?;
