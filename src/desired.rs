@@ -58,6 +58,13 @@ pub struct ReadScope {
     /// The scopes whose grants are read: the ones the manifest's `access` names, so a
     /// scope the manifest empties is still read and its grants pruned.
     pub scopes: BTreeSet<Scope>,
+    /// The scopes whose default (what every user holds there) is read: those the
+    /// manifest gives a default, and every one of `scopes` that has one on its platform
+    /// when permissions are pruned.
+    /// A default nobody declares and nothing prunes can change nothing in a plan, so a
+    /// provider that pays a request for it skips it; where it is not read it is not
+    /// there for the plan at all (not "none"), and the plan proposes nothing on it.
+    pub defaults: BTreeSet<Scope>,
     /// Groups whose members are read: the declared ones (matched without regard to case).
     pub member_groups: BTreeSet<String>,
     /// Read the members of every group. Set when groups or users are pruned, so the plan

@@ -156,7 +156,8 @@ fn schedule_joining(
     let heights = heights(&change_graph);
     let mut steps: Vec<Step> = Vec::new();
     let mut step_of: Vec<usize> = vec![0; n];
-    let mut batches: BTreeMap<(String, String, usize), usize> = BTreeMap::new();
+    // The steps of each key that may still take a change: a step leaves when it is full.
+    let mut batches: BTreeMap<(String, String, usize), Vec<usize>> = BTreeMap::new();
     let creates: BTreeMap<&Address, usize> = plan
         .changes
         .iter()
@@ -200,28 +201,38 @@ fn schedule_joining(
             .zip(height)
             .map(|(k, h)| (c.address.target.clone(), k, h));
         // A full batch closes: the next change of that key starts another, so each step
-        // is one request and its outcome is exactly its changes' outcome.
-        let limit = providers.get(&c.address.target).map_or(1, |p| p.batch_limit().max(1));
-        let open = key
-            .as_ref()
-            .and_then(|k| batches.get(k).copied())
-            .filter(|&s| steps.get(s).is_some_and(|step| step.changes.len() < limit));
-        match open {
+        // is one request and its outcome is exactly its changes' outcome. A change the
+        // provider does not admit to a batch tries the key's other open batches first.
+        let open_steps = key.as_ref().and_then(|k| batches.get(k));
+        let open = open_steps.into_iter().flatten().copied().find(|&s| {
+            steps.get(s).is_some_and(|step| {
+                let mut batch = step.changes.iter().filter_map(|&j| plan.changes.get(j));
+                provider.is_some_and(|p| p.batch_admits(&mut batch, c))
+            })
+        });
+        let s = match open {
             Some(s) => {
                 if let Some(step) = steps.get_mut(s) {
                     step.changes.push(i);
                 }
-                step_of[i] = s;
+                s
             }
             None => {
-                if let Some(k) = key {
-                    batches.insert(k, steps.len());
-                }
-                step_of[i] = steps.len();
                 steps.push(Step {
                     target: c.address.target.clone(),
                     changes: vec![i],
                 });
+                let s = steps.len() - 1;
+                if let Some(k) = &key {
+                    batches.entry(k.clone()).or_default().push(s);
+                }
+                s
+            }
+        };
+        step_of[i] = s;
+        if steps.get(s).is_some_and(|step| step.changes.len() >= limit) {
+            if let Some(open) = key.as_ref().and_then(|k| batches.get_mut(k)) {
+                open.retain(|&o| o != s);
             }
         }
     }

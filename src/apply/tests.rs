@@ -87,6 +87,44 @@ async fn a_batch_closes_at_the_batch_limit() {
     }
 }
 
+/// A request that names one principal of each kind (Data Center's revoke takes one
+/// `user` and one `group`): a second of a kind goes into another open batch of the key,
+/// so users and groups pair up though the plan lists every user before every group.
+#[tokio::test]
+async fn a_change_a_batch_does_not_admit_joins_another_of_its_key() {
+    fn is_user(c: &Change) -> bool {
+        matches!(
+            &c.address.id,
+            ResourceId::Grant {
+                principal: crate::model::Principal::User(_),
+                ..
+            }
+        )
+    }
+    let (bb, probe) = Fake::new("bb");
+    let bb = bb
+        .key(|c| (c.action == crate::plan::Action::Delete).then(|| "revoke".to_owned()))
+        .admits(|batch, c| batch.iter().all(|b| is_user(b) != is_user(c)));
+    let (groups, users) = (["g1", "g2", "g3"], ["u1", "u2"]);
+    let p = plan(
+        groups
+            .iter()
+            .map(|g| delete(&grant_of_group(g)))
+            .chain(users.iter().map(|u| delete(&global(u))))
+            .collect(),
+    );
+    let report = run_all(&p, &providers(vec![bb]), 1).await;
+    assert_eq!(
+        probe.calls(),
+        vec![
+            vec![global("u1"), grant_of_group("g1")],
+            vec![global("u2"), grant_of_group("g2")],
+            vec![grant_of_group("g3")],
+        ]
+    );
+    assert_eq!(report.applied(), 5);
+}
+
 #[tokio::test]
 async fn a_failed_batch_fails_exactly_its_own_changes() {
     let names = ["a", "b", "c", "d", "e"];

@@ -22,8 +22,8 @@
 //!
 //! Reads return the whole state, as a SCIM service lists every user and group; with a
 //! `ReadScope` they return what an API that lists per container (Bitbucket Data Center's)
-//! would: instance-wide users, groups and root grants, grants and defaults of the scopes
-//! named, the members of the groups named (all, when the scope says so, and those of
+//! would: instance-wide users, groups and root grants, grants of the scopes named and
+//! defaults of the scopes whose default is compared, the members of the groups named (all, when the scope says so, and those of
 //! groups holding administrator rights) and the groups of the users named.
 
 use std::collections::BTreeSet;
@@ -123,7 +123,7 @@ impl MemoryProvider {
                         || users.contains(&user.to_lowercase())
                 }
                 ResourceId::Grant { scope: s, .. } => s.is_root() || scope.scopes.contains(s),
-                ResourceId::Default { scope: s } => scope.scopes.contains(s),
+                ResourceId::Default { scope: s } => scope.defaults.contains(s),
             })
             .map(|(a, r)| (a.clone(), r.clone()))
             .collect()

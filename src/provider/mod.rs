@@ -58,6 +58,14 @@ pub trait Provider: Send + Sync {
         usize::MAX
     }
 
+    /// Whether `change` may join `batch` (the changes of a batch of its key, not yet
+    /// full): a request that names at most one principal of each kind refuses a second of
+    /// a kind, and the change goes into another batch of the key, or a new one. The batch
+    /// is an iterator so that a provider that never looks at it costs nothing.
+    fn batch_admits(&self, _batch: &mut dyn Iterator<Item = &Change>, _change: &Change) -> bool {
+        true
+    }
+
     /// The request that makes `host` (the create of the principal `change` names) can
     /// carry `change` too: a SCIM group created with its first members in the POST. The
     /// scheduler then sends them as one batch, `host` first, at most `batch_limit` riding.

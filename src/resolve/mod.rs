@@ -469,5 +469,26 @@ fn read_scope(desired: &mut Desired) {
             .chain(desired.renames.get(name).into_iter().flat_map(|r| r.keys().cloned()))
             .collect();
         config.scope.member_users = desired.offboarded.get(name).cloned().unwrap_or_default();
+        // A live default is planned against only when declared or pruned: read no other.
+        let platform = config.platform;
+        config.scope.defaults = if desired.policy.prunes(Kind::Permissions) {
+            config
+                .scope
+                .scopes
+                .iter()
+                .filter(|s| platform.default_roles(&s.kinds()).is_some())
+                .cloned()
+                .collect()
+        } else {
+            desired
+                .resources
+                .keys()
+                .filter(|a| &a.target == name)
+                .filter_map(|a| match &a.id {
+                    ResourceId::Default { scope } => Some(scope.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
     }
 }

@@ -317,6 +317,8 @@ async fn dc_responses_match_the_vendor_description() {
     let all_users = "/api/latest/projects/{projectKey}/permissions/{permission}/all";
     let repo_users = "/api/latest/projects/{projectKey}/repos/{repositorySlug}/permissions/users";
     let repo_groups = "/api/latest/projects/{projectKey}/repos/{repositorySlug}/permissions/groups";
+    let project_revoke = "/api/latest/projects/{projectKey}/permissions";
+    let repo_revoke = "/api/latest/projects/{projectKey}/repos/{repositorySlug}/permissions";
     let add_users = "/api/latest/admin/groups/add-users";
     let add_groups = "/api/latest/admin/users/add-groups";
     let remove_user = "/api/latest/admin/groups/remove-user";
@@ -386,10 +388,11 @@ async fn dc_responses_match_the_vendor_description() {
     run.call("GET", route, "/api/latest/projects/PRJ/repos/web", None, 200)
         .await;
 
-    for (users_route, groups_route, at, user_permission, group_permission) in [
+    for (users_route, groups_route, revoke_route, at, user_permission, group_permission) in [
         (
             project_users,
             project_groups,
+            project_revoke,
             "/api/latest/projects/PRJ/permissions",
             "PROJECT_WRITE",
             "PROJECT_READ",
@@ -397,6 +400,7 @@ async fn dc_responses_match_the_vendor_description() {
         (
             repo_users,
             repo_groups,
+            repo_revoke,
             "/api/latest/projects/PRJ/repos/web/permissions",
             "REPO_WRITE",
             "REPO_READ",
@@ -420,6 +424,17 @@ async fn dc_responses_match_the_vendor_description() {
             204,
         )
         .await;
+        // The same two grants again, revoked in one call.
+        let grant = format!("{at}/users?name=alice&permission={user_permission}");
+        run.call("PUT", users_route, &grant, None, 204).await;
+        let grant = format!("{at}/groups?name=developers&permission={group_permission}");
+        run.call("PUT", groups_route, &grant, None, 204).await;
+        let revoke = format!("{at}?user=alice&group=developers");
+        run.call("DELETE", revoke_route, &revoke, None, 204).await;
+        // 400: no user or group; 404: an unknown one.
+        run.call("DELETE", revoke_route, at, None, 400).await;
+        run.call("DELETE", revoke_route, &format!("{at}?group=nope"), None, 404)
+            .await;
     }
     let at = "/api/latest/projects/PRJ/permissions/PROJECT_WRITE/all";
     run.call("POST", all_users, &format!("{at}?allow=true"), None, 204)
@@ -590,11 +605,11 @@ async fn dc_responses_match_the_vendor_description() {
     let missing: Vec<_> = served.difference(&tally.succeeded).collect();
     assert!(missing.is_empty(), "routes without a checked success: {missing:?}");
     // Exact, so that a check that silently stops happening is noticed.
-    assert_eq!(tally.schema, 101, "bodies checked against a schema");
-    assert_eq!(tally.no_body, 14, "204s");
+    assert_eq!(tally.schema, 105, "bodies checked against a schema");
+    assert_eq!(tally.no_body, 20, "204s");
     assert_eq!(
-        tally.no_schema, 4,
-        "the membership calls' 200, documented without a schema"
+        tally.no_schema, 6,
+        "the membership calls' 200 and the revokes' 400, documented without a schema"
     );
     emulator.shutdown().await;
 }

@@ -536,6 +536,113 @@ async fn project_and_repository_permissions() {
     emulator.running.shutdown().await;
 }
 
+/// `DELETE .../permissions?user=&group=` revokes one user's and one group's grants on a
+/// project or repository in one call: each parameter once, at least one of them.
+#[tokio::test]
+async fn a_user_and_a_group_are_revoked_in_one_call() {
+    let emulator = start(seed()).await;
+    for (at, user_permission, group_permission) in [
+        ("/projects/PRJ/permissions", "PROJECT_WRITE", "PROJECT_READ"),
+        ("/projects/PRJ/repos/web/permissions", "REPO_WRITE", "REPO_READ"),
+    ] {
+        for (kind, name, permission) in [
+            ("users", "alice", user_permission),
+            ("groups", "developers", group_permission),
+        ] {
+            let (status, _) = emulator
+                .send(
+                    emulator
+                        .request(Method::PUT, &format!("{at}/{kind}"))
+                        .query(&[("name", name), ("permission", permission)]),
+                )
+                .await;
+            assert_eq!(status, StatusCode::NO_CONTENT);
+        }
+        let before = emulator.running.shared.state();
+        let refused = [
+            (String::new(), StatusCode::BAD_REQUEST, "neither a user nor a group"),
+            ("?user=alice&user=bob".to_owned(), StatusCode::BAD_REQUEST, "two users"),
+            (
+                "?group=developers&group=sysadmins".to_owned(),
+                StatusCode::BAD_REQUEST,
+                "two groups",
+            ),
+            ("?user=".to_owned(), StatusCode::BAD_REQUEST, "an empty name"),
+            (
+                "?user=alice&group=nope".to_owned(),
+                StatusCode::NOT_FOUND,
+                "an unknown group",
+            ),
+            (
+                "?user=nobody&group=developers".to_owned(),
+                StatusCode::NOT_FOUND,
+                "an unknown user",
+            ),
+        ];
+        for (query, expected, what) in refused {
+            let (status, body) = emulator
+                .send(emulator.request(Method::DELETE, &format!("{at}{query}")))
+                .await;
+            assert_eq!(status, expected, "{at}: {what}: {body}");
+            assert_errors_body(&body);
+        }
+        assert_eq!(
+            emulator.running.shared.state(),
+            before,
+            "{at}: a refused revoke changes nothing"
+        );
+        let (status, _) = emulator
+            .send(emulator.request(Method::DELETE, &format!("{at}?user=alice&group=developers")))
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        for kind in ["users", "groups"] {
+            let (_, page) = emulator.get(&format!("{at}/{kind}")).await;
+            assert_eq!(page["size"], 0, "{at}/{kind}: {page}");
+        }
+        // Revoking what is not granted succeeds, as a resent revoke must.
+        let (status, _) = emulator
+            .send(emulator.request(Method::DELETE, &format!("{at}?user=alice&group=developers")))
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+    }
+    let (status, _) = emulator
+        .send(emulator.request(Method::DELETE, "/projects/NOPE/permissions?user=alice"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    emulator.running.shutdown().await;
+}
+
+/// A project administrator without global ADMIN may not revoke the group that makes
+/// them one: 409, and neither grant of the call is revoked.
+#[tokio::test]
+async fn a_revoke_that_would_demote_the_operator_is_refused_whole() {
+    let mut state = seed();
+    state.operator = "carol".to_owned();
+    state
+        .global
+        .users
+        .insert("carol".to_owned(), "LICENSED_USER".to_owned());
+    state.groups.get_mut("developers").unwrap().insert("carol".to_owned());
+    let project = state.projects.get_mut("PRJ").unwrap();
+    project
+        .grants
+        .groups
+        .insert("developers".to_owned(), "PROJECT_ADMIN".to_owned());
+    project
+        .grants
+        .users
+        .insert("alice".to_owned(), "PROJECT_READ".to_owned());
+    let emulator = start(state).await;
+    let before = emulator.running.shared.state();
+    let (status, body) = emulator
+        .send(emulator.request(Method::DELETE, "/projects/PRJ/permissions?user=alice&group=developers"))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_errors_body(&body);
+    assert_eq!(emulator.running.shared.state(), before);
+    emulator.running.shutdown().await;
+}
+
 #[tokio::test]
 async fn all_users_default_permission() {
     let emulator = start(seed()).await;

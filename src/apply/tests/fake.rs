@@ -51,6 +51,7 @@ pub(super) struct Fake {
     target: &'static str,
     limit: usize,
     key: fn(&Change) -> Option<String>,
+    admits: fn(&[&Change], &Change) -> bool,
     fail: BTreeSet<Address>,
     stop_at: Option<(Address, Arc<AtomicBool>)>,
     probe: Arc<Probe>,
@@ -77,6 +78,7 @@ impl Fake {
             target,
             limit: usize::MAX,
             key: by_group,
+            admits: |_, _| true,
             fail: BTreeSet::new(),
             stop_at: None,
             probe: probe.clone(),
@@ -89,6 +91,10 @@ impl Fake {
     }
     pub(super) fn key(mut self, key: fn(&Change) -> Option<String>) -> Self {
         self.key = key;
+        self
+    }
+    pub(super) fn admits(mut self, admits: fn(&[&Change], &Change) -> bool) -> Self {
+        self.admits = admits;
         self
     }
     pub(super) fn failing(mut self, at: &[Address]) -> Self {
@@ -110,6 +116,9 @@ impl Provider for Fake {
     }
     fn batch_limit(&self) -> usize {
         self.limit
+    }
+    fn batch_admits(&self, batch: &mut dyn Iterator<Item = &Change>, change: &Change) -> bool {
+        (self.admits)(&batch.collect::<Vec<_>>(), change)
     }
     fn apply<'a>(&'a self, changes: &'a [Change]) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {

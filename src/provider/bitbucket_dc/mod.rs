@@ -2,9 +2,10 @@
 //!
 //! Reading uses the paged admin and permission lists at the largest page size, all at
 //! once with a per-target cap on requests in flight. The only per-object lists are the
-//! members of each group (the API has no bulk membership list) and the permissions of the
+//! members of each group (the API has no bulk membership list), the permissions of the
 //! projects and repositories the manifest names (of every one, listed first, when the
-//! read scope asks for everything).
+//! read scope asks for everything) and the all-users default of the projects whose
+//! default the plan compares.
 
 mod convert;
 mod platform;
@@ -110,6 +111,7 @@ enum ReadBack {
     Other,
 }
 
+#[derive(Debug)]
 enum Read {
     /// Users, all or those whose name, display name or email contains the filter.
     Users(Option<String>),
@@ -174,10 +176,21 @@ impl Provider for BitbucketDc {
         if let (ResourceId::Membership { group, .. }, Action::Create) = (&change.address.id, change.action) {
             return Some(format!("add-users {group}"));
         }
+        let (scope, principal) = grant_scope(&change.address.id)?;
+        if change.action == Action::Delete {
+            // A project's or repository's `DELETE .../permissions?user=&group=` revokes a
+            // user's and a group's grants there in one call (`batch_admits` keeps it to
+            // one of each); a global revoke takes one `name`.
+            return match scope {
+                Scope::Global => None,
+                Scope::Project(project) => Some(format!("revoke {project}")),
+                Scope::Repo(project, repo) => Some(format!("revoke {project}/{repo}")),
+            };
+        }
         // Global and repository grants take several `name`s per call; project grants
         // take one.
-        let (Some((scope, principal)), Action::Create | Action::Update, Some(Resource::Permission { permission })) =
-            (grant_scope(&change.address.id), change.action, &change.after)
+        let (Action::Create | Action::Update, Some(Resource::Permission { permission })) =
+            (change.action, &change.after)
         else {
             return None;
         };
@@ -187,6 +200,17 @@ impl Provider for BitbucketDc {
             Scope::Repo(project, repo) => Some(format!("repo {project}/{repo} {kind} {permission}")),
             Scope::Project(_) => None,
         }
+    }
+
+    /// The description types the revoke's `user` and `group` as one string each (the
+    /// grant's `name` is an array): a revoke batch holds at most one user and one group.
+    fn batch_admits(&self, batch: &mut dyn Iterator<Item = &Change>, change: &Change) -> bool {
+        let (Action::Delete, Some((_, principal))) = (change.action, grant_scope(&change.address.id)) else {
+            return true;
+        };
+        let kind = principal_kind(&principal);
+        let mut others = batch.filter_map(|c| grant_scope(&c.address.id));
+        !others.any(|(_, p)| principal_kind(&p) == kind)
     }
 
     fn apply<'a>(&'a self, changes: &'a [Change]) -> BoxFuture<'a, Result<(), ProviderError>> {

@@ -29,7 +29,10 @@ impl BitbucketDc {
         // Each read is one paged list; they run together, capped per target.
         let mut reads: Vec<Read> = vec![Read::Users(None), Read::Groups(None), Read::Grants(Scope::Global)];
         for scope in self.scopes().await? {
-            if let Scope::Project(project) = &scope {
+            // Two requests per project: only where the plan compares the default (a read
+            // of everything reads every one, for import).
+            let compared = self.scope.everything || self.scope.defaults.contains(&scope.path());
+            if let (Scope::Project(project), true) = (&scope, compared) {
                 reads.push(Read::Default(project.clone()));
             }
             if !matches!(scope, Scope::Global) {
@@ -171,6 +174,11 @@ impl BitbucketDc {
                     )
                 })
                 .collect(),
+            // Two lists, users and groups. A project's or repository's `permissions/search`
+            // would be one, but the description says it returns "direct and implied
+            // permissions" (a superset of these lists) and gives its answer no schema, so
+            // nothing in it tells a direct grant from one implied by a project or global
+            // permission: read as grants, implied ones would be revoked or changed.
             Read::Grants(scope) => {
                 let base = permissions_path(&scope);
                 let users = self.list::<wire::PermittedUser>(&format!("{base}/users"), &[]).await?;

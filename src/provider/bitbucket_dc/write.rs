@@ -162,9 +162,22 @@ impl BitbucketDc {
                         q.push(("permission", permission.clone()));
                         self.send(Method::PUT, &format!("{base}/{kind}"), &q, None).await
                     }
-                    (Action::Delete, _) => {
+                    (Action::Delete, _) if changes.len() == 1 => {
                         self.send(Method::DELETE, &format!("{base}/{kind}"), &[("name", name)], None)
                             .await
+                    }
+                    // A user's and a group's grants on one project or repository, revoked
+                    // in one call; `batch_key` and `batch_admits` made the batch.
+                    (Action::Delete, _) if !matches!(scope, Scope::Global) => {
+                        let q: Vec<(&str, String)> = changes
+                            .iter()
+                            .filter_map(|c| grant_scope(&c.address.id))
+                            .map(|(_, p)| match p {
+                                Principal::User(n) => ("user", n),
+                                Principal::Group(n) => ("group", n),
+                            })
+                            .collect();
+                        self.send(Method::DELETE, &base, &q, None).await
                     }
                     _ => Err(self.unsupported(first, "a permission change needs a permission")),
                 }
@@ -228,15 +241,26 @@ impl BitbucketDc {
         Ok(())
     }
 
-    /// Reads each change's object as it is now and compares it with the change.
+    /// Reads each change's object as it is now and compares it with the change. Changes
+    /// of one batch that live in one list (a revoke's user and group on one scope) read it
+    /// once.
     pub(super) async fn read_back(&self, changes: &[Change]) -> Result<ReadBack, ProviderError> {
         let (mut applied, mut untouched) = (true, true);
+        let mut lists: Vec<(String, Vec<(Address, Resource)>)> = Vec::new();
         for c in changes {
             // A scope Bitbucket has no list for cannot be read back: nothing is known.
             let Some(read) = container(&c.address.id) else {
                 return Ok(ReadBack::Other);
             };
-            let found = self.read_one(read).await?;
+            let list = format!("{read:?}");
+            if !lists.iter().any(|(l, _)| *l == list) {
+                let found = self.read_one(read).await?;
+                lists.push((list.clone(), found));
+            }
+            let found = lists
+                .iter()
+                .find(|(l, _)| *l == list)
+                .map_or(&[][..], |(_, f)| f.as_slice());
             let want = c.address.to_string().to_lowercase();
             let live = found
                 .iter()

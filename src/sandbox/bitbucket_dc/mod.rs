@@ -73,6 +73,7 @@ route_table! {
     GET    "/api/latest/projects/{projectKey}/repos" => projects::list_repos;
     GET    "/api/latest/projects/{projectKey}/repos/{repositorySlug}" => projects::get_repo;
 
+    DELETE "/api/latest/projects/{projectKey}/permissions" => permissions::revoke_all;
     GET    "/api/latest/projects/{projectKey}/permissions/users" => permissions::list_users;
     PUT    "/api/latest/projects/{projectKey}/permissions/users" => permissions::grant_users;
     DELETE "/api/latest/projects/{projectKey}/permissions/users" => permissions::revoke_users;
@@ -82,6 +83,7 @@ route_table! {
     GET    "/api/latest/projects/{projectKey}/permissions/{permission}/all" => permissions::all_users_get;
     POST   "/api/latest/projects/{projectKey}/permissions/{permission}/all" => permissions::all_users_set;
 
+    DELETE "/api/latest/projects/{projectKey}/repos/{repositorySlug}/permissions" => permissions::revoke_all;
     GET    "/api/latest/projects/{projectKey}/repos/{repositorySlug}/permissions/users" => permissions::list_users;
     PUT    "/api/latest/projects/{projectKey}/repos/{repositorySlug}/permissions/users" => permissions::grant_users;
     DELETE "/api/latest/projects/{projectKey}/repos/{repositorySlug}/permissions/users" => permissions::revoke_users;

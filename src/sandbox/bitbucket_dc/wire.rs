@@ -261,6 +261,15 @@ impl Call {
         }
     }
 
+    /// An optional query parameter the description types as a single string: absent is
+    /// `None`; repeated or empty is a 400 naming it, for the same reason as in `required`.
+    pub fn optional(&self, key: &str) -> Result<Option<&str>, ApiError> {
+        if !self.query.iter().any(|(k, _)| k == key) {
+            return Ok(None);
+        }
+        self.required(key).map(Some)
+    }
+
     /// A required, repeatable query parameter with at least one value.
     pub fn required_all(&self, key: &str) -> Result<Vec<&str>, ApiError> {
         let values = self.query_all(key);

@@ -32,6 +32,11 @@ pub(super) async fn a_fresh_target_reads(target: Target) {
         declared_groups: 0,
         projects,
         repositories,
+        compared_defaults: if org.prune.contains(&"permissions") {
+            projects
+        } else {
+            0
+        },
     };
     assert_eq!(
         planned.read,
@@ -107,6 +112,11 @@ pub(super) async fn a_read_is_a_few_bulk_lists(target: Target) {
         declared_groups: org.groups.len(),
         projects,
         repositories,
+        compared_defaults: if org.prune.contains(&"permissions") {
+            projects
+        } else {
+            0
+        },
     };
     let objects = org.people.len() + org.groups.len() + org.memberships().len() + org.grants.len();
     eprintln!("{}: read {objects} objects in {} requests", target.label, planned.read);

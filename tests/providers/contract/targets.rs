@@ -47,6 +47,9 @@ pub struct ReadShape {
     /// Projects and repositories the manifest names.
     pub projects: usize,
     pub repositories: usize,
+    /// Named projects whose default (what every user holds there) the plan compares:
+    /// every one when permissions are pruned (the contract declares no default).
+    pub compared_defaults: usize,
 }
 
 /// What an apply from empty created.
@@ -126,9 +129,16 @@ pub async fn bitbucket_dc_emulator() -> Target {
                 // Users and groups in pages of 1,000; the global grants of users and of
                 // groups; the members of each declared group (the API has no bulk
                 // membership list); the groups of the account rollcall works as (for the
-                // safety rules); per project its users' and groups' grants and its two
-                // default permissions; per repository its users' and groups' grants.
-                pages(s.users, 1000) + pages(s.groups, 1000) + 2 + s.declared_groups + 1 + 4 * s.projects + 2 * s.repositories
+                // safety rules); per project and repository its users' and groups'
+                // grants; the two flags of each default the plan compares.
+                pages(s.users, 1000)
+                    + pages(s.groups, 1000)
+                    + 2
+                    + s.declared_groups
+                    + 1
+                    + 2 * s.projects
+                    + 2 * s.repositories
+                    + 2 * s.compared_defaults
             }),
             write_cost: Box::new(|w: &WriteShape| {
                 // Global and repository grants take every name of one permission in one
