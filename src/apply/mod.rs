@@ -114,7 +114,8 @@ fn schedule(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> Sch
 }
 
 /// The steps, with `carried` changes in their carriers' steps and, if `ride`, changes
-/// the provider sends with the create of the principal they name in that create's step.
+/// the provider sends with the create or rename of the principal they name in that
+/// change's step.
 fn schedule_joining(
     plan: &Plan,
     providers: &BTreeMap<String, Box<dyn Provider>>,
@@ -158,11 +159,15 @@ fn schedule_joining(
     let mut step_of: Vec<usize> = vec![0; n];
     // The steps of each key that may still take a change: a step leaves when it is full.
     let mut batches: BTreeMap<(String, String, usize), Vec<usize>> = BTreeMap::new();
-    let creates: BTreeMap<&Address, usize> = plan
+    // The changes that make a principal what later changes name: its create, or its
+    // rename (what names it by its new name waits for the rename).
+    let hosts: BTreeMap<&Address, usize> = plan
         .changes
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.action == crate::plan::Action::Create && c.address.id.as_principal().is_some())
+        .filter(|(_, c)| {
+            (c.action == crate::plan::Action::Create || c.renames().is_some()) && c.address.id.as_principal().is_some()
+        })
         .map(|(j, c)| (&c.address, j))
         .collect();
     let mut riders: BTreeMap<usize, usize> = BTreeMap::new();
@@ -170,8 +175,8 @@ fn schedule_joining(
         if carrier(i).is_some() {
             continue;
         }
-        // A change that rides with the create of a principal it names joins the create's
-        // step, while the create heads a step of its own and the request has room.
+        // A change that rides with the create (or rename) of a principal it names joins
+        // that change's step, while it heads a step of its own and the request has room.
         let provider = providers.get(&c.address.target);
         let limit = provider.map_or(1, |p| p.batch_limit().max(1));
         let host = c
@@ -179,7 +184,7 @@ fn schedule_joining(
             .id
             .principals()
             .into_iter()
-            .filter_map(|p| creates.get(&Address::new(&c.address.target, p.id())).copied())
+            .filter_map(|p| hosts.get(&Address::new(&c.address.target, p.id())).copied())
             .find(|&j| {
                 ride && j < i
                     && steps.get(step_of[j]).is_some_and(|s| s.changes.first() == Some(&j))

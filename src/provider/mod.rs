@@ -66,9 +66,11 @@ pub trait Provider: Send + Sync {
         true
     }
 
-    /// The request that makes `host` (the create of the principal `change` names) can
-    /// carry `change` too: a SCIM group created with its first members in the POST. The
-    /// scheduler then sends them as one batch, `host` first, at most `batch_limit` riding.
+    /// The request that makes `host` (the create or the rename of a principal `change`
+    /// names) can carry `change` too: a SCIM group created with its first members in the
+    /// POST, or renamed and given its new members in one PATCH. The scheduler then sends
+    /// them as one batch, `host` first, at most `batch_limit` riding; the graph's order
+    /// holds, as the host's request makes the principal before the riders apply.
     fn rides_with(&self, _change: &Change, _host: &Change) -> bool {
         false
     }

@@ -575,3 +575,183 @@ async fn a_create_whose_answer_was_lost_is_confirmed_by_looking_it_up_not_sent_b
         }
     }
 }
+
+/// The fewest writes a SCIM plan needs, derived from its changes. `per_request` is the
+/// profile's most member changes in one request; `hosts_members` says whether a group's
+/// POST carries its first members (the rename's PATCH always carries its group's).
+fn minimum_writes(plan: &Plan, per_request: usize, hosts_members: bool) -> usize {
+    use rollcall::model::ResourceId;
+    use rollcall::plan::Action;
+    let is = |c: &rollcall::plan::Change, group: &str| matches!(&c.address.id, ResourceId::Group { name } if name.eq_ignore_ascii_case(group));
+    let deleted = |group: &str| plan.changes.iter().any(|c| is(c, group) && c.action == Action::Delete);
+    let hosted = |group: &str| {
+        plan.changes
+            .iter()
+            .any(|c| is(c, group) && ((c.action == Action::Create && hosts_members) || c.renames().is_some()))
+    };
+    let mut writes = 0;
+    let mut members: std::collections::BTreeMap<String, usize> = Default::default();
+    for c in &plan.changes {
+        match &c.address.id {
+            // A user's POST, its one PATCH (attributes, rename and deactivation together)
+            // or its DELETE.
+            ResourceId::User { .. } => writes += 1,
+            // A group's POST, the PATCH that renames it, or its DELETE.
+            ResourceId::Group { .. } => writes += 1,
+            // A deleted group's members go with it: nothing sent.
+            ResourceId::Membership { group, .. } if deleted(group) => {}
+            ResourceId::Membership { group, .. } => *members.entry(group.to_lowercase()).or_default() += 1,
+            other => panic!("no such SCIM change: {other:?}"),
+        }
+    }
+    for (group, n) in members {
+        // The group's member changes in requests of `per_request`, the first of them in
+        // the request that creates or renames the group where it carries them.
+        let carried = if hosted(&group) { n.min(per_request) } else { 0 };
+        writes += (n - carried).div_ceil(per_request);
+    }
+    writes
+}
+
+/// The fewest reads: `/Users` and `/Groups` in pages of what the service serves.
+fn minimum_reads(users: usize, groups: usize, per_page: usize) -> usize {
+    users.div_ceil(per_page).max(1) + groups.div_ceil(per_page).max(1)
+}
+
+/// From empty, a change of every kind, and deletes: each plan's read and apply cost
+/// exactly the minimum derived from the plan, on the emulator and on scim2-server.
+async fn fewest_requests(url: &str, token: &str, per_page: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let people = |n: usize| {
+        let mut y = String::from("users:\n");
+        for i in 0..n {
+            let _ = writeln!(y, "  u{i}: {{ name: User {i}, email: u{i}@example.com }}");
+        }
+        y
+    };
+    let policy = "policy:\n  prune: { memberships: true }\n";
+    let created = format!(
+        "{}groups:\n  g0: {{ members: [u0, u1, u2] }}\n  g1: {{ members: [u3, u4] }}\n  g2: {{ members: [u4, u6] }}\n  g3: {{ members: [u6, u7] }}\n  g4: {{ members: [u6, u8] }}\n{policy}",
+        people(20)
+    );
+    // u1's name changes, u2 is offboarded (and so leaves g0), the new u20 joins g1 as u3
+    // leaves it, and g2 becomes guild2 as u4 leaves and u5 and the new u21 join.
+    let changed = format!(
+        "{}groups:\n  g0: {{ members: [u0, u1, u2] }}\n  g1: {{ members: [u4, u20] }}\n  guild2: {{ renamed_from: g2, members: [u5, u6, u21] }}\n  g3: {{ members: [u6, u7] }}\n  g4: {{ members: [u6, u8] }}\n{policy}",
+        people(22)
+    )
+    .replace("name: User 1,", "name: Renamed One,")
+    .replace("u2@example.com }", "u2@example.com, active: false }");
+    // u7 (a member of g3) and g4 (with its members) are left out, with pruning on.
+    let deleted = changed
+        .replace("  g4: { members: [u6, u8] }\n", "")
+        .replace("  u7: { name: User 7, email: u7@example.com }\n", "")
+        .replace("g3: { members: [u6, u7] }", "g3: { members: [u6] }")
+        .replace(
+            "prune: { memberships: true }",
+            "prune: { memberships: true, users: true, groups: true }",
+        );
+    // Users, groups and memberships; then 4 user changes, 3 member changes of g0 and g1,
+    // the rename and its 3; then a user, a group, and 3 memberships.
+    for (body, changes) in [(&created, 20 + 5 + 11), (&changed, 11), (&deleted, 5)] {
+        let desired = manifest(dir.path(), url, token, "rfc", body);
+        let rollcall::engine::Live {
+            connected,
+            states: live,
+        } = rollcall::engine::read(&desired).await.unwrap();
+        let provider = &connected.providers["idp"];
+        let reads = provider.request_count();
+        let count = |kind: fn(&rollcall::model::ResourceId) -> bool| live["idp"].keys().filter(|a| kind(&a.id)).count();
+        let users = count(|id| matches!(id, rollcall::model::ResourceId::User { .. }));
+        let groups = count(|id| matches!(id, rollcall::model::ResourceId::Group { .. }));
+        assert_eq!(reads, minimum_reads(users, groups, per_page), "{body}");
+        let plan = rollcall::plan::build(&desired, &live).unwrap();
+        let plan = match plan.review(&connected.accounts, &live, None) {
+            Ok(reviewed) => reviewed,
+            Err(refused) => panic!("{:#?}", refused.0.refusals),
+        };
+        assert_eq!(plan.changes.len(), changes, "{:#?}", lines(&plan));
+        let minimum = minimum_writes(&plan, rollcall::provider::scim::RFC.members_per_patch, true);
+        let report = execute(&plan, &connected.providers, 4, |_, _| {}).await;
+        assert!(report.succeeded(), "{:#?}", report.outcomes);
+        let writes = provider.request_count() - reads;
+        eprintln!("{url}: {} changes, {reads} reads, {writes} writes", plan.changes.len());
+        assert_eq!(writes, minimum, "{:#?}", lines(&plan));
+        connected.shutdown().await;
+    }
+    let settled = plan_only(&manifest(dir.path(), url, token, "rfc", &deleted)).await;
+    assert!(settled.is_empty(), "{:#?}", lines(&settled));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_plan_costs_the_minimum_derived_from_it() {
+    // The emulator serves 200 a page under `rfc`, scim2-server 1,000.
+    let e = emulator("rfc").await;
+    fewest_requests(&e.api_url, TOKEN, 200).await;
+    e.shutdown().await;
+    let tenant = tokio::task::spawn_blocking(common::scim2_server_tenant).await.unwrap();
+    fewest_requests(&tenant.base_url, &tenant.token, 1000).await;
+}
+
+/// A group's rename and its member changes are one PATCH: when it fails, exactly those
+/// changes fail, and another group's changes still apply.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rename_and_its_member_changes_are_one_patch_failing_together() {
+    let e = emulator("rfc").await;
+    let dir = tempfile::tempdir().unwrap();
+    let users = "users:\n  ann: { name: Ann Lee, email: ann@example.com }\n  bob: { name: Bob Stone, email: bob@example.com }\n  cat: { name: Cat Wu, email: cat@example.com }\n";
+    let body = format!("{users}groups:\n  devs: {{ members: [ann, bob] }}\n  ops: {{ members: [ann] }}\npolicy:\n  prune: {{ memberships: true }}\n");
+    plan_and_apply(&manifest(dir.path(), &e.api_url, TOKEN, "rfc", &body)).await;
+    let body = format!("{users}groups:\n  eng: {{ renamed_from: devs, members: [ann, cat] }}\n  ops: {{ members: [ann, cat] }}\npolicy:\n  prune: {{ memberships: true }}\n");
+    let desired = manifest(dir.path(), &e.api_url, TOKEN, "rfc", &body);
+    let rollcall::engine::Live {
+        connected,
+        states: live,
+    } = rollcall::engine::read(&desired).await.unwrap();
+    let plan = rollcall::plan::build(&desired, &live).unwrap();
+    assert_eq!(
+        lines(&plan),
+        [
+            "~ idp.group[\"eng\"]",
+            "- idp.group[\"eng\"].member[\"bob\"]",
+            "+ idp.group[\"eng\"].member[\"cat\"]",
+            "+ idp.group[\"ops\"].member[\"cat\"]",
+        ]
+    );
+    // Someone else deletes the group meanwhile: its one PATCH fails.
+    let devs = e
+        .shared
+        .state()
+        .groups
+        .iter()
+        .find(|g| g.display_name == "devs")
+        .unwrap()
+        .id
+        .clone();
+    let gone = reqwest::Client::new()
+        .delete(format!("{}/Groups/{devs}", e.api_url))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    let before = e.shared.instruments().requests().len();
+    let report = execute(&crate::common::approved(&plan), &connected.providers, 4, |_, _| {}).await;
+    let sent = e.shared.instruments().requests().split_off(before);
+    let patches: Vec<&String> = sent.iter().filter(|r| r.starts_with("PATCH ")).collect();
+    assert_eq!(patches.len(), 2, "one per group: {sent:#?}");
+    for address in [
+        "idp.group[\"eng\"]",
+        "idp.group[\"eng\"].member[\"bob\"]",
+        "idp.group[\"eng\"].member[\"cat\"]",
+    ] {
+        assert!(
+            matches!(outcome(&report, address), Outcome::Failed(why) if why.contains("HTTP 404")),
+            "{address}: {:?}",
+            outcome(&report, address)
+        );
+    }
+    assert_eq!(outcome(&report, "idp.group[\"ops\"].member[\"cat\"]"), Outcome::Applied);
+    connected.shutdown().await;
+    e.shutdown().await;
+}

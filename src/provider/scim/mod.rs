@@ -472,32 +472,10 @@ impl Scim {
                 self.delete(c, Collection::Users, name, unchanged).await
             }
             (ResourceId::Group { name }, Action::Create, _) => self.create_group(c, name, &[]).await,
-            (ResourceId::Group { name }, Action::Update, _) => {
-                let Some(old) = c.renames() else {
-                    return Ok(()); // a group has no other attribute rollcall sets
-                };
-                if !self.profile.group_rename {
-                    return Err(self.fail(c, format!("{} cannot rename groups", self.profile.name)));
-                }
-                match (
-                    self.object(Collection::Groups, old),
-                    self.object(Collection::Groups, name),
-                ) {
-                    (None, Some(_)) => return Ok(()), // renamed already
-                    (Some(_), Some(_)) => {
-                        return Err(self.fail(c, format!("a group named `{name}` exists already; plan again")))
-                    }
-                    _ => {}
-                }
-                let (_writing, object) = self.hold(c, Collection::Groups, old).await?;
-                let named_old = |raw: &Value| {
-                    raw.get("displayName")
-                        .and_then(Value::as_str)
-                        .is_some_and(|n| n.eq_ignore_ascii_case(old))
-                };
-                let sets = vec![("displayName", json!(name))];
-                self.modify(c, Collection::Groups, old, object, sets, named_old).await
-            }
+            (ResourceId::Group { name }, Action::Update, _) => match c.renames() {
+                Some(old) => self.rename_group(c, name, old, &[]).await,
+                None => Ok(()), // a group has no other attribute rollcall sets
+            },
             (ResourceId::Group { name }, Action::Delete, _) => {
                 // The members as read: a group that gained or lost any since is not the
                 // group the plan deletes.
@@ -536,15 +514,19 @@ impl Provider for Scim {
         self.profile.members_per_patch
     }
 
-    /// A new group's first members go in its POST, where the profile takes them.
+    /// A new group's first members go in its POST, where the profile takes them; a
+    /// renamed group's member changes go in the PATCH (or PUT) that renames it.
     fn rides_with(&self, change: &Change, host: &Change) -> bool {
-        self.profile.create_with_members
-            && change.action == Action::Create
-            && host.action == Action::Create
-            && matches!(
-                (&change.address.id, &host.address.id),
-                (ResourceId::Membership { group, .. }, ResourceId::Group { name }) if group.eq_ignore_ascii_case(name)
-            )
+        let of_host = matches!(
+            (&change.address.id, &host.address.id),
+            (ResourceId::Membership { group, .. }, ResourceId::Group { name }) if group.eq_ignore_ascii_case(name)
+        );
+        let carries = match host.action {
+            Action::Create => self.profile.create_with_members && change.action == Action::Create,
+            Action::Update => self.profile.group_rename && host.renames().is_some(),
+            Action::Delete => false,
+        };
+        of_host && carries
     }
 
     fn apply<'a>(&'a self, changes: &'a [Change]) -> BoxFuture<'a, Result<(), ProviderError>> {
@@ -553,11 +535,10 @@ impl Provider for Scim {
             match changes {
                 [] => Ok(()),
                 [one] => self.apply_one(one).await,
-                [first, members @ ..] => match &first.address.id {
-                    ResourceId::Group { name } if first.action == Action::Create => {
-                        self.create_group(first, name, members).await
-                    }
-                    ResourceId::Membership { group, .. } => self.members(changes, group).await,
+                [first, members @ ..] => match (&first.address.id, first.action, first.renames()) {
+                    (ResourceId::Group { name }, Action::Create, _) => self.create_group(first, name, members).await,
+                    (ResourceId::Group { name }, _, Some(old)) => self.rename_group(first, name, old, members).await,
+                    (ResourceId::Membership { group, .. }, _, _) => self.members(changes, group).await,
                     _ => {
                         for c in changes {
                             self.apply_one(c).await?;
