@@ -755,3 +755,37 @@ async fn a_rename_and_its_member_changes_are_one_patch_failing_together() {
     connected.shutdown().await;
     e.shutdown().await;
 }
+
+/// A service may ignore the members in a group's POST (Atlassian's schema marks them
+/// read-only): the provider adds whatever the answer leaves out by PATCH, never assuming
+/// the members rode along.
+#[tokio::test]
+async fn members_a_service_ignores_in_the_post_are_added_by_a_patch() {
+    use rollcall::provider::scim::{Scim, RFC};
+    let e = start(big_state("atlassian", 3, 0, 0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = "users:\n  user00000: { name: User 0, email: user0@example.com }\n  user00001: { name: User 1, email: user1@example.com }\n  user00002: { name: User 2, email: user2@example.com }\ngroups:\n  crew: { members: [user00000, user00001, user00002] }\n";
+    let desired = manifest(dir.path(), &e.api_url, TOKEN, "atlassian", body);
+    // Spoken to as a service that keeps members in a POST, which this one does not.
+    let auth = Some(rollcall::http::Auth::Bearer(TOKEN.to_owned().into()));
+    let provider = Scim::new("idp", url::Url::parse(&e.api_url).unwrap(), auth, RFC).unwrap();
+    let providers: std::collections::BTreeMap<String, Box<dyn rollcall::provider::Provider>> = [(
+        "idp".to_owned(),
+        Box::new(provider) as Box<dyn rollcall::provider::Provider>,
+    )]
+    .into();
+    let live = [("idp".to_owned(), providers["idp"].read().await.unwrap())].into();
+    let plan = rollcall::plan::build(&desired, &live).unwrap();
+    let before = e.shared.instruments().requests().len();
+    let report = execute(&crate::common::approved(&plan), &providers, 4, |_, _| {}).await;
+    assert!(report.succeeded(), "{:#?}", report.outcomes);
+    let sent = e.shared.instruments().requests().split_off(before);
+    let to_groups = |method: &str| {
+        sent.iter()
+            .filter(|r| r.starts_with(method) && r.contains("/Groups"))
+            .count()
+    };
+    assert_eq!((to_groups("POST "), to_groups("PATCH ")), (1, 1), "{sent:#?}");
+    assert!(plan_only(&desired).await.is_empty());
+    e.shutdown().await;
+}

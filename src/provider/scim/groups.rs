@@ -15,12 +15,13 @@ impl Scim {
         name: &str,
         members: &[Change],
     ) -> Result<(), ProviderError> {
-        let mut listed = Vec::new();
+        let mut ids = Vec::new();
         for c in members {
             if let ResourceId::Membership { user, .. } = &c.address.id {
-                listed.push(json!({"value": self.lookup(c, Collection::Users, user)?.id}));
+                ids.push((c, self.lookup(c, Collection::Users, user)?.id));
             }
         }
+        let listed: Vec<Value> = ids.iter().map(|(_, id)| json!({"value": id})).collect();
         let body = json!({"schemas": [wire::GROUP_SCHEMA], "displayName": name, "members": listed});
         for sends in 1..=SENDS {
             let request = Request::new(Method::POST, "/Groups", Idempotent::No)
@@ -28,13 +29,20 @@ impl Scim {
                 .resent(sends > 1);
             match self.http.send(request).await {
                 Ok(reply) => {
-                    let (object, _) = self.object_from("/Groups", &reply)?;
+                    let (object, raw) = self.object_from("/Groups", &reply)?;
                     self.remember(Collection::Groups, name, Some(object));
-                    return Ok(());
+                    // A service may ignore `members` in a POST and answer the group
+                    // without them: those are added by a PATCH, never assumed.
+                    let got = json::member_ids(&raw);
+                    let missing: Vec<Change> = ids
+                        .iter()
+                        .filter(|(_, id)| !got.contains(&id.as_str()))
+                        .map(|(c, _)| (*c).clone())
+                        .collect();
+                    return self.members(&missing, name).await;
                 }
                 // A group is only its name: one that exists (created meanwhile, or by the
-                // lost attempt) is this one. Its members are whatever they are; the
-                // planned member changes go ahead and the next plan shows any difference.
+                // lost attempt) is this one, and is given the planned members by a PATCH.
                 Err(e) if e.is_status(409) || e.may_have_been_applied() => {
                     match self.find_all(Collection::Groups, name).await?.as_slice() {
                         [] if e.may_have_been_applied() => continue, // the lost attempt did not create it

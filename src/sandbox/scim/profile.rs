@@ -65,6 +65,9 @@ pub struct ScimProfile {
     pub sorting: bool,
     /// `POST /Bulk` is served (no profile does yet: it answers 501).
     pub bulk: bool,
+    /// A group's `members` in its POST are kept (else ignored, as for an attribute the
+    /// service's schema marks read-only: Atlassian's `ScimGroup.members`).
+    pub members_on_create: bool,
 }
 
 /// How the sandbox behaves for a profile a state file (or a target) names. The names are
@@ -93,6 +96,7 @@ pub const RFC: ScimProfile = ScimProfile {
     email_required: false,
     sorting: true,
     bulk: false,
+    members_on_create: true,
 };
 
 /// Atlassian Cloud user provisioning, per `atlassian-user-provisioning.openapi.json`:
@@ -122,4 +126,5 @@ pub const ATLASSIAN: ScimProfile = ScimProfile {
     email_required: true,
     sorting: false,
     bulk: false,
+    members_on_create: false,
 };

@@ -48,7 +48,11 @@ pub(crate) fn create(call: &Call, state: &mut ScimState, profile: &ScimProfile) 
         id: state.next_id(),
         display_name: name,
         external_id: input.external_id.clone(),
-        members: members_of(&input),
+        members: if profile.members_on_create {
+            members_of(&input)
+        } else {
+            Vec::new()
+        },
         meta: Meta::new(state.tick()),
     };
     let location = format!("{}/Groups/{}", call.base_url, group.id);
