@@ -407,7 +407,11 @@ impl HttpClient {
                 return Err(Failure {
                     kind: ErrorKind::Rejected,
                     status: Some(status),
-                    detail: format!("{} with errors: {}", status_line(status), self.redactor.scrub(&message)),
+                    detail: format!(
+                        "{} with errors: {}",
+                        status_line(status),
+                        redact::mask_params(&self.redactor.scrub(&message), url)
+                    ),
                     retryable: false,
                     ambiguous: false,
                     server_wait: None,
@@ -421,7 +425,7 @@ impl HttpClient {
         let message = match body::read_start(&mut response, ERROR_BODY_CAP).await {
             Ok(text) => {
                 // Scrub before cutting, so a token split by the cut cannot slip through.
-                let text = self.redactor.scrub(&text);
+                let text = redact::mask_params(&self.redactor.scrub(&text), url);
                 (self.parse_error)(&text).unwrap_or_else(|| redact::snippet(&text))
             }
             Err(e) => format!(

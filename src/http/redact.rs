@@ -44,6 +44,18 @@ impl Redactor {
     }
 }
 
+/// `text` without the values of `url`'s secret query parameters, for an answer that may
+/// echo the request (a server quoting the password it refused).
+pub(super) fn mask_params(text: &str, url: &url::Url) -> String {
+    let mut out = text.to_owned();
+    for (k, v) in url.query_pairs() {
+        if SECRET_PARAMS.contains(&k.as_ref()) && !v.is_empty() {
+            out = out.replace(v.as_ref(), "<redacted>");
+        }
+    }
+    out
+}
+
 /// `METHOD /path?query` without the host, secret parameters masked.
 pub(super) fn describe(method: &Method, url: &url::Url) -> String {
     let query: Vec<String> = url

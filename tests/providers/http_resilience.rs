@@ -550,7 +550,8 @@ async fn retries_are_logged_without_the_token_or_secret_parameters() {
     // The test runtime is single-threaded, so this thread's capture sees every event.
     capture_logs();
 
-    let echo = format!("token {TOKEN} is rate limited");
+    // A server that quotes the request back, password and all.
+    let echo = format!("token {TOKEN} is rate limited; password=hunter2 was not checked");
     let server = Server::start(vec![answer(503, &echo), Step::Drop], answer(204, "")).await;
     let client = server.client(quick());
     let request = Request::new(Method::PUT, "/admin/users/credentials", Idempotent::Yes)
