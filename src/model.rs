@@ -4,10 +4,14 @@
 //! Nothing here knows a vendor's JSON. Permission values are the target platform's own
 //! names (`PROJECT_WRITE`), because resolve has already translated portable role words.
 
+mod overlay;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub use overlay::Overlay;
 
 /// Who holds a permission.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -172,6 +176,38 @@ impl ResourceId {
                 },
             },
             ResourceId::Default { scope } => ResourceId::Default { scope: scope.clone() },
+        }
+    }
+
+    /// The same id with user and group names passed through `user` and `group`, which
+    /// return a new name or `None` to keep the name; `None` when no name changes. Renaming
+    /// live state this way allocates only for what it renames.
+    pub fn renamed(
+        &self,
+        user: &dyn Fn(&str) -> Option<String>,
+        group: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<ResourceId> {
+        match self {
+            ResourceId::User { name } => user(name).map(|name| ResourceId::User { name }),
+            ResourceId::Group { name } => group(name).map(|name| ResourceId::Group { name }),
+            ResourceId::Membership { group: g, user: u } => match (group(g), user(u)) {
+                (None, None) => None,
+                (new_g, new_u) => Some(ResourceId::Membership {
+                    group: new_g.unwrap_or_else(|| g.clone()),
+                    user: new_u.unwrap_or_else(|| u.clone()),
+                }),
+            },
+            ResourceId::Grant { scope, principal } => {
+                let principal = match principal {
+                    Principal::User(u) => Principal::User(user(u)?),
+                    Principal::Group(g) => Principal::Group(group(g)?),
+                };
+                Some(ResourceId::Grant {
+                    scope: scope.clone(),
+                    principal,
+                })
+            }
+            ResourceId::Default { .. } => None,
         }
     }
 
@@ -399,26 +435,26 @@ impl Spellings {
         }
     }
 
-    /// Live state with user and group names spelled as learned.
+    /// Live state with user and group names spelled as learned: a view of `live`, which
+    /// holds a copy of only the entries it respells.
     ///
     /// Bitbucket matches user and group names without regard to case, so a live `Dave` is
     /// the manifest's `dave`: comparing spellings would plan a create that fails with 409
     /// and, with pruning on, delete the real account.
-    pub fn respell(&self, live: &ResourceMap) -> ResourceMap {
-        let user = |n: &str| {
-            self.users
-                .get(&n.to_lowercase())
-                .cloned()
-                .unwrap_or_else(|| n.to_owned())
-        };
-        let group = |n: &str| {
-            self.groups
-                .get(&n.to_lowercase())
-                .cloned()
-                .unwrap_or_else(|| n.to_owned())
-        };
-        live.iter()
-            .map(|(a, r)| (Address::new(&a.target, a.id.map_names(&user, &group)), r.clone()))
-            .collect()
+    pub fn respell<'a>(&self, live: &'a ResourceMap) -> Overlay<'a> {
+        let user = |n: &str| spelled(&self.users, n);
+        let group = |n: &str| spelled(&self.groups, n);
+        Overlay::new(live).renamed(|id| id.renamed(&user, &group))
     }
+}
+
+/// The learned spelling of `name`, if it is another.
+fn spelled(spellings: &HashMap<String, String>, name: &str) -> Option<String> {
+    // Most names are lower-case ASCII already: looked up as they are, without a copy.
+    let found = if name.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        spellings.get(name)
+    } else {
+        spellings.get(&name.to_lowercase())
+    };
+    found.filter(|s| *s != name).cloned()
 }

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::desired::Policy;
-use crate::model::{Address, Kind, Principal, Resource, ResourceId, ResourceMap, Spellings};
+use crate::model::{Address, Kind, Overlay, Principal, Resource, ResourceId, ResourceMap, Spellings};
 use crate::plan::{Action, Change};
 use crate::platform::Platform;
 
@@ -186,8 +186,8 @@ fn own_account(
     target: &str,
     account: &str,
     changes: &[&Change],
-    before: &ResourceMap,
-    after: &ResourceMap,
+    before: &Overlay<'_>,
+    after: &Overlay<'_>,
 ) -> Vec<Refusal> {
     let me = account.to_lowercase();
     let mut out = Vec::new();
@@ -249,8 +249,8 @@ fn min_admins(
     platform: Platform,
     target: &str,
     min: usize,
-    before: &ResourceMap,
-    after: &ResourceMap,
+    before: &Overlay<'_>,
+    after: &Overlay<'_>,
 ) -> Option<Refusal> {
     let (was, will) = (admins(platform, before).len(), admins(platform, after).len());
     (will < min && will < was).then(|| Refusal {
@@ -310,7 +310,7 @@ fn delete_limits(changes: &[Change], cx: &Context<'_>) -> Vec<Refusal> {
 /// Live state after the changes, and what goes along without a change of its own: the
 /// server removes a deleted user's or group's memberships and grants with it, whether or
 /// not the plan lists them (it lists only those it read).
-fn project(before: &ResourceMap, changes: &[&Change]) -> (ResourceMap, Vec<(Address, Address)>) {
+fn project<'a>(before: &Overlay<'a>, changes: &[&Change]) -> (Overlay<'a>, Vec<(Address, Address)>) {
     let mut state = before.clone();
     let mut deleted: BTreeMap<(bool, String), &Address> = BTreeMap::new();
     for c in changes {
@@ -327,20 +327,19 @@ fn project(before: &ResourceMap, changes: &[&Change]) -> (ResourceMap, Vec<(Addr
         }
     }
     let mut cascade = Vec::new();
-    state.retain(|address, _| {
+    for address in state.keys().filter(|_| !deleted.is_empty()) {
         let cause = address
             .id
             .principals()
             .iter()
             .find_map(|p| deleted.get(&principal_key(p)).copied());
-        match cause {
-            Some(cause) => {
-                cascade.push((cause.clone(), address.clone()));
-                false
-            }
-            None => true,
+        if let Some(cause) = cause {
+            cascade.push((cause.clone(), address.clone()));
         }
-    });
+    }
+    for (_, address) in &cascade {
+        state.remove(address);
+    }
     (state, cascade)
 }
 
@@ -382,7 +381,7 @@ fn protected_in_cascade(cascade: &[(Address, Address)], policy: &Policy) -> Vec<
 
 /// A user's rank at the root scope: the highest of their own grant and their groups'
 /// grants, as the platform ranks its permissions (0 for none).
-fn root_rank(platform: Platform, state: &ResourceMap, user: &str) -> usize {
+fn root_rank(platform: Platform, state: &Overlay<'_>, user: &str) -> usize {
     let groups: BTreeSet<String> = state
         .keys()
         .filter_map(|a| match &a.id {
@@ -407,10 +406,10 @@ fn root_rank(platform: Platform, state: &ResourceMap, user: &str) -> usize {
 }
 
 /// Users the platform counts as administrators, directly or through a group (lower-cased).
-fn admins(platform: Platform, state: &ResourceMap) -> BTreeSet<String> {
+fn admins(platform: Platform, state: &Overlay<'_>) -> BTreeSet<String> {
     let mut users = BTreeSet::new();
     let mut groups = BTreeSet::new();
-    for (a, r) in state {
+    for (a, r) in state.iter() {
         if let (ResourceId::Grant { scope, principal }, Resource::Permission { permission }) = (&a.id, r) {
             if platform.is_admin(scope, permission) {
                 match principal {

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::desired::{Desired, Platform};
-use crate::model::{Address, Principal, Resource, ResourceId, ResourceMap, Spellings, UserAttrs};
+use crate::model::{Address, Overlay, Principal, Resource, ResourceId, ResourceMap, Spellings, UserAttrs};
 use crate::plan::{Action, Change, Unmanaged};
 
 /// The unordered changes and unmanaged objects for one target.
@@ -216,7 +216,7 @@ pub(crate) struct Renames {
 }
 
 impl Renames {
-    pub(crate) fn plan(target: &str, desired: &Desired, live: &ResourceMap, platform: Platform) -> Renames {
+    pub(crate) fn plan(target: &str, desired: &Desired, live: &Overlay<'_>, platform: Platform) -> Renames {
         let mut out = Renames {
             in_place: BTreeMap::new(),
             replaced: BTreeMap::new(),
@@ -260,19 +260,17 @@ impl Renames {
 
     /// Live state as it will be once the in-place renames are done: the group, its
     /// members and its grants under the new name.
-    pub(crate) fn carried(&self, live: &ResourceMap) -> ResourceMap {
+    pub(crate) fn carried<'a>(&self, live: &Overlay<'a>) -> Overlay<'a> {
         if self.in_place.is_empty() && self.users.is_empty() {
             return live.clone();
         }
-        let user = |n: &str| self.users.get(n).cloned().unwrap_or_else(|| n.to_owned());
-        let group = |n: &str| self.in_place.get(n).cloned().unwrap_or_else(|| n.to_owned());
-        live.iter()
-            .map(|(a, r)| (Address::new(&a.target, a.id.map_names(&user, &group)), r.clone()))
-            .collect()
+        let user = |n: &str| self.users.get(n).cloned();
+        let group = |n: &str| self.in_place.get(n).cloned();
+        live.renamed(|id| id.renamed(&user, &group))
     }
 
     /// The changes that rename in place: groups, and users with whatever else differs.
-    fn in_place(&self, target: &str, live: &ResourceMap, desired: &Desired) -> Vec<Change> {
+    fn in_place(&self, target: &str, live: &Overlay<'_>, desired: &Desired) -> Vec<Change> {
         let groups = self.in_place.iter().map(|(old, new)| {
             let address = Address::new(target, ResourceId::Group { name: new.clone() });
             let before = live.get(&Address::new(target, ResourceId::Group { name: old.clone() }));
@@ -340,7 +338,7 @@ fn delete(address: &Address, current: &Resource, reason: String) -> Change {
 /// Accounts whose externalId is a declared person's but whose username is not theirs:
 /// their username changed (`ids`), so the account is renamed, not created again. Only
 /// accounts no declared person has by username are candidates.
-fn user_renames(target: &str, desired: &Desired, live: &ResourceMap) -> BTreeMap<String, String> {
+fn user_renames(target: &str, desired: &Desired, live: &Overlay<'_>) -> BTreeMap<String, String> {
     let declared = |name: &str| {
         desired
             .resources
@@ -407,7 +405,7 @@ fn describe(p: &Principal) -> String {
 /// Live state with user and group names spelled as the manifest spells them. `resolve`
 /// rejects names that differ only in case, so each live name matches at most one
 /// declared name.
-fn canonical_names(target: &str, desired: &Desired, live: &ResourceMap) -> ResourceMap {
+fn canonical_names<'a>(target: &str, desired: &Desired, live: &'a ResourceMap) -> Overlay<'a> {
     let mut spellings = Spellings::default();
     for address in desired.resources.keys().filter(|a| a.target == target) {
         spellings.learn(&address.id);

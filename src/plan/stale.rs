@@ -79,7 +79,7 @@ pub fn check(plan: &Plan, live: &BTreeMap<String, ResourceMap>) -> Vec<Stale> {
             .filter(|c| c.action == Action::Delete && c.address.id.as_principal().is_some())
             .map(|c| &c.address)
             .collect();
-        for (address, current) in &live {
+        for (address, current) in live.iter() {
             let principals = address.id.principals();
             let Some(cause) = deleted
                 .iter()
