@@ -13,12 +13,18 @@ use serde::{Deserialize, Serialize};
 
 pub use overlay::Overlay;
 
+/// A user, group, target or scope segment name. Names are short, and a million
+/// memberships each name a target, a group and a user: a `CompactString` keeps a name of
+/// up to 24 bytes inside itself, where a `String` would allocate each one on its own
+/// (three allocations per membership, twice over in desired and live state).
+pub type Name = compact_str::CompactString;
+
 /// Who holds a permission.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "name", rename_all = "snake_case")]
 pub enum Principal {
-    User(String),
-    Group(String),
+    User(Name),
+    Group(Name),
 }
 
 impl Principal {
@@ -56,8 +62,8 @@ pub struct Scope(Vec<Segment>);
 /// One step of a scope path: `project` `PLAT`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Segment {
-    pub kind: String,
-    pub name: String,
+    pub kind: Name,
+    pub name: Name,
 }
 
 impl Scope {
@@ -70,8 +76,8 @@ impl Scope {
     pub fn child(&self, kind: &str, name: &str) -> Scope {
         let mut path = self.0.clone();
         path.push(Segment {
-            kind: kind.to_owned(),
-            name: name.to_owned(),
+            kind: kind.into(),
+            name: name.into(),
         });
         Scope(path)
     }
@@ -116,14 +122,14 @@ impl fmt::Display for Scope {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ResourceId {
     User {
-        name: String,
+        name: Name,
     },
     Group {
-        name: String,
+        name: Name,
     },
     Membership {
-        group: String,
-        user: String,
+        group: Name,
+        user: Name,
     },
     /// What every user of the target has on a scope (Bitbucket's "all users" default of
     /// a project).
@@ -162,17 +168,21 @@ impl ResourceId {
     /// The same id with user and group names passed through `user` and `group`.
     pub fn map_names(&self, user: &dyn Fn(&str) -> String, group: &dyn Fn(&str) -> String) -> ResourceId {
         match self {
-            ResourceId::User { name } => ResourceId::User { name: user(name) },
-            ResourceId::Group { name } => ResourceId::Group { name: group(name) },
+            ResourceId::User { name } => ResourceId::User {
+                name: user(name).into(),
+            },
+            ResourceId::Group { name } => ResourceId::Group {
+                name: group(name).into(),
+            },
             ResourceId::Membership { group: g, user: u } => ResourceId::Membership {
-                group: group(g),
-                user: user(u),
+                group: group(g).into(),
+                user: user(u).into(),
             },
             ResourceId::Grant { scope, principal } => ResourceId::Grant {
                 scope: scope.clone(),
                 principal: match principal {
-                    Principal::User(u) => Principal::User(user(u)),
-                    Principal::Group(g) => Principal::Group(group(g)),
+                    Principal::User(u) => Principal::User(user(u).into()),
+                    Principal::Group(g) => Principal::Group(group(g).into()),
                 },
             },
             ResourceId::Default { scope } => ResourceId::Default { scope: scope.clone() },
@@ -184,8 +194,8 @@ impl ResourceId {
     /// live state this way allocates only for what it renames.
     pub fn renamed(
         &self,
-        user: &dyn Fn(&str) -> Option<String>,
-        group: &dyn Fn(&str) -> Option<String>,
+        user: &dyn Fn(&str) -> Option<Name>,
+        group: &dyn Fn(&str) -> Option<Name>,
     ) -> Option<ResourceId> {
         match self {
             ResourceId::User { name } => user(name).map(|name| ResourceId::User { name }),
@@ -265,14 +275,14 @@ impl Kind {
 /// A stable, printable name for one resource: `bitbucket.project["PLAT"].group["devops"]`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Address {
-    pub target: String,
+    pub target: Name,
     pub id: ResourceId,
 }
 
 impl Address {
     pub fn new(target: &str, id: ResourceId) -> Self {
         Address {
-            target: target.to_owned(),
+            target: target.into(),
             id,
         }
     }
@@ -418,8 +428,8 @@ pub type ResourceMap = BTreeMap<Address, Resource>;
 /// Spellings of user and group names, keyed by their lower-case form.
 #[derive(Debug, Default)]
 pub struct Spellings {
-    users: HashMap<String, String>,
-    groups: HashMap<String, String>,
+    users: HashMap<Name, Name>,
+    groups: HashMap<Name, Name>,
 }
 
 impl Spellings {
@@ -449,12 +459,12 @@ impl Spellings {
 }
 
 /// The learned spelling of `name`, if it is another.
-fn spelled(spellings: &HashMap<String, String>, name: &str) -> Option<String> {
+fn spelled(spellings: &HashMap<Name, Name>, name: &str) -> Option<Name> {
     // Most names are lower-case ASCII already: looked up as they are, without a copy.
     let found = if name.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
         spellings.get(name)
     } else {
-        spellings.get(&name.to_lowercase())
+        spellings.get(name.to_lowercase().as_str())
     };
     found.filter(|s| *s != name).cloned()
 }

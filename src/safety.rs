@@ -93,7 +93,9 @@ pub fn check(changes: &[Change], cx: &Context<'_>) -> Vec<Refusal> {
         // Live names spelled as the plan spells them, so the projection lines up.
         let mut spellings = Spellings::default();
         if let Some(account) = cx.accounts.get(target) {
-            spellings.learn(&ResourceId::User { name: account.clone() });
+            spellings.learn(&ResourceId::User {
+                name: account.as_str().into(),
+            });
         }
         for c in &mine {
             spellings.learn(&c.address.id);
@@ -120,8 +122,8 @@ fn protected(changes: &[Change], policy: &Policy) -> Vec<Refusal> {
         .iter()
         .filter_map(|c| {
             let renamed = c.renamed_from.iter().map(|old| match &c.address.id {
-                ResourceId::User { .. } => Principal::User(old.clone()),
-                _ => Principal::Group(old.clone()),
+                ResourceId::User { .. } => Principal::User(old.as_str().into()),
+                _ => Principal::Group(old.as_str().into()),
             });
             let touched = c
                 .address
@@ -137,7 +139,7 @@ fn protected(changes: &[Change], policy: &Policy) -> Vec<Refusal> {
             // declared away: declaring the group as it is live keeps asking for the
             // removal. Only a hand edit, or lifting the protection, resolves it.
             let hint = match &c.address.id {
-                ResourceId::Membership { group, user } if c.action == Action::Delete && group == &hit => Some(format!(
+                ResourceId::Membership { group, user } if c.action == Action::Delete && *group == hit => Some(format!(
                     "rollcall never changes the members of protected group `{group}`, not even to offboard someone: remove `{user}` from `{group}` on the target by hand, or take `{group}` out of policy.protect"
                 )),
                 _ => None,
@@ -346,8 +348,8 @@ fn project<'a>(before: &Overlay<'a>, changes: &[&Change]) -> (Overlay<'a>, Vec<(
 /// A principal without regard to case: (is a group, lower-cased name).
 fn principal_key(p: &Principal) -> (bool, String) {
     match p {
-        Principal::User(n) => (false, n.to_lowercase()),
-        Principal::Group(n) => (true, n.to_lowercase()),
+        Principal::User(n) => (false, n.as_str().to_lowercase()),
+        Principal::Group(n) => (true, n.as_str().to_lowercase()),
     }
 }
 
@@ -385,7 +387,9 @@ fn root_rank(platform: Platform, state: &Overlay<'_>, user: &str) -> usize {
     let groups: BTreeSet<String> = state
         .keys()
         .filter_map(|a| match &a.id {
-            ResourceId::Membership { group, user: u } if u.to_lowercase() == user => Some(group.to_lowercase()),
+            ResourceId::Membership { group, user: u } if u.to_lowercase() == user => {
+                Some(group.as_str().to_lowercase())
+            }
             _ => None,
         })
         .collect();
@@ -395,7 +399,7 @@ fn root_rank(platform: Platform, state: &Overlay<'_>, user: &str) -> usize {
             (ResourceId::Grant { scope, principal }, Resource::Permission { permission }) if scope.is_root() => {
                 let holds = match principal {
                     Principal::User(u) => u.to_lowercase() == user,
-                    Principal::Group(g) => groups.contains(&g.to_lowercase()),
+                    Principal::Group(g) => groups.contains(g.to_lowercase().as_str()),
                 };
                 holds.then(|| platform.root_rank(permission))
             }
@@ -413,16 +417,16 @@ fn admins(platform: Platform, state: &Overlay<'_>) -> BTreeSet<String> {
         if let (ResourceId::Grant { scope, principal }, Resource::Permission { permission }) = (&a.id, r) {
             if platform.is_admin(scope, permission) {
                 match principal {
-                    Principal::User(u) => users.insert(u.to_lowercase()),
-                    Principal::Group(g) => groups.insert(g.to_lowercase()),
+                    Principal::User(u) => users.insert(u.as_str().to_lowercase()),
+                    Principal::Group(g) => groups.insert(g.as_str().to_lowercase()),
                 };
             }
         }
     }
     for a in state.keys() {
         if let ResourceId::Membership { group, user } = &a.id {
-            if groups.contains(&group.to_lowercase()) {
-                users.insert(user.to_lowercase());
+            if groups.contains(group.to_lowercase().as_str()) {
+                users.insert(user.as_str().to_lowercase());
             }
         }
     }

@@ -171,7 +171,7 @@ fn schedule_joining(
         }
         // A change that rides with the create of a principal it names joins the create's
         // step, while the create heads a step of its own and the request has room.
-        let provider = providers.get(&c.address.target);
+        let provider = providers.get(c.address.target.as_str());
         let limit = provider.map_or(1, |p| p.batch_limit().max(1));
         let host = c
             .address
@@ -195,13 +195,15 @@ fn schedule_joining(
         }
         let height = heights.get(i).copied().flatten();
         let key = providers
-            .get(&c.address.target)
+            .get(c.address.target.as_str())
             .and_then(|p| p.batch_key(c))
             .zip(height)
-            .map(|(k, h)| (c.address.target.clone(), k, h));
+            .map(|(k, h)| (c.address.target.to_string(), k, h));
         // A full batch closes: the next change of that key starts another, so each step
         // is one request and its outcome is exactly its changes' outcome.
-        let limit = providers.get(&c.address.target).map_or(1, |p| p.batch_limit().max(1));
+        let limit = providers
+            .get(c.address.target.as_str())
+            .map_or(1, |p| p.batch_limit().max(1));
         let open = key
             .as_ref()
             .and_then(|k| batches.get(k).copied())
@@ -219,7 +221,7 @@ fn schedule_joining(
                 }
                 step_of[i] = steps.len();
                 steps.push(Step {
-                    target: c.address.target.clone(),
+                    target: c.address.target.to_string(),
                     changes: vec![i],
                 });
             }

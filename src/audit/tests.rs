@@ -24,7 +24,7 @@ fn user(name: &str, email: &str) -> Resource {
 }
 
 fn address(name: &str) -> Address {
-    Address::new("bb", ResourceId::User { name: name.to_owned() })
+    Address::new("bb", ResourceId::User { name: name.into() })
 }
 
 fn create(name: &str) -> Change {

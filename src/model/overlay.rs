@@ -192,8 +192,8 @@ mod tests {
             (user("zed"), attrs("four")),
         ]);
         let lower = |id: &ResourceId| {
-            let lower = |n: &str| (n != n.to_lowercase()).then(|| n.to_lowercase());
-            let zed = |n: &str| if n == "zed" { Some("ann".to_owned()) } else { lower(n) };
+            let lower = |n: &str| (n != n.to_lowercase()).then(|| n.to_lowercase().into());
+            let zed = |n: &str| if n == "zed" { Some("ann".into()) } else { lower(n) };
             id.renamed(&zed, &lower)
         };
         let expected: ResourceMap = base
@@ -205,7 +205,7 @@ mod tests {
         assert_eq!(renamed.get(&user("ann")), Some(&attrs("four")));
         // And again on top: `bob` comes after `ann`, so it wins.
         let bob = |id: &ResourceId| {
-            let bob = |n: &str| (n == "bob").then(|| "ann".to_owned());
+            let bob = |n: &str| (n == "bob").then(|| "ann".into());
             id.renamed(&bob, &|_: &str| None)
         };
         let expected: ResourceMap = expected

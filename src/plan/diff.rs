@@ -64,7 +64,8 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
     }
 
     let offboarded = desired.offboarded.get(target);
-    let is_offboarded = |p: &Principal| matches!(p, Principal::User(u) if offboarded.is_some_and(|s| s.contains(u)));
+    let is_offboarded =
+        |p: &Principal| matches!(p, Principal::User(u) if offboarded.is_some_and(|s| s.contains(u.as_str())));
     let declared = |id: &ResourceId| desired.resources.contains_key(&Address::new(target, id.clone()));
     let declared_principal = |p: &Principal| match p {
         Principal::User(name) => declared(&ResourceId::User { name: name.clone() }) || is_offboarded(p),
@@ -80,7 +81,7 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
         let same = |n: &str| n.to_owned();
         let to_new = |g: &str| if g == old { new.clone() } else { g.to_owned() };
         for (address, current) in live.iter().filter(|(a, _)| a.target == target) {
-            if address.id.owner() != Some(Principal::Group(old.clone())) {
+            if address.id.owner() != Some(Principal::Group(old.into())) {
                 continue;
             }
             let moved = Address::new(target, address.id.map_names(&same, &to_new));
@@ -226,7 +227,7 @@ impl Renames {
             out.users = user_renames(target, desired, live);
         }
         let can_rename = platform.groups().rename;
-        let exists = |name: &str| live.contains_key(&Address::new(target, ResourceId::Group { name: name.to_owned() }));
+        let exists = |name: &str| live.contains_key(&Address::new(target, ResourceId::Group { name: name.into() }));
         for (old, new) in desired.renames.get(target).into_iter().flatten() {
             if !exists(old) {
                 continue; // renamed already, or never there
@@ -250,8 +251,8 @@ impl Renames {
         for c in changes {
             let Some(old) = c.renames() else { continue };
             match &c.address.id {
-                ResourceId::Group { name } => out.in_place.insert(old.to_owned(), name.clone()),
-                ResourceId::User { name } => out.users.insert(old.to_owned(), name.clone()),
+                ResourceId::Group { name } => out.in_place.insert(old.to_owned(), name.to_string()),
+                ResourceId::User { name } => out.users.insert(old.to_owned(), name.to_string()),
                 _ => None,
             };
         }
@@ -264,16 +265,16 @@ impl Renames {
         if self.in_place.is_empty() && self.users.is_empty() {
             return live.clone();
         }
-        let user = |n: &str| self.users.get(n).cloned();
-        let group = |n: &str| self.in_place.get(n).cloned();
+        let user = |n: &str| self.users.get(n).map(|n| n.into());
+        let group = |n: &str| self.in_place.get(n).map(|n| n.into());
         live.renamed(|id| id.renamed(&user, &group))
     }
 
     /// The changes that rename in place: groups, and users with whatever else differs.
     fn in_place(&self, target: &str, live: &Overlay<'_>, desired: &Desired) -> Vec<Change> {
         let groups = self.in_place.iter().map(|(old, new)| {
-            let address = Address::new(target, ResourceId::Group { name: new.clone() });
-            let before = live.get(&Address::new(target, ResourceId::Group { name: old.clone() }));
+            let address = Address::new(target, ResourceId::Group { name: new.into() });
+            let before = live.get(&Address::new(target, ResourceId::Group { name: old.into() }));
             Change {
                 before: Some(before.cloned().unwrap_or_else(Resource::group)),
                 after: Some(desired.resources.get(&address).cloned().unwrap_or_else(Resource::group)),
@@ -285,8 +286,8 @@ impl Renames {
             }
         });
         let users = self.users.iter().filter_map(|(old, new)| {
-            let address = Address::new(target, ResourceId::User { name: new.clone() });
-            let before = live.get(&Address::new(target, ResourceId::User { name: old.clone() }))?;
+            let address = Address::new(target, ResourceId::User { name: new.into() });
+            let before = live.get(&Address::new(target, ResourceId::User { name: old.into() }))?;
             let after = desired.resources.get(&address)?;
             Some(Change {
                 address,
@@ -317,7 +318,7 @@ impl Renames {
     /// The new name of a live group being replaced.
     fn replacing(&self, principal: &Principal) -> Option<&str> {
         match principal {
-            Principal::Group(old) => self.replaced.get(old).map(String::as_str),
+            Principal::Group(old) => self.replaced.get(old.as_str()).map(String::as_str),
             Principal::User(_) => None,
         }
     }
@@ -342,7 +343,7 @@ fn user_renames(target: &str, desired: &Desired, live: &Overlay<'_>) -> BTreeMap
     let declared = |name: &str| {
         desired
             .resources
-            .contains_key(&Address::new(target, ResourceId::User { name: name.to_owned() }))
+            .contains_key(&Address::new(target, ResourceId::User { name: name.into() }))
     };
     let mut by_external: BTreeMap<String, &str> = BTreeMap::new();
     for (address, current) in live.iter().filter(|(a, _)| a.target == target) {
@@ -365,7 +366,7 @@ fn user_renames(target: &str, desired: &Desired, live: &Overlay<'_>) -> BTreeMap
             .as_ref()
             .and_then(|x| by_external.get(&x.to_lowercase()))
         {
-            out.insert((*old).to_owned(), name.clone());
+            out.insert((*old).to_owned(), name.to_string());
         }
     }
     out
@@ -411,10 +412,10 @@ fn canonical_names<'a>(target: &str, desired: &Desired, live: &'a ResourceMap) -
         spellings.learn(&address.id);
     }
     for name in desired.offboarded.get(target).into_iter().flatten() {
-        spellings.learn(&ResourceId::User { name: name.clone() });
+        spellings.learn(&ResourceId::User { name: name.into() });
     }
     for old in desired.renames.get(target).into_iter().flatten().map(|(old, _)| old) {
-        spellings.learn(&ResourceId::Group { name: old.clone() });
+        spellings.learn(&ResourceId::Group { name: old.into() });
     }
     spellings.respell(live)
 }

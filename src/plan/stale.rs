@@ -128,8 +128,8 @@ pub fn check(plan: &Plan, live: &BTreeMap<String, ResourceMap>) -> Vec<Stale> {
 /// The object a rename of `id` starts from: the same kind, under its old name.
 fn renamed(id: &ResourceId, old: &str) -> Option<ResourceId> {
     match id {
-        ResourceId::User { .. } => Some(ResourceId::User { name: old.to_owned() }),
-        ResourceId::Group { .. } => Some(ResourceId::Group { name: old.to_owned() }),
+        ResourceId::User { .. } => Some(ResourceId::User { name: old.into() }),
+        ResourceId::Group { .. } => Some(ResourceId::Group { name: old.into() }),
         _ => None,
     }
 }

@@ -217,12 +217,7 @@ fn live(world: &World) -> BTreeMap<String, ResourceMap> {
                     ExternalId::Other(x) => Some(x.to_owned()).filter(|k| !k.is_empty()),
                 };
             }
-            map.insert(
-                at(ResourceId::User {
-                    name: username.to_owned(),
-                }),
-                Resource::User(attrs),
-            );
+            map.insert(at(ResourceId::User { name: username.into() }), Resource::User(attrs));
             usernames.push(username);
         }
         let groups: Vec<&str> = world
@@ -232,14 +227,14 @@ fn live(world: &World) -> BTreeMap<String, ResourceMap> {
             .map(|(g, _)| *g)
             .collect();
         for g in &groups {
-            map.insert(at(ResourceId::Group { name: (*g).to_owned() }), Resource::group());
+            map.insert(at(ResourceId::Group { name: (*g).into() }), Resource::group());
         }
         if !groups.is_empty() && !usernames.is_empty() {
             for (g, u, on) in &world.memberships {
                 if on.get(i).copied().unwrap_or(false) {
                     let id = ResourceId::Membership {
-                        group: groups[g % groups.len()].to_owned(),
-                        user: usernames[u % usernames.len()].to_owned(),
+                        group: groups[g % groups.len()].into(),
+                        user: usernames[u % usernames.len()].into(),
                     };
                     map.insert(at(id), Resource::membership());
                 }
@@ -248,9 +243,9 @@ fn live(world: &World) -> BTreeMap<String, ResourceMap> {
         if !flagged {
             for &(scope, project, repo, holder, permission) in &world.grants {
                 let principal = match holder % 4 {
-                    0 | 1 if !usernames.is_empty() => Principal::User(usernames[holder % usernames.len()].to_owned()),
-                    2 if !groups.is_empty() => Principal::Group(groups[holder % groups.len()].to_owned()),
-                    _ => Principal::User("ghost".to_owned()),
+                    0 | 1 if !usernames.is_empty() => Principal::User(usernames[holder % usernames.len()].into()),
+                    2 if !groups.is_empty() => Principal::Group(groups[holder % groups.len()].into()),
+                    _ => Principal::User("ghost".into()),
                 };
                 let perms = PERMISSIONS[scope % 4];
                 let permission = perms[permission % perms.len()].to_owned();
