@@ -324,7 +324,9 @@ pub type Attributes = BTreeMap<String, String>;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Resource {
-    User(UserAttrs),
+    /// Boxed: a user's attributes are three times the size of any other resource's, and
+    /// every entry of a resource map is as large as its largest variant.
+    User(Box<UserAttrs>),
     Group {
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         attributes: Attributes,
@@ -334,14 +336,10 @@ pub enum Resource {
         attributes: Attributes,
     },
     /// A granted permission, by the platform's own name.
-    Permission {
-        permission: String,
-    },
+    Permission { permission: String },
     /// The default every user has on a scope: the platform's permission name, or `None`
     /// for no default access.
-    Default {
-        permission: Option<String>,
-    },
+    Default { permission: Option<String> },
 }
 
 /// A user's managed attributes. `active` and `external_id` are `None` on platforms that

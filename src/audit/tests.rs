@@ -20,7 +20,7 @@ fn formats_utc_times() {
 }
 
 fn user(name: &str, email: &str) -> Resource {
-    Resource::User(UserAttrs::new(name, email))
+    Resource::User(Box::new(UserAttrs::new(name, email)))
 }
 
 fn address(name: &str) -> Address {

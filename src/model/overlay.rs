@@ -144,7 +144,10 @@ mod tests {
     }
 
     fn attrs(name: &str) -> Resource {
-        Resource::User(crate::model::UserAttrs::new(name, format!("{name}@example.com")))
+        Resource::User(Box::new(crate::model::UserAttrs::new(
+            name,
+            format!("{name}@example.com"),
+        )))
     }
 
     fn map(entries: &[(Address, Resource)]) -> ResourceMap {

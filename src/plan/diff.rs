@@ -153,10 +153,10 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
                         address: address.clone(),
                         action: Action::Update,
                         before: Some(current.clone()),
-                        after: Some(Resource::User(UserAttrs {
+                        after: Some(Resource::User(Box::new(UserAttrs {
                             active: Some(false),
-                            ..attrs.clone()
-                        })),
+                            ..*attrs.clone()
+                        }))),
                         reason: Some(format!(
                             "{pruned}; {} deactivates users instead of deleting them",
                             platform.label()

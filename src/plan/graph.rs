@@ -379,11 +379,11 @@ mod tests {
     fn a_user_renamed_and_deactivated_at_once_is_renamed_before_losing_memberships() {
         use crate::model::UserAttrs;
         let user = |active| {
-            Some(Resource::User(UserAttrs {
+            Some(Resource::User(Box::new(UserAttrs {
                 active: Some(active),
                 external_id: Some("dave".into()),
                 ..UserAttrs::new("Dave", "dave@example.com")
-            }))
+            })))
         };
         let leave = change(
             ResourceId::Membership {

@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::desired::ReadScope;
-use crate::model::{Address, Principal, Resource, ResourceId, ResourceMap, UserAttrs};
+use crate::model::{Address, Principal, Resource, ResourceId, ResourceMap};
 use crate::plan::{Action, Change};
 use crate::platform::Platform;
 use crate::provider::{BoxFuture, Provider, ProviderError};
@@ -280,10 +280,7 @@ impl MemoryProvider {
     fn delete(&self, state: &mut ResourceMap, address: &Address) {
         if let (ResourceId::User { .. }, true) = (&address.id, self.platform.users().delete_deactivates) {
             if let Some(Resource::User(attrs)) = state.get_mut(address) {
-                *attrs = UserAttrs {
-                    active: Some(false),
-                    ..attrs.clone()
-                };
+                attrs.active = Some(false);
             }
             return;
         }
@@ -396,10 +393,10 @@ mod tests {
     const T: &str = "bb";
 
     fn user(name: &str) -> (Address, Resource) {
-        let attrs = UserAttrs::new(name, format!("{name}@example.com"));
+        let attrs = crate::model::UserAttrs::new(name, format!("{name}@example.com"));
         (
             Address::new(T, ResourceId::User { name: name.into() }),
-            Resource::User(attrs),
+            Resource::User(Box::new(attrs)),
         )
     }
     fn group(name: &str) -> (Address, Resource) {

@@ -273,7 +273,7 @@ impl<'a> Resolver<'a> {
             if raw.active || user_active {
                 desired.resources.insert(
                     Address::new(target, ResourceId::User { name: username.into() }),
-                    Resource::User(attrs),
+                    Resource::User(Box::new(attrs)),
                 );
             }
         }

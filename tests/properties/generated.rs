@@ -421,7 +421,7 @@ pub(super) fn live(tape: &mut Tape<'_>, target: &str, scim: bool) -> ResourceMap
                 _ => None,
             };
         }
-        state.insert(user_at(target, &username), Resource::User(attrs));
+        state.insert(user_at(target, &username), Resource::User(Box::new(attrs)));
         users.push(username);
     }
     let mut groups = Vec::new();
@@ -438,7 +438,7 @@ pub(super) fn live(tape: &mut Tape<'_>, target: &str, scim: bool) -> ResourceMap
     }
     if !scim {
         let admin = UserAttrs::new("Admin", "admin@example.com");
-        state.insert(user_at(target, "admin"), Resource::User(admin));
+        state.insert(user_at(target, "admin"), Resource::User(Box::new(admin)));
         state.insert(group_at(target, "stash-users"), Resource::group());
         users.push("admin".to_owned());
         groups.push("stash-users".to_owned());

@@ -217,7 +217,10 @@ fn live(world: &World) -> BTreeMap<String, ResourceMap> {
                     ExternalId::Other(x) => Some(x.to_owned()).filter(|k| !k.is_empty()),
                 };
             }
-            map.insert(at(ResourceId::User { name: username.into() }), Resource::User(attrs));
+            map.insert(
+                at(ResourceId::User { name: username.into() }),
+                Resource::User(Box::new(attrs)),
+            );
             usernames.push(username);
         }
         let groups: Vec<&str> = world

@@ -7,7 +7,7 @@ use super::wire;
 pub fn user(target: &str, u: wire::User) -> (Address, Resource) {
     (
         Address::new(target, ResourceId::User { name: u.name.into() }),
-        Resource::User(UserAttrs::new(u.display_name, u.email_address)),
+        Resource::User(Box::new(UserAttrs::new(u.display_name, u.email_address))),
     )
 }
 

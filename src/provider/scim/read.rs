@@ -53,7 +53,7 @@ impl Scim {
                         name: u.user_name.as_str().into(),
                     },
                 ),
-                Resource::User(attrs),
+                Resource::User(Box::new(attrs)),
             );
             names_by_id.insert(u.id.clone(), u.user_name.clone());
             known
