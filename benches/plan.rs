@@ -19,6 +19,11 @@
 //! state, the generated manifests and the faults are all in the parent. The child reports
 //! the peak after each phase too, which shows the phase that sets it.
 //!
+//! rollcall's peak memory, loopback, before and after live state stopped being copied per
+//! stage and names became inline compact strings: M 211 → 92 MiB, L 930 → 366 MiB, XL
+//! 1,738 → 681 MiB (set while loading the manifests; the emulator's own process holds
+//! 740 MiB at XL). Diff and order at XL: 29 → 3.2 s.
+//!
 //! `--latency MS` adds that much to every answer; `--faults` answers 10% of requests 429,
 //! 10% 503 and drops 5% of connections (half after acting), a new seed each run.
 

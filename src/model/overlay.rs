@@ -58,11 +58,12 @@ impl<'a> Overlay<'a> {
 
     /// Every entry, in address order.
     pub fn iter(&self) -> impl Iterator<Item = (&Address, &Resource)> + '_ {
-        let untouched = self.hidden.is_empty() && self.added.is_empty();
+        // An entry of `base` that `added` replaces is skipped by the merge itself.
+        let none_hidden = self.hidden.is_empty();
         let base = self
             .base
             .iter()
-            .filter(move |(a, _)| untouched || !(self.hidden.contains(*a) || self.added.contains_key(*a)));
+            .filter(move |(a, _)| none_hidden || !self.hidden.contains(*a));
         Merge {
             left: base.peekable(),
             right: self.added.iter().peekable(),
@@ -103,7 +104,8 @@ impl<'a> Overlay<'a> {
     }
 }
 
-/// Two iterators in address order, with no address in both, as one in address order.
+/// Two iterators in address order as one in address order; where both have an address,
+/// the right one's entry replaces the left one's.
 struct Merge<L: Iterator, R: Iterator> {
     left: Peekable<L>,
     right: Peekable<R>,
@@ -119,6 +121,10 @@ where
     fn next(&mut self) -> Option<Self::Item> {
         match (self.left.peek(), self.right.peek()) {
             (Some((l, _)), Some((r, _))) if r < l => self.right.next(),
+            (Some((l, _)), Some((r, _))) if r == l => {
+                self.left.next();
+                self.right.next()
+            }
             (Some(_), _) => self.left.next(),
             (None, _) => self.right.next(),
         }
