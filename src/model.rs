@@ -4,17 +4,27 @@
 //! Nothing here knows a vendor's JSON. Permission values are the target platform's own
 //! names (`PROJECT_WRITE`), because resolve has already translated portable role words.
 
+mod overlay;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use overlay::Overlay;
+
+/// A user, group, target or scope segment name. Names are short, and a million
+/// memberships each name a target, a group and a user: a `CompactString` keeps a name of
+/// up to 24 bytes inside itself, where a `String` would allocate each one on its own
+/// (three allocations per membership, twice over in desired and live state).
+pub type Name = compact_str::CompactString;
+
 /// Who holds a permission.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "name", rename_all = "snake_case")]
 pub enum Principal {
-    User(String),
-    Group(String),
+    User(Name),
+    Group(Name),
 }
 
 impl Principal {
@@ -52,8 +62,8 @@ pub struct Scope(Vec<Segment>);
 /// One step of a scope path: `project` `PLAT`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Segment {
-    pub kind: String,
-    pub name: String,
+    pub kind: Name,
+    pub name: Name,
 }
 
 impl Scope {
@@ -66,8 +76,8 @@ impl Scope {
     pub fn child(&self, kind: &str, name: &str) -> Scope {
         let mut path = self.0.clone();
         path.push(Segment {
-            kind: kind.to_owned(),
-            name: name.to_owned(),
+            kind: kind.into(),
+            name: name.into(),
         });
         Scope(path)
     }
@@ -112,14 +122,14 @@ impl fmt::Display for Scope {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ResourceId {
     User {
-        name: String,
+        name: Name,
     },
     Group {
-        name: String,
+        name: Name,
     },
     Membership {
-        group: String,
-        user: String,
+        group: Name,
+        user: Name,
     },
     /// What every user of the target has on a scope (Bitbucket's "all users" default of
     /// a project).
@@ -158,20 +168,56 @@ impl ResourceId {
     /// The same id with user and group names passed through `user` and `group`.
     pub fn map_names(&self, user: &dyn Fn(&str) -> String, group: &dyn Fn(&str) -> String) -> ResourceId {
         match self {
-            ResourceId::User { name } => ResourceId::User { name: user(name) },
-            ResourceId::Group { name } => ResourceId::Group { name: group(name) },
+            ResourceId::User { name } => ResourceId::User {
+                name: user(name).into(),
+            },
+            ResourceId::Group { name } => ResourceId::Group {
+                name: group(name).into(),
+            },
             ResourceId::Membership { group: g, user: u } => ResourceId::Membership {
-                group: group(g),
-                user: user(u),
+                group: group(g).into(),
+                user: user(u).into(),
             },
             ResourceId::Grant { scope, principal } => ResourceId::Grant {
                 scope: scope.clone(),
                 principal: match principal {
-                    Principal::User(u) => Principal::User(user(u)),
-                    Principal::Group(g) => Principal::Group(group(g)),
+                    Principal::User(u) => Principal::User(user(u).into()),
+                    Principal::Group(g) => Principal::Group(group(g).into()),
                 },
             },
             ResourceId::Default { scope } => ResourceId::Default { scope: scope.clone() },
+        }
+    }
+
+    /// The same id with user and group names passed through `user` and `group`, which
+    /// return a new name or `None` to keep the name; `None` when no name changes. Renaming
+    /// live state this way allocates only for what it renames.
+    pub fn renamed(
+        &self,
+        user: &dyn Fn(&str) -> Option<Name>,
+        group: &dyn Fn(&str) -> Option<Name>,
+    ) -> Option<ResourceId> {
+        match self {
+            ResourceId::User { name } => user(name).map(|name| ResourceId::User { name }),
+            ResourceId::Group { name } => group(name).map(|name| ResourceId::Group { name }),
+            ResourceId::Membership { group: g, user: u } => match (group(g), user(u)) {
+                (None, None) => None,
+                (new_g, new_u) => Some(ResourceId::Membership {
+                    group: new_g.unwrap_or_else(|| g.clone()),
+                    user: new_u.unwrap_or_else(|| u.clone()),
+                }),
+            },
+            ResourceId::Grant { scope, principal } => {
+                let principal = match principal {
+                    Principal::User(u) => Principal::User(user(u)?),
+                    Principal::Group(g) => Principal::Group(group(g)?),
+                };
+                Some(ResourceId::Grant {
+                    scope: scope.clone(),
+                    principal,
+                })
+            }
+            ResourceId::Default { .. } => None,
         }
     }
 
@@ -229,14 +275,14 @@ impl Kind {
 /// A stable, printable name for one resource: `bitbucket.project["PLAT"].group["devops"]`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Address {
-    pub target: String,
+    pub target: Name,
     pub id: ResourceId,
 }
 
 impl Address {
     pub fn new(target: &str, id: ResourceId) -> Self {
         Address {
-            target: target.to_owned(),
+            target: target.into(),
             id,
         }
     }
@@ -278,7 +324,9 @@ pub type Attributes = BTreeMap<String, String>;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Resource {
-    User(UserAttrs),
+    /// Boxed: a user's attributes are three times the size of any other resource's, and
+    /// every entry of a resource map is as large as its largest variant.
+    User(Box<UserAttrs>),
     Group {
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         attributes: Attributes,
@@ -288,14 +336,10 @@ pub enum Resource {
         attributes: Attributes,
     },
     /// A granted permission, by the platform's own name.
-    Permission {
-        permission: String,
-    },
+    Permission { permission: String },
     /// The default every user has on a scope: the platform's permission name, or `None`
     /// for no default access.
-    Default {
-        permission: Option<String>,
-    },
+    Default { permission: Option<String> },
 }
 
 /// A user's managed attributes. `active` and `external_id` are `None` on platforms that
@@ -382,8 +426,8 @@ pub type ResourceMap = BTreeMap<Address, Resource>;
 /// Spellings of user and group names, keyed by their lower-case form.
 #[derive(Debug, Default)]
 pub struct Spellings {
-    users: HashMap<String, String>,
-    groups: HashMap<String, String>,
+    users: HashMap<Name, Name>,
+    groups: HashMap<Name, Name>,
 }
 
 impl Spellings {
@@ -399,26 +443,26 @@ impl Spellings {
         }
     }
 
-    /// Live state with user and group names spelled as learned.
+    /// Live state with user and group names spelled as learned: a view of `live`, which
+    /// holds a copy of only the entries it respells.
     ///
     /// Bitbucket matches user and group names without regard to case, so a live `Dave` is
     /// the manifest's `dave`: comparing spellings would plan a create that fails with 409
     /// and, with pruning on, delete the real account.
-    pub fn respell(&self, live: &ResourceMap) -> ResourceMap {
-        let user = |n: &str| {
-            self.users
-                .get(&n.to_lowercase())
-                .cloned()
-                .unwrap_or_else(|| n.to_owned())
-        };
-        let group = |n: &str| {
-            self.groups
-                .get(&n.to_lowercase())
-                .cloned()
-                .unwrap_or_else(|| n.to_owned())
-        };
-        live.iter()
-            .map(|(a, r)| (Address::new(&a.target, a.id.map_names(&user, &group)), r.clone()))
-            .collect()
+    pub fn respell<'a>(&self, live: &'a ResourceMap) -> Overlay<'a> {
+        let user = |n: &str| spelled(&self.users, n);
+        let group = |n: &str| spelled(&self.groups, n);
+        Overlay::new(live).renamed(|id| id.renamed(&user, &group))
     }
+}
+
+/// The learned spelling of `name`, if it is another.
+fn spelled(spellings: &HashMap<Name, Name>, name: &str) -> Option<Name> {
+    // Most names are lower-case ASCII already: looked up as they are, without a copy.
+    let found = if name.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        spellings.get(name)
+    } else {
+        spellings.get(name.to_lowercase().as_str())
+    };
+    found.filter(|s| *s != name).cloned()
 }

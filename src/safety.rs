@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::desired::Policy;
-use crate::model::{Address, Kind, Principal, Resource, ResourceId, ResourceMap, Spellings};
+use crate::model::{Address, Kind, Overlay, Principal, Resource, ResourceId, ResourceMap, Spellings};
 use crate::plan::{Action, Change};
 use crate::platform::Platform;
 
@@ -93,7 +93,9 @@ pub fn check(changes: &[Change], cx: &Context<'_>) -> Vec<Refusal> {
         // Live names spelled as the plan spells them, so the projection lines up.
         let mut spellings = Spellings::default();
         if let Some(account) = cx.accounts.get(target) {
-            spellings.learn(&ResourceId::User { name: account.clone() });
+            spellings.learn(&ResourceId::User {
+                name: account.as_str().into(),
+            });
         }
         for c in &mine {
             spellings.learn(&c.address.id);
@@ -120,8 +122,8 @@ fn protected(changes: &[Change], policy: &Policy) -> Vec<Refusal> {
         .iter()
         .filter_map(|c| {
             let renamed = c.renamed_from.iter().map(|old| match &c.address.id {
-                ResourceId::User { .. } => Principal::User(old.clone()),
-                _ => Principal::Group(old.clone()),
+                ResourceId::User { .. } => Principal::User(old.as_str().into()),
+                _ => Principal::Group(old.as_str().into()),
             });
             let touched = c
                 .address
@@ -137,7 +139,7 @@ fn protected(changes: &[Change], policy: &Policy) -> Vec<Refusal> {
             // declared away: declaring the group as it is live keeps asking for the
             // removal. Only a hand edit, or lifting the protection, resolves it.
             let hint = match &c.address.id {
-                ResourceId::Membership { group, user } if c.action == Action::Delete && group == &hit => Some(format!(
+                ResourceId::Membership { group, user } if c.action == Action::Delete && *group == hit => Some(format!(
                     "rollcall never changes the members of protected group `{group}`, not even to offboard someone: remove `{user}` from `{group}` on the target by hand, or take `{group}` out of policy.protect"
                 )),
                 _ => None,
@@ -186,8 +188,8 @@ fn own_account(
     target: &str,
     account: &str,
     changes: &[&Change],
-    before: &ResourceMap,
-    after: &ResourceMap,
+    before: &Overlay<'_>,
+    after: &Overlay<'_>,
 ) -> Vec<Refusal> {
     let me = account.to_lowercase();
     let mut out = Vec::new();
@@ -249,8 +251,8 @@ fn min_admins(
     platform: Platform,
     target: &str,
     min: usize,
-    before: &ResourceMap,
-    after: &ResourceMap,
+    before: &Overlay<'_>,
+    after: &Overlay<'_>,
 ) -> Option<Refusal> {
     let (was, will) = (admins(platform, before).len(), admins(platform, after).len());
     (will < min && will < was).then(|| Refusal {
@@ -310,7 +312,7 @@ fn delete_limits(changes: &[Change], cx: &Context<'_>) -> Vec<Refusal> {
 /// Live state after the changes, and what goes along without a change of its own: the
 /// server removes a deleted user's or group's memberships and grants with it, whether or
 /// not the plan lists them (it lists only those it read).
-fn project(before: &ResourceMap, changes: &[&Change]) -> (ResourceMap, Vec<(Address, Address)>) {
+fn project<'a>(before: &Overlay<'a>, changes: &[&Change]) -> (Overlay<'a>, Vec<(Address, Address)>) {
     let mut state = before.clone();
     let mut deleted: BTreeMap<(bool, String), &Address> = BTreeMap::new();
     for c in changes {
@@ -327,28 +329,27 @@ fn project(before: &ResourceMap, changes: &[&Change]) -> (ResourceMap, Vec<(Addr
         }
     }
     let mut cascade = Vec::new();
-    state.retain(|address, _| {
+    for address in state.keys().filter(|_| !deleted.is_empty()) {
         let cause = address
             .id
             .principals()
             .iter()
             .find_map(|p| deleted.get(&principal_key(p)).copied());
-        match cause {
-            Some(cause) => {
-                cascade.push((cause.clone(), address.clone()));
-                false
-            }
-            None => true,
+        if let Some(cause) = cause {
+            cascade.push((cause.clone(), address.clone()));
         }
-    });
+    }
+    for (_, address) in &cascade {
+        state.remove(address);
+    }
     (state, cascade)
 }
 
 /// A principal without regard to case: (is a group, lower-cased name).
 fn principal_key(p: &Principal) -> (bool, String) {
     match p {
-        Principal::User(n) => (false, n.to_lowercase()),
-        Principal::Group(n) => (true, n.to_lowercase()),
+        Principal::User(n) => (false, n.as_str().to_lowercase()),
+        Principal::Group(n) => (true, n.as_str().to_lowercase()),
     }
 }
 
@@ -382,11 +383,13 @@ fn protected_in_cascade(cascade: &[(Address, Address)], policy: &Policy) -> Vec<
 
 /// A user's rank at the root scope: the highest of their own grant and their groups'
 /// grants, as the platform ranks its permissions (0 for none).
-fn root_rank(platform: Platform, state: &ResourceMap, user: &str) -> usize {
+fn root_rank(platform: Platform, state: &Overlay<'_>, user: &str) -> usize {
     let groups: BTreeSet<String> = state
         .keys()
         .filter_map(|a| match &a.id {
-            ResourceId::Membership { group, user: u } if u.to_lowercase() == user => Some(group.to_lowercase()),
+            ResourceId::Membership { group, user: u } if u.to_lowercase() == user => {
+                Some(group.as_str().to_lowercase())
+            }
             _ => None,
         })
         .collect();
@@ -396,7 +399,7 @@ fn root_rank(platform: Platform, state: &ResourceMap, user: &str) -> usize {
             (ResourceId::Grant { scope, principal }, Resource::Permission { permission }) if scope.is_root() => {
                 let holds = match principal {
                     Principal::User(u) => u.to_lowercase() == user,
-                    Principal::Group(g) => groups.contains(&g.to_lowercase()),
+                    Principal::Group(g) => groups.contains(g.to_lowercase().as_str()),
                 };
                 holds.then(|| platform.root_rank(permission))
             }
@@ -407,23 +410,23 @@ fn root_rank(platform: Platform, state: &ResourceMap, user: &str) -> usize {
 }
 
 /// Users the platform counts as administrators, directly or through a group (lower-cased).
-fn admins(platform: Platform, state: &ResourceMap) -> BTreeSet<String> {
+fn admins(platform: Platform, state: &Overlay<'_>) -> BTreeSet<String> {
     let mut users = BTreeSet::new();
     let mut groups = BTreeSet::new();
-    for (a, r) in state {
+    for (a, r) in state.iter() {
         if let (ResourceId::Grant { scope, principal }, Resource::Permission { permission }) = (&a.id, r) {
             if platform.is_admin(scope, permission) {
                 match principal {
-                    Principal::User(u) => users.insert(u.to_lowercase()),
-                    Principal::Group(g) => groups.insert(g.to_lowercase()),
+                    Principal::User(u) => users.insert(u.as_str().to_lowercase()),
+                    Principal::Group(g) => groups.insert(g.as_str().to_lowercase()),
                 };
             }
         }
     }
     for a in state.keys() {
         if let ResourceId::Membership { group, user } = &a.id {
-            if groups.contains(&group.to_lowercase()) {
-                users.insert(user.to_lowercase());
+            if groups.contains(group.to_lowercase().as_str()) {
+                users.insert(user.as_str().to_lowercase());
             }
         }
     }

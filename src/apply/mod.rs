@@ -177,7 +177,7 @@ fn schedule_joining(
         }
         // A change that rides with the create (or rename) of a principal it names joins
         // that change's step, while it heads a step of its own and the request has room.
-        let provider = providers.get(&c.address.target);
+        let provider = providers.get(c.address.target.as_str());
         let limit = provider.map_or(1, |p| p.batch_limit().max(1));
         let host = c
             .address
@@ -201,10 +201,10 @@ fn schedule_joining(
         }
         let height = heights.get(i).copied().flatten();
         let key = providers
-            .get(&c.address.target)
+            .get(c.address.target.as_str())
             .and_then(|p| p.batch_key(c))
             .zip(height)
-            .map(|(k, h)| (c.address.target.clone(), k, h));
+            .map(|(k, h)| (c.address.target.to_string(), k, h));
         // A full batch closes: the next change of that key starts another, so each step
         // is one request and its outcome is exactly its changes' outcome. A change the
         // provider does not admit to a batch tries the key's other open batches first.
@@ -224,7 +224,7 @@ fn schedule_joining(
             }
             None => {
                 steps.push(Step {
-                    target: c.address.target.clone(),
+                    target: c.address.target.to_string(),
                     changes: vec![i],
                 });
                 let s = steps.len() - 1;

@@ -20,11 +20,11 @@ fn formats_utc_times() {
 }
 
 fn user(name: &str, email: &str) -> Resource {
-    Resource::User(UserAttrs::new(name, email))
+    Resource::User(Box::new(UserAttrs::new(name, email)))
 }
 
 fn address(name: &str) -> Address {
-    Address::new("bb", ResourceId::User { name: name.to_owned() })
+    Address::new("bb", ResourceId::User { name: name.into() })
 }
 
 fn create(name: &str) -> Change {

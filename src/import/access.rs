@@ -51,7 +51,7 @@ impl Entry {
                         .children
                         .entry(rule.key)
                         .or_default()
-                        .entry(segment.name.clone())
+                        .entry(segment.name.to_string())
                         .or_default();
                 }
                 (_, why) => return Err((entry, why.unwrap_or_default())),

@@ -56,8 +56,8 @@ pub(super) struct Grant {
 /// The facts of `target` in a live state.
 pub(super) fn read(target: &str, live: &ResourceMap) -> Facts {
     let holder = |p: &Principal| match p {
-        Principal::User(name) => Holder::User(name.clone()),
-        Principal::Group(name) => Holder::Group(name.clone()),
+        Principal::User(name) => Holder::User(name.to_string()),
+        Principal::Group(name) => Holder::Group(name.to_string()),
     };
     let mut facts = Facts::default();
     for (address, resource) in live.iter().filter(|(a, _)| a.target == target) {
@@ -69,7 +69,7 @@ pub(super) fn read(target: &str, live: &ResourceMap) -> Facts {
         match (&address.id, resource) {
             (ResourceId::User { name }, Resource::User(attrs)) => {
                 facts.accounts.insert(
-                    name.clone(),
+                    name.to_string(),
                     Account {
                         display_name: attrs.display_name.clone(),
                         email: attrs.email.clone(),
@@ -79,10 +79,10 @@ pub(super) fn read(target: &str, live: &ResourceMap) -> Facts {
                 );
             }
             (ResourceId::Group { name }, Resource::Group { .. }) => {
-                facts.groups.insert(name.clone());
+                facts.groups.insert(name.to_string());
             }
             (ResourceId::Membership { group, user }, Resource::Membership { .. }) => {
-                facts.members.insert((group.clone(), user.clone()));
+                facts.members.insert((group.to_string(), user.to_string()));
             }
             (ResourceId::Grant { scope, principal }, Resource::Permission { permission }) => {
                 facts.grants.push(grant(scope.clone(), holder(principal), permission));

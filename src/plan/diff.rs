@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::desired::{Desired, Platform};
-use crate::model::{Address, Principal, Resource, ResourceId, ResourceMap, Spellings, UserAttrs};
+use crate::model::{Address, Overlay, Principal, Resource, ResourceId, ResourceMap, Spellings, UserAttrs};
 use crate::plan::{Action, Change, Unmanaged};
 
 /// The unordered changes and unmanaged objects for one target.
@@ -64,7 +64,8 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
     }
 
     let offboarded = desired.offboarded.get(target);
-    let is_offboarded = |p: &Principal| matches!(p, Principal::User(u) if offboarded.is_some_and(|s| s.contains(u)));
+    let is_offboarded =
+        |p: &Principal| matches!(p, Principal::User(u) if offboarded.is_some_and(|s| s.contains(u.as_str())));
     let declared = |id: &ResourceId| desired.resources.contains_key(&Address::new(target, id.clone()));
     let declared_principal = |p: &Principal| match p {
         Principal::User(name) => declared(&ResourceId::User { name: name.clone() }) || is_offboarded(p),
@@ -80,7 +81,7 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
         let same = |n: &str| n.to_owned();
         let to_new = |g: &str| if g == old { new.clone() } else { g.to_owned() };
         for (address, current) in live.iter().filter(|(a, _)| a.target == target) {
-            if address.id.owner() != Some(Principal::Group(old.clone())) {
+            if address.id.owner() != Some(Principal::Group(old.into())) {
                 continue;
             }
             let moved = Address::new(target, address.id.map_names(&same, &to_new));
@@ -152,10 +153,10 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
                         address: address.clone(),
                         action: Action::Update,
                         before: Some(current.clone()),
-                        after: Some(Resource::User(UserAttrs {
+                        after: Some(Resource::User(Box::new(UserAttrs {
                             active: Some(false),
-                            ..attrs.clone()
-                        })),
+                            ..*attrs.clone()
+                        }))),
                         reason: Some(format!(
                             "{pruned}; {} deactivates users instead of deleting them",
                             platform.label()
@@ -216,7 +217,7 @@ pub(crate) struct Renames {
 }
 
 impl Renames {
-    pub(crate) fn plan(target: &str, desired: &Desired, live: &ResourceMap, platform: Platform) -> Renames {
+    pub(crate) fn plan(target: &str, desired: &Desired, live: &Overlay<'_>, platform: Platform) -> Renames {
         let mut out = Renames {
             in_place: BTreeMap::new(),
             replaced: BTreeMap::new(),
@@ -226,7 +227,7 @@ impl Renames {
             out.users = user_renames(target, desired, live);
         }
         let can_rename = platform.groups().rename;
-        let exists = |name: &str| live.contains_key(&Address::new(target, ResourceId::Group { name: name.to_owned() }));
+        let exists = |name: &str| live.contains_key(&Address::new(target, ResourceId::Group { name: name.into() }));
         for (old, new) in desired.renames.get(target).into_iter().flatten() {
             if !exists(old) {
                 continue; // renamed already, or never there
@@ -250,8 +251,8 @@ impl Renames {
         for c in changes {
             let Some(old) = c.renames() else { continue };
             match &c.address.id {
-                ResourceId::Group { name } => out.in_place.insert(old.to_owned(), name.clone()),
-                ResourceId::User { name } => out.users.insert(old.to_owned(), name.clone()),
+                ResourceId::Group { name } => out.in_place.insert(old.to_owned(), name.to_string()),
+                ResourceId::User { name } => out.users.insert(old.to_owned(), name.to_string()),
                 _ => None,
             };
         }
@@ -260,22 +261,20 @@ impl Renames {
 
     /// Live state as it will be once the in-place renames are done: the group, its
     /// members and its grants under the new name.
-    pub(crate) fn carried(&self, live: &ResourceMap) -> ResourceMap {
+    pub(crate) fn carried<'a>(&self, live: &Overlay<'a>) -> Overlay<'a> {
         if self.in_place.is_empty() && self.users.is_empty() {
             return live.clone();
         }
-        let user = |n: &str| self.users.get(n).cloned().unwrap_or_else(|| n.to_owned());
-        let group = |n: &str| self.in_place.get(n).cloned().unwrap_or_else(|| n.to_owned());
-        live.iter()
-            .map(|(a, r)| (Address::new(&a.target, a.id.map_names(&user, &group)), r.clone()))
-            .collect()
+        let user = |n: &str| self.users.get(n).map(|n| n.into());
+        let group = |n: &str| self.in_place.get(n).map(|n| n.into());
+        live.renamed(|id| id.renamed(&user, &group))
     }
 
     /// The changes that rename in place: groups, and users with whatever else differs.
-    fn in_place(&self, target: &str, live: &ResourceMap, desired: &Desired) -> Vec<Change> {
+    fn in_place(&self, target: &str, live: &Overlay<'_>, desired: &Desired) -> Vec<Change> {
         let groups = self.in_place.iter().map(|(old, new)| {
-            let address = Address::new(target, ResourceId::Group { name: new.clone() });
-            let before = live.get(&Address::new(target, ResourceId::Group { name: old.clone() }));
+            let address = Address::new(target, ResourceId::Group { name: new.into() });
+            let before = live.get(&Address::new(target, ResourceId::Group { name: old.into() }));
             Change {
                 before: Some(before.cloned().unwrap_or_else(Resource::group)),
                 after: Some(desired.resources.get(&address).cloned().unwrap_or_else(Resource::group)),
@@ -287,8 +286,8 @@ impl Renames {
             }
         });
         let users = self.users.iter().filter_map(|(old, new)| {
-            let address = Address::new(target, ResourceId::User { name: new.clone() });
-            let before = live.get(&Address::new(target, ResourceId::User { name: old.clone() }))?;
+            let address = Address::new(target, ResourceId::User { name: new.into() });
+            let before = live.get(&Address::new(target, ResourceId::User { name: old.into() }))?;
             let after = desired.resources.get(&address)?;
             Some(Change {
                 address,
@@ -319,7 +318,7 @@ impl Renames {
     /// The new name of a live group being replaced.
     fn replacing(&self, principal: &Principal) -> Option<&str> {
         match principal {
-            Principal::Group(old) => self.replaced.get(old).map(String::as_str),
+            Principal::Group(old) => self.replaced.get(old.as_str()).map(String::as_str),
             Principal::User(_) => None,
         }
     }
@@ -340,11 +339,11 @@ fn delete(address: &Address, current: &Resource, reason: String) -> Change {
 /// Accounts whose externalId is a declared person's but whose username is not theirs:
 /// their username changed (`ids`), so the account is renamed, not created again. Only
 /// accounts no declared person has by username are candidates.
-fn user_renames(target: &str, desired: &Desired, live: &ResourceMap) -> BTreeMap<String, String> {
+fn user_renames(target: &str, desired: &Desired, live: &Overlay<'_>) -> BTreeMap<String, String> {
     let declared = |name: &str| {
         desired
             .resources
-            .contains_key(&Address::new(target, ResourceId::User { name: name.to_owned() }))
+            .contains_key(&Address::new(target, ResourceId::User { name: name.into() }))
     };
     let mut by_external: BTreeMap<String, &str> = BTreeMap::new();
     for (address, current) in live.iter().filter(|(a, _)| a.target == target) {
@@ -367,7 +366,7 @@ fn user_renames(target: &str, desired: &Desired, live: &ResourceMap) -> BTreeMap
             .as_ref()
             .and_then(|x| by_external.get(&x.to_lowercase()))
         {
-            out.insert((*old).to_owned(), name.clone());
+            out.insert((*old).to_owned(), name.to_string());
         }
     }
     out
@@ -414,16 +413,16 @@ fn describe(p: &Principal) -> String {
 /// Live state with user and group names spelled as the manifest spells them. `resolve`
 /// rejects names that differ only in case, so each live name matches at most one
 /// declared name.
-fn canonical_names(target: &str, desired: &Desired, live: &ResourceMap) -> ResourceMap {
+fn canonical_names<'a>(target: &str, desired: &Desired, live: &'a ResourceMap) -> Overlay<'a> {
     let mut spellings = Spellings::default();
     for address in desired.resources.keys().filter(|a| a.target == target) {
         spellings.learn(&address.id);
     }
     for name in desired.offboarded.get(target).into_iter().flatten() {
-        spellings.learn(&ResourceId::User { name: name.clone() });
+        spellings.learn(&ResourceId::User { name: name.into() });
     }
     for old in desired.renames.get(target).into_iter().flatten().map(|(old, _)| old) {
-        spellings.learn(&ResourceId::Group { name: old.clone() });
+        spellings.learn(&ResourceId::Group { name: old.into() });
     }
     spellings.respell(live)
 }

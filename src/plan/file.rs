@@ -124,7 +124,7 @@ pub fn to_json(plan: &Plan) -> String {
             .iter()
             .map(|c| DocChange {
                 address: c.address.to_string(),
-                target: c.address.target.clone(),
+                target: c.address.target.to_string(),
                 resource: c.address.id.clone(),
                 action: c.action,
                 before: c.before.clone(),
@@ -139,7 +139,7 @@ pub fn to_json(plan: &Plan) -> String {
             .iter()
             .map(|u| DocUnmanaged {
                 address: u.address.to_string(),
-                target: u.address.target.clone(),
+                target: u.address.target.to_string(),
                 resource: u.address.id.clone(),
                 current: u.current.clone(),
             })
@@ -332,7 +332,7 @@ fn check_renames(targets: &[PlannedTarget], changes: &[Change]) -> Result<(), Fi
                 o.address.target == c.address.target
                     && o.action == Action::Delete
                     && matches!(&o.address.id, ResourceId::Group { name } if name == old)
-                    && o.renamed_to.as_ref() == Some(new)
+                    && o.renamed_to.as_deref() == Some(new.as_str())
             });
             if !deleted {
                 return Err(FileError(format!(

@@ -112,17 +112,17 @@ pub fn build(changes: &[Change], targets: &[PlannedTarget]) -> DiGraph<usize, ()
         };
         let target = &replaced.address.target;
         let same = |n: &str| n.to_owned();
-        let back = |g: &str| if g == new { old.clone() } else { g.to_owned() };
+        let back = |g: &str| if g == new { old.to_string() } else { g.to_owned() };
         let mut adds: BTreeMap<ResourceId, usize> = BTreeMap::new();
         for (i, add) in changes.iter().enumerate() {
-            let refers = add.address.id.principals().contains(&Principal::Group(new.clone()));
-            if &add.address.target == target && add.action != Action::Delete && refers {
+            let refers = add.address.id.principals().contains(&Principal::Group(new.into()));
+            if add.address.target == target && add.action != Action::Delete && refers {
                 adds.insert(add.address.id.map_names(&same, &back), i);
                 graph.add_edge(nodes[i], nodes[d], ());
             }
         }
         for (j, removal) in changes.iter().enumerate() {
-            if &removal.address.target == target && removal.action == Action::Delete {
+            if removal.address.target == target && removal.action == Action::Delete {
                 if let Some(&i) = adds.get(&removal.address.id) {
                     graph.add_edge(nodes[i], nodes[j], ());
                 }
@@ -379,11 +379,11 @@ mod tests {
     fn a_user_renamed_and_deactivated_at_once_is_renamed_before_losing_memberships() {
         use crate::model::UserAttrs;
         let user = |active| {
-            Some(Resource::User(UserAttrs {
+            Some(Resource::User(Box::new(UserAttrs {
                 active: Some(active),
                 external_id: Some("dave".into()),
                 ..UserAttrs::new("Dave", "dave@example.com")
-            }))
+            })))
         };
         let leave = change(
             ResourceId::Membership {

@@ -179,7 +179,7 @@ impl Plan {
             .map(|t| (t.name.clone(), Summary::default()))
             .collect();
         for c in &self.changes {
-            let s = out.entry(c.address.target.clone()).or_default();
+            let s = out.entry(c.address.target.to_string()).or_default();
             match c.action {
                 Action::Create => s.create += 1,
                 Action::Update => s.update += 1,
@@ -187,7 +187,7 @@ impl Plan {
             }
         }
         for u in &self.unmanaged {
-            out.entry(u.address.target.clone()).or_default().unmanaged += 1;
+            out.entry(u.address.target.to_string()).or_default().unmanaged += 1;
         }
         out
     }

@@ -79,7 +79,7 @@ pub fn check(plan: &Plan, live: &BTreeMap<String, ResourceMap>) -> Vec<Stale> {
             .filter(|c| c.action == Action::Delete && c.address.id.as_principal().is_some())
             .map(|c| &c.address)
             .collect();
-        for (address, current) in &live {
+        for (address, current) in live.iter() {
             let principals = address.id.principals();
             let Some(cause) = deleted
                 .iter()
@@ -128,8 +128,8 @@ pub fn check(plan: &Plan, live: &BTreeMap<String, ResourceMap>) -> Vec<Stale> {
 /// The object a rename of `id` starts from: the same kind, under its old name.
 fn renamed(id: &ResourceId, old: &str) -> Option<ResourceId> {
     match id {
-        ResourceId::User { .. } => Some(ResourceId::User { name: old.to_owned() }),
-        ResourceId::Group { .. } => Some(ResourceId::Group { name: old.to_owned() }),
+        ResourceId::User { .. } => Some(ResourceId::User { name: old.into() }),
+        ResourceId::Group { .. } => Some(ResourceId::Group { name: old.into() }),
         _ => None,
     }
 }

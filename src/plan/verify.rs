@@ -214,7 +214,7 @@ mod tests {
     fn change(name: &str, action: Action) -> Change {
         let group = Resource::group();
         Change {
-            address: Address::new("bb", ResourceId::Group { name: name.to_owned() }),
+            address: Address::new("bb", ResourceId::Group { name: name.into() }),
             action,
             before: (action != Action::Create).then(|| group.clone()),
             after: (action != Action::Delete).then_some(group),

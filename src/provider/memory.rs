@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::desired::ReadScope;
-use crate::model::{Address, Principal, Resource, ResourceId, ResourceMap, UserAttrs};
+use crate::model::{Address, Principal, Resource, ResourceId, ResourceMap};
 use crate::plan::{Action, Change};
 use crate::platform::Platform;
 use crate::provider::{BoxFuture, Provider, ProviderError};
@@ -109,7 +109,7 @@ impl MemoryProvider {
                     principal: Principal::Group(g),
                 },
                 Resource::Permission { permission },
-            ) if self.platform.is_admin(scope, permission) => Some(g.to_lowercase()),
+            ) if self.platform.is_admin(scope, permission) => Some(g.as_str().to_lowercase()),
             _ => None,
         }));
         let users = lower(&scope.member_users);
@@ -119,8 +119,8 @@ impl MemoryProvider {
                 ResourceId::User { .. } | ResourceId::Group { .. } => true,
                 ResourceId::Membership { group, user } => {
                     scope.all_group_members
-                        || groups.contains(&group.to_lowercase())
-                        || users.contains(&user.to_lowercase())
+                        || groups.contains(group.to_lowercase().as_str())
+                        || users.contains(user.to_lowercase().as_str())
                 }
                 ResourceId::Grant { scope: s, .. } => s.is_root() || scope.scopes.contains(s),
                 ResourceId::Default { scope: s } => scope.defaults.contains(s),
@@ -204,8 +204,8 @@ impl MemoryProvider {
         let id = change
             .address
             .id
-            .map_names(&|u| spell(Principal::User(u.to_owned())), &|g| {
-                spell(Principal::Group(g.to_owned()))
+            .map_names(&|u| spell(Principal::User(u.into())), &|g| {
+                spell(Principal::Group(g.into()))
             });
         match missing.into_inner() {
             Some(p) => Err(self.refused(change, format!("{} `{}` does not exist", noun(&p), p.name()))),
@@ -244,8 +244,8 @@ impl MemoryProvider {
             return Err(self.refused(change, why));
         }
         let old = match new {
-            Principal::User(_) => Principal::User(old.to_owned()),
-            Principal::Group(_) => Principal::Group(old.to_owned()),
+            Principal::User(_) => Principal::User(old.into()),
+            Principal::Group(_) => Principal::Group(old.into()),
         };
         let Some(from) = find(state, &Address::new(&self.target, old.id())) else {
             return Err(self.conflict(change, format!("{} `{}` does not exist", noun(&old), old.name())));
@@ -265,8 +265,8 @@ impl MemoryProvider {
                 p.name().to_owned()
             }
         };
-        let users = |n: &str| rename(Principal::User(n.to_owned()));
-        let groups = |n: &str| rename(Principal::Group(n.to_owned()));
+        let users = |n: &str| rename(Principal::User(n.into()));
+        let groups = |n: &str| rename(Principal::Group(n.into()));
         let moved: ResourceMap = std::mem::take(state)
             .into_iter()
             .map(|(a, r)| (Address::new(&a.target, a.id.map_names(&users, &groups)), r))
@@ -281,10 +281,7 @@ impl MemoryProvider {
     fn delete(&self, state: &mut ResourceMap, address: &Address) {
         if let (ResourceId::User { .. }, true) = (&address.id, self.platform.users().delete_deactivates) {
             if let Some(Resource::User(attrs)) = state.get_mut(address) {
-                *attrs = UserAttrs {
-                    active: Some(false),
-                    ..attrs.clone()
-                };
+                attrs.active = Some(false);
             }
             return;
         }
@@ -400,10 +397,10 @@ mod tests {
     const T: &str = "bb";
 
     fn user(name: &str) -> (Address, Resource) {
-        let attrs = UserAttrs::new(name, format!("{name}@example.com"));
+        let attrs = crate::model::UserAttrs::new(name, format!("{name}@example.com"));
         (
             Address::new(T, ResourceId::User { name: name.into() }),
-            Resource::User(attrs),
+            Resource::User(Box::new(attrs)),
         )
     }
     fn group(name: &str) -> (Address, Resource) {

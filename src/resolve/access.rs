@@ -328,7 +328,7 @@ impl Resolver<'_> {
             return None; // offboarded people hold no permissions
         }
         let username = w.principals.usernames.get(w.target)?.get(&key.value)?;
-        Some(Principal::User(username.clone()))
+        Some(Principal::User(username.as_str().into()))
     }
 
     /// The principal a group grant names, if the group is declared on the target.
@@ -355,7 +355,7 @@ impl Resolver<'_> {
                 );
                 None
             }
-            Some(_) => Some(Principal::Group(key.value.clone())),
+            Some(_) => Some(Principal::Group(key.value.as_str().into())),
         }
     }
 }

@@ -273,8 +273,8 @@ impl<'a> Resolver<'a> {
             }
             if raw.active || user_active {
                 desired.resources.insert(
-                    Address::new(target, ResourceId::User { name: username }),
-                    Resource::User(attrs),
+                    Address::new(target, ResourceId::User { name: username.into() }),
+                    Resource::User(Box::new(attrs)),
                 );
             }
         }
@@ -343,8 +343,8 @@ impl<'a> Resolver<'a> {
                                 Address::new(
                                     target,
                                     ResourceId::Membership {
-                                        group: name.to_owned(),
-                                        user: username.clone(),
+                                        group: name.into(),
+                                        user: username.as_str().into(),
                                     },
                                 ),
                                 Resource::membership(),
@@ -367,7 +367,7 @@ impl<'a> Resolver<'a> {
                 .filter_map(|(field, value)| Some(((*field).to_owned(), (*value)?.clone())))
                 .collect();
             desired.resources.insert(
-                Address::new(target, ResourceId::Group { name: name.to_owned() }),
+                Address::new(target, ResourceId::Group { name: name.into() }),
                 Resource::Group { attributes },
             );
         }
@@ -460,9 +460,9 @@ fn read_scope(desired: &mut Desired) {
         config.scope.member_groups = desired
             .resources
             .keys()
-            .filter(|a| &a.target == name)
+            .filter(|a| a.target == name)
             .filter_map(|a| match &a.id {
-                ResourceId::Group { name } => Some(name.clone()),
+                ResourceId::Group { name } => Some(name.to_string()),
                 _ => None,
             })
             // A renamed group's members are read under its old name, to move them.
@@ -483,7 +483,7 @@ fn read_scope(desired: &mut Desired) {
             desired
                 .resources
                 .keys()
-                .filter(|a| &a.target == name)
+                .filter(|a| a.target == name)
                 .filter_map(|a| match &a.id {
                     ResourceId::Default { scope } => Some(scope.clone()),
                     _ => None,

@@ -10,7 +10,7 @@ fn user(n: &str) -> (Address, Resource) {
     let attrs = UserAttrs::new(n, format!("{n}@example.com"));
     (
         Address::new(T, ResourceId::User { name: n.into() }),
-        Resource::User(attrs),
+        Resource::User(Box::new(attrs)),
     )
 }
 fn group(n: &str) -> (Address, Resource) {

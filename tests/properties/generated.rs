@@ -379,11 +379,11 @@ fn scopes() -> Vec<(Scope, &'static [&'static str])> {
 }
 
 fn user_at(target: &str, name: &str) -> Address {
-    Address::new(target, ResourceId::User { name: name.to_owned() })
+    Address::new(target, ResourceId::User { name: name.into() })
 }
 
 fn group_at(target: &str, name: &str) -> Address {
-    Address::new(target, ResourceId::Group { name: name.to_owned() })
+    Address::new(target, ResourceId::Group { name: name.into() })
 }
 
 /// The live state of one target: `scim` for a SCIM service (users with `active` and
@@ -421,7 +421,7 @@ pub(super) fn live(tape: &mut Tape<'_>, target: &str, scim: bool) -> ResourceMap
                 _ => None,
             };
         }
-        state.insert(user_at(target, &username), Resource::User(attrs));
+        state.insert(user_at(target, &username), Resource::User(Box::new(attrs)));
         users.push(username);
     }
     let mut groups = Vec::new();
@@ -438,7 +438,7 @@ pub(super) fn live(tape: &mut Tape<'_>, target: &str, scim: bool) -> ResourceMap
     }
     if !scim {
         let admin = UserAttrs::new("Admin", "admin@example.com");
-        state.insert(user_at(target, "admin"), Resource::User(admin));
+        state.insert(user_at(target, "admin"), Resource::User(Box::new(admin)));
         state.insert(group_at(target, "stash-users"), Resource::group());
         users.push("admin".to_owned());
         groups.push("stash-users".to_owned());
@@ -447,8 +447,8 @@ pub(super) fn live(tape: &mut Tape<'_>, target: &str, scim: bool) -> ResourceMap
         for user in &users {
             if tape.chance(20) {
                 let id = ResourceId::Membership {
-                    group: group.clone(),
-                    user: user.clone(),
+                    group: group.into(),
+                    user: user.into(),
                 };
                 state.insert(Address::new(target, id), Resource::membership());
             }
@@ -459,8 +459,8 @@ pub(super) fn live(tape: &mut Tape<'_>, target: &str, scim: bool) -> ResourceMap
     }
     let principals: Vec<Principal> = users
         .iter()
-        .map(|u| Principal::User(u.clone()))
-        .chain(groups.iter().map(|g| Principal::Group(g.clone())))
+        .map(|u| Principal::User(u.into()))
+        .chain(groups.iter().map(|g| Principal::Group(g.into())))
         .collect();
     let grant = |scope: &Scope, principal: &Principal, permission: &str| {
         let id = ResourceId::Grant {

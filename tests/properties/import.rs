@@ -218,10 +218,8 @@ fn live(world: &World) -> BTreeMap<String, ResourceMap> {
                 };
             }
             map.insert(
-                at(ResourceId::User {
-                    name: username.to_owned(),
-                }),
-                Resource::User(attrs),
+                at(ResourceId::User { name: username.into() }),
+                Resource::User(Box::new(attrs)),
             );
             usernames.push(username);
         }
@@ -232,14 +230,14 @@ fn live(world: &World) -> BTreeMap<String, ResourceMap> {
             .map(|(g, _)| *g)
             .collect();
         for g in &groups {
-            map.insert(at(ResourceId::Group { name: (*g).to_owned() }), Resource::group());
+            map.insert(at(ResourceId::Group { name: (*g).into() }), Resource::group());
         }
         if !groups.is_empty() && !usernames.is_empty() {
             for (g, u, on) in &world.memberships {
                 if on.get(i).copied().unwrap_or(false) {
                     let id = ResourceId::Membership {
-                        group: groups[g % groups.len()].to_owned(),
-                        user: usernames[u % usernames.len()].to_owned(),
+                        group: groups[g % groups.len()].into(),
+                        user: usernames[u % usernames.len()].into(),
                     };
                     map.insert(at(id), Resource::membership());
                 }
@@ -248,9 +246,9 @@ fn live(world: &World) -> BTreeMap<String, ResourceMap> {
         if !flagged {
             for &(scope, project, repo, holder, permission) in &world.grants {
                 let principal = match holder % 4 {
-                    0 | 1 if !usernames.is_empty() => Principal::User(usernames[holder % usernames.len()].to_owned()),
-                    2 if !groups.is_empty() => Principal::Group(groups[holder % groups.len()].to_owned()),
-                    _ => Principal::User("ghost".to_owned()),
+                    0 | 1 if !usernames.is_empty() => Principal::User(usernames[holder % usernames.len()].into()),
+                    2 if !groups.is_empty() => Principal::Group(groups[holder % groups.len()].into()),
+                    _ => Principal::User("ghost".into()),
                 };
                 let perms = PERMISSIONS[scope % 4];
                 let permission = perms[permission % perms.len()].to_owned();

@@ -115,7 +115,7 @@ impl<'a> Ownership<'a> {
         for (a, r) in desired.resources.iter().filter(|(a, _)| a.target == target) {
             if let (ResourceId::User { name }, Resource::User(u)) = (&a.id, r) {
                 if let Some(x) = &u.external_id {
-                    by_external.insert(x.to_lowercase(), name.to_lowercase());
+                    by_external.insert(x.to_lowercase(), name.as_str().to_lowercase());
                 }
             }
         }
@@ -125,9 +125,9 @@ impl<'a> Ownership<'a> {
                 let Some(x) = &u.external_id else { continue };
                 if let Some(new) = by_external
                     .get(&x.to_lowercase())
-                    .filter(|n| **n != name.to_lowercase())
+                    .filter(|n| **n != name.as_str().to_lowercase())
                 {
-                    user_renames.insert(name.to_lowercase(), new.clone());
+                    user_renames.insert(name.as_str().to_lowercase(), new.clone());
                 }
             }
         }
@@ -158,7 +158,7 @@ impl<'a> Ownership<'a> {
 
     fn declared_principal(&self, p: &Principal) -> bool {
         let p = principal_key(p);
-        self.declared.contains(&p.id()) || matches!(&p, Principal::User(u) if self.offboarded.contains(u))
+        self.declared.contains(&p.id()) || matches!(&p, Principal::User(u) if self.offboarded.contains(u.as_str()))
     }
 
     /// A live principal the plan may delete, deactivate or rename, taking what hangs off
@@ -167,12 +167,13 @@ impl<'a> Ownership<'a> {
         let p = principal_key(p);
         match &p {
             Principal::User(u) => {
-                self.offboarded.contains(u)
-                    || self.user_renames.contains_key(u)
+                self.offboarded.contains(u.as_str())
+                    || self.user_renames.contains_key(u.as_str())
                     || (self.prunes(Kind::Users) && !self.declared.contains(&p.id()))
             }
             Principal::Group(g) => {
-                self.group_renames.contains_key(g) || (self.prunes(Kind::Groups) && !self.declared.contains(&p.id()))
+                self.group_renames.contains_key(g.as_str())
+                    || (self.prunes(Kind::Groups) && !self.declared.contains(&p.id()))
             }
         }
     }

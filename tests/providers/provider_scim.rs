@@ -600,7 +600,7 @@ fn minimum_writes(plan: &Plan, per_request: usize, hosts_members: bool) -> usize
             ResourceId::Group { .. } => writes += 1,
             // A deleted group's members go with it: nothing sent.
             ResourceId::Membership { group, .. } if deleted(group) => {}
-            ResourceId::Membership { group, .. } => *members.entry(group.to_lowercase()).or_default() += 1,
+            ResourceId::Membership { group, .. } => *members.entry(group.to_lowercase().to_string()).or_default() += 1,
             other => panic!("no such SCIM change: {other:?}"),
         }
     }

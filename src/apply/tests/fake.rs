@@ -155,7 +155,7 @@ impl Provider for Fake {
 
 pub(super) fn refusal(at: &Address) -> ProviderError {
     ProviderError::Unsupported {
-        target: at.target.clone(),
+        target: at.target.to_string(),
         address: at.to_string(),
         why: "refused by the test".into(),
     }

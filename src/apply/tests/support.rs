@@ -43,7 +43,7 @@ pub(super) fn grant_of_group(group: &str) -> Address {
     )
 }
 pub(super) fn on(target: &str, mut at: Address) -> Address {
-    at.target = target.to_owned();
+    at.target = target.into();
     at
 }
 
@@ -91,7 +91,7 @@ pub(super) fn plan(changes: Vec<Change>) -> Plan {
 
 /// A plan whose targets take their principals from others: `(target, from)` pairs.
 pub(super) fn plan_on(changes: Vec<Change>, links: &[(&str, &str)]) -> Plan {
-    let names: BTreeSet<String> = changes.iter().map(|c| c.address.target.clone()).collect();
+    let names: BTreeSet<String> = changes.iter().map(|c| c.address.target.to_string()).collect();
     let targets: Vec<PlannedTarget> = names
         .into_iter()
         .map(|name| {

@@ -10,7 +10,7 @@ fn user(name: &str) -> (Address, Resource) {
     let attrs = UserAttrs::new(name.to_uppercase(), format!("{name}@example.com"));
     (
         Address::new("bb", ResourceId::User { name: name.into() }),
-        Resource::User(attrs),
+        Resource::User(Box::new(attrs)),
     )
 }
 fn group(name: &str) -> (Address, Resource) {

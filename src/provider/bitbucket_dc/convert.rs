@@ -6,8 +6,8 @@ use super::wire;
 
 pub fn user(target: &str, u: wire::User) -> (Address, Resource) {
     (
-        Address::new(target, ResourceId::User { name: u.name }),
-        Resource::User(UserAttrs::new(u.display_name, u.email_address)),
+        Address::new(target, ResourceId::User { name: u.name.into() }),
+        Resource::User(Box::new(UserAttrs::new(u.display_name, u.email_address))),
     )
 }
 
@@ -33,8 +33,8 @@ impl Scope {
     pub fn from_path(path: &model::Scope) -> Option<Scope> {
         match path.segments() {
             [] => Some(Scope::Global),
-            [p] if p.kind == PROJECT => Some(Scope::Project(p.name.clone())),
-            [p, r] if p.kind == PROJECT && r.kind == REPO => Some(Scope::Repo(p.name.clone(), r.name.clone())),
+            [p] if p.kind == PROJECT => Some(Scope::Project(p.name.to_string())),
+            [p, r] if p.kind == PROJECT && r.kind == REPO => Some(Scope::Repo(p.name.to_string(), r.name.to_string())),
             _ => None,
         }
     }
@@ -53,7 +53,7 @@ pub const REPO: &str = "repo";
 
 pub fn user_grant(target: &str, scope: &Scope, p: wire::PermittedUser) -> (Address, Resource) {
     (
-        Address::new(target, scope.id(Principal::User(p.user.name))),
+        Address::new(target, scope.id(Principal::User(p.user.name.into()))),
         Resource::Permission {
             permission: p.permission,
         },
@@ -62,7 +62,7 @@ pub fn user_grant(target: &str, scope: &Scope, p: wire::PermittedUser) -> (Addre
 
 pub fn group_grant(target: &str, scope: &Scope, p: wire::PermittedGroup) -> (Address, Resource) {
     (
-        Address::new(target, scope.id(Principal::Group(p.group.name))),
+        Address::new(target, scope.id(Principal::Group(p.group.name.into()))),
         Resource::Permission {
             permission: p.permission,
         },

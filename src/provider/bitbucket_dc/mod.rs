@@ -131,9 +131,9 @@ fn filter_query(filter: Option<String>) -> Vec<(&'static str, String)> {
 /// The one list that shows whether a change's object is as the change leaves it.
 fn container(id: &ResourceId) -> Option<Read> {
     Some(match id {
-        ResourceId::User { name } => Read::Users(Some(name.clone())),
-        ResourceId::Group { name } => Read::Groups(Some(name.clone())),
-        ResourceId::Membership { group, .. } => Read::Members(group.clone()),
+        ResourceId::User { name } => Read::Users(Some(name.to_string())),
+        ResourceId::Group { name } => Read::Groups(Some(name.to_string())),
+        ResourceId::Membership { group, .. } => Read::Members(group.to_string()),
         ResourceId::Default { scope } => match Scope::from_path(scope)? {
             Scope::Project(project) => Read::Default(project),
             _ => return None,

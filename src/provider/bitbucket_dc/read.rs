@@ -56,14 +56,14 @@ impl BitbucketDc {
                     principal: Principal::Group(g),
                 },
                 Resource::Permission { permission },
-            ) if PLATFORM.is_admin(scope, permission) => Some(g.to_lowercase()),
+            ) if PLATFORM.is_admin(scope, permission) => Some(g.as_str().to_lowercase()),
             _ => None,
         }));
         let mut member_reads: Vec<Read> = results
             .iter()
             .flatten()
             .filter_map(|(a, _)| match &a.id {
-                ResourceId::Group { name } => Some(name.clone()),
+                ResourceId::Group { name } => Some(name.to_string()),
                 _ => None,
             })
             .filter(|g| self.scope.all_group_members || wanted.contains(&g.to_lowercase()))
@@ -73,7 +73,7 @@ impl BitbucketDc {
             .iter()
             .flatten()
             .filter_map(|(a, _)| match &a.id {
-                ResourceId::User { name } => Some(name.to_lowercase()),
+                ResourceId::User { name } => Some(name.as_str().to_lowercase()),
                 _ => None,
             })
             .collect();
@@ -138,7 +138,12 @@ impl BitbucketDc {
                 .list::<wire::Group>("/admin/groups", &filter_query(filter))
                 .await?
                 .into_iter()
-                .map(|g| (Address::new(t, ResourceId::Group { name: g.name }), Resource::group()))
+                .map(|g| {
+                    (
+                        Address::new(t, ResourceId::Group { name: g.name.into() }),
+                        Resource::group(),
+                    )
+                })
                 .collect(),
             Read::Members(group) => self
                 .list::<wire::User>("/admin/groups/more-members", &[("context", group.clone())])
@@ -149,8 +154,8 @@ impl BitbucketDc {
                         Address::new(
                             t,
                             ResourceId::Membership {
-                                group: group.clone(),
-                                user: u.name,
+                                group: group.as_str().into(),
+                                user: u.name.into(),
                             },
                         ),
                         Resource::membership(),
@@ -166,8 +171,8 @@ impl BitbucketDc {
                         Address::new(
                             t,
                             ResourceId::Membership {
-                                group: g.name,
-                                user: user.clone(),
+                                group: g.name.into(),
+                                user: user.as_str().into(),
                             },
                         ),
                         Resource::membership(),

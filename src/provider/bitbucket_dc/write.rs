@@ -66,7 +66,7 @@ impl BitbucketDc {
         match (&first.address.id, first.action, &first.after) {
             (ResourceId::User { name }, Action::Create, Some(Resource::User(u))) => {
                 let mut q = vec![
-                    ("name", name.clone()),
+                    ("name", name.to_string()),
                     ("displayName", u.display_name.clone()),
                     ("emailAddress", u.email.clone()),
                     // Memberships are the manifest's business, not the instance default's.
@@ -87,14 +87,15 @@ impl BitbucketDc {
                 self.send(Method::PUT, "/admin/users", &[], Some(body)).await
             }
             (ResourceId::User { name }, Action::Delete, _) => {
-                self.send(Method::DELETE, "/admin/users", &[("name", name.clone())], None)
+                self.send(Method::DELETE, "/admin/users", &[("name", name.to_string())], None)
                     .await
             }
             (ResourceId::Group { name }, Action::Create, _) => {
-                self.create(changes, "/admin/groups", &[("name", name.clone())]).await
+                self.create(changes, "/admin/groups", &[("name", name.to_string())])
+                    .await
             }
             (ResourceId::Group { name }, Action::Delete, _) => {
-                self.send(Method::DELETE, "/admin/groups", &[("name", name.clone())], None)
+                self.send(Method::DELETE, "/admin/groups", &[("name", name.to_string())], None)
                     .await
             }
             (ResourceId::Membership { group, .. }, Action::Create, _) => {
@@ -147,8 +148,8 @@ impl BitbucketDc {
                 };
                 let base = permissions_path(&scope);
                 let (kind, name) = match &principal {
-                    Principal::User(n) => ("users", n.clone()),
-                    Principal::Group(n) => ("groups", n.clone()),
+                    Principal::User(n) => ("users", n.to_string()),
+                    Principal::Group(n) => ("groups", n.to_string()),
                 };
                 match (action, after) {
                     (Action::Create | Action::Update, Some(Resource::Permission { permission })) => {
@@ -156,7 +157,7 @@ impl BitbucketDc {
                             .iter()
                             .filter_map(|c| grant_scope(&c.address.id))
                             .map(|(_, p)| match p {
-                                Principal::User(n) | Principal::Group(n) => ("name", n),
+                                Principal::User(n) | Principal::Group(n) => ("name", n.to_string()),
                             })
                             .collect();
                         q.push(("permission", permission.clone()));
@@ -173,8 +174,8 @@ impl BitbucketDc {
                             .iter()
                             .filter_map(|c| grant_scope(&c.address.id))
                             .map(|(_, p)| match p {
-                                Principal::User(n) => ("user", n),
-                                Principal::Group(n) => ("group", n),
+                                Principal::User(n) => ("user", n.to_string()),
+                                Principal::Group(n) => ("group", n.to_string()),
                             })
                             .collect();
                         self.send(Method::DELETE, &base, &q, None).await

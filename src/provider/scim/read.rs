@@ -50,10 +50,10 @@ impl Scim {
                 Address::new(
                     &self.target,
                     ResourceId::User {
-                        name: u.user_name.clone(),
+                        name: u.user_name.as_str().into(),
                     },
                 ),
-                Resource::User(attrs),
+                Resource::User(Box::new(attrs)),
             );
             names_by_id.insert(u.id.clone(), u.user_name.clone());
             known
@@ -66,7 +66,7 @@ impl Scim {
                 Address::new(
                     &self.target,
                     ResourceId::Group {
-                        name: g.display_name.clone(),
+                        name: g.display_name.as_str().into(),
                     },
                 ),
                 Resource::group(),
@@ -78,8 +78,8 @@ impl Scim {
                 let is_user = m.kind.as_deref().is_none_or(|k| k.eq_ignore_ascii_case("user"));
                 if let Some(user) = names_by_id.get(&m.value).filter(|_| is_user) {
                     let id = ResourceId::Membership {
-                        group: g.display_name.clone(),
-                        user: user.clone(),
+                        group: g.display_name.as_str().into(),
+                        user: user.as_str().into(),
                     };
                     out.insert(Address::new(&self.target, id), Resource::membership());
                 }
@@ -94,7 +94,7 @@ impl Scim {
                     address: Address::new(
                         &self.target,
                         ResourceId::Group {
-                            name: g.display_name.clone(),
+                            name: g.display_name.as_str().into(),
                         },
                     )
                     .to_string(),
