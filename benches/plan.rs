@@ -161,12 +161,14 @@ fn manifest(state: &DcState, url: &str) -> (String, Vec<String>) {
 
 /// The fewest requests a plan of this organisation can read it with: the users and the
 /// groups a page of 1,000 at a time, each group's members, the groups of the account
-/// rollcall works as (for the safety rules), global permissions (users, groups), and per
-/// project and per repository its users and groups. No project's two all-users flags:
-/// the manifest declares no `all_users` and prunes nothing, so no default is compared.
+/// rollcall works as (for the safety rules), global permissions (the one user grant, the
+/// admin's; a grant per group, a page of 1,000 at a time), and per project and per
+/// repository its users and groups. No project's two all-users flags: the manifest
+/// declares no `all_users` and prunes nothing, so no default is compared.
 fn minimum_reads(users: usize, groups: usize, projects: usize, repos: usize) -> usize {
     let pages = |n: usize| n.div_ceil(1000).max(1);
-    pages(users + 1) + pages(groups) + groups + 1 + 2 + projects * 2 + projects * repos * 2
+    let global = pages(1) + pages(groups);
+    pages(users + 1) + pages(groups) + groups + 1 + global + projects * 2 + projects * repos * 2
 }
 
 /// A figure of this process from /proc/self/status, in MiB: `VmHWM` is the peak resident
