@@ -74,6 +74,10 @@ pub struct KindRules {
     pub deactivate: bool,
     /// Deleting only deactivates, so a prune is planned as a deactivation.
     pub delete_deactivates: bool,
+    /// A deactivated one is hidden from every call: it cannot be added to a group, so a
+    /// membership of it that moves with a renamed group is left behind, and an add is
+    /// refused.
+    pub inactive_hidden: bool,
     /// What deleting one takes along, as the vendor describes its delete: the kinds of
     /// object naming it (`Memberships`, `Permissions` for grants) that go with it. The
     /// plan still lists their removals, for the reviewers; apply sends none of them and
@@ -88,6 +92,7 @@ impl KindRules {
         rename: false,
         deactivate: false,
         delete_deactivates: false,
+        inactive_hidden: false,
         delete_takes: &[],
     };
 }

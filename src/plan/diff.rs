@@ -91,15 +91,15 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
             if declared_or_there || desired.policy.prunes(kind) || offboarded_member {
                 continue;
             }
-            // Where deleting a user only deactivates it, a deactivated account is as good as
-            // gone: the service refuses to add it to a group, so it leaves with the old one.
+            // Where a deactivated account is hidden from every call, it is as good as gone:
+            // the service refuses to add it to a group, so it leaves with the old one.
             let gone = |p: &Principal| {
                 matches!(
                     (p, live.get(&Address::new(target, p.id()))),
                     (Principal::User(_), Some(Resource::User(u))) if u.is_inactive()
                 )
             };
-            if platform.users().delete_deactivates && moved.id.principals().iter().any(gone) {
+            if platform.users().inactive_hidden && moved.id.principals().iter().any(gone) {
                 continue;
             }
             changes.push(Change {

@@ -224,7 +224,7 @@ impl MemoryProvider {
             state.get(&Address::new(&self.target, ResourceId::User { name: user.clone() })),
             Some(Resource::User(u)) if u.is_inactive()
         );
-        if inactive && self.platform.users().delete_deactivates {
+        if inactive && self.platform.users().inactive_hidden {
             return Err(self.refused(change, format!("user `{user}` is deactivated")));
         }
         Ok(())

@@ -33,6 +33,9 @@ const fn spec(profile: &Profile, default_profile: bool, profile_summary: &'stati
             rename: true,
             deactivate: true,
             delete_deactivates: profile.delete_user_deactivates,
+            // Atlassian: a deactivated user answers 404 to everything, group PATCHes
+            // naming it included.
+            inactive_hidden: profile.inactive_user_hidden,
             // RFC 7644 §3.6 only makes a deleted user vanish from queries, and RFC 7643
             // §2.3.7 leaves referential integrity to the service ("MAY"): a group may keep
             // listing the deleted member (scim2-server does), so its memberships are

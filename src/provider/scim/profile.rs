@@ -26,6 +26,8 @@ pub struct Profile {
     /// `DELETE /Users/{id}` deactivates rather than deletes (and the user then reads as
     /// absent).
     pub delete_user_deactivates: bool,
+    /// A deactivated user answers 404 to every call, a group PATCH naming it included.
+    pub inactive_user_hidden: bool,
     /// The most members added or removed by one PATCH.
     pub members_per_patch: usize,
     /// `POST /Groups` takes `members` (RFC 7643 §4.2 makes them readWrite), so a new
@@ -45,6 +47,7 @@ pub const RFC: Profile = Profile {
     etag: true,
     group_rename: true,
     delete_user_deactivates: false,
+    inactive_user_hidden: false,
     members_per_patch: 1000,
     create_with_members: true,
     max_in_flight: 16,
@@ -61,6 +64,7 @@ pub const ATLASSIAN: Profile = Profile {
     etag: false,
     group_rename: false,
     delete_user_deactivates: true,
+    inactive_user_hidden: true,
     members_per_patch: 100,
     // Its `ScimGroup` schema marks `members` read-only.
     create_with_members: false,
