@@ -235,7 +235,7 @@ impl<'a> Resolver<'a> {
                 .unwrap_or_else(|| name.to_owned());
             let names = usernames.entry(target.clone()).or_default();
             // Usernames match without regard to case on every platform rollcall serves
-            // (Bitbucket's usernames; SCIM's `userName` is not `caseExact`): `Dave` is `dave`.
+            // (each provider's platform folds case the same way): `Dave` is `dave`.
             let taken = self.taken_usernames.entry((target.clone(), username.to_lowercase()));
             if let std::collections::btree_map::Entry::Occupied(entry) = taken {
                 let other = entry.get().clone();

@@ -389,11 +389,34 @@ async fn without_patch_a_put_keeps_what_the_manifest_does_not_manage() {
     e.shutdown().await;
 }
 
+/// Plans and applies `desired` through a provider speaking `profile` to the emulator `e`,
+/// whatever profile the emulator has; the requests the apply sent.
+async fn apply_as(
+    e: &RunningEmulator,
+    desired: &rollcall::desired::Desired,
+    profile: rollcall::provider::scim::Profile,
+) -> Vec<String> {
+    let auth = Some(rollcall::http::Auth::Bearer(TOKEN.to_owned().into()));
+    let url = url::Url::parse(&e.api_url).unwrap();
+    let provider = rollcall::provider::scim::Scim::new("idp", url, auth, profile).unwrap();
+    let providers: std::collections::BTreeMap<String, Box<dyn rollcall::provider::Provider>> = [(
+        "idp".to_owned(),
+        Box::new(provider) as Box<dyn rollcall::provider::Provider>,
+    )]
+    .into();
+    let live = [("idp".to_owned(), providers["idp"].read().await.unwrap())].into();
+    let plan = rollcall::plan::build(desired, &live).unwrap();
+    let before = e.shared.instruments().requests().len();
+    let report = execute(&crate::common::approved(&plan), &providers, 4, |_, _| {}).await;
+    assert!(report.succeeded(), "{:#?}", report.outcomes);
+    e.shared.instruments().requests().split_off(before)
+}
+
 /// Members beyond the profile's limit per PATCH go in more requests, each its own step:
 /// a failed request would fail only the members it carried.
 #[tokio::test(flavor = "multi_thread")]
 async fn member_batches_stop_at_the_profiles_limit() {
-    use rollcall::provider::scim::{Profile, Scim, RFC};
+    use rollcall::provider::scim::{Profile, RFC};
     let e = start(big_state("rfc", 25, 0, 0)).await;
     let dir = tempfile::tempdir().unwrap();
     let mut body = String::from("users:\n");
@@ -407,19 +430,7 @@ async fn member_batches_stop_at_the_profiles_limit() {
         members_per_patch: 10,
         ..RFC
     };
-    let auth = Some(rollcall::http::Auth::Bearer(TOKEN.to_owned().into()));
-    let provider = Scim::new("idp", url::Url::parse(&e.api_url).unwrap(), auth, ten).unwrap();
-    let providers: std::collections::BTreeMap<String, Box<dyn rollcall::provider::Provider>> = [(
-        "idp".to_owned(),
-        Box::new(provider) as Box<dyn rollcall::provider::Provider>,
-    )]
-    .into();
-    let live = [("idp".to_owned(), providers["idp"].read().await.unwrap())].into();
-    let plan = rollcall::plan::build(&desired, &live).unwrap();
-    let before = e.shared.instruments().requests().len();
-    let report = execute(&crate::common::approved(&plan), &providers, 4, |_, _| {}).await;
-    assert!(report.succeeded(), "{:#?}", report.outcomes);
-    let sent = e.shared.instruments().requests().split_off(before);
+    let sent = apply_as(&e, &desired, ten).await;
     // The group is created with the first 10 in its POST; the other 15 take two PATCHes.
     let patches = sent.iter().filter(|r| r.starts_with("PATCH /scim/v2/Groups/")).count();
     assert_eq!(patches, 2, "25 members, 10 per request: {sent:#?}");
@@ -761,25 +772,13 @@ async fn a_rename_and_its_member_changes_are_one_patch_failing_together() {
 /// the members rode along.
 #[tokio::test]
 async fn members_a_service_ignores_in_the_post_are_added_by_a_patch() {
-    use rollcall::provider::scim::{Scim, RFC};
+    use rollcall::provider::scim::RFC;
     let e = start(big_state("atlassian", 3, 0, 0)).await;
     let dir = tempfile::tempdir().unwrap();
     let body = "users:\n  user00000: { name: User 0, email: user0@example.com }\n  user00001: { name: User 1, email: user1@example.com }\n  user00002: { name: User 2, email: user2@example.com }\ngroups:\n  crew: { members: [user00000, user00001, user00002] }\n";
     let desired = manifest(dir.path(), &e.api_url, TOKEN, "atlassian", body);
     // Spoken to as a service that keeps members in a POST, which this one does not.
-    let auth = Some(rollcall::http::Auth::Bearer(TOKEN.to_owned().into()));
-    let provider = Scim::new("idp", url::Url::parse(&e.api_url).unwrap(), auth, RFC).unwrap();
-    let providers: std::collections::BTreeMap<String, Box<dyn rollcall::provider::Provider>> = [(
-        "idp".to_owned(),
-        Box::new(provider) as Box<dyn rollcall::provider::Provider>,
-    )]
-    .into();
-    let live = [("idp".to_owned(), providers["idp"].read().await.unwrap())].into();
-    let plan = rollcall::plan::build(&desired, &live).unwrap();
-    let before = e.shared.instruments().requests().len();
-    let report = execute(&crate::common::approved(&plan), &providers, 4, |_, _| {}).await;
-    assert!(report.succeeded(), "{:#?}", report.outcomes);
-    let sent = e.shared.instruments().requests().split_off(before);
+    let sent = apply_as(&e, &desired, RFC).await;
     let to_groups = |method: &str| {
         sent.iter()
             .filter(|r| r.starts_with(method) && r.contains("/Groups"))
