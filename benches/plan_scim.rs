@@ -158,6 +158,7 @@ fn main() {
             let rollcall::engine::Live {
                 connected,
                 states: live,
+                ..
             } = match rollcall::engine::read(&desired).await {
                 Ok(live) => live,
                 Err(e) => {

@@ -25,6 +25,11 @@ pub struct ConnectError {
 /// A sandbox target's emulator, and the file its state goes back to.
 struct Started {
     path: PathBuf,
+    /// The state file's path made absolute, to find a sandbox another target started.
+    key: PathBuf,
+    kind: &'static crate::sandbox::launch::SandboxKind,
+    url: String,
+    token: SecretString,
     emulator: Box<dyn Sandbox>,
 }
 
@@ -70,16 +75,47 @@ pub async fn connect(targets: &BTreeMap<String, TargetConfig>, parallelism: usiz
         let (base, auth) = match &config.endpoint {
             Endpoint::Url(url) => (url.clone(), config.auth.as_ref().map(|a| auth(name, a)).transpose()?),
             Endpoint::Sandbox(path) => {
-                let (emulator, url, token) = start_sandbox(name, config.platform, path).await?;
-                if let Some(account) = emulator.account() {
-                    connected.accounts.insert(name.clone(), account);
+                // Targets on one state file share one emulator: Atlassian's cloud serves
+                // the organization's directory and the Bitbucket workspace from one
+                // state, so a group made through one shows in the other.
+                let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+                let known = connected.sandboxes.iter().find(|s| s.key == key);
+                let (url, token, account) = match known {
+                    Some(s) if std::ptr::eq(s.kind, sandbox_kind(name, config.platform)?) => {
+                        (s.url.clone(), s.token.clone(), s.emulator.account())
+                    }
+                    Some(_) => {
+                        return Err(ConnectError {
+                            target: name.clone(),
+                            message: format!("{} is the sandbox of another target, of another kind", path.display()),
+                            hint: Some("give each kind of target its own state file; targets share one only where one emulator serves both (bitbucket-cloud and atlassian-organization)".to_owned()),
+                        })
+                    }
+                    None => {
+                        let (emulator, url, token) = start_sandbox(name, config.platform, path).await?;
+                        let account = emulator.account();
+                        connected.sandboxes.push(Started {
+                            path: path.clone(),
+                            key,
+                            kind: sandbox_kind(name, config.platform)?,
+                            url: url.clone(),
+                            token: token.clone(),
+                            emulator,
+                        });
+                        (url, token, account)
+                    }
+                };
+                if let Some(account) = &account {
+                    connected.accounts.insert(name.clone(), account.clone());
                 }
                 let base = url::Url::parse(&url).map_err(|e| err(name, format!("sandbox address: {e}")))?;
-                connected.sandboxes.push(Started {
-                    path: path.clone(),
-                    emulator,
-                });
-                (base, Some(Auth::Bearer(token)))
+                // A platform that takes Basic credentials gets the sandbox's account as
+                // the username, as its real clients send an account's email.
+                let auth = match (config.platform.spec().credentials, account) {
+                    (crate::platform::Credentials::Basic, Some(username)) => Auth::Basic { username, token },
+                    _ => Auth::Bearer(token),
+                };
+                (base, Some(auth))
             }
         };
         let account = connected.accounts.get(name).cloned();
@@ -152,6 +188,16 @@ async fn start_sandbox(
         .await
         .map_err(state_error)?;
     Ok((launched.emulator, launched.client_url, SecretString::from(token)))
+}
+
+/// The emulator a target's platform runs on.
+fn sandbox_kind(
+    target: &str,
+    platform: Platform,
+) -> Result<&'static crate::sandbox::launch::SandboxKind, ConnectError> {
+    crate::provider::registry::registered(platform)
+        .map(|r| r.sandbox)
+        .ok_or_else(|| err(target, format!("no emulator is registered for `{}`", platform.label())))
 }
 
 /// A fresh token for an in-process sandbox: nothing outside this process needs it.

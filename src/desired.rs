@@ -42,6 +42,10 @@ pub struct TargetConfig {
     /// Unknown only for a sandbox, whose state file names it.
     pub account: Option<String>,
     pub notify_new_users: bool,
+    /// The platform's own options with a text value (`workspace`, `organization`,
+    /// `directory`), by name, as the manifest set them; the platform lists which it
+    /// takes and which it requires.
+    pub settings: BTreeMap<String, String>,
     /// What the provider reads beyond the instance-wide lists.
     pub scope: ReadScope,
     /// The target that creates the users and groups this one's grants and memberships
@@ -76,6 +80,21 @@ pub struct ReadScope {
     /// repository (listed from the target) and the members of every group. `rollcall
     /// import` sets it; a SCIM read is whole already (two lists, members inside groups).
     pub everything: bool,
+    /// On a platform whose users are made elsewhere (`KindRules::external`), the people
+    /// the manifest declares, by their name on the target, with their email: the
+    /// platform finds their accounts by email, and only theirs.
+    pub people: BTreeMap<String, String>,
+    /// On a platform with identifiers of its own for groups (`Spec::group_ids`), each
+    /// declared group's identifier there, by group name.
+    pub group_ids: BTreeMap<String, GroupId>,
+}
+
+/// A group's identifier on a target that names groups its own way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupId {
+    pub id: String,
+    /// Set by the group's `ids` in the manifest, rather than derived from its name.
+    pub declared: bool,
 }
 
 impl ReadScope {
@@ -101,6 +120,7 @@ impl TargetConfig {
             auth: None,
             account: None,
             notify_new_users: false,
+            settings: BTreeMap::new(),
             scope: ReadScope::default(),
             principals_from: None,
         }

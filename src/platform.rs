@@ -36,6 +36,11 @@ pub struct Spec {
     pub profile_summary: &'static str,
     /// Target options beyond `kind`, `url` and `auth` that this platform accepts.
     pub options: &'static [&'static str],
+    /// Of those, the ones a target of this platform must set (`workspace`).
+    pub required: &'static [&'static str],
+    /// How the platform's clients authenticate: a Basic user and token, a Bearer token,
+    /// or either.
+    pub credentials: Credentials,
     pub users: KindRules,
     pub groups: KindRules,
     pub memberships: KindRules,
@@ -54,6 +59,12 @@ pub struct Spec {
     pub defaults: &'static [ScopeRoles],
     /// Native permissions at the root scope that make their holder an administrator.
     pub admin: &'static [&'static str],
+    /// A grant on a scope holds on every scope inside it, and the highest grant applies:
+    /// a grant inside a scope where its holder has as much or more changes nothing.
+    pub inherited: bool,
+    /// The platform names groups by an identifier of its own (Bitbucket Cloud's slug),
+    /// which a group's `ids` may set per target and is otherwise derived from its name.
+    pub group_ids: Option<GroupIds>,
     /// A Bearer token must name the `account` it belongs to: the platform's tokens belong
     /// to a user, whom the safety rules must protect.
     pub bearer_names_account: bool,
@@ -83,6 +94,11 @@ pub struct KindRules {
     /// plan still lists their removals, for the reviewers; apply sends none of them and
     /// reports each as carried out by the delete (or not, with it).
     pub delete_takes: &'static [Kind],
+    /// Made on another target (an organisation's directory) and only referred to here:
+    /// never planned on this target, and not listed as unmanaged. A grant naming one the
+    /// target does not have waits for the target it takes its principals from
+    /// (`principals_from`) or is held, with what to do.
+    pub external: bool,
 }
 
 impl KindRules {
@@ -94,7 +110,38 @@ impl KindRules {
         delete_deactivates: false,
         inactive_hidden: false,
         delete_takes: &[],
+        external: false,
     };
+
+    /// Made elsewhere, referred to here (see `external`).
+    pub const EXTERNAL: KindRules = KindRules {
+        external: true,
+        ..KindRules::PLAIN
+    };
+}
+
+/// How a platform's clients authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credentials {
+    /// A username (an account's email on Atlassian's cloud) and a token, as Basic auth.
+    Basic,
+    /// A token as `Authorization: Bearer`.
+    Bearer,
+    /// Either: Basic with a `username`, Bearer without.
+    Either,
+}
+
+/// How a platform names groups when it has an identifier of its own.
+#[derive(Debug)]
+pub struct GroupIds {
+    /// What the identifier is called: `slug`.
+    pub noun: &'static str,
+    /// The identifier a group gets from its name when the manifest sets none.
+    pub derive: fn(&str) -> String,
+    /// A valid identifier.
+    pub valid: fn(&str) -> bool,
+    /// The rule in words, for the hint.
+    pub rule: &'static str,
 }
 
 /// The role words of one scope.
@@ -142,6 +189,9 @@ pub struct Hints {
     pub unauthorized: &'static str,
     /// Reading failed with 404.
     pub not_found: &'static str,
+    /// A person the target does not have, whose users are made elsewhere (`external`)
+    /// and whom no target of the plan provides: what to do.
+    pub not_member: &'static str,
 }
 
 impl Platform {
@@ -276,6 +326,23 @@ impl ScopeRoles {
             Some((word, _)) => Some((*word).to_owned()),
             None => self.natives.contains(&native).then(|| native.to_owned()),
         }
+    }
+
+    /// How much a native permission allows, comparable across scopes: the rank of the
+    /// strongest portable word it includes (`read` 0, `write` 1, `admin` 2), so a
+    /// project's `create-repo` counts as `write`. `None` for a permission not of this
+    /// scope, or below every portable word.
+    pub fn level(&self, native: &str) -> Option<usize> {
+        let at = self.natives.iter().position(|n| n.eq_ignore_ascii_case(native))?;
+        ["read", "write", "admin"]
+            .iter()
+            .enumerate()
+            .filter_map(|(level, word)| {
+                let (_, mapped) = self.words.iter().find(|(w, _)| w == word)?;
+                let index = self.natives.iter().position(|n| Some(*n) == *mapped)?;
+                (index <= at).then_some(level)
+            })
+            .max()
     }
 
     /// The valid words, for a hint: `read, write, admin, or REPO_READ, …`.

@@ -45,6 +45,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     let crate::engine::Live {
         connected,
         states: live,
+        ..
     } = crate::engine::read_targets(&targets, crate::engine::Tuning::default()).await?;
     connected.shutdown().await;
     let place = Place {

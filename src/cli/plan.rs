@@ -79,9 +79,11 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     if !plan.refusals.is_empty() {
         return Err(CliError::refused(&plan.refusals));
     }
-    Ok(if args.detailed_exitcode && !plan.is_empty() {
-        EXIT_CHANGES
-    } else {
-        EXIT_OK
-    })
+    Ok(
+        if args.detailed_exitcode && !(plan.is_empty() && plan.held.is_empty()) {
+            EXIT_CHANGES
+        } else {
+            EXIT_OK
+        },
+    )
 }

@@ -77,6 +77,8 @@ impl Default for Tuning {
 pub struct Live {
     pub connected: Connected,
     pub states: BTreeMap<String, ResourceMap>,
+    /// What each provider found while reading, beyond live state.
+    pub findings: BTreeMap<String, crate::provider::Findings>,
 }
 
 impl Live {
@@ -146,7 +148,17 @@ pub async fn read_targets(targets: &BTreeMap<String, TargetConfig>, tuning: Tuni
         }
     }
     if errors.is_empty() {
-        return Ok(Live { connected, states });
+        let findings = connected
+            .providers
+            .iter()
+            .map(|(name, p)| (name.clone(), p.findings()))
+            .filter(|(_, f)| *f != crate::provider::Findings::default())
+            .collect();
+        return Ok(Live {
+            connected,
+            states,
+            findings,
+        });
     }
     connected.shutdown().await;
     let messages: Vec<&str> = errors.iter().map(|(_, m)| m.as_str()).collect();
@@ -175,7 +187,7 @@ fn read_hint(platform: Platform, e: &crate::provider::ProviderError) -> Option<&
 
 /// The plan that makes live state match the manifests, not yet reviewed.
 pub fn plan(desired: &Desired, live: &Live) -> Result<Plan, Error> {
-    Ok(crate::plan::build(desired, &live.states)?)
+    Ok(crate::plan::build_with(desired, &live.states, &live.findings)?)
 }
 
 /// Checks the safety rules against live state as read: a `Reviewed` plan, or the plan

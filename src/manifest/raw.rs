@@ -78,6 +78,27 @@ pub struct RawTarget {
     #[serde(default)]
     #[schemars(with = "Option<bool>")]
     pub notify_new_users: Option<Spanned<bool>>,
+    /// Bitbucket Cloud: the workspace's slug (`acme` in bitbucket.org/acme). Required there.
+    #[serde(default)]
+    #[schemars(with = "Option<String>", example = &"acme")]
+    pub workspace: Option<Spanned<String>>,
+    /// Atlassian organization: the organization's id (Atlassian Administration, Settings,
+    /// API keys shows it). Required there.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub organization: Option<Spanned<String>>,
+    /// Atlassian organization: the id of the directory whose groups the target manages.
+    /// Required there.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub directory: Option<Spanned<String>>,
+    /// The target that makes the users and groups this one's grants name, where this
+    /// platform has none of its own to make (Bitbucket Cloud's groups live in the
+    /// Atlassian organization's directory): a grant waits for its group's creation
+    /// there, and a person's grant for the directory to give them access.
+    #[serde(default)]
+    #[schemars(with = "Option<String>", example = &"directory")]
+    pub principals_from: Option<Spanned<String>>,
 }
 
 /// The `kind` values: every kind in the provider registry, described by its platform.
@@ -177,6 +198,12 @@ pub struct RawGroup {
     #[serde(default)]
     #[schemars(with = "Option<Vec<String>>", example = ["bitbucket"])]
     pub targets: Option<Vec<Spanned<String>>>,
+    /// The group's identifier per target, where the platform names groups by an
+    /// identifier of its own (Bitbucket Cloud's group slug). Without it the identifier
+    /// is derived from the name, and the plan says which it used.
+    #[serde(default)]
+    #[schemars(example = json!({"bitbucket-cloud": "release-managers"}))]
+    pub ids: SpannedMap<String>,
 }
 
 /// A role, with where it was written.

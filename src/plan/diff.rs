@@ -67,9 +67,19 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
     let is_offboarded =
         |p: &Principal| matches!(p, Principal::User(u) if offboarded.is_some_and(|s| s.contains(u.as_str())));
     let declared = |id: &ResourceId| desired.resources.contains_key(&Address::new(target, id.clone()));
+    // A principal made on another target is declared here when the manifest names it
+    // on this target (found by email, or by the group's identifier).
+    let scope = desired.targets.get(target).map(|t| &t.scope);
     let declared_principal = |p: &Principal| match p {
-        Principal::User(name) => declared(&ResourceId::User { name: name.clone() }) || is_offboarded(p),
-        Principal::Group(name) => declared(&ResourceId::Group { name: name.clone() }),
+        Principal::User(name) => {
+            declared(&ResourceId::User { name: name.clone() })
+                || is_offboarded(p)
+                || scope.is_some_and(|s| s.people.contains_key(name.as_str()))
+        }
+        Principal::Group(name) => {
+            declared(&ResourceId::Group { name: name.clone() })
+                || scope.is_some_and(|s| s.group_ids.contains_key(name.as_str()))
+        }
     };
 
     // A replaced group's members and grants the manifest does not declare move with it
@@ -127,6 +137,9 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
         let Some(principal) = address.id.as_principal() else {
             continue;
         };
+        if platform.rules(address.id.kind()).external {
+            continue; // made on another target: not this plan's to keep or remove
+        }
         if is_offboarded(&principal) {
             continue; // a known person, kept without access
         }

@@ -9,7 +9,7 @@
 //! and tools to read, but never read back: `apply FILE` takes the policy from the
 //! manifests and checks the safety rules against live state afresh.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -36,6 +36,33 @@ struct Document {
     refusals: Vec<Refusal>,
     changes: Vec<DocChange>,
     unmanaged: Vec<DocUnmanaged>,
+    /// Changes held back, for readers; never read back (the fresh plan holds its own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    held: Vec<DocHeld>,
+    /// What the plan says besides its changes, for readers; never read back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<DocNote>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocHeld {
+    address: String,
+    target: String,
+    resource: ResourceId,
+    action: Action,
+    after: Option<Resource>,
+    why: String,
+    hint: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocNote {
+    target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    address: Option<String>,
+    text: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -65,6 +92,9 @@ struct Connection {
     username: Option<String>,
     token: Option<String>,
     notify_new_users: bool,
+    /// The platform's own options (`workspace`, `organization`, `directory`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    settings: BTreeMap<String, String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -142,6 +172,28 @@ pub fn to_json(plan: &Plan) -> String {
                 target: u.address.target.to_string(),
                 resource: u.address.id.clone(),
                 current: u.current.clone(),
+            })
+            .collect(),
+        held: plan
+            .held
+            .iter()
+            .map(|h| DocHeld {
+                address: h.change.address.to_string(),
+                target: h.change.address.target.to_string(),
+                resource: h.change.address.id.clone(),
+                action: h.change.action,
+                after: h.change.after.clone(),
+                why: h.why.clone(),
+                hint: h.hint.clone(),
+            })
+            .collect(),
+        notes: plan
+            .notes
+            .iter()
+            .map(|n| DocNote {
+                target: n.target.clone(),
+                address: n.address.as_ref().map(ToString::to_string),
+                text: n.text.clone(),
             })
             .collect(),
     };
@@ -296,6 +348,8 @@ pub fn from_json(text: &str, base: &Path) -> Result<Plan, FileError> {
         targets,
         changes,
         unmanaged,
+        held: Vec::new(),
+        notes: Vec::new(),
         policy: doc.policy,
         existing: Existing::default(),
         manifest_digest: doc.manifest_digest,
@@ -359,6 +413,7 @@ fn connection(config: &TargetConfig, manifest_dir: &Path) -> Connection {
             SecretRef::Env(_) => a.token.to_reference(),
         }),
         notify_new_users: config.notify_new_users,
+        settings: config.settings.clone(),
     }
 }
 
@@ -444,6 +499,7 @@ fn target_config(
         auth,
         account,
         notify_new_users: c.notify_new_users,
+        settings: c.settings,
         scope: ReadScope::default(),
         principals_from: None,
     })

@@ -100,6 +100,35 @@ pub fn build(changes: &[Change], targets: &[PlannedTarget]) -> DiGraph<usize, ()
             }
         }
     }
+    // On a target whose people are made elsewhere (`KindRules::external`), what names a
+    // person also waits for what the target it takes principals from gives them (a
+    // membership of a group that gives access here), not only for their creation.
+    let mut given: BTreeMap<(&str, Principal), Vec<usize>> = BTreeMap::new();
+    for (j, c) in changes.iter().enumerate() {
+        if c.action != Action::Delete && c.address.id.as_principal().is_none() {
+            for p in c
+                .address
+                .id
+                .principals()
+                .into_iter()
+                .filter(|p| matches!(p, Principal::User(_)))
+            {
+                given.entry((c.address.target.as_str(), p)).or_default().push(j);
+            }
+        }
+    }
+    for (i, c) in changes.iter().enumerate() {
+        let target = c.address.target.as_str();
+        let external = targets.platforms.get(target).is_some_and(|p| p.users().external);
+        let Some(from) = targets.principals_from.get(target).copied().filter(|_| external) else {
+            continue;
+        };
+        for p in c.address.id.principals() {
+            for &j in given.get(&(from, p)).into_iter().flatten() {
+                graph.add_edge(nodes[j], nodes[i], ());
+            }
+        }
+    }
     // A group renamed where the platform cannot rename receives each member (and each
     // grant) before the old group loses it, and everything before the old group goes:
     // people keep their access throughout the move. One edge per pair, so a large group

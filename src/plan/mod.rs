@@ -4,6 +4,7 @@
 pub mod diff;
 pub mod file;
 pub mod graph;
+pub mod notes;
 pub mod stale;
 pub mod verify;
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::desired::{Desired, Policy, TargetConfig};
 use crate::model::{Address, Resource, ResourceMap};
 use crate::safety::{Existing, Refusal};
+pub use notes::{Held, Note};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -138,6 +140,10 @@ pub struct Plan {
     /// In execution order: every change comes after the changes it depends on.
     pub changes: Vec<Change>,
     pub unmanaged: Vec<Unmanaged>,
+    /// Changes held back until something outside the plan happens, with what to do.
+    pub held: Vec<Held>,
+    /// What the plan says besides its changes, sorted.
+    pub notes: Vec<Note>,
     /// The policy the plan was made under; `apply` checks the safety rules against it.
     pub policy: Policy,
     /// Live objects per target and kind when the plan was made.
@@ -197,6 +203,15 @@ impl Plan {
 /// not checked here: see `review`. Fails only if the changes wait for each other in a
 /// cycle, which no order can run.
 pub fn build(desired: &Desired, live: &BTreeMap<String, ResourceMap>) -> Result<Plan, graph::Cycle> {
+    build_with(desired, live, &BTreeMap::new())
+}
+
+/// [`build`], with what the providers found while reading (`Provider::findings`).
+pub fn build_with(
+    desired: &Desired,
+    live: &BTreeMap<String, ResourceMap>,
+    findings: &BTreeMap<String, crate::provider::Findings>,
+) -> Result<Plan, graph::Cycle> {
     let mut changes = Vec::new();
     let mut unmanaged = Vec::new();
     let mut targets = Vec::new();
@@ -213,11 +228,20 @@ pub fn build(desired: &Desired, live: &BTreeMap<String, ResourceMap>) -> Result<
         });
     }
     unmanaged.sort_by(|a, b| a.address.cmp(&b.address));
+    let (changes, mut notes) = notes::fixed(changes, findings);
+    let (changes, held) = notes::hold(changes, desired, live);
+    notes.extend(notes::shadowed(&changes, desired));
+    notes.extend(notes::group_ids(&changes, desired));
+    notes.extend(notes::remarks(findings));
+    notes.sort();
+    notes.dedup();
     let changes = graph::order(changes, &targets)?;
     Ok(Plan {
         targets,
         changes,
         unmanaged,
+        held,
+        notes,
         policy: desired.policy.clone(),
         existing: crate::safety::count_existing(live),
         manifest_digest: desired.manifest_digest.clone(),

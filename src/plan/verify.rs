@@ -114,6 +114,11 @@ fn target_differences(saved: &TargetConfig, fresh: &TargetConfig, dirs: (&Path, 
     if saved.notify_new_users != fresh.notify_new_users {
         out.push("the plan file's `notify_new_users` is not the manifests'".to_owned());
     }
+    if saved.settings != fresh.settings {
+        out.push(
+            "the plan file's target options (workspace, organization, directory) are not the manifests'".to_owned(),
+        );
+    }
     out
 }
 

@@ -43,6 +43,18 @@ pub enum ProviderError {
     },
 }
 
+/// What a read found beyond live state, for the plan to say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Findings {
+    /// Facts about the read a reviewer should see: what it cost against the vendor's
+    /// quota, a shortcut it took.
+    pub remarks: Vec<String>,
+    /// Principals whose grants and memberships the platform fixes (a workspace's owner,
+    /// a group an identity provider syncs), with why: a change naming one is left out
+    /// of the plan and said instead.
+    pub fixed: Vec<(crate::model::Principal, String)>,
+}
+
 /// What every platform implements.
 pub trait Provider: Send + Sync {
     /// Reads every object the manifest could touch, with paged bulk lists.
@@ -78,6 +90,11 @@ pub trait Provider: Send + Sync {
     /// Applies changes that share a batch key (or a single change), all or nothing as far
     /// as the API allows.
     fn apply<'a>(&'a self, changes: &'a [Change]) -> BoxFuture<'a, Result<(), ProviderError>>;
+
+    /// What the last read found beyond live state.
+    fn findings(&self) -> Findings {
+        Findings::default()
+    }
 
     /// Requests sent so far, retries included.
     fn request_count(&self) -> usize;

@@ -14,8 +14,13 @@ pub fn render(plan: &Plan) -> String {
     let mut out = String::new();
     let total = plan.summary();
     let _ = writeln!(out, "### rollcall plan\n");
-    if plan.is_empty() {
+    if plan.is_empty() && plan.held.is_empty() {
         let _ = writeln!(out, "**No changes.** Live state matches the manifest.\n");
+    } else if plan.is_empty() {
+        let _ = writeln!(
+            out,
+            "**No changes to apply.** Live state does not match the manifest yet.\n"
+        );
     } else {
         let _ = writeln!(out, "**{}.**\n", capitalise(&counts(&total)));
     }
@@ -73,6 +78,36 @@ pub fn render(plan: &Plan) -> String {
             }
         }
         let _ = writeln!(out, "```");
+    }
+    if !plan.held.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n**{} held** (not applied: they cannot run yet)\n",
+            plural(plan.held.len(), "change", "changes")
+        );
+        for h in &plan.held {
+            let _ = writeln!(
+                out,
+                "- `{} {}`: {}. {}",
+                h.change.action.symbol(),
+                h.change.address,
+                h.why,
+                capitalise(&h.hint)
+            );
+        }
+    }
+    if !plan.notes.is_empty() {
+        let _ = writeln!(out, "\n**Notes**\n");
+        for n in &plan.notes {
+            match &n.address {
+                Some(a) => {
+                    let _ = writeln!(out, "- `{}` `{a}`: {}", n.target, n.text);
+                }
+                None => {
+                    let _ = writeln!(out, "- `{}`: {}", n.target, n.text);
+                }
+            }
+        }
     }
     if !plan.unmanaged.is_empty() {
         let _ = writeln!(

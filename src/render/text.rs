@@ -67,15 +67,60 @@ pub fn render(plan: &Plan) -> String {
                 }
             }
         }
+        let held: Vec<_> = plan
+            .held
+            .iter()
+            .filter(|h| h.change.address.target == target.name)
+            .collect();
+        if !held.is_empty() {
+            let _ = writeln!(out, "\n  Held (not applied: they cannot run yet):");
+            for h in held {
+                let _ = writeln!(
+                    out,
+                    "    {} {}  {}",
+                    h.change.action.symbol(),
+                    h.change.address,
+                    format!("({})", h.why).dimmed()
+                );
+                let _ = writeln!(out, "        {} {}", "hint:".dimmed(), h.hint);
+            }
+        }
+        let notes: Vec<_> = plan.notes.iter().filter(|n| n.target == target.name).collect();
+        if !notes.is_empty() {
+            let _ = writeln!(out, "\n  Notes:");
+            for n in notes {
+                match &n.address {
+                    Some(a) => {
+                        let _ = writeln!(out, "    * {a}: {}", n.text);
+                    }
+                    None => {
+                        let _ = writeln!(out, "    * {}", n.text);
+                    }
+                }
+            }
+        }
         if let Some(s) = summaries.get(&target.name) {
             let _ = writeln!(out, "\n  {}: {}, {} unmanaged.\n", target.name, counts(s), s.unmanaged);
         }
     }
     let total = plan.summary();
-    if plan.is_empty() {
+    if plan.is_empty() && plan.held.is_empty() {
         let _ = writeln!(out, "{} Live state matches the manifest.", "No changes.".bold());
+    } else if plan.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} Live state does not match the manifest yet.",
+            "No changes to apply.".bold()
+        );
     } else {
         let _ = writeln!(out, "{} {}.", "Plan:".bold(), counts(&total));
+    }
+    if !plan.held.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} held until they can run (see each target).",
+            plural(plan.held.len(), "change", "changes")
+        );
     }
     if total.unmanaged > 0 {
         let _ = writeln!(

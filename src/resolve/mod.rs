@@ -16,10 +16,11 @@ use serde_saphyr::Spanned;
 use names::join;
 pub use names::{did_you_mean, is_email, is_loopback, valid_name, NameKind};
 
-use crate::desired::{AuthConfig, Desired, Endpoint, Policy, ReadScope, SecretRef, TargetConfig};
+use crate::desired::{AuthConfig, Desired, Endpoint, GroupId, Platform, Policy, ReadScope, SecretRef, TargetConfig};
 use crate::manifest::raw::{RawAccess, RawGroup, RawTarget, RawUser, SpannedMap};
 use crate::manifest::{Diagnostic, Loaded, Origin, Sources};
 use crate::model::{Address, Kind, Principal, Resource, ResourceId, Scope, UserAttrs};
+use crate::platform::Credentials;
 
 /// Resolves loaded files. On any problem returns all of them, sorted by file and line.
 pub fn resolve(loaded: &Loaded) -> Result<Desired, Vec<Diagnostic>> {
@@ -149,6 +150,7 @@ impl<'a> Resolver<'a> {
                 desired.targets.insert(name.clone(), config);
             }
         }
+        self.principals_from(&targets, &mut desired);
         let target_names: BTreeSet<String> = targets.keys().cloned().collect();
         if targets.is_empty() && !self.partial {
             self.no_targets(loaded, users.len(), groups.len());
@@ -271,6 +273,12 @@ impl<'a> Resolver<'a> {
                     .or_default()
                     .insert(username.clone());
             }
+            // Where the platform's people are made elsewhere, they are found by email,
+            // and none is an object of this target's plan.
+            if let Some(config) = desired.targets.get_mut(target).filter(|t| t.platform.users().external) {
+                config.scope.people.insert(username.clone(), email.to_owned());
+                continue;
+            }
             if raw.active || user_active {
                 desired.resources.insert(
                     Address::new(target, ResourceId::User { name: username.into() }),
@@ -338,6 +346,13 @@ impl<'a> Resolver<'a> {
                 Some(user) if !user.value.active => {} // offboarded: the membership is removed
                 Some(_) => {
                     for target in &on {
+                        if desired
+                            .targets
+                            .get(target)
+                            .is_some_and(|t| t.platform.rules(Kind::Memberships).external)
+                        {
+                            continue;
+                        }
                         if let Some(username) = usernames.get(target).and_then(|m| m.get(&member.value)) {
                             desired.resources.insert(
                                 Address::new(
@@ -354,9 +369,17 @@ impl<'a> Resolver<'a> {
                 }
             }
         }
+        self.group_ids(name, decl, targets, &on, desired);
         // The group's attributes, each on the targets whose platform keeps it.
         let declared = [("description", decl.value.description.as_ref())];
         for target in &on {
+            if desired
+                .targets
+                .get(target)
+                .is_some_and(|t| t.platform.groups().external)
+            {
+                continue;
+            }
             let kept = desired
                 .targets
                 .get(target)
@@ -370,6 +393,84 @@ impl<'a> Resolver<'a> {
                 Address::new(target, ResourceId::Group { name: name.into() }),
                 Resource::Group { attributes },
             );
+        }
+    }
+
+    /// Checks a group's `ids` and records its identifier on each of its targets whose
+    /// platform names groups its own way: the one `ids` sets, else the one derived from
+    /// its name.
+    fn group_ids(
+        &mut self,
+        name: &str,
+        decl: &Decl<'_, RawGroup>,
+        targets: &BTreeSet<String>,
+        on: &[String],
+        desired: &mut Desired,
+    ) {
+        for (target, id) in &decl.value.ids.0 {
+            let at = origin(decl.file, target);
+            if !targets.contains(&target.value) {
+                self.unknown_target(decl.file, target, targets);
+                continue;
+            }
+            let Some(platform) = desired.targets.get(&target.value).map(|t| t.platform) else {
+                continue;
+            };
+            match platform.spec().group_ids.as_ref() {
+                None => self.error(
+                    at,
+                    format!("group `{name}` has an id for target `{}`, whose platform names groups by their name", target.value),
+                    "remove it: a group's `ids` are for platforms that name groups by an identifier of their own (bitbucket-cloud's slug)",
+                ),
+                Some(rule) if !(rule.valid)(id) => self.error(
+                    at,
+                    format!("group `{name}` has an invalid {} `{id}` for target `{}`", rule.noun, target.value),
+                    rule.rule,
+                ),
+                Some(_) if !on.contains(&target.value) => self.error(
+                    at,
+                    format!("group `{name}` has an id for target `{}`, which is not among its `targets:`", target.value),
+                    format!("add `{}` to the group's `targets:`, or remove the id", target.value),
+                ),
+                Some(_) => {}
+            }
+        }
+        for target in on {
+            let Some(config) = desired.targets.get_mut(target) else {
+                continue;
+            };
+            let Some(rule) = config.platform.spec().group_ids.as_ref() else {
+                continue;
+            };
+            let declared = decl.value.ids.0.iter().find(|(t, _)| &t.value == target);
+            let id = match declared {
+                Some((_, id)) => GroupId {
+                    id: id.clone(),
+                    declared: true,
+                },
+                None => GroupId {
+                    id: (rule.derive)(name),
+                    declared: false,
+                },
+            };
+            if let Some((other, _)) = config
+                .scope
+                .group_ids
+                .iter()
+                .find(|(_, g)| g.id.eq_ignore_ascii_case(&id.id))
+            {
+                let message = format!(
+                    "groups `{other}` and `{name}` would both be {} `{}` on target `{target}`",
+                    rule.noun, id.id
+                );
+                self.error(
+                    origin(decl.file, decl.key),
+                    message,
+                    format!("give one of them another {} under `ids: {{ {target}: … }}`", rule.noun),
+                );
+                continue;
+            }
+            config.scope.group_ids.insert(name.to_owned(), id);
         }
     }
 

@@ -60,16 +60,37 @@ impl Resolver<'_> {
         ];
         for (option, at) in options {
             if let Some(at) = at.filter(|_| !platform.accepts_option(option)) {
-                self.error(
-                    at,
-                    format!("target `{name}` is a {kind} target, which has no `{option}`"),
-                    format!(
-                        "`{option}` is an option of {} targets; remove it",
-                        registry::kinds_with_option(option).join(", ")
-                    ),
-                );
+                self.not_an_option(name, kind, option, at);
             }
         }
+        // The platform's own text options: accepted where it lists them, required where
+        // it requires them.
+        let texts = [
+            ("workspace", &raw.workspace),
+            ("organization", &raw.organization),
+            ("directory", &raw.directory),
+        ];
+        let mut settings = BTreeMap::new();
+        for (option, value) in texts {
+            match value {
+                Some(v) if !platform.accepts_option(option) => self.not_an_option(name, kind, option, origin(file, v)),
+                Some(v) if v.value.trim().is_empty() => self.error(
+                    origin(file, v),
+                    format!("target `{name}` has an empty `{option}`"),
+                    format!("set `{option}` to the value the {kind} target needs"),
+                ),
+                Some(v) => {
+                    settings.insert(option.to_owned(), v.value.trim().to_owned());
+                }
+                None if platform.spec().required.contains(&option) => self.error(
+                    origin(file, &raw.kind),
+                    format!("target `{name}` is a {kind} target without `{option}`"),
+                    format!("add `{option}: …`; a {kind} target needs it"),
+                ),
+                None => {}
+            }
+        }
+        self.credentials(name, file, raw, platform);
         let url_at = origin(file, &raw.url);
         let url = raw.url.value.trim();
         let endpoint = if let Some(path) = url.strip_prefix("sandbox:") {
@@ -165,9 +186,88 @@ impl Resolver<'_> {
             auth,
             account,
             notify_new_users: raw.notify_new_users.as_ref().is_none_or(|n| n.value),
+            settings,
             scope: ReadScope::default(),
             principals_from: None,
         })
+    }
+
+    fn not_an_option(&mut self, name: &str, kind: &str, option: &str, at: Origin) {
+        self.error(
+            at,
+            format!("target `{name}` is a {kind} target, which has no `{option}`"),
+            format!(
+                "`{option}` is an option of {} targets; remove it",
+                registry::kinds_with_option(option).join(", ")
+            ),
+        );
+    }
+
+    /// A platform that takes only Basic or only Bearer credentials says so at the
+    /// manifest, rather than with a vendor's 401 or 403 at the first request.
+    fn credentials(&mut self, name: &str, file: usize, raw: &RawTarget, platform: Platform) {
+        let Some(auth) = &raw.auth else { return };
+        let kind = platform.kind();
+        match (platform.spec().credentials, &auth.username) {
+            (Credentials::Basic, None) => self.error(
+                origin(file, &auth.token),
+                format!("target `{name}` uses a Bearer token, which a {kind} target cannot manage permissions with"),
+                format!(
+                    "{}; repository, project and workspace access tokens cannot read or change permissions",
+                    platform.spec().hints.auth
+                ),
+            ),
+            (Credentials::Bearer, Some(_)) => self.error(
+                origin(file, &auth.token),
+                format!("target `{name}` sets a `username`, but a {kind} target takes a Bearer token"),
+                format!("remove `username`; {}", platform.spec().hints.auth),
+            ),
+            _ => {}
+        }
+    }
+
+    /// Checks each target's `principals_from`: another declared target, on a target
+    /// whose platform makes none of some kind of principal itself.
+    pub(super) fn principals_from(&mut self, targets: &BTreeMap<String, Decl<'_, RawTarget>>, desired: &mut Desired) {
+        for (name, decl) in targets {
+            let Some(from) = &decl.value.principals_from else {
+                continue;
+            };
+            let at = origin(decl.file, from);
+            let Some(platform) = desired.targets.get(name).map(|t| t.platform) else {
+                continue;
+            };
+            let external = platform.users().external || platform.groups().external;
+            if !external {
+                self.error(
+                    at,
+                    format!("target `{name}` makes its own users and groups, so it takes none from `{}`", from.value),
+                    "remove `principals_from`: it is for a platform whose users and groups another target makes (bitbucket-cloud, whose groups live in an Atlassian organization's directory)",
+                );
+            } else if from.value == *name {
+                self.error(
+                    at,
+                    format!("target `{name}` takes its principals from itself"),
+                    "name the directory target that makes its users and groups",
+                );
+            } else if let Some(source) = desired.targets.get(&from.value).map(|t| t.platform) {
+                if source.users().external || source.groups().external {
+                    self.error(
+                        at,
+                        format!(
+                            "target `{name}` takes its principals from `{}`, which makes none itself",
+                            from.value
+                        ),
+                        "name the directory target (scim, atlassian-organization) that makes the users and groups",
+                    );
+                } else if let Some(config) = desired.targets.get_mut(name) {
+                    config.principals_from = Some(from.value.clone());
+                }
+            } else if !targets.contains_key(&from.value) {
+                let names: BTreeSet<String> = targets.keys().cloned().collect();
+                self.unknown_target(decl.file, from, &names);
+            }
+        }
     }
 
     fn secret_ref(&mut self, dir: &Path, file: usize, token: &Spanned<String>) -> Option<SecretRef> {

@@ -89,6 +89,7 @@ async fn a_plan_costs_one_request_per_page_not_per_object() {
     let rollcall::engine::Live {
         connected,
         states: live,
+        ..
     } = rollcall::engine::read(&desired).await.unwrap();
     let live = &live["bb"];
 
@@ -185,6 +186,7 @@ async fn a_read_of_everything_lists_every_project_repository_and_member() {
     let rollcall::engine::Live {
         connected,
         states: live,
+        ..
     } = rollcall::engine::read_targets(&targets, rollcall::engine::Tuning::default())
         .await
         .unwrap();
@@ -292,6 +294,7 @@ async fn a_failed_change_skips_its_dependents_and_the_rest_is_applied() {
     let rollcall::engine::Live {
         connected,
         states: live,
+        ..
     } = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     change_behind_our_back(&emulator, reqwest::Method::POST, "/admin/groups?name=mobile").await;
@@ -335,6 +338,7 @@ async fn memberships_of_one_group_go_in_one_add_users_call() {
     let rollcall::engine::Live {
         connected,
         states: live,
+        ..
     } = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     assert_eq!(plan.changes.len(), 1 + 30 + 30);
@@ -353,6 +357,7 @@ async fn memberships_of_one_group_go_in_one_add_users_call() {
     let rollcall::engine::Live {
         connected: connected2,
         states: live,
+        ..
     } = rollcall::engine::read(&desired).await.unwrap();
     assert!(
         rollcall::plan::build(&desired, &live).unwrap().is_empty(),
@@ -388,6 +393,7 @@ async fn names_match_live_objects_whatever_their_case() {
     let rollcall::engine::Live {
         connected,
         states: live,
+        ..
     } = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     let touched: Vec<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
@@ -417,6 +423,7 @@ async fn pruning_memberships_removes_undeclared_members_of_declared_groups_only(
     let rollcall::engine::Live {
         connected,
         states: live,
+        ..
     } = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     let changes: Vec<String> = plan
@@ -454,6 +461,7 @@ async fn a_failure_skips_only_the_batched_changes_that_needed_it() {
     let rollcall::engine::Live {
         connected,
         states: live,
+        ..
     } = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     change_behind_our_back(
@@ -524,6 +532,7 @@ async fn a_create_whose_answer_was_lost_is_confirmed_by_reading_back_not_sent_bl
         let rollcall::engine::Live {
             connected,
             states: live,
+            ..
         } = rollcall::engine::read(&desired).await.unwrap();
         let plan = rollcall::plan::build(&desired, &live).unwrap();
         assert_eq!(plan.changes.len(), 1, "{:?}", plan.changes);
@@ -571,6 +580,7 @@ async fn a_delete_whose_answer_was_lost_is_sent_again_and_its_404_confirmed() {
     let rollcall::engine::Live {
         connected,
         states: live,
+        ..
     } = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     assert_eq!(plan.changes.len(), 1, "{:?}", plan.changes);
@@ -619,6 +629,7 @@ async fn a_project_default_sends_only_the_flags_that_move() {
         let rollcall::engine::Live {
             connected,
             states: live,
+            ..
         } = rollcall::engine::read(&desired).await.unwrap();
         let plan = rollcall::plan::build(&desired, &live).unwrap();
         let before = emulator.shared.instruments().requests().len();
@@ -664,6 +675,7 @@ async fn a_user_and_a_group_lose_their_grants_on_a_scope_in_one_call() {
         let rollcall::engine::Live {
             connected,
             states: live,
+            ..
         } = rollcall::engine::read(&desired).await.unwrap();
         let plan = rollcall::plan::build(&desired, &live).unwrap();
         assert_eq!(plan.changes.len(), 5, "{:#?}", plan.changes);
@@ -868,6 +880,7 @@ async fn a_plan_of_every_kind_of_change_costs_the_derived_minimum() {
     let rollcall::engine::Live {
         connected,
         states: live,
+        ..
     } = rollcall::engine::read(&desired).await.unwrap();
     let reads = emulator.shared.instruments().requests();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
@@ -941,7 +954,7 @@ async fn a_plan_of_every_kind_of_change_costs_the_derived_minimum() {
     connected.shutdown().await;
 
     // And the instance is as the manifest says.
-    let rollcall::engine::Live { connected, states } = rollcall::engine::read(&desired).await.unwrap();
+    let rollcall::engine::Live { connected, states, .. } = rollcall::engine::read(&desired).await.unwrap();
     let again = rollcall::plan::build(&desired, &states).unwrap();
     assert!(again.changes.is_empty(), "{:#?}", again.changes);
     connected.shutdown().await;

@@ -39,6 +39,7 @@ async fn plan_and_apply(desired: &rollcall::desired::Desired) -> Plan {
     let rollcall::engine::Live {
         connected,
         states: live,
+        ..
     } = rollcall::engine::read(desired).await.unwrap();
     let plan = rollcall::plan::build(desired, &live).unwrap();
     let plan = match plan.review(&connected.accounts, &live, None) {
@@ -61,6 +62,7 @@ async fn plan_only(desired: &rollcall::desired::Desired) -> Plan {
     let rollcall::engine::Live {
         connected,
         states: live,
+        ..
     } = rollcall::engine::read(desired).await.unwrap();
     connected.shutdown().await;
     rollcall::plan::build(desired, &live).unwrap()
@@ -119,6 +121,7 @@ async fn a_plan_costs_one_request_per_page_not_per_object() {
         let rollcall::engine::Live {
             connected,
             states: live,
+            ..
         } = rollcall::engine::read(&desired).await.unwrap();
         // Users in pages of what the service serves (it caps `count`), groups with their
         // members in one page: no request per user, group or membership.
@@ -198,6 +201,7 @@ async fn a_change_made_meanwhile_is_a_412_reported_not_retried() {
     let rollcall::engine::Live {
         connected,
         states: live,
+        ..
     } = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     let patch = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -236,6 +240,7 @@ async fn a_create_that_collides_with_the_same_person_adopts_them_and_another_is_
     let rollcall::engine::Live {
         connected,
         states: live,
+        ..
     } = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     // Ann's account appears meanwhile (another sync), with her email but an old name;
@@ -273,6 +278,7 @@ async fn a_create_that_collides_with_the_same_person_adopts_them_and_another_is_
     let rollcall::engine::Live {
         connected,
         states: live,
+        ..
     } = rollcall::engine::read(&desired).await.unwrap();
     let left = rollcall::plan::build(&desired, &live).unwrap();
     let Err(rollcall::plan::Refused(left)) = left.review(&connected.accounts, &live, None) else {
@@ -314,6 +320,7 @@ async fn scim_error_bodies_surface_in_the_message() {
     let rollcall::engine::Live {
         connected,
         states: live,
+        ..
     } = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     let id = e.shared.state().groups[0].id.clone();
@@ -453,6 +460,7 @@ async fn a_412_from_an_unrelated_change_is_sent_again_with_the_new_version() {
     let rollcall::engine::Live {
         connected,
         states: live,
+        ..
     } = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     let patch = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -561,6 +569,7 @@ async fn a_create_whose_answer_was_lost_is_confirmed_by_looking_it_up_not_sent_b
             let rollcall::engine::Live {
                 connected,
                 states: live,
+                ..
             } = rollcall::engine::read(&desired).await.unwrap();
             let plan = rollcall::plan::build(&desired, &live).unwrap();
             assert_eq!(plan.changes.len(), 1, "{:?}", plan.changes);
@@ -669,6 +678,7 @@ async fn fewest_requests(url: &str, token: &str, per_page: usize) {
         let rollcall::engine::Live {
             connected,
             states: live,
+            ..
         } = rollcall::engine::read(&desired).await.unwrap();
         let provider = &connected.providers["idp"];
         let reads = provider.request_count();
@@ -718,6 +728,7 @@ async fn a_rename_and_its_member_changes_are_one_patch_failing_together() {
     let rollcall::engine::Live {
         connected,
         states: live,
+        ..
     } = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build(&desired, &live).unwrap();
     assert_eq!(

@@ -3,7 +3,7 @@
 //! hints for its errors.
 
 use crate::model::Kind;
-use crate::platform::{Hints, KindRules, Platform, ScopeRoles, SegmentRule, Spec};
+use crate::platform::{Credentials, Hints, KindRules, Platform, ScopeRoles, SegmentRule, Spec};
 
 pub const PLATFORM: Platform = Platform::new(&SPEC);
 
@@ -14,6 +14,8 @@ pub(crate) const SPEC: Spec = Spec {
     summary: "Bitbucket Data Center (or Server) through its REST API 1.0.",
     profile_summary: "",
     options: &["notify_new_users"],
+    required: &[],
+    credentials: Credentials::Either,
     // Its REST API has no group rename, and deletes users rather than deactivating them.
     // Deleting a user or a group "removes them from the system. This also removes any
     // permissions that may have been granted to" them (`DELETE /admin/users`,
@@ -94,12 +96,17 @@ pub(crate) const SPEC: Spec = Spec {
         natives: &["PROJECT_READ", "PROJECT_WRITE"],
     }],
     admin: &["ADMIN", "SYS_ADMIN"],
+    // "Project permissions … apply to all repositories in the project", and the highest
+    // of global, project and repository permission is what a user has.
+    inherited: true,
+    group_ids: None,
     bearer_names_account: true,
     hints: Hints {
         auth: "add `auth: { token: ${env:BITBUCKET_TOKEN}, account: NAME }` (Bearer, NAME the account the token belongs to) or `auth: { username: NAME, token: ${env:…} }` (Basic)",
         no_grants: "",
         unauthorized: "check that the target's token is valid and belongs to an account with ADMIN or SYS_ADMIN",
         not_found: "a project or repository named in `access` may not exist on the target: create it there first, or fix the key",
+        not_member: "",
     },
 };
 

@@ -3,7 +3,7 @@
 
 use super::profile::{Profile, ATLASSIAN, RFC};
 use crate::model::Kind;
-use crate::platform::{Hints, KindRules, Platform, Spec};
+use crate::platform::{Credentials, Hints, KindRules, Platform, Spec};
 
 pub const RFC_PLATFORM: Platform = Platform::new(&RFC_SPEC);
 pub const ATLASSIAN_PLATFORM: Platform = Platform::new(&ATLASSIAN_SPEC);
@@ -27,6 +27,8 @@ const fn spec(profile: &Profile, default_profile: bool, profile_summary: &'stati
         summary: "Any SCIM 2.0 service (RFC 7643/7644), Atlassian's user provisioning included: users and groups with their members. `url` is the SCIM base URL, to which `/Users` and `/Groups` are appended.",
         profile_summary,
         options: &["profile"],
+        required: &[],
+        credentials: Credentials::Bearer,
         users: KindRules {
             read_only: false,
             // SCIM's userName is readWrite (RFC 7643 §4.1.1).
@@ -41,6 +43,7 @@ const fn spec(profile: &Profile, default_profile: bool, profile_summary: &'stati
             // listing the deleted member (scim2-server does), so its memberships are
             // removed first. A deactivation (Atlassian's delete) keeps them all.
             delete_takes: &[],
+            external: false,
         },
         groups: KindRules {
             rename: profile.group_rename,
@@ -56,6 +59,8 @@ const fn spec(profile: &Profile, default_profile: bool, profile_summary: &'stati
         scopes: &[],
         defaults: &[],
         admin: &[],
+        inherited: false,
+        group_ids: None,
         // A SCIM token (an Atlassian directory API key) belongs to no user.
         bearer_names_account: false,
         hints: Hints {
@@ -63,6 +68,7 @@ const fn spec(profile: &Profile, default_profile: bool, profile_summary: &'stati
             no_grants: "on a SCIM service, access is membership: list people under a group's `members`",
             unauthorized: "check that the target's token is a valid SCIM bearer token for this service (for Atlassian, the directory's API key)",
             not_found: "check the target's url: it is the SCIM base URL, to which /Users and /Groups are appended (for Atlassian, https://api.atlassian.com/scim/directory/DIRECTORY_ID)",
+            not_member: "",
         },
     }
 }

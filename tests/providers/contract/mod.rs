@@ -137,6 +137,7 @@ async fn plan(target: &Target, org: &Org) -> Planned {
     let rollcall::engine::Live {
         connected,
         states: live,
+        ..
     } = match rollcall::engine::read(&desired).await {
         Ok(read) => read,
         Err(e) => panic!("{}: reading failed: {e:?}", target.label),

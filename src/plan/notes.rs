@@ -1,0 +1,301 @@
+//! What a plan says besides its changes: changes it holds back because they cannot run
+//! yet (a person the target does not have and no target of the plan provides), changes
+//! it leaves out because the platform fixes what they would change (a workspace's
+//! owner, a group an identity provider syncs), grants that would change nothing (inside
+//! a scope where their holder has as much), the identifiers a platform will be sent for
+//! groups it names its own way, and what the providers found while reading.
+//!
+//! Everything here is asked of the platform's data (`KindRules::external`,
+//! `Spec::inherited`, `Spec::group_ids`) and of what the providers reported
+//! (`provider::Findings`); no vendor is named.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::desired::Desired;
+use crate::model::{Address, Kind, Principal, Resource, ResourceId, ResourceMap};
+use crate::plan::{Action, Change};
+use crate::provider::Findings;
+
+/// Something the plan says that is not a change.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Note {
+    pub target: String,
+    /// The object it is about, if one.
+    pub address: Option<Address>,
+    pub text: String,
+}
+
+/// A change the plan holds back: it cannot run until something outside the plan happens
+/// (a person is given access to the target). Listed with why and what to do; not applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub change: Change,
+    pub why: String,
+    pub hint: String,
+}
+
+/// Splits off the changes that name a principal the platform fixes, as notes.
+pub fn fixed(changes: Vec<Change>, findings: &BTreeMap<String, Findings>) -> (Vec<Change>, Vec<Note>) {
+    let mut notes = Vec::new();
+    let mut kept = Vec::with_capacity(changes.len());
+    for change in changes {
+        let fixed = findings.get(change.address.target.as_str()).and_then(|f| {
+            let named = named(&change.address.id);
+            f.fixed.iter().find(|(p, _)| {
+                named
+                    .iter()
+                    .any(|n| n.name().eq_ignore_ascii_case(p.name()) && same_kind(n, p))
+            })
+        });
+        match fixed {
+            Some((_, why)) => notes.push(Note {
+                target: change.address.target.to_string(),
+                address: Some(change.address.clone()),
+                text: format!(
+                    "not planned ({} would {}): {why}",
+                    verb(change.action),
+                    describe(&change)
+                ),
+            }),
+            None => kept.push(change),
+        }
+    }
+    (kept, notes)
+}
+
+/// Holds back each change that gives something to a principal made on another target
+/// (`KindRules::external`) which this target does not have, unless the target it takes
+/// its principals from makes it in this plan: a person must be given access there (or
+/// a group created there) before a grant here can name them.
+pub fn hold(changes: Vec<Change>, desired: &Desired, live: &BTreeMap<String, ResourceMap>) -> (Vec<Change>, Vec<Held>) {
+    // What each target's changes give to each principal: created, or given a membership.
+    let mut provided: BTreeSet<(String, Kind, String)> = BTreeSet::new();
+    for c in changes.iter().filter(|c| c.action != Action::Delete) {
+        for p in named(&c.address.id) {
+            provided.insert((c.address.target.to_string(), kind_of(&p), p.name().to_lowercase()));
+        }
+    }
+    let has = |target: &str, p: &Principal| {
+        live.get(target)
+            .is_some_and(|m| m.contains_key(&Address::new(target, p.id())))
+    };
+    let mut held = Vec::new();
+    let mut kept = Vec::with_capacity(changes.len());
+    for change in changes {
+        let target = change.address.target.as_str();
+        let Some(config) = desired.targets.get(target) else {
+            kept.push(change);
+            continue;
+        };
+        let platform = config.platform;
+        let named = if change.action == Action::Delete {
+            Vec::new()
+        } else {
+            change.address.id.principals()
+        };
+        let wanting = named.into_iter().find(|p| {
+            let kind = kind_of(p);
+            if !platform.rules(kind).external || has(target, p) {
+                return false;
+            }
+            let from = config.principals_from.as_deref();
+            let made = from.is_some_and(|f| provided.contains(&(f.to_owned(), kind, p.name().to_lowercase())));
+            // A group on the directory is visible here (after a while): only people
+            // need the directory to give them access to this target.
+            let exists = from.is_some_and(|f| kind == Kind::Groups && has(f, p));
+            // A group this target cannot list is only known missing where a
+            // directory says so.
+            let unknowable = kind == Kind::Groups && from.is_none();
+            !(made || exists || unknowable)
+        });
+        let Some(p) = wanting else {
+            kept.push(change);
+            continue;
+        };
+        let (why, hint) = match (&p, config.principals_from.as_deref()) {
+            (Principal::User(name), from) => {
+                let email = config
+                    .scope
+                    .people
+                    .get(name.as_str())
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default();
+                let why = match from {
+                    Some(f) if has(f, &p) => {
+                        format!("`{name}`{email} is on `{f}` without access to `{target}`, and the plan gives none")
+                    }
+                    Some(f) => {
+                        format!("`{name}`{email} is not on `{target}`, and `{f}` does not provide them in this plan")
+                    }
+                    None => format!("`{name}`{email} is not on `{target}`"),
+                };
+                (why, platform.spec().hints.not_member.to_owned())
+            }
+            (Principal::Group(name), from) => {
+                let f = from.unwrap_or_default();
+                (
+                    format!("group `{name}` is not on `{f}`, which makes `{target}`'s groups, and the plan does not create it there"),
+                    format!("declare `{name}` on `{f}` (the group's `targets:`), or create it there"),
+                )
+            }
+        };
+        held.push(Held { change, why, hint });
+    }
+    (kept, held)
+}
+
+/// Notes each grant the plan creates or changes inside a scope where the same
+/// principal is granted as much or more, on a platform where the highest grant applies.
+pub fn shadowed(changes: &[Change], desired: &Desired) -> Vec<Note> {
+    let mut notes = Vec::new();
+    for change in changes.iter().filter(|c| c.action != Action::Delete) {
+        let (ResourceId::Grant { scope, principal }, Some(Resource::Permission { permission })) =
+            (&change.address.id, &change.after)
+        else {
+            continue;
+        };
+        let target = change.address.target.as_str();
+        let Some(platform) = desired
+            .targets
+            .get(target)
+            .map(|t| t.platform)
+            .filter(|p| p.spec().inherited)
+        else {
+            continue;
+        };
+        let level = |kinds: &[&str], native: &str| platform.scope_roles(kinds).and_then(|r| r.level(native));
+        let Some(mine) = level(&scope.kinds(), permission) else {
+            continue;
+        };
+        let segments = scope.segments();
+        for depth in (0..segments.len()).rev() {
+            let mut outer = crate::model::Scope::root();
+            for s in &segments[..depth] {
+                outer = outer.child(&s.kind, &s.name);
+            }
+            let id = ResourceId::Grant {
+                scope: outer.clone(),
+                principal: principal.clone(),
+            };
+            let Some(Resource::Permission { permission: theirs }) = desired.resources.get(&Address::new(target, id))
+            else {
+                continue;
+            };
+            if level(&outer.kinds(), theirs).is_some_and(|l| l >= mine) {
+                let noun = platform.scope_roles(&outer.kinds()).map_or("scope", |r| r.noun);
+                let place = if outer.is_root() {
+                    noun.to_owned()
+                } else {
+                    format!("{noun} {}", outer_name(&outer))
+                };
+                notes.push(Note {
+                    target: target.to_owned(),
+                    address: Some(change.address.clone()),
+                    text: format!(
+                        "no effect: {} has `{theirs}` on {place}, which holds here too; the highest grant applies",
+                        who(principal)
+                    ),
+                });
+                break;
+            }
+        }
+    }
+    notes
+}
+
+/// For each group a change names on a target that identifies groups its own way, the
+/// identifier the provider will send, where the manifest did not set it.
+pub fn group_ids(changes: &[Change], desired: &Desired) -> Vec<Note> {
+    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut notes = Vec::new();
+    for change in changes {
+        let target = change.address.target.as_str();
+        let Some(config) = desired.targets.get(target) else {
+            continue;
+        };
+        let Some(rule) = config.platform.spec().group_ids.as_ref() else {
+            continue;
+        };
+        for p in named(&change.address.id) {
+            let Principal::Group(name) = &p else { continue };
+            let Some(id) = config.scope.group_ids.get(name.as_str()).filter(|id| !id.declared) else {
+                continue;
+            };
+            if seen.insert((target.to_owned(), name.to_string())) {
+                notes.push(Note {
+                    target: target.to_owned(),
+                    address: None,
+                    text: format!(
+                        "group `{name}` is sent as {} `{}`, derived from its name; if `{target}` knows it by another, set the group's `ids: {{ {target}: … }}`",
+                        rule.noun, id.id
+                    ),
+                });
+            }
+        }
+    }
+    notes
+}
+
+/// What a provider remarked on its read, as notes on its target.
+pub fn remarks(findings: &BTreeMap<String, Findings>) -> Vec<Note> {
+    findings
+        .iter()
+        .flat_map(|(target, f)| {
+            f.remarks.iter().map(move |text| Note {
+                target: target.clone(),
+                address: None,
+                text: text.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Every principal an object names: itself, or those its membership or grant refers to.
+fn named(id: &ResourceId) -> Vec<Principal> {
+    match id.as_principal() {
+        Some(p) => vec![p],
+        None => id.principals(),
+    }
+}
+
+fn kind_of(p: &Principal) -> Kind {
+    match p {
+        Principal::User(_) => Kind::Users,
+        Principal::Group(_) => Kind::Groups,
+    }
+}
+
+fn same_kind(a: &Principal, b: &Principal) -> bool {
+    kind_of(a) == kind_of(b)
+}
+
+fn who(p: &Principal) -> String {
+    match p {
+        Principal::User(n) => format!("user `{n}`"),
+        Principal::Group(n) => format!("group `{n}`"),
+    }
+}
+
+fn outer_name(scope: &crate::model::Scope) -> String {
+    scope
+        .segments()
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Create => "create",
+        Action::Update => "change",
+        Action::Delete => "delete",
+    }
+}
+
+fn describe(change: &Change) -> String {
+    match &change.after {
+        Some(Resource::Permission { permission }) => format!("it, granting `{permission}`"),
+        _ => "it".to_owned(),
+    }
+}
