@@ -59,8 +59,9 @@ pub struct Spec {
     pub defaults: &'static [ScopeRoles],
     /// Native permissions at the root scope that make their holder an administrator.
     pub admin: &'static [&'static str],
-    /// A grant on a scope holds on every scope inside it, and the highest grant applies:
-    /// a grant inside a scope where its holder has as much or more changes nothing.
+    /// A grant on a scope below the root holds on every scope inside it (a project's on
+    /// its repositories), and the highest grant applies: a grant inside a scope where its
+    /// holder has as much or more changes nothing.
     pub inherited: bool,
     /// The platform names groups by an identifier of its own (Bitbucket Cloud's slug),
     /// which a group's `ids` may set per target and is otherwise derived from its name.
@@ -310,10 +311,9 @@ impl ScopeRoles {
         if let Some((_, native)) = self.words.iter().find(|(w, _)| *w == lower) {
             return Some(native.map(str::to_owned));
         }
-        let upper = lower.to_ascii_uppercase();
         self.natives
             .iter()
-            .find(|n| **n == upper)
+            .find(|n| n.eq_ignore_ascii_case(&lower))
             .map(|n| Some((*n).to_owned()))
     }
 

@@ -326,6 +326,34 @@ pub async fn execute_until(
         carries,
     } = schedule(plan, providers);
     let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.changes.len()];
+    // Each target's preflight first: one that fails stops the run before any change, on
+    // every target, its own changes failed with its error and the others skipped.
+    if let Some((target, error)) = preflight(plan, providers).await {
+        let first = plan
+            .changes
+            .iter()
+            .find(|c| c.address.target == target.as_str())
+            .map(|c| c.address.clone());
+        for (i, c) in plan.changes.iter().enumerate() {
+            let outcome = match &first {
+                _ if c.address.target == target.as_str() => Outcome::Failed(error.clone()),
+                Some(because) => Outcome::Skipped {
+                    because: because.clone(),
+                },
+                None => Outcome::Interrupted,
+            };
+            on_event(Event::Done(i, c, &outcome));
+            outcomes[i] = Some(outcome);
+        }
+        return ApplyReport {
+            outcomes: plan
+                .changes
+                .iter()
+                .cloned()
+                .zip(outcomes.into_iter().flatten())
+                .collect(),
+        };
+    }
     let mut waiting: Vec<usize> = graph
         .node_indices()
         .map(|n| graph.neighbors_directed(n, Direction::Incoming).count())
@@ -440,6 +468,23 @@ pub async fn execute_until(
             .filter_map(|(c, o)| Some((c.clone(), o?)))
             .collect(),
     }
+}
+
+/// Runs every target's preflight with its changes, all at once; the first failure, by
+/// target name, with its error.
+async fn preflight(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> Option<(String, String)> {
+    let mut per_target: BTreeMap<&str, Vec<Change>> = BTreeMap::new();
+    for c in &plan.changes {
+        per_target.entry(c.address.target.as_str()).or_default().push(c.clone());
+    }
+    let checks = per_target.into_iter().filter_map(|(target, changes)| {
+        let provider = providers.get(target)?;
+        Some(async move { (target, provider.preflight(&changes).await) })
+    });
+    futures_util::future::join_all(checks)
+        .await
+        .into_iter()
+        .find_map(|(target, result)| result.err().map(|e| (target.to_owned(), e.to_string())))
 }
 
 /// A finished step lets its successors go once all their inputs are done.

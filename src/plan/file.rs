@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::desired::{AuthConfig, Endpoint, Platform, Policy, ReadScope, SecretRef, TargetConfig};
 use crate::model::{Address, Resource, ResourceId};
-use crate::plan::{graph, Action, Change, Plan, PlannedTarget, Summary, Unmanaged};
+use crate::plan::{graph, Action, Change, Held, Note, Plan, PlannedTarget, Summary, Unmanaged};
 use crate::safety::{Existing, Refusal};
 
 pub const FORMAT_VERSION: u32 = 3;
@@ -62,6 +62,8 @@ struct DocNote {
     target: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resource: Option<ResourceId>,
     text: String,
 }
 
@@ -193,6 +195,7 @@ pub fn to_json(plan: &Plan) -> String {
             .map(|n| DocNote {
                 target: n.target.clone(),
                 address: n.address.as_ref().map(ToString::to_string),
+                resource: n.address.as_ref().map(|a| a.id.clone()),
                 text: n.text.clone(),
             })
             .collect(),
@@ -344,12 +347,40 @@ pub fn from_json(text: &str, base: &Path) -> Result<Plan, FileError> {
         })
         .collect();
     let changes = graph::order(changes, &targets).map_err(|e| FileError(e.to_string()))?;
+    // Held changes and notes are for display: `apply FILE` plans again and holds and
+    // notes what that plan does; they are read so that `show FILE` prints them.
+    let held = doc
+        .held
+        .into_iter()
+        .map(|h| Held {
+            change: Change {
+                address: Address::new(&h.target, h.resource),
+                action: h.action,
+                before: None,
+                after: h.after,
+                reason: None,
+                renamed_from: None,
+                renamed_to: None,
+            },
+            why: h.why,
+            hint: h.hint,
+        })
+        .collect();
+    let notes = doc
+        .notes
+        .into_iter()
+        .map(|n| Note {
+            address: n.resource.map(|r| Address::new(&n.target, r)),
+            target: n.target,
+            text: n.text,
+        })
+        .collect();
     Ok(Plan {
         targets,
         changes,
         unmanaged,
-        held: Vec::new(),
-        notes: Vec::new(),
+        held,
+        notes,
         policy: doc.policy,
         existing: Existing::default(),
         manifest_digest: doc.manifest_digest,

@@ -168,7 +168,10 @@ pub fn shadowed(changes: &[Change], desired: &Desired) -> Vec<Note> {
             continue;
         };
         let segments = scope.segments();
-        for depth in (0..segments.len()).rev() {
+        // The root is no scope of content: a global licence or the right to create
+        // projects is not read access to every project, so only enclosing scopes below
+        // the root are compared.
+        for depth in (1..segments.len()).rev() {
             let mut outer = crate::model::Scope::root();
             for s in &segments[..depth] {
                 outer = outer.child(&s.kind, &s.name);

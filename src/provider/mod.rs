@@ -87,6 +87,14 @@ pub trait Provider: Send + Sync {
         false
     }
 
+    /// Checks, before anything is applied to any target, what only the vendor can tell
+    /// and reading did not prove: that the credentials may make these changes (a token
+    /// scope the vendor reports only as "invalid token"). It must change nothing. An
+    /// error stops the whole apply before its first change.
+    fn preflight<'a>(&'a self, _changes: &'a [Change]) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// Applies changes that share a batch key (or a single change), all or nothing as far
     /// as the API allows.
     fn apply<'a>(&'a self, changes: &'a [Change]) -> BoxFuture<'a, Result<(), ProviderError>>;

@@ -251,7 +251,7 @@ impl Resolver<'_> {
                     "name the directory target that makes its users and groups",
                 );
             } else if let Some(source) = desired.targets.get(&from.value).map(|t| t.platform) {
-                if source.users().external || source.groups().external {
+                if source.users().external && source.groups().external {
                     self.error(
                         at,
                         format!(
