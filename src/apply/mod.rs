@@ -31,6 +31,9 @@ pub enum Outcome {
     },
     /// Not attempted because the run was interrupted before it could start.
     Interrupted,
+    /// Not attempted: a target's preflight (`Provider::preflight`) failed, so the run
+    /// stopped before its first change. The target's error.
+    Blocked(String),
 }
 
 impl Outcome {
@@ -48,6 +51,7 @@ impl Outcome {
                 because: because.clone(),
             },
             Outcome::Interrupted => Outcome::Interrupted,
+            Outcome::Blocked(e) => Outcome::Blocked(e.clone()),
         }
     }
 }
@@ -74,6 +78,13 @@ impl ApplyReport {
     }
     pub fn interrupted(&self) -> usize {
         self.count(|o| matches!(o, Outcome::Interrupted))
+    }
+    /// The error of the preflight that stopped the run before its first change, if one did.
+    pub fn blocked(&self) -> Option<&str> {
+        self.outcomes.iter().find_map(|(_, o)| match o {
+            Outcome::Blocked(e) => Some(e.as_str()),
+            _ => None,
+        })
     }
     pub fn succeeded(&self) -> bool {
         self.applied() == self.outcomes.len()
@@ -327,21 +338,10 @@ pub async fn execute_until(
     } = schedule(plan, providers);
     let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.changes.len()];
     // Each target's preflight first: one that fails stops the run before any change, on
-    // every target, its own changes failed with its error and the others skipped.
-    if let Some((target, error)) = preflight(plan, providers).await {
-        let first = plan
-            .changes
-            .iter()
-            .find(|c| c.address.target == target.as_str())
-            .map(|c| c.address.clone());
+    // every target: nothing is sent, and each change says why.
+    if let Some(error) = preflight(plan, providers).await {
         for (i, c) in plan.changes.iter().enumerate() {
-            let outcome = match &first {
-                _ if c.address.target == target.as_str() => Outcome::Failed(error.clone()),
-                Some(because) => Outcome::Skipped {
-                    because: because.clone(),
-                },
-                None => Outcome::Interrupted,
-            };
+            let outcome = Outcome::Blocked(error.clone());
             on_event(Event::Done(i, c, &outcome));
             outcomes[i] = Some(outcome);
         }
@@ -471,8 +471,8 @@ pub async fn execute_until(
 }
 
 /// Runs every target's preflight with its changes, all at once; the first failure, by
-/// target name, with its error.
-async fn preflight(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> Option<(String, String)> {
+/// target name: the target and its error.
+async fn preflight(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> Option<String> {
     let mut per_target: BTreeMap<&str, Vec<Change>> = BTreeMap::new();
     for c in &plan.changes {
         per_target.entry(c.address.target.as_str()).or_default().push(c.clone());
@@ -484,7 +484,7 @@ async fn preflight(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>)
     futures_util::future::join_all(checks)
         .await
         .into_iter()
-        .find_map(|(target, result)| result.err().map(|e| (target.to_owned(), e.to_string())))
+        .find_map(|(target, result)| result.err().map(|e| format!("{target}: {e}")))
 }
 
 /// A finished step lets its successors go once all their inputs are done.
@@ -505,7 +505,9 @@ fn blocked_by(needs: &[usize], outcomes: &[Option<Outcome>], plan: &Plan) -> Opt
         .iter()
         .find_map(|&j| match outcomes.get(j).and_then(Option::as_ref) {
             Some(Outcome::Applied | Outcome::Carried { .. }) => None,
-            Some(Outcome::Failed(_) | Outcome::Interrupted) | None => plan.changes.get(j).map(|c| c.address.clone()),
+            Some(Outcome::Failed(_) | Outcome::Interrupted | Outcome::Blocked(_)) | None => {
+                plan.changes.get(j).map(|c| c.address.clone())
+            }
             Some(Outcome::Skipped { because }) => Some(because.clone()),
         })
 }

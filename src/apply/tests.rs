@@ -281,6 +281,26 @@ async fn a_change_without_a_provider_fails_and_its_dependents_are_skipped() {
 }
 
 #[tokio::test]
+async fn a_failed_preflight_on_one_target_stops_every_target_before_any_change() {
+    let (bb, bb_probe) = Fake::new("bb");
+    let (dir, dir_probe) = Fake::new("dir");
+    let dir = dir.preflight_fails("the token lacks a scope");
+    let p = plan(vec![create(&user("ann")), create(&on("dir", user("bo")))]);
+    let report = run_all(&p, &providers(vec![bb, dir]), 2).await;
+    assert!(
+        bb_probe.calls().is_empty() && dir_probe.calls().is_empty(),
+        "nothing sent"
+    );
+    let blocked = report.blocked().unwrap_or_default();
+    assert!(
+        blocked.starts_with("dir: ") && blocked.contains("lacks a scope"),
+        "{blocked}"
+    );
+    assert_eq!(report.count(|o| matches!(o, Outcome::Blocked(_))), 2);
+    assert!(!report.succeeded());
+}
+
+#[tokio::test]
 async fn never_more_calls_in_flight_than_parallelism() {
     let names = ["a", "b", "c", "d", "e", "f"];
     for (parallelism, most) in [(2, 2), (3, 3), (10, 6)] {

@@ -151,6 +151,10 @@ impl AuditLog {
                 "interrupted",
                 Some("not attempted: the apply was interrupted".to_owned()),
             ),
+            Outcome::Blocked(e) => (
+                "blocked",
+                Some(format!("not attempted: a check before any change failed: {e}")),
+            ),
         };
         let address = change.address.to_string();
         let line = Line {

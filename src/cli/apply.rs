@@ -308,6 +308,7 @@ fn label(o: &Outcome) -> &'static str {
         Outcome::Failed(_) => "FAILED",
         Outcome::Skipped { .. } => "skipped",
         Outcome::Interrupted => "not run",
+        Outcome::Blocked(_) => "not run",
     }
 }
 
@@ -319,6 +320,10 @@ fn print_report(report: &ApplyReport, retries: usize) {
     }
     if report.succeeded() {
         println!("\nApply complete: {applied} applied, 0 failed, 0 skipped.");
+        return;
+    }
+    if let Some(error) = report.blocked() {
+        println!("\nNothing applied: a check before the first change failed, so no change was sent.\n  {error}");
         return;
     }
     let headline = if interrupted > 0 { "interrupted" } else { "incomplete" };

@@ -302,3 +302,6 @@ fn describe(change: &Change) -> String {
         _ => "it".to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -54,6 +54,8 @@ pub(super) struct Fake {
     admits: fn(&[&Change], &Change) -> bool,
     fail: BTreeSet<Address>,
     stop_at: Option<(Address, Arc<AtomicBool>)>,
+    /// Its preflight fails, saying why.
+    preflight: Option<&'static str>,
     probe: Arc<Probe>,
 }
 
@@ -81,6 +83,7 @@ impl Fake {
             admits: |_, _| true,
             fail: BTreeSet::new(),
             stop_at: None,
+            preflight: None,
             probe: probe.clone(),
         };
         (fake, probe)
@@ -101,6 +104,10 @@ impl Fake {
         self.fail.extend(at.iter().cloned());
         self
     }
+    pub(super) fn preflight_fails(mut self, why: &'static str) -> Self {
+        self.preflight = Some(why);
+        self
+    }
     pub(super) fn stop_at(mut self, at: Address, stop: &Arc<AtomicBool>) -> Self {
         self.stop_at = Some((at, stop.clone()));
         self
@@ -119,6 +126,18 @@ impl Provider for Fake {
     }
     fn batch_admits(&self, batch: &mut dyn Iterator<Item = &Change>, change: &Change) -> bool {
         (self.admits)(&batch.collect::<Vec<_>>(), change)
+    }
+    fn preflight<'a>(&'a self, changes: &'a [Change]) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move {
+            match (self.preflight, changes.first()) {
+                (Some(why), Some(c)) => Err(ProviderError::Unsupported {
+                    target: self.target.to_owned(),
+                    address: c.address.to_string(),
+                    why: why.to_owned(),
+                }),
+                _ => Ok(()),
+            }
+        })
     }
     fn apply<'a>(&'a self, changes: &'a [Change]) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {

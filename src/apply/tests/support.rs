@@ -153,6 +153,7 @@ pub(super) async fn run(
                     c.address
                 ),
                 Outcome::Interrupted => {}
+                Outcome::Blocked(_) => assert!(!started.contains(&i), "{} blocked but started", c.address),
             }
             heard.push((c.address.clone(), o.clone()))
         }

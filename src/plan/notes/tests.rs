@@ -1,0 +1,238 @@
+//! Held changes and notes against hand-made plans: a platform whose people and groups
+//! another target makes, with and without that target, the principals a platform fixes,
+//! grants that change nothing, and group identifiers derived from names.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::desired::{GroupId, Policy, TargetConfig};
+use crate::model::Scope;
+use crate::platform::{GroupIds, KindRules, Platform, Spec};
+
+/// A platform whose users, groups and memberships are made elsewhere, naming groups by
+/// a slug of its own, where a project's grant holds on its repositories.
+static WORKSPACE: Spec = Spec {
+    kind: "workspace-test",
+    users: KindRules::EXTERNAL,
+    groups: KindRules::EXTERNAL,
+    memberships: KindRules::EXTERNAL,
+    group_ids: Some(GroupIds {
+        noun: "slug",
+        derive: |name| name.to_lowercase().replace(' ', "-"),
+        valid: |_| true,
+        rule: "",
+    }),
+    ..crate::provider::bitbucket_dc::SPEC
+};
+
+fn grant(target: &str, scope: Scope, principal: Principal, permission: &str) -> Change {
+    Change {
+        address: Address::new(target, ResourceId::Grant { scope, principal }),
+        action: Action::Create,
+        before: None,
+        after: Some(Resource::Permission {
+            permission: permission.into(),
+        }),
+        reason: None,
+        renamed_from: None,
+        renamed_to: None,
+    }
+}
+
+fn create(target: &str, id: ResourceId) -> Change {
+    Change {
+        address: Address::new(target, id),
+        action: Action::Create,
+        before: None,
+        after: Some(Resource::group()),
+        reason: None,
+        renamed_from: None,
+        renamed_to: None,
+    }
+}
+
+fn project() -> Scope {
+    Scope::root().child("project", "P")
+}
+
+fn user(name: &str) -> Principal {
+    Principal::User(name.into())
+}
+
+fn group(name: &str) -> Principal {
+    Principal::Group(name.into())
+}
+
+/// `ws` on the test platform, taking its principals from `dir` (Data Center) if `from`.
+fn desired(from: bool) -> Desired {
+    let mut ws = TargetConfig::sandbox("ws", Platform::new(&WORKSPACE));
+    ws.principals_from = from.then(|| "dir".to_owned());
+    for (name, email) in [("ann", "ann@x.example"), ("bo", "bo@x.example"), ("cy", "cy@x.example")] {
+        ws.scope.people.insert(name.to_owned(), email.to_owned());
+    }
+    let dir = TargetConfig::sandbox("dir", crate::provider::bitbucket_dc::PLATFORM);
+    Desired {
+        targets: BTreeMap::from([("ws".to_owned(), ws), ("dir".to_owned(), dir)]),
+        resources: BTreeMap::new(),
+        offboarded: BTreeMap::new(),
+        policy: Policy::default(),
+        renames: BTreeMap::new(),
+        manifest_digest: String::new(),
+        manifest_dir: ".".into(),
+        protect_undeclared: Default::default(),
+    }
+}
+
+fn live(entries: &[(&str, Principal)]) -> BTreeMap<String, ResourceMap> {
+    let mut out: BTreeMap<String, ResourceMap> = BTreeMap::new();
+    for (target, p) in entries {
+        let value = match p {
+            Principal::User(n) => Resource::User(Box::new(crate::model::UserAttrs::new(n.as_str(), ""))),
+            Principal::Group(_) => Resource::group(),
+        };
+        out.entry((*target).to_owned())
+            .or_default()
+            .insert(Address::new(target, p.id()), value);
+    }
+    out
+}
+
+fn held_addresses(held: &[Held]) -> Vec<String> {
+    held.iter().map(|h| h.change.address.to_string()).collect()
+}
+
+#[test]
+fn a_grant_to_someone_the_target_lacks_waits_for_the_directory_or_is_held() {
+    let d = desired(true);
+    let live = live(&[("ws", user("cy")), ("dir", group("ops")), ("dir", user("bo"))]);
+    let membership = ResourceId::Membership {
+        group: "ops".into(),
+        user: "ann".into(),
+    };
+    let changes = vec![
+        create("dir", membership),
+        create("dir", ResourceId::Group { name: "new".into() }),
+        grant("ws", project(), user("ann"), "write"), // the directory gives ann access
+        grant("ws", project(), user("bo"), "write"),  // in the directory, given nothing
+        grant("ws", project(), user("cy"), "write"),  // in the workspace already
+        grant("ws", project(), group("ops"), "read"), // on the directory
+        grant("ws", project(), group("new"), "read"), // created there
+        grant("ws", project(), group("ghost"), "read"),
+    ];
+    let (kept, held) = hold(changes, &d, &live);
+    assert_eq!(
+        held_addresses(&held),
+        ["ws.project[\"P\"].user[\"bo\"]", "ws.project[\"P\"].group[\"ghost\"]"]
+    );
+    assert_eq!(kept.len(), 6);
+    assert!(
+        held[0].why.contains("bo@x.example") && held[0].why.contains("without access"),
+        "{}",
+        held[0].why
+    );
+    assert!(held[1].hint.contains("`dir`"), "{}", held[1].hint);
+}
+
+#[test]
+fn without_a_directory_only_people_are_held_since_groups_cannot_be_listed() {
+    let d = desired(false);
+    let mut revoke = grant("ws", project(), user("bo"), "write");
+    revoke.action = Action::Delete;
+    let changes = vec![
+        grant("ws", project(), user("ann"), "write"),
+        grant("ws", project(), group("ops"), "read"),
+        revoke,
+    ];
+    let (kept, held) = hold(changes, &d, &BTreeMap::new());
+    assert_eq!(held_addresses(&held), ["ws.project[\"P\"].user[\"ann\"]"]);
+    assert_eq!(kept.len(), 2, "a group's grant goes ahead; a revoke is never held");
+}
+
+#[test]
+fn a_change_naming_a_principal_the_platform_fixes_becomes_a_note() {
+    let findings = BTreeMap::from([(
+        "ws".to_owned(),
+        Findings {
+            remarks: vec!["used 3 requests".to_owned()],
+            fixed: vec![(user("Owner"), "the workspace owner".to_owned())],
+        },
+    )]);
+    let changes = vec![
+        grant("ws", project(), user("owner"), "admin"),
+        grant("ws", project(), group("owner"), "admin"),
+    ];
+    let (kept, notes) = fixed(changes, &findings);
+    assert_eq!(kept.len(), 1, "a group of the same name is not the owner");
+    assert_eq!(notes.len(), 1);
+    assert!(notes[0].text.contains("the workspace owner"), "{}", notes[0].text);
+    assert_eq!(remarks(&findings)[0].text, "used 3 requests");
+}
+
+#[test]
+fn a_repository_grant_within_the_projects_own_is_noted_as_changing_nothing() {
+    let mut d = desired(false);
+    let repo = project().child("repo", "api");
+    let declared = [
+        (project(), group("dev"), "PROJECT_WRITE"),
+        (Scope::root(), group("ops"), "ADMIN"),
+    ];
+    for (scope, p, permission) in declared {
+        d.resources.insert(
+            Address::new("ws", ResourceId::Grant { scope, principal: p }),
+            Resource::Permission {
+                permission: permission.into(),
+            },
+        );
+    }
+    let changes = vec![
+        grant("ws", repo.clone(), group("dev"), "REPO_READ"),
+        grant("ws", repo.clone(), group("dev"), "REPO_WRITE"),
+        grant("ws", repo.clone(), group("dev"), "REPO_ADMIN"),
+        grant("ws", project(), group("ops"), "PROJECT_READ"),
+    ];
+    let notes = shadowed(&changes, &d);
+    let noted: Vec<String> = notes
+        .iter()
+        .filter_map(|n| n.address.as_ref().map(|a| a.to_string()))
+        .collect();
+    assert_eq!(
+        noted.len(),
+        2,
+        "read and write within write; admin is more; the root is not compared: {noted:?}"
+    );
+    assert!(
+        notes[0].text.contains("PROJECT_WRITE") && notes[0].text.contains("project P"),
+        "{}",
+        notes[0].text
+    );
+}
+
+#[test]
+fn a_derived_group_identifier_is_noted_once_and_a_declared_one_not_at_all() {
+    let mut d = desired(false);
+    let ids = &mut d.targets.get_mut("ws").map(|t| &mut t.scope.group_ids);
+    if let Some(ids) = ids {
+        ids.insert(
+            "Release Managers".into(),
+            GroupId {
+                id: "release-managers".into(),
+                declared: false,
+            },
+        );
+        ids.insert(
+            "ops".into(),
+            GroupId {
+                id: "operations".into(),
+                declared: true,
+            },
+        );
+    }
+    let changes = vec![
+        grant("ws", project(), group("Release Managers"), "read"),
+        grant("ws", project().child("repo", "api"), group("Release Managers"), "write"),
+        grant("ws", project(), group("ops"), "read"),
+    ];
+    let notes = group_ids(&changes, &d);
+    assert_eq!(notes.len(), 1);
+    assert!(notes[0].text.contains("slug `release-managers`"), "{}", notes[0].text);
+}
