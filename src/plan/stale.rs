@@ -102,9 +102,16 @@ pub fn check(plan: &Plan, live: &BTreeMap<String, ResourceMap>) -> Vec<Stale> {
             .filter(|c| c.action == Action::Create)
             .map(|c| &c.address)
             .collect();
+        // A principal made on another target is not an object of this one: whether the
+        // grant can go is the fresh plan's to hold back (`notes::hold`).
+        let platform = target.config.platform;
         let mut needed: BTreeMap<Address, usize> = BTreeMap::new();
         for c in changes.iter().filter(|c| c.action != Action::Delete) {
             for p in c.address.id.principals() {
+                let kind = p.id().kind();
+                if platform.rules(kind).external {
+                    continue;
+                }
                 *needed.entry(Address::new(&target.name, p.id())).or_default() += 1;
             }
         }
