@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::on;
@@ -61,6 +61,7 @@ async fn handle<E: Emulator>(
     Extension((op, route)): Extension<Which<E>>,
     State(shared): State<Shared<E>>,
     path: Result<Path<HashMap<String, String>>, PathRejection>,
+    method: Method,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -88,6 +89,7 @@ async fn handle<E: Emulator>(
         .to_owned();
     let call = Incoming {
         route,
+        method,
         params,
         query,
         headers,

@@ -127,6 +127,7 @@ pub struct Incoming {
     /// The route's path template as the route table names it (relative to the mount), for
     /// an emulator whose rules depend on the operation (which scopes it needs).
     pub route: &'static str,
+    pub method: axum::http::Method,
     /// The path parameters the route named.
     pub params: HashMap<String, String>,
     /// The query, decoded, in order, repeated names kept (`name=a&name=b`).
