@@ -71,9 +71,17 @@ impl<'a> View<'a> {
     }
 
     /// A workspace member: the owner, an account invited directly, or a member of an
-    /// access group (once group and membership have arrived).
+    /// access group (once group and membership have arrived). An account the directory
+    /// has suspended or deactivated has no product access, so it is no member.
     pub fn is_member(&self, account: &str) -> bool {
         let workspace = &self.state.workspace;
+        let active = self
+            .state
+            .user(account)
+            .is_some_and(|u| u.status == super::state::UserStatus::Active);
+        if !active {
+            return false;
+        }
         self.is_admin(account)
             || workspace.members.iter().any(|m| m == account)
             || workspace.access_groups.iter().any(|name| {

@@ -21,7 +21,9 @@ pub fn me(_: &Call, state: &mut CloudState) -> Outcome {
     ok(user_json(user))
 }
 
-/// `GET /user/workspaces`: the one workspace, with the operator's role in it.
+/// `GET /user/workspaces`: the one workspace, with the operator's role in it. The
+/// description predates this endpoint (CHANGE-3022); the item's shape is the changelog's
+/// `workspace_access`: whether the user administers the workspace, and the workspace.
 pub fn my_workspaces(call: &Call, state: &mut CloudState) -> Outcome {
     let workspace = &state.workspace;
     let admin = View::new(state).is_admin(&state.operator);
