@@ -528,7 +528,7 @@ async fn access_tokens_read_but_never_touch_permissions() {
         )
         .await;
         assert_eq!(refused.status, 403, "{method} {path}");
-        assert!(refused.text.contains("Access tokens"), "{}", refused.text);
+        assert!(refused.text.contains("can't use an access token"), "{}", refused.text);
     }
     // Wrong credentials and Basic on the Organizations API: 401.
     let wrong = reqwest::Client::new()
@@ -784,6 +784,25 @@ async fn directory_searches_page_by_cursor() {
     .await
     .json();
     assert_eq!(by_member["data"].as_array().unwrap().len(), 2);
+    let unmodelled = admin(
+        &emulator,
+        Method::POST,
+        "/users/search",
+        Some(json!({"mfaEnabled": true})),
+    )
+    .await;
+    assert_eq!(
+        unmodelled.status, 400,
+        "a filter the sandbox cannot apply is refused, not ignored"
+    );
+    let suspended = admin(
+        &emulator,
+        Method::POST,
+        "/users/search",
+        Some(json!({"status": ["suspended"]})),
+    )
+    .await;
+    assert_eq!(suspended.json()["data"], json!([]));
     let wrong_org = send(
         &emulator,
         Auth::Bearer,
@@ -815,6 +834,18 @@ async fn the_seat_limit_refuses_a_grant_that_adds_a_person() {
             .status,
         200
     );
+    // Joining a group with grants seats its new member: the directory refuses it with
+    // the described 409; joining one without grants takes no seat.
+    let mallory = json!({"accountId": "557058:0000-mallory"});
+    let backend = group_id(&emulator, "backend").await;
+    let at = format!("/groups/{backend}/memberships");
+    let refused = admin(&emulator, Method::POST, &at, Some(mallory.clone())).await;
+    assert_eq!(refused.status, 409, "{}", refused.text);
+    assert!(refused.text.contains("user limit"), "{}", refused.text);
+    let access = group_id(&emulator, "bitbucket-users").await;
+    let at = format!("/groups/{access}/memberships");
+    let joined = admin(&emulator, Method::POST, &at, Some(mallory)).await;
+    assert_eq!(joined.status, 204, "{}", joined.text);
 }
 
 #[tokio::test]
