@@ -278,6 +278,13 @@ async fn roles_projects_and_repositories_filter_as_described() {
         get(&emulator, "/2.0/workspaces/acme/projects/PLAT").await.json()["key"],
         "PLAT"
     );
+    let owned = get(&emulator, "/2.0/repositories/acme?role=owner").await.json();
+    assert_eq!(owned["size"], 0, "the operator owns nothing");
+    assert_eq!(
+        get(&emulator, "/2.0/repositories/acme?role=admin").await.json()["size"],
+        3
+    );
+    assert_eq!(get(&emulator, "/2.0/repositories/acme?role=boss").await.status, 400);
     let missing = get(&emulator, "/2.0/workspaces/acme/projects/NOPE").await;
     assert_eq!(missing.status, 404);
     assert!(missing.text.contains("NOPE"), "{}", missing.text);
