@@ -436,6 +436,15 @@ async fn effective_access_is_the_highest_grant() {
     );
     assert_eq!(level("557058:0000-erin").as_deref(), Some("read"));
     assert_eq!(level("557058:0000-frank"), None);
+    let one = "/2.0/workspaces/acme/permissions/repositories/infra";
+    assert_eq!(
+        get(&emulator, &format!("{one}?q=permission%3D%22read%22")).await.json()["size"],
+        1
+    );
+    assert_eq!(
+        get(&emulator, &format!("{one}?q=permission%3E%22read%22")).await.status,
+        400
+    );
     let writers = get(
         &emulator,
         "/2.0/workspaces/acme/permissions/repositories?q=permission%3E%22read%22&pagelen=100",
