@@ -174,6 +174,20 @@ fn every_route_is_in_the_vendor_descriptions_with_its_scopes() {
         }
     }
     assert_eq!(bitbucket_routes, 29);
+    // An API token without `scopes` in the state holds every scope a served operation needs.
+    assert_eq!(
+        rollcall::sandbox::atlassian_cloud::all_scopes(),
+        [
+            "admin:project:bitbucket",
+            "admin:repository:bitbucket",
+            "delete:permission:bitbucket",
+            "read:project:bitbucket",
+            "read:repository:bitbucket",
+            "read:user:bitbucket",
+            "read:workspace:bitbucket",
+            "write:permission:bitbucket",
+        ]
+    );
     // Every operation of the (transcribed) Organizations description is served.
     let raw = spec("atlassian-admin-organizations.openapi.json");
     for (path, operations) in raw["paths"].as_object().unwrap() {
