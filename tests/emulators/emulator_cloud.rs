@@ -174,6 +174,20 @@ fn every_route_is_in_the_vendor_descriptions_with_its_scopes() {
         }
     }
     assert_eq!(bitbucket_routes, 29);
+    // An API token without `scopes` in the state holds every scope a served operation needs.
+    assert_eq!(
+        rollcall::sandbox::atlassian_cloud::all_scopes(),
+        [
+            "admin:project:bitbucket",
+            "admin:repository:bitbucket",
+            "delete:permission:bitbucket",
+            "read:project:bitbucket",
+            "read:repository:bitbucket",
+            "read:user:bitbucket",
+            "read:workspace:bitbucket",
+            "write:permission:bitbucket",
+        ]
+    );
     // Every operation of the (transcribed) Organizations description is served.
     let raw = spec("atlassian-admin-organizations.openapi.json");
     for (path, operations) in raw["paths"].as_object().unwrap() {
@@ -278,6 +292,13 @@ async fn roles_projects_and_repositories_filter_as_described() {
         get(&emulator, "/2.0/workspaces/acme/projects/PLAT").await.json()["key"],
         "PLAT"
     );
+    let owned = get(&emulator, "/2.0/repositories/acme?role=owner").await.json();
+    assert_eq!(owned["size"], 0, "the operator owns nothing");
+    assert_eq!(
+        get(&emulator, "/2.0/repositories/acme?role=admin").await.json()["size"],
+        3
+    );
+    assert_eq!(get(&emulator, "/2.0/repositories/acme?role=boss").await.status, 400);
     let missing = get(&emulator, "/2.0/workspaces/acme/projects/NOPE").await;
     assert_eq!(missing.status, 404);
     assert!(missing.text.contains("NOPE"), "{}", missing.text);
@@ -429,6 +450,15 @@ async fn effective_access_is_the_highest_grant() {
     );
     assert_eq!(level("557058:0000-erin").as_deref(), Some("read"));
     assert_eq!(level("557058:0000-frank"), None);
+    let one = "/2.0/workspaces/acme/permissions/repositories/infra";
+    assert_eq!(
+        get(&emulator, &format!("{one}?q=permission%3D%22read%22")).await.json()["size"],
+        1
+    );
+    assert_eq!(
+        get(&emulator, &format!("{one}?q=permission%3E%22read%22")).await.status,
+        400
+    );
     let writers = get(
         &emulator,
         "/2.0/workspaces/acme/permissions/repositories?q=permission%3E%22read%22&pagelen=100",
