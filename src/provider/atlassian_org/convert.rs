@@ -79,8 +79,14 @@ mod tests {
     #[test]
     fn a_group_keeps_its_description_only_when_it_has_one() {
         let described = group(&group_of(r#"{"id":"g","name":"eng","description":"Engineers"}"#));
-        assert_eq!(described.attributes(), [("description".to_owned(), "Engineers".to_owned())]);
-        assert_eq!(group(&group_of(r#"{"id":"g","name":"eng","description":""}"#)), Resource::group());
+        assert_eq!(
+            described.attributes(),
+            [("description".to_owned(), "Engineers".to_owned())]
+        );
+        assert_eq!(
+            group(&group_of(r#"{"id":"g","name":"eng","description":""}"#)),
+            Resource::group()
+        );
         assert_eq!(group(&group_of(r#"{"id":"g","name":"eng"}"#)), Resource::group());
     }
 

@@ -116,11 +116,7 @@ impl AtlassianOrg {
             target: target.to_owned(),
             http,
             scope,
-            directory: format!(
-                "/admin/v2/orgs/{}/directories/{}",
-                seg(organization),
-                seg(directory)
-            ),
+            directory: format!("/admin/v2/orgs/{}/directories/{}", seg(organization), seg(directory)),
             known: Mutex::new(Known::default()),
             findings: Mutex::new(Findings::default()),
         })
@@ -225,7 +221,10 @@ mod tests {
             8,
         )
         .unwrap();
-        assert_eq!(org.path("/groups"), "/admin/v2/orgs/0a1b-2c/directories/d%2F1%20x/groups");
+        assert_eq!(
+            org.path("/groups"),
+            "/admin/v2/orgs/0a1b-2c/directories/d%2F1%20x/groups"
+        );
     }
 
     #[test]

@@ -84,12 +84,17 @@ impl AtlassianOrg {
                 Some(other) => {
                     return Err(ProviderError::Ambiguous {
                         target: self.target.clone(),
-                        address: Address::new(&self.target, ResourceId::Group { name: g.name.as_str().into() })
-                            .to_string(),
+                        address: Address::new(
+                            &self.target,
+                            ResourceId::Group {
+                                name: g.name.as_str().into(),
+                            },
+                        )
+                        .to_string(),
                         why: format!(
-                            "the directory has two groups of this name (ids `{}` and `{}`); delete or rename one of them",
-                            other.id, g.id
-                        ),
+                        "the directory has two groups of this name (ids `{}` and `{}`); delete or rename one of them",
+                        other.id, g.id
+                    ),
                     })
                 }
                 None => {
@@ -129,12 +134,14 @@ impl AtlassianOrg {
     /// user's groups expanded to tell which of the 10 they are in.
     async fn read_members(&self, groups: &[wire::Group]) -> Result<Vec<(String, wire::User)>, ProviderError> {
         let ids: Vec<String> = groups.iter().map(|g| g.id.clone()).collect();
-        let searches = convert::chunks(&ids, GROUPS_PER_SEARCH).into_iter().map(|chunk| async move {
-            let users = self
-                .search::<wire::User>("/users/search", json!({ "groupIds": chunk, "expand": ["groups"] }))
-                .await?;
-            Ok::<_, HttpError>((chunk, users))
-        });
+        let searches = convert::chunks(&ids, GROUPS_PER_SEARCH)
+            .into_iter()
+            .map(|chunk| async move {
+                let users = self
+                    .search::<wire::User>("/users/search", json!({ "groupIds": chunk, "expand": ["groups"] }))
+                    .await?;
+                Ok::<_, HttpError>((chunk, users))
+            });
         let read: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
         let mut out = Vec::new();
         for (chunk, users) in try_join_all(searches).await? {
@@ -194,7 +201,12 @@ impl AtlassianOrg {
             group_names.insert(g.id.as_str(), g.name.as_str());
             known.groups.insert(g.name.to_lowercase(), g.id.clone());
             out.insert(
-                Address::new(&self.target, ResourceId::Group { name: g.name.as_str().into() }),
+                Address::new(
+                    &self.target,
+                    ResourceId::Group {
+                        name: g.name.as_str().into(),
+                    },
+                ),
                 convert::group(g),
             );
             if let Some(why) = convert::fixed(g) {

@@ -104,7 +104,9 @@ pub fn error_message(body: &str) -> Option<String> {
             return Some(parts.join("; "));
         }
     }
-    text(&v, "message").or_else(|| text(&v, "detail")).or_else(|| text(&v, "title"))
+    text(&v, "message")
+        .or_else(|| text(&v, "detail"))
+        .or_else(|| text(&v, "title"))
 }
 
 #[cfg(test)]

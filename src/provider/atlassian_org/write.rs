@@ -30,11 +30,12 @@ impl AtlassianOrg {
     }
 
     fn group_id(&self, change: &Change, name: &str) -> Result<String, ProviderError> {
-        self.known()
-            .groups
-            .get(&name.to_lowercase())
-            .cloned()
-            .ok_or_else(|| self.fail(change, format!("group `{name}` was not in the directory when it was read; plan again")))
+        self.known().groups.get(&name.to_lowercase()).cloned().ok_or_else(|| {
+            self.fail(
+                change,
+                format!("group `{name}` was not in the directory when it was read; plan again"),
+            )
+        })
     }
 
     fn account_id(&self, change: &Change, name: &str) -> Result<String, ProviderError> {
@@ -122,7 +123,11 @@ impl AtlassianOrg {
 
     async fn delete_group(&self, change: &Change, name: &str) -> Result<(), ProviderError> {
         let id = self.group_id(change, name)?;
-        let request = Request::new(Method::DELETE, self.path(&format!("/groups/{}", seg(&id))), Idempotent::Yes);
+        let request = Request::new(
+            Method::DELETE,
+            self.path(&format!("/groups/{}", seg(&id))),
+            Idempotent::Yes,
+        );
         match self.http.send(request).await {
             Ok(_) => {}
             // Gone by an earlier attempt whose answer was lost.
@@ -149,7 +154,11 @@ impl AtlassianOrg {
     async fn remove_member(&self, change: &Change, group: &str, user: &str) -> Result<(), ProviderError> {
         let (group_id, account_id) = (self.group_id(change, group)?, self.account_id(change, user)?);
         let path = self.path(&format!("/groups/{}/memberships/{}", seg(&group_id), seg(&account_id)));
-        match self.http.send(Request::new(Method::DELETE, path, Idempotent::Yes)).await {
+        match self
+            .http
+            .send(Request::new(Method::DELETE, path, Idempotent::Yes))
+            .await
+        {
             Ok(_) => Ok(()),
             // Out of the group by an earlier attempt whose answer was lost.
             Err(e) if e.is_status(404) && e.ambiguous => Ok(()),
