@@ -48,12 +48,16 @@ const PEOPLE: &str = r"users:
 
 /// Writes a manifest for one directory target at `url` and resolves it.
 fn manifest(dir: &Path, url: &str, body: &str) -> rollcall::desired::Desired {
+    manifest_with(dir, url, PEOPLE, body)
+}
+
+fn manifest_with(dir: &Path, url: &str, people: &str, body: &str) -> rollcall::desired::Desired {
     std::fs::write(dir.join("token"), TOKEN).unwrap();
     let targets = format!(
         "targets:\n  org:\n    kind: atlassian-organization\n    url: {url}\n    organization: \"{ORG_ID}\"\n    directory: \"{DIR_ID}\"\n    auth:\n      token: ${{file:token}}\n"
     );
     std::fs::write(dir.join("targets.yaml"), targets).unwrap();
-    std::fs::write(dir.join("manifest.yaml"), format!("{PEOPLE}{body}")).unwrap();
+    std::fs::write(dir.join("manifest.yaml"), format!("{people}{body}")).unwrap();
     match rollcall::engine::load(dir) {
         Ok(d) => d,
         Err(e) => panic!("manifest did not load: {e:?}"),
@@ -437,4 +441,46 @@ async fn faults_are_survived() {
         assert!(emulator.shared.instruments().fault_counts().total() > 0, "seed {seed}");
         emulator.shutdown().await;
     }
+}
+
+/// An offboarded person leaves every group, the declared ones and any other the directory
+/// has them in: their groups come with the people search, and the undeclared one costs
+/// one search by id, so whether it is synced is known.
+#[tokio::test]
+async fn an_offboarded_person_leaves_every_group() {
+    let emulator = start(fixture()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let people = PEOPLE.replace("carol@acme.example }", "carol@acme.example, active: false }");
+    let desired = manifest_with(
+        dir.path(),
+        &emulator.base_url,
+        &people,
+        "groups:\n  backend: { members: [erin] }\n",
+    );
+    let planned = plan_only(&desired).await;
+    // Groups 1, people 1, members 1, carol's other group (bitbucket-users) 1.
+    assert_eq!(
+        planned.read_requests,
+        4,
+        "{:?}",
+        emulator.shared.instruments().requests()
+    );
+    use rollcall::plan::Action::Delete;
+    assert!(
+        has(&planned.plan, Delete, membership("backend", "carol")),
+        "{:#?}",
+        lines(&planned.plan)
+    );
+    assert!(
+        has(&planned.plan, Delete, membership("bitbucket-users", "carol")),
+        "{:#?}",
+        lines(&planned.plan)
+    );
+    plan_and_apply(&desired).await;
+    let state = emulator.shared.state();
+    assert!(!members(&state, "bitbucket-users").contains(&"carol".to_owned()));
+    assert_eq!(members(&state, "backend"), ["erin"]);
+    let again = plan_only(&desired).await.plan;
+    assert!(again.changes.is_empty(), "{:#?}", lines(&again));
+    emulator.shutdown().await;
 }

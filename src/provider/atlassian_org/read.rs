@@ -6,7 +6,8 @@
 //! Requests, at 100 a page: `⌈names / 100⌉` group searches (one page each, as 100 exact
 //! names match at most 100 groups), or the pages of every group when all are read;
 //! `⌈emails / 100⌉` people searches; and per 10 groups found one users search, a page
-//! per 100 distinct members of those 10 (at least one).
+//! per 100 distinct members of those 10 (at least one). An offboarded person in groups
+//! beyond these costs one more search per 10 of those groups.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -119,7 +120,9 @@ impl AtlassianOrg {
         let emails: Vec<String> = names_by_email.keys().cloned().collect();
         let searches = convert::chunks(&emails, NAMES_PER_SEARCH)
             .into_iter()
-            .map(|chunk| self.search::<wire::User>("/users/search", json!({ "emails": chunk })));
+            // Their groups come along at no extra request: an offboarded person's
+            // memberships are removed wherever they are.
+            .map(|chunk| self.search::<wire::User>("/users/search", json!({ "emails": chunk, "expand": ["groups"] })));
         let mut out = Vec::new();
         for user in try_join_all(searches).await?.into_iter().flatten() {
             let email = user.email.as_deref().unwrap_or_default().trim().to_lowercase();
@@ -175,6 +178,46 @@ impl AtlassianOrg {
         Ok(out)
     }
 
+    /// The groups of each offboarded person that the read did not cover, found by id
+    /// (10 a search) so whether they are synced is known, with that person's membership
+    /// of each: the plan removes every membership an offboarded person has. Costs
+    /// nothing when they are in no other group.
+    async fn offboarded_groups(
+        &self,
+        people: &[(String, wire::User)],
+        groups: &mut Vec<wire::Group>,
+        members: &mut Vec<(String, wire::User)>,
+    ) -> Result<(), ProviderError> {
+        let offboarded: BTreeSet<String> = self.scope.member_users.iter().map(|u| u.to_lowercase()).collect();
+        let read: BTreeSet<String> = groups.iter().map(|g| g.id.clone()).collect();
+        let mut wanted: Vec<(String, wire::User)> = Vec::new();
+        for (_, u) in people.iter().filter(|(n, _)| offboarded.contains(&n.to_lowercase())) {
+            for g in u.groups.iter().flatten() {
+                let id = convert::group_id(&g.id);
+                if !read.contains(id) {
+                    wanted.push((id.to_owned(), u.clone()));
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = wanted
+            .iter()
+            .map(|(id, _)| id.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let searches = convert::chunks(&ids, GROUPS_PER_SEARCH)
+            .into_iter()
+            .map(|chunk| self.search::<wire::Group>("/groups/search", json!({ "groupIds": chunk })));
+        let found: Vec<wire::Group> = try_join_all(searches).await?.into_iter().flatten().collect();
+        let found_ids: BTreeSet<&str> = found.iter().map(|g| g.id.as_str()).collect();
+        members.extend(wanted.into_iter().filter(|(id, _)| found_ids.contains(id.as_str())));
+        groups.extend(found.into_iter().filter(|g| !read.contains(&g.id)));
+        Ok(())
+    }
+
     pub(super) async fn read_all(&self) -> Result<ResourceMap, ProviderError> {
         self.http.begin(Operation::Read);
         let groups_and_members = async {
@@ -182,7 +225,8 @@ impl AtlassianOrg {
             let members = self.read_members(&groups).await?;
             Ok::<_, ProviderError>((groups, members))
         };
-        let ((groups, members), people) = try_join(groups_and_members, self.read_people()).await?;
+        let ((mut groups, mut members), people) = try_join(groups_and_members, self.read_people()).await?;
+        self.offboarded_groups(&people, &mut groups, &mut members).await?;
 
         let mut out = ResourceMap::new();
         let mut known = Known::default();
