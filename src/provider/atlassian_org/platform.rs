@@ -30,7 +30,9 @@ pub(crate) static SPEC: Spec = Spec {
     // No grants exist here (no scopes); nothing to change either.
     permissions: KindRules::PLAIN,
     // Sent when a group is created. The API cannot change it afterwards: a plan that
-    // would is refused before any change (`Provider::preflight`), naming the group.
+    // would (a description the manifest sets differently) is refused before any change
+    // (`Provider::preflight`), naming the group. One the manifest does not set is not
+    // managed.
     group_attributes: &["description"],
     segments: &[],
     scopes: &[],

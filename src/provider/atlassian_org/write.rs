@@ -9,6 +9,10 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::http::{Idempotent, Request};
+
+/// Searches for a group just created before its create is called lost to a directory
+/// that does not list it yet: 0.25 s, 0.5 s and 1 s apart.
+const LOOKUPS: u32 = 4;
 use crate::model::{Resource, ResourceId};
 
 impl AtlassianOrg {
@@ -73,8 +77,8 @@ impl AtlassianOrg {
                         Some(id) => id,
                         // The description declares no body for the 201: the new id is
                         // read back by name.
-                        None => match self.find_group(name).await? {
-                            Some(g) => g.id,
+                        None => match self.find_created(name).await? {
+                            Some(id) => id,
                             None => {
                                 return Err(self.fail(
                                     change,
@@ -115,6 +119,23 @@ impl AtlassianOrg {
             change,
             format!("the create's answer was lost {SENDS} times in a row and the group is not there; plan again"),
         ))
+    }
+
+    /// The id of a group the directory just created: searched by name, and again a few
+    /// times, a little later each, should the search not list it yet (the directory
+    /// promises no read-after-write).
+    async fn find_created(&self, name: &str) -> Result<Option<String>, HttpError> {
+        let mut wait = std::time::Duration::from_millis(250);
+        for attempt in 0..LOOKUPS {
+            if attempt > 0 {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            if let Some(g) = self.find_group(name).await? {
+                return Ok(Some(g.id));
+            }
+        }
+        Ok(None)
     }
 
     fn remember_group(&self, name: &str, id: String) {
