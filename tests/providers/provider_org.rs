@@ -484,3 +484,77 @@ async fn an_offboarded_person_leaves_every_group() {
     assert!(again.changes.is_empty(), "{:#?}", lines(&again));
     emulator.shutdown().await;
 }
+
+/// What the vendor says reaches the error, never the key: a directory that is not there
+/// is the v2 `errors` body's detail, a key refused is the gateway's message.
+#[tokio::test]
+async fn errors_carry_the_vendors_message_and_never_the_key() {
+    let emulator = start(fixture()).await;
+    let dir = tempfile::tempdir().unwrap();
+    manifest(
+        dir.path(),
+        &emulator.base_url,
+        "groups:\n  backend: { members: [carol] }\n",
+    );
+    let targets = std::fs::read_to_string(dir.path().join("targets.yaml")).unwrap();
+    std::fs::write(
+        dir.path().join("targets.yaml"),
+        targets.replace(DIR_ID, "00000000-0000-4000-8000-00000000dead"),
+    )
+    .unwrap();
+    let desired = rollcall::engine::load(dir.path()).unwrap();
+    let err = match rollcall::engine::read(&desired).await {
+        Ok(_) => panic!("a directory that is not there was read"),
+        Err(e) => format!("{e:?}"),
+    };
+    assert!(
+        err.contains("Directory 00000000-0000-4000-8000-00000000dead was not found"),
+        "{err}"
+    );
+    assert!(
+        err.contains("organization` and `directory"),
+        "the hint names both ids: {err}"
+    );
+    assert!(!err.contains(TOKEN));
+
+    std::fs::write(dir.path().join("targets.yaml"), targets).unwrap();
+    std::fs::write(dir.path().join("token"), "not-the-key").unwrap();
+    let desired = rollcall::engine::load(dir.path()).unwrap();
+    let err = match rollcall::engine::read(&desired).await {
+        Ok(_) => panic!("a wrong key was let in"),
+        Err(e) => format!("{e:?}"),
+    };
+    assert!(err.contains("401") && err.contains("Unauthorized"), "{err}");
+    assert!(err.contains("API keys"), "the hint says where keys are made: {err}");
+    assert!(!err.contains("not-the-key"));
+    emulator.shutdown().await;
+}
+
+/// A member added by someone else since the read answers 409 to the plan's add: with no
+/// uncertain attempt before it, that is reported, not taken as done.
+#[tokio::test]
+async fn a_conflicting_add_is_reported() {
+    let emulator = start(fixture()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desired = manifest(
+        dir.path(),
+        &emulator.base_url,
+        "groups:\n  backend: { members: [carol, erin] }\n",
+    );
+    let live = rollcall::engine::read(&desired).await.unwrap();
+    let plan = rollcall::plan::build_with(&desired, &live.states, &live.findings).unwrap();
+    emulator.shared.with_state(|s| {
+        if let Some(g) = s.groups.iter_mut().find(|g| g.name == "backend") {
+            g.members.push("557058:0000-erin".to_owned());
+        }
+    });
+    let report = execute(&crate::common::approved(&plan), &live.connected.providers, 1, |_, _| {}).await;
+    assert!(!report.succeeded());
+    let failure = format!("{:?}", report.outcomes);
+    assert!(
+        failure.contains("409") && failure.contains("already in the group"),
+        "{failure}"
+    );
+    live.connected.shutdown().await;
+    emulator.shutdown().await;
+}
