@@ -228,7 +228,8 @@ async fn the_read_costs_what_its_formula_says_past_a_page() {
     emulator.shutdown().await;
 }
 
-/// The fixture with a group nobody declares, `legacy`, holding frank.
+/// The fixture with a group nobody declares, `legacy`, holding frank, and mallory (whom
+/// nobody declares either) in `backend`.
 fn with_legacy() -> CloudState {
     let mut state = fixture();
     state
@@ -240,6 +241,10 @@ fn with_legacy() -> CloudState {
             synced: false,
             members: vec!["557058:0000-frank".to_owned()],
         });
+    // Someone nobody declares, in a declared group.
+    if let Some(backend) = state.groups.iter_mut().find(|g| g.name == "backend") {
+        backend.members.push("557058:0000-mallory".to_owned());
+    }
     state
 }
 
@@ -304,6 +309,7 @@ async fn groups_and_members_are_planned_applied_and_planned_again_to_nothing() {
         (Create, membership("platform", "bob")),
         (Create, membership("backend", "erin")),
         (Delete, membership("backend", "carol")),
+        (Delete, membership("backend", "mallory@acme.example")),
         (Delete, group("Platform Team")),
         (Delete, group("legacy")),
     ] {
@@ -323,9 +329,9 @@ async fn groups_and_members_are_planned_applied_and_planned_again_to_nothing() {
     assert!(plan.held[0].hint.contains("invite"), "{}", plan.held[0].hint);
 
     let (applied, sent) = plan_and_apply(&desired).await;
-    // Two creates of a POST and a read-back of the new id each, five adds, one removal,
+    // Two creates of a POST and a read-back of the new id each, five adds, two removals,
     // two deletes; the removals the deletes take along are not sent.
-    assert_eq!(sent, 2 * 2 + 5 + 1 + 2, "{:#?}", lines(&applied));
+    assert_eq!(sent, 2 * 2 + 5 + 2 + 2, "{:#?}", lines(&applied));
     let state = emulator.shared.state();
     assert_eq!(members(&state, "ops"), ["alice", "dave"]);
     assert_eq!(members(&state, "platform"), ["alice", "bob"]);
