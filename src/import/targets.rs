@@ -1,7 +1,7 @@
 //! Targets: each imported target as the source manifests declare it (kind, profile, URL,
-//! the account and the token *reference*, never a token), with relative paths (a
-//! `sandbox:` state file, a `${file:…}` token) rewritten so that they still point at the
-//! same file from the output directory.
+//! the platform's own options, the account and the token *reference*, never a token),
+//! with relative paths (a `sandbox:` state file, a `${file:…}` token) rewritten so that
+//! they still point at the same file from the output directory.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -23,6 +23,11 @@ pub(super) fn target(config: &TargetConfig, place: &Place<'_>, notes: Vec<String
         }
     };
     items.push(Item::scalar("url", url));
+    // The platform's own options (an organization's and a directory's ids): without them
+    // the imported target does not name what it was read from.
+    for (option, value) in &config.settings {
+        items.push(Item::scalar(option.clone(), value.clone()));
+    }
     if let Some(auth) = &config.auth {
         let mut fields = Vec::new();
         if let Some(username) = &auth.username {

@@ -50,7 +50,7 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
                     });
                 }
             }
-            Some(before) if before != after => changes.push(Change {
+            Some(before) if !as_managed(before, after) => changes.push(Change {
                 address: address.clone(),
                 action: Action::Update,
                 before: Some(before.clone()),
@@ -405,7 +405,25 @@ fn activation(before: &Resource, after: &Resource) -> Option<String> {
 /// or not there where the change leaves only an absence (a default unset, a user
 /// deactivated that the read does not list).
 pub(crate) fn left_as(after: Option<&Resource>, found: Option<&Resource>) -> bool {
-    found == after || (found.is_none() && after.is_some_and(is_absent))
+    match (after, found) {
+        (Some(after), Some(found)) => as_managed(found, after),
+        (None, None) => true,
+        (Some(after), None) => is_absent(after),
+        (None, Some(_)) => false,
+    }
+}
+
+/// Whether live `found` is what the manifest wants, in what it manages: a group's or a
+/// membership's attribute the manifest does not set (a directory group's description
+/// nobody declared) is not managed: left as it is, never planned away.
+pub(crate) fn as_managed(found: &Resource, wanted: &Resource) -> bool {
+    match (found, wanted) {
+        (Resource::Group { attributes: live }, Resource::Group { attributes: want })
+        | (Resource::Membership { attributes: live }, Resource::Membership { attributes: want }) => {
+            want.iter().all(|(k, v)| live.get(k) == Some(v))
+        }
+        _ => found == wanted,
+    }
 }
 
 pub(crate) fn is_absent(r: &Resource) -> bool {

@@ -3,6 +3,7 @@
 //! `memory` is the exception that serves no vendor: live state held in memory, changed
 //! as the vendors change theirs, for tests and embedding.
 
+pub mod atlassian_org;
 pub mod bitbucket_dc;
 pub mod memory;
 pub mod registry;

@@ -5,7 +5,7 @@
 use crate::desired::TargetConfig;
 use crate::http::{Auth, HttpError};
 use crate::platform::Platform;
-use crate::provider::{bitbucket_dc, scim, Provider};
+use crate::provider::{atlassian_org, bitbucket_dc, scim, Provider};
 use crate::sandbox::launch::SandboxKind;
 
 /// A platform and how to build its provider for a target, given the base URL the target
@@ -35,6 +35,11 @@ pub static PLATFORMS: &[Registered] = &[
         platform: scim::ATLASSIAN_PLATFORM,
         provider: scim::provider,
         sandbox: &crate::sandbox::scim::KIND,
+    },
+    Registered {
+        platform: atlassian_org::PLATFORM,
+        provider: atlassian_org::provider,
+        sandbox: &crate::sandbox::atlassian_cloud::KIND,
     },
 ];
 

@@ -12,6 +12,7 @@ mod contract;
 mod flaky_scale;
 mod http_resilience;
 mod provider_dc;
+mod provider_org;
 mod provider_scim;
 mod resilience;
 mod scim2_server_smoke;

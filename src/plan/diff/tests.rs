@@ -430,3 +430,18 @@ fn pruning_a_user_deactivates_where_delete_means_deactivate() {
         "an already inactive account needs nothing: {unmanaged:#?}"
     );
 }
+
+/// A group attribute the manifest does not set is not managed: a live description
+/// nobody declared plans nothing, one declared differently plans an update.
+#[test]
+fn an_attribute_the_manifest_does_not_set_is_left_alone() {
+    let described = |text: &str| Resource::Group {
+        attributes: [("description".to_owned(), text.to_owned())].into_iter().collect(),
+    };
+    assert!(as_managed(&described("Engineers"), &Resource::group()));
+    assert!(as_managed(&described("Engineers"), &described("Engineers")));
+    assert!(!as_managed(&described("Engineers"), &described("Platform")));
+    assert!(!as_managed(&Resource::group(), &described("Platform")));
+    assert!(left_as(Some(&Resource::group()), Some(&described("Engineers"))));
+    assert!(!left_as(None, Some(&Resource::group())));
+}
