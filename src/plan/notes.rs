@@ -51,11 +51,7 @@ pub fn fixed(changes: Vec<Change>, findings: &BTreeMap<String, Findings>) -> (Ve
             Some((_, why)) => notes.push(Note {
                 target: change.address.target.to_string(),
                 address: Some(change.address.clone()),
-                text: format!(
-                    "not planned ({} would {}): {why}",
-                    verb(change.action),
-                    describe(&change)
-                ),
+                text: format!("left out of the plan ({}): {why}", describe(&change)),
             }),
             None => kept.push(change),
         }
@@ -288,18 +284,15 @@ fn outer_name(scope: &crate::model::Scope) -> String {
         .join("/")
 }
 
-fn verb(action: Action) -> &'static str {
-    match action {
-        Action::Create => "create",
-        Action::Update => "change",
-        Action::Delete => "delete",
-    }
-}
-
 fn describe(change: &Change) -> String {
+    let what = match change.action {
+        Action::Create => "a create",
+        Action::Update => "a change",
+        Action::Delete => "a removal",
+    };
     match &change.after {
-        Some(Resource::Permission { permission }) => format!("it, granting `{permission}`"),
-        _ => "it".to_owned(),
+        Some(Resource::Permission { permission }) => format!("{what} to `{permission}`"),
+        _ => what.to_owned(),
     }
 }
 
