@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::on;
@@ -25,32 +25,43 @@ use crate::sandbox::instruments::Draw;
 pub fn router<E: Emulator>(shared: Shared<E>) -> Router {
     let mut api: Router<Shared<E>> = Router::new();
     for route in E::ROUTE_TABLE {
-        // Every route runs the same `handle`; the extension tells it which operation.
-        api = api.route(route.path, on(route.method, handle::<E>).layer(Extension(route.op)));
+        // Every route runs the same `handle`; the extension tells it which operation and
+        // which path template.
+        let which: Which<E> = (route.op, route.path);
+        api = api.route(route.path, on(route.method, handle::<E>).layer(Extension(which)));
     }
     let api = api
-        .method_not_allowed_fallback(|| async { E::refuse(Refusal::MethodNotAllowed) })
+        .method_not_allowed_fallback(|request: Request| async move {
+            E::refuse_at(Refusal::MethodNotAllowed, request.uri().path())
+        })
         .fallback(unknown_path::<E>);
-    Router::new()
-        .nest(shared.mount(), api)
-        .fallback(unknown_path::<E>)
-        .layer(middleware::from_fn_with_state(shared.clone(), inject::<E>))
+    // An emulator at the server's root (mount "") is its own router: axum nests nothing
+    // at the root.
+    let root = if shared.mount().is_empty() {
+        api
+    } else {
+        Router::new().nest(shared.mount(), api).fallback(unknown_path::<E>)
+    };
+    root.layer(middleware::from_fn_with_state(shared.clone(), inject::<E>))
         .layer(middleware::from_fn_with_state(shared.clone(), gate::<E>))
         .with_state(shared)
 }
 
+/// The operation a route runs and its path template (for `Incoming::route`).
+type Which<E> = (<E as Emulator>::Op, &'static str);
+
 async fn unknown_path<E: Emulator>(request: Request) -> Response {
-    E::refuse(Refusal::NotFound {
-        path: request.uri().path().to_owned(),
-    })
+    let path = request.uri().path().to_owned();
+    E::refuse_at(Refusal::NotFound { path: path.clone() }, &path)
 }
 
 /// Runs one operation with the state locked. The lock is a std mutex held only inside
 /// this synchronous section, never across an await.
 async fn handle<E: Emulator>(
-    Extension(op): Extension<E::Op>,
+    Extension((op, route)): Extension<Which<E>>,
     State(shared): State<Shared<E>>,
     path: Result<Path<HashMap<String, String>>, PathRejection>,
+    method: Method,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -58,9 +69,12 @@ async fn handle<E: Emulator>(
     let params = match path {
         Ok(Path(params)) => params,
         Err(rejection) => {
-            return E::refuse(Refusal::BadPath {
-                detail: rejection.body_text(),
-            })
+            return E::refuse_at(
+                Refusal::BadPath {
+                    detail: rejection.body_text(),
+                },
+                route,
+            )
         }
     };
     // Decoded here rather than with `Query`: a name may be repeated (`name=a&name=b`),
@@ -74,6 +88,8 @@ async fn handle<E: Emulator>(
         .unwrap_or("127.0.0.1")
         .to_owned();
     let call = Incoming {
+        route,
+        method,
         params,
         query,
         headers,
@@ -96,7 +112,7 @@ async fn gate<E: Emulator>(State(shared): State<Shared<E>>, request: Request, ne
             .and_then(|v| v.to_str().ok())
             .is_some_and(|value| shared.emulator().authorised(&shared.lock_state(), token, value));
     if !authorised {
-        return E::refuse(Refusal::Unauthenticated);
+        return E::refuse_at(Refusal::Unauthenticated, request.uri().path());
     }
     next.run(request).await
 }
@@ -114,14 +130,19 @@ async fn inject<E: Emulator>(State(shared): State<Shared<E>>, request: Request, 
     if latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(latency_ms)).await;
     }
+    let path = request.uri().path().to_owned();
+    let refused = |refusal: Refusal| {
+        let response = E::refuse_at(refusal, &path);
+        if E::retry_after_at(&path) {
+            with_retry_after(response, retry_after_secs)
+        } else {
+            response
+        }
+    };
     match fault {
         None => next.run(request).await,
-        Some(Fault::RateLimited) => {
-            with_retry_after(E::refuse(Refusal::RateLimited { retry_after_secs }), retry_after_secs)
-        }
-        Some(Fault::Unavailable) => {
-            with_retry_after(E::refuse(Refusal::Unavailable { retry_after_secs }), retry_after_secs)
-        }
+        Some(Fault::RateLimited) => refused(Refusal::RateLimited { retry_after_secs }),
+        Some(Fault::Unavailable) => refused(Refusal::Unavailable { retry_after_secs }),
         Some(Fault::DroppedBefore) => dropped(),
         Some(Fault::DroppedAfter) => {
             // The handler runs and its change stays; only the answer is lost.

@@ -65,6 +65,19 @@ pub trait Emulator: Sized + Send + Sync + 'static {
     /// The vendor's answer to a request the host turns away or faults.
     fn refuse(refusal: Refusal) -> Response;
 
+    /// The answer to a refusal of a request for `path` (from the server's root): for an
+    /// emulator serving two APIs that word their refusals differently. `refuse` unless
+    /// overridden.
+    fn refuse_at(refusal: Refusal, _path: &str) -> Response {
+        Self::refuse(refusal)
+    }
+
+    /// Whether the host adds `Retry-After` to an injected 429 or 503 for `path`: not where
+    /// the vendor's limiter sends none (Bitbucket Cloud's).
+    fn retry_after_at(_path: &str) -> bool {
+        true
+    }
+
     /// The account the token acts as, where the platform has one (the safety rules protect
     /// it); `None` where tokens belong to no user.
     fn account(_state: &Self::State) -> Option<String> {
@@ -111,6 +124,10 @@ pub(crate) use route_table;
 /// A request as an operation receives it.
 #[derive(Debug)]
 pub struct Incoming {
+    /// The route's path template as the route table names it (relative to the mount), for
+    /// an emulator whose rules depend on the operation (which scopes it needs).
+    pub route: &'static str,
+    pub method: axum::http::Method,
     /// The path parameters the route named.
     pub params: HashMap<String, String>,
     /// The query, decoded, in order, repeated names kept (`name=a&name=b`).
