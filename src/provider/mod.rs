@@ -3,6 +3,7 @@
 //! `memory` is the exception that serves no vendor: live state held in memory, changed
 //! as the vendors change theirs, for tests and embedding.
 
+pub mod bitbucket_cloud;
 pub mod bitbucket_dc;
 pub mod memory;
 pub mod registry;
