@@ -167,3 +167,111 @@ async fn a_seeded_workspace_is_read_planned_applied_and_then_in_step() {
     assert!(again.changes.is_empty(), "{:#?}", lines(&again));
     bb.shutdown().await;
 }
+
+/// A token that may read but not change permissions: the preflight's checks on a group
+/// slug that cannot exist answer 401, and the apply stops before its first change,
+/// naming the scopes.
+#[tokio::test]
+async fn a_token_without_the_write_scopes_stops_the_apply_before_any_change() {
+    let bb = emulator(|s| {
+        s.scopes = Some(
+            [
+                "read:user:bitbucket",
+                "read:workspace:bitbucket",
+                "read:project:bitbucket",
+                "read:repository:bitbucket",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        );
+    })
+    .await;
+    let before = bb.shared.state();
+    let dir = tempfile::tempdir().unwrap();
+    let desired = manifest(dir.path(), &bb.base_url, &format!("{PEOPLE}{ACCESS}"));
+    let (plan, report) = plan_and_apply(&desired).await;
+    assert_eq!(plan.changes.len(), 5);
+    assert_eq!(report.applied(), 0);
+    let errors: Vec<String> = report
+        .outcomes
+        .iter()
+        .filter_map(|(_, o)| match o {
+            rollcall::apply::Outcome::Failed(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors.len(), 5, "{errors:#?}");
+    let error = &errors[0];
+    for needed in [
+        "admin:project:bitbucket and write:permission:bitbucket",
+        "admin:repository:bitbucket and delete:permission:bitbucket",
+        "Token is invalid",
+        "nothing was applied",
+    ] {
+        assert!(error.contains(needed), "{needed} missing from {error}");
+    }
+    // Nothing changed, and no group was granted anything by the check.
+    let after = bb.shared.state();
+    assert_eq!(
+        serde_json::to_value(&before.workspace).unwrap(),
+        serde_json::to_value(&after.workspace).unwrap()
+    );
+    bb.shutdown().await;
+}
+
+/// Bitbucket's 429 is `text/plain` without `Retry-After`: the client backs off on its
+/// own and the read and the apply still complete.
+#[tokio::test]
+async fn a_429_without_retry_after_is_waited_out() {
+    let bb = emulator(|s| {
+        s.rate_limit = Some(rollcall::sandbox::atlassian_cloud::state::RateLimit {
+            requests: 4,
+            per_seconds: 2,
+        });
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let desired = manifest(dir.path(), &bb.base_url, &format!("{PEOPLE}{ACCESS}"));
+    let live = rollcall::engine::read(&desired).await.unwrap();
+    let retries = live.connected.providers["bb"].retry_count();
+    assert!(retries > 0, "the limiter never answered 429");
+    let plan = rollcall::engine::plan(&desired, &live).unwrap();
+    assert_eq!(plan.changes.len(), 5);
+    live.connected.shutdown().await;
+    bb.shutdown().await;
+}
+
+/// A group the directory made moments ago is not visible in Bitbucket yet: its grant
+/// is tried again until it is, then applied.
+#[tokio::test]
+async fn a_group_made_moments_ago_is_granted_once_bitbucket_sees_it() {
+    let bb = emulator(|s| s.propagation_ms = 2500).await;
+    let dir = tempfile::tempdir().unwrap();
+    let people = PEOPLE.replace(
+        "  backend: { members: [] }\n",
+        "  backend: { members: [] }\n  Late Team: { members: [] }\n",
+    );
+    let body = format!("{people}access:\n  bb:\n    projects:\n      WEB:\n        groups: {{ Late Team: write }}\n");
+    let desired = manifest(dir.path(), &bb.base_url, &body);
+    bb.shared.with_state(|s| {
+        s.groups
+            .push(rollcall::sandbox::atlassian_cloud::state::DirectoryGroup {
+                id: "a1000000-0000-4000-8000-0000000000ff".to_owned(),
+                name: "Late Team".to_owned(),
+                description: None,
+                synced: false,
+                members: Vec::new(),
+            });
+        s.clock.created.insert(
+            "a1000000-0000-4000-8000-0000000000ff".to_owned(),
+            std::time::Instant::now(),
+        );
+    });
+    let (plan, report) = plan_and_apply(&desired).await;
+    assert_eq!(lines(&plan), ["+ bb.project[\"WEB\"].group[\"Late Team\"]"]);
+    assert!(failures(&report).is_empty(), "{:#?}", failures(&report));
+    let state = bb.shared.state();
+    let web = state.workspace.projects.iter().find(|p| p.key == "WEB").unwrap();
+    assert_eq!(web.groups.get("late-team").map(|l| l.as_str()), Some("write"));
+    bb.shutdown().await;
+}

@@ -196,6 +196,9 @@ impl BitbucketCloud {
             why: format!("no random name could be made for the scope check: {e}"),
         })?;
         let slug = format!("rollcall-scope-check-{suffix}");
+        // Every check runs, so the error names every scope missing at once.
+        let mut refused: Vec<String> = Vec::new();
+        let mut vendor = String::new();
         for (scope, delete) in checks {
             let path = format!("{}/groups/{slug}", scope.base(&self.workspace));
             let (request, needs) = if delete {
@@ -220,21 +223,33 @@ impl BitbucketCloud {
                 }
                 Err(e) if e.is_status(401) || e.is_status(403) => {
                     let what = if delete { "revoke" } else { "grant or change" };
-                    return Err(ProviderError::Unsupported {
-                        target: self.target.clone(),
-                        address: format!("{} permissions", scope.noun()),
-                        why: format!(
-                            "the token may not {what} {} permissions (checked on {} before any change; nothing was applied): {}",
-                            scope.noun(),
-                            scope.describe(),
-                            explain(e, &needs).detail
-                        ),
-                    });
+                    refused.push(format!("{what} {} permissions ({needs})", scope.noun()));
+                    if e.detail.to_lowercase().contains("access token") {
+                        vendor = explain(e, &needs).detail;
+                    } else if vendor.is_empty() {
+                        vendor = e.detail;
+                    }
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(())
+        if refused.is_empty() {
+            return Ok(());
+        }
+        let access_token = vendor.contains("access tokens cannot manage permissions");
+        Err(ProviderError::Unsupported {
+            target: self.target.clone(),
+            address: format!("workspace `{}`", self.workspace),
+            why: format!(
+                "the token may not {} (checked with a group slug that cannot exist, before any change; nothing was applied): {vendor}{}",
+                refused.join(", nor "),
+                if access_token {
+                    ""
+                } else {
+                    "; Bitbucket answers \"Token is invalid, expired, or not supported for this endpoint\" when a scope is missing: give the API token these scopes"
+                }
+            ),
+        })
     }
 }
 
