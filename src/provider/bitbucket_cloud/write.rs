@@ -223,7 +223,11 @@ impl BitbucketCloud {
                 }
                 Err(e) if e.is_status(401) || e.is_status(403) => {
                     let what = if delete { "revoke" } else { "grant or change" };
-                    refused.push(format!("{what} {} permissions ({needs})", scope.noun()));
+                    refused.push(format!(
+                        "{what} {} permissions ({needs}; checked on {})",
+                        scope.noun(),
+                        scope.describe()
+                    ));
                     if e.detail.to_lowercase().contains("access token") {
                         vendor = explain(e, &needs).detail;
                     } else if vendor.is_empty() {
