@@ -5,9 +5,15 @@
 //! change; and Bitbucket's 429 without `Retry-After`.
 
 use std::path::Path;
+use std::time::Duration;
 
 use rollcall::apply::{execute, ApplyReport};
-use rollcall::plan::Plan;
+use rollcall::desired::ReadScope;
+use rollcall::http::Auth;
+use rollcall::model::{Address, Principal, Resource, ResourceId, Scope};
+use rollcall::plan::{Action, Change, Plan};
+use rollcall::provider::bitbucket_cloud::{BitbucketCloud, Tuning};
+use rollcall::provider::Provider as _;
 use rollcall::sandbox::atlassian_cloud::{serve, CloudState, RunningEmulator, Shared};
 use rollcall::sandbox::state::StateFile as _;
 
@@ -273,5 +279,105 @@ async fn a_group_made_moments_ago_is_granted_once_bitbucket_sees_it() {
     let state = bb.shared.state();
     let web = state.workspace.projects.iter().find(|p| p.key == "WEB").unwrap();
     assert_eq!(web.groups.get("late-team").map(|l| l.as_str()), Some("write"));
+    bb.shutdown().await;
+}
+
+/// The provider on its own, with a short wait for principals and no pacing.
+fn provider(
+    bb: &RunningEmulator,
+    people: &[(&str, &str)],
+    projects: &[&str],
+    edit: impl FnOnce(&mut Tuning),
+) -> BitbucketCloud {
+    let mut scope = ReadScope::default();
+    for (name, email) in people {
+        scope.people.insert((*name).to_owned(), (*email).to_owned());
+    }
+    for key in projects {
+        scope.scopes.insert(Scope::root().child("project", key));
+    }
+    let mut tuning = Tuning {
+        budget: None,
+        visible_wait: Duration::from_secs(2),
+        visible_step: Duration::from_millis(200),
+        ..Tuning::vendor()
+    };
+    edit(&mut tuning);
+    let auth = Auth::Basic {
+        username: EMAIL.to_owned(),
+        token: secrecy::SecretString::from(TOKEN),
+    };
+    let base = url::Url::parse(&bb.base_url).unwrap();
+    BitbucketCloud::new("bb", base, Some(auth), "acme", scope, 4, tuning).unwrap()
+}
+
+fn grant(project: &str, principal: Principal, permission: &str) -> Change {
+    Change {
+        address: Address::new(
+            "bb",
+            ResourceId::Grant {
+                scope: Scope::root().child("project", project),
+                principal,
+            },
+        ),
+        action: Action::Create,
+        before: None,
+        after: Some(Resource::Permission {
+            permission: permission.to_owned(),
+        }),
+        reason: None,
+        renamed_from: None,
+        renamed_to: None,
+    }
+}
+
+/// A person the read did not find (the directory target gives them access in the same
+/// apply) is looked up by email when their grant is sent, until they are visible; one
+/// who never shows fails with what to do.
+#[tokio::test]
+async fn a_person_given_access_after_the_read_is_found_by_email_when_granted() {
+    let bb = emulator(|_| {}).await;
+    let people = [("mallory", "mallory@acme.example"), ("zed", "zed@acme.example")];
+    let p = provider(&bb, &people, &["WEB"], |_| {});
+    let live = p.read().await.unwrap();
+    assert!(
+        !live.keys().any(|a| matches!(a.id, ResourceId::User { .. })),
+        "{live:#?}"
+    );
+    let shared = bb.shared.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        shared.with_state(|s| s.workspace.members.push("557058:0000-mallory".to_owned()));
+    });
+    let mallory = grant("WEB", Principal::User("mallory".into()), "read");
+    p.apply(std::slice::from_ref(&mallory)).await.unwrap();
+    let state = bb.shared.state();
+    let web = state.workspace.projects.iter().find(|p| p.key == "WEB").unwrap();
+    assert_eq!(web.users.get("557058:0000-mallory").map(|l| l.as_str()), Some("read"));
+
+    let zed = grant("WEB", Principal::User("zed".into()), "read");
+    let error = p.apply(std::slice::from_ref(&zed)).await.unwrap_err().to_string();
+    assert!(error.contains("not visible in workspace `acme` yet"), "{error}");
+    bb.shutdown().await;
+}
+
+/// A read that cannot fit in the account's hour fails before its first request, saying
+/// what it would take.
+#[tokio::test]
+async fn a_read_over_the_hours_budget_fails_at_once() {
+    let bb = emulator(|_| {}).await;
+    let p = provider(&bb, &[("alice", "alice@acme.example")], &["PLAT", "WEB"], |t| {
+        t.quota = 5
+    });
+    let error = p.read().await.unwrap_err().to_string();
+    assert!(error.contains("at least 7 requests"), "{error}");
+    assert_eq!(p.request_count(), 0);
+    // At the vendor's pace, a read longer than the deadline is refused too.
+    let p = provider(&bb, &[], &["PLAT", "WEB"], |t| {
+        t.budget = Tuning::vendor().budget;
+        t.deadline = Duration::from_secs(1);
+        t.quota = 1000;
+    });
+    assert!(p.read().await.is_ok(), "6 requests fit in the burst");
     bb.shutdown().await;
 }
