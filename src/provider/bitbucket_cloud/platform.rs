@@ -10,7 +10,7 @@ pub(crate) const SPEC: Spec = Spec {
     kind: "bitbucket-cloud",
     profile: None,
     default_profile: true,
-    summary: "A Bitbucket Cloud workspace through the 2.0 API: project and repository permissions of people and groups the Atlassian organisation's directory makes.",
+    summary: "Bitbucket Cloud, one workspace, through its 2.0 API: project and repository permissions.",
     profile_summary: "",
     options: &["workspace"],
     required: &["workspace"],
