@@ -289,6 +289,20 @@ fn provider(
     projects: &[&str],
     edit: impl FnOnce(&mut Tuning),
 ) -> BitbucketCloud {
+    let auth = Auth::Basic {
+        username: EMAIL.to_owned(),
+        token: secrecy::SecretString::from(TOKEN),
+    };
+    provider_as(bb, auth, people, projects, edit)
+}
+
+fn provider_as(
+    bb: &RunningEmulator,
+    auth: Auth,
+    people: &[(&str, &str)],
+    projects: &[&str],
+    edit: impl FnOnce(&mut Tuning),
+) -> BitbucketCloud {
     let mut scope = ReadScope::default();
     for (name, email) in people {
         scope.people.insert((*name).to_owned(), (*email).to_owned());
@@ -303,10 +317,6 @@ fn provider(
         ..Tuning::vendor()
     };
     edit(&mut tuning);
-    let auth = Auth::Basic {
-        username: EMAIL.to_owned(),
-        token: secrecy::SecretString::from(TOKEN),
-    };
     let base = url::Url::parse(&bb.base_url).unwrap();
     BitbucketCloud::new("bb", base, Some(auth), "acme", scope, 4, tuning).unwrap()
 }
@@ -379,5 +389,36 @@ async fn a_read_over_the_hours_budget_fails_at_once() {
         t.quota = 1000;
     });
     assert!(p.read().await.is_ok(), "6 requests fit in the burst");
+    bb.shutdown().await;
+}
+
+/// A read refused for a missing scope names the scope the call needs (Bitbucket says
+/// only "invalid token"); an access token is told it cannot manage permissions at all.
+#[tokio::test]
+async fn a_refused_read_names_the_scope_or_the_credential_it_needs() {
+    let bb = emulator(|s| {
+        s.scopes = Some(
+            ["read:user:bitbucket", "read:workspace:bitbucket"]
+                .map(str::to_owned)
+                .to_vec(),
+        );
+    })
+    .await;
+    let error = provider(&bb, &[], &["PLAT"], |_| {})
+        .read()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("read:project:bitbucket"), "{error}");
+    assert!(error.contains("when a scope is missing"), "{error}");
+    assert!(!error.contains(TOKEN), "{error}");
+
+    let bearer = Auth::Bearer(secrecy::SecretString::from(TOKEN));
+    let error = provider_as(&bb, bearer, &[], &["PLAT"], |_| {})
+        .read()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("access tokens cannot manage permissions"), "{error}");
     bb.shutdown().await;
 }
