@@ -380,7 +380,7 @@ async fn a_read_over_the_hours_budget_fails_at_once() {
         t.quota = 5
     });
     let error = p.read().await.unwrap_err().to_string();
-    assert!(error.contains("at least 7 requests"), "{error}");
+    assert!(error.contains("at least 7 requests and this run has sent 0"), "{error}");
     assert_eq!(p.request_count(), 0);
     // At the vendor's pace, a read longer than the deadline is refused too.
     let p = provider(&bb, &[], &["PLAT", "WEB"], |t| {
@@ -389,6 +389,17 @@ async fn a_read_over_the_hours_budget_fails_at_once() {
         t.quota = 1000;
     });
     assert!(p.read().await.is_ok(), "6 requests fit in the burst");
+    // A plan whose changes would pass the hour after the read's requests is refused by
+    // the preflight, before any change.
+    let p = provider(&bb, &[("alice", "alice@acme.example")], &["WEB"], |t| t.quota = 8);
+    p.read().await.unwrap();
+    let changes: Vec<Change> = ["TEAM", "backend", "ops"]
+        .iter()
+        .map(|g| grant("WEB", Principal::Group((*g).into()), "read"))
+        .collect();
+    let error = p.preflight(&changes).await.unwrap_err().to_string();
+    assert!(error.contains("at least 4 requests and this run has sent 5"), "{error}");
+    assert_eq!(p.request_count(), 5);
     bb.shutdown().await;
 }
 

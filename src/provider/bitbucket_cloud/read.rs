@@ -88,8 +88,13 @@ impl BitbucketCloud {
         emails.sort();
         emails.dedup();
         let queries = email_queries(emails.iter().map(String::as_str));
+        // The token's account, the owner, a query per 90 people, two lists per scope.
         let minimum = 2 + queries.len() + 2 * scopes.len();
-        self.check_budget(minimum)?;
+        self.check_budget(
+            &format!("reading workspace `{}`", self.workspace),
+            minimum,
+            "name fewer projects and repositories in `access`, or split them over several targets and runs",
+        )?;
 
         let mut reads = vec![Read::Me, Read::Owners];
         reads.extend(queries.into_iter().map(Read::Members));
@@ -183,13 +188,15 @@ impl BitbucketCloud {
         )
     }
 
-    /// A read that cannot fit in the account's hour, or in the read's deadline at the
-    /// pace the budget allows, fails now with what it would take, rather than after
-    /// hours of waiting or at the deadline halfway through.
-    fn check_budget(&self, minimum: usize) -> Result<(), HttpError> {
+    /// Work that cannot fit in what is left of the account's hour (its quota less the
+    /// requests this run has sent), or in the operation's deadline at the pace the budget
+    /// allows, fails now with what it would take, rather than after hours of waiting or
+    /// at the deadline halfway through. `what` names the work, `needed` is its fewest
+    /// requests, `remedy` says how to need fewer.
+    pub(super) fn check_budget(&self, what: &str, needed: usize, remedy: &str) -> Result<(), HttpError> {
         let fail = |detail: String| HttpError {
             target: self.target.clone(),
-            request: format!("reading workspace `{}`", self.workspace),
+            request: what.to_owned(),
             kind: ErrorKind::Throttled,
             status: None,
             detail,
@@ -197,17 +204,20 @@ impl BitbucketCloud {
             attempts: 0,
         };
         let quota = self.tuning.quota as usize;
-        if minimum > quota {
+        let sent = self.http.request_count();
+        if sent + needed > quota {
             return Err(fail(format!(
-                "it needs at least {minimum} requests (3 plus 2 per project and repository named, plus 1 per 90 people), more than the {quota} an hour Bitbucket Cloud allows an account; name fewer projects and repositories in `access`, or split the workspace over several targets and runs"
+                "it needs at least {needed} requests and this run has sent {sent}: more than the {quota} an hour Bitbucket Cloud allows an account; {remedy}"
             )));
         }
         if let Some(budget) = self.tuning.budget {
-            let spaced = minimum.saturating_sub(BURST as usize) as u32;
+            // Optimistic: the whole burst free again. Only work that certainly cannot
+            // finish is refused.
+            let spaced = u32::try_from(needed.saturating_sub(BURST as usize)).unwrap_or(u32::MAX);
             let takes = budget.interval().saturating_mul(spaced);
             if takes > self.tuning.deadline {
                 return Err(fail(format!(
-                    "it needs at least {minimum} requests, which at the pace of {quota} an hour take {} s, longer than a read may take ({} s); name fewer projects and repositories in `access`",
+                    "it needs at least {needed} requests, which at the pace of {quota} an hour take {} s, longer than the {} s it may take; {remedy}",
                     takes.as_secs(),
                     self.tuning.deadline.as_secs()
                 )));

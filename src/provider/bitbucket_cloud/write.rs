@@ -189,6 +189,13 @@ impl BitbucketCloud {
         if checks.is_empty() {
             return Ok(());
         }
+        // One request per change, and the checks' own.
+        let needed = changes.iter().filter(|c| c.address.target == self.target).count() + checks.len();
+        self.check_budget(
+            &format!("applying the plan to workspace `{}`", self.workspace),
+            needed,
+            "apply part of the changes now (fewer projects and repositories in `access`) and the rest in the next hour",
+        )?;
         self.http.begin(Operation::Apply);
         let suffix = crate::http::random_hex(8).map_err(|e| ProviderError::Unsupported {
             target: self.target.clone(),
