@@ -310,6 +310,8 @@ fn provider_as(
     for key in projects {
         scope.scopes.insert(Scope::root().child("project", key));
     }
+    // As where permissions are pruned: every named scope's lists.
+    scope.all_grants = true;
     let mut tuning = Tuning {
         budget: None,
         visible_wait: Duration::from_secs(2),
@@ -431,5 +433,41 @@ async fn a_refused_read_names_the_scope_or_the_credential_it_needs() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("access tokens cannot manage permissions"), "{error}");
+    bb.shutdown().await;
+}
+
+/// Without pruning, a named scope that declares no grants has nothing the plan could
+/// change: its lists are not read. An offboarded person brings back the users lists of
+/// every named scope, since their every grant is revoked.
+#[tokio::test]
+async fn a_named_scope_without_grants_is_read_only_when_the_plan_can_use_it() {
+    let bb = emulator(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let people = "users:\n  alice: { name: Alice Liddell, email: alice@acme.example }\n  erin: { name: Erin Brockovich, email: erin@acme.example }\n";
+    let access = "access:\n  bb:\n    projects:\n      PLAT:\n        repos:\n          tools:\n            users: { alice: read }\n";
+    let desired = manifest(dir.path(), &bb.base_url, &format!("{people}{access}"));
+    let (planned, requests) = plan(&desired).await;
+    // PLAT is named but declares nothing: only PLAT/tools' two lists.
+    assert_eq!(
+        requests,
+        minimum_read(2, 1),
+        "{:#?}",
+        bb.shared.instruments().requests()
+    );
+    assert_eq!(lines(&planned), ["+ bb.repo[\"PLAT/tools\"].user[\"alice\"]"]);
+
+    let offboarded = people.replace("erin@acme.example }", "erin@acme.example, active: false }");
+    let access = "access:\n  bb:\n    projects:\n      PLAT:\n        repos:\n          infra: {}\n          tools:\n            users: { alice: read }\n";
+    let desired = manifest(dir.path(), &bb.base_url, &format!("{offboarded}{access}"));
+    let (planned, requests) = plan(&desired).await;
+    // PLAT's and PLAT/infra's users lists too, for erin's grants.
+    assert_eq!(requests, minimum_read(2, 1) + 2);
+    assert_eq!(
+        lines(&planned),
+        [
+            "- bb.repo[\"PLAT/infra\"].user[\"erin\"]",
+            "+ bb.repo[\"PLAT/tools\"].user[\"alice\"]"
+        ]
+    );
     bb.shutdown().await;
 }

@@ -3,11 +3,14 @@
 //! (of every one, for a read of everything). Every list at `pagelen=100`, following
 //! `next`, all at once under the adaptive limit and the budget's pace.
 //!
-//! Every named scope is read, grants or none: `ReadScope` says which scopes the manifest
-//! names but not whether permissions are pruned there or whether it declares grants in
-//! it, and without those a scope with no declared grants may still hold a grant the plan
-//! must revoke (an offboarded person's, a pruned one's). Skipping it would need the
-//! core to say so; until then the read pays its two requests.
+//! A named scope's lists are read only where the plan can use them. The plan compares
+//! grants in the scopes that declare some; in the others it plans nothing (a live grant
+//! there is unmanaged) unless permissions are pruned or a renamed group's grants move
+//! (`ReadScope::all_grants`: every named scope is read), or someone is offboarded, whose
+//! every grant is revoked: then the users lists of every named scope are read, and the
+//! groups lists only where grants are declared. What a skipped list costs is a line in
+//! the unmanaged list, as with Data Center's per-container reads; the notes on shadowed
+//! grants compare declared grants only.
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::de::DeserializeOwned;
@@ -88,8 +91,26 @@ impl BitbucketCloud {
         emails.sort();
         emails.dedup();
         let queries = email_queries(emails.iter().map(String::as_str));
-        // The token's account, the owner, a query per 90 people, two lists per scope.
-        let minimum = 2 + queries.len() + 2 * scopes.len();
+        // `member_users` holds the offboarded and the token's account (whose groups
+        // other platforms read for the safety rules); the offboarded are the declared
+        // people among them.
+        let offboarded = self
+            .scope
+            .member_users
+            .iter()
+            .any(|u| self.scope.people.keys().any(|p| p.eq_ignore_ascii_case(u)));
+        let lists: Vec<(Scope, bool, bool)> = scopes
+            .into_iter()
+            .map(|scope| {
+                let compared =
+                    self.scope.everything || self.scope.all_grants || self.scope.grant_scopes.contains(&scope.path());
+                (scope, compared, compared || offboarded)
+            })
+            .filter(|(_, groups, users)| *groups || *users)
+            .collect();
+        // The token's account, the owner, a query per 90 people, the scopes' lists.
+        let listed: usize = lists.iter().map(|(_, g, u)| usize::from(*g) + usize::from(*u)).sum();
+        let minimum = 2 + queries.len() + listed;
         self.check_budget(
             &format!("reading workspace `{}`", self.workspace),
             minimum,
@@ -98,9 +119,13 @@ impl BitbucketCloud {
 
         let mut reads = vec![Read::Me, Read::Owners];
         reads.extend(queries.into_iter().map(Read::Members));
-        for scope in scopes {
-            reads.push(Read::Groups(scope.clone()));
-            reads.push(Read::Users(scope));
+        for (scope, groups, users) in lists {
+            if groups {
+                reads.push(Read::Groups(scope.clone()));
+            }
+            if users {
+                reads.push(Read::Users(scope));
+            }
         }
         let raws: Vec<Raw> = stream::iter(reads.into_iter().map(|r| self.read_one(r)))
             .buffer_unordered(self.http.max_in_flight())
