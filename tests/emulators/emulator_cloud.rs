@@ -174,6 +174,20 @@ fn every_route_is_in_the_vendor_descriptions_with_its_scopes() {
         }
     }
     assert_eq!(bitbucket_routes, 29);
+    // An API token without `scopes` in the state holds every scope a served operation needs.
+    assert_eq!(
+        rollcall::sandbox::atlassian_cloud::all_scopes(),
+        [
+            "admin:project:bitbucket",
+            "admin:repository:bitbucket",
+            "delete:permission:bitbucket",
+            "read:project:bitbucket",
+            "read:repository:bitbucket",
+            "read:user:bitbucket",
+            "read:workspace:bitbucket",
+            "write:permission:bitbucket",
+        ]
+    );
     // Every operation of the (transcribed) Organizations description is served.
     let raw = spec("atlassian-admin-organizations.openapi.json");
     for (path, operations) in raw["paths"].as_object().unwrap() {
@@ -278,6 +292,13 @@ async fn roles_projects_and_repositories_filter_as_described() {
         get(&emulator, "/2.0/workspaces/acme/projects/PLAT").await.json()["key"],
         "PLAT"
     );
+    let owned = get(&emulator, "/2.0/repositories/acme?role=owner").await.json();
+    assert_eq!(owned["size"], 0, "the operator owns nothing");
+    assert_eq!(
+        get(&emulator, "/2.0/repositories/acme?role=admin").await.json()["size"],
+        3
+    );
+    assert_eq!(get(&emulator, "/2.0/repositories/acme?role=boss").await.status, 400);
     let missing = get(&emulator, "/2.0/workspaces/acme/projects/NOPE").await;
     assert_eq!(missing.status, 404);
     assert!(missing.text.contains("NOPE"), "{}", missing.text);
@@ -429,6 +450,15 @@ async fn effective_access_is_the_highest_grant() {
     );
     assert_eq!(level("557058:0000-erin").as_deref(), Some("read"));
     assert_eq!(level("557058:0000-frank"), None);
+    let one = "/2.0/workspaces/acme/permissions/repositories/infra";
+    assert_eq!(
+        get(&emulator, &format!("{one}?q=permission%3D%22read%22")).await.json()["size"],
+        1
+    );
+    assert_eq!(
+        get(&emulator, &format!("{one}?q=permission%3E%22read%22")).await.status,
+        400
+    );
     let writers = get(
         &emulator,
         "/2.0/workspaces/acme/permissions/repositories?q=permission%3E%22read%22&pagelen=100",
@@ -528,7 +558,7 @@ async fn access_tokens_read_but_never_touch_permissions() {
         )
         .await;
         assert_eq!(refused.status, 403, "{method} {path}");
-        assert!(refused.text.contains("Access tokens"), "{}", refused.text);
+        assert!(refused.text.contains("can't use an access token"), "{}", refused.text);
     }
     // Wrong credentials and Basic on the Organizations API: 401.
     let wrong = reqwest::Client::new()
@@ -784,6 +814,25 @@ async fn directory_searches_page_by_cursor() {
     .await
     .json();
     assert_eq!(by_member["data"].as_array().unwrap().len(), 2);
+    let unmodelled = admin(
+        &emulator,
+        Method::POST,
+        "/users/search",
+        Some(json!({"mfaEnabled": true})),
+    )
+    .await;
+    assert_eq!(
+        unmodelled.status, 400,
+        "a filter the sandbox cannot apply is refused, not ignored"
+    );
+    let suspended = admin(
+        &emulator,
+        Method::POST,
+        "/users/search",
+        Some(json!({"status": ["suspended"]})),
+    )
+    .await;
+    assert_eq!(suspended.json()["data"], json!([]));
     let wrong_org = send(
         &emulator,
         Auth::Bearer,
@@ -815,6 +864,18 @@ async fn the_seat_limit_refuses_a_grant_that_adds_a_person() {
             .status,
         200
     );
+    // Joining a group with grants seats its new member: the directory refuses it with
+    // the described 409; joining one without grants takes no seat.
+    let mallory = json!({"accountId": "557058:0000-mallory"});
+    let backend = group_id(&emulator, "backend").await;
+    let at = format!("/groups/{backend}/memberships");
+    let refused = admin(&emulator, Method::POST, &at, Some(mallory.clone())).await;
+    assert_eq!(refused.status, 409, "{}", refused.text);
+    assert!(refused.text.contains("user limit"), "{}", refused.text);
+    let access = group_id(&emulator, "bitbucket-users").await;
+    let at = format!("/groups/{access}/memberships");
+    let joined = admin(&emulator, Method::POST, &at, Some(mallory)).await;
+    assert_eq!(joined.status, 204, "{}", joined.text);
 }
 
 #[tokio::test]

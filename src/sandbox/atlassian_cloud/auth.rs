@@ -166,13 +166,12 @@ pub fn is_permissions(route: &str) -> bool {
     route.contains("/permissions-config/") || route.ends_with("/permissions") || route.contains("/permissions/")
 }
 
-/// The 403 an access token gets on a permissions route (the description's narrative:
-/// access tokens "can't be used to manipulate or query repository, project, or workspace
-/// permissions").
+/// The 403 an access token gets on a permissions route, in the words of the
+/// description's narrative on access tokens.
 pub fn access_token_refused() -> Reply {
     bb_error(
         StatusCode::FORBIDDEN,
-        "Access tokens cannot be used to query or manipulate repository, project, or workspace permissions.",
+        "You can't use an access token to manipulate or query repository, project, or workspace permissions.",
         None,
     )
 }

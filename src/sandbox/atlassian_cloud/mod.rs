@@ -226,7 +226,7 @@ impl Emulator for CloudEmulator {
 
     /// Bitbucket's 429 carries no `Retry-After`; the Organizations API's gateway sends one.
     fn retry_after_at(path: &str) -> bool {
-        !path.starts_with(BITBUCKET) && path.starts_with(ADMIN)
+        path.starts_with(ADMIN)
     }
 
     /// The operator's email: the account its API token signs in as.

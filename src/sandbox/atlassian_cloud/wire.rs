@@ -156,7 +156,7 @@ impl Call {
                 path.push('/');
             }
             match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(name) => path.extend(url::form_urlencoded::byte_serialize(self.param(name).as_bytes())),
+                Some(name) => path.push_str(&encode_segment(self.param(name))),
                 None => path.push_str(segment),
             }
         }
@@ -169,5 +169,32 @@ impl Call {
             return Ok(Value::Null);
         }
         serde_json::from_slice(&self.body).map_err(|e| format!("the body is not JSON: {e}"))
+    }
+}
+
+/// A path segment percent-encoded: RFC 3986's unreserved characters and the sub-delims
+/// and `:`/`@` a segment may hold stay (account ids are `557058:…`), anything else is
+/// `%XX` (a space too: `+` means a plus in a path).
+fn encode_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        let keep = byte.is_ascii_alphanumeric() || b"-._~:@!$&'()*+,;=".contains(&byte);
+        if keep {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_segment;
+
+    #[test]
+    fn path_segments_keep_account_ids_readable() {
+        assert_eq!(encode_segment("557058:abc"), "557058:abc");
+        assert_eq!(encode_segment("{a b}/c"), "%7Ba%20b%7D%2Fc");
     }
 }

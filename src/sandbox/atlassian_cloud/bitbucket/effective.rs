@@ -5,10 +5,11 @@
 use serde_json::json;
 
 use super::{query, repo, repo_json, user_json, workspace};
+use crate::sandbox::atlassian_cloud::bbql::Op;
 use crate::sandbox::atlassian_cloud::paging;
 use crate::sandbox::atlassian_cloud::state::{CloudState, Level, Project, Repo};
 use crate::sandbox::atlassian_cloud::view::View;
-use crate::sandbox::atlassian_cloud::wire::{ok, Call, Outcome};
+use crate::sandbox::atlassian_cloud::wire::{bb_bad, ok, Call, Outcome};
 
 /// Ranks levels for `permission>"read"`.
 fn rank(level: &str) -> Option<u8> {
@@ -69,12 +70,11 @@ pub fn all(call: &Call, state: &mut CloudState) -> Outcome {
 /// filter takes equality only.
 pub fn one(call: &Call, state: &mut CloudState) -> Outcome {
     let found = repo(call, state)?;
-    if let Some(q) = call.query("q") {
-        if q.contains('>') || q.contains('<') || q.contains("!=") {
-            return Err(crate::sandbox::atlassian_cloud::wire::bb_bad(
-                "Invalid query: this resource filters permission by equality only",
-            ));
-        }
+    let conditions = query(call, &["permission"])?.unwrap_or_default();
+    if conditions.iter().any(|c| c.op != Op::Eq) {
+        return Err(bb_bad(
+            "Invalid query: this resource filters permission by equality only",
+        ));
     }
     rows(call, state, &[found], &["permission"])
 }

@@ -149,7 +149,8 @@ fn account(call: &Call, state: &CloudState) -> Result<String, Reply> {
 }
 
 /// `GET …/permissions-config/groups/{group_slug}`: 404 when the group has no explicit
-/// grant here.
+/// grant here. The description's enum also has `none`, which may be what the vendor
+/// answers instead; a 404 is the stricter reading, and a client must handle both.
 pub fn get_group(call: &Call, state: &mut CloudState) -> Outcome {
     let place = place(call, state)?;
     let group_slug = group_slug(call, state)?;
@@ -218,7 +219,8 @@ fn within_seats(state: &CloudState, principal: Principal<'_>) -> Result<(), Repl
     if view.seats(Some(principal)) > limit.max(view.seats(None)) {
         return Err(bb_error(
             StatusCode::PAYMENT_REQUIRED,
-            format!("This grant would exceed the plan's limit of {limit} users."),
+            // The description's words for this 402.
+            "You have reached your plan's user limit and must upgrade before giving access to additional users.",
             None,
         ));
     }

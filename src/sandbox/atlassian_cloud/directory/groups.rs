@@ -13,9 +13,10 @@ use std::time::Instant;
 use axum::http::StatusCode;
 use serde_json::Value;
 
-use super::{directory, group_json, limit, query_limit, query_list, search_body, strings};
+use super::{directory, group_json, limit, query_limit, query_list, search_body, strings, unmodelled};
 use crate::sandbox::atlassian_cloud::paging;
 use crate::sandbox::atlassian_cloud::state::{derived_uuid, slug, CloudState, DirectoryGroup};
+use crate::sandbox::atlassian_cloud::view::View;
 use crate::sandbox::atlassian_cloud::wire::{ok, org_bad, org_error, org_not_found, Call, Outcome, Reply};
 
 /// What a group list filters by.
@@ -61,6 +62,9 @@ const SEARCH_FIELDS: &[&str] = &[
     "expand",
 ];
 
+/// Described filters the emulator does not model.
+const UNMODELLED: &[&str] = &["roleIds", "resourceOwners", "resourceIds"];
+
 const EXPAND: &[&str] = &["counts.resources", "counts.users"];
 
 /// `POST …/groups/search`: `groupNames` (exact, case-insensitive, at most 100),
@@ -69,6 +73,7 @@ const EXPAND: &[&str] = &["counts.resources", "counts.users"];
 pub fn search(call: &Call, state: &mut CloudState) -> Outcome {
     directory(call, state)?;
     let body = search_body(call, SEARCH_FIELDS)?;
+    unmodelled(&body, UNMODELLED)?;
     let expand = strings(body.get("expand"), "expand", 2)?.unwrap_or_default();
     if let Some(unknown) = expand.iter().find(|e| !EXPAND.contains(&e.as_str())) {
         return Err(org_bad(format!("expand: unknown value \"{unknown}\".")));
@@ -93,6 +98,9 @@ pub fn search(call: &Call, state: &mut CloudState) -> Outcome {
 /// `GET …/groups` (deprecated for the search).
 pub fn list(call: &Call, state: &mut CloudState) -> Outcome {
     directory(call, state)?;
+    if let Some((name, _)) = call.query.iter().find(|(n, _)| UNMODELLED.contains(&n.as_str())) {
+        return Err(org_bad(format!("The sandbox does not filter by {name}.")));
+    }
     let filter = Filter {
         names: None,
         ids: query_list(call, "groupIds", 10)?,
@@ -227,8 +235,7 @@ pub fn add_member(call: &Call, state: &mut CloudState) -> Outcome {
             "User {account} was not found in this directory."
         )));
     }
-    let group = &mut state.groups[index];
-    if group.members.contains(&account) {
+    if state.groups[index].members.contains(&account) {
         return Err(org_error(
             StatusCode::CONFLICT,
             "ADMIN-409",
@@ -236,11 +243,34 @@ pub fn add_member(call: &Call, state: &mut CloudState) -> Outcome {
             "The user is already in the group.",
         ));
     }
+    if over_seats(state, index, &account) {
+        return Err(org_error(
+            StatusCode::CONFLICT,
+            "ADMIN-409",
+            "Conflict",
+            "You've exceeded your user limit for an app that the group grants access to.",
+        ));
+    }
+    let group = &mut state.groups[index];
     group.members.push(account.clone());
     let key = (group.id.clone(), account);
     state.clock.left.remove(&key);
     state.clock.joined.insert(key, Instant::now());
     Ok(Reply::Empty(StatusCode::NO_CONTENT))
+}
+
+/// Whether adding `account` to the group would give Bitbucket more people with access
+/// than the plan's user limit (a grant to the group reaches the new member).
+fn over_seats(state: &CloudState, index: usize, account: &str) -> bool {
+    let Some(limit) = state.seat_limit else {
+        return false;
+    };
+    let before = View::new(state).seats(None);
+    let mut after = state.clone();
+    after.clock = Default::default();
+    after.groups[index].members.push(account.to_owned());
+    let after = View::new(&after).seats(None);
+    after > before && after > limit
 }
 
 /// `DELETE …/groups/{groupId}/memberships/{accountId}` → 204; 404 if not a member.

@@ -48,6 +48,15 @@ pub fn search_body(call: &Call, known: &[&str]) -> Result<Map<String, Value>, Re
     Ok(object)
 }
 
+/// Refuses a described filter the emulator does not model (product resources, roles,
+/// MFA, …): answering as if it were not there would list more than the vendor does.
+pub fn unmodelled(body: &Map<String, Value>, filters: &[&str]) -> Result<(), Reply> {
+    match filters.iter().find(|f| body.contains_key(**f)) {
+        Some(filter) => Err(org_bad(format!("The sandbox does not filter by {filter}."))),
+        None => Ok(()),
+    }
+}
+
 /// A list of strings from a search body (or a query), with the description's bounds.
 pub fn strings(value: Option<&Value>, name: &str, max: usize) -> Result<Option<Vec<String>>, Reply> {
     let Some(value) = value else {

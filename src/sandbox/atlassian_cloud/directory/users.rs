@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{directory, limit, query_limit, query_list, search_body, strings, user_json};
+use super::{directory, limit, query_limit, query_list, search_body, strings, unmodelled, user_json};
 use crate::sandbox::atlassian_cloud::paging;
 use crate::sandbox::atlassian_cloud::state::{CloudState, DirectoryUser};
 use crate::sandbox::atlassian_cloud::wire::{ok, org_bad, Call, Outcome};
@@ -15,6 +15,8 @@ struct Filter {
     account_ids: Option<Vec<String>>,
     group_ids: Option<Vec<String>>,
     search_term: Option<String>,
+    /// The directory's `status` values wanted.
+    status: Option<Vec<String>>,
 }
 
 impl Filter {
@@ -40,7 +42,11 @@ impl Filter {
                 .flatten()
                 .any(|text| text.to_lowercase().contains(&term))
         });
-        emails && ids && groups && term
+        let status = self
+            .status
+            .as_ref()
+            .is_none_or(|wanted| wanted.iter().any(|s| s == user.status.as_str()));
+        emails && ids && groups && term && status
     }
 }
 
@@ -64,6 +70,17 @@ const SEARCH_FIELDS: &[&str] = &[
     "sortBy",
 ];
 
+/// Described filters the emulator does not model.
+const UNMODELLED: &[&str] = &[
+    "resourceIds",
+    "roleIds",
+    "mfaEnabled",
+    "claimStatus",
+    "accountStatus",
+    "membershipStatus",
+    "emailDomains",
+];
+
 const EXPAND: &[&str] = &["platformRoles", "counts.resources", "productAccess", "groups"];
 
 /// `POST /v2/orgs/{orgId}/directories/{directoryId}/users/search`: `emails` (exact, at
@@ -72,6 +89,7 @@ const EXPAND: &[&str] = &["platformRoles", "counts.resources", "productAccess", 
 pub fn search(call: &Call, state: &mut CloudState) -> Outcome {
     directory(call, state)?;
     let body = search_body(call, SEARCH_FIELDS)?;
+    unmodelled(&body, UNMODELLED)?;
     let expand = strings(body.get("expand"), "expand", EXPAND.len())?.unwrap_or_default();
     if let Some(unknown) = expand.iter().find(|e| !EXPAND.contains(&e.as_str())) {
         return Err(org_bad(format!("expand: unknown value \"{unknown}\".")));
@@ -81,6 +99,7 @@ pub fn search(call: &Call, state: &mut CloudState) -> Outcome {
         account_ids: strings(body.get("accountIds"), "accountIds", 10)?,
         group_ids: strings(body.get("groupIds"), "groupIds", 10)?,
         search_term: body.get("searchTerm").and_then(Value::as_str).map(str::to_owned),
+        status: strings(body.get("status"), "status", 4)?,
     };
     let groups = expand.iter().any(|e| e == "groups");
     let items = state
@@ -96,11 +115,15 @@ pub fn search(call: &Call, state: &mut CloudState) -> Outcome {
 /// `GET /v2/orgs/{orgId}/directories/{directoryId}/users` (deprecated for the search).
 pub fn list(call: &Call, state: &mut CloudState) -> Outcome {
     directory(call, state)?;
+    if let Some((name, _)) = call.query.iter().find(|(n, _)| UNMODELLED.contains(&n.as_str())) {
+        return Err(org_bad(format!("The sandbox does not filter by {name}.")));
+    }
     let filter = Filter {
         emails: None,
         account_ids: query_list(call, "accountIds", 10)?,
         group_ids: query_list(call, "groupIds", 10)?,
         search_term: call.query("searchTerm").map(str::to_owned),
+        status: query_list(call, "status", 4)?,
     };
     let items = state
         .users
