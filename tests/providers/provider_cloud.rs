@@ -471,3 +471,30 @@ async fn a_named_scope_without_grants_is_read_only_when_the_plan_can_use_it() {
     );
     bb.shutdown().await;
 }
+
+/// A grant that would give access to more people than the plan's user limit answers
+/// 402: its own error, sent once.
+#[tokio::test]
+async fn a_grant_past_the_plans_user_limit_fails_once_with_what_to_do() {
+    let bb = emulator(|s| {
+        s.seat_limit = Some(1);
+        s.groups
+            .push(rollcall::sandbox::atlassian_cloud::state::DirectoryGroup {
+                id: "a1000000-0000-4000-8000-0000000000ee".to_owned(),
+                name: "outsiders".to_owned(),
+                description: None,
+                synced: false,
+                members: vec!["557058:0000-mallory".to_owned()],
+            });
+    })
+    .await;
+    let p = provider(&bb, &[], &["WEB"], |_| {});
+    p.read().await.unwrap();
+    let before = p.request_count();
+    let change = grant("WEB", Principal::Group("outsiders".into()), "read");
+    let error = p.apply(std::slice::from_ref(&change)).await.unwrap_err().to_string();
+    assert!(error.contains("no seat left"), "{error}");
+    assert!(error.contains("user limit"), "{error}");
+    assert_eq!(p.request_count() - before, 1);
+    bb.shutdown().await;
+}
