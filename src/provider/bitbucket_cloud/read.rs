@@ -203,8 +203,9 @@ impl BitbucketCloud {
         let quota = self.tuning.quota as usize;
         let left = quota.saturating_sub(self.http.request_count());
         let who = me
-            .map(|a| format!(" as {}", a.display_name))
-            .filter(|w| w.len() > 4)
+            .map(|a| a.display_name.trim())
+            .filter(|name| !name.is_empty())
+            .map(|name| format!(" as {name}"))
             .unwrap_or_default();
         format!(
             "reading workspace `{}`{who} took {used} request{} of the account's {quota} an hour; at most {left} are left this hour (rollcall sees only its own requests: other clients of the same account spend from the same budget)",

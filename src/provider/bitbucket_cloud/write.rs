@@ -60,9 +60,13 @@ impl BitbucketCloud {
                 let request = Request::new(Method::DELETE, path, Idempotent::Yes);
                 match self.http.send(request).await {
                     Ok(_) => Ok(()),
-                    // An earlier attempt's answer was lost and this one finds it gone:
-                    // that attempt revoked it.
-                    Err(e) if e.is_status(404) && e.ambiguous => Ok(()),
+                    // The grant is not there: an earlier attempt whose answer was lost
+                    // revoked it, or someone else did since the read. Either way the
+                    // change's end state holds (the holder and scope came from the read).
+                    Err(e) if e.is_status(404) => {
+                        tracing::debug!(target: "rollcall::http", target_name = %self.target, detail = %e.detail, ambiguous = e.ambiguous, "a revoke found no grant; already revoked");
+                        Ok(())
+                    }
                     Err(e) => {
                         Err(explain(e, &format!("{} and delete:permission:bitbucket", scope.admin_scope())).into())
                     }
