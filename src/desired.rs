@@ -87,6 +87,13 @@ pub struct ReadScope {
     /// On a platform with identifiers of its own for groups (`Spec::group_ids`), each
     /// declared group's identifier there, by group name.
     pub group_ids: BTreeMap<String, GroupId>,
+    /// The scopes where the manifest declares grants. A provider that pays a request per
+    /// scope's grant list may skip a named scope outside this set unless `all_grants` is
+    /// set or someone is offboarded (`member_users`): nothing there could be planned.
+    pub grant_scopes: BTreeSet<Scope>,
+    /// The plan compares the grants of every named scope: permissions are pruned, or a
+    /// renamed group's grants may move.
+    pub all_grants: bool,
 }
 
 /// A group's identifier on a target that names groups its own way.

@@ -23,10 +23,12 @@ pub(super) fn target(config: &TargetConfig, place: &Place<'_>, notes: Vec<String
         }
     };
     items.push(Item::scalar("url", url));
-    // The platform's own options (an organization's and a directory's ids): without them
-    // the imported target does not name what it was read from.
+    // The platform's text options (a workspace, an organization), as the source set them.
     for (option, value) in &config.settings {
         items.push(Item::scalar(option.clone(), value.clone()));
+    }
+    if let Some(from) = &config.principals_from {
+        items.push(Item::scalar("principals_from", from.clone()));
     }
     if let Some(auth) = &config.auth {
         let mut fields = Vec::new();

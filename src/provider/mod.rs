@@ -4,6 +4,7 @@
 //! as the vendors change theirs, for tests and embedding.
 
 pub mod atlassian_org;
+pub mod bitbucket_cloud;
 pub mod bitbucket_dc;
 pub mod memory;
 pub mod registry;

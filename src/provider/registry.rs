@@ -5,7 +5,7 @@
 use crate::desired::TargetConfig;
 use crate::http::{Auth, HttpError};
 use crate::platform::Platform;
-use crate::provider::{atlassian_org, bitbucket_dc, scim, Provider};
+use crate::provider::{atlassian_org, bitbucket_cloud, bitbucket_dc, scim, Provider};
 use crate::sandbox::launch::SandboxKind;
 
 /// A platform and how to build its provider for a target, given the base URL the target
@@ -25,6 +25,11 @@ pub static PLATFORMS: &[Registered] = &[
         platform: bitbucket_dc::PLATFORM,
         provider: bitbucket_dc::provider,
         sandbox: &crate::sandbox::bitbucket_dc::KIND,
+    },
+    Registered {
+        platform: bitbucket_cloud::PLATFORM,
+        provider: bitbucket_cloud::provider,
+        sandbox: &crate::sandbox::atlassian_cloud::KIND,
     },
     Registered {
         platform: scim::RFC_PLATFORM,

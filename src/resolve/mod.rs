@@ -591,5 +591,18 @@ fn read_scope(desired: &mut Desired) {
                 })
                 .collect()
         };
+        // Where the plan compares grants: the scopes that declare some, or every named
+        // scope when permissions are pruned or a renamed group's grants may move.
+        config.scope.grant_scopes = desired
+            .resources
+            .keys()
+            .filter(|a| a.target == name)
+            .filter_map(|a| match &a.id {
+                ResourceId::Grant { scope, .. } => Some(scope.clone()),
+                _ => None,
+            })
+            .collect();
+        config.scope.all_grants =
+            desired.policy.prunes(Kind::Permissions) || desired.renames.get(name).is_some_and(|r| !r.is_empty());
     }
 }
