@@ -64,6 +64,30 @@ pub fn fixed(changes: Vec<Change>, findings: &BTreeMap<String, Findings>) -> (Ve
 /// its principals from makes it in this plan: a person must be given access there (or
 /// a group created there) before a grant here can name them.
 pub fn hold(changes: Vec<Change>, desired: &Desired, live: &BTreeMap<String, ResourceMap>) -> (Vec<Change>, Vec<Held>) {
+    // A change held on the directory provides nothing: what waits for it is held too, so
+    // hold until nothing more is.
+    let (mut kept, mut held) = hold_once(changes, desired, live, &[]);
+    loop {
+        let (again, more) = hold_once(kept, desired, live, &held);
+        kept = again;
+        if more.is_empty() {
+            return (kept, held);
+        }
+        held.extend(more);
+    }
+}
+
+fn hold_once(
+    changes: Vec<Change>,
+    desired: &Desired,
+    live: &BTreeMap<String, ResourceMap>,
+    held_before: &[Held],
+) -> (Vec<Change>, Vec<Held>) {
+    let held_on = |target: &str, p: &Principal| {
+        held_before
+            .iter()
+            .any(|h| h.change.address.target == target && named(&h.change.address.id).contains(p))
+    };
     // What each target's changes give to each principal: created, or given a membership.
     let mut provided: BTreeSet<(String, Kind, String)> = BTreeSet::new();
     for c in changes.iter().filter(|c| c.action != Action::Delete) {
@@ -117,6 +141,9 @@ pub fn hold(changes: Vec<Change>, desired: &Desired, live: &BTreeMap<String, Res
                     .map(|e| format!(" ({e})"))
                     .unwrap_or_default();
                 let why = match from {
+                    Some(f) if held_on(f, &p) => format!(
+                        "`{name}`{email} is not on `{target}`, and `{f}` cannot provide them yet: its change for them is held too"
+                    ),
                     Some(f) if has(f, &p) => {
                         format!("`{name}`{email} is on `{f}` without access to `{target}`, and the plan gives none")
                     }
@@ -205,32 +232,50 @@ pub fn shadowed(changes: &[Change], desired: &Desired) -> Vec<Note> {
 /// For each group a change names on a target that identifies groups its own way, the
 /// identifier the provider will send, where the manifest did not set it.
 pub fn group_ids(changes: &[Change], desired: &Desired) -> Vec<Note> {
-    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut notes = Vec::new();
+    let mut derived: BTreeMap<&str, BTreeMap<String, &str>> = BTreeMap::new();
     for change in changes {
         let target = change.address.target.as_str();
         let Some(config) = desired.targets.get(target) else {
             continue;
         };
-        let Some(rule) = config.platform.spec().group_ids.as_ref() else {
-            continue;
-        };
         for p in named(&change.address.id) {
             let Principal::Group(name) = &p else { continue };
-            let Some(id) = config.scope.group_ids.get(name.as_str()).filter(|id| !id.declared) else {
-                continue;
-            };
-            if seen.insert((target.to_owned(), name.to_string())) {
-                notes.push(Note {
-                    target: target.to_owned(),
-                    address: None,
-                    text: format!(
-                        "group `{name}` is sent as {} `{}`, derived from its name; if `{target}` knows it by another, set the group's `ids: {{ {target}: … }}`",
-                        rule.noun, id.id
-                    ),
-                });
+            if let Some(id) = config.scope.group_ids.get(name.as_str()).filter(|id| !id.declared) {
+                derived
+                    .entry(target)
+                    .or_default()
+                    .insert(name.to_string(), id.id.as_str());
             }
         }
+    }
+    let mut notes = Vec::new();
+    for (target, groups) in derived {
+        let Some(rule) = desired
+            .targets
+            .get(target)
+            .and_then(|c| c.platform.spec().group_ids.as_ref())
+        else {
+            continue;
+        };
+        let list: Vec<String> = groups
+            .iter()
+            .map(|(name, id)| {
+                if name == id {
+                    format!("`{id}`")
+                } else {
+                    format!("`{name}` as `{id}`")
+                }
+            })
+            .collect();
+        notes.push(Note {
+            target: target.to_owned(),
+            address: None,
+            text: format!(
+                "groups are sent by the {noun} derived from their names: {}; if `{target}` knows one by another {noun}, set the group's `ids: {{ {target}: … }}`",
+                list.join(", "),
+                noun = rule.noun
+            ),
+        });
     }
     notes
 }

@@ -208,9 +208,11 @@ impl BitbucketCloud {
             .map(|name| format!(" as {name}"))
             .unwrap_or_default();
         format!(
-            "reading workspace `{}`{who} took {used} request{} of the account's {quota} an hour; at most {left} are left this hour (rollcall sees only its own requests: other clients of the same account spend from the same budget)",
+            "reading workspace `{}`{who} took {used} request{} of the account's {} an hour; at most {} are left this hour (rollcall sees only its own requests: other clients of the same account spend from the same budget)",
             self.workspace,
             if used == 1 { "" } else { "s" },
+            thousands(quota),
+            thousands(left),
         )
     }
 
@@ -307,4 +309,17 @@ impl BitbucketCloud {
             }
         })
     }
+}
+
+/// `1000` as `1,000`, for a person reading a budget.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
