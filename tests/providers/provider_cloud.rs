@@ -154,7 +154,7 @@ async fn a_seeded_workspace_is_read_planned_applied_and_then_in_step() {
         said("no effect: user `alice` has `write` on project PLAT"),
         "{notes:#?}"
     );
-    assert!(said("took 9 requests of the account's 1000 an hour"), "{notes:#?}");
+    assert!(said("took 9 requests of the account's 1,000 an hour"), "{notes:#?}");
     assert!(said("platform-team") || said("backend"), "{notes:#?}");
     let held: Vec<String> = first.held.iter().map(|h| h.change.address.to_string()).collect();
     assert_eq!(held, ["bb.repo[\"PLAT/infra\"].user[\"mallory\"]"], "{:#?}", first.held);
@@ -202,11 +202,11 @@ async fn a_token_without_the_write_scopes_stops_the_apply_before_any_change() {
         .outcomes
         .iter()
         .filter_map(|(_, o)| match o {
-            rollcall::apply::Outcome::Failed(e) => Some(e.clone()),
+            rollcall::apply::Outcome::Blocked(e) => Some(e.clone()),
             _ => None,
         })
         .collect();
-    assert_eq!(errors.len(), 5, "{errors:#?}");
+    assert_eq!(errors.len(), 5, "every change blocked: {errors:#?}");
     let error = &errors[0];
     for needed in [
         "admin:project:bitbucket and write:permission:bitbucket",
