@@ -84,8 +84,8 @@ impl Resolver<'_> {
                 }
                 None if platform.spec().required.contains(&option) => self.error(
                     origin(file, &raw.kind),
-                    format!("target `{name}` is a {kind} target without `{option}`"),
-                    format!("add `{option}: …`; a {kind} target needs it"),
+                    format!("target `{name}` is {} {kind} target without `{option}`", article(kind)),
+                    format!("add `{option}: …`; {} {kind} target needs it", article(kind)),
                 ),
                 None => {}
             }
@@ -195,7 +195,10 @@ impl Resolver<'_> {
     fn not_an_option(&mut self, name: &str, kind: &str, option: &str, at: Origin) {
         self.error(
             at,
-            format!("target `{name}` is a {kind} target, which has no `{option}`"),
+            format!(
+                "target `{name}` is {} {kind} target, which has no `{option}`",
+                article(kind)
+            ),
             format!(
                 "`{option}` is an option of {} targets; remove it",
                 registry::kinds_with_option(option).join(", ")
@@ -211,7 +214,10 @@ impl Resolver<'_> {
         match (platform.spec().credentials, &auth.username) {
             (Credentials::Basic, None) => self.error(
                 origin(file, &auth.token),
-                format!("target `{name}` uses a Bearer token, which a {kind} target cannot manage permissions with"),
+                format!(
+                    "target `{name}` uses a Bearer token, which {} {kind} target cannot manage permissions with",
+                    article(kind)
+                ),
                 format!(
                     "{}; repository, project and workspace access tokens cannot read or change permissions",
                     platform.spec().hints.auth
@@ -219,7 +225,10 @@ impl Resolver<'_> {
             ),
             (Credentials::Bearer, Some(_)) => self.error(
                 origin(file, &auth.token),
-                format!("target `{name}` sets a `username`, but a {kind} target takes a Bearer token"),
+                format!(
+                    "target `{name}` sets a `username`, but {} {kind} target takes a Bearer token",
+                    article(kind)
+                ),
                 format!("remove `username`; {}", platform.spec().hints.auth),
             ),
             _ => {}
@@ -286,5 +295,14 @@ impl Resolver<'_> {
             self.problems.push(d);
         }
         parsed
+    }
+}
+
+/// `a` or `an` before a kind's name, as it is read aloud: an atlassian-organization target.
+fn article(kind: &str) -> &'static str {
+    if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
     }
 }
