@@ -9,7 +9,8 @@
 //!   the reason; any other command is an error, never silently skipped. After all of
 //!   them the copied examples must be byte-identical: following the documentation never
 //!   changes the repository.
-//! - ```yaml blocks are read as what they are: a SCIM sandbox state (`kind: scim`), a
+//! - ```yaml blocks are read as what they are: a SCIM sandbox state (`kind: scim`), an
+//!   Atlassian Cloud sandbox state (`kind: atlassian-cloud`), a
 //!   Bitbucket Data Center sandbox state (it has a key only a state has), or else a
 //!   manifest, checked against the JSON Schema, and, when it declares `targets`, with
 //!   `rollcall validate`. A block marked ```yaml fragment is a piece of something larger
@@ -26,8 +27,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use rollcall::sandbox::atlassian_cloud::CloudState;
 use rollcall::sandbox::scim::ScimState;
-use rollcall::sandbox::state::DcState;
+use rollcall::sandbox::state::{DcState, StateFile as _};
 
 /// Commands that are documented but not run here: (file, or "" for any; the command as
 /// written, after joining continued lines; why).
@@ -210,6 +212,11 @@ fn check_yaml(block: &Block, schema: &jsonschema::Validator) -> Result<(), Strin
         return ScimState::parse(&block.body)
             .map(drop)
             .map_err(|e| format!("not a SCIM sandbox state: {e}"));
+    }
+    if value.get("kind").and_then(|k| k.as_str()) == Some("atlassian-cloud") {
+        return CloudState::parse(&block.body)
+            .map(drop)
+            .map_err(|e| format!("not an Atlassian Cloud sandbox state: {e}"));
     }
     if keys.iter().any(|k| DC_STATE_KEYS.contains(k)) {
         return DcState::parse(&block.body)
