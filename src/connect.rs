@@ -88,7 +88,7 @@ pub async fn connect(targets: &BTreeMap<String, TargetConfig>, parallelism: usiz
                         return Err(ConnectError {
                             target: name.clone(),
                             message: format!("{} is the sandbox of another target, of another kind", path.display()),
-                            hint: Some("give each kind of target its own state file; targets share one only where one emulator serves both (bitbucket-cloud and atlassian-organization)".to_owned()),
+                            hint: Some("give each kind of target its own state file; targets share one only where one emulator serves both kinds".to_owned()),
                         })
                     }
                     None => {
@@ -105,6 +105,13 @@ pub async fn connect(targets: &BTreeMap<String, TargetConfig>, parallelism: usiz
                         (url, token, account)
                     }
                 };
+                // The sandbox's account is the one its platform's credentials name: an API
+                // key that belongs to no user (the directory's, on a shared sandbox) names
+                // none, as on the real service.
+                let spec = config.platform.spec();
+                let names_account =
+                    spec.bearer_names_account || spec.credentials == crate::platform::Credentials::Basic;
+                let account = account.filter(|_| names_account);
                 if let Some(account) = &account {
                     connected.accounts.insert(name.clone(), account.clone());
                 }

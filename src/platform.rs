@@ -100,6 +100,9 @@ pub struct KindRules {
     /// target does not have waits for the target it takes its principals from
     /// (`principals_from`) or is held, with what to do.
     pub external: bool,
+    /// Its attributes (a group's description) are set when it is created and cannot be
+    /// changed after: a change to them is noted, not planned.
+    pub attributes_on_create_only: bool,
 }
 
 impl KindRules {
@@ -112,6 +115,7 @@ impl KindRules {
         inactive_hidden: false,
         delete_takes: &[],
         external: false,
+        attributes_on_create_only: false,
     };
 
     /// Made elsewhere, referred to here (see `external`).

@@ -470,8 +470,8 @@ pub async fn execute_until(
     }
 }
 
-/// Runs every target's preflight with its changes, all at once; the first failure, by
-/// target name: the target and its error.
+/// Runs every target's preflight with its changes, all at once; the failures, each with
+/// its target, in target order.
 async fn preflight(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>) -> Option<String> {
     let mut per_target: BTreeMap<&str, Vec<Change>> = BTreeMap::new();
     for c in &plan.changes {
@@ -481,10 +481,12 @@ async fn preflight(plan: &Plan, providers: &BTreeMap<String, Box<dyn Provider>>)
         let provider = providers.get(target)?;
         Some(async move { (target, provider.preflight(&changes).await) })
     });
-    futures_util::future::join_all(checks)
+    let failed: Vec<String> = futures_util::future::join_all(checks)
         .await
         .into_iter()
-        .find_map(|(target, result)| result.err().map(|e| format!("{target}: {e}")))
+        .filter_map(|(target, result)| result.err().map(|e| format!("{target}: {e}")))
+        .collect();
+    (!failed.is_empty()).then(|| failed.join("; "))
 }
 
 /// A finished step lets its successors go once all their inputs are done.

@@ -229,6 +229,8 @@ pub fn build_with(
     }
     unmanaged.sort_by(|a, b| a.address.cmp(&b.address));
     let (changes, mut notes) = notes::fixed(changes, findings);
+    let (changes, unchangeable) = notes::create_only(changes, desired);
+    notes.extend(unchangeable);
     let (changes, held) = notes::hold(changes, desired, live);
     notes.extend(notes::shadowed(&changes, desired));
     notes.extend(notes::group_ids(&changes, desired));

@@ -59,6 +59,44 @@ pub fn fixed(changes: Vec<Change>, findings: &BTreeMap<String, Findings>) -> (Ve
     (kept, notes)
 }
 
+/// Splits off the updates of attributes a platform sets only at creation (a directory
+/// group's description), as notes: no request could make them.
+pub fn create_only(changes: Vec<Change>, desired: &Desired) -> (Vec<Change>, Vec<Note>) {
+    let mut notes = Vec::new();
+    let mut kept = Vec::with_capacity(changes.len());
+    for change in changes {
+        let fixed = change.action == Action::Update
+            && change.renames().is_none()
+            && desired
+                .targets
+                .get(change.address.target.as_str())
+                .is_some_and(|t| t.platform.rules(change.address.id.kind()).attributes_on_create_only);
+        if !fixed {
+            kept.push(change);
+            continue;
+        }
+        let values = |r: &Option<Resource>| r.as_ref().map(Resource::attributes).unwrap_or_default();
+        let (before, after) = (values(&change.before), values(&change.after));
+        let differ: Vec<String> = after
+            .iter()
+            .filter(|a| !before.contains(a))
+            .map(|(k, v)| {
+                let live = before.iter().find(|(b, _)| b == k).map_or("none", |(_, v)| v.as_str());
+                format!("`{k}` is {live:?} there, the manifest says {v:?}")
+            })
+            .collect();
+        notes.push(Note {
+            target: change.address.target.to_string(),
+            address: Some(change.address.clone()),
+            text: format!(
+                "not planned: {}; the platform sets it only when it creates the object, so change it on the target by hand or in the manifest",
+                differ.join(", ")
+            ),
+        });
+    }
+    (kept, notes)
+}
+
 /// Holds back each change that gives something to a principal made on another target
 /// (`KindRules::external`) which this target does not have, unless the target it takes
 /// its principals from makes it in this plan: a person must be given access there (or
@@ -155,10 +193,11 @@ fn hold_once(
                 (why, platform.spec().hints.not_member.to_owned())
             }
             (Principal::Group(name), from) => {
+                // Held only where a directory target is named (see `unknowable`).
                 let f = from.unwrap_or_default();
                 (
-                    format!("group `{name}` is not on `{f}`, which makes `{target}`'s groups, and the plan does not create it there"),
-                    format!("declare `{name}` on `{f}` (the group's `targets:`), or create it there"),
+                    format!("group `{name}` is not declared on `{f}`, which makes `{target}`'s groups"),
+                    format!("add `{f}` to the group's `targets:` so that `{f}` makes it, or create it there by hand"),
                 )
             }
         };

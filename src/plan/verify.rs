@@ -115,9 +115,7 @@ fn target_differences(saved: &TargetConfig, fresh: &TargetConfig, dirs: (&Path, 
         out.push("the plan file's `notify_new_users` is not the manifests'".to_owned());
     }
     if saved.settings != fresh.settings {
-        out.push(
-            "the plan file's target options (workspace, organization, directory) are not the manifests'".to_owned(),
-        );
+        out.push("the plan file's platform options (`settings`) are not the manifests'".to_owned());
     }
     out
 }

@@ -89,6 +89,17 @@ pub fn kinds_with_option(option: &str) -> Vec<&'static str> {
         .collect()
 }
 
+/// Every kind with a platform that `pred` holds for, once each, for a hint.
+pub fn kinds_where(pred: impl Fn(Platform) -> bool) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for r in PLATFORMS.iter().filter(|r| pred(r.platform)) {
+        if !out.contains(&r.platform.kind()) {
+            out.push(r.platform.kind());
+        }
+    }
+    out
+}
+
 /// The registration of a platform.
 pub fn registered(platform: Platform) -> Option<&'static Registered> {
     PLATFORMS.iter().find(|r| r.platform == platform)

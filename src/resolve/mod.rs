@@ -219,6 +219,23 @@ impl<'a> Resolver<'a> {
             if !targets.contains(&target.value) {
                 self.unknown_target(decl.file, target, targets);
             }
+            // Where people are made elsewhere they are found by email, and named on the
+            // target as everywhere: an id there would name them apart from the target
+            // that provides them.
+            if desired
+                .targets
+                .get(&target.value)
+                .is_some_and(|t| t.platform.users().external)
+            {
+                self.error(
+                    origin(decl.file, target),
+                    format!(
+                        "user `{name}` has an id for target `{}`, where people are found by email",
+                        target.value
+                    ),
+                    "remove it: on this platform a person is their email, and keeps their rollcall name",
+                );
+            }
             if !valid_name(NameKind::User, id) {
                 self.error(
                     origin(decl.file, target),
@@ -420,7 +437,10 @@ impl<'a> Resolver<'a> {
                 None => self.error(
                     at,
                     format!("group `{name}` has an id for target `{}`, whose platform names groups by their name", target.value),
-                    "remove it: a group's `ids` are for platforms that name groups by an identifier of their own (bitbucket-cloud's slug)",
+                    format!(
+                        "remove it: a group's `ids` are for platforms that name groups by an identifier of their own ({})",
+                        crate::provider::registry::kinds_where(|p| p.spec().group_ids.is_some()).join(", ")
+                    ),
                 ),
                 Some(rule) if !(rule.valid)(id) => self.error(
                     at,

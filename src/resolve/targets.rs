@@ -215,13 +215,10 @@ impl Resolver<'_> {
             (Credentials::Basic, None) => self.error(
                 origin(file, &auth.token),
                 format!(
-                    "target `{name}` uses a Bearer token, which {} {kind} target cannot manage permissions with",
+                    "target `{name}` uses a Bearer token, but {} {kind} target takes a username and a token (Basic)",
                     article(kind)
                 ),
-                format!(
-                    "{}; repository, project and workspace access tokens cannot read or change permissions",
-                    platform.spec().hints.auth
-                ),
+                platform.spec().hints.auth,
             ),
             (Credentials::Bearer, Some(_)) => self.error(
                 origin(file, &auth.token),
@@ -251,7 +248,10 @@ impl Resolver<'_> {
                 self.error(
                     at,
                     format!("target `{name}` makes its own users and groups, so it takes none from `{}`", from.value),
-                    "remove `principals_from`: it is for a platform whose users and groups another target makes (bitbucket-cloud, whose groups live in an Atlassian organization's directory)",
+                    format!(
+                        "remove `principals_from`: it is for a platform whose users and groups another target makes ({})",
+                        registry::kinds_where(|p| p.users().external || p.groups().external).join(", ")
+                    ),
                 );
             } else if from.value == *name {
                 self.error(
@@ -267,7 +267,10 @@ impl Resolver<'_> {
                             "target `{name}` takes its principals from `{}`, which makes none itself",
                             from.value
                         ),
-                        "name the directory target (scim, atlassian-organization) that makes the users and groups",
+                        format!(
+                            "name the target that makes the users and groups (a target of kind {})",
+                            registry::kinds_where(|p| !(p.users().external && p.groups().external)).join(", ")
+                        ),
                     );
                 } else if let Some(config) = desired.targets.get_mut(name) {
                     config.principals_from = Some(from.value.clone());

@@ -350,25 +350,35 @@ async fn groups_and_members_are_planned_applied_and_planned_again_to_nothing() {
     emulator.shutdown().await;
 }
 
-/// A description the directory has and the manifest changes cannot be sent: the apply is
-/// refused before any change, naming the group.
+/// A description the directory has and the manifest changes cannot be sent: the plan
+/// notes it instead of planning an update no request could make.
 #[tokio::test]
-async fn a_description_change_is_refused_before_anything_is_sent() {
+async fn a_description_change_is_noted_not_planned() {
     let emulator = start(fixture()).await;
     let dir = tempfile::tempdir().unwrap();
     let body = "groups:\n  backend: { description: Server side, members: [carol, erin] }\n";
     let desired = manifest(dir.path(), &emulator.base_url, body);
     let live = rollcall::engine::read(&desired).await.unwrap();
     let plan = rollcall::plan::build_with(&desired, &live.states, &live.findings).unwrap();
-    let provider = &live.connected.providers["org"];
-    let before = emulator.shared.instruments().requests().len();
-    let err = provider.preflight(&plan.changes).await.unwrap_err().to_string();
-    assert!(err.contains("description"), "{err}");
-    assert_eq!(
-        emulator.shared.instruments().requests().len(),
-        before,
-        "preflight sends nothing"
+    assert!(
+        !plan
+            .changes
+            .iter()
+            .any(|c| c.address.to_string() == "org.group[\"backend\"]"),
+        "{:#?}",
+        plan.changes
     );
+    let note = plan
+        .notes
+        .iter()
+        .find(|n| {
+            n.address
+                .as_ref()
+                .is_some_and(|a| a.to_string() == "org.group[\"backend\"]")
+        })
+        .map(|n| n.text.clone())
+        .unwrap_or_default();
+    assert!(note.contains("`description`") && note.contains("Server side"), "{note}");
     live.connected.shutdown().await;
 }
 

@@ -258,3 +258,36 @@ fn a_derived_group_identifier_is_noted_once_and_a_declared_one_not_at_all() {
         notes[0].text
     );
 }
+
+#[test]
+fn an_attribute_the_platform_sets_only_at_creation_is_noted_not_updated() {
+    static DIRECTORY: Spec = Spec {
+        kind: "directory-test",
+        groups: KindRules {
+            attributes_on_create_only: true,
+            ..KindRules::PLAIN
+        },
+        ..crate::provider::bitbucket_dc::SPEC
+    };
+    let mut d = desired(false);
+    if let Some(ws) = d.targets.get_mut("ws") {
+        ws.platform = Platform::new(&DIRECTORY);
+    }
+    let described = |text: &str| Resource::Group {
+        attributes: [("description".to_owned(), text.to_owned())].into(),
+    };
+    let mut update = create("ws", ResourceId::Group { name: "ops".into() });
+    update.action = Action::Update;
+    update.before = Some(described("Old"));
+    update.after = Some(described("New"));
+    let new = create("ws", ResourceId::Group { name: "new".into() });
+    let (kept, notes) = create_only(vec![update, new], &d);
+    assert_eq!(kept.len(), 1, "a create sends its attributes");
+    assert!(
+        notes[0]
+            .text
+            .contains("`description` is \"Old\" there, the manifest says \"New\""),
+        "{}",
+        notes[0].text
+    );
+}

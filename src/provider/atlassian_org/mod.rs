@@ -139,20 +139,6 @@ impl AtlassianOrg {
             why: why.into(),
         }
     }
-
-    /// A group's description cannot change through the API (no PUT or PATCH on a
-    /// group), so a plan that changes one is refused, naming each.
-    fn unchangeable(&self, changes: &[Change]) -> Result<(), ProviderError> {
-        match changes.iter().find(|c| {
-            c.action == Action::Update && matches!(c.address.id, crate::model::ResourceId::Group { .. })
-        }) {
-            Some(c) => Err(self.fail(
-                c,
-                "the Organizations API sets a group's description only when it creates the group: change it in Atlassian Administration, or make the manifest's `description` what the directory has",
-            )),
-            None => Ok(()),
-        }
-    }
 }
 
 /// Ids are opaque; encoding keeps an odd one from changing the path. Form encoding writes
@@ -171,10 +157,6 @@ impl Provider for AtlassianOrg {
     /// Every write names one group and at most one account: nothing shares a request.
     fn batch_key(&self, _change: &Change) -> Option<String> {
         None
-    }
-
-    fn preflight<'a>(&'a self, changes: &'a [Change]) -> BoxFuture<'a, Result<(), ProviderError>> {
-        Box::pin(async move { self.unchangeable(changes) })
     }
 
     fn apply<'a>(&'a self, changes: &'a [Change]) -> BoxFuture<'a, Result<(), ProviderError>> {
@@ -207,7 +189,6 @@ impl Provider for AtlassianOrg {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Address, Resource, ResourceId};
 
     #[test]
     fn ids_are_percent_encoded_into_the_directory_path() {
@@ -225,33 +206,5 @@ mod tests {
             org.path("/groups"),
             "/admin/v2/orgs/0a1b-2c/directories/d%2F1%20x/groups"
         );
-    }
-
-    #[test]
-    fn a_description_change_is_refused_before_any_change() {
-        let org = AtlassianOrg::new(
-            "org",
-            url::Url::parse("https://api.atlassian.com").unwrap(),
-            None,
-            "o",
-            "d",
-            ReadScope::default(),
-            8,
-        )
-        .unwrap();
-        let change = |action, id| Change {
-            address: Address::new("org", id),
-            action,
-            before: Some(Resource::group()),
-            after: Some(Resource::group()),
-            reason: None,
-            renamed_from: None,
-            renamed_to: None,
-        };
-        let create = change(Action::Create, ResourceId::Group { name: "devs".into() });
-        assert!(org.unchangeable(std::slice::from_ref(&create)).is_ok());
-        let update = change(Action::Update, ResourceId::Group { name: "devs".into() });
-        let err = org.unchangeable(&[create, update]).unwrap_err().to_string();
-        assert!(err.contains("description"), "{err}");
     }
 }

@@ -22,17 +22,19 @@ pub(crate) static SPEC: Spec = Spec {
     // No rename in the v2 API (no PUT or PATCH on a group), so a renamed group is a
     // replacement. "Delete a group … This removes any app access and permissions granted
     // by this group from all members": the memberships go with it.
+    // The Organizations API has no PUT or PATCH on a group: its description is set when
+    // it is created, and kept.
     groups: KindRules {
         delete_takes: &[Kind::Memberships],
+        attributes_on_create_only: true,
         ..KindRules::PLAIN
     },
     memberships: KindRules::PLAIN,
     // No grants exist here (no scopes); nothing to change either.
     permissions: KindRules::PLAIN,
-    // Sent when a group is created. The API cannot change it afterwards: a plan that
-    // would (a description the manifest sets differently) is refused before any change
-    // (`Provider::preflight`), naming the group. One the manifest does not set is not
-    // managed.
+    // Sent when a group is created. The API cannot change it afterwards: a description
+    // the manifest sets differently is noted, not planned (`attributes_on_create_only`).
+    // One the manifest does not set is not managed.
     group_attributes: &["description"],
     segments: &[],
     scopes: &[],

@@ -19,7 +19,12 @@ impl AtlassianOrg {
     pub(super) async fn apply_one(&self, change: &Change) -> Result<(), ProviderError> {
         match (&change.address.id, change.action) {
             (ResourceId::Group { name }, Action::Create) => self.create_group(change, name).await,
-            (ResourceId::Group { .. }, Action::Update) => self.unchangeable(std::slice::from_ref(change)),
+            // The plan notes such a change rather than planning it
+            // (`KindRules::attributes_on_create_only`); one that gets here is refused.
+            (ResourceId::Group { .. }, Action::Update) => Err(self.fail(
+                change,
+                "the Organizations API sets a group's description only when it creates the group: change it in Atlassian Administration, or make the manifest's `description` what the directory has",
+            )),
             (ResourceId::Group { name }, Action::Delete) => self.delete_group(change, name).await,
             (ResourceId::Membership { group, user }, Action::Create) => self.add_member(change, group, user).await,
             (ResourceId::Membership { group, user }, Action::Delete) => {

@@ -74,7 +74,7 @@ pub(crate) const SPEC: Spec = Spec {
     }),
     bearer_names_account: false,
     hints: Hints {
-        auth: "add `auth: { username: YOUR_ATLASSIAN_EMAIL, token: \"${env:BITBUCKET_API_TOKEN}\" }`: an Atlassian API token with the scopes read:user:bitbucket, read:workspace:bitbucket, read:project:bitbucket, read:repository:bitbucket, admin:project:bitbucket, admin:repository:bitbucket, write:permission:bitbucket and delete:permission:bitbucket",
+        auth: "add `auth: { username: YOUR_ATLASSIAN_EMAIL, token: \"${env:BITBUCKET_API_TOKEN}\" }`: an Atlassian API token with the scopes read:user:bitbucket, read:workspace:bitbucket, read:project:bitbucket, read:repository:bitbucket, admin:project:bitbucket, admin:repository:bitbucket, write:permission:bitbucket and delete:permission:bitbucket; repository, project and workspace access tokens (Bearer) cannot read or change permissions",
         no_grants: "",
         unauthorized: "check the API token and its scopes (read:user:bitbucket, read:workspace:bitbucket, read:project:bitbucket, read:repository:bitbucket, and for changes admin:project:bitbucket, admin:repository:bitbucket, write:permission:bitbucket, delete:permission:bitbucket): Bitbucket says \"Token is invalid, expired, or not supported for this endpoint\" for a missing scope too; the account must administer the workspace",
         not_found: "the workspace (the target's `workspace:` slug), a project key or a repository slug named in `access` may not exist on Bitbucket Cloud: fix it, or create it there first",

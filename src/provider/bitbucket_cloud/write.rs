@@ -272,7 +272,15 @@ impl BitbucketCloud {
 /// repository the path also names.
 fn names_group(detail: &str, slug: &str) -> bool {
     let detail = detail.to_lowercase();
-    detail.contains(&slug.to_lowercase()) || detail.contains("group")
+    // A missing repository or project is named as such ("Repository acme/api not
+    // found"), whatever its slug shares with the group's.
+    if detail.contains("repositor") || detail.contains("project") {
+        return false;
+    }
+    let slug = slug.to_lowercase();
+    let is_slug_char = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    let names_slug = detail.split(|c: char| !is_slug_char(c)).any(|word| word == slug);
+    names_slug || detail.contains("group")
 }
 
 #[cfg(test)]
@@ -293,5 +301,9 @@ mod tests {
             "HTTP 404 Not Found: Repository acme/api not found",
             "developers"
         ));
+        assert!(!names_group("HTTP 404 Not Found: Repository acme/api not found", "api"));
+        assert!(!names_group("Repository acme/group-svc not found", "ops"));
+        assert!(!names_group("Project key PLAT not found", "plat"));
+        assert!(names_group("Group 'ops' not found in workspace 'acme'.", "ops"));
     }
 }

@@ -44,6 +44,7 @@ const fn spec(profile: &Profile, default_profile: bool, profile_summary: &'stati
             // removed first. A deactivation (Atlassian's delete) keeps them all.
             delete_takes: &[],
             external: false,
+            attributes_on_create_only: false,
         },
         groups: KindRules {
             rename: profile.group_rename,
