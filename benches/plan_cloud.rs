@@ -279,8 +279,8 @@ fn secs(d: Duration) -> String {
 }
 
 fn hours(d: Duration) -> String {
-    let s = d.as_secs();
-    format!("{} h {:02} min", s / 3600, (s % 3600) / 60)
+    let m = (d.as_secs() + 30) / 60;
+    format!("{} h {:02} min", m / 60, m % 60)
 }
 
 fn main() {
