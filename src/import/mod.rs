@@ -104,6 +104,17 @@ impl Context<'_> {
         self.targets.get(target).is_some_and(|t| t.platform.users().external)
     }
 
+    /// Whether `target`'s people are made by another target imported along (its
+    /// `principals_from`), which names them.
+    fn borrows_users(&self, target: &str) -> bool {
+        self.users_external(target)
+            && self
+                .targets
+                .get(target)
+                .and_then(|t| t.principals_from.as_ref())
+                .is_some_and(|from| self.targets.contains_key(from))
+    }
+
     /// Whether `target`'s groups are made elsewhere: it only refers to them, by name.
     fn groups_external(&self, target: &str) -> bool {
         self.targets.get(target).is_some_and(|t| t.platform.groups().external)
@@ -389,4 +400,139 @@ fn round_trip(
         permissions: count(Kind::Permissions),
         unmanaged: plan.unmanaged.len(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Address, Principal, Resource, ResourceId, Scope, UserAttrs};
+
+    const TARGETS: &str = "targets:
+  org:
+    kind: atlassian-organization
+    url: sandbox:state.yaml
+    organization: o1
+    directory: d1
+  cloud:
+    kind: bitbucket-cloud
+    url: sandbox:state.yaml
+    workspace: ws
+    principals_from: org
+";
+
+    fn user(target: &str, name: &str, display: &str) -> (Address, Resource) {
+        let email = format!("{}@example.com", name.split('@').next().unwrap_or(name));
+        let id = ResourceId::User { name: name.into() };
+        (
+            Address::new(target, id),
+            Resource::User(Box::new(UserAttrs::new(display, email))),
+        )
+    }
+
+    fn grant(scope: &Scope, principal: Principal, permission: &str) -> (Address, Resource) {
+        let id = ResourceId::Grant {
+            scope: scope.clone(),
+            principal,
+        };
+        let permission = permission.to_owned();
+        (Address::new("cloud", id), Resource::Permission { permission })
+    }
+
+    #[test]
+    fn derived_slugs_are_given_except_where_two_groups_would_share_one() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("targets.yaml"), TARGETS).unwrap();
+        let desired = crate::engine::load(dir.path()).unwrap();
+        let mut cloud = desired.targets["cloud"].clone();
+        let principals = Principals {
+            people: BTreeMap::from([("ann@example.com".to_owned(), "ann@example.com".to_owned())]),
+            groups: ["Platform Team", "platform-team", "Payments"].map(str::to_owned).into(),
+        };
+        principals.give(&mut cloud);
+        assert_eq!(cloud.scope.people, principals.people);
+        let ids: Vec<(&str, &str)> = cloud
+            .scope
+            .group_ids
+            .iter()
+            .map(|(name, id)| (name.as_str(), id.id.as_str()))
+            .collect();
+        assert_eq!(ids, [("Payments", "payments")]);
+        // A directory has no slugs: only people are given.
+        let mut org = desired.targets["org"].clone();
+        principals.give(&mut org);
+        assert!(org.scope.group_ids.is_empty());
+    }
+
+    #[test]
+    fn a_workspace_names_the_directory_people_and_groups_and_leaves_the_owner_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifests = dir.path().join("manifests");
+        std::fs::create_dir_all(&manifests).unwrap();
+        std::fs::write(manifests.join("targets.yaml"), TARGETS).unwrap();
+        let desired = crate::engine::load(&manifests).unwrap();
+
+        let mut org = ResourceMap::new();
+        // Ann is in the workspace; Bob is in the directory only; Owen owns the workspace.
+        for (name, display) in [("ann", "Ann A"), ("bob", "Bob B"), ("owen", "Owen O")] {
+            let (a, r) = user("org", &format!("{name}@example.com"), display);
+            org.insert(a, r);
+        }
+        let group = ResourceId::Group { name: "devs".into() };
+        org.insert(Address::new("org", group), Resource::group());
+        let member = ResourceId::Membership {
+            group: "devs".into(),
+            user: "ann@example.com".into(),
+        };
+        org.insert(Address::new("org", member), Resource::membership());
+
+        let mut cloud = ResourceMap::new();
+        for name in ["ann@example.com", "owen@example.com"] {
+            let (a, r) = user("cloud", name, "whatever Bitbucket shows");
+            cloud.insert(a, r);
+        }
+        let api = Scope::root().child("project", "API");
+        for (a, r) in [
+            grant(&api, Principal::User("ann@example.com".into()), "write"),
+            grant(&api, Principal::User("owen@example.com".into()), "admin"),
+            grant(&api, Principal::Group("devs".into()), "read"),
+            grant(&api, Principal::User("557058:stranger".into()), "read"),
+        ] {
+            cloud.insert(a, r);
+        }
+        let live = BTreeMap::from([("org".to_owned(), org), ("cloud".to_owned(), cloud)]);
+        let owner = Findings {
+            fixed: vec![(
+                Principal::User("owen@example.com".into()),
+                "the workspace owner".to_owned(),
+            )],
+            ..Findings::default()
+        };
+        let findings = BTreeMap::from([("cloud".to_owned(), owner)]);
+        let out = dir.path().join("imported");
+        let place = Place {
+            manifests: &manifests,
+            out: &out,
+        };
+        let imported = build_with(&desired.targets, &live, &findings, &place).unwrap();
+
+        let people = &imported.files["people.yaml"];
+        for who in ["ann", "bob", "owen"] {
+            assert!(people.contains(&format!("  {who}@example.com:\n")), "{people}");
+        }
+        // The directory's name, not the one the workspace shows.
+        assert!(people.contains("    name: Ann A\n"), "{people}");
+        let groups = &imported.files["groups.yaml"];
+        assert!(!groups.contains("targets:"), "{groups}");
+        let access = &imported.files["access/cloud.yaml"];
+        assert!(
+            access.contains("users:\n          ann@example.com: write\n"),
+            "{access}"
+        );
+        assert!(access.contains("groups:\n          devs: read\n"), "{access}");
+        assert!(
+            access.contains("# not imported: user `owen@example.com` holds `admin` here, but the workspace owner"),
+            "{access}"
+        );
+        assert!(access.contains("# not imported: account `557058:stranger`"), "{access}");
+    }
 }

@@ -192,10 +192,11 @@ fn candidate<'a>(cx: &Context<'_>, holdings: &Holdings, accounts: &[AccountRef<'
     // What the manifest's name and email are compared with: every account where the
     // person is declared as a user (an inactive person is not one where there is no
     // `active` flag).
-    // Where people are made elsewhere the manifest's name is never compared with the
-    // account's, so only the accounts rollcall manages say what it is; the account
-    // there was found by this email, or named so by the directory's read.
-    let managed: Vec<AccountRef<'a>> = accounts.iter().copied().filter(|a| !cx.users_external(a.0)).collect();
+    // A target that takes its people from another one imported along (a workspace from
+    // its directory) never compares the manifest's name with its account's, and found
+    // the account by this email under the directory's name for it: the directory's
+    // accounts say what the person is.
+    let managed: Vec<AccountRef<'a>> = accounts.iter().copied().filter(|a| !cx.borrows_users(a.0)).collect();
     let managed = if managed.is_empty() { accounts.to_vec() } else { managed };
     let compared: Vec<&AccountRef<'a>> = if active {
         managed.iter().collect()
