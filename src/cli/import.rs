@@ -40,19 +40,14 @@ pub struct Args {
 
 pub async fn run(args: Args) -> Result<u8, CliError> {
     let desired = crate::engine::load(&args.manifest.dir)?;
-    let targets = chosen(&desired, &args.targets)?;
+    let mut targets = chosen(&desired, &args.targets)?;
     check_out(&args.manifest.dir, &args.out, args.force)?;
-    let crate::engine::Live {
-        connected,
-        states: live,
-        ..
-    } = crate::engine::read_targets(&targets, crate::engine::Tuning::default()).await?;
-    connected.shutdown().await;
+    let (live, findings) = read(&mut targets).await?;
     let place = Place {
         manifests: &args.manifest.dir,
         out: &args.out,
     };
-    let imported = crate::import::build(&targets, &live, &place).map_err(|e| match e {
+    let imported = crate::import::build_with(&targets, &live, &findings, &place).map_err(|e| match e {
         crate::import::ImportError::Path(message) => CliError::new(message),
         round_trip => CliError::new(format!("{round_trip}\nNothing was written."))
             .hint("this is a fault in rollcall import: please report it with the output above"),
@@ -63,6 +58,57 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     let stale = write(&args.out, &imported)?;
     summary(&args.out, &targets, &imported, &stale);
     Ok(EXIT_OK)
+}
+
+type States = BTreeMap<String, crate::model::ResourceMap>;
+type Findings = BTreeMap<String, crate::provider::Findings>;
+
+/// Reads the targets in two rounds: first those that make their own people and groups
+/// (a directory among them), then those that take them from one of these
+/// (`principals_from`), each given the people and groups import will declare from it, so
+/// that their grants name people and groups as the directory does: a Bitbucket Cloud
+/// workspace finds its members only by the emails it is asked about, and names a group
+/// by a slug. A target whose source is not imported is read in the first round, alone.
+async fn read(targets: &mut BTreeMap<String, TargetConfig>) -> Result<(States, Findings), CliError> {
+    let later: BTreeSet<String> = targets
+        .iter()
+        .filter(|(_, c)| c.principals_from.as_ref().is_some_and(|f| targets.contains_key(f)))
+        .map(|(name, _)| name.clone())
+        .collect();
+    let first: BTreeMap<String, TargetConfig> = targets
+        .iter()
+        .filter(|(name, _)| !later.contains(*name))
+        .map(|(n, c)| (n.clone(), c.clone()))
+        .collect();
+    let (mut states, mut findings) = read_round(&first).await?;
+    if later.is_empty() {
+        return Ok((states, findings));
+    }
+    let mut second = BTreeMap::new();
+    for name in &later {
+        let Some(config) = targets.get_mut(name) else {
+            continue;
+        };
+        if let Some(from) = config.principals_from.as_ref().and_then(|f| first.get_key_value(f)) {
+            let source = BTreeMap::from([(from.0.clone(), from.1.clone())]);
+            crate::import::principals(&source, &states, &findings).give(config);
+        }
+        second.insert(name.clone(), config.clone());
+    }
+    let (more, found) = read_round(&second).await?;
+    states.extend(more);
+    findings.extend(found);
+    Ok((states, findings))
+}
+
+async fn read_round(targets: &BTreeMap<String, TargetConfig>) -> Result<(States, Findings), CliError> {
+    let crate::engine::Live {
+        connected,
+        states,
+        findings,
+    } = crate::engine::read_targets(targets, crate::engine::Tuning::default()).await?;
+    connected.shutdown().await;
+    Ok((states, findings))
 }
 
 /// The targets to import, each set to read everything it has.

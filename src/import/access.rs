@@ -133,8 +133,32 @@ pub(super) fn access(
             ));
             continue;
         };
+        if let Some(why) = facts.fixed.get(&grant.holder) {
+            slot.notes.push(format!(
+                "{NOT_IMPORTED} {} holds `{word}` here, but {why}",
+                holder(&grant.holder)
+            ));
+            continue;
+        }
         match &grant.holder {
             Holder::Everyone => slot.default = Some(word),
+            // Where people are made elsewhere the read names those the directory has
+            // by their key and anyone else by the platform's own id.
+            Holder::User(u) if platform.users().external && people.key(target, u).is_none() => {
+                slot.notes.push(format!(
+                    "{NOT_IMPORTED} account `{u}` holds `{word}` here, but no imported directory has a person it is (by email): import the directory target it takes its principals from (`principals_from`) with it"
+                ));
+            }
+            Holder::Group(g) if platform.groups().external => match groups.declared_name(g) {
+                Some(name) => {
+                    slot.groups.insert(name.to_owned(), word);
+                }
+                None => slot.notes.push(format!(
+                    "{NOT_IMPORTED} group `{g}` holds `{word}` here, but no imported directory group has this {}: if it is one whose {} is not derived from its name, give that group `ids: {{ {target}: {g} }}`",
+                    platform.spec().group_ids.as_ref().map_or("name", |r| r.noun),
+                    platform.spec().group_ids.as_ref().map_or("name", |r| r.noun),
+                )),
+            },
             Holder::User(u) => match people.key(target, u) {
                 Some(key) => {
                     slot.users.insert(key.to_owned(), word);

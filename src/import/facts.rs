@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{Principal, Resource, ResourceId, ResourceMap, Scope};
+use crate::provider::Findings;
 
 /// Everything read from one target.
 #[derive(Debug, Default)]
@@ -19,6 +20,9 @@ pub(super) struct Facts {
     pub grants: Vec<Grant>,
     /// Live objects of a kind import does not know, by address: never dropped in silence.
     pub unknown: Vec<String>,
+    /// Users and groups whose grants and memberships the platform fixes (a workspace's
+    /// owner, a group an identity provider syncs), with why: the provider's findings.
+    pub fixed: BTreeMap<Holder, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -53,13 +57,19 @@ pub(super) struct Grant {
     pub permission: String,
 }
 
-/// The facts of `target` in a live state.
-pub(super) fn read(target: &str, live: &ResourceMap) -> Facts {
-    let holder = |p: &Principal| match p {
+fn holder(p: &Principal) -> Holder {
+    match p {
         Principal::User(name) => Holder::User(name.to_string()),
         Principal::Group(name) => Holder::Group(name.to_string()),
-    };
+    }
+}
+
+/// The facts of `target` in a live state, with what its provider found fixed.
+pub(super) fn read(target: &str, live: &ResourceMap, findings: Option<&Findings>) -> Facts {
     let mut facts = Facts::default();
+    for (principal, why) in findings.map(|f| f.fixed.as_slice()).unwrap_or_default() {
+        facts.fixed.insert(holder(principal), why.clone());
+    }
     for (address, resource) in live.iter().filter(|(a, _)| a.target == target) {
         let grant = |scope: Scope, holder: Holder, permission: &str| Grant {
             scope,

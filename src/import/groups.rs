@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::facts::Holder;
 use super::people::{list, People};
 use super::{Context, NOT_IMPORTED};
 use crate::resolve::{valid_name, NameKind};
@@ -33,6 +34,15 @@ impl Groups {
     pub(super) fn name(&self, target: &str, group: &str) -> Option<&str> {
         self.names
             .get(&(target.to_owned(), group.to_lowercase()))
+            .map(String::as_str)
+    }
+
+    /// The declared group of this name (without regard to case): how a target whose
+    /// groups are made elsewhere names one, having none of its own.
+    pub(super) fn declared_name(&self, group: &str) -> Option<&str> {
+        self.declared
+            .keys()
+            .find(|name| name.eq_ignore_ascii_case(group))
             .map(String::as_str)
     }
 }
@@ -86,7 +96,24 @@ pub(super) fn gather(cx: &Context<'_>, people: &People) -> Groups {
                 groups.names.insert((t.clone(), spelling.to_lowercase()), name.clone());
             }
         }
-        let group = members(&index, people, lower, on);
+        // A group the platform fixes (an identity provider syncs it) is declared, so
+        // grants can name it, but not its members: rollcall cannot change them, and
+        // listing them would only state what the identity provider decides.
+        let fixed = spellings.iter().find_map(|(spelling, targets)| {
+            targets.iter().find_map(|t| {
+                let facts = cx.facts.get(t)?;
+                let why = facts.fixed.get(&Holder::Group(spelling.clone()))?;
+                Some((t.clone(), why.clone()))
+            })
+        });
+        let group = match fixed {
+            Some((target, why)) => Group {
+                targets: on,
+                members: BTreeSet::new(),
+                notes: vec![format!("{NOT_IMPORTED} its members on `{target}`: {why}")],
+            },
+            None => members(&index, people, lower, on),
+        };
         groups.declared.insert(name, group);
     }
     groups

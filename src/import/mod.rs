@@ -20,11 +20,12 @@ mod people;
 mod targets;
 mod yaml;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use crate::desired::TargetConfig;
+use crate::desired::{GroupId, TargetConfig};
 use crate::model::{Kind, ResourceMap};
+use crate::provider::Findings;
 use facts::Facts;
 pub(crate) use targets::resolved;
 use yaml::{Item, Node};
@@ -73,9 +74,107 @@ pub(crate) struct Context<'a> {
 }
 
 impl Context<'_> {
+    fn new<'a>(
+        targets: &'a BTreeMap<String, TargetConfig>,
+        live: &BTreeMap<String, ResourceMap>,
+        findings: &BTreeMap<String, Findings>,
+    ) -> Context<'a> {
+        let empty = ResourceMap::new();
+        let facts = targets
+            .keys()
+            .map(|t| {
+                (
+                    t.clone(),
+                    facts::read(t, live.get(t).unwrap_or(&empty), findings.get(t)),
+                )
+            })
+            .collect();
+        Context { targets, facts }
+    }
+
     /// Whether accounts on `target` have an `active` flag the manifest sets.
     fn user_active(&self, target: &str) -> bool {
         self.targets.get(target).is_some_and(|t| t.platform.users().deactivate)
+    }
+
+    /// Whether `target`'s people are made elsewhere (`KindRules::external`: Bitbucket
+    /// Cloud's, in the Atlassian organization's directory): a declared person is never
+    /// created there, so one it does not have is no reason to leave them out.
+    fn users_external(&self, target: &str) -> bool {
+        self.targets.get(target).is_some_and(|t| t.platform.users().external)
+    }
+
+    /// Whether `target`'s people are made by another target imported along (its
+    /// `principals_from`), which names them.
+    fn borrows_users(&self, target: &str) -> bool {
+        self.users_external(target)
+            && self
+                .targets
+                .get(target)
+                .and_then(|t| t.principals_from.as_ref())
+                .is_some_and(|from| self.targets.contains_key(from))
+    }
+
+    /// Whether `target`'s groups are made elsewhere: it only refers to them, by name.
+    fn groups_external(&self, target: &str) -> bool {
+        self.targets.get(target).is_some_and(|t| t.platform.groups().external)
+    }
+}
+
+/// The people and groups that the targets read so far (the directories) have, by the
+/// names import gives them: what a target taking its principals from them
+/// (`principals_from`) must be read with, so that its grants name people and groups as
+/// the directory does rather than by account id and slug.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Principals {
+    /// Each person import declares, by key, with their email.
+    pub people: BTreeMap<String, String>,
+    /// Each group import declares, by name.
+    pub groups: BTreeSet<String>,
+}
+
+impl Principals {
+    /// Sets `config`'s read scope to find these: people by email, groups by the
+    /// identifier its platform derives from their names (`Spec::group_ids`), where two
+    /// groups would not share one (neither is given: their grants stay by slug, and
+    /// import says so).
+    pub fn give(&self, config: &mut TargetConfig) {
+        config.scope.people.clone_from(&self.people);
+        let Some(rule) = config.platform.spec().group_ids.as_ref() else {
+            return;
+        };
+        let mut by_id: BTreeMap<String, Vec<&String>> = BTreeMap::new();
+        for name in &self.groups {
+            by_id.entry((rule.derive)(name).to_lowercase()).or_default().push(name);
+        }
+        for name in &self.groups {
+            let id = (rule.derive)(name);
+            if by_id.get(&id.to_lowercase()).is_some_and(|names| names.len() == 1) {
+                config
+                    .scope
+                    .group_ids
+                    .insert(name.clone(), GroupId { id, declared: false });
+            }
+        }
+    }
+}
+
+/// The people and groups import would declare from these targets' live state.
+pub fn principals(
+    targets: &BTreeMap<String, TargetConfig>,
+    live: &BTreeMap<String, ResourceMap>,
+    findings: &BTreeMap<String, Findings>,
+) -> Principals {
+    let cx = Context::new(targets, live, findings);
+    let people = people::join(&cx);
+    let groups = groups::gather(&cx, &people);
+    Principals {
+        people: people
+            .declared
+            .iter()
+            .map(|(k, p)| (k.clone(), p.email.clone()))
+            .collect(),
+        groups: groups.declared.keys().cloned().collect(),
     }
 }
 
@@ -85,12 +184,19 @@ pub fn build(
     live: &BTreeMap<String, ResourceMap>,
     place: &Place<'_>,
 ) -> Result<Imported, ImportError> {
-    let empty = ResourceMap::new();
-    let facts: BTreeMap<String, Facts> = targets
-        .keys()
-        .map(|t| (t.clone(), facts::read(t, live.get(t).unwrap_or(&empty))))
-        .collect();
-    let cx = Context { targets, facts };
+    build_with(targets, live, &BTreeMap::new(), place)
+}
+
+/// [`build`], with what the providers found while reading (`Live::findings`): the
+/// principals a platform fixes (a workspace's owner, a synced group) are not declared
+/// as rollcall's to change, and the check plans as `rollcall plan` does.
+pub fn build_with(
+    targets: &BTreeMap<String, TargetConfig>,
+    live: &BTreeMap<String, ResourceMap>,
+    findings: &BTreeMap<String, Findings>,
+    place: &Place<'_>,
+) -> Result<Imported, ImportError> {
+    let cx = Context::new(targets, live, findings);
     let people = people::join(&cx);
     let groups = groups::gather(&cx, &people);
     let names: Vec<&str> = targets.keys().map(String::as_str).collect();
@@ -107,11 +213,7 @@ pub fn build(
             vec!["Each person once, joined across targets by email; `ids` where a username is not the key."],
             users_section(&people),
         ),
-        (
-            "groups.yaml".to_owned(),
-            Vec::new(),
-            groups_section(&groups, targets.len()),
-        ),
+        ("groups.yaml".to_owned(), Vec::new(), groups_section(&groups, &cx)),
     ];
     for (name, facts) in &cx.facts {
         let Some(platform) = cx.targets.get(name).map(|t| t.platform) else {
@@ -140,7 +242,7 @@ pub fn build(
             .collect();
         files.insert(file, yaml::document(&header, &[section]));
     }
-    let counts = round_trip(place.out, &files, live)?;
+    let counts = round_trip(place.out, &files, live, findings)?;
     Ok(Imported { files, notes, counts })
 }
 
@@ -148,11 +250,18 @@ fn targets_section(cx: &Context<'_>, place: &Place<'_>) -> Result<Item, ImportEr
     let mut entries = Vec::new();
     for (name, config) in cx.targets {
         let unknown = cx.facts.get(name).map(|f| f.unknown.as_slice()).unwrap_or_default();
-        let notes = unknown
+        let mut notes: Vec<String> = unknown
             .iter()
             .map(|a| format!("{NOT_IMPORTED} `{a}`, a kind of object import does not know"))
             .collect();
-        entries.push(targets::target(config, place, notes)?);
+        // A source target not imported along would be an unknown name in these files.
+        let mut config = config.clone();
+        if let Some(from) = config.principals_from.take_if(|f| !cx.targets.contains_key(f.as_str())) {
+            notes.push(format!(
+                "{NOT_IMPORTED} `principals_from: {from}`, a target not imported with this one: import both to have grants name people and groups as `{from}` does"
+            ));
+        }
+        entries.push(targets::target(&config, place, notes)?);
     }
     Ok(Item::entry("targets", Node::Map(entries)))
 }
@@ -192,7 +301,11 @@ fn users_section(people: &people::People) -> Item {
     Item::entry("users", Node::Map(users))
 }
 
-fn groups_section(groups: &groups::Groups, targets: usize) -> Item {
+/// Each group on the targets it has, with its members. A group is never live on a
+/// target whose groups are made elsewhere (`external`), where it is referred to by name:
+/// a group is declared on each of those, so that their grants can name it.
+fn groups_section(groups: &groups::Groups, cx: &Context<'_>) -> Item {
+    let (external, holding): (Vec<&String>, Vec<&String>) = cx.targets.keys().partition(|t| cx.groups_external(t));
     let mut entries: Vec<Item> = groups
         .declared
         .iter()
@@ -200,8 +313,10 @@ fn groups_section(groups: &groups::Groups, targets: usize) -> Item {
             let mut members: Vec<Item> = g.members.iter().cloned().map(Item::Element).collect();
             members.extend(g.notes.iter().cloned().map(Item::Comment));
             let mut fields = vec![Item::entry("members", Node::List(members))];
-            if g.targets.len() < targets {
-                let on = g.targets.iter().cloned().map(Item::Element).collect();
+            if g.targets.len() < holding.len() {
+                let mut on: Vec<&String> = g.targets.iter().chain(external.iter().copied()).collect();
+                on.sort();
+                let on = on.into_iter().cloned().map(Item::Element).collect();
                 fields.push(Item::entry("targets", Node::List(on)));
             }
             Item::entry(name.clone(), Node::Map(fields))
@@ -250,6 +365,7 @@ fn round_trip(
     out: &Path,
     files: &BTreeMap<String, String>,
     live: &BTreeMap<String, ResourceMap>,
+    findings: &BTreeMap<String, Findings>,
 ) -> Result<Counts, ImportError> {
     let texts: Vec<(String, String)> = files.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let (loaded, mut problems) = crate::manifest::load_texts(out, &texts);
@@ -267,8 +383,10 @@ fn round_trip(
             )));
         }
     };
-    let plan = crate::plan::build(&desired, live).map_err(|e| ImportError::RoundTrip(e.to_string()))?;
-    if !plan.is_empty() {
+    let plan = crate::plan::build_with(&desired, live, findings).map_err(|e| ImportError::RoundTrip(e.to_string()))?;
+    // A held change is one too: import declares only grants to holders the target has,
+    // so nothing it writes may wait for someone.
+    if !plan.is_empty() || !plan.held.is_empty() {
         return Err(ImportError::RoundTrip(crate::render::render(
             &plan,
             crate::render::Format::Text,
@@ -282,4 +400,139 @@ fn round_trip(
         permissions: count(Kind::Permissions),
         unmanaged: plan.unmanaged.len(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Address, Principal, Resource, ResourceId, Scope, UserAttrs};
+
+    const TARGETS: &str = "targets:
+  org:
+    kind: atlassian-organization
+    url: sandbox:state.yaml
+    organization: o1
+    directory: d1
+  cloud:
+    kind: bitbucket-cloud
+    url: sandbox:state.yaml
+    workspace: ws
+    principals_from: org
+";
+
+    fn user(target: &str, name: &str, display: &str) -> (Address, Resource) {
+        let email = format!("{}@example.com", name.split('@').next().unwrap_or(name));
+        let id = ResourceId::User { name: name.into() };
+        (
+            Address::new(target, id),
+            Resource::User(Box::new(UserAttrs::new(display, email))),
+        )
+    }
+
+    fn grant(scope: &Scope, principal: Principal, permission: &str) -> (Address, Resource) {
+        let id = ResourceId::Grant {
+            scope: scope.clone(),
+            principal,
+        };
+        let permission = permission.to_owned();
+        (Address::new("cloud", id), Resource::Permission { permission })
+    }
+
+    #[test]
+    fn derived_slugs_are_given_except_where_two_groups_would_share_one() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("targets.yaml"), TARGETS).unwrap();
+        let desired = crate::engine::load(dir.path()).unwrap();
+        let mut cloud = desired.targets["cloud"].clone();
+        let principals = Principals {
+            people: BTreeMap::from([("ann@example.com".to_owned(), "ann@example.com".to_owned())]),
+            groups: ["Platform Team", "platform-team", "Payments"].map(str::to_owned).into(),
+        };
+        principals.give(&mut cloud);
+        assert_eq!(cloud.scope.people, principals.people);
+        let ids: Vec<(&str, &str)> = cloud
+            .scope
+            .group_ids
+            .iter()
+            .map(|(name, id)| (name.as_str(), id.id.as_str()))
+            .collect();
+        assert_eq!(ids, [("Payments", "payments")]);
+        // A directory has no slugs: only people are given.
+        let mut org = desired.targets["org"].clone();
+        principals.give(&mut org);
+        assert!(org.scope.group_ids.is_empty());
+    }
+
+    #[test]
+    fn a_workspace_names_the_directory_people_and_groups_and_leaves_the_owner_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifests = dir.path().join("manifests");
+        std::fs::create_dir_all(&manifests).unwrap();
+        std::fs::write(manifests.join("targets.yaml"), TARGETS).unwrap();
+        let desired = crate::engine::load(&manifests).unwrap();
+
+        let mut org = ResourceMap::new();
+        // Ann is in the workspace; Bob is in the directory only; Owen owns the workspace.
+        for (name, display) in [("ann", "Ann A"), ("bob", "Bob B"), ("owen", "Owen O")] {
+            let (a, r) = user("org", &format!("{name}@example.com"), display);
+            org.insert(a, r);
+        }
+        let group = ResourceId::Group { name: "devs".into() };
+        org.insert(Address::new("org", group), Resource::group());
+        let member = ResourceId::Membership {
+            group: "devs".into(),
+            user: "ann@example.com".into(),
+        };
+        org.insert(Address::new("org", member), Resource::membership());
+
+        let mut cloud = ResourceMap::new();
+        for name in ["ann@example.com", "owen@example.com"] {
+            let (a, r) = user("cloud", name, "whatever Bitbucket shows");
+            cloud.insert(a, r);
+        }
+        let api = Scope::root().child("project", "API");
+        for (a, r) in [
+            grant(&api, Principal::User("ann@example.com".into()), "write"),
+            grant(&api, Principal::User("owen@example.com".into()), "admin"),
+            grant(&api, Principal::Group("devs".into()), "read"),
+            grant(&api, Principal::User("557058:stranger".into()), "read"),
+        ] {
+            cloud.insert(a, r);
+        }
+        let live = BTreeMap::from([("org".to_owned(), org), ("cloud".to_owned(), cloud)]);
+        let owner = Findings {
+            fixed: vec![(
+                Principal::User("owen@example.com".into()),
+                "the workspace owner".to_owned(),
+            )],
+            ..Findings::default()
+        };
+        let findings = BTreeMap::from([("cloud".to_owned(), owner)]);
+        let out = dir.path().join("imported");
+        let place = Place {
+            manifests: &manifests,
+            out: &out,
+        };
+        let imported = build_with(&desired.targets, &live, &findings, &place).unwrap();
+
+        let people = &imported.files["people.yaml"];
+        for who in ["ann", "bob", "owen"] {
+            assert!(people.contains(&format!("  {who}@example.com:\n")), "{people}");
+        }
+        // The directory's name, not the one the workspace shows.
+        assert!(people.contains("    name: Ann A\n"), "{people}");
+        let groups = &imported.files["groups.yaml"];
+        assert!(!groups.contains("targets:"), "{groups}");
+        let access = &imported.files["access/cloud.yaml"];
+        assert!(
+            access.contains("users:\n          ann@example.com: write\n"),
+            "{access}"
+        );
+        assert!(access.contains("groups:\n          devs: read\n"), "{access}");
+        assert!(
+            access.contains("# not imported: user `owen@example.com` holds `admin` here, but the workspace owner"),
+            "{access}"
+        );
+        assert!(access.contains("# not imported: account `557058:stranger`"), "{access}");
+    }
 }

@@ -165,10 +165,13 @@ fn candidate<'a>(cx: &Context<'_>, holdings: &Holdings, accounts: &[AccountRef<'
     }
     let active = inactive.is_empty();
     let present: BTreeSet<&str> = accounts.iter().map(|a| a.0).collect();
+    // A target whose people are made elsewhere creates nobody: a person it lacks (in
+    // the directory, not in the workspace) is declared all the same, and plans nothing
+    // there unless a grant names them, which import only writes for accounts it has.
     let absent: BTreeSet<String> = cx
         .facts
         .keys()
-        .filter(|t| !present.contains(t.as_str()))
+        .filter(|t| !present.contains(t.as_str()) && !cx.users_external(t))
         .cloned()
         .collect();
     if active && !absent.is_empty() {
@@ -189,8 +192,14 @@ fn candidate<'a>(cx: &Context<'_>, holdings: &Holdings, accounts: &[AccountRef<'
     // What the manifest's name and email are compared with: every account where the
     // person is declared as a user (an inactive person is not one where there is no
     // `active` flag).
+    // A target that takes its people from another one imported along (a workspace from
+    // its directory) never compares the manifest's name with its account's, and found
+    // the account by this email under the directory's name for it: the directory's
+    // accounts say what the person is.
+    let managed: Vec<AccountRef<'a>> = accounts.iter().copied().filter(|a| !cx.borrows_users(a.0)).collect();
+    let managed = if managed.is_empty() { accounts.to_vec() } else { managed };
     let compared: Vec<&AccountRef<'a>> = if active {
-        accounts.iter().collect()
+        managed.iter().collect()
     } else {
         flagged.iter().collect()
     };
@@ -209,7 +218,7 @@ fn candidate<'a>(cx: &Context<'_>, holdings: &Holdings, accounts: &[AccountRef<'
     }
 
     let key = if flagged.is_empty() {
-        most_common_username(accounts)
+        most_common_username(&managed)
     } else {
         let missing: Vec<&str> = flagged
             .iter()

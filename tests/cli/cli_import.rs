@@ -725,3 +725,61 @@ fn generated_states_declare_people_and_leave_comments() {
     assert!(declared >= 4, "{people}");
     assert!(stdout.contains("could not be stated exactly"), "{stdout}");
 }
+
+/// The Bitbucket Cloud example: the directory (`org`) and the workspace that takes its
+/// people and groups from it (`cloud`). The directory is read first, so the workspace's
+/// grants name people and groups as it does. The import's plan is empty, exit 0, though
+/// the example's own manifests hold a grant (`nadia`'s, who has no account yet): import
+/// declares grants only to holders the workspace has, so there is nothing to hold.
+#[test]
+fn a_bitbucket_cloud_workspace_imports_with_its_directory() {
+    let work = tempfile::tempdir().unwrap();
+    common::copy_dir(&root().join("examples/bitbucket-cloud"), work.path());
+    let stdout = import_then_plan(work.path(), "manifests", "imported", &[]);
+    assert!(stdout.contains("Imported `cloud`, `org`"), "{stdout}");
+    let read = |f: &str| std::fs::read_to_string(work.path().join("imported").join(f)).unwrap();
+
+    // People from the directory, members of no group (the owner) and of no group that
+    // gives access to the workspace (kofi) included: declaring them plans nothing there.
+    let people = read("people.yaml");
+    for who in ["priya", "kofi", "sam"] {
+        assert!(people.contains(&format!("  {who}@fernhill.example:\n")), "{people}");
+    }
+    let groups = read("groups.yaml");
+    assert!(
+        groups.contains("  platform:\n    members:\n      - lena@fernhill.example\n"),
+        "{groups}"
+    );
+    // Groups are on both targets: the workspace's grants name them.
+    assert!(!groups.contains("targets:"), "{groups}");
+    // A synced group is declared, its members not, and the comment says why.
+    assert!(
+        groups.contains("  contractors:\n    members: []\n      # not imported: its members on `org`: synced from an identity provider"),
+        "{groups}"
+    );
+
+    // Grants by key and group name, in the manifest's words.
+    let access = read("access/cloud.yaml");
+    assert!(
+        access.contains("          payments:\n            users:\n              hugo@fernhill.example: write\n              tomas@fernhill.example: admin\n"),
+        "{access}"
+    );
+    assert!(
+        access.contains("      PLAT:\n        groups:\n          engineering: read\n          platform: write\n"),
+        "{access}"
+    );
+    let targets = read("targets.yaml");
+    assert!(
+        targets.contains("    workspace: fernhill\n    principals_from: org\n"),
+        "{targets}"
+    );
+
+    // The workspace alone: grants to people and groups it cannot name are comments, and
+    // the source it takes its principals from is not named.
+    let stdout = import_then_plan(work.path(), "manifests", "alone", &["--target", "cloud"]);
+    assert!(stdout.contains("Imported `cloud`"), "{stdout}");
+    let alone = std::fs::read_to_string(work.path().join("alone/targets.yaml")).unwrap();
+    assert!(alone.contains("# not imported: `principals_from: org`"), "{alone}");
+    let access = std::fs::read_to_string(work.path().join("alone/access/cloud.yaml")).unwrap();
+    assert!(access.contains("# not imported: account `557058:672cba5e"), "{access}");
+}

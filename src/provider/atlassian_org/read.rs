@@ -7,7 +7,9 @@
 //! names match at most 100 groups), or the pages of every group when all are read;
 //! `⌈emails / 100⌉` people searches; and per 10 groups found one users search, a page
 //! per 100 distinct members of those 10 (at least one). An offboarded person in groups
-//! beyond these costs one more search per 10 of those groups.
+//! beyond these costs one more search per 10 of those groups. A read of everything
+//! (`rollcall import`) also lists every account, a page per 100, so that people in no
+//! group are seen too.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -133,6 +135,16 @@ impl AtlassianOrg {
         Ok(out)
     }
 
+    /// Every account of the directory, for a read of everything (`rollcall import`): one
+    /// unfiltered users search, a page per 100 people. Nothing otherwise: a plan knows
+    /// the people it needs by their email.
+    async fn read_everyone(&self) -> Result<Vec<wire::User>, ProviderError> {
+        if !self.scope.everything {
+            return Ok(Vec::new());
+        }
+        Ok(self.search::<wire::User>("/users/search", json!({})).await?)
+    }
+
     /// The members of these groups: per 10 groups one users search by group id, with each
     /// user's groups expanded to tell which of the 10 they are in.
     async fn read_members(&self, groups: &[wire::Group]) -> Result<Vec<(String, wire::User)>, ProviderError> {
@@ -225,7 +237,8 @@ impl AtlassianOrg {
             let members = self.read_members(&groups).await?;
             Ok::<_, ProviderError>((groups, members))
         };
-        let ((mut groups, mut members), people) = try_join(groups_and_members, self.read_people()).await?;
+        let people_and_everyone = try_join(self.read_people(), self.read_everyone());
+        let ((mut groups, mut members), (people, everyone)) = try_join(groups_and_members, people_and_everyone).await?;
         self.offboarded_groups(&people, &mut groups, &mut members).await?;
 
         let mut out = ResourceMap::new();
@@ -258,6 +271,17 @@ impl AtlassianOrg {
                     .fixed
                     .push((Principal::Group(g.name.as_str().into()), why.to_owned()));
             }
+        }
+        // On import, everyone in the directory, members of no group included (a person
+        // with access to Bitbucket through a grant alone is one), by email else id.
+        for u in &everyone {
+            if names_by_account.contains_key(&u.account_id) {
+                continue;
+            }
+            let name = convert::member_name(u);
+            known.users.insert(name.to_lowercase(), u.account_id.clone());
+            names_by_account.insert(u.account_id.clone(), name.clone());
+            out.insert(user(&name), Resource::User(Box::new(attrs(u, &name))));
         }
         for (group_id, u) in &members {
             let Some(group) = group_names.get(group_id.as_str()) else {
