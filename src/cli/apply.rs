@@ -200,6 +200,7 @@ async fn from_manifests(args: &Args) -> Result<(Reviewed, Live, String), CliErro
     let desired = engine::load(&args.path)?;
     let started = std::time::Instant::now();
     let live = engine::read_with(&desired, args.traffic.tuning()).await?;
+    args.traffic.usage(&live);
     args.traffic.report(&live, "reading", started.elapsed());
     let plan = match engine::plan(&desired, &live) {
         Ok(plan) => plan,
@@ -242,6 +243,7 @@ async fn from_file(args: &Args) -> Result<(Reviewed, Live, String), CliError> {
         args.traffic.tuning(),
     )
     .await?;
+    args.traffic.usage(&checked.live);
     args.traffic.report(&checked.live, "reading", started.elapsed());
     super::checked_against(&checked.manifests, &checked.manifest_digest);
     let (plan, live) = shown(checked.plan, checked.live).await?;

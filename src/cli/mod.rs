@@ -125,6 +125,16 @@ impl Traffic {
         }
     }
 
+    /// What each target's read cost against its vendor's quota, where it has one: always
+    /// said, on stderr, since a quota spent is what decides when the next run may go.
+    pub fn usage(&self, live: &crate::engine::Live) {
+        for (target, findings) in &live.findings {
+            if let Some(usage) = &findings.usage {
+                anstream::eprintln!("{target}: {usage}");
+            }
+        }
+    }
+
     /// With `--verbose`, what `phase` (reading, applying) took on each target so far.
     pub fn report(&self, live: &crate::engine::Live, phase: &str, took: std::time::Duration) {
         if !self.verbose {

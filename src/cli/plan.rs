@@ -38,6 +38,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     let desired = crate::engine::load(&args.manifest.dir)?;
     let started = std::time::Instant::now();
     let live = crate::engine::read_with(&desired, args.traffic.tuning()).await?;
+    args.traffic.usage(&live);
     args.traffic.report(&live, "reading", started.elapsed());
     let planned = crate::engine::plan(&desired, &live);
     let reviewed = planned.map(|plan| crate::engine::review(plan, &live, args.allow.allow_deletes));

@@ -55,6 +55,10 @@ pub struct Findings {
     /// a group an identity provider syncs), with why: a change naming one is left out
     /// of the plan and said instead.
     pub fixed: Vec<(crate::model::Principal, String)>,
+    /// What the read cost against the vendor's quota (requests used, what is left of
+    /// the hour). It varies from run to run (a retried request counts), so it is said
+    /// beside the plan, on stderr, never in the plan: the same inputs give the same plan.
+    pub usage: Option<String>,
 }
 
 /// What every platform implements.

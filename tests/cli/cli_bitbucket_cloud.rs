@@ -50,6 +50,13 @@ fn the_example_plans_directory_first_holds_notes_and_applies_to_only_what_is_hel
     let (_tmp, dir) = example();
     let (code, text, stderr) = run(&dir, &["plan", "--detailed-exitcode"]);
     assert_eq!(code, Some(2), "{stderr}");
+    // What the read cost, beside the plan: it varies with retries, the plan must not.
+    assert!(
+        stderr.contains(
+            "cloud: reading workspace `fernhill` as Sam Whitlock took 21 requests of the account's 1,000 an hour"
+        ),
+        "{stderr}"
+    );
     // The grant to a group the directory creates, and to a person it gives access.
     assert!(text.contains("  + org.group[\"mobile\"]"));
     assert!(text.contains("  + cloud.project[\"MOB\"].group[\"mobile\"]"));

@@ -62,6 +62,16 @@ const NOT_RUN: &[(&str, &str, &str)] = &[
         "a benchmark: long, and it asserts nothing",
     ),
     (
+        "README.md",
+        "cargo bench --bench plan_cloud",
+        "a benchmark: long, and it asserts nothing",
+    ),
+    (
+        "README.md",
+        "cargo bench --bench plan_cloud -- --latency 0",
+        "a benchmark: long, and it asserts nothing",
+    ),
+    (
         "docs/safety.md",
         "rollcall plan manifests --out plan.json",
         "a transcript of a worked example whose manifests (13 accounts, users pruned) are described, not shipped",

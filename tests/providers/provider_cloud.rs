@@ -81,11 +81,22 @@ fn manifest(dir: &Path, url: &str, body: &str) -> rollcall::desired::Desired {
 
 /// Reads and plans; returns the plan and the requests the read sent.
 async fn plan(desired: &rollcall::desired::Desired) -> (Plan, usize) {
+    let (plan, requests, _) = plan_with_usage(desired).await;
+    (plan, requests)
+}
+
+/// [`plan`], with what the read says it cost against the hour's budget.
+async fn plan_with_usage(desired: &rollcall::desired::Desired) -> (Plan, usize, String) {
     let live = rollcall::engine::read(desired).await.unwrap();
     let plan = rollcall::engine::plan(desired, &live).unwrap();
     let requests = live.connected.providers["bb"].request_count();
+    let usage = live
+        .findings
+        .get("bb")
+        .and_then(|f| f.usage.clone())
+        .unwrap_or_default();
     live.connected.shutdown().await;
-    (plan, requests)
+    (plan, requests, usage)
 }
 
 /// Reads, plans and applies; returns the plan and the report.
@@ -130,7 +141,7 @@ async fn a_seeded_workspace_is_read_planned_applied_and_then_in_step() {
     let dir = tempfile::tempdir().unwrap();
     let desired = manifest(dir.path(), &bb.base_url, &format!("{PEOPLE}{ACCESS}"));
 
-    let (first, requests) = plan(&desired).await;
+    let (first, requests, usage) = plan_with_usage(&desired).await;
     // 5 people, PLAT, PLAT/infra and PLAT/tools.
     assert_eq!(requests, minimum_read(5, 3));
     let changes = lines(&first);
@@ -154,7 +165,14 @@ async fn a_seeded_workspace_is_read_planned_applied_and_then_in_step() {
         said("no effect: user `alice` has `write` on project PLAT"),
         "{notes:#?}"
     );
-    assert!(said("took 9 requests of the account's 1,000 an hour"), "{notes:#?}");
+    assert!(
+        usage.contains("took 9 requests of the account's 1,000 an hour"),
+        "{usage}"
+    );
+    assert!(
+        !said("requests"),
+        "what a read cost is said beside the plan, not in it: {notes:#?}"
+    );
     assert!(said("platform-team") || said("backend"), "{notes:#?}");
     let held: Vec<String> = first.held.iter().map(|h| h.change.address.to_string()).collect();
     assert_eq!(held, ["bb.repo[\"PLAT/infra\"].user[\"mallory\"]"], "{:#?}", first.held);

@@ -173,6 +173,7 @@ fn a_change_naming_a_principal_the_platform_fixes_becomes_a_note() {
         Findings {
             remarks: vec!["used 3 requests".to_owned()],
             fixed: vec![(user("Owner"), "the workspace owner".to_owned())],
+            usage: None,
         },
     )]);
     let changes = vec![

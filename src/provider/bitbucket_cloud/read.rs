@@ -192,7 +192,7 @@ impl BitbucketCloud {
             }
         }
         let used = self.http.request_count() - before;
-        findings.remarks.push(self.budget_remark(used, me.as_ref()));
+        findings.usage = Some(self.budget_remark(used, me.as_ref()));
         *self.names() = names;
         *self.findings_mut() = findings;
         Ok(live)
