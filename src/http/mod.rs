@@ -41,5 +41,5 @@ pub use error::{ErrorKind, HttpError};
 pub use pacing::Budget;
 pub use paging::Page;
 pub use random::random_hex;
-pub use request::{Idempotent, Request};
+pub use request::{path_segment, Idempotent, Request};
 pub use retry::RetryPolicy;

@@ -129,6 +129,16 @@ impl Request {
     }
 }
 
+/// A value as one path segment: percent-encoded, so a name or id the provider did not
+/// check (a read of everything lists whatever the target has) cannot change the path.
+/// Form encoding writes a space as `+`, which a path reads as a plus sign; every `+` it
+/// leaves was a space (a real `+` becomes `%2B`).
+pub fn path_segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,7 @@ mod write;
 
 pub use platform::PLATFORM;
 
+use crate::http::path_segment as seg;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
@@ -139,14 +140,6 @@ impl AtlassianOrg {
             why: why.into(),
         }
     }
-}
-
-/// Ids are opaque; encoding keeps an odd one from changing the path. Form encoding writes
-/// a space as `+`, which a path reads as a plus sign; every `+` it leaves was a space.
-fn seg(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
 }
 
 impl Provider for AtlassianOrg {

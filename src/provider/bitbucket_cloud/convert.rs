@@ -2,6 +2,7 @@
 //! named (a declared person by their rollcall name, a declared group by its manifest
 //! name, anyone else by the identifier Bitbucket gives), and the members query by email.
 
+pub use crate::http::path_segment as seg;
 use std::collections::BTreeMap;
 
 use crate::desired::ReadScope;
@@ -79,14 +80,6 @@ impl Scope {
             Scope::Repo(..) => "admin:repository:bitbucket",
         }
     }
-}
-
-/// Path segments are validated by `resolve`; encoding anyway keeps a strange live name
-/// (a read of everything lists whatever the workspace has) from changing the path.
-pub fn seg(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
 }
 
 /// How grants' holders are named both ways: people by rollcall name ↔ account id (from

@@ -17,6 +17,7 @@ pub use platform::PLATFORM;
 #[cfg(test)]
 pub(crate) use platform::SPEC;
 
+use crate::http::path_segment as seg;
 use std::collections::BTreeSet;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -155,16 +156,6 @@ fn permissions_path(scope: &Scope) -> String {
         Scope::Project(p) => format!("/projects/{}/permissions", seg(p)),
         Scope::Repo(p, r) => format!("/projects/{}/repos/{}/permissions", seg(p), seg(r)),
     }
-}
-
-/// Project keys and slugs are validated to URL-safe characters by `resolve`; encoding
-/// anyway keeps a strange live name (a read of everything lists whatever the target has)
-/// from changing the path. Form encoding writes a space as `+`, which a path reads as a
-/// plus sign; every `+` it leaves was a space (a real `+` becomes `%2B`).
-fn seg(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
 }
 
 impl Provider for BitbucketDc {
