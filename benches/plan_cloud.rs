@@ -1,5 +1,5 @@
 //! Benchmark: a Bitbucket Cloud plan and apply against the Atlassian Cloud emulator over
-//! loopback HTTP, for the organisation: 2,000 people, 200 groups, 50 projects of
+//! loopback HTTP, for a large organisation: 2,000 people, 200 groups, 50 projects of
 //! 20 repositories (1,000). Prints medians of repeated runs and the request counts; it
 //! asserts nothing about time (the machine's noise is not a test failure).
 //!
