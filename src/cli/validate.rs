@@ -17,11 +17,15 @@ pub struct Args {
 pub fn run(args: Args) -> Result<u8, CliError> {
     let desired = crate::engine::load(&args.manifest.dir)?;
     let count = |k: Kind| desired.resources.keys().filter(|a| a.id.kind() == k).count();
+    // People a target finds by email (its users are made elsewhere) are accounts there
+    // too, though not objects of its plan.
+    let found: usize = desired.targets.values().map(|t| t.scope.people.len()).sum();
     let users = desired
         .resources
         .keys()
         .filter(|a| matches!(a.id, ResourceId::User { .. }))
-        .count();
+        .count()
+        + found;
     println!(
         "The manifest is valid: {} target(s), {} user account(s), {} group(s), {} membership(s), {} permission(s).",
         desired.targets.len(),

@@ -78,7 +78,7 @@ pub(crate) const SPEC: Spec = Spec {
         no_grants: "",
         unauthorized: "check the API token and its scopes (read:user:bitbucket, read:workspace:bitbucket, read:project:bitbucket, read:repository:bitbucket, and for changes admin:project:bitbucket, admin:repository:bitbucket, write:permission:bitbucket, delete:permission:bitbucket): Bitbucket says \"Token is invalid, expired, or not supported for this endpoint\" for a missing scope too; the account must administer the workspace",
         not_found: "the workspace (the target's `workspace:` slug), a project key or a repository slug named in `access` may not exist on Bitbucket Cloud: fix it, or create it there first",
-        not_member: "give them access to the workspace in Atlassian Administration (add them to a group with Bitbucket access), or declare a directory target (`principals_from`) that adds them to one",
+        not_member: "give them access to the workspace through the organization's directory: add them to a group with Bitbucket access, in the manifest where a directory target provides this one (`principals_from`), or else in Atlassian Administration",
     },
 };
 
