@@ -3,6 +3,7 @@
 //! member is called in the plan, and the chunks the searches take.
 
 use crate::model::{Attributes, Resource};
+use std::collections::{BTreeMap, HashMap};
 
 use super::wire;
 
@@ -46,6 +47,46 @@ pub fn member_name(user: &wire::User) -> String {
         .map(str::trim)
         .filter(|e| !e.is_empty())
         .map_or_else(|| user.account_id.clone(), str::to_owned)
+}
+
+/// What each undeclared person is called, by account id: their nickname where it is a
+/// valid user name that no other person read has (declared names included, without
+/// regard to case), so an import declares them as people write them; else
+/// `member_name`.
+pub fn undeclared_names<'a>(
+    users: impl IntoIterator<Item = &'a wire::User>,
+    declared: impl IntoIterator<Item = &'a str>,
+) -> HashMap<String, String> {
+    let mut unique: BTreeMap<String, &wire::User> = BTreeMap::new();
+    for u in users {
+        unique.entry(u.account_id.clone()).or_insert(u);
+    }
+    let nickname = |u: &wire::User| {
+        u.nickname
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| crate::resolve::valid_name(crate::resolve::NameKind::User, n))
+            .map(str::to_lowercase)
+    };
+    let mut taken: HashMap<String, usize> = HashMap::new();
+    for name in declared {
+        *taken.entry(name.to_lowercase()).or_default() += 2;
+    }
+    for u in unique.values() {
+        if let Some(n) = nickname(u) {
+            *taken.entry(n).or_default() += 1;
+        }
+    }
+    unique
+        .into_values()
+        .map(|u| {
+            let name = match (nickname(u), u.nickname.as_deref()) {
+                (Some(n), Some(spelled)) if taken.get(&n) == Some(&1) => spelled.trim().to_owned(),
+                _ => member_name(u),
+            };
+            (u.account_id.clone(), name)
+        })
+        .collect()
 }
 
 /// `items` in chunks of at most `size`, none empty; the searches take at most 100 names
@@ -112,5 +153,28 @@ mod tests {
         assert!(chunks::<u32>(&[], 100).is_empty());
         assert_eq!(chunks(&names[..10], 10).len(), 1);
         assert_eq!(chunks(&names[..11], 10).len(), 2);
+    }
+
+    /// An undeclared person is their nickname where only they have it, else their email.
+    #[test]
+    fn undeclared_people_are_named_by_a_nickname_only_they_have() {
+        let user = |id: &str, nickname: &str, email: &str| -> wire::User {
+            serde_json::from_value(serde_json::json!({"accountId": id, "nickname": nickname, "email": email})).unwrap()
+        };
+        let users = [
+            user("1", "lena", "lena@x.example"),
+            user("2", "Max", "max@x.example"),
+            user("3", "max", "max2@x.example"),
+            user("4", "Ann", "ann@x.example"),
+            user("5", "not a name!", "odd@x.example"),
+        ];
+        let names = undeclared_names(&users, ["ann"]);
+        assert_eq!(names["1"], "lena");
+        assert_eq!(
+            (names["2"].as_str(), names["3"].as_str()),
+            ("max@x.example", "max2@x.example")
+        );
+        assert_eq!(names["4"], "ann@x.example", "a declared person has that name");
+        assert_eq!(names["5"], "odd@x.example");
     }
 }

@@ -272,13 +272,27 @@ impl AtlassianOrg {
                     .push((Principal::Group(g.name.as_str().into()), why.to_owned()));
             }
         }
+        // Anyone else by nickname where it is theirs alone, else email, else id.
+        let undeclared = convert::undeclared_names(
+            everyone
+                .iter()
+                .chain(members.iter().map(|(_, u)| u))
+                .filter(|u| !names_by_account.contains_key(&u.account_id)),
+            people.iter().map(|(name, _)| name.as_str()),
+        );
+        let name_of = |u: &wire::User| {
+            undeclared
+                .get(&u.account_id)
+                .cloned()
+                .unwrap_or_else(|| convert::member_name(u))
+        };
         // On import, everyone in the directory, members of no group included (a person
-        // with access to Bitbucket through a grant alone is one), by email else id.
+        // with access to Bitbucket through a grant alone is one).
         for u in &everyone {
             if names_by_account.contains_key(&u.account_id) {
                 continue;
             }
-            let name = convert::member_name(u);
+            let name = name_of(u);
             known.users.insert(name.to_lowercase(), u.account_id.clone());
             names_by_account.insert(u.account_id.clone(), name.clone());
             out.insert(user(&name), Resource::User(Box::new(attrs(u, &name))));
@@ -290,7 +304,7 @@ impl AtlassianOrg {
             let name = match names_by_account.get(&u.account_id) {
                 Some(name) => name.clone(),
                 None => {
-                    let name = convert::member_name(u);
+                    let name = name_of(u);
                     known.users.insert(name.to_lowercase(), u.account_id.clone());
                     names_by_account.insert(u.account_id.clone(), name.clone());
                     out.insert(user(&name), Resource::User(Box::new(attrs(u, &name))));

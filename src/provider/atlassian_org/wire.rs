@@ -64,6 +64,9 @@ pub struct User {
     pub email: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
+    /// The short public name the person chose (`MultiDirectoryUser.nickname`).
+    #[serde(default)]
+    pub nickname: Option<String>,
     /// With `expand: ["groups"]`: the user's groups in the directory searched
     /// (`MultiDirectoryUserGroup`). Absent when the server did not expand them.
     #[serde(default)]
