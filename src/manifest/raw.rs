@@ -101,6 +101,19 @@ pub struct RawTarget {
     pub principals_from: Option<Spanned<String>>,
 }
 
+impl RawTarget {
+    /// The options a platform may take with a text value, by the name the platforms'
+    /// `Spec::options` use, each as the manifest set it (or not): the one place that
+    /// knows which fields they are.
+    pub fn text_options(&self) -> [(&'static str, &Option<Spanned<String>>); 3] {
+        [
+            ("workspace", &self.workspace),
+            ("organization", &self.organization),
+            ("directory", &self.directory),
+        ]
+    }
+}
+
 /// The `kind` values: every kind in the provider registry, described by its platform.
 fn target_kind_schema(_: &mut SchemaGenerator) -> Schema {
     let kinds: Vec<serde_json::Value> = crate::provider::registry::kinds()

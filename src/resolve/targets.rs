@@ -65,11 +65,7 @@ impl Resolver<'_> {
         }
         // The platform's own text options: accepted where it lists them, required where
         // it requires them.
-        let texts = [
-            ("workspace", &raw.workspace),
-            ("organization", &raw.organization),
-            ("directory", &raw.directory),
-        ];
+        let texts = raw.text_options();
         let mut settings = BTreeMap::new();
         for (option, value) in texts {
             match value {
