@@ -34,3 +34,32 @@ pub fn approved(plan: &rollcall::plan::Plan) -> rollcall::plan::Reviewed {
         .review(&accounts, &live, None)
         .expect("no rule refuses a plan with nothing live")
 }
+
+/// A private copy of `examples/NAME`, and its manifest directory in it.
+pub fn example(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name),
+        tmp.path(),
+    );
+    let manifests = tmp.path().join("manifests");
+    (tmp, manifests)
+}
+
+/// Runs the `rollcall` binary in `dir` with a clean environment and no colour: the exit
+/// code, stdout and stderr.
+pub fn run_in(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = assert_cmd::Command::cargo_bin("rollcall")
+        .unwrap()
+        .env_clear()
+        .env("NO_COLOR", "1")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
