@@ -159,9 +159,14 @@ pub fn get_group(call: &Call, state: &mut CloudState) -> Outcome {
         .get(&group_slug)
         .copied()
         .ok_or_else(|| bb_not_found(format!("Group '{group_slug}' has no explicit permission here.")))?;
+    group_grant(call, state, place, &group_slug, level)
+}
+
+/// A group's grant as the vendor shows it.
+fn group_grant(call: &Call, state: &CloudState, place: Place, group_slug: &str, level: Level) -> Outcome {
     let view = View::new(state);
     let group = view
-        .group_by_slug(&group_slug)
+        .group_by_slug(group_slug)
         .ok_or_else(|| bb_not_found("Group not found."))?;
     ok(grant_json(
         call,
@@ -235,17 +240,7 @@ pub fn put_group(call: &Call, state: &mut CloudState) -> Outcome {
     let level = requested_level(call, place)?;
     within_seats(state, Principal::Group(&group_slug))?;
     grants_mut(state, place).0.insert(group_slug.clone(), level);
-    let view = View::new(state);
-    let group = view
-        .group_by_slug(&group_slug)
-        .ok_or_else(|| bb_not_found("Group not found."))?;
-    ok(grant_json(
-        call,
-        state,
-        place,
-        ("group", group_json(&state.workspace, group)),
-        level,
-    ))
+    group_grant(call, state, place, &group_slug, level)
 }
 
 /// `PUT …/permissions-config/users/{selected_user_id}`: 400 for the workspace owner and
