@@ -16,7 +16,7 @@ Exit codes (every command):
   0    success; with plan --detailed-exitcode, no changes
   1    error: bad arguments, a manifest or plan file problem, a target that failed,
        an apply that did not complete or was cancelled at the prompt
-  2    plan --detailed-exitcode only: changes present
+  2    plan --detailed-exitcode only: changes present, or held until they can run
   3    refused by a safety rule, or a saved plan that no longer matches its manifests
        or live state; nothing was changed
   130  interrupted (Ctrl-C or SIGTERM); apply first finishes the changes in flight and

@@ -27,7 +27,8 @@ pub struct Args {
     out: Option<PathBuf>,
     #[command(flatten)]
     allow: AllowDeletes,
-    /// Exit 0 when there are no changes, 2 when there are, 1 on error (3 when refused)
+    /// Exit 0 when there are no changes, 2 when there are (or some are held until they can
+    /// run), 1 on error (3 when refused)
     #[arg(long)]
     detailed_exitcode: bool,
     #[command(flatten)]
