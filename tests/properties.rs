@@ -1259,7 +1259,12 @@ fn mutate(doc: &mut Value, m: &Mutation) {
         }
         Mutation::AddTarget(name, url, token) => {
             if let Some(targets) = doc.get_mut("targets").and_then(Value::as_array_mut) {
-                let mut t = targets.first().cloned().unwrap_or_else(|| json!({}));
+                // The first target, if an earlier mutation left it an object.
+                let mut t = targets
+                    .first()
+                    .filter(|t| t.is_object())
+                    .cloned()
+                    .unwrap_or_else(|| json!({}));
                 t["name"] = Value::from(name.as_str());
                 t["endpoint"] = Value::from(*url);
                 t["connection"] = json!({

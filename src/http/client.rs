@@ -19,14 +19,22 @@ use super::deadline::{Clock, Deadline, Operation, DEFAULT_DEADLINE};
 use super::error::{human, ErrorKind, HttpError};
 use super::pacing::{Budget, Pacer};
 use super::redact::{self, Redactor};
-use super::request::Request;
+use super::request::{Body, Request};
 use super::retry::{retrying, Failed, Failure, RetryPolicy, Stop};
 
 /// How requests authenticate.
 #[derive(Clone)]
 pub enum Auth {
     Bearer(SecretString),
-    Basic { username: String, token: SecretString },
+    Basic {
+        username: String,
+        token: SecretString,
+    },
+    /// `Authorization: SCHEME TOKEN` for a vendor scheme of its own (Okta's `SSWS`).
+    Scheme {
+        scheme: &'static str,
+        token: SecretString,
+    },
 }
 
 impl std::fmt::Debug for Auth {
@@ -34,6 +42,7 @@ impl std::fmt::Debug for Auth {
         match self {
             Auth::Bearer(_) => f.write_str("Bearer(<redacted>)"),
             Auth::Basic { username, .. } => write!(f, "Basic({username}:<redacted>)"),
+            Auth::Scheme { scheme, .. } => write!(f, "{scheme}(<redacted>)"),
         }
     }
 }
@@ -45,11 +54,13 @@ pub type ErrorParser = fn(&str) -> Option<String>;
 /// adaptive limit stays at or below it.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 8;
 
-/// A 2xx answer: its body and, when the server sent one, its `ETag`.
+/// A 2xx answer: its body and, when the server sent them, its `ETag` and the target of
+/// its `Link: <…>; rel="next"` header (RFC 8288; Okta pages this way).
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub body: String,
     pub etag: Option<String>,
+    pub next_link: Option<String>,
 }
 
 /// Sets up an [`HttpClient`]; every setting has a default fit for Data Center and SCIM.
@@ -65,6 +76,7 @@ pub struct ClientBuilder {
     budget: Option<Budget>,
     max_body: usize,
     deadline: Duration,
+    also_redact: Vec<SecretString>,
 }
 
 impl ClientBuilder {
@@ -125,6 +137,14 @@ impl ClientBuilder {
         self
     }
 
+    /// A secret the requests carry other than as credentials (a client secret or signed
+    /// assertion in a token request's form), scrubbed like them from whatever the server
+    /// sends back.
+    pub fn redact(mut self, secret: SecretString) -> Self {
+        self.also_redact.push(secret);
+        self
+    }
+
     pub fn build(self) -> Result<HttpClient, HttpError> {
         // The total timeout is set per attempt, from the retry policy.
         let client = reqwest::Client::builder()
@@ -141,7 +161,7 @@ impl ClientBuilder {
                 attempts: 0,
             })?;
         Ok(HttpClient {
-            redactor: Redactor::new(self.auth.as_ref()),
+            redactor: Redactor::new(self.auth.as_ref(), self.also_redact),
             target: self.target,
             base: self.base,
             auth: self.auth,
@@ -202,6 +222,7 @@ impl HttpClient {
             budget: None,
             max_body: DEFAULT_MAX_BODY,
             deadline: DEFAULT_DEADLINE,
+            also_redact: Vec::new(),
         }
     }
 
@@ -361,10 +382,24 @@ impl HttpClient {
         builder = match &self.auth {
             Some(Auth::Bearer(token)) => builder.bearer_auth(token.expose_secret()),
             Some(Auth::Basic { username, token }) => builder.basic_auth(username, Some(token.expose_secret())),
+            Some(Auth::Scheme { scheme, token }) => {
+                builder.header("Authorization", format!("{scheme} {}", token.expose_secret()))
+            }
             None => builder,
         };
-        if let Some(body) = &request.body {
-            builder = builder.header("Content-Type", self.media_type).body(body.to_string());
+        match &request.body {
+            Some(Body::Json(body)) => {
+                builder = builder.header("Content-Type", self.media_type).body(body.to_string());
+            }
+            Some(Body::Form(pairs)) => {
+                let form: String = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.expose_secret())))
+                    .finish();
+                builder = builder
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .body(form);
+            }
+            None => {}
         }
         if let Some(version) = &request.if_match {
             builder = builder.header("If-Match", version);
@@ -401,6 +436,12 @@ impl HttpClient {
             .get("etag")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let next_link = response
+            .headers()
+            .get_all("link")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(super::paging::next_link);
         if status.is_success() {
             let body = self.read_success(&mut response, status).await?;
             if let Some(message) = self.classifier.and_then(|classify| classify(&body)) {
@@ -418,7 +459,7 @@ impl HttpClient {
                 });
             }
             self.answered.fetch_add(1, Ordering::Relaxed);
-            return Ok(Reply { body, etag });
+            return Ok(Reply { body, etag, next_link });
         }
         // A failure's status is the answer; its body only carries the message, so a cut
         // off or oversized one still leaves the status to report.

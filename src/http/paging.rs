@@ -26,6 +26,35 @@ use futures_util::stream::{self, StreamExt};
 use super::client::HttpClient;
 use super::error::HttpError;
 
+/// The target of a `Link` header's `rel="next"` entry (RFC 8288: `<URI>; rel="next"`,
+/// several links separated by commas, `rel` a space-separated list, quoted or not), as
+/// Okta pages: `Link: <https://x.okta.com/api/v1/users?after=00u1&limit=200>; rel="next"`.
+pub fn next_link(header: &str) -> Option<String> {
+    let mut rest = header;
+    while let Some(open) = rest.find('<') {
+        let close = open + rest[open..].find('>')?;
+        let target = &rest[open + 1..close];
+        let params_end = rest[close..].find('<').map_or(rest.len(), |n| close + n);
+        let params = &rest[close + 1..params_end];
+        let is_next = params.split(';').any(|p| {
+            let Some((key, value)) = p.split_once('=') else {
+                return false;
+            };
+            key.trim().eq_ignore_ascii_case("rel")
+                && value
+                    .trim()
+                    .trim_matches('"')
+                    .split_ascii_whitespace()
+                    .any(|r| r.eq_ignore_ascii_case("next"))
+        });
+        if is_next {
+            return Some(target.trim().to_owned());
+        }
+        rest = &rest[params_end..];
+    }
+    None
+}
+
 /// One page of a list, and where the next one is.
 #[derive(Debug)]
 pub struct Page<T> {
@@ -274,6 +303,23 @@ fn stuck(http: &HttpClient, what: &str, why: String) -> HttpError {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_next_link_is_found_among_others() {
+        use super::next_link;
+        let okta = r#"<https://x.okta.com/api/v1/users?limit=2>; rel="self", <https://x.okta.com/api/v1/users?after=00u2&limit=2>; rel="next""#;
+        assert_eq!(
+            next_link(okta).as_deref(),
+            Some("https://x.okta.com/api/v1/users?after=00u2&limit=2")
+        );
+        assert_eq!(next_link(r#"<https://a/b>; rel="self""#), None);
+        assert_eq!(next_link("<https://a/c>;rel=next").as_deref(), Some("https://a/c"));
+        assert_eq!(
+            next_link(r#"<https://a/d>; title="x"; rel="prev next""#).as_deref(),
+            Some("https://a/d")
+        );
+        assert_eq!(next_link("garbage <unclosed"), None);
+    }
+
     use std::cell::RefCell;
 
     use super::*;

@@ -5,7 +5,8 @@
 //! - `X-RateLimit-Remaining` with `X-RateLimit-Reset` (Atlassian Cloud: an ISO 8601 time;
 //!   GitHub and others: epoch seconds; some: seconds from now), and Data Center's token
 //!   bucket, which refills `X-RateLimit-FillRate` tokens every
-//!   `X-RateLimit-Interval-Seconds`.
+//!   `X-RateLimit-Interval-Seconds`. Okta's `X-Rate-Limit-Remaining` with
+//!   `X-Rate-Limit-Reset` (epoch seconds) are read the same way.
 //! - The IETF draft's fields: `RateLimit-Remaining` with `RateLimit-Reset` (seconds; the
 //!   early drafts and Buildkite, which also sends a per-user `RateLimit-User-*` pair), and
 //!   the structured `RateLimit` of later drafts, as a dictionary
@@ -37,6 +38,7 @@ pub(super) fn retry_wait(status: StatusCode, headers: &HeaderMap, now: SystemTim
     }
     exhausted_for(headers, now)
         .or_else(|| header("x-ratelimit-reset").and_then(|v| parse_rate_limit_reset(v, now)))
+        .or_else(|| header("x-rate-limit-reset").and_then(|v| parse_rate_limit_reset(v, now)))
         .or_else(|| header("ratelimit-reset").and_then(parse_seconds))
         .or_else(|| fill_time(headers))
 }
@@ -54,6 +56,10 @@ pub(super) fn exhausted_for(headers: &HeaderMap, now: SystemTime) -> Option<Dura
                 .and_then(|v| parse_rate_limit_reset(v, now))
                 .or_else(|| fill_time(headers)),
         );
+    }
+    // Okta spells them with a hyphen more, the reset in epoch seconds.
+    if used_up("x-rate-limit-remaining") {
+        waits.extend(header("x-rate-limit-reset").and_then(|v| parse_rate_limit_reset(v, now)));
     }
     for scope in ["ratelimit", "ratelimit-user"] {
         if used_up(&format!("{scope}-remaining")) {
@@ -370,6 +376,11 @@ mod tests {
         assert_eq!(wait(&[("ratelimit", "\"default\";r=50;t=30")]), None);
         // Used up without a reset says nothing about when to come back.
         assert_eq!(wait(&[("x-ratelimit-remaining", "0")]), None);
+        // Okta's spelling.
+        assert_eq!(
+            wait(&[("x-rate-limit-remaining", "0"), ("x-rate-limit-reset", "1700000030")]),
+            Some(Duration::from_secs(30))
+        );
         assert_eq!(wait(&[("ratelimit-remaining", "0"), ("ratelimit-reset", "soon")]), None);
         assert_eq!(wait(&[]), None);
     }

@@ -18,9 +18,9 @@ pub(super) struct Redactor {
 }
 
 impl Redactor {
-    pub(super) fn new(auth: Option<&Auth>) -> Self {
-        let secrets = match auth {
-            Some(Auth::Bearer(token)) => vec![token.clone()],
+    pub(super) fn new(auth: Option<&Auth>, also: Vec<SecretString>) -> Self {
+        let mut secrets = match auth {
+            Some(Auth::Bearer(token) | Auth::Scheme { token, .. }) => vec![token.clone()],
             Some(Auth::Basic { username, token }) => {
                 let pair = format!("{username}:{}", token.expose_secret());
                 let header = base64::engine::general_purpose::STANDARD.encode(pair);
@@ -28,6 +28,7 @@ impl Redactor {
             }
             None => Vec::new(),
         };
+        secrets.extend(also);
         Redactor { secrets }
     }
 
@@ -100,12 +101,18 @@ mod tests {
         };
         // `YWRtaW46dG9rZW4=` is base64 of `admin:token`.
         assert_eq!(
-            Redactor::new(Some(&auth)).scrub("sent Basic YWRtaW46dG9rZW4= and token"),
+            Redactor::new(Some(&auth), Vec::new()).scrub("sent Basic YWRtaW46dG9rZW4= and token"),
             "sent Basic <redacted> and <redacted>"
         );
         let bearer = Auth::Bearer("s3cret".into());
-        assert_eq!(Redactor::new(Some(&bearer)).scrub("Bearer s3cret"), "Bearer <redacted>");
-        assert_eq!(Redactor::new(None).scrub("nothing to hide"), "nothing to hide");
+        assert_eq!(
+            Redactor::new(Some(&bearer), Vec::new()).scrub("Bearer s3cret"),
+            "Bearer <redacted>"
+        );
+        assert_eq!(
+            Redactor::new(None, Vec::new()).scrub("nothing to hide"),
+            "nothing to hide"
+        );
     }
 
     #[test]

@@ -25,12 +25,20 @@ pub(super) enum Location {
     Link(String),
 }
 
+/// A request's body: JSON in the client's media type, or an HTML form (an OAuth token
+/// request), whose values are kept secret since they carry client secrets.
+#[derive(Debug, Clone)]
+pub(super) enum Body {
+    Json(serde_json::Value),
+    Form(Vec<(String, secrecy::SecretString)>),
+}
+
 #[derive(Debug, Clone)]
 pub struct Request {
     pub(super) method: Method,
     pub(super) location: Location,
     pub(super) query: Vec<(String, String)>,
-    pub(super) body: Option<serde_json::Value>,
+    pub(super) body: Option<Body>,
     pub(super) if_match: Option<String>,
     pub(super) idempotent: Idempotent,
     /// Sent again by the provider after reading back showed the last copy did not land:
@@ -81,7 +89,15 @@ impl Request {
 
     /// The JSON body, sent with the client's media type.
     pub fn json(mut self, body: serde_json::Value) -> Self {
-        self.body = Some(body);
+        self.body = Some(Body::Json(body));
+        self
+    }
+
+    /// An `application/x-www-form-urlencoded` body. Values are secrets: the client never
+    /// logs or reports them (name each one to the builder's `redact` as well, so an echo
+    /// in an answer is scrubbed).
+    pub fn form(mut self, pairs: Vec<(&str, secrecy::SecretString)>) -> Self {
+        self.body = Some(Body::Form(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()));
         self
     }
 

@@ -17,6 +17,12 @@ use crate::http::HttpError;
 use crate::model::ResourceMap;
 use crate::plan::Change;
 
+/// How many copies of one write are sent at most: the first, and another only after
+/// reading back showed the last copy did not land (its answer lost) or, on SCIM, met a
+/// version moved for another reason (412). A lost answer is rare (a few in a hundred on
+/// a bad network), so five copies fail only when the target is failing, not by bad luck.
+pub(crate) const SENDS: u32 = 5;
+
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 #[derive(Debug, Clone, thiserror::Error)]

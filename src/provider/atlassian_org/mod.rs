@@ -74,9 +74,7 @@ const GROUPS_PER_SEARCH: usize = 10;
 /// Atlassian publishes no rate for these calls; as for its SCIM API, a modest cap, and
 /// the adaptive limit, `X-RateLimit-*` and 429s do the rest.
 const MAX_IN_FLIGHT: usize = 8;
-/// How many times a create whose answer was lost is sent, each after reading back
-/// found nothing.
-const SENDS: u32 = 3;
+use crate::provider::SENDS;
 
 pub struct AtlassianOrg {
     target: String,

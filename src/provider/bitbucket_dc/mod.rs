@@ -97,9 +97,7 @@ impl BitbucketDc {
     }
 }
 
-/// How many times a create whose answer was lost is sent, when reading back shows
-/// each earlier copy did not land.
-const SENDS: u32 = 3;
+use crate::provider::SENDS;
 
 /// What reading back found of the changes a request was for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

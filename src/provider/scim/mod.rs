@@ -125,10 +125,7 @@ impl Collection {
     }
 }
 
-/// How many times one write is sent at most: once, and again only after reading back
-/// showed the last copy did not land (its answer lost) or met a version moved for another
-/// reason (412).
-const SENDS: u32 = 3;
+use crate::provider::SENDS;
 
 /// One attribute a change sets, as a PATCH `replace` path and value.
 type Set = (&'static str, Value);
