@@ -23,4 +23,5 @@ pub mod render;
 pub mod resolve;
 pub mod safety;
 pub mod sandbox;
+pub mod source;
 pub mod text;

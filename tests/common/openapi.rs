@@ -77,11 +77,17 @@ const SCHEMA_REFS: &str = "#/components/schemas/";
 const RESPONSE_REFS: &str = "#/components/responses/";
 
 impl Description {
-    /// Loads `specs/<file>`; panics if it is not an OpenAPI 3.0 document.
+    /// Loads `specs/<file>` (JSON, or YAML for a `.yaml` file); panics if it is not an
+    /// OpenAPI 3.0 document.
     pub fn load(file: &str) -> Self {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs").join(file);
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        // Okta and Microsoft publish theirs as YAML.
+        let doc: Value = if file.ends_with(".yaml") {
+            serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"))
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"))
+        };
         Self::from_value(file, doc)
     }
 

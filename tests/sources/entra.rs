@@ -1,0 +1,1 @@
+//! The entra source reader against its server.

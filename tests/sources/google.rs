@@ -1,0 +1,1 @@
+//! The google source reader against its server.

@@ -1,0 +1,1 @@
+//! The ldap source reader against its server.

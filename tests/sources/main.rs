@@ -1,0 +1,8 @@
+//! Identity sources, each read from its emulator (Okta, Microsoft Graph, Google
+//! Directory) or from a real OpenLDAP server the suite starts: paging, nested groups,
+//! request counts against the minimum, auth failures and outages.
+
+mod entra;
+mod google;
+mod ldap;
+mod okta;

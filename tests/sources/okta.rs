@@ -1,0 +1,1 @@
+//! The okta source reader against its server.
