@@ -223,7 +223,7 @@ fn auth(target: &str, a: &crate::desired::AuthConfig) -> Result<Auth, ConnectErr
     })
 }
 
-fn read_secret(target: &str, r: &SecretRef) -> Result<SecretString, ConnectError> {
+pub(crate) fn read_secret(target: &str, r: &SecretRef) -> Result<SecretString, ConnectError> {
     let value = match r {
         SecretRef::Env(var) => std::env::var(var).map_err(|_| ConnectError {
             target: target.to_owned(),

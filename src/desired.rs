@@ -28,6 +28,17 @@ pub struct Desired {
     /// `policy.protect` entries the manifests declare no person or group for: they must
     /// name a user or group live on some target, or they protect nothing (a typo).
     pub protect_undeclared: BTreeSet<String>,
+    /// The identity sources the manifests declare and what they ask of them; None when
+    /// they declare none.
+    pub sourcing: Option<crate::source::spec::Sourcing>,
+    /// What the sources answered, once read: a `Desired` with `sourcing` and without
+    /// this cannot be planned (its sourced people and members are missing).
+    pub sourced: Option<std::sync::Arc<crate::source::select::Sourced>>,
+    /// Why an object is wanted, where a source is the reason: `in okta:eng-backend`.
+    pub provenance: BTreeMap<crate::model::Address, String>,
+    /// Groups that follow source groups, with them (`okta:eng-backend`): their
+    /// memberships are the sources' and the manifest's alone, pruned or not.
+    pub followed: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone)]

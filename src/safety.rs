@@ -36,6 +36,9 @@ pub enum Rule {
     ForeignAccount,
     /// The plan would change an object of a kind its platform keeps read-only.
     ReadOnly,
+    /// A group fed by an identity source came back empty, or shrank past
+    /// `policy.sources.max_shrink_percent`: the source may have failed open.
+    SourceShrink,
 }
 
 /// One reason the plan may not run.
@@ -79,6 +82,10 @@ pub struct Context<'a> {
     pub existing: &'a Existing,
     /// `--allow-deletes N`: the delete limits let up to N deletes through.
     pub allow_deletes: Option<usize>,
+    /// What the identity sources gave, where the manifests take people from them.
+    pub sources: Option<&'a crate::plan::sources::SourcesSummary>,
+    /// `--allow-source-shrink`: groups let shrink past the limit this run (`*`: all).
+    pub allow_shrink: &'a BTreeSet<String>,
 }
 
 /// Every rule the changes break, in a stable order.
@@ -113,6 +120,97 @@ pub fn check(changes: &[Change], cx: &Context<'_>) -> Vec<Refusal> {
         out.extend(min_admins(platform, target, cx.policy.min_admins, &before, &after));
     }
     out.extend(delete_limits(changes, cx));
+    out.extend(source_shrink(changes, cx));
+    out
+}
+
+/// A source that answers an empty or much smaller group by mistake (an outage, a
+/// permission lost, a filter gone wrong) would otherwise remove everyone it stops
+/// listing. Each followed source group is held to its size at the last apply, and each
+/// group that follows source groups to its live members on every target.
+fn source_shrink(changes: &[Change], cx: &Context<'_>) -> Vec<Refusal> {
+    let Some(sources) = cx.sources else {
+        return Vec::new();
+    };
+    let allowed = |names: &[&str]| {
+        cx.allow_shrink.contains("*")
+            || names
+                .iter()
+                .any(|n| cx.allow_shrink.iter().any(|a| a.eq_ignore_ascii_case(n)))
+    };
+    let limit = u64::from(sources.policy.max_shrink_percent);
+    let min = sources.policy.min_members;
+    let past_limit = |left: usize, of: usize| of >= min && of > 0 && (left as u64) * 100 > limit * (of as u64);
+    let percent = |left: usize, of: usize| (left as u64 * 100).div_ceil(of.max(1) as u64);
+    let hint = |name: &str| {
+        Some(format!(
+            "check the source first: an outage or a lost permission can answer a group short. If the change is real, run again with `--allow-source-shrink {name}`"
+        ))
+    };
+    let mut out = Vec::new();
+    for (label, size) in &sources.groups {
+        let Some(before) = size.before else { continue };
+        if allowed(&[label.as_str()]) {
+            continue;
+        }
+        if size.now == 0 && before > 0 {
+            out.push(Refusal {
+                rule: Rule::SourceShrink,
+                message: format!("source group {label} came back empty; it gave {before} people at the last apply"),
+                hint: hint(label),
+            });
+        } else if past_limit(before.saturating_sub(size.now), before) {
+            out.push(Refusal {
+                rule: Rule::SourceShrink,
+                message: format!(
+                    "source group {label} gives {} people, {before} at the last apply: {}% fewer, past policy.sources.max_shrink_percent ({limit}%)",
+                    size.now,
+                    percent(before - size.now, before)
+                ),
+                hint: hint(label),
+            });
+        }
+    }
+    for (group, feeds) in &sources.followed {
+        let names: Vec<&str> = std::iter::once(group.as_str())
+            .chain(feeds.iter().map(String::as_str))
+            .collect();
+        if allowed(&names) {
+            continue;
+        }
+        let member_of = |id: &ResourceId| matches!(id, ResourceId::Membership { group: g, .. } if g.as_str().eq_ignore_ascii_case(group));
+        for (target, live) in cx.live {
+            let members = live.keys().filter(|a| member_of(&a.id)).count();
+            let leaving = changes
+                .iter()
+                .filter(|c| c.address.target == *target && c.action == Action::Delete && member_of(&c.address.id))
+                .count();
+            if members == 0 || leaving == 0 {
+                continue;
+            }
+            let empty = feeds.iter().all(|f| sources.groups.get(f).is_some_and(|g| g.now == 0));
+            if empty {
+                out.push(Refusal {
+                    rule: Rule::SourceShrink,
+                    message: format!(
+                        "{} came back empty: group `{group}` on {target} would lose {leaving} of its {members} members",
+                        feeds.join(" and ")
+                    ),
+                    hint: hint(group),
+                });
+            } else if past_limit(leaving, members) {
+                out.push(Refusal {
+                    rule: Rule::SourceShrink,
+                    message: format!(
+                        "group `{group}` on {target} would lose {leaving} of its {members} members ({}%), past policy.sources.max_shrink_percent ({limit}%); it follows {}",
+                        percent(leaving, members),
+                        feeds.join(" and ")
+                    ),
+                    hint: hint(group),
+                });
+            }
+        }
+    }
     out
 }
 

@@ -69,7 +69,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         prepared = prepare(&args, saved) => prepared?,
         () = signals.recv() => return Err(CliError::Interrupted),
     };
-    let (plan, live, plan_digest) = prepared;
+    let (plan, live, plan_digest, sourced) = prepared;
     // A log that exists is settled first, before anything is asked or done (the changes
     // a killed run left open may be exactly what made the plan empty, and may change the
     // answer); a new one is created only once there is something to apply.
@@ -98,7 +98,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         live.shutdown().await;
         return match audit.and_then(AuditLog::finish) {
             Some(e) => Err(CliError::new(e)),
-            None => Ok(EXIT_OK),
+            None => remember(sourced.as_ref()).map(|()| EXIT_OK),
         };
     }
     // Asked after what a killed run left open is shown, which may change the answer.
@@ -163,7 +163,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         return Err(CliError::new(e));
     }
     if report.succeeded() {
-        Ok(EXIT_OK)
+        remember(sourced.as_ref()).map(|()| EXIT_OK)
     } else if report.interrupted() > 0 {
         Err(CliError::Interrupted)
     } else {
@@ -171,8 +171,25 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     }
 }
 
+/// The manifest directory and what its identity sources gave, for the record an apply
+/// that left nothing undone writes.
+type Sourced = Option<(PathBuf, std::sync::Arc<crate::source::select::Sourced>)>;
+
+/// Records what the sources gave, once live state matches it: the next run offboards
+/// whoever leaves them and judges shrinking groups against it.
+fn remember(sourced: Option<&(PathBuf, std::sync::Arc<crate::source::select::Sourced>)>) -> Result<(), CliError> {
+    let Some((dir, sourced)) = sourced else { return Ok(()) };
+    let path = crate::source::record::path(dir);
+    crate::source::record::Record::of(sourced).save(&path).map_err(|e| {
+        CliError::new(format!(
+            "the changes were applied, but the record of the sources was not written: {e}"
+        ))
+        .hint("the next plan cannot tell who left the sources since; fix the path's permissions and run apply again")
+    })
+}
+
 /// The plan (fresh or saved and checked), shown and reviewed.
-async fn prepare(args: &Args, saved: bool) -> Result<(Reviewed, Live, String), CliError> {
+async fn prepare(args: &Args, saved: bool) -> Result<(Reviewed, Live, String, Sourced), CliError> {
     if saved {
         from_file(args).await
     } else {
@@ -196,8 +213,10 @@ async fn approved(args: &Args, saved: bool) -> Result<(), CliError> {
 }
 
 /// Plans from the manifests, shows the plan, and checks the safety rules.
-async fn from_manifests(args: &Args) -> Result<(Reviewed, Live, String), CliError> {
-    let desired = engine::load(&args.path)?;
+async fn from_manifests(args: &Args) -> Result<(Reviewed, Live, String, Sourced), CliError> {
+    let desired = engine::load_sourced(&args.path, args.traffic.tuning()).await?;
+    args.traffic.sources(&desired);
+    let sourced = desired.sourced.clone().map(|s| (args.path.clone(), s));
     let started = std::time::Instant::now();
     let live = engine::read_with(&desired, args.traffic.tuning()).await?;
     args.traffic.usage(&live);
@@ -209,10 +228,10 @@ async fn from_manifests(args: &Args) -> Result<(Reviewed, Live, String), CliErro
             return Err(e.into());
         }
     };
-    let reviewed = engine::review(plan, &live, args.allow.allow_deletes);
+    let reviewed = engine::review(args.allow.onto(plan), &live, args.allow.allow_deletes);
     shown(reviewed, live).await.map(|(plan, live)| {
         let digest = crate::render::plan_digest(&plan);
-        (plan, live, digest)
+        (plan, live, digest, sourced)
     })
 }
 
@@ -233,21 +252,23 @@ async fn shown(reviewed: Result<Reviewed, Refused>, live: Live) -> Result<(Revie
 
 /// Reads a saved plan and checks it against its manifests and live state
 /// (`saved::check`); the plan that runs has the file's changes and the manifests' policy.
-async fn from_file(args: &Args) -> Result<(Reviewed, Live, String), CliError> {
+async fn from_file(args: &Args) -> Result<(Reviewed, Live, String, Sourced), CliError> {
     let file = saved::read(&args.path, args.expect_digest.as_deref()).await?;
     let started = std::time::Instant::now();
     let checked = saved::check(
         &file,
         args.manifests.as_deref(),
         args.allow.allow_deletes,
+        &args.allow.shrink(),
         args.traffic.tuning(),
     )
     .await?;
+    let sourced = checked.sourced.clone().map(|s| (checked.manifests.clone(), s));
     args.traffic.usage(&checked.live);
     args.traffic.report(&checked.live, "reading", started.elapsed());
     super::checked_against(&checked.manifests, &checked.manifest_digest);
     let (plan, live) = shown(checked.plan, checked.live).await?;
-    Ok((plan, live, file.digest))
+    Ok((plan, live, file.digest, sourced))
 }
 
 /// Asks on the terminal; only `yes` goes ahead, like Terraform.

@@ -9,6 +9,7 @@ mod plan;
 mod sandbox;
 mod schema;
 mod show;
+mod sources;
 mod validate;
 
 use std::path::PathBuf;
@@ -53,6 +54,8 @@ pub enum Command {
     #[command(after_help = error::EXIT_CODES_HELP)]
     Show(show::Args),
     #[command(after_help = error::EXIT_CODES_HELP)]
+    Sources(sources::Args),
+    #[command(after_help = error::EXIT_CODES_HELP)]
     Import(import::Args),
     #[command(after_help = error::EXIT_CODES_HELP)]
     Schema(schema::Args),
@@ -78,6 +81,7 @@ async fn run_reading(command: Command) -> Result<u8, CliError> {
     match command {
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args).await,
+        Command::Sources(args) => sources::run(args).await,
         Command::Show(args) => show::run(args).await,
         Command::Import(args) => import::run(args).await,
         Command::Schema(args) => schema::run(args),
@@ -98,9 +102,27 @@ pub struct ManifestDir {
 #[derive(Debug, clap::Args)]
 pub struct AllowDeletes {
     /// Let a plan with up to N deletes through the delete limits (policy.limits), after
-    /// review. The other safety rules cannot be waived.
+    /// review. The other safety rules cannot be waived, but for the one below.
     #[arg(long, value_name = "N")]
     pub allow_deletes: Option<usize>,
+    /// Let this group shrink past policy.sources (a source group as SOURCE:GROUP, or a
+    /// manifest group that follows one; `*` for every one) this run, after checking
+    /// the source is right. Repeatable.
+    #[arg(long, value_name = "GROUP")]
+    pub allow_source_shrink: Vec<String>,
+}
+
+impl AllowDeletes {
+    /// The groups `--allow-source-shrink` names.
+    pub fn shrink(&self) -> std::collections::BTreeSet<String> {
+        self.allow_source_shrink.iter().map(|g| g.trim().to_owned()).collect()
+    }
+
+    /// The plan, with this run's allowances for the rules to weigh.
+    pub fn onto(&self, mut plan: crate::plan::Plan) -> crate::plan::Plan {
+        plan.allow_shrink = self.shrink();
+        plan
+    }
 }
 
 /// How hard to drive the targets, and whether to say how it went.
@@ -132,6 +154,29 @@ impl Traffic {
             if let Some(usage) = &findings.usage {
                 anstream::eprintln!("{target}: {usage}");
             }
+        }
+    }
+
+    /// What the identity sources gave and what reading them took, on stderr: a plan's
+    /// people come from them, so the reviewer sees how many and from where.
+    pub fn sources(&self, desired: &crate::desired::Desired) {
+        let Some(sourced) = &desired.sourced else { return };
+        let mut per_source: std::collections::BTreeMap<&str, (usize, usize)> = std::collections::BTreeMap::new();
+        for p in sourced.people.values() {
+            let source = p.from.split_once(" (").map_or(p.from.as_str(), |(s, _)| s);
+            let entry = per_source.entry(source).or_default();
+            entry.0 += 1;
+            entry.1 += usize::from(!p.active);
+        }
+        for (source, requests) in &sourced.requests {
+            let (people, inactive) = per_source.get(source.as_str()).copied().unwrap_or_default();
+            anstream::eprintln!("source {source}: {people} people ({inactive} inactive) in {requests} requests");
+        }
+        if !sourced.leavers.is_empty() {
+            anstream::eprintln!(
+                "sources: {} people left since the last apply and are offboarded",
+                sourced.leavers.len()
+            );
         }
     }
 

@@ -36,13 +36,14 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<u8, CliError> {
-    let desired = crate::engine::load(&args.manifest.dir)?;
+    let desired = crate::engine::load_sourced(&args.manifest.dir, args.traffic.tuning()).await?;
+    args.traffic.sources(&desired);
     let started = std::time::Instant::now();
     let live = crate::engine::read_with(&desired, args.traffic.tuning()).await?;
     args.traffic.usage(&live);
     args.traffic.report(&live, "reading", started.elapsed());
     let planned = crate::engine::plan(&desired, &live);
-    let reviewed = planned.map(|plan| crate::engine::review(plan, &live, args.allow.allow_deletes));
+    let reviewed = planned.map(|plan| crate::engine::review(args.allow.onto(plan), &live, args.allow.allow_deletes));
     live.shutdown().await;
     let mut plan = match reviewed? {
         Ok(reviewed) => reviewed.into_plan(),

@@ -34,5 +34,11 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         count(Kind::Memberships),
         count(Kind::Permissions),
     );
+    if let Some(sourcing) = &desired.sourcing {
+        println!(
+            "Identity sources were not read ({} declared): the people and members they give are checked when `rollcall plan` or `rollcall sources` reads them.",
+            sourcing.sources.len()
+        );
+    }
     Ok(EXIT_OK)
 }

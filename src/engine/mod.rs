@@ -31,7 +31,15 @@ use crate::plan::{Plan, Refused, Reviewed};
 
 /// Loads and resolves a manifest directory. Every problem of every file is reported at
 /// once: the files that parsed are still resolved.
+///
+/// Identity sources are not read: a `Desired` of manifests that declare sources has
+/// their people and members missing, and cannot be planned ([`plan`] refuses it); use
+/// [`load_sourced`] to plan. This is what `validate` checks offline.
 pub fn load(dir: &Path) -> Result<Desired, Error> {
+    load_parts(dir).map(|(_, desired)| desired)
+}
+
+fn load_parts(dir: &Path) -> Result<(crate::manifest::Loaded, Desired), Error> {
     let (loaded, mut problems) = crate::manifest::load_dir(dir).map_err(|e| {
         Error::new(
             ErrorKind::Input,
@@ -43,13 +51,90 @@ pub fn load(dir: &Path) -> Result<Desired, Error> {
     })?;
     // While some file is missing, references to names it may declare are not checked.
     match crate::resolve::resolve(&loaded) {
-        Ok(desired) if problems.is_empty() => Ok(desired),
+        Ok(desired) if problems.is_empty() => Ok((loaded, desired)),
         Ok(_) => Err(Error::manifest(problems)),
         Err(more) => {
             problems.extend(more);
             Err(Error::manifest(problems))
         }
     }
+}
+
+/// Loads a manifest directory and reads its identity sources, all at once: the people
+/// and members they provide are merged into the manifests and resolved with them. A
+/// source that cannot be read fails the load (never taken for an empty one); two people
+/// a source would give one name are manifest problems, at the source.
+pub async fn load_sourced(dir: &Path, tuning: Tuning) -> Result<Desired, Error> {
+    let (mut loaded, first) = load_parts(dir)?;
+    let Some(sourcing) = first.sourcing.clone() else {
+        return Ok(first);
+    };
+    let sourced = read_sources(dir, &loaded, &sourcing, tuning).await?;
+    crate::resolve::inject_sourced(&mut loaded, &sourcing, sourced);
+    crate::resolve::resolve(&loaded).map_err(Error::manifest)
+}
+
+/// What the manifests' identity sources give, read and selected, without touching any
+/// target (`rollcall sources`); None when the manifests declare no source.
+pub async fn expand_sources(
+    dir: &Path,
+    tuning: Tuning,
+) -> Result<Option<(crate::source::spec::Sourcing, crate::source::select::Sourced)>, Error> {
+    let (loaded, first) = load_parts(dir)?;
+    let Some(sourcing) = first.sourcing else {
+        return Ok(None);
+    };
+    let sourced = read_sources(dir, &loaded, &sourcing, tuning).await?;
+    Ok(Some((sourcing, sourced)))
+}
+
+/// Reads every source at once and selects their people and members; adds who left
+/// since the record of the last apply.
+async fn read_sources(
+    dir: &Path,
+    loaded: &crate::manifest::Loaded,
+    sourcing: &crate::source::spec::Sourcing,
+    tuning: Tuning,
+) -> Result<crate::source::select::Sourced, Error> {
+    let answers = crate::source::read::read_all(sourcing, tuning.parallelism.max(1))
+        .await
+        .map_err(|errors| {
+            let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+            let names: Vec<&str> = errors.iter().map(|e| e.source_name.as_str()).collect();
+            let mut err = Error::new(
+                ErrorKind::Target,
+                format!("cannot read the identity sources: {}", messages.join("; ")),
+            )
+            .at(names.join(", "))
+            .hint("nothing was planned: a source that cannot be read is never taken for an empty one");
+            for e in errors {
+                err.hints.extend(e.hint);
+            }
+            err
+        })?;
+    let mut sourced = crate::source::select::select(sourcing, &answers.snapshots).map_err(|problems| {
+        Error::manifest(
+            problems
+                .into_iter()
+                .map(|p| loaded.sources.diagnostic(p.at, p.message).with_hint(p.hint))
+                .collect(),
+        )
+    })?;
+    sourced.requests = answers.requests;
+    let record = crate::source::record::Record::load(&crate::source::record::path(dir)).map_err(|e| {
+        Error::new(ErrorKind::Input, e)
+            .hint("remove the record to start afresh: the people who left since it was written are then not offboarded")
+    })?;
+    if let Some(record) = record {
+        let mut leavers = record.leavers(&sourced);
+        for p in leavers.values_mut() {
+            let source = p.from.trim_start_matches("left ").split(' ').next().unwrap_or_default();
+            p.at = sourcing.sources.get(source).map(|s| s.at);
+        }
+        sourced.leavers = leavers;
+        sourced.before = record.counts;
+    }
+    Ok(sourced)
 }
 
 /// How hard the engine drives the targets.
@@ -187,6 +272,13 @@ fn read_hint(platform: Platform, e: &crate::provider::ProviderError) -> Option<&
 
 /// The plan that makes live state match the manifests, not yet reviewed.
 pub fn plan(desired: &Desired, live: &Live) -> Result<Plan, Error> {
+    if desired.sourcing.is_some() && desired.sourced.is_none() {
+        return Err(Error::new(
+            ErrorKind::Input,
+            "the manifests take people from identity sources that were not read",
+        )
+        .hint("load them with engine::load_sourced, which reads the sources"));
+    }
     Ok(crate::plan::build_with(desired, &live.states, &live.findings)?)
 }
 

@@ -98,6 +98,8 @@ pub struct Checked {
     /// The manifest directory used, and its digest.
     pub manifests: PathBuf,
     pub manifest_digest: String,
+    /// What the identity sources gave, where the manifests take people from them.
+    pub sourced: Option<std::sync::Arc<crate::source::select::Sourced>>,
 }
 
 /// Loads the manifests the plan was made from (`manifests` overrides the directory the
@@ -107,10 +109,11 @@ pub async fn check(
     saved: &SavedPlan,
     manifests: Option<&Path>,
     allow_deletes: Option<usize>,
+    allow_shrink: &std::collections::BTreeSet<String>,
     tuning: super::Tuning,
 ) -> Result<Checked, Error> {
     let dir = manifests.unwrap_or(&saved.plan.manifest_dir);
-    let desired = super::load(dir).map_err(|e| {
+    let desired = super::load_sourced(dir, tuning).await.map_err(|e| {
         e.hint(format!(
             "a plan is checked against the manifests it was made from ({}, as the plan file names them); pass --manifests DIR if they are elsewhere",
             dir.display()
@@ -122,6 +125,13 @@ pub async fn check(
         return Err(Error::refused(
             setup,
             "apply the plan with the manifests it was made from (the commit `plan --out` ran on), or plan again and review the new plan",
+        ));
+    }
+    let sources = verify::against_sources(&saved.plan, &desired);
+    if !sources.is_empty() {
+        return Err(Error::refused(
+            sources,
+            "the identity sources changed since the plan was made: plan again (`rollcall plan --out FILE`) and review who the sources give now",
         ));
     }
     let live = super::read_with(&desired, tuning).await?;
@@ -165,11 +175,13 @@ pub async fn check(
         let hint = "the plan file is not what its manifests give against live state now: it was edited, or live state moved; plan again (`rollcall plan --out FILE`) and review the new plan";
         return refuse(live, differences, hint).await;
     }
+    fresh.allow_shrink = allow_shrink.clone();
     Ok(Checked {
         plan: super::review(fresh, &live, allow_deletes),
         live,
         manifests: dir.to_owned(),
         manifest_digest: desired.manifest_digest,
+        sourced: desired.sourced,
     })
 }
 

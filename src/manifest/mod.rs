@@ -27,6 +27,9 @@ pub struct Loaded {
     pub files: Vec<(usize, RawFile)>,
     /// Some file could not be read or parsed, so `files` is not the whole manifest.
     pub incomplete: bool,
+    /// What the identity sources provide, once read and merged into `files`
+    /// (`resolve::inject_sourced`).
+    pub sourced: Option<std::sync::Arc<crate::source::select::Sourced>>,
 }
 
 /// Parsing options: duplicate keys are errors (the parser's default); only `true` and
@@ -54,6 +57,7 @@ pub fn load_dir(dir: &Path) -> Result<(Loaded, Vec<Diagnostic>), std::io::Error>
         sources: Sources::default(),
         files: Vec::new(),
         incomplete: false,
+        sourced: None,
     };
     if paths.is_empty() && problems.is_empty() {
         problems.push(Diagnostic {
@@ -101,6 +105,7 @@ pub fn load_texts(dir: &Path, files: &[(String, String)]) -> (Loaded, Vec<Diagno
         sources: Sources::default(),
         files: Vec::new(),
         incomplete: false,
+        sourced: None,
     };
     let mut problems = Vec::new();
     for (name, text) in files {

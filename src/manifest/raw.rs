@@ -24,6 +24,11 @@ pub use super::access::{AccessValue, RawAccess};
     description = "One YAML file of a rollcall manifest directory. Files are merged; each name may be defined in one file only."
 )]
 pub struct RawFile {
+    /// Identity sources (Okta, Entra ID, Google Workspace, LDAP) that people and group
+    /// members come from, by the name `members_from` entries start with. Read only.
+    #[serde(default)]
+    #[schemars(example = json!({"okta": {"kind": "okta", "url": "https://acme.okta.com", "auth": {"token": "${env:OKTA_TOKEN}"}, "people": {"groups": ["engineering"]}}}))]
+    pub sources: SpannedMap<RawSource>,
     /// The platforms rollcall manages, by the name used in addresses and `access`.
     #[serde(default)]
     #[schemars(example = json!({"bitbucket": {"kind": "bitbucket-datacenter", "url": "https://git.example.com", "auth": {"token": "${env:BITBUCKET_TOKEN}", "account": "svc-rollcall"}}}))]
@@ -170,17 +175,22 @@ pub struct RawAuth {
 #[schemars(example = json!({"name": "Alice Liddell", "email": "alice@example.com"}))]
 #[schemars(rename = "User")]
 pub struct RawUser {
-    /// Full name, shown as the display name.
+    /// Full name, shown as the display name. Required unless an identity source provides
+    /// the person under this name; set here, it overrides the source's.
+    #[serde(default)]
     #[schemars(with = "String", example = &"Alice Liddell")]
-    pub name: Spanned<String>,
-    /// The person's email address.
+    pub name: Option<Spanned<String>>,
+    /// The person's email address. Required unless an identity source provides the
+    /// person under this name; set here, it overrides the source's.
+    #[serde(default)]
     #[schemars(with = "String", example = &"alice@example.com")]
-    pub email: Spanned<String>,
+    pub email: Option<Spanned<String>>,
     /// `false` offboards the person: their memberships and direct permissions are
     /// removed on every target (on Bitbucket Data Center that takes away their licence)
-    /// and no account is created for them.
-    #[serde(default = "default_true")]
-    pub active: bool,
+    /// and no account is created for them. Default true, or for a person an identity
+    /// source provides, what the source says.
+    #[serde(default)]
+    pub active: Option<bool>,
     /// The person's identifier on a target, when it is not their rollcall name.
     #[serde(default)]
     #[schemars(example = json!({"bitbucket": "aliddell"}))]
@@ -203,10 +213,17 @@ pub struct RawGroup {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub renamed_from: Option<Spanned<String>>,
-    /// Declared users who belong to the group.
+    /// Declared users who belong to the group, besides those `members_from` brings.
     #[serde(default)]
     #[schemars(with = "Vec<String>", example = ["alice", "bob"])]
     pub members: Vec<Spanned<String>>,
+    /// Groups of identity sources whose members (nested groups counted) belong to this
+    /// group, as `SOURCE:GROUP` (`okta:eng-backend`). The group then follows them: a
+    /// person who leaves every one of them leaves the group, whatever `policy.prune`
+    /// says. `members` adds to them.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>", example = ["okta:eng-backend"])]
+    pub members_from: Vec<Spanned<String>>,
     /// The targets the group exists on; default: every target.
     #[serde(default)]
     #[schemars(with = "Option<Vec<String>>", example = ["bitbucket"])]
@@ -217,6 +234,204 @@ pub struct RawGroup {
     #[serde(default)]
     #[schemars(example = json!({"bitbucket-cloud": "release-managers"}))]
     pub ids: SpannedMap<String>,
+}
+
+/// An identity source: where people and group members come from. The fields a kind
+/// uses are checked by `resolve` against the source registry.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(example = json!({"kind": "okta", "url": "https://acme.okta.com", "auth": {"token": "${env:OKTA_TOKEN}"}}))]
+#[schemars(rename = "Source")]
+pub struct RawSource {
+    /// The kind of source: one of the kinds the source registry lists.
+    #[schemars(schema_with = "source_kind_schema")]
+    pub kind: Spanned<String>,
+    /// Base URL (`https://acme.okta.com`, `https://graph.microsoft.com`,
+    /// `https://admin.googleapis.com`, `ldaps://ldap.example.com`), or `sandbox:PATH` for
+    /// the built-in emulator seeded from the state file at PATH.
+    #[schemars(with = "String", example = &"https://acme.okta.com")]
+    pub url: Spanned<String>,
+    /// Credentials: the fields the kind takes, secrets only as references.
+    #[serde(default)]
+    pub auth: Option<RawSourceAuth>,
+    /// Entra ID: the tenant's id or primary domain.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub tenant: Option<Spanned<String>>,
+    /// Google Workspace: the customer whose directory is read (default `my_customer`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub customer: Option<Spanned<String>>,
+    /// Google Workspace: read one domain's users instead of the customer's.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub domain: Option<Spanned<String>>,
+    /// LDAP: the subtree searched for people and groups.
+    #[serde(default)]
+    #[schemars(with = "Option<String>", example = &"dc=example,dc=com")]
+    pub base_dn: Option<Spanned<String>>,
+    /// LDAP: `openldap` (inetOrgPerson, groupOfNames; the default) or
+    /// `active-directory`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub schema: Option<Spanned<String>>,
+    /// LDAP: upgrade an `ldap://` connection with StartTLS.
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub starttls: Option<Spanned<bool>>,
+    /// LDAP: a CA certificate (PEM) to trust besides the system's, relative to the
+    /// manifest directory.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub ca_file: Option<Spanned<String>>,
+    /// Who the source's people are, and how their attributes become a person's.
+    #[serde(default)]
+    pub people: Option<RawPeople>,
+}
+
+impl RawSource {
+    /// The settings a kind may take with a text value, by the name the source registry
+    /// uses, each as the manifest set it (or not): the one place that knows the fields.
+    pub fn text_settings(&self) -> [(&'static str, Option<&Spanned<String>>); 9] {
+        let auth = self.auth.as_ref();
+        [
+            ("tenant", self.tenant.as_ref()),
+            ("customer", self.customer.as_ref()),
+            ("domain", self.domain.as_ref()),
+            ("base_dn", self.base_dn.as_ref()),
+            ("schema", self.schema.as_ref()),
+            ("ca_file", self.ca_file.as_ref()),
+            ("client_id", auth.and_then(|a| a.client_id.as_ref())),
+            ("subject", auth.and_then(|a| a.subject.as_ref())),
+            ("bind_dn", auth.and_then(|a| a.bind_dn.as_ref())),
+        ]
+    }
+
+    /// The secret references the manifest set, by field name.
+    pub fn secrets(&self) -> Vec<(&'static str, &Spanned<String>)> {
+        let Some(a) = &self.auth else { return Vec::new() };
+        [
+            ("token", a.token.as_ref()),
+            ("client_secret", a.client_secret.as_ref()),
+            ("key", a.key.as_ref()),
+            ("password", a.password.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect()
+    }
+}
+
+/// The `kind` values of sources: every kind in the source registry, described.
+fn source_kind_schema(_: &mut SchemaGenerator) -> Schema {
+    let kinds: Vec<serde_json::Value> = crate::source::registry::KINDS
+        .iter()
+        .map(|k| json!({ "const": k.kind, "description": k.summary }))
+        .collect();
+    json_schema!({ "type": "string", "oneOf": kinds })
+}
+
+/// A source's credentials. Which fields a kind takes: `okta` a `token`; `entra-id` a
+/// `client_id` and `client_secret`; `google-workspace` a service account `key` and the
+/// admin it acts as (`subject`); `ldap` a `bind_dn` and `password`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "SourceAuth")]
+pub struct RawSourceAuth {
+    /// Okta: an API token, as `${env:NAME}` or `${file:PATH}`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>", regex(pattern = r"^\$\{(env|file):[^}]+\}$"))]
+    pub token: Option<Spanned<String>>,
+    /// Entra ID: the app registration's application (client) id.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub client_id: Option<Spanned<String>>,
+    /// Entra ID: the app registration's client secret, as a reference.
+    #[serde(default)]
+    #[schemars(with = "Option<String>", regex(pattern = r"^\$\{(env|file):[^}]+\}$"))]
+    pub client_secret: Option<Spanned<String>>,
+    /// Google Workspace: the service account's JSON key, as a reference (usually
+    /// `${file:…}`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>", regex(pattern = r"^\$\{(env|file):[^}]+\}$"))]
+    pub key: Option<Spanned<String>>,
+    /// Google Workspace: the administrator the service account acts as (domain-wide
+    /// delegation).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub subject: Option<Spanned<String>>,
+    /// LDAP: the DN rollcall binds as.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub bind_dn: Option<Spanned<String>>,
+    /// LDAP: the bind password, as a reference.
+    #[serde(default)]
+    #[schemars(with = "Option<String>", regex(pattern = r"^\$\{(env|file):[^}]+\}$"))]
+    pub password: Option<Spanned<String>>,
+}
+
+/// Who a source's people are: the members of these groups (nested counted), or
+/// everyone, narrowed by the filters; and how their attributes become a person's.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(example = json!({"groups": ["engineering"], "filter": {"domain": ["example.com"]}, "username": "email_local_part"}))]
+#[schemars(rename = "People")]
+pub struct RawPeople {
+    /// Source groups whose members are people here. Without it, everyone the source
+    /// has (narrowed by `filter`). Members of the groups `members_from` names are
+    /// people too.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>", example = ["engineering"])]
+    pub groups: Option<Vec<Spanned<String>>>,
+    /// Narrows who is a person.
+    #[serde(default)]
+    pub filter: RawFilter,
+    /// How a person's rollcall name is made: `email_local_part` (default: the part of
+    /// the email before `@`), `email`, `login`, or `attribute:NAME` for a source
+    /// attribute. Two people given one name are reported, not merged.
+    #[serde(default)]
+    #[schemars(with = "Option<String>", example = &"email_local_part")]
+    pub username: Option<Spanned<String>>,
+    /// Which source attribute gives a person's `name` and `email`, by the vendor's
+    /// attribute name, where the kind's default is not the one wanted.
+    #[serde(default)]
+    pub map: RawAttributeMap,
+}
+
+/// Filters on a source's people; each one given must hold.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "PeopleFilter")]
+pub struct RawFilter {
+    /// The source's account states that count as active (`ACTIVE` on Okta, `enabled` on
+    /// Entra ID and LDAP, `active` on Google). People in other states are offboarded
+    /// (their access removed). Default: the states the kind can sign in with.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>", example = ["ACTIVE"])]
+    pub status: Option<Vec<Spanned<String>>>,
+    /// Only people in one of these departments (matched without regard to case).
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>", example = ["Engineering"])]
+    pub department: Option<Vec<Spanned<String>>>,
+    /// Only people whose email is in one of these domains.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>", example = ["example.com"])]
+    pub domain: Option<Vec<Spanned<String>>>,
+}
+
+/// Source attribute names for a person's fields.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "AttributeMap")]
+pub struct RawAttributeMap {
+    /// The attribute holding the display name.
+    #[serde(default)]
+    #[schemars(with = "Option<String>", example = &"displayName")]
+    pub name: Option<Spanned<String>>,
+    /// The attribute holding the email address.
+    #[serde(default)]
+    #[schemars(with = "Option<String>", example = &"mail")]
+    pub email: Option<Spanned<String>>,
 }
 
 /// A role, with where it was written.
@@ -260,6 +475,11 @@ pub struct RawPolicy {
     /// admits it.
     #[serde(default)]
     pub limits: RawLimits,
+    /// How far a group fed by an identity source may shrink in one run before the plan
+    /// is refused: a source that answers an empty group by mistake must not remove
+    /// everyone.
+    #[serde(default)]
+    pub sources: RawSourcePolicy,
     /// The fewest users that must hold ADMIN or SYS_ADMIN on each Bitbucket Data Center
     /// target, directly or through a group. A plan that would leave fewer is refused.
     /// Default 1.
@@ -289,6 +509,24 @@ pub struct RawLimits {
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = json!({"max_shrink_percent": 20}))]
+#[schemars(rename = "SourcePolicy")]
+pub struct RawSourcePolicy {
+    /// The largest share (0-100) of a source group's members, or of a fed group's live
+    /// members on a target, that may leave in one run, once it has at least
+    /// `min_members`. A plan past it is refused (exit 3) unless `--allow-source-shrink`
+    /// names the group. A source group that comes back empty while it had members is
+    /// refused whatever its size. Default 20.
+    #[serde(default)]
+    #[schemars(with = "Option<u8>", range(max = 100))]
+    pub max_shrink_percent: Option<Spanned<u32>>,
+    /// How many members a group must have before `max_shrink_percent` applies. Default 5.
+    #[serde(default)]
+    pub min_members: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 #[schemars(example = json!({"groups": true, "memberships": true}))]
 #[schemars(rename = "Prune")]
 pub struct RawPrune {
@@ -300,10 +538,6 @@ pub struct RawPrune {
     pub memberships: bool,
     #[serde(default)]
     pub permissions: bool,
-}
-
-fn default_true() -> bool {
-    true
 }
 
 /// A YAML mapping whose keys keep their locations, in file order. Duplicate keys never

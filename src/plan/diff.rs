@@ -39,12 +39,14 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
                         action: Action::Create,
                         before: None,
                         after: Some(after.clone()),
-                        reason: replaced.map(|old| {
-                            format!(
-                                "replaces `{old}`, which {} cannot rename: members move here, then `{old}` is deleted",
-                                platform.label()
-                            )
-                        }),
+                        reason: replaced
+                            .map(|old| {
+                                format!(
+                                    "replaces `{old}`, which {} cannot rename: members move here, then `{old}` is deleted",
+                                    platform.label()
+                                )
+                            })
+                            .or_else(|| desired.provenance.get(address).cloned()),
                         renamed_from: replaced.map(str::to_owned),
                         renamed_to: None,
                     });
@@ -55,7 +57,7 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
                 action: Action::Update,
                 before: Some(before.clone()),
                 after: Some(after.clone()),
-                reason: activation(before, after),
+                reason: activation(before, after).or_else(|| desired.provenance.get(address).cloned()),
                 renamed_from: None,
                 renamed_to: None,
             }),
@@ -195,6 +197,9 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
             changes.push(delete(address, current, format!("{} is {how}", describe(p))));
         } else if let Some(p) = principals.iter().find(|p| is_offboarded(p)) {
             changes.push(delete(address, current, format!("{} is inactive", describe(p))));
+        } else if let Some(feeds) = followed(desired, &address.id) {
+            // A group that follows source groups has exactly their members and its own.
+            changes.push(delete(address, current, format!("not in {}", feeds.join(" or "))));
         } else if address.id.owner().is_some_and(|owner| !declared_principal(&owner)) {
             unmanaged.push(Unmanaged {
                 address: address.clone(),
@@ -214,6 +219,18 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
         }
     }
     (changes, unmanaged)
+}
+
+/// The source groups a membership's group follows, if it follows any.
+fn followed<'a>(desired: &'a Desired, id: &ResourceId) -> Option<&'a Vec<String>> {
+    match id {
+        ResourceId::Membership { group, .. } => desired
+            .followed
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(group.as_str()))
+            .map(|(_, feeds)| feeds),
+        _ => None,
+    }
 }
 
 /// The manifest's group renames that apply to live state on one target. A rename applies

@@ -42,6 +42,10 @@ struct Document {
     /// What the plan says besides its changes, for readers; never read back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     notes: Vec<DocNote>,
+    /// What the identity sources gave: `apply` reads the sources again and refuses if
+    /// any person's fingerprint moved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sources: Option<crate::plan::sources::SourcesSummary>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -151,6 +155,7 @@ pub fn to_json(plan: &Plan) -> String {
         policy: plan.policy.clone(),
         existing: plan.existing.clone(),
         refusals: plan.refusals.clone(),
+        sources: plan.sources.clone(),
         changes: plan
             .changes
             .iter()
@@ -388,6 +393,8 @@ pub fn from_json(text: &str, base: &Path) -> Result<Plan, FileError> {
         base: base.to_owned(),
         refusals: Vec::new(),
         file_digest: None,
+        sources: doc.sources,
+        allow_shrink: std::collections::BTreeSet::new(),
     })
 }
 

@@ -5,6 +5,7 @@ pub mod diff;
 pub mod file;
 pub mod graph;
 pub mod notes;
+pub mod sources;
 pub mod stale;
 pub mod verify;
 
@@ -161,6 +162,12 @@ pub struct Plan {
     /// For a plan read from a file: that file's digest, which renderings show rather than
     /// the digest of the plan as checked again (its refusals may have changed since).
     pub file_digest: Option<String>,
+    /// What the identity sources gave, where the manifests take people from them.
+    pub sources: Option<sources::SourcesSummary>,
+    /// `--allow-source-shrink`: the groups (source groups as `SOURCE:GROUP`, or manifest
+    /// groups) this run lets shrink past `policy.sources`; `*` lets every one. Given per
+    /// run, never saved with the plan.
+    pub allow_shrink: std::collections::BTreeSet<String>,
 }
 
 impl Plan {
@@ -251,6 +258,11 @@ pub fn build_with(
         base: PathBuf::from("."),
         refusals: Vec::new(),
         file_digest: None,
+        sources: desired.sourced.as_ref().map(|sourced| {
+            let policy = desired.sourcing.as_ref().map(|s| s.policy).unwrap_or_default();
+            sources::SourcesSummary::of(sourced, &desired.followed, policy)
+        }),
+        allow_shrink: std::collections::BTreeSet::new(),
     })
 }
 
@@ -309,6 +321,8 @@ impl Plan {
             live,
             existing: &self.existing,
             allow_deletes,
+            sources: self.sources.as_ref(),
+            allow_shrink: &self.allow_shrink,
         };
         self.refusals = crate::safety::check(&self.changes, &cx);
         if self.refusals.is_empty() {

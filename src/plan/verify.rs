@@ -208,6 +208,40 @@ fn verb(c: &Change) -> &'static str {
     }
 }
 
+/// Refuses a plan whose identity sources give something else now: the people whose
+/// fingerprints moved (joined, left or changed), named, at most 20.
+pub fn against_sources(plan: &Plan, desired: &Desired) -> Vec<String> {
+    let now = desired.sourced.as_ref().map(|sourced| {
+        let policy = desired.sourcing.as_ref().map(|s| s.policy).unwrap_or_default();
+        crate::plan::sources::SourcesSummary::of(sourced, &desired.followed, policy)
+    });
+    match (&plan.sources, &now) {
+        (None, None) => Vec::new(),
+        (Some(_), None) => vec!["the plan was made with identity sources the manifests no longer declare".to_owned()],
+        (None, Some(_)) => {
+            vec!["the manifests now take people from identity sources the plan was made without".to_owned()]
+        }
+        (Some(was), Some(now)) if was.digest == now.digest => Vec::new(),
+        (Some(was), Some(now)) => {
+            const SHOWN: usize = 20;
+            let changed = was.changed_people(now);
+            let mut names: Vec<String> = changed.iter().take(SHOWN).cloned().collect();
+            if changed.len() > SHOWN {
+                names.push(format!("and {} more", changed.len() - SHOWN));
+            }
+            let what = if changed.is_empty() {
+                "the members of the followed groups moved".to_owned()
+            } else {
+                names.join(", ")
+            };
+            vec![format!(
+                "the identity sources give something else than when the plan was made ({} then, {} now): {what}",
+                was.digest, now.digest
+            )]
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,6 +279,10 @@ mod tests {
             manifest_digest: digest.to_owned(),
             manifest_dir: Default::default(),
             protect_undeclared: Default::default(),
+            sourcing: None,
+            sourced: None,
+            provenance: Default::default(),
+            followed: Default::default(),
         }
     }
 

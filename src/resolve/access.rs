@@ -324,7 +324,7 @@ impl Resolver<'_> {
             );
             return None;
         };
-        if !user.value.active {
+        if user.value.active == Some(false) {
             return None; // offboarded people hold no permissions
         }
         let username = w.principals.usernames.get(w.target)?.get(&key.value)?;

@@ -6,7 +6,10 @@ mod access;
 mod names;
 mod policy;
 mod roles;
+mod sources;
 mod targets;
+
+pub use sources::inject_sourced;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -24,11 +27,16 @@ use crate::platform::Credentials;
 
 /// Resolves loaded files. On any problem returns all of them, sorted by file and line.
 pub fn resolve(loaded: &Loaded) -> Result<Desired, Vec<Diagnostic>> {
+    // Until the sources are read, people they provide are unknown: references to them,
+    // and people declared in part for a source to complete, wait for that.
+    let unsourced = loaded.sourced.is_none() && loaded.files.iter().any(|(_, f)| !f.sources.0.is_empty());
     let mut r = Resolver {
         sources: &loaded.sources,
         problems: Vec::new(),
-        partial: loaded.incomplete,
+        partial: loaded.incomplete || unsourced,
+        unsourced,
         taken_usernames: BTreeMap::new(),
+        sourced: loaded.sourced.as_deref(),
     };
     let desired = r.run(loaded);
     if r.problems.is_empty() {
@@ -43,10 +51,16 @@ pub fn resolve(loaded: &Loaded) -> Result<Desired, Vec<Diagnostic>> {
 struct Resolver<'a> {
     sources: &'a Sources,
     problems: Vec<Diagnostic>,
-    /// Some files failed to parse: skip the checks their declarations would satisfy.
+    /// Some files failed to parse, or the sources were not read: skip the checks their
+    /// declarations would satisfy.
     partial: bool,
+    /// The manifests declare identity sources that were not read: a person declared in
+    /// part may be completed by one.
+    unsourced: bool,
     /// (target, lower-cased username) to the person who has it there.
     taken_usernames: BTreeMap<(String, String), String>,
+    /// What the sources provide, once read: why each sourced person and member is wanted.
+    sourced: Option<&'a crate::source::select::Sourced>,
 }
 
 /// A declaration with the file it came from.
@@ -138,6 +152,10 @@ impl<'a> Resolver<'a> {
             manifest_digest: manifest_digest(&loaded.sources),
             manifest_dir: loaded.dir.clone(),
             protect_undeclared: BTreeSet::new(),
+            sourcing: None,
+            sourced: loaded.sourced.clone(),
+            provenance: BTreeMap::new(),
+            followed: BTreeMap::new(),
             policy: Policy {
                 min_admins: DEFAULT_MIN_ADMINS,
                 ..Policy::default()
@@ -176,6 +194,14 @@ impl<'a> Resolver<'a> {
             self.group(name, decl, &target_names, &users, &usernames, &mut desired);
         }
         self.renames(&groups, &target_names, &mut desired);
+        desired.sourcing = self.sourcing(loaded, &groups);
+        if let Some(sourcing) = &desired.sourcing {
+            desired.followed = sourcing
+                .feeds
+                .iter()
+                .map(|(group, feeds)| (group.clone(), feeds.iter().map(|f| f.label()).collect()))
+                .collect();
+        }
 
         // Policy first: the access section may not grant to what it protects.
         self.policy(files, &usernames, &mut desired);
@@ -193,24 +219,41 @@ impl<'a> Resolver<'a> {
         desired: &mut Desired,
     ) {
         let raw = decl.value;
-        let email = raw.email.value.trim();
+        let (Some(display), Some(address)) = (&raw.name, &raw.email) else {
+            // In a manifest whose sources were not read, a person declared in part may
+            // be completed by a source: nothing to say until it is.
+            if !self.unsourced {
+                let missing: Vec<&str> = [("name", raw.name.is_none()), ("email", raw.email.is_none())]
+                    .into_iter()
+                    .filter_map(|(field, absent)| absent.then_some(field))
+                    .collect();
+                self.error(
+                    origin(decl.file, decl.key),
+                    format!("user `{name}` has no {}", missing.join(" and no ")),
+                    "give the person's `name` and `email`, or let an identity source provide a person of this name (`sources:`, `people:`)",
+                );
+            }
+            return;
+        };
+        let active = raw.active.unwrap_or(true);
+        let email = address.value.trim();
         if !is_email(email) {
             self.error(
-                origin(decl.file, &raw.email),
+                origin(decl.file, address),
                 format!("user `{name}` has an invalid email address `{email}`"),
                 "write an address like name@example.com",
             );
         }
-        if raw.name.value.chars().any(char::is_control) {
+        if display.value.chars().any(char::is_control) {
             self.error(
-                origin(decl.file, &raw.name),
+                origin(decl.file, display),
                 format!("user `{name}` has control characters in their name"),
                 "write the name on one line, without tabs or escapes",
             );
         }
-        if raw.name.value.trim().is_empty() {
+        if display.value.trim().is_empty() {
             self.error(
-                origin(decl.file, &raw.name),
+                origin(decl.file, display),
                 format!("user `{name}` has an empty name"),
                 "give the person's full name; it becomes their display name",
             );
@@ -272,7 +315,7 @@ impl<'a> Resolver<'a> {
             }
             taken.or_insert_with(|| name.to_owned());
             names.insert(name.to_owned(), username.clone());
-            let mut attrs = UserAttrs::new(raw.name.value.trim(), email);
+            let mut attrs = UserAttrs::new(display.value.trim(), email);
             let user_active = desired
                 .targets
                 .get(target)
@@ -280,10 +323,10 @@ impl<'a> Resolver<'a> {
             if user_active {
                 // The account is kept and marked inactive; externalId carries the
                 // rollcall name so the service and its other clients can match it.
-                attrs.active = Some(raw.active);
+                attrs.active = Some(active);
                 attrs.external_id = Some(name.to_owned());
             }
-            if !raw.active {
+            if !active {
                 desired
                     .offboarded
                     .entry(target.clone())
@@ -296,11 +339,12 @@ impl<'a> Resolver<'a> {
                 config.scope.people.insert(username.clone(), email.to_owned());
                 continue;
             }
-            if raw.active || user_active {
-                desired.resources.insert(
-                    Address::new(target, ResourceId::User { name: username.into() }),
-                    Resource::User(Box::new(attrs)),
-                );
+            if active || user_active {
+                let address = Address::new(target, ResourceId::User { name: username.into() });
+                if let Some(why) = self.person_source(name) {
+                    desired.provenance.insert(address.clone(), why);
+                }
+                desired.resources.insert(address, Resource::User(Box::new(attrs)));
             }
         }
     }
@@ -360,7 +404,7 @@ impl<'a> Resolver<'a> {
                         hint,
                     );
                 }
-                Some(user) if !user.value.active => {} // offboarded: the membership is removed
+                Some(user) if user.value.active == Some(false) => {} // offboarded: the membership is removed
                 Some(_) => {
                     for target in &on {
                         if desired
@@ -371,16 +415,17 @@ impl<'a> Resolver<'a> {
                             continue;
                         }
                         if let Some(username) = usernames.get(target).and_then(|m| m.get(&member.value)) {
-                            desired.resources.insert(
-                                Address::new(
-                                    target,
-                                    ResourceId::Membership {
-                                        group: name.into(),
-                                        user: username.as_str().into(),
-                                    },
-                                ),
-                                Resource::membership(),
+                            let address = Address::new(
+                                target,
+                                ResourceId::Membership {
+                                    group: name.into(),
+                                    user: username.as_str().into(),
+                                },
                             );
+                            if let Some(why) = self.member_source(name, &member.value) {
+                                desired.provenance.insert(address.clone(), why);
+                            }
+                            desired.resources.insert(address, Resource::membership());
                         }
                     }
                 }
@@ -558,6 +603,22 @@ impl<'a> Resolver<'a> {
             ),
         };
         self.reference_error(origin(file, t), format!("unknown target `{}`", t.value), hint);
+    }
+
+    /// Why a sourced person is wanted: `from okta (00u1)`; None for a person only the
+    /// manifest declares.
+    fn person_source(&self, name: &str) -> Option<String> {
+        let sourced = self.sourced?;
+        if let Some(p) = sourced.leavers.get(name) {
+            return Some(p.from.clone());
+        }
+        sourced.people.get(name).map(|p| format!("from {}", p.from))
+    }
+
+    /// Why a member of a group that follows source groups is wanted: `in okta:eng-backend`.
+    fn member_source(&self, group: &str, member: &str) -> Option<String> {
+        let groups = self.sourced?.members.get(group)?.get(member)?;
+        Some(format!("in {}", groups.join(" and ")))
     }
 
     fn check_name(&mut self, kind: NameKind, file: usize, key: &Spanned<String>) {

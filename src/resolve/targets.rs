@@ -278,7 +278,7 @@ impl Resolver<'_> {
         }
     }
 
-    fn secret_ref(&mut self, dir: &Path, file: usize, token: &Spanned<String>) -> Option<SecretRef> {
+    pub(super) fn secret_ref(&mut self, dir: &Path, file: usize, token: &Spanned<String>) -> Option<SecretRef> {
         let parsed = SecretRef::parse(&token.value).map(|r| match r {
             SecretRef::File(path) => SecretRef::File(dir.join(path)),
             env => env,

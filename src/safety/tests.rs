@@ -1,6 +1,8 @@
 //! Each safety rule at its boundary: exactly at a limit passes, one more is refused.
 
 use super::*;
+
+static NO_SHRINK: BTreeSet<String> = BTreeSet::new();
 use crate::desired::Limits;
 use crate::model::UserAttrs;
 
@@ -101,6 +103,8 @@ impl World {
             live: &self.live,
             existing: &existing,
             allow_deletes: self.allow,
+            sources: None,
+            allow_shrink: &NO_SHRINK,
         };
         check(changes, &cx).into_iter().map(|r| r.rule).collect()
     }
@@ -163,6 +167,8 @@ fn refusal_names_the_counts() {
         live: &w.live,
         existing: &existing,
         allow_deletes: None,
+        sources: None,
+        allow_shrink: &NO_SHRINK,
     };
     let refusals = check(&four, &cx);
     assert_eq!(
@@ -307,6 +313,8 @@ fn a_kind_the_platform_keeps_read_only_refuses_every_change_to_it() {
         live: &w.live,
         existing: &existing,
         allow_deletes: None,
+        sources: None,
+        allow_shrink: &NO_SHRINK,
     };
     let messages: Vec<String> = check(&changes, &cx).into_iter().map(|r| r.message).collect();
     assert_eq!(

@@ -16,7 +16,13 @@ pub mod entra;
 pub mod google;
 pub mod ldap;
 pub mod okta;
+pub mod read;
+pub mod record;
 pub mod registry;
+pub mod select;
+pub mod spec;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -139,7 +139,7 @@ async fn run(root: &Path) -> Result<(usize, usize, usize), String> {
     std::fs::write(&file, rollcall::plan::file::to_json(&plan)).map_err(|e| e.to_string())?;
 
     let saved = engine::saved::read(&file, None).await.map_err(|e| e.to_string())?;
-    let checked = engine::saved::check(&saved, None, None, tuning)
+    let checked = engine::saved::check(&saved, None, None, &Default::default(), tuning)
         .await
         .map_err(|e| format!("apply FILE: {e}"))?;
     let reviewed = checked.plan.map_err(|r| format!("refused: {:?}", r.0.refusals))?;

@@ -63,6 +63,10 @@ fn desired(resources: Vec<(Address, Resource)>, prune: &[Kind], offboarded: &[&s
         manifest_digest: String::new(),
         manifest_dir: std::path::PathBuf::new(),
         protect_undeclared: BTreeSet::new(),
+        sourcing: None,
+        sourced: None,
+        provenance: Default::default(),
+        followed: Default::default(),
     };
     on(crate::provider::bitbucket_dc::PLATFORM, d)
 }

@@ -80,6 +80,10 @@ fn desired(from: bool) -> Desired {
         manifest_digest: String::new(),
         manifest_dir: ".".into(),
         protect_undeclared: Default::default(),
+        sourcing: None,
+        sourced: None,
+        provenance: Default::default(),
+        followed: Default::default(),
     }
 }
 
