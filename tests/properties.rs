@@ -36,6 +36,8 @@ mod generated;
 mod import;
 #[path = "properties/in_memory.rs"]
 mod in_memory;
+#[path = "properties/sourced.rs"]
+mod sourced;
 
 fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")

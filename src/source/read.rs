@@ -120,6 +120,18 @@ async fn reader(
                 return Err(fail(format!("rollcall has no sandbox for {} sources", kind.kind), None));
             };
             let text = crate::sandbox::state::read_text(path).map_err(|e| fail(e.to_string(), None))?;
+            // Which emulator reads a file is what the file names: say so, rather than
+            // fail on the first field of another kind's state.
+            let marker = crate::sandbox::state::marker(&text).map_err(|e| fail(e, None))?;
+            if marker.as_deref() != Some(sandbox.marker) {
+                return Err(fail(
+                    format!("{} is not {}", path.display(), sandbox.describe),
+                    Some(format!(
+                        "point the source's url at a state file that says `kind: {}`",
+                        sandbox.marker
+                    )),
+                ));
+            }
             let token = crate::connect::session_token()
                 .map_err(|e| fail(format!("cannot make a token for the sandbox: {e}"), None))?;
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
