@@ -2,11 +2,11 @@
 
 use super::*;
 
-static NO_SHRINK: BTreeSet<String> = BTreeSet::new();
 use crate::desired::Limits;
 use crate::model::UserAttrs;
 
 const T: &str = "bb";
+static NO_SHRINK: BTreeSet<String> = BTreeSet::new();
 
 fn user(n: &str) -> (Address, Resource) {
     let attrs = UserAttrs::new(n, format!("{n}@example.com"));
@@ -324,4 +324,100 @@ fn a_kind_the_platform_keeps_read_only_refuses_every_change_to_it() {
             "deleting bb.group[\"synced\"].member[\"ann\"]: memberships on a bitbucket-datacenter/read-only-groups target are read-only",
         ]
     );
+}
+
+/// A group `backend` following `okta:eng` with `live` members on `bb`, the source group
+/// giving `now` people and `before` at the last apply.
+fn shrink(live: usize, leaving: usize, now: usize, before: Option<usize>, allow: &[&str]) -> Vec<Refusal> {
+    use crate::plan::sources::{GroupSize, SourcesSummary};
+    let mut state = ResourceMap::new();
+    state.extend([group("backend")]);
+    for i in 0..live {
+        state.extend([user(&format!("u{i}")), member("backend", &format!("u{i}"))]);
+    }
+    let changes: Vec<Change> = (0..leaving)
+        .map(|i| delete(member("backend", &format!("u{i}"))))
+        .collect();
+    let sources = SourcesSummary {
+        groups: BTreeMap::from([("okta:eng".to_owned(), GroupSize { now, before })]),
+        followed: BTreeMap::from([("backend".to_owned(), vec!["okta:eng".to_owned()])]),
+        ..SourcesSummary::default()
+    };
+    let live_states = BTreeMap::from([(T.to_owned(), state)]);
+    let allow: BTreeSet<String> = allow.iter().map(|a| (*a).to_owned()).collect();
+    let existing = count_existing(&live_states);
+    let policy = Policy {
+        limits: Limits {
+            max_delete_percent: 100,
+            ..Limits::default()
+        },
+        ..Policy::default()
+    };
+    let cx = Context {
+        policy: &policy,
+        platforms: &BTreeMap::new(),
+        accounts: &BTreeMap::new(),
+        live: &live_states,
+        existing: &existing,
+        allow_deletes: None,
+        sources: Some(&sources),
+        allow_shrink: &allow,
+    };
+    check(&changes, &cx)
+        .into_iter()
+        .filter(|r| r.rule == Rule::SourceShrink)
+        .collect()
+}
+
+#[test]
+fn a_followed_group_may_shrink_up_to_the_limit_and_not_past_it() {
+    // 20% of 10 live members is the limit (default policy): 2 pass, 3 are refused.
+    assert!(shrink(10, 2, 8, None, &[]).is_empty());
+    let refused = shrink(10, 3, 7, None, &[]);
+    assert_eq!(refused.len(), 1);
+    assert_eq!(
+        refused[0].message,
+        "group `backend` on bb would lose 3 of its 10 members (30%), past policy.sources.max_shrink_percent (20%); it follows okta:eng"
+    );
+    // Below min_members (5) the share does not apply.
+    assert!(shrink(4, 3, 1, None, &[]).is_empty());
+    // Let through by name, the source group's or the manifest group's.
+    assert!(shrink(10, 3, 7, None, &["okta:eng"]).is_empty());
+    assert!(shrink(10, 3, 7, None, &["BACKEND"]).is_empty());
+    assert!(shrink(10, 3, 7, None, &["*"]).is_empty());
+}
+
+#[test]
+fn an_empty_source_group_is_refused_at_any_size() {
+    let refused = shrink(2, 2, 0, None, &[]);
+    assert_eq!(refused.len(), 1);
+    assert!(
+        refused[0].message.starts_with("okta:eng came back empty"),
+        "{}",
+        refused[0].message
+    );
+    // Against the record of the last apply, with nothing live to lose.
+    let refused = shrink(0, 0, 0, Some(3), &[]);
+    assert_eq!(
+        refused[0].message,
+        "source group okta:eng came back empty; it gave 3 people at the last apply"
+    );
+    // Empty then and now: nothing to lose.
+    assert!(shrink(0, 0, 0, Some(0), &[]).is_empty());
+}
+
+#[test]
+fn a_source_group_is_held_to_its_size_at_the_last_apply() {
+    assert!(shrink(0, 0, 8, Some(10), &[]).is_empty(), "2 of 10 is 20%");
+    let refused = shrink(0, 0, 7, Some(10), &[]);
+    assert_eq!(
+        refused[0].message,
+        "source group okta:eng gives 7 people, 10 at the last apply: 30% fewer, past policy.sources.max_shrink_percent (20%)"
+    );
+    assert!(refused[0]
+        .hint
+        .as_deref()
+        .is_some_and(|h| h.contains("--allow-source-shrink okta:eng")));
+    // Growing is never refused.
+    assert!(shrink(0, 0, 30, Some(10), &[]).is_empty());
 }
