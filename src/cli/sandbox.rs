@@ -75,9 +75,7 @@ pub async fn run(cmd: Command) -> Result<u8, CliError> {
     let Command::Serve(args) = cmd;
     let text = std::fs::read_to_string(&args.path)
         .map_err(|e| CliError::new(format!("cannot read sandbox state {}: {e}", args.path.display())))?;
-    let kind = crate::provider::registry::sandbox_of(&text)
-        .map(|r| r.sandbox)
-        .map_err(|reason| {
+    let kind = crate::provider::registry::sandbox_kind_of(&text).map_err(|reason| {
             CliError::new(format!(
                 "{} is not a sandbox state rollcall can start: {reason}",
                 args.path.display()

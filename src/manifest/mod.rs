@@ -173,7 +173,7 @@ fn sandbox_state(sources: &Sources, index: usize, root: &tree::Node, text: &str)
     let (key, _) = entries
         .iter()
         .find(|(k, _)| k.scalar_text().is_some_and(|k| !manifest_keys.contains(&k)))?;
-    let sandbox = crate::provider::registry::sandbox_of(text).ok()?.sandbox;
+    let sandbox = crate::provider::registry::sandbox_kind_of(text).ok()?;
     if !(sandbox.reads)(text) {
         return None;
     }

@@ -133,6 +133,27 @@ pub fn sandbox_of(text: &str) -> Result<&'static Registered, String> {
     })
 }
 
+/// The emulator, of a target's platform or of an identity source, that reads the state
+/// file `text`, by the `kind` it names (`rollcall sandbox serve` starts either).
+pub fn sandbox_kind_of(text: &str) -> Result<&'static SandboxKind, String> {
+    let sources = crate::source::registry::KINDS.iter().filter_map(|k| k.sandbox);
+    match sandbox_of(text) {
+        Ok(r) => Ok(r.sandbox),
+        Err(reason) => {
+            let marker = crate::sandbox::state::marker(text)?;
+            let found = sources.clone().find(|s| marker.as_deref() == Some(s.marker));
+            found.ok_or_else(|| {
+                let more: Vec<String> = sources.map(|s| format!("`{}`", s.marker)).collect();
+                if more.is_empty() {
+                    reason
+                } else {
+                    format!("{reason}; sources' sandboxes: {}", more.join(", "))
+                }
+            })
+        }
+    }
+}
+
 /// Builds the provider of a target.
 pub fn provider(
     config: &TargetConfig,
