@@ -76,11 +76,11 @@ pub async fn run(cmd: Command) -> Result<u8, CliError> {
     let text = std::fs::read_to_string(&args.path)
         .map_err(|e| CliError::new(format!("cannot read sandbox state {}: {e}", args.path.display())))?;
     let kind = crate::provider::registry::sandbox_kind_of(&text).map_err(|reason| {
-            CliError::new(format!(
-                "{} is not a sandbox state rollcall can start: {reason}",
-                args.path.display()
-            ))
-        })?;
+        CliError::new(format!(
+            "{} is not a sandbox state rollcall can start: {reason}",
+            args.path.display()
+        ))
+    })?;
     let listener = listen(args.port).await?;
     // Listening before the server says it is ready: a signal sent right after that line
     // would otherwise kill the process unsaved.

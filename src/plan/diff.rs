@@ -196,7 +196,13 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
         if let Some((p, how)) = principals.iter().find_map(|p| removed_principals.get_key_value(p)) {
             changes.push(delete(address, current, format!("{} is {how}", describe(p))));
         } else if let Some(p) = principals.iter().find(|p| is_offboarded(p)) {
-            changes.push(delete(address, current, format!("{} is inactive", describe(p))));
+            // Where a source made them inactive, say which and why.
+            let why = desired
+                .provenance
+                .get(&Address::new(target, p.id()))
+                .map(|w| format!(": {w}"))
+                .unwrap_or_default();
+            changes.push(delete(address, current, format!("{} is inactive{why}", describe(p))));
         } else if let Some(feeds) = followed(desired, &address.id) {
             // A group that follows source groups has exactly their members and its own.
             changes.push(delete(address, current, format!("not in {}", feeds.join(" or "))));

@@ -327,6 +327,15 @@ impl<'a> Resolver<'a> {
                 attrs.external_id = Some(name.to_owned());
             }
             if !active {
+                if let Some(why) = self.person_source(name) {
+                    let address = Address::new(
+                        target,
+                        ResourceId::User {
+                            name: username.as_str().into(),
+                        },
+                    );
+                    desired.provenance.insert(address, why);
+                }
                 desired
                     .offboarded
                     .entry(target.clone())

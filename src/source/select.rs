@@ -203,7 +203,11 @@ pub fn select(sourcing: &Sourcing, answers: &BTreeMap<String, Snapshot>) -> Resu
                     name: display.trim().to_owned(),
                     email,
                     active,
-                    from: format!("{source} ({})", person.id),
+                    from: if active {
+                        format!("{source} ({})", person.id)
+                    } else {
+                        format!("{source} ({}, {})", person.id, person.status)
+                    },
                     at: Some(spec.at),
                 },
             );
