@@ -472,6 +472,14 @@ async fn a_group_that_does_not_exist_is_an_error_not_an_empty_group() {
 }
 
 #[tokio::test]
+async fn a_base_dn_that_does_not_exist_is_the_servers_error() {
+    let server = standard();
+    let source = reader(&server.ldap_url(), PASSWORD, &[("base_dn", "dc=nowhere,dc=com")]);
+    let err = source.read(&groups(&["eng"])).await.unwrap_err();
+    assert!(err.to_string().contains("32 noSuchObject"), "{err}");
+}
+
+#[tokio::test]
 async fn a_wrong_password_names_the_source_and_result_49_and_never_the_password() {
     let server = standard();
     let wrong = "wrong-password-42";

@@ -30,8 +30,9 @@ const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";
 /// Connecting (TCP and TLS) gives up after this.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// One operation (a bind, one page) gives up after this: Active Directory's default
-/// MaxQueryDuration is 120 seconds, after which it ends the search itself.
+/// One operation (a bind, one page) gives up when the server is silent this long
+/// (ldap3 restarts the timer with each entry): Active Directory's default
+/// MaxQueryDuration is 120 seconds, after which it ends a search itself.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The TLS a source trusts: the webpki roots, plus the manifest's private CA.
@@ -100,9 +101,12 @@ impl<'a> Session<'a> {
             )
         })?;
         ldap3::drive!(conn);
-        ldap.with_timeout(OPERATION_TIMEOUT);
         requests.fetch_add(1, Ordering::Relaxed);
-        let bound = ldap.simple_bind(target.bind_dn, target.password.expose_secret()).await;
+        // ldap3's timeout holds for the next operation only: set before each one.
+        let bound = ldap
+            .with_timeout(OPERATION_TIMEOUT)
+            .simple_bind(target.bind_dn, target.password.expose_secret())
+            .await;
         let session = Session {
             ldap,
             source_name: target.source_name,
@@ -165,6 +169,7 @@ impl Searcher<'_> {
             self.requests.fetch_add(1, Ordering::Relaxed);
             let answer = self
                 .ldap
+                .with_timeout(OPERATION_TIMEOUT)
                 .with_controls(control.critical())
                 .search(base, Scope::Subtree, filter, attributes)
                 .await
