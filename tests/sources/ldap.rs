@@ -210,7 +210,8 @@ fn make_certificates(d: &Path) {
     ]));
 }
 
-/// slapd.conf: the schemas people and groups need, mdb, TLS, and read access to
+/// slapd.conf: the schemas people and groups need, mdb, the password policy overlay
+/// (for `pwdAccountLockedTime`), TLS, and read access to
 /// everything but passwords for the bind account only.
 fn config(d: &Path, sizelimit: &str) -> String {
     let d = d.display();
@@ -221,6 +222,7 @@ include /etc/ldap/schema/inetorgperson.schema
 include /etc/ldap/schema/nis.schema
 modulepath /usr/lib/ldap
 moduleload back_mdb
+moduleload ppolicy
 pidfile {d}/slapd.pid
 argsfile {d}/slapd.args
 TLSCACertificateFile {d}/ca.pem
@@ -232,6 +234,7 @@ rootdn \"cn=admin,{BASE}\"
 directory {d}/db
 maxsize 268435456
 {sizelimit}
+overlay ppolicy
 access to attrs=userPassword by anonymous auth by * none
 access to * by dn.exact=\"{BIND_DN}\" read by * none
 "
@@ -264,6 +267,10 @@ fn seed() -> String {
         );
         if i % 2 == 0 {
             let _ = writeln!(s, "displayName: Display {i}");
+        }
+        if i == 3 {
+            // Locked by the password policy overlay, for good.
+            let _ = writeln!(s, "pwdAccountLockedTime: 000001010000Z");
         }
         s.push('\n');
     }
@@ -386,6 +393,12 @@ async fn nested_three_deep_with_people_filled_and_the_minimum_of_requests() {
     assert_eq!(p.attributes.get("employeeNumber").map(String::as_str), Some("10004"));
     assert_eq!(p.attributes.get("sn").map(String::as_str), Some("P4"));
     assert!(!p.attributes.contains_key("objectClass"));
+    let locked = &snapshot.people[&person_dn(3)];
+    assert_eq!(
+        (locked.status.as_str(), locked.active),
+        ("disabled", false),
+        "ppolicy's lock"
+    );
     let odd = &snapshot.people[&person_dn(5)];
     assert_eq!(
         odd.display_name.as_deref(),

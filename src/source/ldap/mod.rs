@@ -35,7 +35,7 @@
 
 mod conn;
 mod expand;
-pub mod schema;
+mod schema;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
