@@ -328,23 +328,7 @@ impl LdapSource {
 
         let mut snapshot = Snapshot::default();
         for (name, dn, shown, entries) in members {
-            let mut group = Group {
-                id: dn,
-                name: shown,
-                ..Group::default()
-            };
-            for entry in &entries {
-                match self.schema.member_kind(entry.values("objectClass")) {
-                    MemberKind::Person => {
-                        let person = self.schema.person(entry);
-                        group.members.insert(person.id.clone());
-                        snapshot.people.insert(person.id.clone(), person);
-                    }
-                    // Its members are in this same answer: the server followed the chain.
-                    MemberKind::Group => {}
-                    MemberKind::Other => group.skipped += 1,
-                }
-            }
+            let group = chained_group(dn, shown, &entries, &mut snapshot.people);
             snapshot.groups.insert(name, group);
         }
         if query.everyone {
@@ -385,6 +369,30 @@ impl LdapSource {
             count,
         }
     }
+}
+
+/// An Active Directory group from the answer of its in-chain member search: the
+/// people (added to `people`), nested groups passed over (their members are in the
+/// same answer), anything else skipped and counted.
+fn chained_group(dn: String, name: String, entries: &[Entry], people: &mut BTreeMap<String, Person>) -> Group {
+    let schema = Schema::ActiveDirectory;
+    let mut group = Group {
+        id: dn,
+        name,
+        ..Group::default()
+    };
+    for entry in entries {
+        match schema.member_kind(entry.values("objectClass")) {
+            MemberKind::Person => {
+                let person = schema.person(entry);
+                group.members.insert(person.id.clone());
+                people.insert(person.id.clone(), person);
+            }
+            MemberKind::Group => {}
+            MemberKind::Other => group.skipped += 1,
+        }
+    }
+    group
 }
 
 /// Whether an Active Directory group entry is the one a name means.
@@ -498,6 +506,56 @@ mod tests {
         let snapshot = runtime.block_on(source.read(&Query::default())).unwrap();
         assert_eq!(snapshot, Snapshot::default());
         assert_eq!(source.requests(), 0);
+    }
+
+    #[test]
+    fn active_directory_chain_answers() {
+        let entry = |dn: &str, classes: &[&str], login: &str, control: &str| {
+            Entry::new(
+                dn.to_owned(),
+                [
+                    (
+                        "objectClass".to_owned(),
+                        classes.iter().map(|c| (*c).to_owned()).collect(),
+                    ),
+                    ("sAMAccountName".to_owned(), vec![login.to_owned()]),
+                    ("userAccountControl".to_owned(), vec![control.to_owned()]),
+                ],
+            )
+        };
+        let user = ["top", "person", "organizationalPerson", "user"];
+        let answer = [
+            entry("CN=Ada,OU=Staff,DC=corp", &user, "ada", "512"),
+            entry("CN=Bob,OU=Staff,DC=corp", &user, "bob", "514"),
+            entry("CN=Nested,OU=Groups,DC=corp", &["top", "group"], "nested", ""),
+            entry(
+                "CN=WS01,OU=Computers,DC=corp",
+                &["top", "person", "organizationalPerson", "user", "computer"],
+                "WS01$",
+                "4096",
+            ),
+            entry(
+                "CN=Vendor,OU=Contacts,DC=corp",
+                &["top", "person", "organizationalPerson", "contact"],
+                "",
+                "",
+            ),
+        ];
+        let mut people = BTreeMap::new();
+        let group = chained_group(
+            "CN=Eng,OU=Groups,DC=corp".to_owned(),
+            "Eng".to_owned(),
+            &answer,
+            &mut people,
+        );
+        assert_eq!(
+            group.members.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["CN=Ada,OU=Staff,DC=corp", "CN=Bob,OU=Staff,DC=corp"]
+        );
+        assert_eq!(group.skipped, 2, "the computer and the contact");
+        assert_eq!(people.len(), 2);
+        assert!(!people["CN=Bob,OU=Staff,DC=corp"].active);
+        assert_eq!(people["CN=Ada,OU=Staff,DC=corp"].login.as_deref(), Some("ada"));
     }
 
     #[test]
