@@ -577,3 +577,20 @@ fn the_example_state_is_an_okta_state() {
     bad.groups[0].members.push("nobody@example.com".to_owned());
     assert!(bad.check().unwrap_err().contains("nobody@example.com"));
 }
+
+#[tokio::test]
+async fn a_group_asked_by_name_and_by_id_is_read_once() {
+    let running = start(example()).await;
+    let source = reader(&running);
+    let snapshot = source
+        .read(&query(&["Security", "00g1security00000000"], false))
+        .await
+        .unwrap();
+    assert_eq!(snapshot.groups.len(), 2, "each name it was asked by");
+    assert_eq!(
+        snapshot.groups["Security"].members,
+        snapshot.groups["00g1security00000000"].members
+    );
+    assert_eq!(source.requests(), minimum(2, &[2], None));
+    assert_eq!(source.requests(), 2);
+}
