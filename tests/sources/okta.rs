@@ -579,6 +579,28 @@ fn the_example_state_is_an_okta_state() {
 }
 
 #[tokio::test]
+async fn a_group_found_by_two_searches_is_one_group() {
+    // Names sort as the query holds them: the id, 19 others, then the name, so the id is
+    // in the first search of 20 and the name in the second.
+    let mut names: Vec<String> = (0..19).map(|n| format!("Absent-{n:02}")).collect();
+    names.push("Security".to_owned());
+    names.push("00g1security00000000".to_owned());
+    let mut state = example();
+    for name in &names[..19] {
+        let mut group = state.groups[2].clone();
+        group.id = format!("00g1{name}0000000000")[..20].to_owned();
+        group.name = name.clone();
+        state.groups.push(group);
+    }
+    let running = start(state).await;
+    let source = reader(&running);
+    let borrowed: Vec<&str> = names.iter().map(String::as_str).collect();
+    let snapshot = source.read(&query(&borrowed, false)).await.unwrap();
+    assert_eq!(snapshot.groups["00g1security00000000"].name, "Security");
+    assert_eq!(source.requests(), minimum(21, &[2; 20], None));
+}
+
+#[tokio::test]
 async fn a_group_asked_by_name_and_by_id_is_read_once() {
     let running = start(example()).await;
     let source = reader(&running);

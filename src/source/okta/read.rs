@@ -31,21 +31,21 @@ impl Okta {
                 Ok(None)
             }
         };
-        let (found, everyone) = futures_util::try_join!(found, everyone)?;
+        let (mut found, everyone) = futures_util::try_join!(found, everyone)?;
+        // A group two searches both matched (by its name in one, its id in another) is
+        // one group.
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        found.dedup_by(|a, b| a.id == b.id);
 
         // Each name to its one group: by id first (an id is unique), else by exact name.
         let mut asked: BTreeMap<String, wire::Group> = BTreeMap::new();
         for name in &names {
             let by_id: Vec<&wire::Group> = found.iter().filter(|g| g.id == *name).collect();
             let matches: Vec<&wire::Group> = if by_id.is_empty() {
-                let mut by_name: Vec<&wire::Group> = found
+                found
                     .iter()
                     .filter(|g| g.profile.name.as_deref() == Some(name))
-                    .collect();
-                // One group found by two searches' overlapping matches is still one.
-                by_name.sort_by(|a, b| a.id.cmp(&b.id));
-                by_name.dedup_by(|a, b| a.id == b.id);
-                by_name
+                    .collect()
             } else {
                 by_id
             };
