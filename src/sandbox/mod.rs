@@ -9,5 +9,6 @@ pub mod faults;
 pub mod host;
 pub mod instruments;
 pub mod launch;
+pub mod okta;
 pub mod scim;
 pub mod state;
