@@ -162,7 +162,6 @@ impl GoogleSource {
             .max_in_flight(self.parallelism)
             .budget(Budget::per(QUOTA_PER_MINUTE, Duration::from_secs(60)).with_burst(QUOTA_PER_MINUTE / 60))
             .build()?;
-        api.begin(Operation::Read);
         let api = Arc::new(api);
         // A minute's margin, so no request goes out with a token about to run out.
         let until = Instant::now() + token.expires_in.saturating_sub(Duration::from_secs(60));
@@ -249,6 +248,8 @@ impl GoogleSource {
         }
         let api = self.api().await?;
         let api = api.as_ref();
+        // Each read has its own deadline, whether or not its token is new.
+        api.begin(Operation::Read);
         // The users list and every group's members at once; each list's pages follow
         // one another, as page tokens do.
         let users = self.users(api);
