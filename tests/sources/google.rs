@@ -26,6 +26,8 @@ const KEY: &str = include_str!("../../examples/sources/google-service-account.js
 const EXAMPLE: &str = include_str!("../../examples/sources/google.yaml");
 const DISCOVERY: &str = include_str!("../../specs/google-admin-directory_v1.discovery.json");
 const ADMIN: &str = "ada@example.com";
+/// The public half of another RSA key than the example service account's.
+const OTHER_PUBLIC_KEY: &str = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAqeg66a9vN2GdBDy7uE/DGbOfnWLT+fAgvEkU+FSu86pPrRPkoT4aZIOzeMO+zBqkeO7VNCZE5R9L+hQKDrI6RFT+r76vESj2mlObbFnnpd5Pvgpum4PvGzNRw/tF0z50XZBEuMplkVyJHSSzY8VDClPtGeY15Kx/puo0udrKaerjDeDEXISOia192gVhcar0mZEnSunZ/K8xO1m0nBsnAFxekFArPquVGC/rHbRdIwlQfFL2SdynX6aS1DGE7qgGJ+TftIt6wffa+fD3x8s/MfR0kHhqZFawmPePD+Ik4VvRldLB8ZbdHu7ro7DP85/7HksR4oUk/ykF0IY/GWJ81wIDAQAB\n-----END PUBLIC KEY-----\n";
 
 fn example() -> GoogleState {
     GoogleState::parse(EXAMPLE).unwrap()
@@ -254,9 +256,8 @@ async fn sign_in_failures_name_the_source_and_status_and_never_the_key() {
 
     // A key whose public half the account does not hold: the signature fails.
     let mut state = example();
-    let other = state.users.len();
-    state.service_accounts[0].public_key = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwJ9w2oZc7y0rY8y2H6tX9rM5n3bq8dYkq3pW7g2kS6nQ8cP1J5m8R2v4x7T0bK3eL9yF6hA1sD4gU2jW5qZ8tN0vC7rX3mE6iB9oP1lK4dH2fG5aS8wQ7eR0tY3uI6oP9aS2dF5gH8jK1lZ4xC7vB0nM3qW6eR9tY2uI5oP8aS1dF4gH7jK0lZ3xC6vB9nM2qW5eR8tY1uI4oP7aS0dF3gH6jK9lZ2xC5vB8nM1qW4eR7tY0uI3oP6aS9dF2gH5jK8lZ1xC4vB7nM0qW3eR6tY9uI2oP5aS8dF1gH4jK7lZ0xC3vB6nM9qW2eR5tY8uI1oP4aS7dF0gH3jK6lZ9xC2vB5nM8qW1eR4tY7uI0oP3aS6dF9gH2jK5lZ8xC1vB4nM7qQIDAQAB\n-----END PUBLIC KEY-----\n".to_owned();
-    assert_eq!(state.users.len(), other);
+    state.service_accounts[0].public_key = OTHER_PUBLIC_KEY.to_owned();
+    state.check().unwrap();
     let running = start(state).await;
     let error = reader(&running)
         .read(&groups(&["engineering@example.com"]))

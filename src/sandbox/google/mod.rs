@@ -152,14 +152,7 @@ impl Emulator for GoogleEmulator {
     /// own token is not one: Google's clients sign in with their service account's key.
     fn authorised(&self, _: &GoogleState, _token: &str, authorization: &str) -> bool {
         let tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut headers = axum::http::HeaderMap::new();
-        match axum::http::HeaderValue::from_str(authorization) {
-            Ok(value) => {
-                headers.insert(axum::http::header::AUTHORIZATION, value);
-                wire::bearer(&headers).is_some_and(|t| tokens.grant(t).is_some())
-            }
-            Err(_) => false,
-        }
+        wire::bearer_token(authorization).is_some_and(|t| tokens.grant(t).is_some())
     }
 
     /// The token endpoint: a client signs in there with its signed assertion.

@@ -212,7 +212,11 @@ impl Call {
 }
 
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
+    bearer_token(headers.get(header::AUTHORIZATION)?.to_str().ok()?)
+}
+
+/// The token of an `Authorization: Bearer …` value, the scheme in any case.
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.trim().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
