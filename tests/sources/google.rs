@@ -330,6 +330,22 @@ async fn an_outage_is_an_error_never_an_empty_answer() {
     let message = error.to_string();
     assert!(message.contains("503"), "{message}");
 
+    // Signed in, then the API goes down: the next read fails rather than answer nothing.
+    let running = start(example()).await;
+    let source = reader(&running);
+    source.read(&groups(&["research@example.com"])).await.unwrap();
+    let faults = FaultConfig::parse_compact("unavailable=1").unwrap();
+    running.shared.instruments().set_faults(faults).unwrap();
+    let message = source
+        .read(&groups(&["research@example.com"]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("503") && message.contains("/admin/directory/v1/"),
+        "{message}"
+    );
+
     // Nobody listening at all.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
