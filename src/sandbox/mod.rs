@@ -6,6 +6,7 @@
 pub mod atlassian_cloud;
 pub mod bitbucket_dc;
 pub mod faults;
+pub mod google;
 pub mod host;
 pub mod instruments;
 pub mod launch;

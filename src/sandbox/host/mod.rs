@@ -78,6 +78,13 @@ pub trait Emulator: Sized + Send + Sync + 'static {
         true
     }
 
+    /// Whether `path` is served without credentials: a token endpoint, where a client
+    /// signs in with what its request body carries (Google's signed service-account
+    /// assertion). Such requests are still logged and faulted. None unless overridden.
+    fn open(_path: &str) -> bool {
+        false
+    }
+
     /// The account the token acts as, where the platform has one (the safety rules protect
     /// it); `None` where tokens belong to no user.
     fn account(_state: &Self::State) -> Option<String> {
