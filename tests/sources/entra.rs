@@ -243,7 +243,6 @@ async fn a_wrong_client_secret_is_named_without_the_secret() {
     let source = reader_with(&running.base_url, wrong);
     let error = source.read(&groups(&["Small"])).await.unwrap_err();
     let text = error.to_string();
-    eprintln!("{text}");
     assert!(matches!(&error, SourceError::Http(e) if e.is_status(401)), "{error:?}");
     assert!(text.starts_with("entra:"), "{text}");
     assert!(text.contains("401"), "{text}");
@@ -300,6 +299,40 @@ async fn throttling_is_waited_out() {
     let minimum = 1 + 1 + 1 + 1;
     assert!(source.requests() > minimum, "{} requests", source.requests());
     assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn graph_is_addressed_with_or_without_its_version() {
+    let running = serve(big_state()).await;
+    let source = reader_with(&format!("{}/v1.0/", running.base_url), SECRET);
+    let snapshot = source.read(&groups(&["Small"])).await.unwrap();
+    assert_eq!(snapshot.groups["Small"].members.len(), 10);
+}
+
+#[tokio::test]
+async fn a_read_that_outlasts_its_token_renews_it() {
+    let mut state = big_state();
+    // Tokens live 2 s and every request takes 0.6 s: the third page of users comes after
+    // the reader's margin (a quarter of the life) and goes with a new token.
+    state["token_lifetime_secs"] = json!(2);
+    state["faults"] = json!({"latency_ms": 600});
+    let running = serve(state).await;
+    let source = reader(&running);
+    let snapshot = source
+        .read(&Query {
+            groups: BTreeSet::new(),
+            everyone: true,
+        })
+        .await
+        .unwrap();
+    assert_eq!(snapshot.people.len(), 2100);
+    assert_eq!(source.requests(), 1 + pages(2100) + 1, "one more token");
+    let log = running.shared.instruments().requests();
+    assert_eq!(
+        log.iter().filter(|r| r.contains("/oauth2/v2.0/token")).count(),
+        2,
+        "{log:?}"
+    );
 }
 
 #[tokio::test]

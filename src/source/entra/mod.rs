@@ -96,9 +96,16 @@ fn build(config: &SourceConfig, reach: Reach) -> Result<Box<dyn Source>, SourceE
     };
     let tenant = config.required("tenant")?.to_owned();
     let client_id = config.required("client_id")?.to_owned();
+    // Graph's paths are written with their version (`/v1.0/users`): a URL that names it
+    // too is the same Graph.
+    let mut graph_base = reach.base.clone();
+    let path = graph_base.path().trim_end_matches('/').to_owned();
+    if let Some(root) = path.strip_suffix("/v1.0") {
+        graph_base.set_path(root);
+    }
     // The emulator serves the token endpoint itself; a real tenant's is Microsoft's.
     let login = if reach.sandboxed {
-        reach.base.clone()
+        graph_base.clone()
     } else {
         let text = config.setting("login_url").unwrap_or(LOGIN_URL);
         let url = url::Url::parse(text).map_err(|e| setup(format!("`login_url` {text} is not a URL: {e}")))?;
@@ -128,7 +135,7 @@ fn build(config: &SourceConfig, reach: Reach) -> Result<Box<dyn Source>, SourceE
         name: config.name.clone(),
         tenant,
         scope,
-        graph_base: reach.base,
+        graph_base,
         secret: reach.secret,
         parallelism: reach.parallelism.clamp(1, MAX_IN_FLIGHT),
         clients: Mutex::new(vec![Arc::clone(&token)]),
