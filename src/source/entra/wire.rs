@@ -77,9 +77,11 @@ pub const USER_SELECT: &[&str] = &[
 /// size specified … Must be between 1 and 999 inclusive").
 pub const PAGE_SIZE: usize = 999;
 
-/// Values in one `$filter`'s `in (…)` lists. Graph documents a limit of 15 values for an
-/// `in` list on directory objects (learn.microsoft.com/graph/filter-query-parameter,
-/// not in the description; read as the safe bound).
+/// Values in one `$filter`'s `in (…)` lists. The description is silent; Microsoft's
+/// documentation (learn.microsoft.com/graph/filter-query-parameter) limits a request
+/// using `in` to 15 expressions in the filter clause by default, read here as 15 values
+/// across the clause's lists. `displayName` and `id` both support `in` (the description's
+/// property text for `displayName`; Graph's for `id`).
 pub const FILTER_VALUES: usize = 15;
 
 /// `id in ('…')` and `displayName in ('…')`, joined by `or`, for one batch of groups:
