@@ -5,6 +5,7 @@
 
 pub mod atlassian_cloud;
 pub mod bitbucket_dc;
+pub mod entra;
 pub mod faults;
 pub mod google;
 pub mod host;

@@ -6,7 +6,6 @@
 //! faults.
 
 // Helpers outside `#[test]` functions unwrap too: a test that cannot set up fails.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

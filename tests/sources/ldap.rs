@@ -10,7 +10,6 @@
 //! (2 pages) and P = 1,200 people (3 pages).
 
 // The helpers below are test code too: a failed step should stop the test loudly.
-#![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;

@@ -2,9 +2,8 @@
 //! Directory) or from a real OpenLDAP server the suite starts: paging, nested groups,
 //! request counts against the minimum, auth failures and outages.
 
-// The shared helpers of the end-to-end tests (`common::openapi` checks emulators' answers
-// against the vendors' descriptions); like every test helper, they may panic.
-#[allow(clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[path = "../common/mod.rs"]
 mod common;
 

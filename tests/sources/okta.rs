@@ -4,7 +4,6 @@
 //! rate limits; and the emulator against the vendor's description (routes, response
 //! bodies, what `search` and `filter` refuse).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
