@@ -258,6 +258,11 @@ pub struct RawSource {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub tenant: Option<Spanned<String>>,
+    /// Entra ID: the Microsoft identity platform's address, where it is not
+    /// `https://login.microsoftonline.com` (a national cloud).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub login_url: Option<Spanned<String>>,
     /// Google Workspace: the customer whose directory is read (default `my_customer`).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
@@ -292,10 +297,11 @@ pub struct RawSource {
 impl RawSource {
     /// The settings a kind may take with a text value, by the name the source registry
     /// uses, each as the manifest set it (or not): the one place that knows the fields.
-    pub fn text_settings(&self) -> [(&'static str, Option<&Spanned<String>>); 9] {
+    pub fn text_settings(&self) -> [(&'static str, Option<&Spanned<String>>); 10] {
         let auth = self.auth.as_ref();
         [
             ("tenant", self.tenant.as_ref()),
+            ("login_url", self.login_url.as_ref()),
             ("customer", self.customer.as_ref()),
             ("domain", self.domain.as_ref()),
             ("base_dn", self.base_dn.as_ref()),

@@ -213,3 +213,24 @@ fn the_fingerprints_name_who_changed() {
     assert_eq!(changed, vec!["bob"]);
     assert_eq!(after.counts.get("okta:eng-backend"), Some(&3)); // alice, bob, carol
 }
+
+#[test]
+fn every_setting_a_kind_takes_can_be_written_in_a_manifest() {
+    let raw: crate::manifest::raw::RawSource = serde_saphyr::from_str("kind: okta\nurl: x\n").unwrap();
+    let writable: BTreeSet<&str> = raw
+        .text_settings()
+        .iter()
+        .map(|(name, _)| *name)
+        .chain(["starttls"])
+        .collect();
+    for kind in super::registry::KINDS {
+        for setting in kind.settings {
+            assert!(writable.contains(setting.name), "{}: `{}`", kind.kind, setting.name);
+        }
+        assert!(
+            ["token", "client_secret", "key", "password"].contains(&kind.secret.0),
+            "{}",
+            kind.kind
+        );
+    }
+}
