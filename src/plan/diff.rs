@@ -57,7 +57,8 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
                 action: Action::Update,
                 before: Some(before.clone()),
                 after: Some(after.clone()),
-                reason: activation(before, after).or_else(|| desired.provenance.get(address).cloned()),
+                reason: activation(before, after, desired.provenance.get(address))
+                    .or_else(|| desired.provenance.get(address).cloned()),
                 renamed_from: None,
                 renamed_to: None,
             }),
@@ -410,13 +411,20 @@ fn user_renames(target: &str, desired: &Desired, live: &Overlay<'_>) -> BTreeMap
 
 /// Why a user changes, when it is (de)activated: the one attribute change that removes
 /// or restores access.
-fn activation(before: &Resource, after: &Resource) -> Option<String> {
+/// Why a user's update (de)activates them: the manifest, or the source that says so.
+fn activation(before: &Resource, after: &Resource, source: Option<&String>) -> Option<String> {
     let (Resource::User(b), Resource::User(a)) = (before, after) else {
         return None;
     };
     match (b.is_inactive(), a.is_inactive()) {
-        (false, true) => Some("deactivated: `active: false` in the manifest".to_owned()),
-        (true, false) => Some("reactivated".to_owned()),
+        (false, true) => Some(match source {
+            Some(why) => format!("deactivated: {why}"),
+            None => "deactivated: `active: false` in the manifest".to_owned(),
+        }),
+        (true, false) => Some(match source {
+            Some(why) => format!("reactivated: {why}"),
+            None => "reactivated".to_owned(),
+        }),
         _ => None,
     }
 }
