@@ -22,8 +22,9 @@ use error::CliError;
 ///
 /// rollcall reads a directory of YAML manifests (users, groups, memberships and
 /// permissions), compares it with the live state of every target (Bitbucket Data Center,
-/// any SCIM 2.0 service such as Atlassian's directory) and shows or applies the
-/// difference.
+/// Bitbucket Cloud, the Atlassian organization directory, any SCIM 2.0 service) and shows
+/// or applies the difference. People and group members may come from identity sources
+/// (Okta, Entra ID, Google Workspace, LDAP), which are read, never written.
 #[derive(Debug, Parser)]
 #[command(
     name = "rollcall",

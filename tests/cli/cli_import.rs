@@ -131,8 +131,9 @@ fn every_sandbox_state_in_the_repository_imports_to_an_empty_plan() {
         states.push((format!("{}:{}", block.file, block.line), block.body));
     }
     let names: Vec<&str> = states.iter().map(|(n, _)| n.as_str()).collect();
-    // The examples' three, the fixtures' two, and the two in docs/sandbox.md.
-    assert_eq!(states.len(), 7, "{names:#?}");
+    // The examples' five (two-targets' two, quickstart's, group-sync's two), the
+    // fixtures' two, and the two in docs/sandbox.md.
+    assert_eq!(states.len(), 9, "{names:#?}");
     for (name, state) in &states {
         let work = tempfile::tempdir().unwrap();
         manifest_for_state(work.path(), state);

@@ -93,7 +93,7 @@ const NOT_RUN: &[(&str, &str, &str)] = &[
 const DC_STATE_KEYS: &[&str] = &["operator", "licence_limit", "global", "projects", "faults"];
 
 /// The top-level keys of a manifest.
-const MANIFEST_KEYS: &[&str] = &["targets", "users", "groups", "access", "policy"];
+const MANIFEST_KEYS: &[&str] = &["sources", "targets", "users", "groups", "access", "policy"];
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -119,12 +119,19 @@ impl Block {
 
 fn markdown_files() -> Vec<String> {
     let mut files = vec!["README.md".to_owned()];
-    let mut docs: Vec<String> = std::fs::read_dir(root().join("docs"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".md"))
-        .map(|name| format!("docs/{name}"))
-        .collect();
+    // docs/ and its folders (docs/sources/ holds a page per identity source).
+    let mut docs: Vec<String> = Vec::new();
+    for dir in ["docs", "docs/sources"] {
+        let Ok(entries) = std::fs::read_dir(root().join(dir)) else {
+            continue;
+        };
+        docs.extend(
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|name| name.ends_with(".md"))
+                .map(|name| format!("{dir}/{name}")),
+        );
+    }
     docs.sort();
     files.extend(docs);
     files
@@ -227,6 +234,16 @@ fn check_yaml(block: &Block, schema: &jsonschema::Validator) -> Result<(), Strin
         return CloudState::parse(&block.body)
             .map(drop)
             .map_err(|e| format!("not an Atlassian Cloud sandbox state: {e}"));
+    }
+    // Any other emulator's state (an identity source's), by the kind it names.
+    if let Ok(sandbox) = rollcall::provider::registry::sandbox_kind_of(&block.body) {
+        if value.get("kind").is_some() {
+            return if (sandbox.reads)(&block.body) {
+                Ok(())
+            } else {
+                Err(format!("not {}", sandbox.describe))
+            };
+        }
     }
     if keys.iter().any(|k| DC_STATE_KEYS.contains(k)) {
         return DcState::parse(&block.body)
