@@ -116,7 +116,8 @@ pub struct Person {
     /// Whether the kind counts the account as able to sign in (its default for a
     /// manifest that lists no statuses).
     pub active: bool,
-    /// Every other text attribute read, under the vendor's name, for `map`.
+    /// Every text attribute read, under the vendor's name (those the fields above hold
+    /// included), for a manifest's `map` and `attribute:NAME` username rule.
     pub attributes: BTreeMap<String, String>,
 }
 

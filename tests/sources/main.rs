@@ -11,3 +11,4 @@ mod entra;
 mod google;
 mod ldap;
 mod okta;
+mod pipeline;

@@ -148,7 +148,7 @@ async fn the_example_org_reads_into_people_and_groups() {
     assert_eq!(alice.attributes["title"], "Staff Engineer");
     assert_eq!(alice.attributes["employeeNumber"], "1001");
     assert_eq!(alice.attributes["firstName"], "Alice");
-    assert!(!alice.attributes.contains_key("login"));
+    assert_eq!(alice.attributes["login"], "alice@example.com");
     // No displayName: the first and last names.
     assert_eq!(
         snapshot.people["00u1bob0000000000000"].display_name.as_deref(),

@@ -336,7 +336,7 @@ impl EntraSource {
         let enabled = item.get("accountEnabled").and_then(Value::as_bool).unwrap_or(false);
         let attributes = item
             .iter()
-            .filter(|(key, _)| !PERSON_FIELDS.contains(&key.as_str()) && !key.starts_with('@'))
+            .filter(|(key, _)| !key.starts_with('@'))
             .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_owned())))
             .collect();
         Ok(Person {
@@ -411,10 +411,6 @@ impl EntraSource {
         Ok(snapshot)
     }
 }
-
-/// The fields of `Person` a user's properties fill; every other text property read goes
-/// to `attributes` under Graph's name.
-const PERSON_FIELDS: &[&str] = &["id", "userPrincipalName", "mail", "displayName", "department"];
 
 /// `$select` with every user property the reader uses, at the largest page.
 fn user_query() -> [(&'static str, String); 2] {

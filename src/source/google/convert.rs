@@ -12,7 +12,7 @@ use crate::source::{Person, Snapshot};
 
 /// Fields that are the person's own (`id`, `login`, `status`) or carry nothing a manifest
 /// could map (`kind`, `etag`).
-const NOT_ATTRIBUTES: &[&str] = &["id", "primaryEmail", "kind", "etag", "suspended", "archived"];
+const NOT_ATTRIBUTES: &[&str] = &["id", "kind", "etag", "suspended", "archived"];
 
 /// The snapshot of `users` (the whole users list) and each group's derived members;
 /// `everyone` keeps every person, otherwise only the groups' members.

@@ -12,9 +12,6 @@ use crate::http::paging::{self, Page};
 use crate::http::{path_segment, HttpError, Operation, Request};
 use crate::source::{Group, Person, Query, Snapshot, SourceError};
 
-/// Profile attributes that fill `Person`'s own fields rather than `attributes`.
-const OWN_FIELDS: &[&str] = &["login", "email", "displayName", "department"];
-
 impl Okta {
     pub(super) async fn read_query(&self, query: &Query) -> Result<Snapshot, SourceError> {
         self.http.begin(Operation::Read);
@@ -210,7 +207,6 @@ fn person(user: &wire::User) -> Person {
     let attributes = user
         .profile
         .iter()
-        .filter(|(k, _)| !OWN_FIELDS.contains(&k.as_str()))
         .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
         .collect();
     Person {
@@ -252,7 +248,9 @@ mod tests {
         assert_eq!(p.status, "LOCKED_OUT");
         assert_eq!(p.attributes.get("costCenter").map(String::as_str), Some("10"));
         assert_eq!(p.attributes.get("firstName").map(String::as_str), Some("Ann"));
-        assert!(!p.attributes.contains_key("login") && !p.attributes.contains_key("tags"));
+        // Every text attribute, those `Person`'s fields hold too (a manifest's `map` and
+        // `attribute:` rules name them by Okta's names); a list is no text.
+        assert!(p.attributes.contains_key("login") && !p.attributes.contains_key("tags"));
         let staged: wire::User = serde_json::from_value(serde_json::json!({"id": "00u2", "status": "STAGED"})).unwrap();
         assert!(!person(&staged).active);
     }
