@@ -569,3 +569,69 @@ async fn the_servers_limit_on_a_paged_total_is_an_error_never_a_partial_list() {
     assert!(err.to_string().contains("4 sizeLimitExceeded"), "{err}");
     assert_eq!(source.requests(), 1 + 3);
 }
+
+/// The LDAP source through the whole pipeline, as `rollcall` runs it over LDAPS: a
+/// group that follows `eng` (nested three deep) feeds a Bitbucket Data Center sandbox,
+/// with the attribute map; a username rule that collides is reported at the source;
+/// the server down fails the plan.
+#[test]
+fn the_pipeline_follows_an_ldap_group_over_ldaps() {
+    let server = standard();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("password"), PASSWORD).unwrap();
+    std::fs::write(
+        dir.join("bb.yaml"),
+        "operator: admin\nusers:\n  admin: { display_name: Admin, email: admin@example.net }\nglobal:\n  users:\n    admin: SYS_ADMIN\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.join("m")).unwrap();
+    let (url, ca) = (server.ldaps_url(), server.ca());
+    let manifest = |username: &str| {
+        format!(
+            "sources:\n  corp:\n    kind: ldap\n    url: {}\n    base_dn: \"{BASE}\"\n    ca_file: {}\n    auth: {{ bind_dn: \"{BIND_DN}\", password: \"${{file:../password}}\" }}\n    people:\n      groups: []\n      map: {{ name: title }}\n      username: {username}\n\
+             targets:\n  bb:\n    kind: bitbucket-datacenter\n    url: sandbox:../bb.yaml\n    notify_new_users: false\n\
+             groups:\n  team:\n    members_from: [corp:eng]\n",
+            url,
+            ca.display()
+        )
+    };
+    let m = dir.join("m");
+    std::fs::write(m.join("manifest.yaml"), manifest("login")).unwrap();
+    let (code, out, err) = crate::common::run_in(&m, &["plan", "--json", "--detailed-exitcode"]);
+    assert_eq!(code, Some(2), "{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let changes = plan["changes"].as_array().unwrap();
+    let members: BTreeSet<&str> = changes
+        .iter()
+        .filter(|c| c["resource"]["type"] == "membership")
+        .map(|c| c["resource"]["user"].as_str().unwrap())
+        .collect();
+    // eng, platform and sre: p0000 to p0012, but p0003, locked.
+    let expected: BTreeSet<String> = (0..13).filter(|i| *i != 3).map(|i| format!("p{i:04}")).collect();
+    assert_eq!(members, expected.iter().map(String::as_str).collect::<BTreeSet<_>>());
+    let p4 = changes
+        .iter()
+        .find(|c| c["resource"]["type"] == "user" && c["resource"]["name"] == "p0004")
+        .unwrap();
+    assert_eq!(p4["after"]["display_name"], "Engineer 1");
+    assert!(
+        p4["reason"].as_str().unwrap().starts_with("from corp (uid=p0004,"),
+        "{p4}"
+    );
+    assert!(
+        err.contains("source corp: 13 people (1 inactive) in 6 requests"),
+        "{err}"
+    );
+
+    std::fs::write(m.join("manifest.yaml"), manifest("\"attribute:departmentNumber\"")).unwrap();
+    let (code, _, err) = crate::common::run_in(&m, &["plan"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("would both be named `dept-"), "{err}");
+
+    drop(server);
+    let (code, _, err) = crate::common::run_in(&m, &["plan"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("cannot read the identity sources"), "{err}");
+    assert!(!err.contains(PASSWORD), "{err}");
+}
