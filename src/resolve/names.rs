@@ -74,7 +74,14 @@ pub fn is_email(s: &str) -> bool {
 
 pub fn is_loopback(u: &url::Url) -> bool {
     match u.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
+        // A scheme the URL standard does not know (`ldap:`) keeps an address as text.
+        Some(url::Host::Domain(d)) => {
+            d == "localhost"
+                || d.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,

@@ -154,63 +154,41 @@ impl Resolver<'_> {
             }
             secret = self.secret_ref(dir, file, value);
         }
-        let url_at = origin(file, &raw.url);
         let url = raw.url.value.trim();
-        let endpoint = if let Some(path) = url.strip_prefix("sandbox:") {
-            if kind.sandbox.is_none() {
-                self.error(
-                    url_at,
-                    format!("source `{name}`: rollcall has no sandbox for {} sources", kind.kind),
-                    "point `url` at the server",
-                );
-                return None;
+        if url.starts_with("sandbox:") && kind.sandbox.is_none() {
+            self.error(
+                origin(file, &raw.url),
+                format!("source `{name}`: rollcall has no sandbox for {} sources", kind.kind),
+                "point `url` at the server",
+            );
+            return None;
+        }
+        let starttls = raw.starttls.as_ref().is_some_and(|s| s.value);
+        let endpoint = self.endpoint(dir, file, ("source", name), &raw.url, |u| {
+            let scheme = u.scheme();
+            let takes = |s: &str| kind.schemes.contains(&s);
+            // Clear text only to this machine, or upgraded by StartTLS: the secret would
+            // travel in it.
+            let ok = match scheme {
+                "http" => takes("https") && is_loopback(u),
+                "ldap" => takes("ldap") && (is_loopback(u) || starttls),
+                other => takes(other),
+            };
+            if ok {
+                return Ok(());
             }
-            if path.is_empty() {
-                self.error(
-                    url_at,
-                    "`sandbox:` needs the path of a state file".into(),
-                    "for example `url: sandbox:okta.yaml`, relative to the manifest directory",
-                );
-                return None;
-            }
-            Endpoint::Sandbox(dir.join(path))
-        } else {
-            match url::Url::parse(url) {
-                Ok(u) if !u.username().is_empty() || u.password().is_some() => {
-                    let d = self
-                        .sources
-                        .diagnostic(url_at, format!("source `{name}` has credentials in its URL"))
-                        .redacted(self.sources, url_at)
-                        .with_hint("remove them from the URL and use `auth` with a `${env:…}` or `${file:…}` reference; if a real password was committed, change it");
-                    self.problems.push(d);
-                    return None;
-                }
-                Ok(u) if kind.schemes.contains(&u.scheme()) => Endpoint::Url(u),
-                // Clear text only to this machine: the secret would travel in it.
-                Ok(u) if matches!(u.scheme(), "http" | "ldap") && is_loopback(&u) => Endpoint::Url(u),
-                Ok(u) if u.scheme() == "ldap" && raw.starttls.as_ref().is_some_and(|s| s.value) => Endpoint::Url(u),
-                Ok(u) => {
-                    self.error(
-                        url_at,
-                        format!("source `{name}` has the URL scheme `{}`, which a {} source does not take here", u.scheme(), kind.kind),
-                        format!(
-                            "use {} (plain http or ldap only to a loopback address, or ldap with `starttls: true`), or sandbox:PATH",
-                            kind.schemes.iter().map(|s| format!("{s}://")).collect::<Vec<_>>().join(" or ")
-                        ),
-                    );
-                    return None;
-                }
-                Err(e) => {
-                    let d = self
-                        .sources
-                        .diagnostic(url_at, format!("source `{name}` has an invalid URL: {e}"))
-                        .redacted(self.sources, url_at)
-                        .with_hint("write the source's base URL, or sandbox:PATH");
-                    self.problems.push(d);
-                    return None;
-                }
-            }
-        };
+            let schemes: Vec<String> = kind.schemes.iter().map(|s| format!("{s}://")).collect();
+            Err((
+                format!(
+                    "source `{name}` has the URL `{scheme}://…`, which a {} source does not take here",
+                    kind.kind
+                ),
+                format!(
+                    "use {} (in clear text only to a loopback address, or ldap:// with `starttls: true`), or sandbox:PATH",
+                    schemes.join(" or ")
+                ),
+            ))
+        })?;
         if secret.is_none() && matches!(endpoint, Endpoint::Url(_)) {
             self.error(
                 origin(file, decl.key),

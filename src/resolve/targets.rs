@@ -87,55 +87,20 @@ impl Resolver<'_> {
             }
         }
         self.credentials(name, file, raw, platform);
-        let url_at = origin(file, &raw.url);
         let url = raw.url.value.trim();
-        let endpoint = if let Some(path) = url.strip_prefix("sandbox:") {
-            if path.is_empty() {
-                self.error(
-                    url_at,
-                    "`sandbox:` needs the path of a state file".into(),
-                    "for example `url: sandbox:../sandbox/bitbucket.yaml`, relative to the manifest directory",
-                );
-                return None;
-            }
-            Endpoint::Sandbox(dir.join(path))
-        } else {
-            match url::Url::parse(url) {
-                Ok(u) if !u.username().is_empty() || u.password().is_some() => {
-                    let d = self
-                        .sources
-                        .diagnostic(url_at, format!("target `{name}` has credentials in its URL"))
-                        .redacted(self.sources, url_at)
-                        .with_hint("remove them from the URL (it is printed in plans) and use `auth` with a `${env:…}` or `${file:…}` token; if a real password was committed, change it");
-                    self.problems.push(d);
-                    return None;
-                }
-                Ok(u) if u.scheme() == "https" => Endpoint::Url(u),
-                Ok(u) if u.scheme() == "http" && is_loopback(&u) => Endpoint::Url(u),
-                Ok(u) if u.scheme() == "http" => {
-                    self.error(url_at, format!("target `{name}` uses plain http to a remote host"), "use https://; plain http is accepted for loopback addresses (127.0.0.1, localhost) only, because the token would travel in clear text");
-                    return None;
-                }
-                Ok(u) => {
-                    self.error(
-                        url_at,
-                        format!("target `{name}` has an unsupported URL scheme `{}`", u.scheme()),
-                        "use https://HOST or sandbox:PATH",
-                    );
-                    return None;
-                }
-                Err(e) => {
-                    // It did not parse, so it may hide credentials: never quote it.
-                    let d = self
-                        .sources
-                        .diagnostic(url_at, format!("target `{name}` has an invalid URL: {e}"))
-                        .redacted(self.sources, url_at)
-                        .with_hint("use https://HOST or sandbox:PATH");
-                    self.problems.push(d);
-                    return None;
-                }
-            }
-        };
+        let endpoint = self.endpoint(dir, file, ("target", name), &raw.url, |u| match u.scheme() {
+            "https" => Ok(()),
+            "http" if is_loopback(u) => Ok(()),
+            "http" => Err((
+                format!("target `{name}` uses plain http to a remote host"),
+                "use https://; plain http is accepted for loopback addresses (127.0.0.1, localhost) only, because the token would travel in clear text".to_owned(),
+            )),
+            other => Err((
+                format!("target `{name}` has an unsupported URL scheme `{other}`"),
+                "use https://HOST or sandbox:PATH".to_owned(),
+            )),
+        })?;
+        let url_at = origin(file, &raw.url);
         let auth = match &raw.auth {
             Some(a) => Some(AuthConfig {
                 username: a.username.clone(),
@@ -186,6 +151,61 @@ impl Resolver<'_> {
             scope: ReadScope::default(),
             principals_from: None,
         })
+    }
+
+    /// A target's or source's `url`: `sandbox:PATH` (relative to the manifest directory),
+    /// or a URL without credentials in it whose scheme `accept` takes (else its message
+    /// and hint). A URL that does not parse, or holds credentials, is never quoted: it
+    /// may hide a secret.
+    pub(super) fn endpoint(
+        &mut self,
+        dir: &Path,
+        file: usize,
+        (noun, name): (&str, &str),
+        url: &Spanned<String>,
+        accept: impl Fn(&url::Url) -> Result<(), (String, String)>,
+    ) -> Option<Endpoint> {
+        let at = origin(file, url);
+        let text = url.value.trim();
+        if let Some(path) = text.strip_prefix("sandbox:") {
+            if path.is_empty() {
+                self.error(
+                    at,
+                    "`sandbox:` needs the path of a state file".into(),
+                    "for example `url: sandbox:../sandbox/state.yaml`, relative to the manifest directory",
+                );
+                return None;
+            }
+            return Some(Endpoint::Sandbox(dir.join(path)));
+        }
+        match url::Url::parse(text) {
+            Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+                let d = self
+                    .sources
+                    .diagnostic(at, format!("{noun} `{name}` has credentials in its URL"))
+                    .redacted(self.sources, at)
+                    .with_hint("remove them from the URL (it is printed in plans) and use `auth` with a `${env:…}` or `${file:…}` token; if a real password was committed, change it");
+                self.problems.push(d);
+                None
+            }
+            Ok(u) => match accept(&u) {
+                Ok(()) => Some(Endpoint::Url(u)),
+                Err((message, hint)) => {
+                    self.error(at, message, hint);
+                    None
+                }
+            },
+            Err(e) => {
+                // It did not parse, so it may hide credentials: never quote it.
+                let d = self
+                    .sources
+                    .diagnostic(at, format!("{noun} `{name}` has an invalid URL: {e}"))
+                    .redacted(self.sources, at)
+                    .with_hint("use https://HOST or sandbox:PATH");
+                self.problems.push(d);
+                None
+            }
+        }
     }
 
     fn not_an_option(&mut self, name: &str, kind: &str, option: &str, at: Origin) {

@@ -234,3 +234,61 @@ fn every_setting_a_kind_takes_can_be_written_in_a_manifest() {
         );
     }
 }
+
+/// The problems `resolve` reports for one source declaration.
+fn source_problems(source: &str) -> Vec<String> {
+    let text = format!(
+        "sources:\n  idp:\n{source}targets:\n  bb:\n    kind: bitbucket-datacenter\n    url: sandbox:bb.yaml\n"
+    );
+    let (loaded, problems) = crate::manifest::load_texts(Path::new("m"), &[("m.yaml".to_owned(), text)]);
+    assert!(problems.is_empty(), "{problems:?}");
+    match crate::resolve::resolve(&loaded) {
+        Ok(_) => Vec::new(),
+        Err(problems) => problems.into_iter().map(|p| p.message).collect(),
+    }
+}
+
+#[test]
+fn a_source_is_checked_against_its_kind() {
+    let ldap = |url: &str, extra: &str| {
+        source_problems(&format!(
+            "    kind: ldap\n    url: {url}\n    base_dn: dc=x\n{extra}    auth: {{ bind_dn: cn=r, password: \"${{env:P}}\" }}\n"
+        ))
+    };
+    assert!(ldap("ldaps://ldap.example.com", "").is_empty());
+    assert!(ldap("ldap://ldap.example.com", "    starttls: true\n").is_empty());
+    assert!(ldap("ldap://127.0.0.1:3389", "").is_empty());
+    let clear = ldap("ldap://ldap.example.com", "");
+    assert_eq!(clear.len(), 1, "{clear:?}");
+    assert!(
+        clear[0].contains("`ldap://…`, which a ldap source does not take here"),
+        "{clear:?}"
+    );
+
+    let okta = |url: &str, rest: &str| source_problems(&format!("    kind: okta\n    url: {url}\n{rest}"));
+    let token = "    auth: { token: \"${env:OKTA_TOKEN}\" }\n";
+    assert!(okta("https://acme.okta.com", token).is_empty());
+    assert!(okta("http://localhost:8080", token).is_empty());
+    assert_eq!(okta("http://acme.okta.com", token).len(), 1);
+    assert_eq!(okta("https://acme.okta.com", "").len(), 1, "no token");
+    let wrong = okta("https://acme.okta.com", "    auth: { password: \"${env:X}\" }\n");
+    assert!(
+        wrong
+            .iter()
+            .any(|m| m.contains("whose credential is `auth.token`, not `auth.password`")),
+        "{wrong:?}"
+    );
+    let setting = okta("https://acme.okta.com", &format!("    base_dn: dc=x\n{token}"));
+    assert!(
+        setting.iter().any(|m| m.contains("which has no `base_dn`")),
+        "{setting:?}"
+    );
+    let literal = okta("https://acme.okta.com", "    auth: { token: 00abcdef }\n");
+    assert!(literal.iter().any(|m| m.contains("must be a reference")), "{literal:?}");
+
+    let entra = source_problems(
+        "    kind: entra-id\n    url: https://graph.microsoft.com\n    auth: { client_secret: \"${env:S}\" }\n",
+    );
+    assert!(entra.iter().any(|m| m.contains("without `tenant`")), "{entra:?}");
+    assert!(entra.iter().any(|m| m.contains("without `client_id`")), "{entra:?}");
+}
