@@ -84,7 +84,7 @@ fn big_state() -> Value {
 async fn serve(state: Value) -> RunningEmulator {
     let state = EntraState::parse(&state.to_string()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    host::serve(entra::Shared::new(state, SECRET.to_owned()), listener)
+    host::serve(entra::shared(state, SECRET.to_owned()), listener)
         .await
         .unwrap()
 }
@@ -254,6 +254,94 @@ async fn a_wrong_client_secret_is_named_without_the_secret() {
     assert_eq!(source.requests(), 1, "a 401 is not retried");
 }
 
+/// One HTTP request read off `stream`, head and body (by `Content-Length`), as text.
+async fn read_request(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "the connection ended mid-request");
+        raw.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length: usize = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().to_owned())
+                })
+                .map_or(0, |v| v.parse().unwrap());
+            if raw.len() >= end + 4 + length {
+                return text;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_token_request_is_the_documented_form_and_an_echoed_secret_is_scrubbed() {
+    use tokio::io::AsyncWriteExt;
+    // A token endpoint that keeps the request and refuses it, quoting the secret back as
+    // sent and as the form encodes it (`~` is `%7E` there).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let encoded: String = url::form_urlencoded::byte_serialize(SECRET.as_bytes()).collect();
+    assert_ne!(encoded, SECRET);
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let request = read_request(&mut stream).await;
+        let body = json!({
+            "error": "invalid_client",
+            "error_description": format!("AADSTS7000215: Invalid client secret provided: {SECRET} ({encoded}).\r\nTrace ID: 0"),
+            "error_codes": [7000215],
+        })
+        .to_string();
+        let answer = format!(
+            "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(answer.as_bytes()).await.unwrap();
+        request
+    });
+    let source = reader_with(&base, SECRET);
+    let error = source.read(&groups(&["Small"])).await.unwrap_err();
+    let request = server.await.unwrap();
+
+    let (head, body) = request.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.starts_with(&format!("POST /{TENANT}/oauth2/v2.0/token HTTP/1.1\r\n")),
+        "{head}"
+    );
+    let lower = head.to_ascii_lowercase();
+    assert!(!lower.contains("\r\nauthorization:"), "{head}");
+    assert!(
+        lower.contains("\r\ncontent-type: application/x-www-form-urlencoded"),
+        "{head}"
+    );
+    let fields: BTreeMap<String, String> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    assert_eq!(
+        fields,
+        BTreeMap::from([
+            ("client_id".to_owned(), CLIENT.to_owned()),
+            ("client_secret".to_owned(), SECRET.to_owned()),
+            ("scope".to_owned(), "https://graph.microsoft.com/.default".to_owned()),
+            ("grant_type".to_owned(), "client_credentials".to_owned()),
+        ])
+    );
+
+    let text = error.to_string();
+    let debug = format!("{error:?}");
+    assert!(text.contains("invalid_client: AADSTS7000215"), "{text}");
+    assert!(text.contains("<redacted>"), "{text}");
+    let encoded: String = url::form_urlencoded::byte_serialize(SECRET.as_bytes()).collect();
+    for shown in [&text, &debug] {
+        assert!(!shown.contains(SECRET) && !shown.contains(&encoded), "{shown}");
+    }
+    assert_eq!(source.requests(), 1, "a 401 is not retried");
+}
+
 #[tokio::test]
 async fn a_token_graph_did_not_issue_is_refused() {
     let running = serve(big_state()).await;
@@ -340,7 +428,7 @@ async fn the_example_state_reads() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sources/entra.yaml")).unwrap();
     let state = EntraState::parse(&text).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let running = host::serve(entra::Shared::new(state, SECRET.to_owned()), listener)
+    let running = host::serve(entra::shared(state, SECRET.to_owned()), listener)
         .await
         .unwrap();
     let mut config = config(&running.base_url);
@@ -453,11 +541,12 @@ fn form(pairs: &[(&str, &str)]) -> String {
 async fn token(running: &RunningEmulator) -> String {
     let answer: Value = reqwest::Client::new()
         .post(format!("{}/{TENANT}/oauth2/v2.0/token", running.base_url))
-        .basic_auth(CLIENT, Some(SECRET))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(form(&[
-            ("grant_type", "client_credentials"),
+            ("client_id", CLIENT),
+            ("client_secret", SECRET),
             ("scope", "https://graph.microsoft.com/.default"),
+            ("grant_type", "client_credentials"),
         ]))
         .send()
         .await
@@ -560,52 +649,200 @@ async fn answers_match_the_description() {
         .unwrap();
 }
 
+/// Asks the emulator's token endpoint for a token with `form`, and with Basic credentials
+/// when `basic` names them: the status and the body.
+async fn ask_token(
+    running: &RunningEmulator,
+    tenant: &str,
+    basic: Option<(&str, &str)>,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/{tenant}/oauth2/v2.0/token", running.base_url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(self::form(form));
+    if let Some((id, secret)) = basic {
+        request = request.basic_auth(id, Some(secret));
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json::<Value>().await.unwrap())
+}
+
+/// The form of a client-credentials request, without `leave_out` and with `change`
+/// replacing a field's value.
+fn token_form(leave_out: &[&str], change: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    [
+        ("client_id", CLIENT),
+        ("client_secret", SECRET),
+        ("scope", "https://graph.microsoft.com/.default"),
+        ("grant_type", "client_credentials"),
+    ]
+    .into_iter()
+    .filter(|(name, _)| !leave_out.contains(name))
+    .map(|(name, value)| {
+        let changed = change.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+        (name, changed.unwrap_or(value))
+    })
+    .collect()
+}
+
+/// The identity platform's error body: every field it carries, the description's code
+/// among `error_codes`, and never the secret.
+fn assert_identity_error(body: &Value, error: &str, code: &str) {
+    assert_eq!(body["error"], error, "{body}");
+    let description = body["error_description"].as_str().unwrap();
+    assert!(description.starts_with(code), "{body}");
+    let number: u64 = code.trim_start_matches("AADSTS").parse().unwrap();
+    assert_eq!(body["error_codes"], json!([number]), "{body}");
+    for field in ["timestamp", "trace_id", "correlation_id"] {
+        assert!(body[field].is_string(), "{field}: {body}");
+    }
+    assert!(!body.to_string().contains(SECRET), "{body}");
+}
+
 #[tokio::test]
 async fn the_token_endpoint_refuses_as_the_identity_platform_does() {
     let running = serve(big_state()).await;
-    let client = reqwest::Client::new();
-    let url = |tenant: &str| format!("{}/{tenant}/oauth2/v2.0/token", running.base_url);
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("scope", "https://graph.microsoft.com/.default"),
-    ];
-    let ask = |url: String, id: &'static str, secret: &'static str, form: Vec<(&'static str, &'static str)>| {
-        let client = client.clone();
-        async move {
-            let response = client
-                .post(url)
-                .basic_auth(id, Some(secret))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(self::form(&form))
-                .send()
-                .await
-                .unwrap();
-            (response.status().as_u16(), response.json::<Value>().await.unwrap())
-        }
+    let ask = |tenant: &'static str, form: Vec<(&'static str, &'static str)>| {
+        let running = &running;
+        async move { ask_token(running, tenant, None, &form).await }
     };
-    let (status, body) = ask(url(TENANT), CLIENT, "wrong", form.to_vec()).await;
-    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
-    assert!(body["error_description"].as_str().unwrap().starts_with("AADSTS7000215"));
-    let (status, body) = ask(url("someone-else.onmicrosoft.com"), CLIENT, SECRET, form.to_vec()).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")));
-    let (status, body) = ask(
-        url("fernhill.onmicrosoft.com"),
-        "22222222-0000-4000-8000-000000000000",
-        SECRET,
-        form.to_vec(),
-    )
-    .await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("unauthorized_client")));
-    let (status, body) = ask(
-        url(TENANT),
-        CLIENT,
-        SECRET,
-        vec![("grant_type", "client_credentials"), ("scope", "User.Read.All")],
-    )
-    .await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_scope")));
-    let (status, _) = ask(url(TENANT), CLIENT, SECRET, form.to_vec()).await;
+
+    // The documented request: no Authorization header, everything in the form.
+    let (status, body) = ask(TENANT, token_form(&[], &[])).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    // The tenant by its domain as well as by its id.
+    let (status, _) = ask("fernhill.onmicrosoft.com", token_form(&[], &[])).await;
     assert_eq!(status, 200);
+
+    let (status, body) = ask(TENANT, token_form(&[], &[("client_secret", "wrong")])).await;
+    assert_eq!(status, 401);
+    assert_identity_error(&body, "invalid_client", "AADSTS7000215");
+    let (status, body) = ask(TENANT, token_form(&["client_secret"], &[])).await;
+    assert_eq!(status, 401);
+    assert_identity_error(&body, "invalid_client", "AADSTS7000218");
+
+    let (status, body) = ask(
+        TENANT,
+        token_form(&[], &[("client_id", "22222222-0000-4000-8000-000000000000")]),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_identity_error(&body, "unauthorized_client", "AADSTS700016");
+    let (status, body) = ask(TENANT, token_form(&[], &[("scope", "User.Read.All")])).await;
+    assert_eq!(status, 400);
+    assert_identity_error(&body, "invalid_scope", "AADSTS1002012");
+    let (status, body) = ask(TENANT, token_form(&[], &[("grant_type", "password")])).await;
+    assert_eq!(status, 400);
+    assert_identity_error(&body, "unsupported_grant_type", "AADSTS70003");
+    for missing in ["client_id", "scope", "grant_type"] {
+        let (status, body) = ask(TENANT, token_form(&[missing], &[])).await;
+        assert_eq!(status, 400, "{missing}");
+        assert_identity_error(&body, "invalid_request", "AADSTS900144");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("'{missing}'")),
+            "{body}"
+        );
+    }
+    let (status, body) = ask("someone-else.onmicrosoft.com", token_form(&[], &[])).await;
+    assert_eq!(status, 400);
+    assert_identity_error(&body, "invalid_request", "AADSTS90002");
+
+    // Not a form: the identity platform reads no field.
+    let response = reqwest::Client::new()
+        .post(format!("{}/{TENANT}/oauth2/v2.0/token", running.base_url))
+        .json(&json!({"client_id": CLIENT, "client_secret": SECRET}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_identity_error(&response.json().await.unwrap(), "invalid_request", "AADSTS900144");
+
+    // Every request reached the emulator's log, credentials or not.
+    let log = running.shared.instruments().requests();
+    assert_eq!(
+        log.iter().filter(|r| r.contains("/oauth2/v2.0/token")).count(),
+        12,
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_token_endpoint_takes_basic_credentials_too() {
+    // RFC 6749 §2.3.1: a server MUST support HTTP Basic for a client with a password, and
+    // Microsoft's discovery document lists `client_secret_basic`.
+    let running = serve(big_state()).await;
+    let basic_form = token_form(&["client_id", "client_secret"], &[]);
+    let (status, body) = ask_token(&running, TENANT, Some((CLIENT, SECRET)), &basic_form).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let (status, _, _, _) = get(&running, &token, "/v1.0/groups?$select=id").await;
+    assert_eq!(status, 200);
+    // The form's client_id may come along, if it is the same.
+    let with_id = token_form(&["client_secret"], &[]);
+    let (status, _) = ask_token(&running, TENANT, Some((CLIENT, SECRET)), &with_id).await;
+    assert_eq!(status, 200);
+
+    let (status, body) = ask_token(&running, TENANT, Some((CLIENT, "wrong")), &basic_form).await;
+    assert_eq!(status, 401);
+    assert_identity_error(&body, "invalid_client", "AADSTS7000215");
+    let (status, body) = ask_token(
+        &running,
+        TENANT,
+        Some(("22222222-0000-4000-8000-000000000000", SECRET)),
+        &basic_form,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_identity_error(&body, "unauthorized_client", "AADSTS700016");
+
+    // Two methods in one request (RFC 6749 §2.3), or two client ids, are refused even
+    // when they agree; Microsoft documents no code for either.
+    for form in [
+        token_form(&[], &[]),
+        token_form(
+            &["client_secret"],
+            &[("client_id", "22222222-0000-4000-8000-000000000000")],
+        ),
+    ] {
+        let (status, body) = ask_token(&running, TENANT, Some((CLIENT, SECRET)), &form).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{body}"
+        );
+        assert_eq!(body["error_codes"], json!([]), "{body}");
+    }
+
+    // A Bearer token is no client credential: without the form's secret, none is given.
+    let token_only = token_form(&["client_secret"], &[]);
+    let response = reqwest::Client::new()
+        .post(format!("{}/{TENANT}/oauth2/v2.0/token", running.base_url))
+        .bearer_auth(&token)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&token_only))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_identity_error(&response.json().await.unwrap(), "invalid_client", "AADSTS7000218");
+}
+
+#[tokio::test]
+async fn an_emulator_without_a_secret_refuses_every_secret() {
+    let state = EntraState::parse(&big_state().to_string()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // `Shared::new` alone does not tell the token endpoint the secret.
+    let running = host::serve(entra::Shared::new(state, SECRET.to_owned()), listener)
+        .await
+        .unwrap();
+    let (status, body) = ask_token(&running, TENANT, None, &token_form(&[], &[])).await;
+    assert_eq!(status, 401);
+    assert_identity_error(&body, "invalid_client", "AADSTS7000215");
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use axum::http::{header, StatusCode};
+use secrecy::ExposeSecret;
 use serde_json::{json, Map, Value};
 
 use super::state::{DirectoryGroup, EntraState};
@@ -61,9 +62,14 @@ const GROUP_PROPERTIES: &[&str] = &[
     "groupTypes",
 ];
 
-/// `POST /{tenant}/oauth2/v2.0/token`, client credentials. The client id and secret come
-/// as HTTP Basic credentials, which the host has checked against the run's token; this
-/// checks the rest as the identity platform does.
+/// `POST /{tenant}/oauth2/v2.0/token`, client credentials, checked in this order: the
+/// tenant, the form, every field it needs, the grant type, the client id, the secret, the
+/// scope. The client authenticates with `client_id` and `client_secret` in the form, or
+/// with HTTP Basic credentials (then `client_id` in the form is optional and must agree).
+///
+/// The answers are the identity platform's (`AADSTS…` codes as Microsoft's clients and
+/// error reference quote them); the order it checks in is not documented, so this one
+/// follows RFC 6749 §4.4.2 (authenticate the client, then look at what it asks for).
 pub fn token(call: &Call, state: &mut EntraState) -> Outcome {
     let tenant = call.param("tenant");
     if !state.is_tenant(tenant) {
@@ -78,49 +84,104 @@ pub fn token(call: &Call, state: &mut EntraState) -> Outcome {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !form_type {
+    // Without the form's media type the identity platform reads no body at all: the first
+    // field it misses is the grant type.
+    let form: Vec<(String, String)> = if form_type {
+        url::form_urlencoded::parse(&call.body).into_owned().collect()
+    } else {
+        Vec::new()
+    };
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    // Basic credentials, when the Authorization header is Basic; any other scheme (a
+    // Bearer token) is no client credential and is not read.
+    let basic = call
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(super::basic_credentials);
+    if basic.is_some() && field("client_secret").is_some() {
+        // RFC 6749 §2.3: "The client MUST NOT use more than one authentication method in
+        // each request." What the identity platform answers is not documented.
         return Err(identity_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
-            "AADSTS900144: The request body must contain the following parameter: 'grant_type'.",
+            "The request carries client credentials twice: in the Authorization header and as client_secret in the body. Use one authentication method.",
         ));
     }
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(&call.body).into_owned().collect();
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let client_id = basic_client_id(call).unwrap_or_default();
+    let client_id = match (&basic, field("client_id")) {
+        (Some((id, _)), Some(form_id)) if !id.eq_ignore_ascii_case(form_id) => {
+            return Err(identity_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                // Not documented by Microsoft either: worded plainly, with no AADSTS code.
+                "The client_id in the request body is not the client id of the Authorization header.",
+            ));
+        }
+        (Some((id, _)), _) => Some(id.as_str()),
+        (None, id) => id,
+    };
+    for (name, value) in [
+        ("grant_type", field("grant_type")),
+        ("client_id", client_id),
+        ("scope", field("scope")),
+    ] {
+        if value.is_none() {
+            return Err(identity_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("AADSTS900144: The request body must contain the following parameter: '{name}'."),
+            ));
+        }
+    }
+    let grant_type = field("grant_type").unwrap_or_default();
+    if grant_type != "client_credentials" {
+        return Err(identity_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            format!("AADSTS70003: The app requested an unsupported grant type '{grant_type}'."),
+        ));
+    }
+    let client_id = client_id.unwrap_or_default();
     if !client_id.eq_ignore_ascii_case(&state.client_id) {
         return Err(identity_error(
             StatusCode::BAD_REQUEST,
             "unauthorized_client",
             format!(
-                "AADSTS700016: Application with identifier '{client_id}' was not found in the directory '{tenant}'."
+                "AADSTS700016: Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
             ),
         ));
     }
-    match field("grant_type") {
-        Some("client_credentials") => {}
-        None => {
-            return Err(identity_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "AADSTS900144: The request body must contain the following parameter: 'grant_type'.",
-            ))
-        }
-        Some(other) => {
-            return Err(identity_error(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                format!("AADSTS70003: The app requested an unsupported grant type '{other}'."),
-            ))
-        }
+    let secret = match &basic {
+        Some((_, secret)) => Some(secret.as_str()).filter(|s| !s.is_empty()),
+        None => field("client_secret"),
+    };
+    let Some(secret) = secret else {
+        return Err(identity_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        ));
+    };
+    // With no secret set (an emulator started without one), nothing matches.
+    let known = state
+        .client_secret
+        .as_ref()
+        .is_some_and(|known| !known.expose_secret().is_empty() && known.expose_secret() == secret);
+    if !known {
+        return Err(super::invalid_client());
     }
-    if field("scope") != Some(GRAPH_SCOPE) {
+    let scope = field("scope").unwrap_or_default();
+    if scope != GRAPH_SCOPE {
         return Err(identity_error(
             StatusCode::BAD_REQUEST,
             "invalid_scope",
             format!(
-                "AADSTS1002012: The provided value for scope {} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).",
-                field("scope").unwrap_or_default()
+                "AADSTS1002012: The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
             ),
         ));
     }
@@ -147,12 +208,6 @@ pub fn token(call: &Call, state: &mut EntraState) -> Outcome {
             "access_token": access_token,
         }),
     ))
-}
-
-/// The client id of a token request's Basic credentials.
-fn basic_client_id(call: &Call) -> Option<String> {
-    let value = call.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    super::basic_credentials(value).map(|(id, _)| id)
 }
 
 /// `GET /v1.0/users`.

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use secrecy::SecretString;
 use tokio::net::TcpListener;
 
 use super::{EntraEmulator, EntraState};
@@ -29,14 +30,16 @@ fn start<'a>(
     _expect: Option<Platform>,
 ) -> BoxFuture<'a, Result<Launched, String>> {
     Box::pin(async move {
-        let state = parse_at(path, text, EntraState::parse).map_err(|e| e.to_string())?;
+        let mut state = parse_at(path, text, EntraState::parse).map_err(|e| e.to_string())?;
+        // The token endpoint checks the secret itself (it is open to the host).
+        state.client_secret = Some(SecretString::from(token.clone()));
         launch::<EntraEmulator>(
             state,
             token,
             listener,
             ClientsAt::Root,
             "Microsoft Entra ID sandbox (Graph v1.0 and the token endpoint)".to_owned(),
-            "a client secret (the token) for a Bearer token from /{tenant}/oauth2/v2.0/token",
+            "client_id and client_secret (the token) in the form posted to /{tenant}/oauth2/v2.0/token, for a Bearer token",
         )
         .await
     })

@@ -10,11 +10,15 @@
 //! `Retry-After`). It is never more lenient than the vendor: query options it does not
 //! serve are refused, not ignored.
 //!
-//! Credentials: the client id and secret come to the token endpoint as HTTP Basic
-//! credentials (`client_secret_basic`, which the identity platform accepts besides the
-//! secret in the form); the secret is the run's token. Graph takes only a Bearer token
-//! the emulator issued and that has not expired (`token_lifetime_secs`); anything else is
-//! Graph's 401 `InvalidAuthenticationToken`.
+//! Credentials: the token endpoint is open to the host (`Emulator::open`: still logged
+//! and faulted) and authenticates the client itself, as the identity platform documents
+//! the client-credentials request: `client_id` and `client_secret` in the form
+//! (`client_secret_post`), or as HTTP Basic credentials (`client_secret_basic`, which
+//! RFC 6749 §2.3.1 says a server MUST support and Microsoft's discovery document lists),
+//! never both at once (RFC 6749 §2.3). The secret is the run's token
+//! (`EntraState::client_secret`). Graph takes only a Bearer token the emulator issued and
+//! that has not expired (`token_lifetime_secs`); anything else is Graph's 401
+//! `InvalidAuthenticationToken`.
 //!
 //! Modules: `state` (the file), `wire` (requests, replies, error bodies, paging),
 //! `handlers` (the operations), `limiter` (the resource-unit budget), `launch`.
@@ -31,6 +35,7 @@ use std::time::Instant;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use secrecy::SecretString;
 
 use crate::sandbox::host::{self, route_table, Emulator, Incoming, Refusal};
 
@@ -65,6 +70,21 @@ pub struct EntraEmulator {
 
 pub type Shared = host::Shared<EntraEmulator>;
 pub type RunningEmulator = host::Running<EntraEmulator>;
+
+/// An emulator over `state` whose app registration's client secret is `secret`, the
+/// run's token: what a test or a launch starts. (`Shared::new` alone leaves the state's
+/// secret as it is, and a state with none refuses every secret.)
+pub fn shared(mut state: EntraState, secret: String) -> Shared {
+    state.client_secret = Some(SecretString::from(secret.clone()));
+    Shared::new(state, secret)
+}
+
+/// Whether `path` (from the server's root) is the token endpoint, `/{tenant}/oauth2/v2.0/token`.
+fn is_token_path(path: &str) -> bool {
+    path.strip_suffix("/oauth2/v2.0/token")
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|tenant| !tenant.is_empty() && !tenant.contains('/'))
+}
 
 /// The client id and secret of `Basic base64(id:secret)`, each form-decoded (RFC 6749
 /// §2.3.1).
@@ -166,28 +186,22 @@ impl Emulator for EntraEmulator {
         String::new()
     }
 
-    /// Basic with the run's token as the client secret (the token endpoint), or a Bearer
-    /// token the emulator issued (Graph; its expiry and its route are `run`'s to check).
-    fn authorised(&self, state: &EntraState, token: &str, authorization: &str) -> bool {
-        if let Some((_, secret)) = basic_credentials(authorization) {
-            return secret == token;
-        }
+    /// A Bearer token the emulator issued (its expiry is `run`'s to check). Only Graph's
+    /// routes come here: the token endpoint is `open`.
+    fn authorised(&self, state: &EntraState, _token: &str, authorization: &str) -> bool {
         bearer(authorization).is_some_and(|t| state.issued.contains_key(t))
+    }
+
+    /// The token endpoint: a client authenticates there with what its request carries,
+    /// which the handler checks as the identity platform does.
+    fn open(path: &str) -> bool {
+        is_token_path(path)
     }
 
     fn run(&self, op: Op, incoming: Incoming, state: &mut EntraState) -> Response {
         let call = Call::from(incoming);
-        let is_basic = call
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(basic_credentials)
-            .is_some();
         if call.route == TOKEN_ROUTE {
-            // A Graph token is no client credential.
-            if !is_basic {
-                return invalid_client().into_response();
-            }
+            // No Graph budget and no Bearer token: the handler authenticates the client.
             return match op(&call, state) {
                 Ok(reply) | Err(reply) => reply.into_response(),
             };
@@ -208,7 +222,7 @@ impl Emulator for EntraEmulator {
     }
 
     fn refuse_at(refusal: Refusal, path: &str) -> Response {
-        if path.ends_with("/oauth2/v2.0/token") {
+        if is_token_path(path) {
             return match refusal {
                 Refusal::Unauthenticated => invalid_client(),
                 Refusal::RateLimited { .. } => identity_error(

@@ -1,5 +1,6 @@
 //! The state file of the Microsoft Entra ID emulator: one tenant (its id and domain), the
-//! one app registration whose client secret is the run's token, and the directory: users
+//! one app registration whose client secret is the run's token (set when the emulator
+//! starts, never in the file), and the directory: users
 //! under Graph's property names, groups with their direct members (users, groups, other
 //! objects), and the objects that are neither (devices, service principals, contacts).
 //!
@@ -9,6 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::sandbox::faults::FaultConfig;
@@ -44,6 +46,13 @@ pub struct EntraState {
     /// Access tokens issued, and when each expires. Not saved: a token outlives no run.
     #[serde(skip)]
     pub issued: HashMap<String, Instant>,
+    /// The app registration's client secret: the run's token, set by whoever starts the
+    /// emulator (`entra::shared`, the registry's launch). The token endpoint is open (the
+    /// secret comes in the request body, where the host's gate does not look), so the
+    /// endpoint checks it itself. Neither read from nor written to the file; with none,
+    /// every secret is refused.
+    #[serde(skip)]
+    pub client_secret: Option<SecretString>,
 }
 
 fn default_lifetime() -> u64 {

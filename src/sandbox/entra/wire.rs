@@ -87,17 +87,20 @@ pub fn identity_error(status: StatusCode, error: &str, description: impl Into<St
         description.into(),
         jiff::Timestamp::now()
     );
-    let code: u32 = description
+    // The description's `AADSTS` number; an answer Microsoft does not document has none,
+    // and its list is empty rather than a made-up code.
+    let codes: Vec<u32> = description
         .strip_prefix("AADSTS")
         .and_then(|rest| rest.split(':').next())
         .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
+        .into_iter()
+        .collect();
     Reply::json(
         status,
         json!({
             "error": error,
             "error_description": description,
-            "error_codes": [code],
+            "error_codes": codes,
             "timestamp": jiff::Timestamp::now().to_string(),
             "trace_id": "00000000-0000-0000-0000-000000000000",
             "correlation_id": "00000000-0000-0000-0000-000000000000",

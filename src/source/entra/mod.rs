@@ -4,8 +4,10 @@
 //! What it sends for a [`Query`], every list at Graph's largest page (`$top=999`),
 //! following `@odata.nextLink` verbatim:
 //!
-//! 1. `POST {login_url}/{tenant}/oauth2/v2.0/token`: one token (renewed, one more request,
-//!    only if a read outlasts it);
+//! 1. `POST {login_url}/{tenant}/oauth2/v2.0/token`, the form `client_id`,
+//!    `client_secret`, `scope`, `grant_type=client_credentials` and no Authorization
+//!    header, as Microsoft documents the client-credentials request: one token (renewed,
+//!    one more request, only if a read outlasts it);
 //! 2. with `everyone`: `GET /v1.0/users?$select=…`;
 //! 3. for the groups asked for: `GET /v1.0/groups?$filter=id in (…) or displayName in
 //!    (…)&$select=id,displayName`, [`wire::FILTER_VALUES`] names or ids a request;
@@ -39,7 +41,7 @@ use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use reqwest::Method;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -122,11 +124,14 @@ fn build(config: &SourceConfig, reach: Reach) -> Result<Box<dyn Source>, SourceE
     } else {
         format!("{}/.default", reach.base.origin().ascii_serialization())
     };
+    // The client id and secret go in the form, as Microsoft documents the request
+    // (`client_secret_post`): no Authorization header. The secret is scrubbed from
+    // anything the endpoint answers, as sent and as the form encoded it.
+    let encoded: String = url::form_urlencoded::byte_serialize(reach.secret.expose_secret().as_bytes()).collect();
     let token = HttpClient::builder(&config.name, login)
-        .auth(Some(Auth::Basic {
-            username: client_id,
-            token: reach.secret.clone(),
-        }))
+        .auth(None)
+        .redact(reach.secret.clone())
+        .redact(SecretString::from(encoded))
         .error_parser(wire::token_error)
         .max_in_flight(1)
         .build()?;
@@ -134,6 +139,7 @@ fn build(config: &SourceConfig, reach: Reach) -> Result<Box<dyn Source>, SourceE
     Ok(Box::new(EntraSource {
         name: config.name.clone(),
         tenant,
+        client_id,
         scope,
         graph_base,
         secret: reach.secret,
@@ -148,11 +154,13 @@ fn build(config: &SourceConfig, reach: Reach) -> Result<Box<dyn Source>, SourceE
 struct EntraSource {
     name: String,
     tenant: String,
+    client_id: String,
     scope: String,
     graph_base: url::Url,
     secret: SecretString,
     parallelism: usize,
-    /// Sends the token requests, with the client id and secret as HTTP Basic credentials.
+    /// Sends the token requests: no credentials of its own, the client id and secret in
+    /// each request's form.
     token: Arc<HttpClient>,
     /// Every client made so far (the token client, one Graph client per token), for
     /// `requests`.
@@ -211,8 +219,10 @@ impl EntraSource {
         let path = format!("/{}/oauth2/v2.0/token", path_segment(&self.tenant));
         // Asking again for a token changes nothing: safe to send twice.
         let request = Request::new(Method::POST, path, Idempotent::Yes).form(vec![
-            ("grant_type", SecretString::from("client_credentials")),
+            ("client_id", SecretString::from(self.client_id.clone())),
+            ("client_secret", self.secret.clone()),
             ("scope", SecretString::from(self.scope.clone())),
+            ("grant_type", SecretString::from("client_credentials")),
         ]);
         Ok(self.token.json(request).await?)
     }
