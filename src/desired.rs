@@ -222,6 +222,19 @@ impl Default for Limits {
     }
 }
 
+impl Desired {
+    /// What the identity sources gave, as a plan keeps it; None without sources.
+    pub fn sources_summary(&self) -> Option<crate::plan::sources::SourcesSummary> {
+        let sourced = self.sourced.as_ref()?;
+        let policy = self.sourcing.as_ref().map(|s| s.policy).unwrap_or_default();
+        Some(crate::plan::sources::SourcesSummary::of(
+            sourced,
+            &self.followed,
+            policy,
+        ))
+    }
+}
+
 impl Policy {
     pub fn prunes(&self, kind: Kind) -> bool {
         self.prune.contains(&kind)

@@ -150,7 +150,16 @@ fn source_shrink(changes: &[Change], cx: &Context<'_>) -> Vec<Refusal> {
     let mut out = Vec::new();
     for (label, size) in &sources.groups {
         let Some(before) = size.before else { continue };
-        if allowed(&[label.as_str()]) {
+        // By the source group's name, or by a manifest group that follows it.
+        let mut names = vec![label.as_str()];
+        names.extend(
+            sources
+                .followed
+                .iter()
+                .filter(|(_, feeds)| feeds.contains(label))
+                .map(|(group, _)| group.as_str()),
+        );
+        if allowed(&names) {
             continue;
         }
         if size.now == 0 && before > 0 {
@@ -178,7 +187,7 @@ fn source_shrink(changes: &[Change], cx: &Context<'_>) -> Vec<Refusal> {
         if allowed(&names) {
             continue;
         }
-        let member_of = |id: &ResourceId| matches!(id, ResourceId::Membership { group: g, .. } if g.as_str().eq_ignore_ascii_case(group));
+        let member_of = |id: &ResourceId| matches!(id, ResourceId::Membership { group: g, .. } if g.as_str().to_lowercase() == group.to_lowercase());
         for (target, live) in cx.live {
             let members = live.keys().filter(|a| member_of(&a.id)).count();
             let leaving = changes

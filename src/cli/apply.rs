@@ -215,7 +215,7 @@ async fn approved(args: &Args, saved: bool) -> Result<(), CliError> {
 /// Plans from the manifests, shows the plan, and checks the safety rules.
 async fn from_manifests(args: &Args) -> Result<(Reviewed, Live, String, Sourced), CliError> {
     let desired = engine::load_sourced(&args.path, args.traffic.tuning()).await?;
-    args.traffic.sources(&desired);
+    args.traffic.sources(desired.sourced.as_deref());
     let sourced = desired.sourced.clone().map(|s| (args.path.clone(), s));
     let started = std::time::Instant::now();
     let live = engine::read_with(&desired, args.traffic.tuning()).await?;
@@ -263,6 +263,7 @@ async fn from_file(args: &Args) -> Result<(Reviewed, Live, String, Sourced), Cli
         args.traffic.tuning(),
     )
     .await?;
+    args.traffic.sources(checked.sourced.as_deref());
     let sourced = checked.sourced.clone().map(|s| (checked.manifests.clone(), s));
     args.traffic.usage(&checked.live);
     args.traffic.report(&checked.live, "reading", started.elapsed());

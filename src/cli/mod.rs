@@ -160,12 +160,11 @@ impl Traffic {
 
     /// What the identity sources gave and what reading them took, on stderr: a plan's
     /// people come from them, so the reviewer sees how many and from where.
-    pub fn sources(&self, desired: &crate::desired::Desired) {
-        let Some(sourced) = &desired.sourced else { return };
+    pub fn sources(&self, sourced: Option<&crate::source::select::Sourced>) {
+        let Some(sourced) = sourced else { return };
         let mut per_source: std::collections::BTreeMap<&str, (usize, usize)> = std::collections::BTreeMap::new();
         for p in sourced.people.values() {
-            let source = p.from.split_once(" (").map_or(p.from.as_str(), |(s, _)| s);
-            let entry = per_source.entry(source).or_default();
+            let entry = per_source.entry(p.source.as_str()).or_default();
             entry.0 += 1;
             entry.1 += usize::from(!p.active);
         }
@@ -175,7 +174,7 @@ impl Traffic {
         }
         if !sourced.leavers.is_empty() {
             anstream::eprintln!(
-                "sources: {} people left since the last apply and are offboarded",
+                "sources: {} people have left them (since the last apply or before) and are offboarded",
                 sourced.leavers.len()
             );
         }

@@ -37,7 +37,7 @@ pub struct Args {
 
 pub async fn run(args: Args) -> Result<u8, CliError> {
     let desired = crate::engine::load_sourced(&args.manifest.dir, args.traffic.tuning()).await?;
-    args.traffic.sources(&desired);
+    args.traffic.sources(desired.sourced.as_deref());
     let started = std::time::Instant::now();
     let live = crate::engine::read_with(&desired, args.traffic.tuning()).await?;
     args.traffic.usage(&live);

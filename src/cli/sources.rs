@@ -41,18 +41,10 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     Ok(EXIT_OK)
 }
 
-fn source_of(from: &str) -> &str {
-    from.split_once(" (").map_or(from, |(s, _)| s)
-}
-
 fn to_text(sourcing: &Sourcing, sourced: &Sourced) -> String {
     let mut out = String::new();
     for (name, spec) in &sourcing.sources {
-        let people: Vec<_> = sourced
-            .people
-            .iter()
-            .filter(|(_, p)| source_of(&p.from) == name)
-            .collect();
+        let people: Vec<_> = sourced.people.iter().filter(|(_, p)| p.source == *name).collect();
         let inactive = people.iter().filter(|(_, p)| !p.active).count();
         let _ = write!(
             out,
@@ -110,7 +102,7 @@ fn to_text(sourcing: &Sourcing, sourced: &Sourced) -> String {
         out.push('\n');
     }
     if !sourced.leavers.is_empty() {
-        out.push_str("Left the sources since the last apply (the next apply offboards them):\n");
+        out.push_str("Left the sources (offboarded, and kept so):\n");
         for (name, p) in &sourced.leavers {
             let _ = writeln!(out, "  {name}  {} <{}>", p.name, p.email);
         }
@@ -126,7 +118,7 @@ fn to_json(sourcing: &Sourcing, sourced: &Sourced) -> String {
         let people: BTreeMap<&String, serde_json::Value> = sourced
             .people
             .iter()
-            .filter(|(_, p)| source_of(&p.from) == name)
+            .filter(|(_, p)| p.source == *name)
             .map(|(n, p)| {
                 (
                     n,

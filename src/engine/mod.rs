@@ -127,9 +127,11 @@ async fn read_sources(
     })?;
     if let Some(record) = record {
         let mut leavers = record.leavers(&sourced);
+        // Declared at their source; where the manifests no longer declare it, at the
+        // first source, so nobody who left is forgotten with it.
+        let first = sourcing.sources.values().next().map(|s| s.at);
         for p in leavers.values_mut() {
-            let source = p.from.trim_start_matches("left ").split(' ').next().unwrap_or_default();
-            p.at = sourcing.sources.get(source).map(|s| s.at);
+            p.at = sourcing.sources.get(&p.source).map(|s| s.at).or(first);
         }
         sourced.leavers = leavers;
         sourced.before = record.counts;

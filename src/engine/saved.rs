@@ -113,12 +113,23 @@ pub async fn check(
     tuning: super::Tuning,
 ) -> Result<Checked, Error> {
     let dir = manifests.unwrap_or(&saved.plan.manifest_dir);
-    let desired = super::load_sourced(dir, tuning).await.map_err(|e| {
+    let hint = |e: Error| {
         e.hint(format!(
             "a plan is checked against the manifests it was made from ({}, as the plan file names them); pass --manifests DIR if they are elsewhere",
             dir.display()
         ))
-    })?;
+    };
+    // The manifests first, without the sources: other manifests are named as such, not
+    // hidden behind a source that cannot be read.
+    let offline = super::load(dir).map_err(hint)?;
+    let setup = verify::against_manifests(&saved.plan, &offline);
+    if !setup.is_empty() {
+        return Err(Error::refused(
+            setup,
+            "apply the plan with the manifests it was made from (the commit `plan --out` ran on), or plan again and review the new plan",
+        ));
+    }
+    let desired = super::load_sourced(dir, tuning).await.map_err(hint)?;
     // Every other difference would follow from other manifests: name that one alone.
     let setup = verify::against_manifests(&saved.plan, &desired);
     if !setup.is_empty() {

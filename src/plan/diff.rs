@@ -101,7 +101,9 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
             let kind = moved.id.kind();
             let offboarded_member = moved.id.principals().iter().any(&is_offboarded);
             let declared_or_there = desired.resources.contains_key(&moved) || live.contains_key(&moved);
-            if declared_or_there || desired.policy.prunes(kind) || offboarded_member {
+            // A group that follows sources takes no member they do not give.
+            let follows = followed(desired, &moved.id).is_some();
+            if declared_or_there || desired.policy.prunes(kind) || offboarded_member || follows {
                 continue;
             }
             // Where a deactivated account is hidden from every call, it is as good as gone:
@@ -234,7 +236,7 @@ fn followed<'a>(desired: &'a Desired, id: &ResourceId) -> Option<&'a Vec<String>
         ResourceId::Membership { group, .. } => desired
             .followed
             .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(group.as_str()))
+            .find(|(name, _)| name.to_lowercase() == group.as_str().to_lowercase())
             .map(|(_, feeds)| feeds),
         _ => None,
     }
@@ -409,9 +411,8 @@ fn user_renames(target: &str, desired: &Desired, live: &Overlay<'_>) -> BTreeMap
     out
 }
 
-/// Why a user changes, when it is (de)activated: the one attribute change that removes
-/// or restores access.
-/// Why a user's update (de)activates them: the manifest, or the source that says so.
+/// Why a user changes, when it is (de)activated (the one attribute change that removes
+/// or restores access): the manifest, or the source that says so.
 fn activation(before: &Resource, after: &Resource, source: Option<&String>) -> Option<String> {
     let (Resource::User(b), Resource::User(a)) = (before, after) else {
         return None;

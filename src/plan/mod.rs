@@ -258,10 +258,7 @@ pub fn build_with(
         base: PathBuf::from("."),
         refusals: Vec::new(),
         file_digest: None,
-        sources: desired.sourced.as_ref().map(|sourced| {
-            let policy = desired.sourcing.as_ref().map(|s| s.policy).unwrap_or_default();
-            sources::SourcesSummary::of(sourced, &desired.followed, policy)
-        }),
+        sources: desired.sources_summary(),
         allow_shrink: std::collections::BTreeSet::new(),
     })
 }

@@ -211,10 +211,7 @@ fn verb(c: &Change) -> &'static str {
 /// Refuses a plan whose identity sources give something else now: the people whose
 /// fingerprints moved (joined, left or changed), named, at most 20.
 pub fn against_sources(plan: &Plan, desired: &Desired) -> Vec<String> {
-    let now = desired.sourced.as_ref().map(|sourced| {
-        let policy = desired.sourcing.as_ref().map(|s| s.policy).unwrap_or_default();
-        crate::plan::sources::SourcesSummary::of(sourced, &desired.followed, policy)
-    });
+    let now = desired.sources_summary();
     match (&plan.sources, &now) {
         (None, None) => Vec::new(),
         (Some(_), None) => vec!["the plan was made with identity sources the manifests no longer declare".to_owned()],
@@ -229,14 +226,11 @@ pub fn against_sources(plan: &Plan, desired: &Desired) -> Vec<String> {
             if changed.len() > SHOWN {
                 names.push(format!("and {} more", changed.len() - SHOWN));
             }
-            let what = if changed.is_empty() {
-                "the members of the followed groups moved".to_owned()
-            } else {
-                names.join(", ")
-            };
             vec![format!(
-                "the identity sources give something else than when the plan was made ({} then, {} now): {what}",
-                was.digest, now.digest
+                "the identity sources give something else than when the plan was made ({} then, {} now): {}",
+                was.digest,
+                now.digest,
+                names.join(", ")
             )]
         }
     }

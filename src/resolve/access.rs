@@ -317,7 +317,7 @@ impl Resolver<'_> {
                 || format!("declare `{}` under `users:`", key.value),
                 |s| format!("did you mean `{s}`?"),
             );
-            self.reference_error(
+            self.user_reference_error(
                 origin(w.file, key),
                 format!("permission granted to `{}`, who is not a declared user", key.value),
                 hint,

@@ -33,7 +33,7 @@ pub fn resolve(loaded: &Loaded) -> Result<Desired, Vec<Diagnostic>> {
     let mut r = Resolver {
         sources: &loaded.sources,
         problems: Vec::new(),
-        partial: loaded.incomplete || unsourced,
+        partial: loaded.incomplete,
         unsourced,
         taken_usernames: BTreeMap::new(),
         sourced: loaded.sourced.as_deref(),
@@ -51,11 +51,10 @@ pub fn resolve(loaded: &Loaded) -> Result<Desired, Vec<Diagnostic>> {
 struct Resolver<'a> {
     sources: &'a Sources,
     problems: Vec<Diagnostic>,
-    /// Some files failed to parse, or the sources were not read: skip the checks their
-    /// declarations would satisfy.
+    /// Some files failed to parse: skip the checks their declarations would satisfy.
     partial: bool,
     /// The manifests declare identity sources that were not read: a person declared in
-    /// part may be completed by one.
+    /// part may be completed by one, and a user a reference names may come from one.
     unsourced: bool,
     /// (target, lower-cased username) to the person who has it there.
     taken_usernames: BTreeMap<(String, String), String>,
@@ -103,6 +102,14 @@ impl<'a> Resolver<'a> {
 
     /// A name that refers to something not declared. When some file failed to parse,
     /// its declarations are missing, so these would be noise: they wait for a clean parse.
+    /// A name that refers to a user not declared: a source may provide them, so until the
+    /// sources are read this waits too.
+    fn user_reference_error(&mut self, at: Origin, message: String, hint: impl Into<String>) {
+        if !self.unsourced {
+            self.reference_error(at, message, hint);
+        }
+    }
+
     fn reference_error(&mut self, at: Origin, message: String, hint: impl Into<String>) {
         if !self.partial {
             self.error(at, message, hint);
@@ -327,7 +334,7 @@ impl<'a> Resolver<'a> {
                 attrs.external_id = Some(name.to_owned());
             }
             if !active {
-                if let Some(why) = self.person_source(name) {
+                if let Some(why) = self.inactive_source(name) {
                     let address = Address::new(
                         target,
                         ResourceId::User {
@@ -404,7 +411,7 @@ impl<'a> Resolver<'a> {
                             )
                         },
                     );
-                    self.reference_error(
+                    self.user_reference_error(
                         at,
                         format!(
                             "`{}` in the members of group `{name}` is not a declared user",
@@ -618,15 +625,28 @@ impl<'a> Resolver<'a> {
     /// manifest declares.
     fn person_source(&self, name: &str) -> Option<String> {
         let sourced = self.sourced?;
-        if let Some(p) = sourced.leavers.get(name) {
+        let name = name.to_lowercase();
+        if let Some(p) = sourced.leavers.get(&name) {
             return Some(p.from.clone());
         }
-        sourced.people.get(name).map(|p| format!("from {}", p.from))
+        sourced.people.get(&name).map(|p| format!("from {}", p.from))
+    }
+
+    /// Why a sourced person is inactive, where a source (not the manifest) says so.
+    fn inactive_source(&self, name: &str) -> Option<String> {
+        let sourced = self.sourced?;
+        let name = name.to_lowercase();
+        let by_source = sourced.leavers.contains_key(&name) || sourced.people.get(&name).is_some_and(|p| !p.active);
+        if by_source {
+            self.person_source(&name)
+        } else {
+            None
+        }
     }
 
     /// Why a member of a group that follows source groups is wanted: `in okta:eng-backend`.
     fn member_source(&self, group: &str, member: &str) -> Option<String> {
-        let groups = self.sourced?.members.get(group)?.get(member)?;
+        let groups = self.sourced?.members.get(group)?.get(&member.to_lowercase())?;
         Some(format!("in {}", groups.join(" and ")))
     }
 

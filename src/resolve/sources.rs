@@ -62,7 +62,7 @@ impl Resolver<'_> {
                     group: source_group.to_owned(),
                     at,
                 };
-                if feeds.contains(&feed) || feeds.iter().any(|f: &Feed| f.label() == feed.label()) {
+                if feeds.iter().any(|f: &Feed| f.label() == feed.label()) {
                     self.error(
                         at,
                         format!(
@@ -285,14 +285,12 @@ pub fn inject_sourced(loaded: &mut Loaded, sourcing: &Sourcing, sourced: crate::
     let mut declared: BTreeSet<String> = BTreeSet::new();
     for (_, file) in &mut loaded.files {
         for (key, user) in &mut file.users.0 {
-            let Some(p) = sourced
-                .people
-                .get(&key.value)
-                .or_else(|| sourced.leavers.get(&key.value))
-            else {
+            // Sourced names are lower case; names match without regard to case.
+            let lower = key.value.to_lowercase();
+            let Some(p) = sourced.people.get(&lower).or_else(|| sourced.leavers.get(&lower)) else {
                 continue;
             };
-            declared.insert(key.value.clone());
+            declared.insert(lower);
             let at = p.at.unwrap_or(Origin {
                 file: 0,
                 location: key.referenced,
@@ -311,7 +309,7 @@ pub fn inject_sourced(loaded: &mut Loaded, sourcing: &Sourcing, sourced: crate::
             let Some(members) = sourced.members.get(&key.value) else {
                 continue;
             };
-            let listed: BTreeSet<String> = group.members.iter().map(|m| m.value.clone()).collect();
+            let listed: BTreeSet<String> = group.members.iter().map(|m| m.value.to_lowercase()).collect();
             let at = sourcing
                 .feeds
                 .get(&key.value)

@@ -145,9 +145,10 @@ async fn reader(
                         Some(format!("a sandbox source's url is `sandbox:PATH`, PATH a {} state file relative to the manifest directory", sandbox.describe)),
                     )
                 })?;
+            // Kept (so shut down) before anything else can fail.
+            sandboxes.push(launched.emulator);
             let base =
                 url::Url::parse(&launched.client_url).map_err(|e| fail(format!("sandbox address: {e}"), None))?;
-            sandboxes.push(launched.emulator);
             // The sandbox checks a token made for the run, or (a service account key)
             // the manifest's own secret against the state.
             let secret = if kind.sandbox_uses_manifest_secret {

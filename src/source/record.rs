@@ -1,7 +1,8 @@
 //! The record of what the sources gave at the last apply that left nothing undone,
 //! `.rollcall/sources.json` in the manifest directory. Two things need it: the people
-//! who have left the sources since (offboarded once, then forgotten) and how much each
-//! followed source group has shrunk since (the shrink limit). Without a record (a
+//! who have left the sources since (offboarded, and kept offboarded: a leaver stays in
+//! the record until a source gives them again) and how much each followed source group
+//! has shrunk since (the shrink limit). Without a record (a
 //! first run, or a CI job that keeps no files) neither is known: leavers are only those
 //! the sources still list as inactive, and shrinking is judged against live state.
 
@@ -30,10 +31,13 @@ pub struct Record {
 const VERSION: u32 = 1;
 
 impl Record {
+    /// What the sources gave, and the leavers, who stay offboarded.
     pub fn of(sourced: &Sourced) -> Record {
+        let mut people = sourced.leavers.clone();
+        people.extend(sourced.people.iter().map(|(k, v)| (k.clone(), v.clone())));
         Record {
             version: VERSION,
-            people: sourced.people.clone(),
+            people,
             counts: sourced.counts.clone(),
         }
     }
@@ -68,17 +72,17 @@ impl Record {
         std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 
-    /// The people this record has as active whom the sources no longer give: each
-    /// marked inactive, with where they came from.
+    /// The people this record has whom the sources no longer give: each marked
+    /// inactive, with the source they left. They stay in the record (as leavers), so
+    /// they stay offboarded, and declared, until a source gives them again.
     pub fn leavers(&self, now: &Sourced) -> BTreeMap<String, SourcedPerson> {
         self.people
             .iter()
-            .filter(|(name, p)| p.active && !now.people.contains_key(*name))
+            .filter(|(name, _)| !now.people.contains_key(*name))
             .map(|(name, p)| {
-                let source = p.from.split_once(" (").map_or(p.from.as_str(), |(s, _)| s);
                 let left = SourcedPerson {
                     active: false,
-                    from: format!("left {source} since the last apply"),
+                    from: format!("left {}", p.source),
                     ..p.clone()
                 };
                 (name.clone(), left)

@@ -19,9 +19,12 @@ pub struct SourcedPerson {
     pub name: String,
     pub email: String,
     pub active: bool,
-    /// Where they come from: `okta (00u1a2b3)`.
+    /// The source's name in the manifest.
+    pub source: String,
+    /// Where they come from, for the plan: `okta (00u1a2b3)`, `okta (00u1a2b3,
+    /// SUSPENDED)`, `left okta`.
     pub from: String,
-    /// The source's name, for diagnostics.
+    /// Where the source is declared, for diagnostics.
     #[serde(skip)]
     pub at: Option<Origin>,
 }
@@ -101,6 +104,8 @@ pub fn select(sourcing: &Sourcing, answers: &BTreeMap<String, Snapshot>) -> Resu
     let mut named: BTreeMap<&str, BTreeMap<&str, String>> = BTreeMap::new();
     // Who gave each name first: (source, id, email).
     let mut given: BTreeMap<String, (String, String, String)> = BTreeMap::new();
+    // Each email's name: the same address from two sources is one person.
+    let mut by_email: BTreeMap<String, String> = BTreeMap::new();
     for (source, spec) in &sourcing.sources {
         let Some(snapshot) = answers.get(source) else { continue };
         let default = Selection::default();
@@ -146,6 +151,11 @@ pub fn select(sourcing: &Sourcing, answers: &BTreeMap<String, Snapshot>) -> Resu
                 left_out.push(format!("{} ({}): {why}", label(person), person.id));
                 continue;
             }
+            if let Some(name) = by_email.get(&email.to_lowercase()) {
+                // One person in two sources (or listed twice): the first names them.
+                named.entry(source.as_str()).or_default().insert(id, name.clone());
+                continue;
+            }
             let Some(name) = username(&selection.username, person, &email) else {
                 problems.push(Problem {
                     at: spec.at,
@@ -172,11 +182,6 @@ pub fn select(sourcing: &Sourcing, answers: &BTreeMap<String, Snapshot>) -> Resu
                 continue;
             }
             if let Some((other_source, other_id, other_email)) = given.get(&name) {
-                if other_email.eq_ignore_ascii_case(&email) {
-                    // One person in two sources (or listed twice): the first keeps them.
-                    named.entry(source.as_str()).or_default().insert(id, name);
-                    continue;
-                }
                 problems.push(Problem {
                     at: spec.at,
                     message: format!(
@@ -188,6 +193,7 @@ pub fn select(sourcing: &Sourcing, answers: &BTreeMap<String, Snapshot>) -> Resu
                 continue;
             }
             given.insert(name.clone(), (source.clone(), person.id.clone(), email.clone()));
+            by_email.insert(email.to_lowercase(), name.clone());
             let active = match &selection.status {
                 Some(statuses) => statuses.iter().any(|s| s.eq_ignore_ascii_case(&person.status)),
                 None => person.active,
@@ -203,6 +209,7 @@ pub fn select(sourcing: &Sourcing, answers: &BTreeMap<String, Snapshot>) -> Resu
                     name: display.trim().to_owned(),
                     email,
                     active,
+                    source: source.clone(),
                     from: if active {
                         format!("{source} ({})", person.id)
                     } else {
@@ -211,6 +218,24 @@ pub fn select(sourcing: &Sourcing, answers: &BTreeMap<String, Snapshot>) -> Resu
                     at: Some(spec.at),
                 },
             );
+        }
+    }
+    // The groups people are selected from are held to their size too: one answered
+    // short would make its people leavers.
+    for (source, spec) in &sourcing.sources {
+        let Some(groups) = spec.people.as_ref().and_then(|p| p.groups.as_ref()) else {
+            continue;
+        };
+        let Some(snapshot) = answers.get(source) else { continue };
+        let names = named.get(source.as_str());
+        for g in groups {
+            let Some(group) = snapshot.groups.get(g) else { continue };
+            let count = group
+                .members
+                .iter()
+                .filter(|id| names.is_some_and(|n| n.contains_key(id.as_str())))
+                .count();
+            out.counts.insert(format!("{source}:{g}"), count);
         }
     }
     for (group, feeds) in &sourcing.feeds {
@@ -227,9 +252,9 @@ pub fn select(sourcing: &Sourcing, answers: &BTreeMap<String, Snapshot>) -> Resu
                     continue;
                 };
                 count += 1;
-                if out.people.get(name).is_some_and(|p| p.active) {
-                    members.entry(name.clone()).or_default().push(label.clone());
-                }
+                // An inactive person too: resolve leaves out whoever stays inactive, and
+                // keeps whom the manifest declares active.
+                members.entry(name.clone()).or_default().push(label.clone());
             }
             out.counts.insert(label, count);
         }
