@@ -4,7 +4,6 @@
 //! rate limits; and the emulator against the vendor's description (routes, response
 //! bodies, what `search` and `filter` refuse).
 
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
