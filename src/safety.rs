@@ -180,6 +180,24 @@ fn source_shrink(changes: &[Change], cx: &Context<'_>) -> Vec<Refusal> {
             });
         }
     }
+    // Live members and removed memberships per target and group (lower-cased), counted
+    // once: scanning every object and change for each followed group was quadratic.
+    let group_of = |id: &ResourceId| match id {
+        ResourceId::Membership { group, .. } => Some(group.as_str().to_lowercase()),
+        _ => None,
+    };
+    let mut live_members: BTreeMap<(&str, String), usize> = BTreeMap::new();
+    for (target, live) in cx.live {
+        for group in live.keys().filter_map(|a| group_of(&a.id)) {
+            *live_members.entry((target.as_str(), group)).or_default() += 1;
+        }
+    }
+    let mut removed: BTreeMap<(&str, String), usize> = BTreeMap::new();
+    for c in changes.iter().filter(|c| c.action == Action::Delete) {
+        if let Some(group) = group_of(&c.address.id) {
+            *removed.entry((c.address.target.as_str(), group)).or_default() += 1;
+        }
+    }
     for (group, feeds) in &sources.followed {
         let names: Vec<&str> = std::iter::once(group.as_str())
             .chain(feeds.iter().map(String::as_str))
@@ -187,13 +205,10 @@ fn source_shrink(changes: &[Change], cx: &Context<'_>) -> Vec<Refusal> {
         if allowed(&names) {
             continue;
         }
-        let member_of = |id: &ResourceId| matches!(id, ResourceId::Membership { group: g, .. } if g.as_str().to_lowercase() == group.to_lowercase());
-        for (target, live) in cx.live {
-            let members = live.keys().filter(|a| member_of(&a.id)).count();
-            let leaving = changes
-                .iter()
-                .filter(|c| c.address.target == *target && c.action == Action::Delete && member_of(&c.address.id))
-                .count();
+        for target in cx.live.keys() {
+            let key = (target.as_str(), group.to_lowercase());
+            let members = live_members.get(&key).copied().unwrap_or_default();
+            let leaving = removed.get(&key).copied().unwrap_or_default();
             if members == 0 || leaving == 0 {
                 continue;
             }
