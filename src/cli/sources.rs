@@ -14,7 +14,7 @@ use crate::source::spec::Sourcing;
 ///
 /// Reads every source the manifests declare (Okta, Entra ID, Google Workspace, LDAP)
 /// and prints who is a person, who is left out and why, the members each group that
-/// follows source groups gets, and who left the sources since the last apply. The
+/// follows source groups gets, and who has left the sources (kept offboarded). The
 /// digest is the one a saved plan records.
 #[derive(Debug, clap::Args)]
 pub struct Args {
