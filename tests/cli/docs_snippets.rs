@@ -36,6 +36,16 @@ use rollcall::sandbox::state::{DcState, StateFile as _};
 const NOT_RUN: &[(&str, &str, &str)] = &[
     (
         "README.md",
+        "cargo bench --bench sources",
+        "a benchmark: long, and it asserts only request counts",
+    ),
+    (
+        "README.md",
+        "cargo bench --bench sources -- --tops",
+        "a benchmark: long, and it asserts only request counts",
+    ),
+    (
+        "README.md",
         "cargo install --locked --path .",
         "builds a release binary into ~/.cargo/bin: minutes, and outside the test's directories; \
          the tests run the binary cargo built for them",
