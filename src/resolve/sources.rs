@@ -112,7 +112,7 @@ impl Resolver<'_> {
                 (Some(v), Some(_)) => {
                     let value = v.value.trim();
                     // A file the manifest names is relative to the manifest directory.
-                    let value = if setting == "ca_file" {
+                    let value = if kind.paths.contains(&setting) {
                         dir.join(value).display().to_string()
                     } else {
                         value.to_owned()
@@ -171,7 +171,7 @@ impl Resolver<'_> {
             // travel in it.
             let ok = match scheme {
                 "http" => takes("https") && is_loopback(u),
-                "ldap" => takes("ldap") && (is_loopback(u) || starttls),
+                other if kind.starttls == Some(other) => is_loopback(u) || starttls,
                 other => takes(other),
             };
             if ok {
@@ -184,8 +184,12 @@ impl Resolver<'_> {
                     kind.kind
                 ),
                 format!(
-                    "use {} (in clear text only to a loopback address, or ldap:// with `starttls: true`), or sandbox:PATH",
-                    schemes.join(" or ")
+                    "use {}{} (in clear text only to a loopback address{}), or sandbox:PATH",
+                    schemes.join(" or "),
+                    kind.starttls.map(|s| format!(" or {s}://")).unwrap_or_default(),
+                    kind.starttls
+                        .map(|s| format!(", or {s}:// with `starttls: true`"))
+                        .unwrap_or_default()
                 ),
             ))
         })?;

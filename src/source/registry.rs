@@ -20,9 +20,14 @@ pub struct SourceKind {
     pub group_names: &'static str,
     /// What to check when the source answers 401 or 403.
     pub unauthorized: &'static str,
-    /// The URL schemes it takes (`https`; `ldaps` and `ldap` for LDAP). Plain `http` and
-    /// `ldap` without StartTLS are for loopback addresses only.
+    /// The URL schemes it takes (`https`; `ldaps` for LDAP). Plain `http` is taken where
+    /// `https` is, to a loopback address only.
     pub schemes: &'static [&'static str],
+    /// The clear-text scheme a connection may be upgraded from with StartTLS (`ldap`):
+    /// taken with `starttls: true`, or to a loopback address.
+    pub starttls: Option<&'static str>,
+    /// The settings that name a file, made relative to the manifest directory.
+    pub paths: &'static [&'static str],
     pub build: Build,
     /// Its emulator, started for a `sandbox:PATH` url; None where the tests use a real
     /// server (LDAP: OpenLDAP).

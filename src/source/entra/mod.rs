@@ -75,6 +75,8 @@ pub static KIND: SourceKind = SourceKind {
     group_names: "a group's displayName, exactly, or its object id (a GUID)",
     unauthorized: "the client secret (and that it has not expired), the tenant, and the application permissions User.Read.All and GroupMember.Read.All with admin consent",
     schemes: &["https"],
+    starttls: None,
+    paths: &[],
     build,
     sandbox: Some(&crate::sandbox::entra::KIND),
     sandbox_uses_manifest_secret: false,

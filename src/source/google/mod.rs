@@ -77,6 +77,8 @@ pub static KIND: SourceKind = SourceKind {
     group_names: "a group's email address (or an alias, or Google's group id)",
     unauthorized: "that the service account has domain-wide delegation for the scopes admin.directory.user.readonly and admin.directory.group.member.readonly, and that `subject` is an admin allowed to read users and groups",
     schemes: &["https"],
+    starttls: None,
+    paths: &[],
     build,
     sandbox: Some(&crate::sandbox::google::KIND),
     sandbox_uses_manifest_secret: true,

@@ -86,7 +86,9 @@ pub static KIND: SourceKind = SourceKind {
     group_names: "a group's cn under base_dn, or its full DN",
     unauthorized: "check auth.bind_dn and its password (result 49 invalidCredentials), and that the account may read \
                    people and groups under base_dn",
-    schemes: &["ldaps", "ldap"],
+    schemes: &["ldaps"],
+    starttls: Some("ldap"),
+    paths: &["ca_file"],
     build,
     sandbox: None,
     sandbox_uses_manifest_secret: false,

@@ -91,6 +91,8 @@ pub static KIND: SourceKind = SourceKind {
     group_names: "a group's `profile.name` exactly as Okta spells it, or its id (`00g…`)",
     unauthorized: "the token must be a valid Okta API token (Security > API > Tokens), sent as `SSWS`, of an administrator who may read users and groups (Read-Only Administrator is enough); a token unused for 30 days expires",
     schemes: &["https"],
+    starttls: None,
+    paths: &[],
     build,
     sandbox: Some(&crate::sandbox::okta::KIND),
     sandbox_uses_manifest_secret: false,
