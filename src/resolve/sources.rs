@@ -345,3 +345,35 @@ pub fn inject_sourced(loaded: &mut Loaded, sourcing: &Sourcing, sourced: crate::
     loaded.files.extend(extra);
     loaded.sourced = Some(std::sync::Arc::new(sourced));
 }
+
+/// Why sourced objects are wanted, for the plan's reasons.
+impl Resolver<'_> {
+    /// Why a sourced person is wanted: `from okta (00u1)`; None for a person only the
+    /// manifest declares.
+    pub(super) fn person_source(&self, name: &str) -> Option<String> {
+        let sourced = self.sourced?;
+        let name = name.to_lowercase();
+        if let Some(p) = sourced.leavers.get(&name) {
+            return Some(p.from.clone());
+        }
+        sourced.people.get(&name).map(|p| format!("from {}", p.from))
+    }
+
+    /// Why a sourced person is inactive, where a source (not the manifest) says so.
+    pub(super) fn inactive_source(&self, name: &str) -> Option<String> {
+        let sourced = self.sourced?;
+        let name = name.to_lowercase();
+        let by_source = sourced.leavers.contains_key(&name) || sourced.people.get(&name).is_some_and(|p| !p.active);
+        if by_source {
+            self.person_source(&name)
+        } else {
+            None
+        }
+    }
+
+    /// Why a member of a group that follows source groups is wanted: `in okta:eng-backend`.
+    pub(super) fn member_source(&self, group: &str, member: &str) -> Option<String> {
+        let groups = self.sourced?.members.get(group)?.get(&member.to_lowercase())?;
+        Some(format!("in {}", groups.join(" and ")))
+    }
+}
