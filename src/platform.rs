@@ -47,8 +47,17 @@ pub struct Spec {
     /// Grants and defaults.
     pub permissions: KindRules,
     /// Attributes of a group the platform stores, by the manifest's field name
-    /// (`description`). Others the manifest sets are reported, not silently dropped.
-    pub group_attributes: &'static [&'static str],
+    /// (`description`, `privacy`), with the values each accepts. A field the platform
+    /// does not store is not set on its targets.
+    pub group_attributes: &'static [GroupAttribute],
+    /// Members of a group have a role there (a team's maintainers): the membership
+    /// attribute that holds it and its two values. `None`: a member is a member, and a
+    /// group's `maintainers` are members like the rest.
+    pub member_roles: Option<MemberRoles>,
+    /// People have no username of their own here (Buildkite's organization members):
+    /// the provider finds them by email, so resolve hands it the declared people by name
+    /// with their email (`ReadScope::people`), as for people made elsewhere.
+    pub users_by_email: bool,
     /// The kinds of scope segment the platform has (`project`, `repo`), with their
     /// naming rules.
     pub segments: &'static [SegmentRule],
@@ -103,6 +112,10 @@ pub struct KindRules {
     /// Its attributes (a group's description) are set when it is created and cannot be
     /// changed after: a change to them is noted, not planned.
     pub attributes_on_create_only: bool,
+    /// Its attributes are not rollcall's to change at all (a Buildkite member's name and
+    /// email are the person's own): they are never compared, so one is created or
+    /// removed, never updated.
+    pub attributes_fixed: bool,
 }
 
 impl KindRules {
@@ -116,6 +129,7 @@ impl KindRules {
         delete_takes: &[],
         external: false,
         attributes_on_create_only: false,
+        attributes_fixed: false,
     };
 
     /// Made elsewhere, referred to here (see `external`).
@@ -149,6 +163,81 @@ pub struct GroupIds {
     pub rule: &'static str,
 }
 
+/// A group attribute a platform stores: the manifest's field and the values it takes.
+#[derive(Debug)]
+pub struct GroupAttribute {
+    /// The manifest's field: `description`, `privacy`.
+    pub field: &'static str,
+    /// The manifest's words and the native value each means (`secret` is `SECRET`), in
+    /// the order a hint lists them; empty for free text.
+    pub values: &'static [(&'static str, &'static str)],
+}
+
+impl GroupAttribute {
+    /// Free text, stored as written: a description.
+    pub const fn text(field: &'static str) -> GroupAttribute {
+        GroupAttribute { field, values: &[] }
+    }
+
+    /// The native value a manifest's word means (any case), or the text itself for a
+    /// free-text attribute; `None` for a word this attribute does not take.
+    pub fn native(&self, word: &str) -> Option<String> {
+        if self.values.is_empty() {
+            return Some(word.to_owned());
+        }
+        let word = word.trim();
+        self.values
+            .iter()
+            .find(|(w, n)| w.eq_ignore_ascii_case(word) || n.eq_ignore_ascii_case(word))
+            .map(|(_, n)| (*n).to_owned())
+    }
+
+    /// The manifest's word for a native value, the way back from `native`.
+    pub fn word(&self, native: &str) -> String {
+        self.values
+            .iter()
+            .find(|(_, n)| *n == native)
+            .map_or_else(|| native.to_owned(), |(w, _)| (*w).to_owned())
+    }
+
+    /// The words it takes, for a hint.
+    pub fn valid(&self) -> String {
+        let words: Vec<&str> = self.values.iter().map(|(w, _)| *w).collect();
+        words.join(", ")
+    }
+}
+
+/// How a platform records a member's role in a group.
+#[derive(Debug)]
+pub struct MemberRoles {
+    /// The membership attribute: `role`.
+    pub attribute: &'static str,
+    /// Its value for a plain member, and for one of the group's `maintainers`.
+    pub member: &'static str,
+    pub maintainer: &'static str,
+}
+
+/// Who may hold a grant on a scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holders {
+    Both,
+    /// People only (Buildkite's organization role).
+    Users,
+    /// Groups only (Buildkite's pipeline access is given to teams).
+    Groups,
+}
+
+impl Holders {
+    /// Whether a user (`true`) or a group (`false`) may hold a grant here.
+    pub fn admits(self, user: bool) -> bool {
+        match self {
+            Holders::Both => true,
+            Holders::Users => user,
+            Holders::Groups => !user,
+        }
+    }
+}
+
 /// The role words of one scope.
 #[derive(Debug)]
 pub struct ScopeRoles {
@@ -165,6 +254,8 @@ pub struct ScopeRoles {
     pub words: &'static [(&'static str, Option<&'static str>)],
     /// Native permission names, weakest first, also accepted as role words (any case).
     pub natives: &'static [&'static str],
+    /// Who may hold a grant here.
+    pub holders: Holders,
 }
 
 /// What a scope segment of one kind may be named.
@@ -245,6 +336,11 @@ impl Platform {
 
     pub fn has_grants(self) -> bool {
         !self.0.scopes.is_empty()
+    }
+
+    /// The group attribute the manifest's `field` sets, if the platform stores it.
+    pub fn group_attribute(self, field: &str) -> Option<&'static GroupAttribute> {
+        self.0.group_attributes.iter().find(|a| a.field == field)
     }
 
     pub fn accepts_option(self, option: &str) -> bool {

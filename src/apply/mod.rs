@@ -13,7 +13,7 @@ use petgraph::Direction;
 
 use crate::model::Address;
 use crate::plan::{graph, Change, Plan, Reviewed};
-use crate::provider::Provider;
+use crate::provider::{Provider, ProviderError};
 
 /// What happened to one change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -424,8 +424,10 @@ pub async fn execute_until(
             let provider = providers.get(&step.target);
             running.push(async move {
                 let result = match provider {
-                    Some(p) => p.apply(&changes).await.map_err(|e| e.to_string()),
-                    None => Err(format!("no provider for target `{}`", step.target)),
+                    Some(p) => p.apply(&changes).await,
+                    None => Err(ProviderError::Missing {
+                        target: step.target.clone(),
+                    }),
                 };
                 (s, batch, result)
             });
@@ -433,12 +435,17 @@ pub async fn execute_until(
         let Some((s, batch, result)) = running.next().await else {
             break;
         };
-        let outcome = match result {
-            Ok(()) => Outcome::Applied,
-            Err(e) => Outcome::Failed(e),
-        };
-        for i in batch {
-            record(&mut on_event, i, outcome.clone(), &mut outcomes);
+        for (at, i) in batch.into_iter().enumerate() {
+            let outcome = match &result {
+                Ok(()) => Outcome::Applied,
+                // Only the changes named failed; the others of the batch applied.
+                Err(ProviderError::Partial { target, failures }) => match failures.iter().find(|(k, _)| *k == at) {
+                    Some((_, why)) => Outcome::Failed(format!("{target}: {why}")),
+                    None => Outcome::Applied,
+                },
+                Err(e) => Outcome::Failed(e.to_string()),
+            };
+            record(&mut on_event, i, outcome, &mut outcomes);
         }
         release(&graph, s, &mut waiting, &mut ready);
     }

@@ -373,6 +373,7 @@ mod tests {
             key: "",
             words: &[("read", Some("READ_ONLY"))],
             natives: &[],
+            holders: crate::platform::Holders::Both,
         }],
         defaults: &[],
         ..crate::provider::bitbucket_dc::SPEC
@@ -386,6 +387,7 @@ mod tests {
             key: "projects",
             words: &[("read", Some("R"))],
             natives: &[],
+            holders: crate::platform::Holders::Both,
         }],
         defaults: &[],
         ..crate::provider::bitbucket_dc::SPEC

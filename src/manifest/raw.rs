@@ -217,6 +217,30 @@ pub struct RawGroup {
     #[serde(default)]
     #[schemars(with = "Vec<String>", example = ["alice", "bob"])]
     pub members: Vec<Spanned<String>>,
+    /// Declared users who belong to the group and maintain it, where the platform gives
+    /// members a role (a Buildkite team's maintainers); elsewhere they are members like
+    /// the rest. A maintainer is not listed under `members` too.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>", example = ["alice"])]
+    pub maintainers: Vec<Spanned<String>>,
+    /// Who can see the group, where the platform has the setting (a Buildkite team):
+    /// `visible` to every member of the organization, or `secret` (its members and the
+    /// administrators). Unset: not managed; a new team is visible.
+    #[serde(default)]
+    #[schemars(with = "Option<String>", example = &"secret")]
+    pub privacy: Option<Spanned<String>>,
+    /// The role a person added to the group outside rollcall gets, where the platform
+    /// has the setting (a Buildkite team): `member` or `maintainer`. Unset: not managed;
+    /// a new team's is `member`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>", example = &"member")]
+    pub default_member_role: Option<Spanned<String>>,
+    /// New members of the organization join this group, where the platform has the
+    /// setting (a Buildkite team's "automatically add new users"). Unset: not managed; a
+    /// new team is not a default team.
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub default_team: Option<Spanned<bool>>,
     /// Groups of identity sources whose members (nested groups counted) belong to this
     /// group, as `SOURCE:GROUP` (`okta:eng-backend`). The group then follows them: a
     /// person who leaves every one of them leaves the group, whatever `policy.prune`

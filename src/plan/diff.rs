@@ -52,16 +52,19 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
                     });
                 }
             }
-            Some(before) if !as_managed(before, after) => changes.push(Change {
-                address: address.clone(),
-                action: Action::Update,
-                before: Some(before.clone()),
-                after: Some(after.clone()),
-                reason: activation(before, after, desired.provenance.get(address))
-                    .or_else(|| desired.provenance.get(address).cloned()),
-                renamed_from: None,
-                renamed_to: None,
-            }),
+            // What the platform does not let anyone change is never planned.
+            Some(before) if !as_managed(before, after) && !platform.rules(address.id.kind()).attributes_fixed => {
+                changes.push(Change {
+                    address: address.clone(),
+                    action: Action::Update,
+                    before: Some(before.clone()),
+                    after: Some(after.clone()),
+                    reason: activation(before, after, desired.provenance.get(address))
+                        .or_else(|| desired.provenance.get(address).cloned()),
+                    renamed_from: None,
+                    renamed_to: None,
+                })
+            }
             Some(_) => {}
         }
     }

@@ -236,9 +236,14 @@ pub fn build_with(
     }
     unmanaged.sort_by(|a, b| a.address.cmp(&b.address));
     let (changes, mut notes) = notes::fixed(changes, findings);
+    let (changes, sso) = notes::left_alone(changes, findings);
+    notes.extend(sso);
     let (changes, unchangeable) = notes::create_only(changes, desired);
     notes.extend(unchangeable);
-    let (changes, held) = notes::hold(changes, desired, live);
+    let (changes, mut held) = notes::hold(changes, desired, live);
+    let (changes, invited, pending) = notes::pending(changes, findings);
+    held.extend(invited);
+    notes.extend(pending);
     notes.extend(notes::shadowed(&changes, desired));
     notes.extend(notes::group_ids(&changes, desired));
     notes.extend(notes::remarks(findings));

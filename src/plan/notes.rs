@@ -333,6 +333,71 @@ pub fn remarks(findings: &BTreeMap<String, Findings>) -> Vec<Note> {
         .collect()
 }
 
+/// Splits off the changes of a kind the target leaves to something else (its SSO sets
+/// roles or team memberships at each login), as notes.
+pub fn left_alone(changes: Vec<Change>, findings: &BTreeMap<String, Findings>) -> (Vec<Change>, Vec<Note>) {
+    let mut notes = Vec::new();
+    let mut kept = Vec::with_capacity(changes.len());
+    for change in changes {
+        let owner = findings
+            .get(change.address.target.as_str())
+            .and_then(|f| f.left_alone.iter().find(|l| l.covers(&change.address.id)));
+        match owner {
+            Some(l) => notes.push(Note {
+                target: change.address.target.to_string(),
+                address: Some(change.address.clone()),
+                text: format!("left out of the plan ({}): {}", describe(&change), l.why),
+            }),
+            None => kept.push(change),
+        }
+    }
+    (kept, notes)
+}
+
+/// Holds back each change to what a principal has while the principal exists only as
+/// an invitation not accepted yet (nothing can be given to or taken from them until
+/// they accept), and lists each such principal once. Removing the principal itself (the
+/// invitation) is not held.
+pub fn pending(changes: Vec<Change>, findings: &BTreeMap<String, Findings>) -> (Vec<Change>, Vec<Held>, Vec<Note>) {
+    let mut held = Vec::new();
+    let mut kept = Vec::with_capacity(changes.len());
+    let waiting = |target: &str, p: &Principal| {
+        findings.get(target).and_then(|f| {
+            f.pending
+                .iter()
+                .find(|(q, _)| same_kind(p, q) && q.name().eq_ignore_ascii_case(p.name()))
+        })
+    };
+    for change in changes {
+        let target = change.address.target.to_string();
+        let found = change
+            .address
+            .id
+            .principals()
+            .into_iter()
+            .find_map(|p| waiting(&target, &p));
+        match found {
+            Some((p, why)) => held.push(Held {
+                why: format!("{} has not accepted their invitation yet ({why})", who(p)),
+                hint: "it is made once they accept; plan again then".to_owned(),
+                change,
+            }),
+            None => kept.push(change),
+        }
+    }
+    let notes = findings
+        .iter()
+        .flat_map(|(target, f)| {
+            f.pending.iter().map(move |(p, why)| Note {
+                target: target.clone(),
+                address: Some(Address::new(target, p.id())),
+                text: format!("invited, not a member yet: {why}"),
+            })
+        })
+        .collect();
+    (kept, held, notes)
+}
+
 /// Every principal an object names: itself, or those its membership or grant refers to.
 fn named(id: &ResourceId) -> Vec<Principal> {
     match id.as_principal() {

@@ -6,6 +6,7 @@
 pub mod atlassian_org;
 pub mod bitbucket_cloud;
 pub mod bitbucket_dc;
+pub mod buildkite;
 pub mod memory;
 pub mod registry;
 pub mod scim;
@@ -49,6 +50,17 @@ pub enum ProviderError {
         address: String,
         why: String,
     },
+    /// The plan names a target no provider was made for.
+    #[error("no provider for target `{target}`")]
+    Missing { target: String },
+    /// Some changes of a batch failed and the others applied (mutations sent in one
+    /// GraphQL document, each with its own outcome): each failure by its index in the
+    /// batch, with why.
+    #[error("{target}: {} of the batch's changes failed: {}", failures.len(), failures.iter().map(|(_, why)| why.as_str()).collect::<Vec<_>>().join("; "))]
+    Partial {
+        target: String,
+        failures: Vec<(usize, String)>,
+    },
 }
 
 /// What a read found beyond live state, for the plan to say.
@@ -65,6 +77,30 @@ pub struct Findings {
     /// the hour). It varies from run to run (a retried request counts), so it is said
     /// beside the plan, on stderr, never in the plan: the same inputs give the same plan.
     pub usage: Option<String>,
+    /// Principals that exist only as an invitation not accepted yet, with why (`invited
+    /// on 2026-11-30`): nothing more can be given to them until they accept, so a
+    /// change giving them something is held, and the plan lists them.
+    pub pending: Vec<(crate::model::Principal, String)>,
+    /// Kinds of change the target leaves to something else (an organization's SSO sets
+    /// roles and team memberships at each login): such a change is left out of the plan
+    /// and said instead.
+    pub left_alone: Vec<LeftAlone>,
+}
+
+/// A kind of change a target leaves to something else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftAlone {
+    pub kind: crate::model::Kind,
+    /// Only its grants at the root scope (an organization role), not every grant.
+    pub root_only: bool,
+    pub why: String,
+}
+
+impl LeftAlone {
+    /// Whether a change to the object at `id` is of this kind.
+    pub fn covers(&self, id: &crate::model::ResourceId) -> bool {
+        id.kind() == self.kind && (!self.root_only || id.scope().is_some_and(crate::model::Scope::is_root))
+    }
 }
 
 /// What every platform implements.

@@ -265,6 +265,30 @@ impl Resolver<'_> {
                     ),
                 );
             }
+            // Some scopes take grants to one kind of holder only (a team's pipeline access).
+            if let Some(roles) = w
+                .platform
+                .scope_roles(&scope.kinds())
+                .filter(|r| !r.holders.admits(users))
+            {
+                let (other, key_name) = if users {
+                    ("groups", "groups")
+                } else {
+                    ("people", "users")
+                };
+                self.error(
+                    at,
+                    format!(
+                        "{noun} `{}` is granted a permission in {}, where {} gives a {} to {other} only",
+                        key.value,
+                        where_in(w.platform, w.target, scope, true),
+                        w.platform.kind(),
+                        roles.noun
+                    ),
+                    format!("grant it under `{key_name}:` instead"),
+                );
+                continue;
+            }
             // The role is checked first: it is wrong or right whatever the principal is.
             let permission = match &value.value {
                 AccessValue::Text(word) => match roles::grant(w.platform, scope, word) {

@@ -3,6 +3,7 @@
 //! own way, and its renames.
 
 use super::*;
+use crate::model::Attributes;
 
 impl Resolver<'_> {
     pub(super) fn group(
@@ -30,14 +31,28 @@ impl Resolver<'_> {
             None => targets.iter().cloned().collect(),
         };
         let mut seen = BTreeSet::new();
-        for member in &raw.members {
+        // Maintainers are members with the maintainer's role where the platform keeps
+        // one, plain members elsewhere.
+        let listed = raw
+            .members
+            .iter()
+            .map(|m| (m, false))
+            .chain(raw.maintainers.iter().map(|m| (m, true)));
+        for (member, maintainer) in listed {
             let at = origin(decl.file, member);
             if !seen.insert(member.value.clone()) {
-                self.error(
-                    at,
-                    format!("`{}` is listed twice in the members of group `{name}`", member.value),
-                    "list each member once",
-                );
+                let (message, hint) = if maintainer && raw.members.iter().any(|m| m.value == member.value) {
+                    (
+                        format!("`{}` is both a member and a maintainer of group `{name}`", member.value),
+                        "a maintainer is a member: list them under `maintainers` only",
+                    )
+                } else {
+                    (
+                        format!("`{}` is listed twice in the members of group `{name}`", member.value),
+                        "list each member once",
+                    )
+                };
+                self.error(at, message, hint);
                 continue;
             }
             match users.get(&member.value) {
@@ -81,35 +96,89 @@ impl Resolver<'_> {
                             if let Some(why) = self.member_source(name, &member.value) {
                                 desired.provenance.insert(address.clone(), why);
                             }
-                            desired.resources.insert(address, Resource::membership());
+                            let role = desired
+                                .targets
+                                .get(target)
+                                .and_then(|t| t.platform.spec().member_roles.as_ref());
+                            let attributes = role
+                                .map(|r| {
+                                    let value = if maintainer { r.maintainer } else { r.member };
+                                    Attributes::from([(r.attribute.to_owned(), value.to_owned())])
+                                })
+                                .unwrap_or_default();
+                            desired.resources.insert(address, Resource::Membership { attributes });
                         }
                     }
                 }
             }
         }
         self.group_ids(name, decl, targets, &on, desired);
-        // The group's attributes, each on the targets whose platform keeps it.
-        let declared = [("description", decl.value.description.as_ref())];
-        for target in &on {
-            if desired
-                .targets
-                .get(target)
-                .is_some_and(|t| t.platform.groups().external)
-            {
-                continue;
+        // The group's attributes, each on the targets whose platform keeps it, as the
+        // platform's native value.
+        let flag = raw
+            .default_team
+            .as_ref()
+            .map(|b| Spanned::new(b.value.to_string(), b.referenced, b.defined));
+        let declared = [
+            ("description", raw.description.as_ref().map(|d| (d.clone(), None))),
+            ("privacy", raw.privacy.as_ref().map(|v| (v.value.clone(), Some(v)))),
+            (
+                "default_member_role",
+                raw.default_member_role.as_ref().map(|v| (v.value.clone(), Some(v))),
+            ),
+            ("default_team", flag.as_ref().map(|v| (v.value.clone(), Some(v)))),
+        ];
+        let platforms: Vec<(&String, crate::platform::Platform)> = on
+            .iter()
+            .filter_map(|t| desired.targets.get(t).map(|c| (t, c.platform)))
+            .filter(|(_, p)| !p.groups().external)
+            .collect();
+        let mut attributes: BTreeMap<&String, Attributes> = BTreeMap::new();
+        for (field, value) in &declared {
+            let Some((value, at)) = value else { continue };
+            let mut stored = false;
+            for (target, platform) in &platforms {
+                let Some(rule) = platform.group_attribute(field) else {
+                    continue;
+                };
+                stored = true;
+                match rule.native(value) {
+                    Some(native) => {
+                        attributes
+                            .entry(target)
+                            .or_default()
+                            .insert((*field).to_owned(), native);
+                    }
+                    None => {
+                        if let Some(at) = at {
+                            self.error(
+                                origin(decl.file, at),
+                                format!("group `{name}` has an invalid `{field}` `{value}`"),
+                                format!("`{field}` is one of {}", rule.valid()),
+                            );
+                        }
+                        break;
+                    }
+                }
             }
-            let kept = desired
-                .targets
-                .get(target)
-                .map_or(&[][..], |t| t.platform.spec().group_attributes);
-            let attributes = declared
-                .iter()
-                .filter(|(field, _)| kept.contains(field))
-                .filter_map(|(field, value)| Some(((*field).to_owned(), (*value)?.clone())))
-                .collect();
+            // A setting (not free text) no target of the group stores would be lost.
+            if let (false, Some(at)) = (stored, at) {
+                self.error(
+                    origin(decl.file, at),
+                    format!("group `{name}` sets `{field}`, which none of its targets stores"),
+                    format!(
+                        "remove it, or give the group a target whose platform has it ({})",
+                        crate::provider::registry::kinds_where(|p| p.group_attribute(field).is_some()).join(", ")
+                    ),
+                );
+            }
+        }
+        for (target, _) in &platforms {
             desired.resources.insert(
                 Address::new(target, ResourceId::Group { name: name.into() }),
-                Resource::Group { attributes },
+                Resource::Group {
+                    attributes: attributes.remove(target).unwrap_or_default(),
+                },
             );
         }
     }

@@ -276,7 +276,7 @@ impl<'a> Resolver<'a> {
             if desired
                 .targets
                 .get(&target.value)
-                .is_some_and(|t| t.platform.users().external)
+                .is_some_and(|t| t.platform.users().external || t.platform.spec().users_by_email)
             {
                 self.error(
                     origin(decl.file, target),
@@ -355,6 +355,15 @@ impl<'a> Resolver<'a> {
             if let Some(config) = desired.targets.get_mut(target).filter(|t| t.platform.users().external) {
                 config.scope.people.insert(username.clone(), email.to_owned());
                 continue;
+            }
+            // Where people have no username of their own, the provider finds them by
+            // email too; they are this target's objects all the same.
+            if let Some(config) = desired
+                .targets
+                .get_mut(target)
+                .filter(|t| t.platform.spec().users_by_email)
+            {
+                config.scope.people.insert(username.clone(), email.to_owned());
             }
             if active || user_active {
                 let address = Address::new(target, ResourceId::User { name: username.into() });

@@ -177,7 +177,7 @@ fn a_change_naming_a_principal_the_platform_fixes_becomes_a_note() {
         Findings {
             remarks: vec!["used 3 requests".to_owned()],
             fixed: vec![(user("Owner"), "the workspace owner".to_owned())],
-            usage: None,
+            ..Findings::default()
         },
     )]);
     let changes = vec![
@@ -295,4 +295,76 @@ fn an_attribute_the_platform_sets_only_at_creation_is_noted_not_updated() {
         "{}",
         notes[0].text
     );
+}
+
+/// While a person is only invited, what they would be given waits for them to accept;
+/// revoking the invitation itself does not.
+#[test]
+fn changes_for_an_invited_person_are_held_and_the_invitation_is_listed() {
+    let findings = BTreeMap::from([(
+        "bk".to_owned(),
+        Findings {
+            pending: vec![(user("Nina"), "invited on 2026-11-30".to_owned())],
+            ..Findings::default()
+        },
+    )]);
+    let invitee = Change {
+        address: Address::new("bk", ResourceId::User { name: "nina".into() }),
+        action: Action::Delete,
+        before: Some(Resource::User(Box::new(crate::model::UserAttrs::new(
+            "Nina",
+            "nina@x.test",
+        )))),
+        after: None,
+        reason: None,
+        renamed_from: None,
+        renamed_to: None,
+    };
+    let changes = vec![
+        grant("bk", project(), user("nina"), "admin"),
+        grant("bk", project(), user("omar"), "admin"),
+        invitee,
+    ];
+    let (kept, held, notes) = pending(changes, &findings);
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert!(
+        held[0].why.contains("has not accepted") && held[0].why.contains("2026-11-30"),
+        "{}",
+        held[0].why
+    );
+    assert_eq!(
+        kept.len(),
+        2,
+        "someone else's grant and the invitation's revocation go ahead"
+    );
+    assert_eq!(notes.len(), 1);
+    assert!(
+        notes[0].text.starts_with("invited, not a member yet"),
+        "{}",
+        notes[0].text
+    );
+}
+
+/// A kind the target leaves to its SSO is said, not planned; other kinds go ahead.
+#[test]
+fn a_kind_left_to_sso_becomes_a_note() {
+    let findings = BTreeMap::from([(
+        "bk".to_owned(),
+        Findings {
+            left_alone: vec![crate::provider::LeftAlone {
+                kind: Kind::Permissions,
+                root_only: true,
+                why: "the organization's SSO sets roles at each login".to_owned(),
+            }],
+            ..Findings::default()
+        },
+    )]);
+    let root = crate::model::Scope::root();
+    let changes = vec![
+        grant("bk", root, user("nina"), "ADMIN"),
+        grant("bk", project(), group("ops"), "admin"),
+    ];
+    let (kept, notes) = left_alone(changes, &findings);
+    assert_eq!(kept.len(), 1, "a grant below the root is not a role");
+    assert!(notes[0].text.contains("SSO sets roles"), "{}", notes[0].text);
 }

@@ -35,7 +35,9 @@ pub(crate) static SPEC: Spec = Spec {
     // Sent when a group is created. The API cannot change it afterwards: a description
     // the manifest sets differently is noted, not planned (`attributes_on_create_only`).
     // One the manifest does not set is not managed.
-    group_attributes: &["description"],
+    group_attributes: &[crate::platform::GroupAttribute::text("description")],
+    member_roles: None,
+    users_by_email: false,
     segments: &[],
     scopes: &[],
     defaults: &[],
@@ -80,7 +82,10 @@ mod tests {
         assert_eq!(SPEC.required, ["organization", "directory"]);
         assert_eq!(SPEC.credentials, Credentials::Bearer);
         assert!(!SPEC.bearer_names_account);
-        assert_eq!(SPEC.group_attributes, ["description"]);
+        assert_eq!(
+            SPEC.group_attributes.iter().map(|a| a.field).collect::<Vec<_>>(),
+            ["description"]
+        );
         assert_eq!(PLATFORM.children(&[]).count(), 0);
     }
 }

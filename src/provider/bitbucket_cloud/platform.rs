@@ -25,6 +25,8 @@ pub(crate) const SPEC: Spec = Spec {
     memberships: KindRules::EXTERNAL,
     permissions: KindRules::PLAIN,
     group_attributes: &[],
+    member_roles: None,
+    users_by_email: false,
     segments: &[
         SegmentRule {
             kind: "project",
@@ -51,6 +53,7 @@ pub(crate) const SPEC: Spec = Spec {
             key: "",
             words: &[("read", Some("read")), ("write", Some("write")), ("admin", Some("admin"))],
             natives: &["read", "write", "create-repo", "admin"],
+            holders: crate::platform::Holders::Both,
         },
         ScopeRoles {
             path: &["project", "repo"],
@@ -58,6 +61,7 @@ pub(crate) const SPEC: Spec = Spec {
             key: "",
             words: &[("read", Some("read")), ("write", Some("write")), ("admin", Some("admin"))],
             natives: &["read", "write", "admin"],
+            holders: crate::platform::Holders::Both,
         },
     ],
     defaults: &[],

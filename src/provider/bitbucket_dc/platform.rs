@@ -31,6 +31,8 @@ pub(crate) const SPEC: Spec = Spec {
     memberships: KindRules::PLAIN,
     permissions: KindRules::PLAIN,
     group_attributes: &[],
+    member_roles: None,
+    users_by_email: false,
     segments: &[
         SegmentRule {
             kind: "project",
@@ -60,6 +62,7 @@ pub(crate) const SPEC: Spec = Spec {
                 ("admin", Some("ADMIN")),
             ],
             natives: &["LICENSED_USER", "PROJECT_CREATE", "ADMIN", "SYS_ADMIN"],
+            holders: crate::platform::Holders::Both,
         },
         ScopeRoles {
             path: &["project"],
@@ -71,6 +74,7 @@ pub(crate) const SPEC: Spec = Spec {
                 ("admin", Some("PROJECT_ADMIN")),
             ],
             natives: &["PROJECT_READ", "PROJECT_WRITE", "PROJECT_ADMIN"],
+            holders: crate::platform::Holders::Both,
         },
         ScopeRoles {
             path: &["project", "repo"],
@@ -82,6 +86,7 @@ pub(crate) const SPEC: Spec = Spec {
                 ("admin", Some("REPO_ADMIN")),
             ],
             natives: &["REPO_READ", "REPO_WRITE", "REPO_ADMIN"],
+            holders: crate::platform::Holders::Both,
         },
     ],
     defaults: &[ScopeRoles {
@@ -94,6 +99,7 @@ pub(crate) const SPEC: Spec = Spec {
             ("write", Some("PROJECT_WRITE")),
         ],
         natives: &["PROJECT_READ", "PROJECT_WRITE"],
+        holders: crate::platform::Holders::Both,
     }],
     admin: &["ADMIN", "SYS_ADMIN"],
     // "Project permissions … apply to all repositories in the project", and the highest

@@ -43,6 +43,7 @@ const fn spec(profile: &Profile, default_profile: bool, profile_summary: &'stati
             // listing the deleted member (scim2-server does), so its memberships are
             // removed first. A deactivation (Atlassian's delete) keeps them all.
             delete_takes: &[],
+            attributes_fixed: false,
             external: false,
             attributes_on_create_only: false,
         },
@@ -56,6 +57,8 @@ const fn spec(profile: &Profile, default_profile: bool, profile_summary: &'stati
         // No grants exist here (no scopes); nothing to change either.
         permissions: KindRules::PLAIN,
         group_attributes: &[],
+        member_roles: None,
+        users_by_email: false,
         segments: &[],
         scopes: &[],
         defaults: &[],

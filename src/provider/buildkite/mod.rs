@@ -1,0 +1,6 @@
+//! The Buildkite provider: one organization per target (the `organization:` option),
+//! through the GraphQL API.
+
+mod platform;
+
+pub use platform::PLATFORM;
