@@ -38,6 +38,9 @@ pub struct Spec {
     pub options: &'static [&'static str],
     /// Of those, the ones a target of this platform must set (`workspace`).
     pub required: &'static [&'static str],
+    /// Of those, the ones that take a comma-separated list of these words
+    /// (`sso_assigns: role, teams`).
+    pub option_words: &'static [(&'static str, &'static [&'static str])],
     /// How the platform's clients authenticate: a Basic user and token, a Bearer token,
     /// or either.
     pub credentials: Credentials,

@@ -88,7 +88,8 @@ pub struct RawTarget {
     #[schemars(with = "Option<String>", example = &"acme")]
     pub workspace: Option<Spanned<String>>,
     /// Atlassian organization: the organization's id (Atlassian Administration, Settings,
-    /// API keys shows it). Required there.
+    /// API keys shows it). Buildkite: the organization's slug (`acme` in
+    /// buildkite.com/acme). Required on both.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub organization: Option<Spanned<String>>,
@@ -97,6 +98,12 @@ pub struct RawTarget {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub directory: Option<Spanned<String>>,
+    /// Buildkite: what the organization's SSO identity provider sets at each login (its
+    /// `admin` and `teams` attributes): `role`, `teams`, or `role, teams`. rollcall then
+    /// leaves those to it and says what it would have changed.
+    #[serde(default)]
+    #[schemars(with = "Option<String>", example = &"role, teams")]
+    pub sso_assigns: Option<Spanned<String>>,
     /// The target that makes the users and groups this one's grants name, where this
     /// platform has none of its own to make (Bitbucket Cloud's groups live in the
     /// Atlassian organization's directory): a grant waits for its group's creation
@@ -110,11 +117,12 @@ impl RawTarget {
     /// The options a platform may take with a text value, by the name the platforms'
     /// `Spec::options` use, each as the manifest set it (or not): the one place that
     /// knows which fields they are.
-    pub fn text_options(&self) -> [(&'static str, &Option<Spanned<String>>); 3] {
+    pub fn text_options(&self) -> [(&'static str, &Option<Spanned<String>>); 4] {
         [
             ("workspace", &self.workspace),
             ("organization", &self.organization),
             ("directory", &self.directory),
+            ("sso_assigns", &self.sso_assigns),
         ]
     }
 }

@@ -76,7 +76,27 @@ impl Resolver<'_> {
                     format!("set `{option}` to the value the {kind} target needs"),
                 ),
                 Some(v) => {
-                    settings.insert(option.to_owned(), v.value.trim().to_owned());
+                    let words = platform.spec().option_words.iter().find(|(o, _)| *o == option);
+                    let unknown: Vec<&str> = words.map_or_else(Vec::new, |(_, allowed)| {
+                        v.value
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|w| !allowed.contains(w))
+                            .collect()
+                    });
+                    match (words, unknown.first()) {
+                        (Some((_, allowed)), Some(word)) => self.error(
+                            origin(file, v),
+                            format!(
+                                "target `{name}` has `{word}` in `{option}`, which takes {}",
+                                allowed.join(" and ")
+                            ),
+                            format!("list any of {} separated by commas", allowed.join(", ")),
+                        ),
+                        _ => {
+                            settings.insert(option.to_owned(), v.value.trim().to_owned());
+                        }
+                    }
                 }
                 None if platform.spec().required.contains(&option) => self.error(
                     origin(file, &raw.kind),

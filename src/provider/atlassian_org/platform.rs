@@ -15,6 +15,7 @@ pub(crate) static SPEC: Spec = Spec {
     profile_summary: "",
     options: &["organization", "directory"],
     required: &["organization", "directory"],
+    option_words: &[],
     credentials: Credentials::Bearer,
     // The API has no call that makes an account: people are invited or provisioned by
     // SCIM, and this target only finds them (by email).

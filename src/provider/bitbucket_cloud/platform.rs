@@ -14,6 +14,7 @@ pub(crate) const SPEC: Spec = Spec {
     profile_summary: "",
     options: &["workspace"],
     required: &["workspace"],
+    option_words: &[],
     // Only Atlassian API tokens (Basic, the account's email and the token) may manage
     // permissions: access tokens "can't be used to manipulate or query repository,
     // project, or workspace permissions", and JWT and OAuth are refused on the writes.

@@ -15,6 +15,7 @@ pub(crate) const SPEC: Spec = Spec {
     profile_summary: "",
     options: &["notify_new_users"],
     required: &[],
+    option_words: &[],
     credentials: Credentials::Either,
     // Its REST API has no group rename, and deletes users rather than deactivating them.
     // Deleting a user or a group "removes them from the system. This also removes any

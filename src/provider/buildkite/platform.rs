@@ -19,6 +19,7 @@ pub(crate) const SPEC: Spec = Spec {
     // (`role`, `teams`); rollcall then leaves those to it.
     options: &["organization", "sso_assigns"],
     required: &["organization"],
+    option_words: &[("sso_assigns", &["role", "teams"])],
     // "API access using basic HTTP authentication is not supported".
     credentials: Credentials::Bearer,
     // A member is invited (no API makes accounts) and removed; their name and email are

@@ -28,6 +28,7 @@ const fn spec(profile: &Profile, default_profile: bool, profile_summary: &'stati
         profile_summary,
         options: &["profile"],
         required: &[],
+        option_words: &[],
         credentials: Credentials::Bearer,
         users: KindRules {
             read_only: false,
