@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{Principal, Resource, ResourceId, ResourceMap, Scope};
+use crate::model::{Attributes, Principal, Resource, ResourceId, ResourceMap, Scope};
 use crate::provider::Findings;
 
 /// Everything read from one target.
@@ -15,8 +15,14 @@ pub(super) struct Facts {
     /// By username, as the target spells it.
     pub accounts: BTreeMap<String, Account>,
     pub groups: BTreeSet<String>,
+    /// Each group's attributes as the platform stores them (a team's `privacy`), where
+    /// it has any.
+    pub settings: BTreeMap<String, Attributes>,
     /// (group, username).
     pub members: BTreeSet<(String, String)>,
+    /// The attributes of the memberships that have any (a team member's `role`), by
+    /// (group, username).
+    pub roles: BTreeMap<(String, String), Attributes>,
     pub grants: Vec<Grant>,
     /// Live objects of a kind import does not know, by address: never dropped in silence.
     pub unknown: Vec<String>,
@@ -88,11 +94,18 @@ pub(super) fn read(target: &str, live: &ResourceMap, findings: Option<&Findings>
                     },
                 );
             }
-            (ResourceId::Group { name }, Resource::Group { .. }) => {
+            (ResourceId::Group { name }, Resource::Group { attributes }) => {
                 facts.groups.insert(name.to_string());
+                if !attributes.is_empty() {
+                    facts.settings.insert(name.to_string(), attributes.clone());
+                }
             }
-            (ResourceId::Membership { group, user }, Resource::Membership { .. }) => {
-                facts.members.insert((group.to_string(), user.to_string()));
+            (ResourceId::Membership { group, user }, Resource::Membership { attributes }) => {
+                let key = (group.to_string(), user.to_string());
+                if !attributes.is_empty() {
+                    facts.roles.insert(key.clone(), attributes.clone());
+                }
+                facts.members.insert(key);
             }
             (ResourceId::Grant { scope, principal }, Resource::Permission { permission }) => {
                 facts.grants.push(grant(scope.clone(), holder(principal), permission));

@@ -1,23 +1,41 @@
 //! Groups: live groups merged across targets by name (without regard to case), each on
 //! the targets where it exists, with the declared people who are members on all of
-//! them. A membership the manifest cannot list without adding it somewhere else, or of
-//! someone it does not declare, becomes a comment under the group.
+//! them, those whose role makes them maintainers (`Spec::member_roles`) apart, and the
+//! settings its targets store (`Spec::group_attributes`) in the manifest's words. A
+//! membership or a setting the manifest cannot state without changing it somewhere
+//! else, or a member it does not declare, becomes a comment under the group.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::facts::Holder;
 use super::people::{list, People};
 use super::{Context, NOT_IMPORTED};
+use crate::platform::GroupAttribute;
 use crate::resolve::{valid_name, NameKind};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct Group {
     /// The targets it exists on.
     pub targets: BTreeSet<String>,
-    /// Declared people, by key.
+    /// Declared people, by key: plain members, and members the platform gives the
+    /// maintainer's role.
     pub members: BTreeSet<String>,
+    pub maintainers: BTreeSet<String>,
+    /// The settings, in the platform's order: `privacy: secret`.
+    pub settings: Vec<Setting>,
     /// Memberships left out, one comment each.
     pub notes: Vec<String>,
+}
+
+/// One setting in the manifest's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Setting {
+    pub field: &'static str,
+    pub word: String,
+    /// Free text (a description), written first, as a person would.
+    pub text: bool,
+    /// Its words are `true` and `false`: the manifest takes a boolean.
+    pub flag: bool,
 }
 
 #[derive(Debug, Default)]
@@ -109,10 +127,14 @@ pub(super) fn gather(cx: &Context<'_>, people: &People) -> Groups {
         let group = match fixed {
             Some((target, why)) => Group {
                 targets: on,
-                members: BTreeSet::new(),
                 notes: vec![format!("{NOT_IMPORTED} its members on `{target}`: {why}")],
+                ..Group::default()
             },
-            None => members(&index, people, lower, on),
+            None => {
+                let mut group = members(&index, people, lower, on);
+                settings(cx, spellings, &mut group);
+                group
+            }
         };
         groups.declared.insert(name, group);
     }
@@ -124,6 +146,9 @@ pub(super) fn gather(cx: &Context<'_>, people: &People) -> Groups {
 struct Index {
     members: BTreeMap<(String, String), Vec<String>>,
     accounts: BTreeSet<(String, String)>,
+    /// On targets whose platform gives members a role: whether each member, by
+    /// (target, lower-cased group name, username), has the maintainer's.
+    maintains: BTreeMap<(String, String, String), bool>,
 }
 
 impl Index {
@@ -131,8 +156,23 @@ impl Index {
         let mut index = Index {
             members: BTreeMap::new(),
             accounts: BTreeSet::new(),
+            maintains: BTreeMap::new(),
         };
         for (target, facts) in &cx.facts {
+            let roles = cx
+                .targets
+                .get(target)
+                .and_then(|t| t.platform.spec().member_roles.as_ref());
+            if let Some(roles) = roles {
+                for (group, username) in &facts.members {
+                    let role = facts.roles.get(&(group.clone(), username.clone()));
+                    let role = role.and_then(|a| a.get(roles.attribute));
+                    index.maintains.insert(
+                        (target.clone(), group.to_lowercase(), username.clone()),
+                        role.is_some_and(|r| r == roles.maintainer),
+                    );
+                }
+            }
             for (group, username) in &facts.members {
                 index
                     .members
@@ -147,17 +187,21 @@ impl Index {
     }
 }
 
-/// The group's members: declared people who are members on every target it is on.
+/// The group's members: declared people who are members on every target it is on,
+/// maintainers apart where each target that gives roles agrees they are one.
 fn members(index: &Index, people: &People, lower: &str, on: BTreeSet<String>) -> Group {
-    // Key to the targets where that person is a member.
-    let mut found: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // Key to the username it has on each target where that person is a member.
+    let mut found: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut notes = Vec::new();
     for target in &on {
         let listed = index.members.get(&(target.clone(), lower.to_owned()));
         for username in listed.into_iter().flatten() {
             match people.key(target, username) {
                 Some(key) => {
-                    found.entry(key.to_owned()).or_default().insert(target.clone());
+                    found
+                        .entry(key.to_owned())
+                        .or_default()
+                        .insert(target.clone(), username.clone());
                 }
                 None if index.accounts.contains(&(target.clone(), username.to_lowercase())) => notes.push(format!(
                     "{NOT_IMPORTED} `{username}`, a member on `{target}`, is not a declared user (see people.yaml)"
@@ -168,23 +212,95 @@ fn members(index: &Index, people: &People, lower: &str, on: BTreeSet<String>) ->
             }
         }
     }
-    let mut members = BTreeSet::new();
-    for (key, targets) in found {
-        if targets == on {
-            members.insert(key);
-        } else {
-            let missing = on.difference(&targets).map(String::as_str);
+    let mut group = Group {
+        targets: on,
+        ..Group::default()
+    };
+    for (key, usernames) in found {
+        if !usernames.keys().eq(group.targets.iter()) {
+            let missing = group.targets.iter().filter(|t| !usernames.contains_key(*t));
             notes.push(format!(
                 "{NOT_IMPORTED} `{key}` is a member on {} but not on {}, where listing it here would add it",
-                list(targets.iter().map(String::as_str)),
-                list(missing)
+                list(usernames.keys().map(String::as_str)),
+                list(missing.map(String::as_str))
+            ));
+            continue;
+        }
+        // Their role on each target that gives one.
+        let roles: BTreeMap<&String, bool> = usernames
+            .iter()
+            .filter_map(|(t, u)| {
+                let maintains = index.maintains.get(&(t.clone(), lower.to_owned(), u.clone()))?;
+                Some((t, *maintains))
+            })
+            .collect();
+        if roles.values().all(|m| *m) && !roles.is_empty() {
+            group.maintainers.insert(key);
+        } else if roles.values().all(|m| !*m) {
+            group.members.insert(key);
+        } else {
+            let on = |want: bool| list(roles.iter().filter(|(_, m)| **m == want).map(|(t, _)| t.as_str()));
+            notes.push(format!(
+                "{NOT_IMPORTED} `{key}` maintains the group on {} but is a plain member on {}, and a manifest gives one role on all",
+                on(true),
+                on(false)
             ));
         }
     }
     notes.sort();
-    Group {
-        targets: on,
-        members,
-        notes,
+    group.notes = notes;
+    group
+}
+
+/// The settings the group's targets store, where they agree, in the manifest's words.
+/// A target that stores a setting but has none set counts as free text left empty.
+fn settings(cx: &Context<'_>, spellings: &BTreeMap<String, BTreeSet<String>>, group: &mut Group) {
+    // Field to the value on each target that stores it, and the attribute's rule.
+    let mut values: BTreeMap<&'static str, (BTreeMap<&String, String>, &GroupAttribute)> = BTreeMap::new();
+    let mut order: Vec<&'static str> = Vec::new();
+    for (spelling, targets) in spellings {
+        for target in targets {
+            let Some(config) = cx.targets.get(target) else { continue };
+            let live = cx.facts.get(target).and_then(|f| f.settings.get(spelling));
+            for rule in config.platform.spec().group_attributes {
+                let value = live.and_then(|a| a.get(rule.field)).cloned().unwrap_or_default();
+                if !order.contains(&rule.field) {
+                    order.push(rule.field);
+                }
+                values
+                    .entry(rule.field)
+                    .or_insert((BTreeMap::new(), rule))
+                    .0
+                    .insert(target, value);
+            }
+        }
+    }
+    for field in order {
+        let Some((on, rule)) = values.get(field) else { continue };
+        let distinct: BTreeSet<&String> = on.values().collect();
+        match distinct.into_iter().collect::<Vec<_>>().as_slice() {
+            // Nothing set: nothing to state.
+            [value] if value.is_empty() => {}
+            [value] if rule.values.is_empty() || rule.native(value).is_some() => {
+                let words: BTreeSet<&str> = rule.values.iter().map(|(w, _)| *w).collect();
+                group.settings.push(Setting {
+                    field,
+                    word: rule.word(value),
+                    text: rule.values.is_empty(),
+                    flag: words == BTreeSet::from(["true", "false"]),
+                });
+            }
+            [value] => group.notes.push(format!(
+                "{NOT_IMPORTED} `{field}` is `{value}`, which a manifest cannot state ({})",
+                rule.valid()
+            )),
+            _ => {
+                let each: Vec<String> = on.iter().map(|(t, v)| format!("`{v}` on `{t}`")).collect();
+                group.notes.push(format!(
+                    "{NOT_IMPORTED} `{field}` differs between its targets ({}), and a manifest sets one for all",
+                    each.join(", ")
+                ));
+            }
+        }
     }
 }

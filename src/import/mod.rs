@@ -301,7 +301,8 @@ fn users_section(people: &people::People) -> Item {
     Item::entry("users", Node::Map(users))
 }
 
-/// Each group on the targets it has, with its members. A group is never live on a
+/// Each group on the targets it has, with its description, members, maintainers and
+/// settings. A group is never live on a
 /// target whose groups are made elsewhere (`external`), where it is referred to by name:
 /// a group is declared on each of those, so that their grants can name it.
 fn groups_section(groups: &groups::Groups, cx: &Context<'_>) -> Item {
@@ -312,7 +313,20 @@ fn groups_section(groups: &groups::Groups, cx: &Context<'_>) -> Item {
         .map(|(name, g)| {
             let mut members: Vec<Item> = g.members.iter().cloned().map(Item::Element).collect();
             members.extend(g.notes.iter().cloned().map(Item::Comment));
-            let mut fields = vec![Item::entry("members", Node::List(members))];
+            let (text, settings): (Vec<_>, Vec<_>) = g.settings.iter().partition(|s| s.text);
+            let mut fields: Vec<Item> = text
+                .into_iter()
+                .map(|s| Item::scalar(s.field, s.word.clone()))
+                .collect();
+            fields.push(Item::entry("members", Node::List(members)));
+            if !g.maintainers.is_empty() {
+                let maintainers = g.maintainers.iter().cloned().map(Item::Element).collect();
+                fields.push(Item::entry("maintainers", Node::List(maintainers)));
+            }
+            fields.extend(settings.into_iter().map(|s| match s.flag {
+                true => Item::bool(s.field, s.word == "true"),
+                false => Item::scalar(s.field, s.word.clone()),
+            }));
             if g.targets.len() < holding.len() {
                 let mut on: Vec<&String> = g.targets.iter().chain(external.iter().copied()).collect();
                 on.sort();
@@ -478,7 +492,10 @@ mod tests {
             org.insert(a, r);
         }
         let group = ResourceId::Group { name: "devs".into() };
-        org.insert(Address::new("org", group), Resource::group());
+        let described = Resource::Group {
+            attributes: [("description".to_owned(), "Developers: every product".to_owned())].into(),
+        };
+        org.insert(Address::new("org", group), described);
         let member = ResourceId::Membership {
             group: "devs".into(),
             user: "ann@example.com".into(),
@@ -523,6 +540,11 @@ mod tests {
         assert!(people.contains("    name: Ann A\n"), "{people}");
         let groups = &imported.files["groups.yaml"];
         assert!(!groups.contains("targets:"), "{groups}");
+        // The directory stores a group's description: it is the group's, in the manifest.
+        assert!(
+            groups.contains("  devs:\n    description: \"Developers: every product\"\n    members:\n"),
+            "{groups}"
+        );
         let access = &imported.files["access/cloud.yaml"];
         assert!(
             access.contains("users:\n          ann@example.com: write\n"),

@@ -751,7 +751,11 @@ fn a_bitbucket_cloud_workspace_imports_with_its_directory() {
         );
     }
     let groups = read("groups.yaml");
-    assert!(groups.contains("  platform:\n    members:\n      - lena\n"), "{groups}");
+    // With the description the directory stores.
+    assert!(
+        groups.contains("  platform:\n    description: Platform engineering\n    members:\n      - lena\n"),
+        "{groups}"
+    );
     // Groups are on both targets: the workspace's grants name them.
     assert!(!groups.contains("targets:"), "{groups}");
     // A synced group is declared, its members not, and the comment says why.
