@@ -98,6 +98,10 @@ pub struct KindRules {
     pub deactivate: bool,
     /// Deleting only deactivates, so a prune is planned as a deactivation.
     pub delete_deactivates: bool,
+    /// No account of the platform's own to deactivate: being one is membership of the
+    /// target (a Buildkite organization's member), so an offboarded person is removed,
+    /// as the vendor's own deprovisioning does, not kept without access.
+    pub offboard_removes: bool,
     /// A deactivated one is hidden from every call: it cannot be added to a group, so a
     /// membership of it that moves with a renamed group is left behind, and an add is
     /// refused.
@@ -128,6 +132,7 @@ impl KindRules {
         rename: false,
         deactivate: false,
         delete_deactivates: false,
+        offboard_removes: false,
         inactive_hidden: false,
         delete_takes: &[],
         external: false,

@@ -149,7 +149,23 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
             continue; // made on another target: not this plan's to keep or remove
         }
         if is_offboarded(&principal) {
-            continue; // a known person, kept without access
+            // Where being a member is the account, an offboarded person leaves; elsewhere
+            // they are a known person, kept without access.
+            if platform.users().offboard_removes {
+                removed_principals.insert(principal.clone(), "removed".to_owned());
+                let source = desired
+                    .provenance
+                    .get(address)
+                    .map(|w| format!(" ({w})"))
+                    .unwrap_or_default();
+                let why = format!(
+                    "{} is inactive{source}: {} has no deactivation, so they are removed",
+                    describe(&principal),
+                    platform.label()
+                );
+                changes.push(delete(address, current, why));
+            }
+            continue;
         }
         if let Some(new) = renames.replacing(&principal) {
             removed_principals.insert(principal, format!("replaced by `{new}`"));

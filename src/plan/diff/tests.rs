@@ -157,6 +157,33 @@ fn offboarded_people_lose_access_but_keep_the_account() {
     assert!(unmanaged.is_empty());
 }
 
+/// Where membership of the target is the account (a Buildkite organization's), an
+/// offboarded person leaves it, taking their memberships along, whatever the pruning.
+#[test]
+fn offboarded_people_are_removed_where_the_platform_cannot_deactivate_them() {
+    let d = on(
+        crate::provider::buildkite::PLATFORM,
+        desired(vec![group("devs")], &[], &["judy"]),
+    );
+    let live: ResourceMap = vec![user("judy"), group("devs"), member("devs", "judy")]
+        .into_iter()
+        .collect();
+    let (changes, unmanaged) = diff_target("bb", &d, &live);
+    assert_eq!(
+        show(&changes),
+        ["- bb.group[\"devs\"].member[\"judy\"]", "- bb.user[\"judy\"]"]
+    );
+    let reasons: Vec<&str> = changes.iter().filter_map(|c| c.reason.as_deref()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "user `judy` is inactive: buildkite has no deactivation, so they are removed",
+            "user `judy` is removed"
+        ]
+    );
+    assert!(unmanaged.is_empty());
+}
+
 #[test]
 fn project_default_none_needs_no_change_when_there_is_none() {
     let d = desired(vec![default(None)], &[], &[]);

@@ -24,8 +24,11 @@ pub(crate) const SPEC: Spec = Spec {
     credentials: Credentials::Bearer,
     // A member is invited (no API makes accounts) and removed; their name and email are
     // their own. Removing a member takes their team memberships and their role along.
+    // Being a member is all the account there is here: an offboarded person is removed,
+    // as Buildkite's own SCIM deprovisioning does (their Buildkite account stays theirs).
     users: KindRules {
         attributes_fixed: true,
+        offboard_removes: true,
         delete_takes: &[Kind::Memberships, Kind::Permissions],
         ..KindRules::PLAIN
     },

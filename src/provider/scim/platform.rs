@@ -35,6 +35,7 @@ const fn spec(profile: &Profile, default_profile: bool, profile_summary: &'stati
             // SCIM's userName is readWrite (RFC 7643 §4.1.1).
             rename: true,
             deactivate: true,
+            offboard_removes: false,
             delete_deactivates: profile.delete_user_deactivates,
             // Atlassian: a deactivated user answers 404 to everything, group PATCHes
             // naming it included.
