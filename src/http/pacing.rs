@@ -5,7 +5,8 @@
 //!
 //! Both only decide *when* a request goes: a request waiting here holds no place among
 //! the requests in flight, and a wait that would pass the operation's deadline is not
-//! begun.
+//! begun. The pacer also keeps count of how long the budget has held requests back, for
+//! the deadline, which does not count that time against an operation.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -70,6 +71,12 @@ struct State {
     due: Option<Instant>,
     /// No request before this: the server said its quota is used up until then.
     hold_until: Option<Instant>,
+    /// The end of the latest wait the budget imposed, so that waits which overlap (the
+    /// requests in flight waiting together) are counted once.
+    paced_until: Option<Instant>,
+    /// How long, in all, at least one request has been held back by the budget, waits
+    /// under way counted to their end.
+    paced: Duration,
 }
 
 impl Pacer {
@@ -102,10 +109,24 @@ impl Pacer {
                 let due = state.due.unwrap_or(earliest);
                 let at = due.checked_sub(tolerance).map_or(earliest, |t| t.max(earliest));
                 state.due = Some(due.max(at) + interval);
+                // Only the budget's part: a server's hold is a wait the server asked for,
+                // which the deadline does count.
+                let from = state.paced_until.map_or(earliest, |p| p.max(earliest));
+                if at > from {
+                    state.paced += at - from;
+                    state.paced_until = Some(at);
+                }
                 at
             }
         };
         Slot { at, held }
+    }
+
+    /// How long, in all, the budget has held requests back: time during which at least
+    /// one request waited for its turn, counted once however many waited together, and
+    /// counted to its end as soon as a wait is begun.
+    pub(super) fn paced(&self) -> Duration {
+        self.state().paced
     }
 
     /// Reads an answer's headers: when they say the quota is used up, nothing goes to
@@ -182,6 +203,28 @@ mod tests {
         for window in slots.windows(1001) {
             assert!(window[1000] - window[0] >= Duration::from_secs(3600));
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_time_paced_counts_waits_together_once_and_leaves_out_holds() {
+        let pacer = Pacer::new(Some(Budget::per(4, Duration::from_secs(1)).with_burst(2)));
+        let start = Instant::now();
+        // Two go at once, the next three wait 250, 500 and 750 ms, all at the same time.
+        for _ in 0..5 {
+            pacer.reserve(start);
+        }
+        assert_eq!(pacer.paced(), Duration::from_millis(750));
+        // A request at 900 ms waits 100 ms (its place is at 1 s): only that is added.
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        assert_eq!(pacer.reserve(Instant::now()).at - start, Duration::from_secs(1));
+        assert_eq!(pacer.paced(), Duration::from_millis(850));
+        // The server's hold is not the budget's wait; what the budget adds after it is.
+        let now = Instant::now();
+        pacer.hold(now + Duration::from_secs(10));
+        assert_eq!(pacer.reserve(now).at - now, Duration::from_secs(10));
+        assert_eq!(pacer.reserve(now).at - now, Duration::from_secs(10));
+        assert_eq!(pacer.reserve(now).at - now, Duration::from_millis(10_250));
+        assert_eq!(pacer.paced(), Duration::from_millis(1_100));
     }
 
     #[tokio::test(start_paused = true)]

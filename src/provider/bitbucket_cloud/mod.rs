@@ -26,7 +26,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::desired::ReadScope;
-use crate::http::{Auth, Budget, ErrorKind, HttpClient, HttpError, Operation, Reached, RetryPolicy, DEFAULT_DEADLINE};
+use crate::http::{
+    Auth, Budget, ErrorKind, HttpClient, HttpError, Operation, Reached, RetryPolicy, DEFAULT_DEADLINE, MAX_DEADLINE,
+};
 use crate::model::ResourceMap;
 use crate::plan::Change;
 use crate::provider::{BoxFuture, Findings, Provider, ProviderError};
@@ -63,8 +65,12 @@ pub struct Tuning {
     pub visible_wait: Duration,
     /// The first wait between two looks; it doubles, to at most 15 s.
     pub visible_step: Duration,
-    /// How long reading the workspace or applying a plan to it may take.
+    /// How long reading the workspace or applying a plan to it may take, not counting
+    /// the waits for the budget: those are most of a large plan's time.
     pub deadline: Duration,
+    /// How long reading the workspace or applying a plan to it may take in all, the
+    /// waits for the budget included.
+    pub max_deadline: Duration,
 }
 
 impl Tuning {
@@ -91,6 +97,7 @@ impl Tuning {
             visible_wait: Duration::from_secs(120),
             visible_step: Duration::from_secs(2),
             deadline: DEFAULT_DEADLINE,
+            max_deadline: MAX_DEADLINE,
         }
     }
 }
@@ -150,6 +157,7 @@ impl BitbucketCloud {
             .error_parser(wire::error_message)
             .retry_policy(tuning.retry.clone())
             .deadline(tuning.deadline)
+            .max_deadline(tuning.max_deadline)
             .max_in_flight(max_in_flight);
         if let Some(budget) = tuning.budget {
             builder = builder.budget(budget);
