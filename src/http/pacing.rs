@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime};
 use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
-/// A published quota: `requests` per `period`, of which at most `burst` may go back to
-/// back; the rest are spaced `period / requests` apart.
+/// A pace: `requests` per `period`, of which at most `burst` may go back to back; the
+/// rest are spaced `period / requests` apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
     requests: u32,
@@ -25,7 +25,8 @@ pub struct Budget {
 
 impl Budget {
     /// `requests` (at least 1) per `period`, evenly spaced: no two requests closer than
-    /// `period / requests`, so no window of `period` ever holds more than `requests`.
+    /// `period / requests` (rounded up to the nanosecond), so no window of `period`, open
+    /// at one end, ever holds more than `requests`.
     pub fn per(requests: u32, period: Duration) -> Budget {
         Budget {
             requests: requests.max(1),
@@ -36,7 +37,9 @@ impl Budget {
 
     /// Lets up to `burst` requests go at once after a quiet spell, then spaces the rest.
     /// A burst spends quota that another client of the same token may need: only as
-    /// large as the vendor tolerates.
+    /// large as the vendor tolerates. It comes on top of the pace: a window of `period`
+    /// may then hold `requests + burst - 1`. For a quota that holds in every window,
+    /// see [`Budget::rolling`].
     pub fn with_burst(self, burst: u32) -> Budget {
         Budget {
             burst: burst.clamp(1, self.requests),
@@ -44,9 +47,31 @@ impl Budget {
         }
     }
 
-    /// The spacing between requests once the burst is spent.
+    /// A vendor's rolling quota: at most `quota` requests in any window of `period`,
+    /// however they fall, of which up to `burst` may go back to back. The pace is what the
+    /// burst leaves, `quota - burst` per `period`: `n` requests span at least
+    /// `(n - burst)` intervals, so the `quota + 1`-th after any request comes more than
+    /// `period` after it, even counting a window closed at both ends. The burst is at
+    /// most `quota - 1`, so that something is left to pace (a quota of 1 is paced at one
+    /// a period).
+    pub fn rolling(quota: u32, period: Duration, burst: u32) -> Budget {
+        let burst = burst.clamp(1, quota.saturating_sub(1).max(1));
+        Budget {
+            requests: quota.saturating_sub(burst).max(1),
+            period,
+            burst,
+        }
+    }
+
+    /// The spacing between requests once the burst is spent, rounded up to the
+    /// nanosecond: rounded down, `requests + 1` of them could fit in a `period`.
     pub fn interval(&self) -> Duration {
-        self.period / self.requests
+        let spacing = self.period / self.requests;
+        if spacing * self.requests < self.period {
+            spacing + Duration::from_nanos(1)
+        } else {
+            spacing
+        }
     }
 }
 
@@ -225,6 +250,44 @@ mod tests {
         assert_eq!(pacer.reserve(now).at - now, Duration::from_secs(10));
         assert_eq!(pacer.reserve(now).at - now, Duration::from_millis(10_250));
         assert_eq!(pacer.paced(), Duration::from_millis(1_100));
+    }
+
+    #[test]
+    fn an_interval_is_rounded_up_and_a_rolling_quota_paces_what_the_burst_leaves() {
+        let hour = Duration::from_secs(3600);
+        // 3,785,488,958.99 ns: rounded down, 952 would fit in an hour.
+        assert_eq!(Budget::per(951, hour).interval(), Duration::from_nanos(3_785_488_959));
+        assert_eq!(
+            Budget::per(4, Duration::from_secs(1)).interval(),
+            Duration::from_millis(250)
+        );
+        assert_eq!(Budget::rolling(1000, hour, 50), Budget::per(950, hour).with_burst(50));
+        // A burst as large as the quota leaves one to pace.
+        let most = Budget::rolling(3, hour, 10);
+        assert_eq!((most.requests, most.burst), (1, 2));
+    }
+
+    /// Bitbucket Cloud's budget as configured, burst included, keeps its quota in every
+    /// rolling hour: through a steady stream, a quiet spell that lets the burst build up
+    /// again, and a second stream right after it. Any hour, closed at both ends, holds at
+    /// most 1,000 requests: the 1,001st after any request is more than an hour later.
+    #[tokio::test(start_paused = true)]
+    async fn bitbucket_clouds_budget_keeps_its_quota_in_every_rolling_hour() {
+        use crate::provider::bitbucket_cloud::{Tuning, HOURLY_QUOTA};
+        let pacer = Pacer::new(Tuning::vendor().budget);
+        let mut went = send_in_turn(&pacer, 1200).await;
+        tokio::time::sleep(Duration::from_secs(20 * 60)).await;
+        let resumed = *went.last().unwrap() + Duration::from_secs(20 * 60);
+        went.extend(send_in_turn(&pacer, 1300).await.into_iter().map(|d| resumed + d));
+        let quota = HOURLY_QUOTA as usize;
+        for (i, window) in went.windows(quota + 1).enumerate() {
+            let span = window[quota] - window[0];
+            assert!(
+                span > Duration::from_secs(3600),
+                "requests {i} to {}: {span:?}",
+                i + quota
+            );
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -76,9 +76,9 @@ pub struct Tuning {
 impl Tuning {
     /// Bitbucket Cloud's published figures.
     ///
-    /// The pace: a budget with a burst lets `burst - 1` more requests into a window than
-    /// its rate, so the rate is `quota - burst + 1` an hour: no rolling hour ever holds
-    /// more than the quota.
+    /// The pace: the burst comes on top of the rate, so the rate is what the burst leaves
+    /// of the quota, 950 an hour (one every 3.79 s): no rolling hour ever holds more than
+    /// the quota, however the requests fall (see [`Budget::rolling`]).
     ///
     /// The retry: Bitbucket's 429 is `text/plain` without `Retry-After` or rate headers,
     /// so the client has no wait to honour and falls back to its backoff; starting at 1 s
@@ -87,7 +87,7 @@ impl Tuning {
     /// used up for the hour still fails within the minute, with the vendor's message.
     pub fn vendor() -> Tuning {
         Tuning {
-            budget: Some(Budget::per(HOURLY_QUOTA - BURST + 1, HOUR).with_burst(BURST)),
+            budget: Some(Budget::rolling(HOURLY_QUOTA, HOUR, BURST)),
             quota: HOURLY_QUOTA,
             retry: RetryPolicy {
                 base_delay: Duration::from_secs(1),
