@@ -14,8 +14,8 @@ use tokio::time::Instant;
 
 use super::body::{self, BodyError, DEFAULT_MAX_BODY, ERROR_BODY_CAP};
 use super::classify::Classifier;
-use super::concurrency::{Limiter, Reached, Signal};
-use super::deadline::{Clock, Deadline, Operation, DEFAULT_DEADLINE};
+use super::concurrency::{Limiter, Place, Reached, Signal};
+use super::deadline::{Clock, Deadline, Operation, DEFAULT_DEADLINE, MAX_DEADLINE};
 use super::error::{human, ErrorKind, HttpError};
 use super::pacing::{Budget, Pacer};
 use super::redact::{self, Redactor};
@@ -76,6 +76,7 @@ pub struct ClientBuilder {
     budget: Option<Budget>,
     max_body: usize,
     deadline: Duration,
+    max_deadline: Duration,
     also_redact: Vec<SecretString>,
 }
 
@@ -131,9 +132,17 @@ impl ClientBuilder {
         self
     }
 
-    /// How long one operation (reading the target, applying a plan to it) may take.
+    /// How long one operation (reading the target, applying a plan to it) may take, not
+    /// counting its waits for the budget.
     pub fn deadline(mut self, limit: Duration) -> Self {
         self.deadline = limit;
+        self
+    }
+
+    /// How long one operation may take in all, its waits for the budget included (never
+    /// less than the deadline).
+    pub fn max_deadline(mut self, max: Duration) -> Self {
+        self.max_deadline = max;
         self
     }
 
@@ -173,7 +182,7 @@ impl ClientBuilder {
             limiter: Limiter::new(self.max_in_flight),
             pacer: Pacer::new(self.budget),
             max_body: self.max_body,
-            clock: Clock::new(self.deadline),
+            clock: Clock::new(self.deadline, self.max_deadline),
             requests: AtomicUsize::new(0),
             retries: AtomicUsize::new(0),
             answered: AtomicUsize::new(0),
@@ -222,6 +231,7 @@ impl HttpClient {
             budget: None,
             max_body: DEFAULT_MAX_BODY,
             deadline: DEFAULT_DEADLINE,
+            max_deadline: MAX_DEADLINE,
             also_redact: Vec::new(),
         }
     }
@@ -254,7 +264,13 @@ impl HttpClient {
 
     /// Starts the deadline's clock for `operation` (see [`Operation`]).
     pub fn begin(&self, operation: Operation) {
-        self.clock.begin(operation);
+        self.clock.begin(operation, self.pacer.paced());
+    }
+
+    /// The deadline of the operation under way, moved out by its waits for the budget so
+    /// far.
+    fn deadline(&self) -> Deadline {
+        self.clock.deadline(self.pacer.paced())
     }
 
     /// An error for an answer the provider cannot use (not the JSON it expects), or
@@ -299,7 +315,8 @@ impl HttpClient {
         if request.resent {
             self.retries.fetch_add(1, Ordering::Relaxed);
         }
-        let deadline = self.clock.deadline();
+        // Starts the clock when no operation has.
+        self.deadline();
         let sent = AtomicU32::new(0);
         let on_retry = |failure: &Failure, wait: Duration| {
             tracing::debug!(
@@ -314,12 +331,13 @@ impl HttpClient {
             );
             self.retries.fetch_add(1, Ordering::Relaxed);
         };
-        let attempt = || self.attempt(&request, &url, &described, deadline, &sent);
+        let attempt = || self.attempt(&request, &url, &described, &sent);
         let answered = || self.answered.load(Ordering::Relaxed);
+        let deadline = || self.deadline().at;
         let result = retrying(
             &self.policy,
             request.idempotent,
-            deadline.at,
+            &deadline,
             &answered,
             on_retry,
             attempt,
@@ -327,26 +345,14 @@ impl HttpClient {
         .await;
         match result {
             Ok(reply) => Ok((reply, described)),
-            Err(failed) => Err(self.error(
-                &request.method,
-                &described,
-                failed,
-                sent.load(Ordering::Relaxed),
-                deadline,
-            )),
+            Err(failed) => Err(self.error(&request.method, &described, failed, sent.load(Ordering::Relaxed))),
         }
     }
 
-    /// One request on the wire: paced, then holding a permit of the per-target cap until
-    /// its body is read.
-    async fn attempt(
-        &self,
-        request: &Request,
-        url: &url::Url,
-        described: &str,
-        deadline: Deadline,
-        sent: &AtomicU32,
-    ) -> Result<Reply, Failure> {
+    /// Waits for an attempt's turn: its place in the budget's schedule (a wait that moves
+    /// the deadline out, up to its maximum), then a place among the requests in flight.
+    /// Returns that place, when it was had, and the deadline then.
+    async fn turn(&self) -> Result<(Place<'_>, Instant, Deadline), Failure> {
         let slot = self.pacer.reserve(Instant::now());
         if let Some(held) = slot.held.filter(|h| *h > self.policy.max_server_wait) {
             return Err(Failure::before_sending(
@@ -358,15 +364,31 @@ impl HttpClient {
                 ),
             ));
         }
+        // Read after the reservation, so the wait just begun has moved it out.
+        let deadline = self.deadline();
         if deadline.passed(slot.at) {
             return Err(Failure::before_sending(ErrorKind::Deadline, deadline.explain()));
         }
         tokio::time::sleep_until(slot.at).await;
-        let mut place = self.limiter.acquire().await;
+        let place = self.limiter.acquire().await;
         let now = Instant::now();
+        let deadline = self.deadline();
         if deadline.passed(now) {
             return Err(Failure::before_sending(ErrorKind::Deadline, deadline.explain()));
         }
+        Ok((place, now, deadline))
+    }
+
+    /// One request on the wire: paced, then holding a permit of the per-target cap until
+    /// its body is read.
+    async fn attempt(
+        &self,
+        request: &Request,
+        url: &url::Url,
+        described: &str,
+        sent: &AtomicU32,
+    ) -> Result<Reply, Failure> {
+        let (mut place, now, deadline) = self.turn().await?;
         // A read cut off by the deadline loses nothing; a write is left to its own
         // timeout, since cutting it off halfway would leave its outcome unknown.
         let timeout = if request.method == Method::GET {
@@ -540,7 +562,7 @@ impl HttpClient {
     }
 
     /// The error for the last attempt, with a word on the attempts before it.
-    fn error(&self, method: &Method, request: &str, failed: Failed, attempts: u32, deadline: Deadline) -> HttpError {
+    fn error(&self, method: &Method, request: &str, failed: Failed, attempts: u32) -> HttpError {
         let Failed {
             last,
             stop,
@@ -568,7 +590,7 @@ impl HttpClient {
                 detail.push_str(&format!(
                     "; not tried again: waiting {} more would pass the deadline ({})",
                     human(wait),
-                    deadline.explain()
+                    self.deadline().explain()
                 ));
             }
         }
@@ -635,5 +657,81 @@ fn describe_transport_error(e: reqwest::Error) -> String {
             source = s.source();
         }
         msg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+
+    use super::*;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    /// A client paced as Bitbucket Cloud's (a burst of 50, then 950 an hour), with the
+    /// default deadline (15 min) and `max` in all. Nothing here reaches its address.
+    fn paced(max: Duration) -> HttpClient {
+        HttpClient::builder("bb", url::Url::parse("http://127.0.0.1:9/").unwrap())
+            .budget(Budget::per(950, HOUR).with_burst(50))
+            .max_deadline(max)
+            .build()
+            .unwrap()
+    }
+
+    /// A read of `n` requests, as many at once as the client allows, each answered
+    /// 400 ms after its turn comes: how many were answered, and the failure that
+    /// stopped the rest.
+    async fn read(client: &HttpClient, n: usize) -> (usize, Option<Failure>) {
+        client.begin(Operation::Read);
+        let answered = AtomicUsize::new(0);
+        let result: Result<Vec<()>, Failure> = stream::iter(0..n)
+            .map(|_| async {
+                let (mut place, _, _) = client.turn().await?;
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                place.report(Signal::Answered(Duration::from_millis(400)));
+                answered.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            })
+            .buffer_unordered(client.max_in_flight())
+            .try_collect()
+            .await;
+        (answered.load(Ordering::Relaxed), result.err())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paced_read_longer_than_the_deadline_completes() {
+        let client = paced(MAX_DEADLINE);
+        let start = Instant::now();
+        // A whole hour's quota: about an hour at the budget's pace, four times the 15 min
+        // deadline, almost all of it waiting for the budget.
+        let (answered, failure) = read(&client, 1000).await;
+        assert!(failure.is_none(), "{failure:?}");
+        assert_eq!(answered, 1000);
+        let took = start.elapsed();
+        assert!(
+            took > Duration::from_secs(59 * 60) && took < Duration::from_secs(61 * 60),
+            "{took:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_maximum_stops_a_paced_read_however_well_it_goes() {
+        let client = paced(Duration::from_secs(30 * 60));
+        let start = Instant::now();
+        let (answered, failure) = read(&client, 1000).await;
+        let failure = failure.expect("stopped at the maximum");
+        assert_eq!(failure.kind, ErrorKind::Deadline);
+        assert_eq!(
+            failure.detail,
+            "deadline passed: reading this target has taken 30 min, the most one operation may take even while it waits for the request budget (30 min of it went to those waits); do less in one run: split the work over several targets or runs"
+        );
+        // The burst, then one every 3.79 s for 30 min; a wait that would end past the
+        // maximum is not begun, so the read stops a few places short of it.
+        assert!((500..=525).contains(&answered), "{answered}");
+        let took = start.elapsed();
+        assert!(
+            took > Duration::from_secs(29 * 60) && took <= Duration::from_secs(30 * 60),
+            "{took:?}"
+        );
     }
 }

@@ -12,7 +12,8 @@
 //! - `retry`: what is retried and how long to wait first (backon drives the loop);
 //! - `rate_limit` and `pacing`: what servers say about their quotas, and the per-target
 //!   budget and holds that space requests to keep them;
-//! - `deadline`: the overall deadline of reading a target or applying a plan to it;
+//! - `deadline`: the overall deadline of reading a target or applying a plan to it, moved
+//!   out by the waits for the budget, up to a hard maximum;
 //! - `paging`: one pager for offset, next-link and cursor paging;
 //! - `redact`: tokens and secret parameters kept out of errors and logs;
 //! - `classify`: which 2xx answers are failures (GraphQL's `errors`);
@@ -36,7 +37,7 @@ pub use body::DEFAULT_MAX_BODY;
 pub use classify::{graphql_errors, Classifier};
 pub use client::{Auth, ClientBuilder, ErrorParser, HttpClient, Reply, DEFAULT_MAX_IN_FLIGHT};
 pub use concurrency::Reached;
-pub use deadline::{Operation, DEFAULT_DEADLINE};
+pub use deadline::{Operation, DEFAULT_DEADLINE, MAX_DEADLINE};
 pub use error::{ErrorKind, HttpError};
 pub use pacing::Budget;
 pub use paging::Page;

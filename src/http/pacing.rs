@@ -5,7 +5,8 @@
 //!
 //! Both only decide *when* a request goes: a request waiting here holds no place among
 //! the requests in flight, and a wait that would pass the operation's deadline is not
-//! begun.
+//! begun. The pacer also keeps count of how long the budget has held requests back, for
+//! the deadline, which does not count that time against an operation.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -13,8 +14,8 @@ use std::time::{Duration, SystemTime};
 use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
-/// A published quota: `requests` per `period`, of which at most `burst` may go back to
-/// back; the rest are spaced `period / requests` apart.
+/// A pace: `requests` per `period`, of which at most `burst` may go back to back; the
+/// rest are spaced `period / requests` apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
     requests: u32,
@@ -24,7 +25,8 @@ pub struct Budget {
 
 impl Budget {
     /// `requests` (at least 1) per `period`, evenly spaced: no two requests closer than
-    /// `period / requests`, so no window of `period` ever holds more than `requests`.
+    /// `period / requests` (rounded up to the nanosecond), so no window of `period`, open
+    /// at one end, ever holds more than `requests`.
     pub fn per(requests: u32, period: Duration) -> Budget {
         Budget {
             requests: requests.max(1),
@@ -35,7 +37,9 @@ impl Budget {
 
     /// Lets up to `burst` requests go at once after a quiet spell, then spaces the rest.
     /// A burst spends quota that another client of the same token may need: only as
-    /// large as the vendor tolerates.
+    /// large as the vendor tolerates. It comes on top of the pace: a window of `period`
+    /// may then hold `requests + burst - 1`. For a quota that holds in every window,
+    /// see [`Budget::rolling`].
     pub fn with_burst(self, burst: u32) -> Budget {
         Budget {
             burst: burst.clamp(1, self.requests),
@@ -43,9 +47,31 @@ impl Budget {
         }
     }
 
-    /// The spacing between requests once the burst is spent.
+    /// A vendor's rolling quota: at most `quota` requests in any window of `period`,
+    /// however they fall, of which up to `burst` may go back to back. The pace is what the
+    /// burst leaves, `quota - burst` per `period`: `n` requests span at least
+    /// `(n - burst)` intervals, so the `quota + 1`-th after any request comes more than
+    /// `period` after it, even counting a window closed at both ends. The burst is at
+    /// most `quota - 1`, so that something is left to pace (a quota of 1 is paced at one
+    /// a period).
+    pub fn rolling(quota: u32, period: Duration, burst: u32) -> Budget {
+        let burst = burst.clamp(1, quota.saturating_sub(1).max(1));
+        Budget {
+            requests: quota.saturating_sub(burst).max(1),
+            period,
+            burst,
+        }
+    }
+
+    /// The spacing between requests once the burst is spent, rounded up to the
+    /// nanosecond: rounded down, `requests + 1` of them could fit in a `period`.
     pub fn interval(&self) -> Duration {
-        self.period / self.requests
+        let spacing = self.period / self.requests;
+        if spacing * self.requests < self.period {
+            spacing + Duration::from_nanos(1)
+        } else {
+            spacing
+        }
     }
 }
 
@@ -70,6 +96,12 @@ struct State {
     due: Option<Instant>,
     /// No request before this: the server said its quota is used up until then.
     hold_until: Option<Instant>,
+    /// The end of the latest wait the budget imposed, so that waits which overlap (the
+    /// requests in flight waiting together) are counted once.
+    paced_until: Option<Instant>,
+    /// How long, in all, at least one request has been held back by the budget, waits
+    /// under way counted to their end.
+    paced: Duration,
 }
 
 impl Pacer {
@@ -102,10 +134,24 @@ impl Pacer {
                 let due = state.due.unwrap_or(earliest);
                 let at = due.checked_sub(tolerance).map_or(earliest, |t| t.max(earliest));
                 state.due = Some(due.max(at) + interval);
+                // Only the budget's part: a server's hold is a wait the server asked for,
+                // which the deadline does count.
+                let from = state.paced_until.map_or(earliest, |p| p.max(earliest));
+                if at > from {
+                    state.paced += at - from;
+                    state.paced_until = Some(at);
+                }
                 at
             }
         };
         Slot { at, held }
+    }
+
+    /// How long, in all, the budget has held requests back: time during which at least
+    /// one request waited for its turn, counted once however many waited together, and
+    /// counted to its end as soon as a wait is begun.
+    pub(super) fn paced(&self) -> Duration {
+        self.state().paced
     }
 
     /// Reads an answer's headers: when they say the quota is used up, nothing goes to
@@ -181,6 +227,66 @@ mod tests {
         let slots: Vec<Instant> = (0..2001).map(|_| pacer.reserve(now).at).collect();
         for window in slots.windows(1001) {
             assert!(window[1000] - window[0] >= Duration::from_secs(3600));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_time_paced_counts_waits_together_once_and_leaves_out_holds() {
+        let pacer = Pacer::new(Some(Budget::per(4, Duration::from_secs(1)).with_burst(2)));
+        let start = Instant::now();
+        // Two go at once, the next three wait 250, 500 and 750 ms, all at the same time.
+        for _ in 0..5 {
+            pacer.reserve(start);
+        }
+        assert_eq!(pacer.paced(), Duration::from_millis(750));
+        // A request at 900 ms waits 100 ms (its place is at 1 s): only that is added.
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        assert_eq!(pacer.reserve(Instant::now()).at - start, Duration::from_secs(1));
+        assert_eq!(pacer.paced(), Duration::from_millis(850));
+        // The server's hold is not the budget's wait; what the budget adds after it is.
+        let now = Instant::now();
+        pacer.hold(now + Duration::from_secs(10));
+        assert_eq!(pacer.reserve(now).at - now, Duration::from_secs(10));
+        assert_eq!(pacer.reserve(now).at - now, Duration::from_secs(10));
+        assert_eq!(pacer.reserve(now).at - now, Duration::from_millis(10_250));
+        assert_eq!(pacer.paced(), Duration::from_millis(1_100));
+    }
+
+    #[test]
+    fn an_interval_is_rounded_up_and_a_rolling_quota_paces_what_the_burst_leaves() {
+        let hour = Duration::from_secs(3600);
+        // 3,785,488,958.99 ns: rounded down, 952 would fit in an hour.
+        assert_eq!(Budget::per(951, hour).interval(), Duration::from_nanos(3_785_488_959));
+        assert_eq!(
+            Budget::per(4, Duration::from_secs(1)).interval(),
+            Duration::from_millis(250)
+        );
+        assert_eq!(Budget::rolling(1000, hour, 50), Budget::per(950, hour).with_burst(50));
+        // A burst as large as the quota leaves one to pace.
+        let most = Budget::rolling(3, hour, 10);
+        assert_eq!((most.requests, most.burst), (1, 2));
+    }
+
+    /// Bitbucket Cloud's budget as configured, burst included, keeps its quota in every
+    /// rolling hour: through a steady stream, a quiet spell that lets the burst build up
+    /// again, and a second stream right after it. Any hour, closed at both ends, holds at
+    /// most 1,000 requests: the 1,001st after any request is more than an hour later.
+    #[tokio::test(start_paused = true)]
+    async fn bitbucket_clouds_budget_keeps_its_quota_in_every_rolling_hour() {
+        use crate::provider::bitbucket_cloud::{Tuning, HOURLY_QUOTA};
+        let pacer = Pacer::new(Tuning::vendor().budget);
+        let mut went = send_in_turn(&pacer, 1200).await;
+        tokio::time::sleep(Duration::from_secs(20 * 60)).await;
+        let resumed = *went.last().unwrap() + Duration::from_secs(20 * 60);
+        went.extend(send_in_turn(&pacer, 1300).await.into_iter().map(|d| resumed + d));
+        let quota = HOURLY_QUOTA as usize;
+        for (i, window) in went.windows(quota + 1).enumerate() {
+            let span = window[quota] - window[0];
+            assert!(
+                span > Duration::from_secs(3600),
+                "requests {i} to {}: {span:?}",
+                i + quota
+            );
         }
     }
 

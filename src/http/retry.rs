@@ -185,11 +185,12 @@ pub(super) struct Failed {
 /// Runs `attempt` until it succeeds or the policy says stop. `on_retry` hears of every
 /// failure that is tried again, with the wait before the next attempt. `answered` counts
 /// the target's successful answers so far, to every request: while it grows, a request
-/// keeps its attempts (see the module's header).
+/// keeps its attempts (see the module's header). `deadline` says when the operation must
+/// be over, asked before each wait, since waits for the budget move it out.
 pub(super) async fn retrying<T, F, Fut>(
     policy: &RetryPolicy,
     idempotent: Idempotent,
-    deadline: Instant,
+    deadline: &(dyn Fn() -> Instant + Sync),
     answered: &(dyn Fn() -> usize + Sync),
     mut on_retry: impl FnMut(&Failure, Duration) + Send,
     attempt: F,
@@ -230,9 +231,10 @@ where
                 Ok(wait) => wait,
                 Err(asked) => return stop(Stop::ServerWaitTooLong(asked)),
             };
-            // Sleeping past the deadline only to fail then helps nobody.
+            // Sleeping past the deadline only to fail then helps nobody. It is asked now:
+            // waits for the budget since the last look have moved it out.
             match Instant::now().checked_add(wait) {
-                Some(next) if next < deadline => Some(wait),
+                Some(next) if next < deadline() => Some(wait),
                 _ => stop(Stop::Deadline(wait)),
             }
         })
@@ -319,7 +321,7 @@ mod tests {
         answered: &(dyn Fn() -> usize + Sync),
     ) -> Result<&'static str, Failed> {
         let deadline = Instant::now() + Duration::from_secs(15 * 60);
-        retrying(policy, idempotent, deadline, answered, |_, _| {}, || fake.attempt()).await
+        retrying(policy, idempotent, &|| deadline, answered, |_, _| {}, || fake.attempt()).await
     }
 
     /// A script of `n` answers of 503.
@@ -427,9 +429,16 @@ mod tests {
         };
         let fake = Fake::new((0..10).map(|_| Err(failing(503, false, Some(100)))).collect());
         let deadline = Instant::now() + Duration::from_secs(250);
-        let failed = retrying(&patient, Idempotent::Yes, deadline, &|| 0, |_, _| {}, || fake.attempt())
-            .await
-            .unwrap_err();
+        let failed = retrying(
+            &patient,
+            Idempotent::Yes,
+            &|| deadline,
+            &|| 0,
+            |_, _| {},
+            || fake.attempt(),
+        )
+        .await
+        .unwrap_err();
         assert!(
             matches!(failed.stop, Stop::Deadline(w) if w >= Duration::from_secs(100)),
             "{failed:?}"

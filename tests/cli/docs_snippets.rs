@@ -1,5 +1,5 @@
-//! Every snippet in README.md and docs/*.md is run or validated, so the documentation
-//! cannot drift from the tool:
+//! Every snippet in README.md, docs/*.md and the examples' READMEs is run or validated, so
+//! the documentation cannot drift from the tool:
 //!
 //! - ```sh, ```bash and ```console blocks (in a console block, the `$ ` lines) are run
 //!   against the binary cargo built for the tests (`rollcall …` and `cargo run -- …` alike)
@@ -90,6 +90,16 @@ const NOT_RUN: &[(&str, &str, &str)] = &[
     ),
     ("docs/safety.md", "echo $?", "part of the transcript above"),
     (
+        "examples/group-sync/README.md",
+        "rollcall plan manifests --allow-source-shrink backend --out plan.json",
+        "follows edits to the Okta sandbox made by hand, as the page describes",
+    ),
+    (
+        "examples/group-sync/README.md",
+        "rollcall apply plan.json --allow-source-shrink backend",
+        "follows edits to the Okta sandbox made by hand, as the page describes",
+    ),
+    (
         "docs/saved-plans.md",
         "rollcall apply plan.json --expect-digest sha256:2a91746c…",
         "the digest stands for the one a reviewer saw; cli_saved_plans::expect_digest_pins_the_reviewed_plan_file runs it",
@@ -146,6 +156,16 @@ fn markdown_files() -> Vec<String> {
     }
     docs.sort();
     files.extend(docs);
+    // Each example's README, whose commands run from the repository's root like the
+    // README's.
+    let mut examples: Vec<String> = std::fs::read_dir(root().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .map(|name| format!("examples/{name}/README.md"))
+        .filter(|readme| root().join(readme).is_file())
+        .collect();
+    examples.sort();
+    files.extend(examples);
     files
 }
 

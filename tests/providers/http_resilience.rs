@@ -637,7 +637,7 @@ async fn past_the_deadline_nothing_is_sent_and_the_error_names_the_target() {
     assert_eq!((e.kind, e.attempts), (ErrorKind::Deadline, 0));
     assert_eq!(
         e.to_string(),
-        "bb: GET /admin/users failed: deadline passed: reading this target has taken 0 ms or more, the limit for one operation"
+        "bb: GET /admin/users failed: deadline passed: reading this target has taken the 0 ms one operation may take; the time went to slow answers, retries and waits the server asked for: try again when it answers promptly"
     );
     assert_eq!(client.request_count(), 0);
     assert!(server.arrivals().is_empty());

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rollcall::apply::{execute, ApplyReport};
 use rollcall::desired::ReadScope;
-use rollcall::http::Auth;
+use rollcall::http::{Auth, Budget};
 use rollcall::model::{Address, Principal, Resource, ResourceId, Scope};
 use rollcall::plan::{Action, Change, Plan};
 use rollcall::provider::bitbucket_cloud::{BitbucketCloud, Tuning};
@@ -402,13 +402,32 @@ async fn a_read_over_the_hours_budget_fails_at_once() {
     let error = p.read().await.unwrap_err().to_string();
     assert!(error.contains("at least 7 requests and this run has sent 0"), "{error}");
     assert_eq!(p.request_count(), 0);
-    // At the vendor's pace, a read longer than the deadline is refused too.
+    // At the vendor's pace, a read within the burst goes at once, however short the
+    // deadline.
     let p = provider(&bb, &[], &["PLAT", "WEB"], |t| {
         t.budget = Tuning::vendor().budget;
         t.deadline = Duration::from_secs(1);
         t.quota = 1000;
     });
     assert!(p.read().await.is_ok(), "6 requests fit in the burst");
+    // One that, paced, would take longer than the most an operation may take is refused
+    // before its first request. (The projects need not exist: nothing is sent.)
+    let keys: Vec<String> = (0..30).map(|i| format!("P{i}")).collect();
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let p = provider(&bb, &[], &keys, |t| {
+        t.budget = Tuning::vendor().budget;
+        t.deadline = Duration::from_secs(10);
+        t.max_deadline = Duration::from_secs(30);
+        t.quota = 1000;
+    });
+    let error = p.read().await.unwrap_err().to_string();
+    assert!(
+        error.contains(
+            "at least 62 requests, which at the pace of 1000 an hour take 45 s, longer than the 30 s it may take"
+        ),
+        "{error}"
+    );
+    assert_eq!(p.request_count(), 0);
     // A plan whose changes would pass the hour after the read's requests is refused by
     // the preflight, before any change.
     let p = provider(&bb, &[("alice", "alice@acme.example")], &["WEB"], |t| t.quota = 8);
@@ -420,6 +439,36 @@ async fn a_read_over_the_hours_budget_fails_at_once() {
     let error = p.preflight(&changes).await.unwrap_err().to_string();
     assert!(error.contains("at least 4 requests and this run has sent 5"), "{error}");
     assert_eq!(p.request_count(), 5);
+    bb.shutdown().await;
+}
+
+/// The time a read waits for its turn under the budget does not count against its
+/// deadline, so a large workspace paced to the hour is read in full; the most an operation
+/// may take, waits included, still stops it.
+#[tokio::test]
+async fn a_paced_read_outlasts_the_deadline_but_not_the_maximum() {
+    let bb = emulator(|_| {}).await;
+    // 7 requests, one every 100 ms: about 600 ms, twice the deadline.
+    let pace = |t: &mut Tuning| {
+        t.budget = Some(Budget::per(10, Duration::from_secs(1)));
+        t.deadline = Duration::from_millis(300);
+    };
+    let p = provider(&bb, &[("alice", "alice@acme.example")], &["PLAT", "WEB"], pace);
+    let start = std::time::Instant::now();
+    p.read().await.unwrap();
+    assert_eq!(p.request_count(), minimum_read(1, 2));
+    assert!(start.elapsed() >= Duration::from_millis(600), "{:?}", start.elapsed());
+
+    let p = provider(&bb, &[("alice", "alice@acme.example")], &["PLAT", "WEB"], |t| {
+        pace(t);
+        t.max_deadline = Duration::from_millis(400);
+    });
+    let error = p.read().await.unwrap_err().to_string();
+    assert!(
+        error.contains("deadline passed: reading this target has taken 400 ms, the most one operation may take even while it waits for the request budget"),
+        "{error}"
+    );
+    assert!(p.request_count() < minimum_read(1, 2), "{}", p.request_count());
     bb.shutdown().await;
 }
 

@@ -26,7 +26,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::desired::ReadScope;
-use crate::http::{Auth, Budget, ErrorKind, HttpClient, HttpError, Operation, Reached, RetryPolicy, DEFAULT_DEADLINE};
+use crate::http::{
+    Auth, Budget, ErrorKind, HttpClient, HttpError, Operation, Reached, RetryPolicy, DEFAULT_DEADLINE, MAX_DEADLINE,
+};
 use crate::model::ResourceMap;
 use crate::plan::Change;
 use crate::provider::{BoxFuture, Findings, Provider, ProviderError};
@@ -63,16 +65,20 @@ pub struct Tuning {
     pub visible_wait: Duration,
     /// The first wait between two looks; it doubles, to at most 15 s.
     pub visible_step: Duration,
-    /// How long reading the workspace or applying a plan to it may take.
+    /// How long reading the workspace or applying a plan to it may take, not counting
+    /// the waits for the budget: those are most of a large plan's time.
     pub deadline: Duration,
+    /// How long reading the workspace or applying a plan to it may take in all, the
+    /// waits for the budget included.
+    pub max_deadline: Duration,
 }
 
 impl Tuning {
     /// Bitbucket Cloud's published figures.
     ///
-    /// The pace: a budget with a burst lets `burst - 1` more requests into a window than
-    /// its rate, so the rate is `quota - burst + 1` an hour: no rolling hour ever holds
-    /// more than the quota.
+    /// The pace: the burst comes on top of the rate, so the rate is what the burst leaves
+    /// of the quota, 950 an hour (one every 3.79 s): no rolling hour ever holds more than
+    /// the quota, however the requests fall (see [`Budget::rolling`]).
     ///
     /// The retry: Bitbucket's 429 is `text/plain` without `Retry-After` or rate headers,
     /// so the client has no wait to honour and falls back to its backoff; starting at 1 s
@@ -81,7 +87,7 @@ impl Tuning {
     /// used up for the hour still fails within the minute, with the vendor's message.
     pub fn vendor() -> Tuning {
         Tuning {
-            budget: Some(Budget::per(HOURLY_QUOTA - BURST + 1, HOUR).with_burst(BURST)),
+            budget: Some(Budget::rolling(HOURLY_QUOTA, HOUR, BURST)),
             quota: HOURLY_QUOTA,
             retry: RetryPolicy {
                 base_delay: Duration::from_secs(1),
@@ -91,6 +97,7 @@ impl Tuning {
             visible_wait: Duration::from_secs(120),
             visible_step: Duration::from_secs(2),
             deadline: DEFAULT_DEADLINE,
+            max_deadline: MAX_DEADLINE,
         }
     }
 }
@@ -150,6 +157,7 @@ impl BitbucketCloud {
             .error_parser(wire::error_message)
             .retry_policy(tuning.retry.clone())
             .deadline(tuning.deadline)
+            .max_deadline(tuning.max_deadline)
             .max_in_flight(max_in_flight);
         if let Some(budget) = tuning.budget {
             builder = builder.budget(budget);

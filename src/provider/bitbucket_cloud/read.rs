@@ -217,9 +217,10 @@ impl BitbucketCloud {
     }
 
     /// Work that cannot fit in what is left of the account's hour (its quota less the
-    /// requests this run has sent), or in the operation's deadline at the pace the budget
-    /// allows, fails now with what it would take, rather than after hours of waiting or
-    /// at the deadline halfway through. `what` names the work, `needed` is its fewest
+    /// requests this run has sent), or in the most an operation may take at the pace the
+    /// budget allows, fails now with what it would take, rather than after hours of
+    /// waiting or at the deadline halfway through. (The deadline proper does not count
+    /// the waits for the budget, so it cannot be judged beforehand.) `what` names the work, `needed` is its fewest
     /// requests, `remedy` says how to need fewer.
     pub(super) fn check_budget(&self, what: &str, needed: usize, remedy: &str) -> Result<(), HttpError> {
         let fail = |detail: String| HttpError {
@@ -243,11 +244,12 @@ impl BitbucketCloud {
             // finish is refused.
             let spaced = u32::try_from(needed.saturating_sub(BURST as usize)).unwrap_or(u32::MAX);
             let takes = budget.interval().saturating_mul(spaced);
-            if takes > self.tuning.deadline {
+            let max = self.tuning.max_deadline.max(self.tuning.deadline);
+            if takes > max {
                 return Err(fail(format!(
                     "it needs at least {needed} requests, which at the pace of {quota} an hour take {} s, longer than the {} s it may take; {remedy}",
                     takes.as_secs(),
-                    self.tuning.deadline.as_secs()
+                    max.as_secs()
                 )));
             }
         }
