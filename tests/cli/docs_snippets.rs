@@ -10,7 +10,8 @@
 //!   them the copied examples must be byte-identical: following the documentation never
 //!   changes the repository.
 //! - ```yaml blocks are read as what they are: a SCIM sandbox state (`kind: scim`), an
-//!   Atlassian Cloud sandbox state (`kind: atlassian-cloud`), a
+//!   Atlassian Cloud sandbox state (`kind: atlassian-cloud`), a Buildkite sandbox state
+//!   (`kind: buildkite`), a
 //!   Bitbucket Data Center sandbox state (it has a key only a state has), or else a
 //!   manifest, checked against the JSON Schema, and, when it declares `targets`, with
 //!   `rollcall validate`. A block marked ```yaml fragment is a piece of something larger
@@ -28,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use rollcall::sandbox::atlassian_cloud::CloudState;
+use rollcall::sandbox::buildkite::BkState;
 use rollcall::sandbox::scim::ScimState;
 use rollcall::sandbox::state::{DcState, StateFile as _};
 
@@ -244,6 +246,11 @@ fn check_yaml(block: &Block, schema: &jsonschema::Validator) -> Result<(), Strin
         return CloudState::parse(&block.body)
             .map(drop)
             .map_err(|e| format!("not an Atlassian Cloud sandbox state: {e}"));
+    }
+    if value.get("kind").and_then(|k| k.as_str()) == Some("buildkite") {
+        return BkState::parse(&block.body)
+            .map(drop)
+            .map_err(|e| format!("not a Buildkite sandbox state: {e}"));
     }
     // Any other emulator's state (an identity source's), by the kind it names.
     if let Ok(sandbox) = rollcall::provider::registry::sandbox_kind_of(&block.body) {

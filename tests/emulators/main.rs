@@ -9,6 +9,7 @@
 mod common;
 
 mod described_responses;
+mod emulator_buildkite;
 mod emulator_cloud;
 mod emulator_dc;
 mod emulator_faults;
