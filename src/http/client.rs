@@ -55,12 +55,14 @@ pub type ErrorParser = fn(&str) -> Option<String>;
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 8;
 
 /// A 2xx answer: its body and, when the server sent them, its `ETag` and the target of
-/// its `Link: <…>; rel="next"` header (RFC 8288; Okta pages this way).
+/// its `Link: <…>; rel="next"` header (RFC 8288; Okta pages this way), and every header
+/// as sent, for what only one vendor says there (Buildkite's complexity points).
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub body: String,
     pub etag: Option<String>,
     pub next_link: Option<String>,
+    pub headers: reqwest::header::HeaderMap,
 }
 
 /// Sets up an [`HttpClient`]; every setting has a default fit for Data Center and SCIM.
@@ -465,6 +467,7 @@ impl HttpClient {
             .filter_map(|v| v.to_str().ok())
             .find_map(super::paging::next_link);
         if status.is_success() {
+            let headers = response.headers().clone();
             let body = self.read_success(&mut response, status).await?;
             if let Some(message) = self.classifier.and_then(|classify| classify(&body)) {
                 return Err(Failure {
@@ -481,7 +484,12 @@ impl HttpClient {
                 });
             }
             self.answered.fetch_add(1, Ordering::Relaxed);
-            return Ok(Reply { body, etag, next_link });
+            return Ok(Reply {
+                body,
+                etag,
+                next_link,
+                headers,
+            });
         }
         // A failure's status is the answer; its body only carries the message, so a cut
         // off or oversized one still leaves the status to report.

@@ -48,7 +48,13 @@ pub(super) fn retry_wait(status: StatusCode, headers: &HeaderMap, now: SystemTim
 /// `None` when none is, or when one is but the server does not say until when.
 pub(super) fn exhausted_for(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let used_up = |name: &str| header(name).and_then(|v| v.trim().parse::<u64>().ok()) == Some(0);
+    // A quota can be overdrawn: Buildkite charges a query's actual points after running
+    // it, so what is left may read `-14`. Below zero is used up as much as zero.
+    let used_up = |name: &str| {
+        header(name)
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .is_some_and(|n| n <= 0)
+    };
     let mut waits: Vec<Duration> = Vec::new();
     if used_up("x-ratelimit-remaining") {
         waits.extend(
@@ -382,6 +388,11 @@ mod tests {
             Some(Duration::from_secs(30))
         );
         assert_eq!(wait(&[("ratelimit-remaining", "0"), ("ratelimit-reset", "soon")]), None);
+        // Overdrawn (Buildkite charges after running a query) is used up too.
+        assert_eq!(
+            wait(&[("ratelimit-remaining", "-14"), ("ratelimit-reset", "20")]),
+            Some(Duration::from_secs(20))
+        );
         assert_eq!(wait(&[]), None);
     }
 }
