@@ -235,11 +235,18 @@ fn write(out: &Path, imported: &Imported) -> Result<Vec<PathBuf>, CliError> {
 fn summary(out: &Path, targets: &BTreeMap<String, TargetConfig>, imported: &Imported, stale: &[PathBuf]) {
     let c = imported.counts;
     let names: Vec<String> = targets.keys().map(|t| format!("`{t}`")).collect();
+    // Accounts only where the targets hold them: on Bitbucket Cloud and the Atlassian
+    // directory people are found by email, and "0 user accounts" would read as none found.
+    let accounts = if c.accounts > 0 {
+        format!(" ({} user account(s))", c.accounts)
+    } else {
+        String::new()
+    };
     anstream::println!(
-        "Imported {} into {}: {} user account(s), {} group(s), {} membership(s), {} permission(s).",
+        "Imported {} into {}: {} person(s){accounts}, {} group(s), {} membership(s), {} permission(s).",
         names.join(", "),
         out.display(),
-        c.accounts,
+        c.people,
         c.groups,
         c.memberships,
         c.permissions

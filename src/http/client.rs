@@ -676,11 +676,11 @@ mod tests {
 
     const HOUR: Duration = Duration::from_secs(3600);
 
-    /// A client paced as Bitbucket Cloud's (a burst of 50, then 950 an hour), with the
-    /// default deadline (15 min) and `max` in all. Nothing here reaches its address.
+    /// A client paced as Bitbucket Cloud's (1,000 an hour: a burst of 50, then 950), with
+    /// the default deadline (15 min) and `max` in all. Nothing here reaches its address.
     fn paced(max: Duration) -> HttpClient {
         HttpClient::builder("bb", url::Url::parse("http://127.0.0.1:9/").unwrap())
-            .budget(Budget::per(950, HOUR).with_burst(50))
+            .budget(Budget::rolling(1000, HOUR, 50))
             .max_deadline(max)
             .build()
             .unwrap()

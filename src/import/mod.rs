@@ -50,6 +50,10 @@ pub struct Imported {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
+    /// People declared (`users:`), each once however many targets know them.
+    pub people: usize,
+    /// User accounts the targets hold as objects of their plans: none where people are
+    /// made elsewhere and only found by email (Bitbucket Cloud, the Atlassian directory).
     pub accounts: usize,
     pub groups: usize,
     pub memberships: usize,
@@ -242,7 +246,10 @@ pub fn build_with(
             .collect();
         files.insert(file, yaml::document(&header, &[section]));
     }
-    let counts = round_trip(place.out, &files, live, findings)?;
+    let counts = Counts {
+        people: people.declared.len(),
+        ..round_trip(place.out, &files, live, findings)?
+    };
     Ok(Imported { files, notes, counts })
 }
 
@@ -408,6 +415,7 @@ fn round_trip(
     }
     let count = |kind: Kind| desired.resources.keys().filter(|a| a.id.kind() == kind).count();
     Ok(Counts {
+        people: 0,
         accounts: count(Kind::Users),
         groups: count(Kind::Groups),
         memberships: count(Kind::Memberships),

@@ -224,6 +224,12 @@ fn two_targets_join_people_by_email_and_comment_what_they_cannot_declare() {
         stdout.contains(&format!("{noted} thing(s) could not be stated exactly")),
         "{stdout}"
     );
+    // People once each, and the accounts they are on both targets.
+    let declared = people.matches("\n    email: ").count();
+    assert!(
+        stdout.contains(&format!(": {declared} person(s) ({} user account(s)), ", 2 * declared)),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -737,7 +743,17 @@ fn a_bitbucket_cloud_workspace_imports_with_its_directory() {
     let work = tempfile::tempdir().unwrap();
     common::copy_dir(&root().join("examples/bitbucket-cloud"), work.path());
     let stdout = import_then_plan(work.path(), "manifests", "imported", &[]);
-    assert!(stdout.contains("Imported `cloud`, `org`"), "{stdout}");
+    // The directory's 14 people (nadia has no account yet); its 4 groups, `contractors`
+    // among them; 19 memberships: engineering's 12, platform's 3 and payments' 4 (the
+    // synced group's members are not declared); 9 grants: 2 on PLAT, 1 on
+    // terraform-modules, 2 on API, 2 on payments, 1 on gateway, 1 on android-app. No
+    // user accounts: neither target holds people as objects of its plan.
+    assert!(
+        stdout.contains(
+            "Imported `cloud`, `org` into imported: 14 person(s), 4 group(s), 19 membership(s), 9 permission(s).\n"
+        ),
+        "{stdout}"
+    );
     let read = |f: &str| std::fs::read_to_string(work.path().join("imported").join(f)).unwrap();
 
     // People from the directory, members of no group (the owner) and of no group that
