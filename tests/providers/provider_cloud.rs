@@ -391,17 +391,18 @@ async fn a_person_given_access_after_the_read_is_found_by_email_when_granted() {
     bb.shutdown().await;
 }
 
-/// A read that cannot fit in the account's hour fails before its first request, saying
-/// what it would take.
+/// More than an hour's requests is no reason to refuse: the pacer spreads them. A read
+/// that, paced, could not finish within the most an operation may take fails before its
+/// first request, saying what it would take.
 #[tokio::test]
-async fn a_read_over_the_hours_budget_fails_at_once() {
+async fn a_read_that_cannot_finish_in_time_fails_at_once() {
     let bb = emulator(|_| {}).await;
+    // Over a (shrunk) hour's quota, unpaced: read all the same.
     let p = provider(&bb, &[("alice", "alice@acme.example")], &["PLAT", "WEB"], |t| {
         t.quota = 5
     });
-    let error = p.read().await.unwrap_err().to_string();
-    assert!(error.contains("at least 7 requests and this run has sent 0"), "{error}");
-    assert_eq!(p.request_count(), 0);
+    p.read().await.unwrap();
+    assert_eq!(p.request_count(), minimum_read(1, 2));
     // At the vendor's pace, a read within the burst goes at once, however short the
     // deadline.
     let p = provider(&bb, &[], &["PLAT", "WEB"], |t| {
@@ -428,17 +429,6 @@ async fn a_read_over_the_hours_budget_fails_at_once() {
         "{error}"
     );
     assert_eq!(p.request_count(), 0);
-    // A plan whose changes would pass the hour after the read's requests is refused by
-    // the preflight, before any change.
-    let p = provider(&bb, &[("alice", "alice@acme.example")], &["WEB"], |t| t.quota = 8);
-    p.read().await.unwrap();
-    let changes: Vec<Change> = ["TEAM", "backend", "ops"]
-        .iter()
-        .map(|g| grant("WEB", Principal::Group((*g).into()), "read"))
-        .collect();
-    let error = p.preflight(&changes).await.unwrap_err().to_string();
-    assert!(error.contains("at least 4 requests and this run has sent 5"), "{error}");
-    assert_eq!(p.request_count(), 5);
     bb.shutdown().await;
 }
 

@@ -216,12 +216,10 @@ impl BitbucketCloud {
         )
     }
 
-    /// Work that cannot fit in what is left of the account's hour (its quota less the
-    /// requests this run has sent), or in the most an operation may take at the pace the
-    /// budget allows, fails now with what it would take, rather than after hours of
-    /// waiting or at the deadline halfway through. (The deadline proper does not count
-    /// the waits for the budget, so it cannot be judged beforehand.) `what` names the work, `needed` is its fewest
-    /// requests, `remedy` says how to need fewer.
+    /// Work that cannot fit in the most an operation may take (`max_deadline`) at the
+    /// pace the budget allows fails now with what it would take, rather than after hours
+    /// of waiting. `what` names the work, `needed` is its fewest requests, `remedy` says
+    /// how to need fewer.
     pub(super) fn check_budget(&self, what: &str, needed: usize, remedy: &str) -> Result<(), HttpError> {
         let fail = |detail: String| HttpError {
             target: self.target.clone(),
@@ -233,12 +231,9 @@ impl BitbucketCloud {
             attempts: 0,
         };
         let quota = self.tuning.quota as usize;
-        let sent = self.http.request_count();
-        if sent + needed > quota {
-            return Err(fail(format!(
-                "it needs at least {needed} requests and this run has sent {sent}: more than the {quota} an hour Bitbucket Cloud allows an account; {remedy}"
-            )));
-        }
+        // More than an hour's quota is fine: the pacer spreads it over the hours it
+        // takes. What cannot finish within the longest an operation may take is refused
+        // before its first request, rather than failing hours in.
         if let Some(budget) = self.tuning.budget {
             // Optimistic: the whole burst free again. Only work that certainly cannot
             // finish is refused.
