@@ -266,10 +266,9 @@ impl Resolver<'_> {
                 );
             }
             // Some scopes take grants to one kind of holder only (a team's pipeline access).
-            if let Some(roles) = w
-                .platform
+            if w.platform
                 .scope_roles(&scope.kinds())
-                .filter(|r| !r.holders.admits(users))
+                .is_some_and(|r| !r.holders.admits(users))
             {
                 let (other, key_name) = if users {
                     ("groups", "groups")
@@ -279,13 +278,19 @@ impl Resolver<'_> {
                 self.error(
                     at,
                     format!(
-                        "{noun} `{}` is granted a permission in {}, where {} gives a {} to {other} only",
+                        "{noun} `{}` is granted a permission in {}, which {} grants to {other} only",
                         key.value,
                         where_in(w.platform, w.target, scope, true),
                         w.platform.kind(),
-                        roles.noun
                     ),
-                    format!("grant it under `{key_name}:` instead"),
+                    format!(
+                        "grant it under `{key_name}:` instead{}",
+                        if users {
+                            " (a group the person is in)"
+                        } else {
+                            " (to each of the group's members)"
+                        }
+                    ),
                 );
                 continue;
             }

@@ -234,7 +234,7 @@ fn an_unreadable_state_names_the_file_and_the_reason() {
         ),
         ("truncated.yaml", "kind: scim\nusers: [\n", "is not valid"),
         ("typo.yaml", "kind: scim\nusres: []\n", "unknown field `usres`"),
-        ("other.yaml", "kind: buildkite\n", "`kind: buildkite`"),
+        ("other.yaml", "kind: gitlab\n", "`kind: gitlab`"),
     ] {
         let path = tmp.path().join(file);
         std::fs::write(&path, text).unwrap();
