@@ -142,10 +142,6 @@ impl JsonSchema for RawAccess {
 struct Shape {
     /// What `users` and `groups` mean here, per platform that grants here directly.
     grants: Vec<About>,
-    /// Whether some platform grants here to people, and to groups (a Buildkite pipeline
-    /// takes teams only): the other key is left out of the schema.
-    to_users: bool,
-    to_groups: bool,
     keys: BTreeMap<&'static str, Key>,
 }
 
@@ -197,13 +193,9 @@ impl Shape {
             };
             if roles.key.is_empty() {
                 self.grants.push(about);
-                self.to_users |= roles.holders.admits(true);
-                self.to_groups |= roles.holders.admits(false);
             } else {
                 let mut inner = Shape::default();
                 inner.grants.push(about.clone());
-                inner.to_users = roles.holders.admits(true);
-                inner.to_groups = roles.holders.admits(false);
                 self.merge(roles.key, about, What::Grants(inner), conflicts);
             }
         }
@@ -253,8 +245,6 @@ impl Shape {
 
     fn absorb(&mut self, other: Shape, conflicts: &mut Vec<String>) {
         self.grants.extend(other.grants);
-        self.to_users |= other.to_users;
-        self.to_groups |= other.to_groups;
         for (key, entry) in other.keys {
             let mut about = entry.about.into_iter();
             if let Some(first) = about.next() {
@@ -270,11 +260,10 @@ impl Shape {
         let mut properties = Map::new();
         if !self.grants.is_empty() {
             let about = About::join(&self.grants);
-            let fields = [
-                ("users", "declared users, by key", self.to_users),
-                ("groups", "declared groups, by name", self.to_groups),
-            ];
-            for (field, whom, _) in fields.into_iter().filter(|(_, _, held)| *held) {
+            for (field, whom) in [
+                ("users", "declared users, by key"),
+                ("groups", "declared groups, by name"),
+            ] {
                 properties.insert(
                     field.into(),
                     json!({
