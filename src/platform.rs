@@ -119,6 +119,9 @@ pub struct KindRules {
     /// Its attributes (a group's description) are set when it is created and cannot be
     /// changed after: a change to them is noted, not planned.
     pub attributes_on_create_only: bool,
+    /// What creating one is on this platform, when it is not making it outright: said
+    /// as the create's reason (a Buildkite member is invited, and joins on accepting).
+    pub created_as: Option<&'static str>,
     /// Its attributes are not rollcall's to change at all (a Buildkite member's name and
     /// email are the person's own): they are never compared, so one is created or
     /// removed, never updated.
@@ -138,6 +141,7 @@ impl KindRules {
         external: false,
         attributes_on_create_only: false,
         attributes_fixed: false,
+        created_as: None,
     };
 
     /// Made elsewhere, referred to here (see `external`).

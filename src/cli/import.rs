@@ -69,10 +69,16 @@ type Findings = BTreeMap<String, crate::provider::Findings>;
 /// that their grants name people and groups as the directory does: a Bitbucket Cloud
 /// workspace finds its members only by the emails it is asked about, and names a group
 /// by a slug. A target whose source is not imported is read in the first round, alone.
+/// So is one that finds people by email (a Buildkite organization), given everyone the
+/// first round's targets declare, so that its members are the same people under the same
+/// keys; read alone, its people are named by their emails.
 async fn read(targets: &mut BTreeMap<String, TargetConfig>) -> Result<(States, Findings), CliError> {
+    let by_email = |c: &TargetConfig| c.platform.spec().users_by_email;
+    let borrows = |c: &TargetConfig| c.principals_from.as_ref().is_some_and(|f| targets.contains_key(f));
+    let some_first = targets.values().any(|c| !borrows(c) && !by_email(c));
     let later: BTreeSet<String> = targets
         .iter()
-        .filter(|(_, c)| c.principals_from.as_ref().is_some_and(|f| targets.contains_key(f)))
+        .filter(|(_, c)| borrows(c) || (some_first && by_email(c)))
         .map(|(name, _)| name.clone())
         .collect();
     let first: BTreeMap<String, TargetConfig> = targets
@@ -92,6 +98,8 @@ async fn read(targets: &mut BTreeMap<String, TargetConfig>) -> Result<(States, F
         if let Some(from) = config.principals_from.as_ref().and_then(|f| first.get_key_value(f)) {
             let source = BTreeMap::from([(from.0.clone(), from.1.clone())]);
             crate::import::principals(&source, &states, &findings).give(config);
+        } else if config.platform.spec().users_by_email {
+            crate::import::principals(&first, &states, &findings).give(config);
         }
         second.insert(name.clone(), config.clone());
     }

@@ -108,6 +108,22 @@ impl Context<'_> {
         self.targets.get(target).is_some_and(|t| t.platform.users().external)
     }
 
+    /// Whether `target`'s accounts are the people's own, never compared (a Buildkite
+    /// member's name and email).
+    fn users_fixed(&self, target: &str) -> bool {
+        self.targets
+            .get(target)
+            .is_some_and(|t| t.platform.users().attributes_fixed)
+    }
+
+    /// Whether `target` finds people by email (a Buildkite organization): the key is
+    /// the person's name there, whatever the account's.
+    fn users_by_email(&self, target: &str) -> bool {
+        self.targets
+            .get(target)
+            .is_some_and(|t| t.platform.spec().users_by_email)
+    }
+
     /// Whether `target`'s people are made by another target imported along (its
     /// `principals_from`), which names them.
     fn borrows_users(&self, target: &str) -> bool {

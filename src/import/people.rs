@@ -196,7 +196,13 @@ fn candidate<'a>(cx: &Context<'_>, holdings: &Holdings, accounts: &[AccountRef<'
     // its directory) never compares the manifest's name with its account's, and found
     // the account by this email under the directory's name for it: the directory's
     // accounts say what the person is.
-    let managed: Vec<AccountRef<'a>> = accounts.iter().copied().filter(|a| !cx.borrows_users(a.0)).collect();
+    // Nor does one whose accounts are the person's own (a Buildkite member's name), and
+    // a pending invitation has no name at all: the other targets' accounts say it.
+    let managed: Vec<AccountRef<'a>> = accounts
+        .iter()
+        .copied()
+        .filter(|a| !cx.borrows_users(a.0) && !cx.users_fixed(a.0))
+        .collect();
     let managed = if managed.is_empty() { accounts.to_vec() } else { managed };
     let compared: Vec<&AccountRef<'a>> = if active {
         managed.iter().collect()
@@ -251,7 +257,8 @@ fn candidate<'a>(cx: &Context<'_>, holdings: &Holdings, accounts: &[AccountRef<'
                 "its username `{username}` on `{target}` is not one a manifest takes"
             ));
         }
-        if username.to_lowercase() != key.to_lowercase() {
+        // Where people are found by email, the email is the id: none is written.
+        if username.to_lowercase() != key.to_lowercase() && !cx.users_by_email(target) {
             ids.insert((*target).to_owned(), (*username).to_owned());
         }
         usernames.insert((*target).to_owned(), (*username).to_owned());

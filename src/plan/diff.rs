@@ -46,7 +46,8 @@ pub fn diff_target(target: &str, desired: &Desired, live: &ResourceMap) -> (Vec<
                                     platform.label()
                                 )
                             })
-                            .or_else(|| desired.provenance.get(address).cloned()),
+                            .or_else(|| desired.provenance.get(address).cloned())
+                            .or_else(|| platform.rules(address.id.kind()).created_as.map(str::to_owned)),
                         renamed_from: replaced.map(str::to_owned),
                         renamed_to: None,
                     });

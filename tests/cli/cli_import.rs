@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::Command;
 
 use rollcall::sandbox::scim::state::{Email, Member, Meta, ScimGroup, ScimUser};
+use rollcall::sandbox::buildkite::BkState;
 use rollcall::sandbox::scim::{ProfileName, ScimState};
 use rollcall::sandbox::state::{DcProject, DcRepo, DcState, DcUser, StateFile};
 
@@ -88,6 +89,11 @@ fn manifest_for_state(dir: &Path, state: &str) {
             "  directory:\n    kind: scim\n    profile: {}\n    url: sandbox:../sandbox/state.yaml\n",
             profile.as_str().unwrap()
         )
+    } else if let Ok(bk) = BkState::parse(state) {
+        format!(
+            "  buildkite:\n    kind: buildkite\n    url: sandbox:../sandbox/state.yaml\n    organization: {}\n",
+            bk.organization.slug
+        )
     } else {
         "  bitbucket:\n    kind: bitbucket-datacenter\n    url: sandbox:../sandbox/state.yaml\n".to_owned()
     };
@@ -116,7 +122,8 @@ fn state_files(dir: &Path, found: &mut Vec<(String, String)>) {
 fn is_state(text: &str) -> bool {
     let scim = text.lines().any(|l| l.starts_with("kind: scim")) && ScimState::parse(text).is_ok();
     let dc = text.lines().any(|l| l.starts_with("operator:")) && DcState::parse(text).is_ok();
-    scim || dc
+    let bk = text.lines().any(|l| l.starts_with("kind: buildkite")) && BkState::parse(text).is_ok();
+    scim || dc || bk
 }
 
 #[test]
@@ -131,9 +138,9 @@ fn every_sandbox_state_in_the_repository_imports_to_an_empty_plan() {
         states.push((format!("{}:{}", block.file, block.line), block.body));
     }
     let names: Vec<&str> = states.iter().map(|(n, _)| n.as_str()).collect();
-    // The examples' five (two-targets' two, quickstart's, group-sync's two), the
-    // fixtures' two, and the two in docs/sandbox.md.
-    assert_eq!(states.len(), 9, "{names:#?}");
+    // The examples' six (northwind's three, quickstart's, group-sync's two), the
+XX
+    assert_eq!(states.len(), 11, "{names:#?}");
     for (name, state) in &states {
         let work = tempfile::tempdir().unwrap();
         manifest_for_state(work.path(), state);
@@ -155,9 +162,9 @@ fn the_examples_import_whole_and_target_by_target() {
     let before = files(&work.path().join("examples"));
     let cases: &[(&str, &[&str])] = &[
         ("examples/quickstart/manifests", &[]),
-        ("examples/two-targets/manifests", &[]),
-        ("examples/two-targets/manifests", &["--target", "bitbucket"]),
-        ("examples/two-targets/manifests", &["--target", "directory"]),
+        ("examples/northwind/manifests", &[]),
+        ("examples/northwind/manifests", &["--target", "bitbucket"]),
+        ("examples/northwind/manifests", &["--target", "directory"]),
     ];
     for (i, (manifests, extra)) in cases.iter().enumerate() {
         let out = format!("imported-{i}");
@@ -187,8 +194,11 @@ fn the_examples_import_whole_and_target_by_target() {
 #[test]
 fn two_targets_join_people_by_email_and_comment_what_they_cannot_declare() {
     let work = tempfile::tempdir().unwrap();
-    common::copy_dir(&root().join("examples/two-targets"), work.path());
-    let (code, stdout, stderr) = rollcall(work.path(), &["import", "manifests", "--out", "imported"]);
+    common::copy_dir(&root().join("examples/northwind"), work.path());
+    let (code, stdout, stderr) = rollcall(
+        work.path(),
+        &["import", "manifests", "--out", "imported", "--target", "bitbucket,directory"],
+    );
     assert_eq!(code, 0, "{stderr}");
     let people = std::fs::read_to_string(work.path().join("imported/people.yaml")).unwrap();
     // On both targets with one email: one person.
@@ -235,7 +245,7 @@ fn two_targets_join_people_by_email_and_comment_what_they_cannot_declare() {
 #[test]
 fn target_picks_the_targets_and_an_unknown_one_is_an_error() {
     let work = tempfile::tempdir().unwrap();
-    common::copy_dir(&root().join("examples/two-targets"), work.path());
+    common::copy_dir(&root().join("examples/northwind"), work.path());
     let (code, _, stderr) = rollcall(
         work.path(),
         &["import", "manifests", "--out", "dir-only", "--target", "directory"],
@@ -337,7 +347,7 @@ fn an_out_holding_manifests_is_refused_unless_forced_and_force_shows_each_diff()
 #[test]
 fn importing_twice_writes_the_same_bytes() {
     let work = tempfile::tempdir().unwrap();
-    common::copy_dir(&root().join("examples/two-targets"), work.path());
+    common::copy_dir(&root().join("examples/northwind"), work.path());
     import_then_plan(work.path(), "manifests", "one", &[]);
     import_then_plan(work.path(), "manifests", "two", &[]);
     let (one, two) = (files(&work.path().join("one")), files(&work.path().join("two")));
@@ -806,4 +816,56 @@ fn a_bitbucket_cloud_workspace_imports_with_its_directory() {
     assert!(alone.contains("# not imported: `principals_from: org`"), "{alone}");
     let access = std::fs::read_to_string(work.path().join("alone/access/cloud.yaml")).unwrap();
     assert!(access.contains("# not imported: account `557058:672cba5e"), "{access}");
+}
+
+/// A Buildkite organization alone: people by email (its only name for them), teams with
+/// their settings and maintainers, the pending invitation as a person with their team,
+/// pipeline access and admins in the manifest's words; never a node id. With Bitbucket
+/// imported along, Buildkite's members are the same people under Bitbucket's keys.
+#[test]
+fn a_buildkite_organization_imports_by_emails_and_slugs() {
+    let work = tempfile::tempdir().unwrap();
+    common::copy_dir(&root().join("examples/northwind"), work.path());
+    let out = import_then_plan(work.path(), "manifests", "bk", &["--target", "buildkite"]);
+    assert!(out.contains("Planned against the state just read: no changes"), "{out}");
+    let imported = files(&work.path().join("bk"));
+    let all: String = imported.values().cloned().collect();
+    // Node ids are base64 of `Type---uuid`: `VGVhbS0tLS` is `Team---`.
+    for id_prefix in ["VGVhbS0tLS", "VXNlci0tLS", "T3JnYW5pemF0aW9u", "UGlwZWxpbmUtLS0"] {
+        assert!(!all.contains(id_prefix), "a node id in {all}");
+    }
+    let people = &imported["people.yaml"];
+    assert!(
+        people.contains("  alice@northwind.example:\n    name: Alice Liddell\n"),
+        "{people}"
+    );
+    // Invited, not accepted: declared, so the plan holds nothing for them.
+    assert!(people.contains("  grace@northwind.example:\n"), "{people}");
+    let groups = &imported["groups.yaml"];
+    assert!(
+        groups.contains(
+            "  platform:\n    description: Platform engineering\n    members:\n      - bob.stone@northwind.example\n    maintainers:\n      - alice@northwind.example\n    privacy: secret\n    default_member_role: member\n    default_team: false\n"
+        ),
+        "{groups}"
+    );
+    assert!(groups.contains("      - grace@northwind.example\n"), "{groups}");
+    let access = &imported["access/buildkite.yaml"];
+    assert!(
+        access.contains("    organization:\n      users:\n        alice@northwind.example: admin\n        dave@northwind.example: admin\n"),
+        "{access}"
+    );
+    assert!(
+        access.contains("      infra:\n        groups:\n          platform: admin\n"),
+        "{access}"
+    );
+
+    // Along with Bitbucket, a member who is on both is one person under Bitbucket's key.
+    let out = import_then_plan(work.path(), "manifests", "both", &["--target", "bitbucket,buildkite"]);
+    assert!(out.contains("Planned against the state just read: no changes"), "{out}");
+    let people = std::fs::read_to_string(work.path().join("both/people.yaml")).unwrap();
+    assert!(
+        people.contains("  alice:\n    name: Alice Liddell\n    email: alice@northwind.example\n"),
+        "{people}"
+    );
+    assert!(!people.contains("ids:\n      buildkite"), "{people}");
 }

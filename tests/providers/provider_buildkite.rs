@@ -163,7 +163,7 @@ async fn a_read_gives_members_invitations_teams_and_access_at_the_formulas_cost(
         findings.pending,
         vec![(
             Principal::User("carol".into()),
-            "invited, has not accepted yet".to_owned()
+            "the invitation to carol@acme.example has not been accepted".to_owned()
         )]
     );
     assert_eq!(
@@ -303,7 +303,7 @@ async fn an_invitation_carries_its_teams_and_role_and_accepting_it_makes_a_membe
     assert_eq!(live.get(&addr(admin("dan"))), Some(&permission("ADMIN")));
     assert!(bk.findings().pending.contains(&(
         Principal::User("dan".into()),
-        "invited, has not accepted yet".to_owned()
+        "the invitation to dan@acme.example has not been accepted".to_owned()
     )));
 
     // Accepted: a member, nothing pending for them.

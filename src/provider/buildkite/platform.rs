@@ -29,6 +29,7 @@ pub(crate) const SPEC: Spec = Spec {
     users: KindRules {
         attributes_fixed: true,
         offboard_removes: true,
+        created_as: Some("invited: they become a member, with the teams and role the plan gives them, when they accept"),
         delete_takes: &[Kind::Memberships, Kind::Permissions],
         ..KindRules::PLAIN
     },

@@ -357,7 +357,7 @@ impl Buildkite {
             }
             pending.push((
                 Principal::User(name.as_str().into()),
-                "invited, has not accepted yet".to_owned(),
+                format!("the invitation to {} has not been accepted", inv.email),
             ));
             ids.people.insert(
                 name.to_lowercase(),

@@ -36,6 +36,7 @@ const fn spec(profile: &Profile, default_profile: bool, profile_summary: &'stati
             rename: true,
             deactivate: true,
             offboard_removes: false,
+            created_as: None,
             delete_deactivates: profile.delete_user_deactivates,
             // Atlassian: a deactivated user answers 404 to everything, group PATCHes
             // naming it included.
