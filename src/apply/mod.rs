@@ -187,7 +187,10 @@ fn schedule_joining(
             continue;
         }
         // A change that rides with the create (or rename) of a principal it names joins
-        // that change's step, while it heads a step of its own and the request has room.
+        // that change's step while the request has room, even where the step batches
+        // several creates in one request (Buildkite's invitations, each carrying its
+        // person's teams). The step then waits for whatever else the rider waits for:
+        // the step graph is drawn from every change's edges.
         let provider = providers.get(c.address.target.as_str());
         let limit = provider.map_or(1, |p| p.batch_limit().max(1));
         let host = c
@@ -198,8 +201,10 @@ fn schedule_joining(
             .filter_map(|p| hosts.get(&Address::new(&c.address.target, p.id())).copied())
             .find(|&j| {
                 ride && j < i
-                    && steps.get(step_of[j]).is_some_and(|s| s.changes.first() == Some(&j))
                     && riders.get(&j).copied().unwrap_or(0) < limit
+                    // Nothing else it waits for may share the host's request: that would
+                    // be made at the same time, not before.
+                    && needs[i].iter().all(|&w| w == j || (w < i && step_of.get(w) != step_of.get(j)))
                     && provider.is_some_and(|p| p.rides_with(c, &plan.changes[j]))
             });
         if let Some(j) = host {

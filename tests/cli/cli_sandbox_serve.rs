@@ -115,7 +115,7 @@ fn serving_changes_nothing_on_disk_unless_asked() {
 
 #[test]
 fn a_scim_sandbox_is_served_in_memory_too() {
-    let (_tmp, state) = example_state("two-targets", "directory.yaml");
+    let (_tmp, state) = example_state("northwind", "directory.yaml");
     let before = std::fs::read(&state).unwrap();
     let served = serve(&state, &[]);
     let users = "/scim/directory/northwind/Users/u-mallory";
@@ -174,10 +174,14 @@ fn save_to_leaves_the_state_file_alone() {
 fn apply_keeps_the_state_files_opening_comments() {
     let tmp = tempfile::tempdir().unwrap();
     common::copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/two-targets"),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/northwind"),
         tmp.path(),
     );
-    let files = ["sandbox/bitbucket.yaml", "sandbox/directory.yaml"];
+    let files = [
+        "sandbox/bitbucket.yaml",
+        "sandbox/directory.yaml",
+        "sandbox/buildkite.yaml",
+    ];
     let headers: Vec<String> = files
         .iter()
         .map(|f| {

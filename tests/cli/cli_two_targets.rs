@@ -1,14 +1,15 @@
-//! The two-target example end to end: one manifest provisions the same people and groups
-//! into a Bitbucket Data Center sandbox and an Atlassian-profile SCIM sandbox. The plan
-//! shows both, grouped by target; applying it (directly, or through a saved plan) leaves
-//! nothing to do.
+//! The Northwind example end to end: one manifest provisions the same people and groups
+//! into a Bitbucket Data Center sandbox, an Atlassian-profile SCIM sandbox and a
+//! Buildkite sandbox. The plan shows the three, grouped by target; applying it (directly,
+//! or through a saved plan) leaves nothing to do but what waits for people to accept
+//! their invitations.
 
 use crate::common;
 
 use std::path::{Path, PathBuf};
 
 fn example() -> (tempfile::TempDir, PathBuf) {
-    common::example("two-targets")
+    common::example("northwind")
 }
 
 fn run(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
@@ -21,8 +22,9 @@ fn one_plan_shows_both_targets_grouped() {
     let (code, text, stderr) = run(&dir, &["plan"]);
     assert_eq!(code, Some(0), "{stderr}");
     let bitbucket = text.find("bitbucket (bitbucket-datacenter at").unwrap();
+    let buildkite = text.find("buildkite (buildkite at").unwrap();
     let directory = text.find("directory (scim/atlassian at").unwrap();
-    assert!(bitbucket < directory);
+    assert!(bitbucket < buildkite && buildkite < directory);
     // The same person and group on both, each under its target.
     assert!(text.contains("  + bitbucket.group[\"backend\"].member[\"frank\"]"));
     assert!(text.contains("  + directory.group[\"backend\"].member[\"frank\"]"));
@@ -32,6 +34,13 @@ fn one_plan_shows_both_targets_grouped() {
     // A rename the directory cannot do, shown as what it is.
     assert!(text.contains("  + directory.group[\"mobile\"]  (replaces `apps`"));
     assert!(text.contains("  - directory.group[\"apps\"]  (renamed to `mobile`)"));
+    // On Buildkite: renamed in place, a person invited with their team, the leaver
+    // removed from the organization, a maintainer made a member again.
+    assert!(text.contains("  ~ buildkite.group[\"mobile\"]  (renamed from `apps`)"));
+    assert!(text.contains("  + buildkite.user[\"ivan\"]  (invited: "));
+    assert!(text.contains("  - buildkite.user[\"judy\"]  (user `judy` is inactive: buildkite has no deactivation"));
+    assert!(text.contains("        role: \"MAINTAINER\" -> \"MEMBER\""));
+    assert!(text.contains("* buildkite.user[\"grace\"]: invited, not a member yet"));
     insta::assert_snapshot!("two_targets_plan_text", text);
     for format in ["--json", "--markdown"] {
         let first = run(&dir, &["plan", format]);
@@ -44,12 +53,12 @@ fn one_plan_shows_both_targets_grouped() {
 }
 
 #[test]
-fn apply_then_plan_is_empty_on_both_targets() {
+fn apply_then_plan_is_empty_on_every_target() {
     let (_tmp, dir) = example();
     let (code, out, stderr) = run(&dir, &["apply", ".", "--auto-approve"]);
     assert_eq!(code, Some(0), "{out}{stderr}");
     assert!(
-        out.contains("Apply complete: 51 applied, 0 failed, 0 skipped."),
+        out.contains("Apply complete: 67 applied, 0 failed, 0 skipped."),
         "{out}"
     );
     let (code, out, _) = run(&dir, &["plan", "--detailed-exitcode"]);

@@ -329,7 +329,7 @@ fn validate_manifest(text: &str) -> Result<(), String> {
 #[test]
 fn the_examples_suggested_target_lines_validate() {
     let mut checked = 0;
-    for example in ["quickstart", "two-targets"] {
+    for example in ["quickstart", "northwind"] {
         let dir = root().join("examples").join(example).join("manifests");
         let text = std::fs::read_to_string(dir.join("targets.yaml")).unwrap();
         let suggested: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("#   ")).collect();

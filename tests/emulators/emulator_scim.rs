@@ -902,14 +902,11 @@ fn is_rfc3339(text: &str) -> bool {
     date && zone
 }
 
-/// The two-targets example's directory lists people without `meta`: RFC 7643 §3.1 and
+/// The northwind example's directory lists people without `meta`: RFC 7643 §3.1 and
 /// Atlassian's description make `created` and `lastModified` date-times, never `""`.
 #[tokio::test]
 async fn objects_loaded_without_meta_have_date_times() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/two-targets/sandbox/directory.yaml"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/northwind/sandbox/directory.yaml");
     let state = ScimState::load(std::path::Path::new(path)).unwrap();
     let emulator = start_with(state, None).await;
     for resource in ["Users", "Groups"] {

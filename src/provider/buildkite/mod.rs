@@ -205,8 +205,13 @@ impl Provider for Buildkite {
     }
 
     /// Every change of the target may share a document.
-    fn batch_key(&self, _change: &Change) -> Option<String> {
-        Some("graphql".to_owned())
+    /// Mutations share documents, but invitations have their own: an invitation names
+    /// its person's teams by id, so it goes after the document that creates or renames
+    /// them (the engine orders steps by what their changes wait for), never beside it.
+    fn batch_key(&self, change: &Change) -> Option<String> {
+        let invitation = matches!(change.address.id, crate::model::ResourceId::User { .. })
+            && change.action == crate::plan::Action::Create;
+        Some(if invitation { "invitations" } else { "mutations" }.to_owned())
     }
 
     fn batch_limit(&self) -> usize {

@@ -144,19 +144,24 @@ impl Buildkite {
             if host.is_some() {
                 continue;
             }
-            let call = if hosts.contains(&i) {
-                let riders: Vec<usize> = which
+            let riders: Vec<usize> = if hosts.contains(&i) {
+                which
                     .iter()
                     .copied()
                     .filter(|r| *r != i && rides_with(&changes[*r], change))
-                    .collect();
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let call = if hosts.contains(&i) {
                 self.invite(&ids, changes, i, &riders)
             } else {
                 self.call(&ids, change, i)
             };
             match call {
                 Ok(call) => calls.push(call),
-                Err(why) => refused.push((i, why)),
+                // What rides with an invitation not sent is not done either.
+                Err(why) => refused.extend(std::iter::once(i).chain(riders).map(|r| (r, why.clone()))),
             }
         }
         Ok((calls, refused))
