@@ -324,8 +324,9 @@ fn validate_manifest(text: &str) -> Result<(), String> {
 }
 
 /// An example's targets file may suggest, in comments, the lines for a real service
-/// (`#   url: …`, `#   auth: …`). Uncommented in place of the sandbox `url`, they must make
-/// a valid manifest.
+/// (`#   url: …`, `#   auth: …`), or for each of several targets under its name
+/// (`#   directory:` then `#     url: …`). Uncommented in place of the sandbox `url` (of
+/// the target named, else of the last one), they must make a valid manifest.
 #[test]
 fn the_examples_suggested_target_lines_validate() {
     let mut checked = 0;
@@ -336,15 +337,34 @@ fn the_examples_suggested_target_lines_validate() {
         if suggested.is_empty() {
             continue;
         }
-        // The suggestion replaces the url of the target of the same kind of service: the
-        // last target, whose lines follow the comment's order.
-        let url_line = text
-            .lines()
-            .rfind(|l| l.trim_start().starts_with("url: sandbox:"))
-            .unwrap();
-        let indent = &url_line[..url_line.len() - url_line.trim_start().len()];
-        let replacement: String = suggested.iter().map(|l| format!("{indent}{l}\n")).collect();
-        let edited = text.replace(&format!("{url_line}\n"), &replacement);
+        // The lines by target: a line ending in `:` at the left names one.
+        let mut by_target: Vec<(Option<&str>, Vec<&str>)> = Vec::new();
+        for line in suggested {
+            match line.strip_suffix(':').filter(|n| !n.starts_with(' ')) {
+                Some(name) => by_target.push((Some(name), Vec::new())),
+                None => match by_target.last_mut() {
+                    Some((_, lines)) => lines.push(line.trim_start()),
+                    None => by_target.push((None, vec![line])),
+                },
+            }
+        }
+        let mut edited = text.clone();
+        for (target, lines) in by_target {
+            // The target's own `url: sandbox:` line: the first after its name, or the last
+            // of the file.
+            let url_line = match target {
+                Some(name) => edited
+                    .lines()
+                    .skip_while(|l| l.trim_end() != format!("  {name}:"))
+                    .find(|l| l.trim_start().starts_with("url: sandbox:")),
+                None => edited.lines().rfind(|l| l.trim_start().starts_with("url: sandbox:")),
+            }
+            .unwrap()
+            .to_owned();
+            let indent = &url_line[..url_line.len() - url_line.trim_start().len()];
+            let replacement: String = lines.iter().map(|l| format!("{indent}{l}\n")).collect();
+            edited = edited.replacen(&format!("{url_line}\n"), &replacement, 1);
+        }
         let copy = tempfile::tempdir().unwrap();
         common::copy_dir(&dir, copy.path());
         std::fs::write(copy.path().join("targets.yaml"), &edited).unwrap();
