@@ -77,9 +77,10 @@ fn which_emulator_reads_a_file_is_what_its_kind_says() {
     assert_eq!(kind_of("operator: admin\nusers: {}\n"), Ok("bitbucket-datacenter"));
     // A `kind` inside another key is not the file's.
     assert_eq!(marker("users:\n  kind: scim\n"), Ok(None));
-    let unknown = kind_of("kind: buildkite\n").unwrap_err();
+    assert_eq!(kind_of("kind: buildkite\n"), Ok("buildkite"));
+    let unknown = kind_of("kind: gitlab\n").unwrap_err();
     assert!(
-        unknown.contains("`kind: buildkite`") && unknown.contains("`scim`"),
+        unknown.contains("`kind: gitlab`") && unknown.contains("`scim`") && unknown.contains("`buildkite`"),
         "{unknown}"
     );
     let nested = kind_of("kind: { name: scim }\n").unwrap_err();
