@@ -398,9 +398,22 @@ impl Buildkite {
     /// SSO on: a remark, and what the target says SSO assigns left alone.
     fn sso_findings(&self, sso: bool, findings: &mut Findings) {
         let org = &self.settings.organization;
-        if sso {
+        // What SSO may set that the target has not said it does: worth a remark; what
+        // it has said is left alone below, change by change.
+        let unsaid: Vec<(&str, &str)> = [
+            ("role", "roles (its `admin` attribute)"),
+            ("teams", "teams (its `teams` attribute)"),
+        ]
+        .into_iter()
+        .filter(|(word, _)| !self.settings.sso_assigns.iter().any(|w| w == word))
+        .collect();
+        if sso && !unsaid.is_empty() {
+            let what: Vec<&str> = unsaid.iter().map(|(_, what)| *what).collect();
+            let words: Vec<&str> = unsaid.iter().map(|(word, _)| *word).collect();
             findings.remarks.push(format!(
-                "organization `{org}` signs in with SSO: its identity provider may set members' roles and teams at each login (its `admin` and `teams` attributes), undoing changes made here; if it does, say so with the target's `sso_assigns: role, teams`"
+                "organization `{org}` signs in with SSO: its identity provider may set members' {} at each login, undoing changes made here; if it does, add {} to the target's `sso_assigns`",
+                what.join(" and "),
+                words.join(", ")
             ));
         }
         for word in &self.settings.sso_assigns {
