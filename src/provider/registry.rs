@@ -5,7 +5,7 @@
 use crate::desired::TargetConfig;
 use crate::http::{Auth, HttpError};
 use crate::platform::Platform;
-use crate::provider::{atlassian_org, bitbucket_cloud, bitbucket_dc, scim, Provider};
+use crate::provider::{atlassian_org, bitbucket_cloud, bitbucket_dc, buildkite, scim, Provider};
 use crate::sandbox::launch::SandboxKind;
 
 /// A platform and how to build its provider for a target, given the base URL the target
@@ -45,6 +45,11 @@ pub static PLATFORMS: &[Registered] = &[
         platform: atlassian_org::PLATFORM,
         provider: atlassian_org::provider,
         sandbox: &crate::sandbox::atlassian_cloud::KIND,
+    },
+    Registered {
+        platform: buildkite::PLATFORM,
+        provider: buildkite::provider,
+        sandbox: &crate::sandbox::buildkite::KIND,
     },
 ];
 

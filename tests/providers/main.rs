@@ -11,6 +11,7 @@ mod common;
 mod contract;
 mod flaky_scale;
 mod http_resilience;
+mod provider_buildkite;
 mod provider_cloud;
 mod provider_dc;
 mod provider_org;

@@ -80,8 +80,6 @@ fn setup_error(target: &str, detail: impl Into<String>) -> HttpError {
 }
 
 /// The provider of a target, for the registry.
-// Registered with its emulator, which comes in beside it.
-#[allow(dead_code)]
 pub(crate) fn provider(
     config: &crate::desired::TargetConfig,
     base: url::Url,

@@ -19,10 +19,12 @@
 //!          + Σ_u ⌈(m_u − 100)⁺/500⌉ + Σ_u ⌈(p_u − 100)⁺/500⌉ + #{j : k_j > 50}
 //! ```
 //!
-//! and, in one page each, these actual points (objects count 1, scalars 0):
+//! and, in one page each, these actual points (objects count 1, scalars 0, a list of
+//! `edges` 1 when it holds any; `[x]` is 1 when `x` holds, else 0):
 //!
 //! ```text
-//! points = (7 + 2m) + (4 + Σ_j (3 + 2 k_j)) + [teams enabled] (4 + Σ_u (7 + 2 m_u + 2 p_u))
+//! points = (6 + [m>0] + 2m) + (3 + [i>0] + Σ_j (2 + [k_j>0] + 2 k_j))
+//!        + [teams enabled] (3 + [t>0] + Σ_u (5 + [m_u>0] + 2 m_u + [p_u>0] + 2 p_u))
 //! ```
 //!
 //! (`read_cost` computes both; a test holds a read of a known state to them.)
@@ -447,8 +449,9 @@ pub fn read_cost(m: u64, invitations: &[u64], teams_enabled: bool, teams: &[(u64
     let invitation_page = (cost::MAX_REQUESTED - INVITATIONS_FIXED) / (3 + 2 * INVITATION_TEAMS_FIRST);
     requests += pages(invitations.len() as u64, invitation_page.min(PAGE));
     requests += invitations.iter().filter(|k| **k > INVITATION_TEAMS_FIRST).count() as u64;
-    let mut points = (ORGANIZATION_FIXED + ORGANIZATION_EACH * m)
-        + (INVITATIONS_FIXED + invitations.iter().map(|k| 3 + 2 * k).sum::<u64>());
+    let any = |n: u64| u64::from(n > 0);
+    let mut points = (6 + any(m) + 2 * m)
+        + (3 + any(invitations.len() as u64) + invitations.iter().map(|k| 2 + any(*k) + 2 * k).sum::<u64>());
     if teams_enabled {
         let team_page = (cost::MAX_REQUESTED - TEAMS_FIXED) / (7 + 4 * NESTED);
         requests += pages(teams.len() as u64, team_page.min(PAGE));
@@ -456,7 +459,12 @@ pub fn read_cost(m: u64, invitations: &[u64], teams_enabled: bool, teams: &[(u64
             requests += members.saturating_sub(NESTED).div_ceil(PAGE);
             requests += pipelines.saturating_sub(NESTED).div_ceil(PAGE);
         }
-        points += TEAMS_FIXED + teams.iter().map(|(m, p)| 7 + 2 * m + 2 * p).sum::<u64>();
+        points += 3
+            + any(teams.len() as u64)
+            + teams
+                .iter()
+                .map(|(m, p)| 5 + any(*m) + 2 * m + any(*p) + 2 * p)
+                .sum::<u64>();
     }
     (requests, points)
 }

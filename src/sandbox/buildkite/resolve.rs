@@ -494,6 +494,16 @@ impl<'c> Bound<'c, '_> {
                 Ok(self.bind_opt(team.cloned().map(Obj::Team)))
             }
             "node" => Ok(self.bind_opt(find_node(&state, arg_str(args, "id").unwrap_or_default()))),
+            // By `organization/pipeline`, as the vendor takes it; by uuid is not modelled.
+            "pipeline" => {
+                only_args(info, "Query", &["slug"])?;
+                let slug = arg_str(args, "slug").unwrap_or_default();
+                let pipeline = slug
+                    .split_once('/')
+                    .filter(|(org, _)| *org == state.organization.slug)
+                    .and_then(|(_, p)| state.pipelines.iter().find(|s| s.as_str() == p));
+                Ok(self.bind_opt(pipeline.cloned().map(Obj::Pipeline)))
+            }
             _ => Err(self.unmodelled(info)),
         }
     }
