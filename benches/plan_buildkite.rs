@@ -443,8 +443,8 @@ fn secs(d: Duration) -> String {
 }
 
 fn minutes(d: Duration) -> String {
-    let s = d.as_secs();
-    format!("{} min {:02} s", s / 60, s % 60)
+    let s = d.as_secs_f64();
+    format!("{} min {:04.1} s", d.as_secs() / 60, s % 60.0)
 }
 
 fn main() {
