@@ -84,6 +84,21 @@ const NOT_RUN: &[(&str, &str, &str)] = &[
         "a benchmark: long, and it asserts nothing",
     ),
     (
+        "README.md",
+        "cargo bench --bench plan_buildkite",
+        "a benchmark: long, and it asserts only the read's requests and complexity points",
+    ),
+    (
+        "README.md",
+        "cargo bench --bench plan_buildkite -- --latency 0",
+        "a benchmark: long, and it asserts only the read's requests and complexity points",
+    ),
+    (
+        "README.md",
+        "cargo bench --bench plan_buildkite -- --paced",
+        "a benchmark: over a minute of waiting for complexity windows, and it asserts only counts",
+    ),
+    (
         "docs/safety.md",
         "rollcall plan manifests --out plan.json",
         "a transcript of a worked example whose manifests (13 accounts, users pruned) are described, not shipped",
