@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rollcall::http::{Auth, DEFAULT_DEADLINE};
+use rollcall::http::{Auth, DEFAULT_DEADLINE, MAX_DEADLINE};
 use rollcall::plan::Action;
 use rollcall::provider::buildkite::{Buildkite, Settings, Tuning, BATCH_LIMIT};
 use rollcall::provider::Provider;
@@ -550,12 +550,15 @@ fn main() {
             }
 
             if paced && run == 0 {
-                // The same read with the operation's deadline (15 minutes) scaled as the
-                // window is: whether the read fits in the deadline at the vendor's pace.
+                // The same read with the operation's deadline (15 minutes, besides the
+                // waits for the windows, up to 3 hours in all) scaled as the window is:
+                // whether the read fits at the vendor's pace.
                 let windows_fresh = Duration::from_secs(window_s + 1);
                 tokio::time::sleep(windows_fresh).await;
+                let scale = |d: Duration| d * u32::try_from(window_s).unwrap() / u32::try_from(VENDOR_WINDOW_S).unwrap();
                 let tuning = Tuning {
-                    deadline: DEFAULT_DEADLINE * u32::try_from(window_s).unwrap() / u32::try_from(VENDOR_WINDOW_S).unwrap(),
+                    deadline: scale(DEFAULT_DEADLINE),
+                    max_deadline: scale(MAX_DEADLINE),
                     ..Tuning::vendor()
                 };
                 let settings = Settings {
@@ -651,11 +654,12 @@ fn main() {
         );
         if paced {
             println!(
-                "  measured with {window_s} s windows and scaled to {VENDOR_WINDOW_S} s: {} (the operation's deadline is {})",
+                "  measured with {window_s} s windows and scaled to {VENDOR_WINDOW_S} s: {} (an operation may take {} besides its waits for the windows, {} in all)",
                 minutes(median(read_scaled.clone())),
-                minutes(DEFAULT_DEADLINE)
+                minutes(DEFAULT_DEADLINE),
+                minutes(MAX_DEADLINE)
             );
-            println!("  with the deadline scaled as the window is, the read is cut off: {cut_off}");
+            println!("  with the deadlines scaled as the window is, the read is cut off: {cut_off}");
         }
         let points_text = apply_points.map_or_else(String::new, |p| format!(", {p} complexity points"));
         println!(

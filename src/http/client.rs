@@ -269,6 +269,20 @@ impl HttpClient {
         self.clock.begin(operation, self.pacer.paced());
     }
 
+    /// A wait the provider made itself for its vendor's quota, from `from` to `until`
+    /// (Buildkite's complexity window, which the provider tracks from the answers):
+    /// counted as a wait for the budget, so the deadline moves out by it, up to the
+    /// maximum.
+    pub fn excuse(&self, from: tokio::time::Instant, until: tokio::time::Instant) {
+        self.pacer.excuse(from, until);
+    }
+
+    /// The latest the operation under way may end, waits for the quota included: a wait
+    /// that would end later fails at once instead.
+    pub fn latest_end(&self) -> tokio::time::Instant {
+        self.deadline().latest()
+    }
+
     /// The deadline of the operation under way, moved out by its waits for the budget so
     /// far.
     fn deadline(&self) -> Deadline {

@@ -130,6 +130,16 @@ impl Deadline {
         now >= self.at
     }
 
+    /// The latest the operation may end, however long it waits for its quota: its start
+    /// plus the maximum.
+    pub(super) fn latest(&self) -> Instant {
+        if self.capped {
+            return self.at;
+        }
+        let more = self.max.saturating_sub(self.limit.saturating_add(self.paced));
+        self.at.checked_add(more).unwrap_or(self.at + NEVER)
+    }
+
     /// The sentence for an error: what ran out of time, how the time went, and what to
     /// do about it.
     pub(super) fn explain(&self) -> String {

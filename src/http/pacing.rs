@@ -162,6 +162,18 @@ impl Pacer {
         }
     }
 
+    /// Counts a wait the provider made itself for its vendor's quota (Buildkite's
+    /// complexity window), from `from` to `until`, as the budget's own: overlapping
+    /// waits once.
+    pub(super) fn excuse(&self, from: Instant, until: Instant) {
+        let mut state = self.state();
+        let from = state.paced_until.map_or(from, |p| p.max(from));
+        if until > from {
+            state.paced += until - from;
+            state.paced_until = Some(until);
+        }
+    }
+
     /// No request before `until`; a later hold already in place stays.
     pub(super) fn hold(&self, until: Instant) {
         let mut state = self.state();
@@ -330,5 +342,18 @@ mod tests {
         let start = Instant::now();
         pacer.hold(start + Duration::from_secs(5));
         assert_eq!(send_in_turn(&pacer, 3).await, ms(&[5_000, 5_500, 6_000]));
+    }
+
+    /// A provider's own waits for its quota count as the budget's, overlapping ones
+    /// once, so the deadline moves out by the time waited, not by the waits' sum.
+    #[tokio::test(start_paused = true)]
+    async fn a_providers_own_waits_count_once_however_they_overlap() {
+        let pacer = Pacer::new(None);
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        pacer.excuse(t0, t0 + s(300));
+        pacer.excuse(t0 + s(100), t0 + s(300)); // a second query waiting for the same reset
+        pacer.excuse(t0 + s(600), t0 + s(900));
+        assert_eq!(pacer.paced(), s(600));
     }
 }

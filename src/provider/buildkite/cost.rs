@@ -153,6 +153,8 @@ struct State {
     used: u64,
     /// The requested complexity of every document sent.
     requested: u64,
+    /// The waits for a reset not yet told to the HTTP client's clock, from and until.
+    waits: Vec<(Instant, Instant)>,
 }
 
 /// How much a window has left, for a remark.
@@ -259,13 +261,20 @@ impl Window {
         }
         if Instant::now() + wait > deadline {
             return Err(format!(
-                "{what} does not fit in what is left of Buildkite's complexity window, and its reset in {} s comes after the operation's deadline",
+                "{what} does not fit in what is left of Buildkite's complexity window, and its reset in {} s comes after the most the operation may take, its waits for the windows included",
                 wait.as_secs()
             ));
         }
         tracing::debug!(target: "rollcall::http", what, wait_s = wait.as_secs(), "waiting for Buildkite's complexity window to reset");
+        let from = Instant::now();
         tokio::time::sleep(wait).await;
+        self.state().waits.push((from, Instant::now()));
         Ok(())
+    }
+
+    /// The waits since the last call, from and until, for the operation's clock.
+    pub fn take_waits(&self) -> Vec<(Instant, Instant)> {
+        std::mem::take(&mut self.state().waits)
     }
 
     /// Reads an answer's headers (or learns that none came: `headers` is `None`) and
@@ -440,6 +449,6 @@ mod tests {
             .admit(10, Instant::now() + Duration::from_secs(60))
             .await
             .unwrap_err();
-        assert!(e.contains("deadline"), "{e}");
+        assert!(e.contains("the most the operation may take"), "{e}");
     }
 }

@@ -9,7 +9,6 @@
 //! applied.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use reqwest::Method;
@@ -28,9 +27,6 @@ pub const PATH: &str = "/v1";
 pub struct Graphql {
     pub(super) http: HttpClient,
     pub(super) window: Window,
-    /// How long one operation may take, and when the current one began.
-    deadline: Duration,
-    started: Mutex<(Option<Operation>, Instant)>,
 }
 
 /// What a batch of mutations answered: each alias's data, and the errors by alias (an
@@ -42,32 +38,33 @@ pub struct Answers {
 }
 
 impl Graphql {
-    pub fn new(http: HttpClient, max_wait: Duration, deadline: Duration) -> Graphql {
+    pub fn new(http: HttpClient, max_wait: Duration) -> Graphql {
         Graphql {
             http,
             window: Window::new(max_wait),
-            deadline,
-            started: Mutex::new((None, Instant::now())),
         }
     }
 
-    /// Starts the operation's clock, here and in the HTTP client, as the HTTP client
-    /// does: each read anew, an apply's batches on one clock started by the first.
+    /// Starts the operation's clock in the HTTP client: each read anew, an apply's
+    /// batches on one clock started by the first.
     pub fn begin(&self, operation: Operation) {
         self.http.begin(operation);
-        let mut started = self.started.lock().unwrap_or_else(PoisonError::into_inner);
-        if operation == Operation::Read || started.0 != Some(operation) {
-            *started = (Some(operation), Instant::now());
-        }
     }
 
+    /// The latest a wait for a complexity window may end: the operation's hard
+    /// maximum, since such waits move its deadline out as the budget's own do (the
+    /// windows are a quota, and waiting for them says nothing about the target's
+    /// health).
     pub fn deadline(&self) -> Instant {
-        let started = self.started.lock().unwrap_or_else(PoisonError::into_inner).1;
-        // A limit too large to add is no limit: a year is as good.
-        started
-            .checked_add(self.deadline)
-            .or_else(|| started.checked_add(Duration::from_secs(365 * 24 * 3600)))
-            .unwrap_or(started)
+        self.http.latest_end()
+    }
+
+    /// Tells the HTTP client's clock about the waits for the windows since the last
+    /// call, so its deadline moves out by them.
+    pub fn settle_waits(&self) {
+        for (from, until) in self.window.take_waits() {
+            self.http.excuse(from, until);
+        }
     }
 
     fn error(&self, what: &str, kind: ErrorKind, detail: String) -> HttpError {
@@ -105,10 +102,9 @@ impl Graphql {
                 format!("the document requests {cost} complexity points, more than the {MAX_REQUESTED} Buildkite allows one query"),
             ));
         }
-        self.window
-            .admit(cost, self.deadline())
-            .await
-            .map_err(|why| self.error(what, ErrorKind::Throttled, why))?;
+        let admitted = self.window.admit(cost, self.deadline()).await;
+        self.settle_waits();
+        admitted.map_err(|why| self.error(what, ErrorKind::Throttled, why))?;
         let request = Request::new(Method::POST, PATH, idempotent)
             .json(json!({ "query": document, "variables": variables }))
             .resent(resent);

@@ -27,7 +27,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::desired::ReadScope;
-use crate::http::{Auth, ErrorKind, HttpClient, HttpError, Reached, RetryPolicy, DEFAULT_DEADLINE};
+use crate::http::{Auth, ErrorKind, HttpClient, HttpError, Reached, RetryPolicy, DEFAULT_DEADLINE, MAX_DEADLINE};
 use crate::model::ResourceMap;
 use crate::plan::Change;
 use crate::provider::{BoxFuture, Findings, Provider, ProviderError};
@@ -48,8 +48,10 @@ pub struct Tuning {
     /// The longest one wait for a complexity window's reset (the windows are five
     /// minutes; a little more covers a clock's skew).
     pub max_wait: Duration,
-    /// How long reading the organization or applying a plan to it may take.
+    /// How long reading the organization or applying a plan to it may take, besides
+    /// its waits for the complexity windows, which move it out up to `max_deadline`.
     pub deadline: Duration,
+    pub max_deadline: Duration,
 }
 
 impl Tuning {
@@ -63,6 +65,7 @@ impl Tuning {
             },
             max_wait: Duration::from_secs(310),
             deadline: DEFAULT_DEADLINE,
+            max_deadline: MAX_DEADLINE,
         }
     }
 }
@@ -166,11 +169,12 @@ impl Buildkite {
                 .error_parser(wire::error_message)
                 .retry_policy(tuning.retry.clone())
                 .deadline(tuning.deadline)
+                .max_deadline(tuning.max_deadline)
                 .max_in_flight(max_in_flight)
                 .build()
         };
         let rest = client(rest_base(&base))?;
-        let gql = Graphql::new(client(base)?, tuning.max_wait, tuning.deadline);
+        let gql = Graphql::new(client(base)?, tuning.max_wait);
         Ok(Buildkite {
             settings,
             gql,

@@ -82,11 +82,9 @@ impl Buildkite {
     /// A page size for a document of `fixed` plus `each` points per element, at most
     /// `max`, waiting for the window's reset when too few fit.
     async fn page_size(&self, what: &str, fixed: u64, each: u64, max: u64) -> Result<u64, HttpError> {
-        self.gql
-            .window
-            .page(fixed, each, max, self.gql_deadline())
-            .await
-            .map_err(|why| self.deadline_error(what, why))
+        let size = self.gql.window.page(fixed, each, max, self.gql_deadline()).await;
+        self.gql.settle_waits();
+        size.map_err(|why| self.deadline_error(what, why))
     }
 
     fn gql_deadline(&self) -> tokio::time::Instant {
