@@ -155,6 +155,11 @@ struct State {
     requested: u64,
     /// The waits for a reset not yet told to the HTTP client's clock, from and until.
     waits: Vec<(Instant, Instant)>,
+    /// By document: the actual points its last answer was charged per point it
+    /// requested. A page of teams requests each team's first 100 members and pipelines
+    /// and is charged for the 20 it has: sizing pages by what was requested would leave
+    /// most of a window unspent, so they are sized by what such a page was charged.
+    ratios: BTreeMap<String, f64>,
 }
 
 /// How much a window has left, for a remark.
@@ -178,22 +183,35 @@ impl Window {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The points a document may request now: what is left of the tighter window (less
-    /// what queries in flight reserved), never more than the single-query limit. Unknown
-    /// (no answer yet, or the window has reset since): the single-query limit.
+    /// The actual points a document may be charged now: what is left of the tighter
+    /// window, less what queries in flight reserved; its whole limit once it has reset.
+    /// Unknown (no answer yet): the single-query limit.
     pub fn room(&self) -> u64 {
         let state = self.state();
-        match state.quota.filter(|q| q.reset > Instant::now()) {
-            Some(q) => u64::try_from((q.remaining - state.reserved).max(0))
-                .unwrap_or(0)
-                .min(MAX_REQUESTED),
-            None => MAX_REQUESTED,
-        }
+        let left = match state.quota {
+            Some(q) if q.reset > Instant::now() => q.remaining,
+            Some(q) => q.limit,
+            None => i64::try_from(MAX_REQUESTED).unwrap_or(i64::MAX),
+        };
+        u64::try_from((left - state.reserved).max(0)).unwrap_or(0)
     }
 
-    /// Waits, if need be, until a document requesting `cost` points fits in what is
-    /// left, and reserves them until its answer. A document costing more than the
-    /// window's whole limit goes in a fresh window. `deadline` is the operation's.
+    /// The actual points per requested point that `document` was last charged; 1 (as
+    /// requested) before it has been sent.
+    fn ratio(&self, document: &str) -> f64 {
+        self.state().ratios.get(document).copied().unwrap_or(1.0)
+    }
+
+    /// What a document requesting `cost` points is expected to be charged.
+    pub fn expected(&self, document: &str, cost: u64) -> u64 {
+        // Rounded up, and never nothing: an answer costs at least its root object.
+        ((cost as f64) * self.ratio(document)).ceil().max(1.0) as u64
+    }
+
+    /// Waits, if need be, until a document expected to be charged `cost` points fits in
+    /// what is left, and reserves them until its answer. A document costing more than
+    /// the window's whole limit goes in a fresh window. `deadline` is the latest a wait
+    /// may end.
     pub async fn admit(&self, cost: u64, deadline: Instant) -> Result<(), String> {
         let points = i64::try_from(cost).unwrap_or(i64::MAX);
         loop {
@@ -218,15 +236,26 @@ impl Window {
         }
     }
 
-    /// How many elements a page may ask for: at most `max`, as many as fit in what is
-    /// left when the document costs `fixed` plus `each` per element. When not even a
-    /// tenth of `max` (nor 10) fit, it waits for the window's reset first, rather than
-    /// reading a large list a few elements at a time.
-    pub async fn page(&self, fixed: u64, each: u64, max: u64, deadline: Instant) -> Result<u64, String> {
+    /// How many elements a page of `document` may ask for: at most `max`, as many as
+    /// the single-query limit takes when the document requests `fixed` plus `each` per
+    /// element, and as many as fit in what is left of the window at what such a page
+    /// was last charged. When not even a tenth of `max` (nor 10) fit, it waits for the
+    /// window's reset first, rather than reading a large list a few elements at a time.
+    pub async fn page(
+        &self,
+        document: &str,
+        fixed: u64,
+        each: u64,
+        max: u64,
+        deadline: Instant,
+    ) -> Result<u64, String> {
         let enough = (max / 10).clamp(1, 10);
+        let ratio = self.ratio(document).max(f64::MIN_POSITIVE);
+        let requestable = MAX_REQUESTED.saturating_sub(fixed) / each.max(1);
         loop {
-            let room = self.room();
-            let fit = room.saturating_sub(fixed) / each.max(1);
+            // The window's room in requested points, at the document's ratio.
+            let room = ((self.room() as f64) / ratio).min(u64::MAX as f64) as u64;
+            let fit = (room.saturating_sub(fixed) / each.max(1)).min(requestable);
             if fit >= enough {
                 return Ok(fit.min(max));
             }
@@ -277,12 +306,13 @@ impl Window {
         std::mem::take(&mut self.state().waits)
     }
 
-    /// Reads an answer's headers (or learns that none came: `headers` is `None`) and
-    /// releases what its query reserved.
-    pub fn observe(&self, headers: Option<&HeaderMap>, reserved: u64) {
+    /// Reads the headers of an answer to `document`, which requested `requested` points
+    /// (or learns that none came: `headers` is `None`), and releases what its query
+    /// reserved.
+    pub fn observe(&self, document: &str, headers: Option<&HeaderMap>, requested: u64, reserved: u64) {
         let mut state = self.state();
         state.reserved = (state.reserved - i64::try_from(reserved).unwrap_or(i64::MAX)).max(0);
-        state.requested = state.requested.saturating_add(reserved);
+        state.requested = state.requested.saturating_add(requested);
         let Some(headers) = headers else { return };
         let number = |name: &str| {
             headers
@@ -291,7 +321,12 @@ impl Window {
                 .and_then(|v| v.trim().parse::<i64>().ok())
         };
         if let Some(actual) = number("ratelimit-complexity-actual") {
-            state.used = state.used.saturating_add(u64::try_from(actual.max(0)).unwrap_or(0));
+            let actual = u64::try_from(actual.max(0)).unwrap_or(0);
+            state.used = state.used.saturating_add(actual);
+            if requested > 0 {
+                let ratio = (actual as f64 / requested as f64).clamp(0.0, 1.0);
+                state.ratios.insert(document.to_owned(), ratio);
+            }
         }
         let now = Instant::now();
         let quota = |scope: &str| {
@@ -380,18 +415,22 @@ mod tests {
     async fn pages_fit_the_room_left_or_wait_for_a_fresh_window() {
         let window = Window::new(Duration::from_secs(310));
         let deadline = Instant::now() + Duration::from_secs(900);
-        assert_eq!(window.page(4, 2, 500, deadline).await, Ok(500));
+        assert_eq!(window.page("q", 4, 2, 500, deadline).await, Ok(500));
         window.observe(
+            "q",
             Some(&headers(&[("ratelimit-remaining", "104"), ("ratelimit-reset", "60")])),
             0,
+            0,
         );
-        assert_eq!(window.page(4, 2, 500, deadline).await, Ok(50));
+        assert_eq!(window.page("q", 4, 2, 500, deadline).await, Ok(50));
         window.observe(
+            "q",
             Some(&headers(&[("ratelimit-remaining", "10"), ("ratelimit-reset", "60")])),
+            0,
             0,
         );
         let start = Instant::now();
-        assert_eq!(window.page(4, 2, 500, deadline).await, Ok(500));
+        assert_eq!(window.page("q", 4, 2, 500, deadline).await, Ok(500));
         assert_eq!(Instant::now() - start, Duration::from_secs(60));
     }
 
@@ -410,6 +449,7 @@ mod tests {
         // Nothing known: it goes.
         window.admit(100, deadline).await.unwrap();
         window.observe(
+            "q",
             Some(&headers(&[
                 ("ratelimit-remaining", "15000"),
                 ("ratelimit-limit", "20000"),
@@ -419,6 +459,7 @@ mod tests {
                 ("ratelimit-user-reset", "30"),
                 ("ratelimit-complexity-actual", "40"),
             ])),
+            100,
             100,
         );
         assert_eq!(window.room(), 150);
@@ -435,14 +476,18 @@ mod tests {
         );
         // A reset longer than rollcall waits fails at once, saying so.
         window.observe(
+            "q",
             Some(&headers(&[("ratelimit-remaining", "0"), ("ratelimit-reset", "400")])),
+            100,
             100,
         );
         let e = window.admit(10, deadline).await.unwrap_err();
         assert!(e.contains("400 s"), "{e}");
         // So does one past the deadline.
         window.observe(
+            "q",
             Some(&headers(&[("ratelimit-remaining", "0"), ("ratelimit-reset", "300")])),
+            0,
             0,
         );
         let e = window
@@ -450,5 +495,35 @@ mod tests {
             .await
             .unwrap_err();
         assert!(e.contains("the most the operation may take"), "{e}");
+    }
+
+    /// A page is sized by what a page of the same document was charged, not by what it
+    /// requested: a list whose elements hold far less than their nested `first` asks
+    /// for gets pages that spend the window, not a fifth of it.
+    #[tokio::test(start_paused = true)]
+    async fn pages_are_sized_by_what_the_document_was_charged() {
+        let window = Window::new(Duration::from_secs(310));
+        let deadline = Instant::now() + Duration::from_secs(900);
+        let limits = [
+            ("ratelimit-remaining", "5000"),
+            ("ratelimit-limit", "5000"),
+            ("ratelimit-reset", "300"),
+        ];
+        window.observe("teams", Some(&headers(&limits)), 0, 0);
+        // Asked as requested: 5,000 points of room, 4 + 100 per team.
+        assert_eq!(window.page("teams", 4, 100, 500, deadline).await, Ok(49));
+        // That page asked 4,904 and was charged 981 (a fifth): the next takes five times as
+        // many, and the reservation is what it is expected to be charged.
+        let charged = [
+            ("ratelimit-remaining", "4019"),
+            ("ratelimit-limit", "5000"),
+            ("ratelimit-reset", "290"),
+            ("ratelimit-complexity-actual", "981"),
+        ];
+        window.observe("teams", Some(&headers(&charged)), 4904, 0);
+        assert_eq!(window.page("teams", 4, 100, 500, deadline).await, Ok(200));
+        assert_eq!(window.expected("teams", 20_004), 4002);
+        // Another document has its own: as requested until it has been charged.
+        assert_eq!(window.expected("members", 1000), 1000);
     }
 }

@@ -102,14 +102,18 @@ impl Graphql {
                 format!("the document requests {cost} complexity points, more than the {MAX_REQUESTED} Buildkite allows one query"),
             ));
         }
-        let admitted = self.window.admit(cost, self.deadline()).await;
+        // The windows charge what an answer holds, not what was asked: the reservation
+        // is what this document was charged per point asked last time.
+        let expected = self.window.expected(document, cost);
+        let admitted = self.window.admit(expected, self.deadline()).await;
         self.settle_waits();
         admitted.map_err(|why| self.error(what, ErrorKind::Throttled, why))?;
         let request = Request::new(Method::POST, PATH, idempotent)
             .json(json!({ "query": document, "variables": variables }))
             .resent(resent);
         let reply = self.http.send(request).await;
-        self.window.observe(reply.as_ref().ok().map(|r| &r.headers), cost);
+        self.window
+            .observe(document, reply.as_ref().ok().map(|r| &r.headers), cost, expected);
         let reply = reply.map_err(|mut e| {
             e.request = format!("{} ({what})", e.request);
             e

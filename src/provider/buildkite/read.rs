@@ -81,8 +81,12 @@ impl Buildkite {
 
     /// A page size for a document of `fixed` plus `each` points per element, at most
     /// `max`, waiting for the window's reset when too few fit.
-    async fn page_size(&self, what: &str, fixed: u64, each: u64, max: u64) -> Result<u64, HttpError> {
-        let size = self.gql.window.page(fixed, each, max, self.gql_deadline()).await;
+    async fn page_size(&self, what: &str, document: &str, fixed: u64, each: u64, max: u64) -> Result<u64, HttpError> {
+        let size = self
+            .gql
+            .window
+            .page(document, fixed, each, max, self.gql_deadline())
+            .await;
         self.gql.settle_waits();
         size.map_err(|why| self.deadline_error(what, why))
     }
@@ -119,7 +123,13 @@ impl Buildkite {
             let head = &head;
             async move {
                 let first = self
-                    .page_size("organization members", ORGANIZATION_FIXED, ORGANIZATION_EACH, PAGE)
+                    .page_size(
+                        "organization members",
+                        ORGANIZATION,
+                        ORGANIZATION_FIXED,
+                        ORGANIZATION_EACH,
+                        PAGE,
+                    )
                     .await?;
                 let data: wire::OrganizationData = self
                     .gql
@@ -174,7 +184,7 @@ impl Buildkite {
         let each = 3 + 2 * INVITATION_TEAMS_FIRST;
         let mut invitations = paging::by_cursor(&self.gql.http, "organization invitations", |after| async move {
             let first = self
-                .page_size("organization invitations", INVITATIONS_FIXED, each, PAGE)
+                .page_size("organization invitations", INVITATIONS, INVITATIONS_FIXED, each, PAGE)
                 .await?;
             let vars = json!({"slug": slug, "first": first, "after": after, "teams": INVITATION_TEAMS_FIRST});
             let data: wire::OrganizationOf<wire::InvitationsOrg> =
@@ -197,7 +207,8 @@ impl Buildkite {
                 continue;
             }
             let first = count.min(PAGE);
-            self.page_size("an invitation's teams", 3, 2, first).await?;
+            self.page_size("an invitation's teams", INVITATION_TEAMS, 3, 2, first)
+                .await?;
             let data: wire::NodeOf<wire::InvitationTeams> = self
                 .gql
                 .query(
@@ -218,7 +229,9 @@ impl Buildkite {
         let slug = self.settings.organization.as_str();
         let each = 7 + 2 * NESTED + 2 * NESTED;
         let teams = paging::by_cursor(&self.gql.http, "organization teams", |after| async move {
-            let first = self.page_size("organization teams", TEAMS_FIXED, each, PAGE).await?;
+            let first = self
+                .page_size("organization teams", TEAMS, TEAMS_FIXED, each, PAGE)
+                .await?;
             let vars = json!({"slug": slug, "first": first, "after": after, "members": NESTED, "pipelines": NESTED});
             let data: wire::OrganizationOf<wire::TeamsOrg> = self.gql.query("teams", TEAMS, vars).await?;
             let org = data.organization.ok_or_else(|| self.no_organization())?;
@@ -289,7 +302,7 @@ impl Buildkite {
             };
             let what = what.clone();
             async move {
-                let first = self.page_size(&what, CONTINUATION_FIXED, 2, PAGE).await?;
+                let first = self.page_size(&what, document, CONTINUATION_FIXED, 2, PAGE).await?;
                 let data: wire::TeamOf<T> = self
                     .gql
                     .query(&what, document, json!({"team": team, "first": first, "after": after}))
