@@ -709,18 +709,30 @@ impl Shell {
     }
 }
 
-/// `curl [-s] [-X METHOD] [-H HEADER]... URL` as one HTTP/1.1 request; it must succeed.
+/// `curl [-s] [-i] [-X METHOD] [-H HEADER]... [-d BODY] URL` as one HTTP/1.1 request; it
+/// must succeed, and a JSON answer must hold no `errors` (GraphQL reports what failed
+/// with HTTP 200).
 fn curl(at: &str, args: &[&str]) {
-    let (mut method, mut headers, mut url) = ("GET", Vec::new(), None);
+    let (mut method, mut headers, mut body, mut url) = (None, Vec::new(), None, None);
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match *arg {
-            "-s" | "-S" | "-f" | "-sS" | "--silent" | "--fail" => {}
-            "-X" | "--request" => method = args.next().unwrap(),
+            "-s" | "-S" | "-f" | "-sS" | "-i" | "--silent" | "--fail" | "--include" => {}
+            "-X" | "--request" => method = Some(*args.next().unwrap()),
             "-H" | "--header" => headers.push(*args.next().unwrap()),
+            "-d" | "--data" => body = Some(*args.next().unwrap()),
             a if a.starts_with('-') => panic!("{at}: this test's curl does not know {a}"),
             a => url = Some(a),
         }
+    }
+    // As curl: a body makes the request a POST, of form data unless a header says otherwise.
+    let method = method.unwrap_or(if body.is_some() { "POST" } else { "GET" });
+    if body.is_some()
+        && !headers
+            .iter()
+            .any(|h| h.to_ascii_lowercase().starts_with("content-type:"))
+    {
+        headers.push("Content-Type: application/x-www-form-urlencoded");
     }
     let url = url.unwrap_or_else(|| panic!("{at}: no URL"));
     let rest = url
@@ -732,7 +744,11 @@ fn curl(at: &str, args: &[&str]) {
     for header in headers {
         request.push_str(&format!("{header}\r\n"));
     }
-    request.push_str("\r\n");
+    if let Some(body) = body {
+        request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    } else {
+        request.push_str("\r\n");
+    }
     stream.write_all(request.as_bytes()).unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
@@ -742,6 +758,10 @@ fn curl(at: &str, args: &[&str]) {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     assert!((200..300).contains(&status), "{at}: answered {status}:\n{answer}");
+    let json = answer.split_once("\r\n\r\n").map(|(_, b)| b.trim()).unwrap_or_default();
+    if let Ok(serde_json::Value::Object(reply)) = serde_json::from_str::<serde_json::Value>(json) {
+        assert!(!reply.contains_key("errors"), "{at}: an answer with errors:\n{answer}");
+    }
 }
 
 /// `copy` holds exactly the files of `original`, byte for byte.
