@@ -11,8 +11,9 @@ use crate::import::{Imported, Place};
 /// Write manifests from what the targets have now
 ///
 /// Reads everything on the targets DIR declares (all of them, or those --target names):
-/// every user, group and membership, and on Bitbucket Data Center the permissions of
-/// every project and repository. Writes manifests into OUT that plan to no changes
+/// every user, group and membership; on Bitbucket Data Center and Cloud the permissions
+/// of every project and repository; on Buildkite every pending invitation, team setting
+/// and team's pipeline access. Writes manifests into OUT that plan to no changes
 /// against it: targets.yaml (tokens by reference, as DIR has them), people.yaml,
 /// groups.yaml, access/TARGET.yaml and policy.yaml, with pruning off. People on several
 /// targets (the same email) become one user, with `ids` where usernames differ. What a

@@ -18,12 +18,12 @@ use clap::{Parser, Subcommand};
 
 use error::CliError;
 
-/// Manage who has access to what on Bitbucket and SCIM services, as code
+/// Manage who has access to what on Bitbucket, Buildkite and SCIM services, as code
 ///
 /// rollcall reads a directory of YAML manifests (users, groups, memberships and
 /// permissions), compares it with the live state of every target (Bitbucket Data Center,
-/// Bitbucket Cloud, the Atlassian organization directory, any SCIM 2.0 service) and shows
-/// or applies the difference. People and group members may come from identity sources
+/// Bitbucket Cloud, the Atlassian organization directory, any SCIM 2.0 service, a
+/// Buildkite organization) and shows or applies the difference. People and group members may come from identity sources
 /// (Okta, Entra ID, Google Workspace, LDAP), which are read, never written.
 #[derive(Debug, Parser)]
 #[command(

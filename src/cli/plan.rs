@@ -12,6 +12,8 @@ use crate::render::{render, Format};
 /// Reads the live state of every target, compares it with the manifests and prints the
 /// changes: `+` create, `~` change, `-` delete, and the unmanaged objects left alone.
 /// The safety rules are checked here too, so a refused plan shows on the pull request.
+/// What reading cost against a vendor's quota (Bitbucket Cloud's requests an hour,
+/// Buildkite's complexity points) is said on stderr, never in the plan.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]

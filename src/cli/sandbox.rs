@@ -13,15 +13,19 @@ pub enum Command {
     Serve(ServeArgs),
 }
 
-/// Serve a Bitbucket Data Center or SCIM sandbox on 127.0.0.1 until interrupted
+/// Serve a sandbox (any built-in emulator) on 127.0.0.1 until interrupted
 ///
-/// The REST API is under http://127.0.0.1:PORT/rest; a SCIM state (`kind: scim`) is
-/// served under /scim/v2, or /scim/directory/ID for the atlassian profile. Requests authenticate with the
-/// token in ROLLCALL_SANDBOX_TOKEN (Bearer, or Basic with the state's operator as the
-/// username). Ctrl-C (or SIGTERM) stops it. Changes live in memory only unless --save
-/// (write them back to STATE) or --save-to PATH is given. Faults (latency, 429, 503,
-/// dropped connections) come from the state's `faults` section or ROLLCALL_SANDBOX_FAULTS,
-/// e.g. seed=7,latency_ms=5,rate_limited=0.1,dropped=0.05.
+/// The state file's `kind` says which: Bitbucket Data Center (the REST API under
+/// http://127.0.0.1:PORT/rest; a state without `kind` is one), SCIM (`kind: scim`, under
+/// /scim/v2, or /scim/directory/ID for the atlassian profile), Atlassian Cloud (Bitbucket
+/// Cloud under /2.0, the Organizations API under /admin), Buildkite (GraphQL at POST /v1,
+/// the REST call that enables teams under /v2), or an identity source (Okta, Entra ID,
+/// Google Workspace). Its first lines say where it listens and how to authenticate with
+/// the token from ROLLCALL_SANDBOX_TOKEN, as the vendor's clients do (Bearer for most).
+/// Ctrl-C (or SIGTERM) stops it. Changes live in memory only unless --save (write them
+/// back to STATE) or --save-to PATH is given. Faults (latency, 429, 503, dropped
+/// connections) come from the state's `faults` section or ROLLCALL_SANDBOX_FAULTS, e.g.
+/// seed=7,latency_ms=5,rate_limited=0.1,dropped=0.05.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// Sandbox state file (YAML)
