@@ -112,8 +112,21 @@ pub async fn connect(targets: &BTreeMap<String, TargetConfig>, parallelism: usiz
                 let names_account =
                     spec.bearer_names_account || spec.credentials == crate::platform::Credentials::Basic;
                 let account = account.filter(|_| names_account);
-                if let Some(account) = &account {
-                    connected.accounts.insert(name.clone(), account.clone());
+                // What the manifest says wins. Where people are found by email (a
+                // Buildkite operator is an email), the safety rules know the person by
+                // the name the manifest gives that email.
+                if let (Some(account), None) = (&account, &config.account) {
+                    let declared = spec.users_by_email.then(|| {
+                        config
+                            .scope
+                            .people
+                            .iter()
+                            .find(|(_, email)| email.eq_ignore_ascii_case(account))
+                    });
+                    let known_as = declared
+                        .flatten()
+                        .map_or_else(|| account.clone(), |(key, _)| key.clone());
+                    connected.accounts.insert(name.clone(), known_as);
                 }
                 let base = url::Url::parse(&url).map_err(|e| err(name, format!("sandbox address: {e}")))?;
                 // A platform that takes Basic credentials gets the sandbox's account as

@@ -143,8 +143,10 @@ pub trait Provider: Send + Sync {
         Box::pin(async { Ok(()) })
     }
 
-    /// Applies changes that share a batch key (or a single change), all or nothing as far
-    /// as the API allows.
+    /// Applies changes that share a batch key (or a single change): all or nothing as far
+    /// as the API allows, or, where one request carries several independent changes (a
+    /// GraphQL document of mutations), each with its own outcome, the failed ones in
+    /// `ProviderError::Partial`.
     fn apply<'a>(&'a self, changes: &'a [Change]) -> BoxFuture<'a, Result<(), ProviderError>>;
 
     /// What the last read found beyond live state.

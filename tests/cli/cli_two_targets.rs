@@ -155,3 +155,24 @@ fn a_saved_plan_cannot_rename_in_place_where_the_platform_cannot() {
         "{stderr}"
     );
 }
+
+/// The Buildkite sandbox's token belongs to `alice` (its operator, an email): offboarding
+/// her is refused by the safety rules before anything is sent, as on a real target whose
+/// `auth.account` names her.
+#[test]
+fn the_person_the_buildkite_token_belongs_to_is_never_removed() {
+    let (_tmp, dir) = example();
+    let people = dir.join("people.yaml");
+    let text = std::fs::read_to_string(&people).unwrap();
+    let offboarded = text.replace(
+        "    email: alice@northwind.example\n",
+        "    email: alice@northwind.example\n    active: false\n",
+    );
+    std::fs::write(&people, offboarded).unwrap();
+    let (code, _, stderr) = run(&dir, &["plan"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("buildkite.user[\"alice\"] deletes `alice`, the account rollcall works as"),
+        "{stderr}"
+    );
+}
