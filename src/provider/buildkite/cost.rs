@@ -240,7 +240,9 @@ impl Window {
     /// the single-query limit takes when the document requests `fixed` plus `each` per
     /// element, and as many as fit in what is left of the window at what such a page
     /// was last charged. When not even a tenth of `max` (nor 10) fit, it waits for the
-    /// window's reset first, rather than reading a large list a few elements at a time.
+    /// window's reset first, rather than reading a large list a few elements at a time;
+    /// but a document never charged yet goes with what fits, to learn what it costs
+    /// (sized by what it requests, it may well fit many times over).
     pub async fn page(
         &self,
         document: &str,
@@ -249,7 +251,8 @@ impl Window {
         max: u64,
         deadline: Instant,
     ) -> Result<u64, String> {
-        let enough = (max / 10).clamp(1, 10);
+        let learned = self.state().ratios.contains_key(document);
+        let enough = if learned { (max / 10).clamp(1, 10) } else { 1 };
         let ratio = self.ratio(document).max(f64::MIN_POSITIVE);
         let requestable = MAX_REQUESTED.saturating_sub(fixed) / each.max(1);
         loop {
@@ -423,10 +426,15 @@ mod tests {
             0,
         );
         assert_eq!(window.page("q", 4, 2, 500, deadline).await, Ok(50));
+        // That page was charged all it asked for: the document's cost is known now.
         window.observe(
             "q",
-            Some(&headers(&[("ratelimit-remaining", "10"), ("ratelimit-reset", "60")])),
-            0,
+            Some(&headers(&[
+                ("ratelimit-remaining", "10"),
+                ("ratelimit-reset", "60"),
+                ("ratelimit-complexity-actual", "104"),
+            ])),
+            104,
             0,
         );
         let start = Instant::now();
@@ -525,5 +533,22 @@ mod tests {
         assert_eq!(window.expected("teams", 20_004), 4002);
         // Another document has its own: as requested until it has been charged.
         assert_eq!(window.expected("members", 1000), 1000);
+    }
+
+    /// A document never charged yet goes with the few elements that fit, rather than
+    /// wait for a fresh window: what it is charged may show that many more fit.
+    #[tokio::test(start_paused = true)]
+    async fn a_document_not_charged_yet_goes_with_what_fits() {
+        let window = Window::new(Duration::from_secs(310));
+        let deadline = Instant::now() + Duration::from_secs(900);
+        let low = [
+            ("ratelimit-remaining", "2900"),
+            ("ratelimit-limit", "5000"),
+            ("ratelimit-reset", "200"),
+        ];
+        window.observe("members", Some(&headers(&low)), 0, 0);
+        let start = Instant::now();
+        assert_eq!(window.page("teams", 4, 407, 500, deadline).await, Ok(7));
+        assert_eq!(Instant::now(), start, "no wait");
     }
 }
