@@ -137,13 +137,15 @@ async fn plan(target: &Target, org: &Org) -> Planned {
     let rollcall::engine::Live {
         connected,
         states: live,
-        ..
+        findings,
     } = match rollcall::engine::read(&desired).await {
         Ok(read) => read,
         Err(e) => panic!("{}: reading failed: {e:?}", target.label),
     };
     let read = connected.providers[TARGET].request_count();
-    let plan = rollcall::plan::build(&desired, &live).unwrap();
+    // With what the read found (people invited and not members yet, say), as the CLI
+    // plans.
+    let plan = rollcall::plan::build_with(&desired, &live, &findings).unwrap();
     let plan = match plan.review(&connected.accounts, &live, None) {
         Ok(reviewed) => reviewed,
         Err(refused) => panic!("{}: refused: {:#?}", target.label, refused.0.refusals),
@@ -158,9 +160,15 @@ async fn plan(target: &Target, org: &Org) -> Planned {
     }
 }
 
-/// Plans `org` and applies it; returns the plan and the requests the apply took.
+/// Plans `org` and applies it; returns the plan and the requests the apply took. Where
+/// the platform invites people, everyone invited then accepts, as people do before the
+/// next plan.
 async fn apply(target: &Target, org: &Org) -> (Doc, usize) {
-    plan(target, org).await.apply().await
+    let applied = plan(target, org).await.apply().await;
+    if let Some(accept) = &target.accept_invitations {
+        accept();
+    }
+    applied
 }
 
 /// Plans `org` once more: after an apply, nothing is left to do.
@@ -177,10 +185,10 @@ async fn assert_settled(target: &Target, org: &Org, after: &str) {
 
 /// The fixture most cases start from: the residents and the standard organisation.
 fn standard(target: &Target) -> Org {
-    target
-        .residents
-        .clone()
-        .and(Org::standard(target.platform.scopes.is_some()))
+    target.residents.clone().and(Org::standard(
+        target.platform.scopes.as_ref(),
+        target.platform.usernames,
+    ))
 }
 
 /// The standard organisation, applied.
@@ -228,5 +236,6 @@ contract! {
     emulator bitbucket_dc_emulator => super::targets::bitbucket_dc_emulator();
     emulator scim_emulator_rfc => super::targets::scim_emulator("rfc");
     emulator scim_emulator_atlassian => super::targets::scim_emulator("atlassian");
+    emulator buildkite_emulator => super::targets::buildkite_emulator();
     server scim2_server => super::targets::scim2_server();
 }

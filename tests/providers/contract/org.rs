@@ -50,11 +50,31 @@ pub struct Grant {
     pub role: String,
 }
 
-/// The project key and repository slug grants go to.
+/// Where grants go on a platform: the manifest's keys, the project and repository the
+/// fresh target has, and who may hold a grant at each scope.
 #[derive(Debug, Clone)]
 pub struct Scopes {
+    /// The key of the instance's grants under `access.TARGET` (`global`).
+    pub instance_key: &'static str,
+    /// The key projects are listed under (`projects`), and the one grants go to.
+    pub projects_key: &'static str,
     pub project: &'static str,
-    pub repository: &'static str,
+    /// The repository in the project grants go to, where the platform has repositories.
+    pub repository: Option<&'static str>,
+    /// The scopes where a person may hold a grant, and where a group may.
+    pub users_at: &'static [Scope],
+    pub groups_at: &'static [Scope],
+}
+
+impl Scopes {
+    /// Whether the platform can express `grant`.
+    pub fn admits(&self, grant: &Grant) -> bool {
+        let at = match grant.holder {
+            Holder::User(_) => self.users_at,
+            Holder::Group(_) => self.groups_at,
+        };
+        at.contains(&grant.scope) && (grant.scope != Scope::Repository || self.repository.is_some())
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -91,10 +111,11 @@ impl Person {
 
 impl Org {
     /// 55 people in 11 groups of 10 consecutive people (the last wraps around to the
-    /// first five), one of them known on the target by another username, and pruning of
-    /// memberships on. With `grants`: every group licensed at the instance, and a few
-    /// groups and people granted on the project and the repository.
-    pub fn standard(grants: bool) -> Org {
+    /// first five), one of them known on the target by another username where the
+    /// platform has `usernames`, and pruning of memberships on. With `scopes`: every group
+    /// licensed at the instance, and a few groups and people granted on the project and
+    /// the repository, each where the platform can hold it.
+    pub fn standard(scopes: Option<&Scopes>, usernames: bool) -> Org {
         let mut people: Vec<Person> = (0..PEOPLE)
             .map(|n| {
                 Person::new(
@@ -104,7 +125,9 @@ impl Org {
                 )
             })
             .collect();
-        people[7].username = Some("p7.alt".to_owned());
+        if usernames {
+            people[7].username = Some("p7.alt".to_owned());
+        }
         let groups = (0..GROUPS)
             .map(|g| {
                 let members: BTreeSet<String> = (g * 5..g * 5 + 10).map(|n| person_key(n % PEOPLE)).collect();
@@ -121,7 +144,7 @@ impl Org {
             grants: Vec::new(),
             prune: vec!["memberships"],
         };
-        if grants {
+        if let Some(scopes) = scopes {
             let group = |g: usize| Holder::Group(group_name(g));
             let user = |n: usize| Holder::User(person_key(n));
             for g in 0..GROUPS {
@@ -133,6 +156,7 @@ impl Org {
             org.grant(Scope::Repository, group(2), "write");
             org.grant(Scope::Repository, group(3), "read");
             org.grant(Scope::Repository, user(1), "read");
+            org.grants.retain(|g| scopes.admits(g));
         }
         org
     }
@@ -240,14 +264,14 @@ impl Org {
         let mut m = format!("access:\n  {TARGET}:\n");
         let global = section(Scope::Instance, "      ");
         if !global.is_empty() {
-            let _ = write!(m, "    global:\n{global}");
+            let _ = write!(m, "    {}:\n{global}", scopes.instance_key);
         }
         let project = section(Scope::Project, "        ");
         let repository = section(Scope::Repository, "            ");
         if !project.is_empty() || !repository.is_empty() {
-            let _ = write!(m, "    projects:\n      {}:\n{project}", scopes.project);
-            if !repository.is_empty() {
-                let _ = write!(m, "        repos:\n          {}:\n{repository}", scopes.repository);
+            let _ = write!(m, "    {}:\n      {}:\n{project}", scopes.projects_key, scopes.project);
+            if let Some(repo) = scopes.repository.filter(|_| !repository.is_empty()) {
+                let _ = write!(m, "        repos:\n          {repo}:\n{repository}");
             }
         }
         m

@@ -22,12 +22,24 @@ pub struct Platform {
     pub renames_groups: bool,
     /// Accounts carry `active`: an offboarded person's account is deactivated as well.
     pub deactivates_offboarded: bool,
+    /// An offboarded person is removed from the target (where being a member is all the
+    /// account there is), their memberships going with them.
+    pub offboard_removes: bool,
+    /// A person may have another username on the target (`ids`); else a person is their
+    /// email there.
+    pub usernames: bool,
+    /// A person's name and email are their own, not the target's to change (their account
+    /// spans organizations): a manifest that words them otherwise changes nothing.
+    pub people_fixed: bool,
     /// Deleting an account only deactivates it.
     pub delete_deactivates: bool,
     /// Deleting an account removes it from its groups, as the vendor describes its delete:
     /// the plan lists those removals, and apply sends none of them. (A deleted group's
     /// members and grants always go with it.)
     pub user_delete_takes_memberships: bool,
+    /// The most changes one request carries (a document of aliased mutations); 1 where
+    /// each change is a request of its own.
+    pub batch: usize,
     /// The fewest requests that can read a target of this shape: bulk lists, paged as the
     /// service pages them, and nothing per object.
     pub read_cost: Box<dyn Fn(&ReadShape) -> usize + Send + Sync>,
@@ -74,6 +86,10 @@ pub struct Target {
     pub token: String,
     /// The emulator, for its faults; `None` for a server run by someone else.
     pub emulator: Option<Box<dyn Sandbox>>,
+    /// Where people are invited rather than created (a created person is a pending
+    /// invitation, and nothing but their invitation can be changed until they accept):
+    /// everyone invited accepts, as people do between one apply and the next plan.
+    pub accept_invitations: Option<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl Target {
@@ -116,15 +132,23 @@ pub async fn bitbucket_dc_emulator() -> Target {
         label: "Bitbucket Data Center emulator",
         platform: Platform {
             scopes: Some(Scopes {
+                instance_key: "global",
+                projects_key: "projects",
                 project: "ALPHA",
-                repository: "api",
+                repository: Some("api"),
+                users_at: &[Scope::Instance, Scope::Project, Scope::Repository],
+                groups_at: &[Scope::Instance, Scope::Project, Scope::Repository],
             }),
             renames_groups: false,
             deactivates_offboarded: false,
+            offboard_removes: false,
+            usernames: true,
+            people_fixed: false,
             delete_deactivates: false,
             // "Deletes the specified user, removing them from the system. This also
             // removes any permissions that may have been granted to the user."
             user_delete_takes_memberships: true,
+            batch: 1,
             read_cost: Box::new(|s: &ReadShape| {
                 // Users and groups in pages of 1,000; the global grants of users and of
                 // groups; the members of each declared group (the API has no bulk
@@ -162,6 +186,7 @@ pub async fn bitbucket_dc_emulator() -> Target {
         ),
         token: TOKEN.to_owned(),
         emulator: Some(Box::new(running)),
+        accept_invitations: None,
     }
 }
 
@@ -174,10 +199,14 @@ fn scim(renames_groups: bool, delete_deactivates: bool, page: usize) -> Platform
         scopes: None,
         renames_groups,
         deactivates_offboarded: true,
+        offboard_removes: false,
+        usernames: true,
+        people_fixed: false,
         delete_deactivates,
         // RFC 7643 §2.3.7 leaves referential integrity to the service: a group may still
         // list a deleted member.
         user_delete_takes_memberships: false,
+        batch: 1,
         // `/Users` and `/Groups`, members inside the groups.
         read_cost: Box::new(move |s: &ReadShape| pages(s.users, page) + pages(s.groups, page)),
         // A POST per account and per group, that group's members in it; where the POST
@@ -213,6 +242,7 @@ pub async fn scim_emulator(profile: &'static str) -> Target {
         targets_yaml: scim_targets(&running.api_url, profile),
         token: TOKEN.to_owned(),
         emulator: Some(Box::new(running)),
+        accept_invitations: None,
     }
 }
 
@@ -227,5 +257,95 @@ pub async fn scim2_server() -> Target {
         targets_yaml: scim_targets(&tenant.base_url, "rfc"),
         token: tenant.token,
         emulator: None,
+        accept_invitations: None,
+    }
+}
+
+/// Buildkite, emulated: an organization with teams on, its administrator `admin` (the
+/// token's user) and one pipeline to grant on. Its complexity windows are large: the
+/// contract counts requests with room to spare (waiting for a five-minute window's reset
+/// is `provider_buildkite`'s to test).
+pub async fn buildkite_emulator() -> Target {
+    use rollcall::sandbox::buildkite::{serve, BkState, Shared};
+    use rollcall::sandbox::state::StateFile as _;
+    let state = BkState::parse(
+        "kind: buildkite\n\
+         organization: { slug: contract, name: Contract }\n\
+         operator: admin@example.com\n\
+         members:\n  - { email: admin@example.com, name: Admin, role: admin }\n\
+         pipelines: [deploy]\n\
+         limits: { user_points: 1000000, org_points: 1000000 }\n",
+    )
+    .unwrap();
+    let shared = Shared::new(state, TOKEN.to_owned());
+    let running = serve(shared.clone(), listener().await).await.unwrap();
+    let mut residents = Org {
+        people: vec![Person::new("admin", "Admin", "admin@example.com")],
+        ..Org::default()
+    };
+    residents.grant(Scope::Instance, Holder::User("admin".to_owned()), "admin");
+    let accept = move || {
+        shared.with_state(|s| {
+            let invited: Vec<String> = s.invitations.iter().map(|i| i.email.clone()).collect();
+            for email in invited {
+                s.accept_invitation(&email, "Signed Up").unwrap();
+            }
+        });
+    };
+    Target {
+        label: "Buildkite emulator",
+        platform: Platform {
+            // The organization's admin role is a person's; pipelines are granted to teams.
+            scopes: Some(Scopes {
+                instance_key: "organization",
+                projects_key: "pipelines",
+                project: "deploy",
+                repository: None,
+                users_at: &[Scope::Instance],
+                groups_at: &[Scope::Project],
+            }),
+            // `teamUpdate` takes a new name.
+            renames_groups: true,
+            deactivates_offboarded: false,
+            // Being a member is all the account there is: an offboarded person is
+            // removed, as Buildkite's own SCIM deprovisioning does.
+            offboard_removes: true,
+            // People are found by email; their Buildkite account is theirs.
+            usernames: false,
+            people_fixed: true,
+            delete_deactivates: false,
+            // Removing a member from the organization takes their team memberships
+            // along (`organizationMemberDelete` "removes the user from the org").
+            user_delete_takes_memberships: true,
+            // Up to 25 aliased mutations a document.
+            batch: 25,
+            read_cost: Box::new(|s: &ReadShape| {
+                // Members 500 a page; the pending invitations (none once people accept),
+                // one page; teams with their first 100 members and pipelines, as many a
+                // page as the 50,000 points one query may request allow: (50,000 − 4) /
+                // (7 + 2·100 + 2·100) = 122. No team here has more than 100 of either.
+                pages(s.users, 500) + 1 + pages(s.groups, 122)
+            }),
+            write_cost: Box::new(|w: &WriteShape| {
+                // The teams, 25 a document; then each invitation in a document of its
+                // own, carrying its person's teams (a person invited is not a member, so
+                // only their invitation can put them in a team); then the pipelines' ids
+                // looked up in one query, and the grants 25 a document.
+                let grants = if w.grants.is_empty() {
+                    0
+                } else {
+                    1 + w.grants.len().div_ceil(25)
+                };
+                w.groups.div_ceil(25) + w.users + grants
+            }),
+        },
+        residents,
+        targets_yaml: format!(
+            "targets:\n  {TARGET}:\n    kind: buildkite\n    url: {}\n    organization: contract\n    auth:\n      token: ${{file:token}}\n      account: admin\n",
+            running.base_url
+        ),
+        token: TOKEN.to_owned(),
+        emulator: Some(Box::new(running)),
+        accept_invitations: Some(Box::new(accept)),
     }
 }
