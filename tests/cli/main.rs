@@ -10,6 +10,7 @@ mod common;
 
 mod cli_audit_log;
 mod cli_bitbucket_cloud;
+mod cli_buildkite;
 mod cli_buildkite_sso;
 mod cli_exit_codes;
 mod cli_group_sync;

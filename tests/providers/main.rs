@@ -12,6 +12,7 @@ mod contract;
 mod flaky_scale;
 mod http_resilience;
 mod provider_buildkite;
+mod provider_buildkite_org;
 mod provider_cloud;
 mod provider_dc;
 mod provider_org;

@@ -3,8 +3,10 @@
 //! settings, maintainers and pipeline access) at the request and point count the read's
 //! formula gives; writes batched as aliased mutations (invitations with their teams,
 //! roles, team settings, maintainers, pipeline access); the vendor's 200-with-errors
-//! surfaced per change; pacing to a small complexity window; and a lost answer read back
-//! rather than sent twice.
+//! surfaced per change, and on a query with the vendor's words; pacing to a small
+//! complexity window, and a window another client used up waited out after its 429; a
+//! 503 on a read retried; and a lost or timed-out answer read back, the change sent again
+//! only when the read shows it not done.
 
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use rollcall::plan::{Action, Change};
 use rollcall::provider::buildkite::{Buildkite, Settings, Tuning};
 use rollcall::provider::{Provider as _, ProviderError};
 use rollcall::sandbox::buildkite::{serve, BkState, RunningEmulator, Shared};
-use rollcall::sandbox::faults::FaultConfig;
+use rollcall::sandbox::faults::{Fault, FaultConfig};
 use rollcall::sandbox::state::StateFile as _;
 
 const TOKEN: &str = "bk-provider-token";
@@ -416,5 +418,179 @@ async fn a_lost_answer_is_read_back_and_not_sent_twice() {
     let state = emu.shared.state();
     let web = state.teams.iter().find(|t| t.name == "Web").unwrap();
     assert_eq!(web.members.len(), 1, "added once");
+    emu.shutdown().await;
+}
+
+/// A provider of organization `organization` as `account`, the rest as [`provider`].
+fn provider_of(emu: &RunningEmulator, organization: &str, account: Option<&str>, tuning: Tuning) -> Buildkite {
+    let settings = Settings {
+        target: "bk".into(),
+        organization: organization.into(),
+        account: account.map(str::to_owned),
+        sso_assigns: Vec::new(),
+        scope: scope(),
+    };
+    let base = url::Url::parse(&emu.base_url).unwrap();
+    Buildkite::new(settings, base, Some(Auth::Bearer(TOKEN.to_owned().into())), 4, tuning).unwrap()
+}
+
+/// The faults `config` (its rates) with the first seed whose first request draws `first`
+/// and whose next `clean` requests draw none: a fault exactly where a test wants it.
+fn faults_at(config: FaultConfig, first: Fault, clean: u64) -> FaultConfig {
+    (0..)
+        .map(|seed| FaultConfig { seed, ..config.clone() })
+        .find(|c| c.fault_for(0) == Some(first) && (1..=clean).all(|n| c.fault_for(n).is_none()))
+        .unwrap()
+}
+
+fn members_of(emu: &RunningEmulator, team: &str) -> Vec<String> {
+    let state = emu.shared.state();
+    let team = state.teams.iter().find(|t| t.name == team).unwrap();
+    team.members.iter().map(|m| m.email.clone()).collect()
+}
+
+/// Another client of the token's user spends the window the provider last saw room in:
+/// its next query is refused with 429 and goes again once `RateLimit-Reset` has passed.
+/// A mutation refused so is sent again without reading back: Buildkite rejects a request
+/// over either limit before running it ("A request is rejected if either is exceeded",
+/// the resource limits page), so nothing can have landed.
+#[tokio::test]
+async fn a_window_another_client_used_up_is_waited_out_after_its_429() {
+    let emu = emulator(|s| s.limits.window_seconds = 2).await;
+    let bk = provider(&emu, quick());
+    bk.read().await.unwrap();
+    let spend = || emu.shared.with_state(|s| emu.shared.emulator().spend(s, 100_000));
+
+    spend();
+    let started = std::time::Instant::now();
+    let live = bk.read().await.unwrap();
+    assert!(live.contains_key(&addr(group("Web"))));
+    assert_eq!(bk.retry_count(), 1, "one 429, then the query again");
+    assert!(started.elapsed() >= Duration::from_secs(1), "it waited for the reset");
+
+    spend();
+    let before = bk.request_count();
+    bk.apply(&[change(membership("Web", "bob"), Action::Create, Some(role("MEMBER")))])
+        .await
+        .unwrap();
+    assert_eq!(bk.request_count() - before, 2, "refused, then sent again: no read-back");
+    assert_eq!(bk.retry_count(), 2);
+    assert_eq!(members_of(&emu, "Web"), ["bob@acme.example"]);
+    emu.shutdown().await;
+}
+
+/// A query Buildkite answers HTTP 200 with `errors` fails with the vendor's words and the
+/// target's name, is not retried (it would be refused again), and carries no token; an
+/// organization the token cannot see (`organization` null) is named.
+#[tokio::test]
+async fn a_query_answered_200_with_errors_fails_with_the_vendors_words() {
+    let emu = emulator(|s| s.limits.max_complexity = 1_000).await;
+    let bk = provider(&emu, quick());
+    let error = bk.read().await.unwrap_err().to_string();
+    assert!(error.starts_with("bk: "), "{error}");
+    assert!(
+        error.contains("HTTP 200 with errors: Query has complexity of 1007, which exceeds max complexity of 1000"),
+        "{error}"
+    );
+    assert!(!error.contains(TOKEN), "{error}");
+    assert_eq!((bk.request_count(), bk.retry_count()), (1, 0));
+    emu.shutdown().await;
+
+    let emu = emulator(|_| {}).await;
+    let bk = provider_of(&emu, "acme-typo", Some("olivia"), quick());
+    let error = bk.read().await.unwrap_err().to_string();
+    assert!(error.starts_with("bk: "), "{error}");
+    assert!(
+        error.contains("no organization `acme-typo` that this token can see"),
+        "{error}"
+    );
+    assert!(!error.contains(TOKEN), "{error}");
+    emu.shutdown().await;
+}
+
+/// A mutation's answer lost on the way back: the organization is read back; a change the
+/// read shows done is not sent again (the connection dropped after the emulator ran it),
+/// one it does not show is sent again, once (dropped before it ran).
+#[tokio::test]
+async fn a_lost_answer_is_sent_again_only_when_reading_back_finds_it_not_done() {
+    for (fault, landed) in [(Fault::DroppedBefore, false), (Fault::DroppedAfter, true)] {
+        let emu = emulator(|_| {}).await;
+        let bk = provider(&emu, quick());
+        bk.read().await.unwrap();
+        let faults = faults_at(
+            FaultConfig {
+                dropped: 0.5,
+                ..FaultConfig::default()
+            },
+            fault,
+            8,
+        );
+        emu.shared.instruments().set_faults(faults).unwrap();
+        let before = bk.request_count();
+        bk.apply(&[change(membership("Web", "bob"), Action::Create, Some(role("MEMBER")))])
+            .await
+            .unwrap();
+        // The document, the read back (three queries), and the document again only if
+        // it had not landed.
+        assert_eq!(bk.request_count() - before, 1 + 3 + usize::from(!landed), "{fault:?}");
+        assert_eq!(emu.shared.instruments().fault_counts().total(), 1, "{fault:?}");
+        assert_eq!(members_of(&emu, "Web"), ["bob@acme.example"], "{fault:?}");
+        emu.shutdown().await;
+    }
+}
+
+/// A 503 on a read is retried; a mutation whose answer does not come within the attempt's
+/// time is read back rather than sent again blind, and sent again once the read shows it
+/// not done.
+#[tokio::test]
+async fn a_503_on_a_read_is_retried_and_a_timed_out_mutation_is_read_back() {
+    let emu = emulator(|_| {}).await;
+    let mut tuning = quick();
+    tuning.retry.attempt_timeout = Duration::from_millis(300);
+    let bk = provider(&emu, tuning);
+    let faults = faults_at(
+        FaultConfig {
+            unavailable: 0.5,
+            retry_after_secs: 0,
+            ..FaultConfig::default()
+        },
+        Fault::Unavailable,
+        8,
+    );
+    emu.shared.instruments().set_faults(faults).unwrap();
+    let live = bk.read().await.unwrap();
+    assert!(live.contains_key(&addr(group("Web"))));
+    assert_eq!((bk.request_count(), bk.retry_count()), (4, 1), "the 503 sent again");
+
+    // The mutation's answer takes 1.5 s, past the attempt's 300 ms; the requests after it
+    // are answered at once.
+    emu.shared
+        .instruments()
+        .set_faults(FaultConfig {
+            latency_ms: 1_500,
+            ..FaultConfig::default()
+        })
+        .unwrap();
+    let clear = tokio::spawn({
+        let shared = emu.shared.clone();
+        async move {
+            while shared.instruments().fault_counts().requests == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            shared.instruments().set_faults(FaultConfig::default()).unwrap();
+        }
+    });
+    let before = (bk.request_count(), bk.retry_count());
+    bk.apply(&[change(membership("Web", "bob"), Action::Create, Some(role("MEMBER")))])
+        .await
+        .unwrap();
+    clear.await.unwrap();
+    // Not sent again by the client: the document, the read back, and the document again
+    // (which counts as the one retry).
+    assert_eq!(bk.request_count() - before.0, 1 + 3 + 1);
+    assert_eq!(bk.retry_count() - before.1, 1);
+    // The late first copy, had it run, would find bob a member already.
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    assert_eq!(members_of(&emu, "Web"), ["bob@acme.example"]);
     emu.shutdown().await;
 }

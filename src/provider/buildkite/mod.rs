@@ -22,6 +22,7 @@ mod wire;
 mod write;
 
 pub use platform::PLATFORM;
+pub use read::read_cost;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;

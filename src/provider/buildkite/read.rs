@@ -19,8 +19,9 @@
 //!          + Σ_u ⌈(m_u − 100)⁺/500⌉ + Σ_u ⌈(p_u − 100)⁺/500⌉ + #{j : k_j > 50}
 //! ```
 //!
-//! and, in one page each, these actual points (objects count 1, scalars 0, a list of
-//! `edges` 1 when it holds any; `[x]` is 1 when `x` holds, else 0):
+//! and, when each list fits in one page, these actual points (objects count 1, scalars
+//! 0, a list of `edges` 1 when it holds any; `[x]` is 1 when `x` holds, else 0); every
+//! further page charges its fixed objects again, as `read_cost` counts:
 //!
 //! ```text
 //! points = (6 + [m>0] + 2m) + (3 + [i>0] + Σ_j (2 + [k_j>0] + 2 k_j))
@@ -464,31 +465,52 @@ impl Buildkite {
 }
 
 /// What a read costs with the windows' room to spare, as the module's header derives
-/// it: `(requests, points)` for members `m`, invitations' team counts `k`, whether teams
-/// are enabled, and each team's `(members, pipelines)`.
-#[cfg(test)]
+/// it, page by page: `(requests, points)` for members `m`, invitations' team counts `k`,
+/// whether teams are enabled, and each team's `(members, pipelines)`. Every page charges
+/// its fixed objects again (the organization and the viewer, or the team), and its
+/// `edges` when it holds any.
 pub fn read_cost(m: u64, invitations: &[u64], teams_enabled: bool, teams: &[(u64, u64)]) -> (u64, u64) {
     let pages = |n: u64, size: u64| n.max(1).div_ceil(size);
-    let mut requests = pages(m, PAGE);
-    let invitation_page = (cost::MAX_REQUESTED - INVITATIONS_FIXED) / (3 + 2 * INVITATION_TEAMS_FIRST);
-    requests += pages(invitations.len() as u64, invitation_page.min(PAGE));
-    requests += invitations.iter().filter(|k| **k > INVITATION_TEAMS_FIRST).count() as u64;
     let any = |n: u64| u64::from(n > 0);
-    let mut points = (6 + any(m) + 2 * m)
-        + (3 + any(invitations.len() as u64) + invitations.iter().map(|k| 2 + any(*k) + 2 * k).sum::<u64>());
-    if teams_enabled {
-        let team_page = (cost::MAX_REQUESTED - TEAMS_FIXED) / (7 + 4 * NESTED);
-        requests += pages(teams.len() as u64, team_page.min(PAGE));
-        for (members, pipelines) in teams {
-            requests += members.saturating_sub(NESTED).div_ceil(PAGE);
-            requests += pipelines.saturating_sub(NESTED).div_ceil(PAGE);
+    // Members: the viewer, its user, the organization, its SSO, the connection and its
+    // page info; 2 a member (the node and its user).
+    let member_pages = pages(m, PAGE);
+    let mut requests = member_pages;
+    let mut points = member_pages * (6 + any(m)) + 2 * m;
+    // Invitations: the organization, the connection and its page info; each invitation
+    // its node and its teams, and 2 a team; one with more teams than the page asked for
+    // is asked again alone (its node, its teams and their edges, 2 a team).
+    let i = invitations.len() as u64;
+    let invitation_page = ((cost::MAX_REQUESTED - INVITATIONS_FIXED) / (3 + 2 * INVITATION_TEAMS_FIRST)).min(PAGE);
+    let invitation_pages = pages(i, invitation_page);
+    requests += invitation_pages;
+    points += invitation_pages * (3 + any(i));
+    for &k in invitations {
+        points += 2 + any(k) + 2 * k.min(INVITATION_TEAMS_FIRST);
+        if k > INVITATION_TEAMS_FIRST {
+            requests += 1;
+            points += 3 + 2 * k.min(PAGE);
         }
-        points += 3
-            + any(teams.len() as u64)
-            + teams
-                .iter()
-                .map(|(m, p)| 5 + any(*m) + 2 * m + any(*p) + 2 * p)
-                .sum::<u64>();
+    }
+    if teams_enabled {
+        // Teams: the organization, the connection and its page info; each team its node,
+        // its two connections and their page infos, and 2 a member or pipeline of the
+        // first 100; the rest of either 500 a page (the team, the connection, its page
+        // info and its edges, and 2 each).
+        let t = teams.len() as u64;
+        let team_page = ((cost::MAX_REQUESTED - TEAMS_FIXED) / (7 + 4 * NESTED)).min(PAGE);
+        let team_pages = pages(t, team_page);
+        requests += team_pages;
+        points += team_pages * (3 + any(t));
+        for &(members, pipelines) in teams {
+            points += 5 + any(members) + 2 * members.min(NESTED) + any(pipelines) + 2 * pipelines.min(NESTED);
+            for n in [members, pipelines] {
+                let rest = n.saturating_sub(NESTED);
+                let more = rest.div_ceil(PAGE);
+                requests += more;
+                points += more * 4 + 2 * rest;
+            }
+        }
     }
     (requests, points)
 }

@@ -160,6 +160,16 @@ impl BkEmulator {
         json_response(StatusCode::OK, &answer.body, headers(&windows, Some(&answer)))
     }
 
+    /// Charges `points` to both GraphQL windows, as another client of the token's user
+    /// spending them would: how a test uses a window up behind a client's back.
+    pub fn spend(&self, state: &BkState, points: i64) {
+        let limits = state.limits;
+        let length = Duration::from_secs(limits.window_seconds);
+        let mut windows = self.graphql.lock().unwrap_or_else(PoisonError::into_inner);
+        windows.check(Instant::now(), length, limits.user_points, limits.org_points);
+        windows.charge(points);
+    }
+
     /// Counts a REST request; the vendor's 429 if a limit is exceeded, and the headers
     /// every REST answer carries.
     fn admit_rest(&self, state: &BkState) -> (Option<Response>, Vec<(&'static str, String)>) {
