@@ -378,7 +378,7 @@ pub fn pending(changes: Vec<Change>, findings: &BTreeMap<String, Findings>) -> (
             .find_map(|p| waiting(&target, &p));
         match found {
             Some((p, why)) => held.push(Held {
-                why: format!("{} has not accepted their invitation yet ({why})", who(p)),
+                why: format!("{} is invited, not a member yet: {why}", who(p)),
                 hint: "it is made once they accept; plan again then".to_owned(),
                 change,
             }),

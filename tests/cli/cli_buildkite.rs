@@ -60,12 +60,12 @@ fn a_change_naming_an_invited_person_is_held_until_they_accept() {
     assert!(text.contains("  no changes\n"), "{text}");
     assert!(
         text.contains(
-            "    + bk.group[\"Web\"].member[\"carol\"]  (user `carol` has not accepted their invitation yet (invited, has not accepted yet))\n        hint: it is made once they accept; plan again then"
+            "    + bk.group[\"Web\"].member[\"carol\"]  (user `carol` is invited, not a member yet: the invitation to carol@acme.example has not been accepted)\n        hint: it is made once they accept; plan again then"
         ),
         "{text}"
     );
     assert!(
-        text.contains("* bk.user[\"carol\"]: invited, not a member yet: invited, has not accepted yet"),
+        text.contains("* bk.user[\"carol\"]: invited, not a member yet: the invitation to carol@acme.example has not been accepted"),
         "{text}"
     );
     assert!(text.contains("1 change held until they can run"), "{text}");

@@ -328,7 +328,7 @@ fn changes_for_an_invited_person_are_held_and_the_invitation_is_listed() {
     let (kept, held, notes) = pending(changes, &findings);
     assert_eq!(held.len(), 1, "{held:?}");
     assert!(
-        held[0].why.contains("has not accepted") && held[0].why.contains("2026-11-30"),
+        held[0].why.contains("is invited, not a member yet") && held[0].why.contains("2026-11-30"),
         "{}",
         held[0].why
     );

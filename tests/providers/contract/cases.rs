@@ -446,11 +446,12 @@ pub(super) async fn the_contract_holds_under_injected_faults(target: Target) {
     }
     apply(&target, &org).await;
     assert_settled(&target, &org, "changing under faults").await;
-    // About a fifth of some hundred requests (fewer where a group's POST carries its
-    // members) is well over ten.
+    // About a fifth of the requests: some hundred on most platforms, a few dozen where
+    // one request carries many changes (a group's POST its members, a GraphQL document
+    // 25 mutations). More than a tenth, and at least a few, shows faults were met.
     let counts = emulator.instruments().fault_counts();
     assert!(
-        counts.total() > 10,
+        counts.total() * 10 > counts.requests && counts.total() >= 4,
         "{}: faults were injected: {counts:?}",
         target.label
     );

@@ -327,16 +327,16 @@ pub async fn buildkite_emulator() -> Target {
                 pages(s.users, 500) + 1 + pages(s.groups, 122)
             }),
             write_cost: Box::new(|w: &WriteShape| {
-                // The teams, 25 a document; then each invitation in a document of its
-                // own, carrying its person's teams (a person invited is not a member, so
-                // only their invitation can put them in a team); then the pipelines' ids
+                // The teams, 25 a document; then the invitations, 25 a document, each
+                // carrying its person's teams (a person invited is not a member, so only
+                // their invitation can put them in a team); then the pipelines' ids
                 // looked up in one query, and the grants 25 a document.
                 let grants = if w.grants.is_empty() {
                     0
                 } else {
                     1 + w.grants.len().div_ceil(25)
                 };
-                w.groups.div_ceil(25) + w.users + grants
+                w.groups.div_ceil(25) + w.users.div_ceil(25) + grants
             }),
         },
         residents,
