@@ -111,10 +111,16 @@ impl Buildkite {
         }
     }
 
-    /// Reads the organization; returns live state, the ids the writes need, and the
-    /// findings.
+    /// Reads the organization, on a clock of its own; returns live state, the ids the
+    /// writes need, and the findings.
     pub(super) async fn read_all(&self) -> Result<(ResourceMap, Ids, Findings), ProviderError> {
         self.gql.begin(Operation::Read);
+        self.read_state().await
+    }
+
+    /// Reads the organization on the clock of the operation under way: an apply reading
+    /// back whether a write landed does so within its own deadline, not a fresh one.
+    pub(super) async fn read_state(&self) -> Result<(ResourceMap, Ids, Findings), ProviderError> {
         let requests_before = self.request_count();
         let (points_before, _) = self.gql.window.spent();
         let slug = self.settings.organization.as_str();

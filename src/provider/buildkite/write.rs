@@ -289,8 +289,7 @@ impl Buildkite {
 
     /// The changes among `sent` that a fresh read does not show done.
     async fn not_landed(&self, changes: &[Change], sent: &[usize]) -> Result<Vec<usize>, ProviderError> {
-        let (live, ids, _) = self.read_all().await?;
-        self.gql.begin(Operation::Apply);
+        let (live, ids, _) = self.read_state().await?;
         *self.ids() = ids;
         Ok(sent
             .iter()
