@@ -77,6 +77,9 @@ pub struct Context<'a> {
     pub platforms: &'a BTreeMap<String, Platform>,
     /// The account each target's token belongs to, where known.
     pub accounts: &'a BTreeMap<String, String>,
+    /// People only invited on each target, not members yet (lower-cased): never counted
+    /// as administrators.
+    pub invited: &'a BTreeMap<String, BTreeSet<String>>,
     /// Live state per target, as read just now.
     pub live: &'a BTreeMap<String, ResourceMap>,
     pub existing: &'a Existing,
@@ -117,7 +120,15 @@ pub fn check(changes: &[Change], cx: &Context<'_>) -> Vec<Refusal> {
         if let Some(account) = cx.accounts.get(target) {
             out.extend(own_account(platform, target, account, &mine, &before, &after));
         }
-        out.extend(min_admins(platform, target, cx.policy.min_admins, &before, &after));
+        let invited = cx.invited.get(target);
+        out.extend(min_admins(
+            platform,
+            target,
+            cx.policy.min_admins,
+            invited,
+            &before,
+            &after,
+        ));
     }
     out.extend(delete_limits(changes, cx));
     out.extend(source_shrink(changes, cx));
@@ -373,10 +384,18 @@ fn min_admins(
     platform: Platform,
     target: &str,
     min: usize,
+    invited: Option<&BTreeSet<String>>,
     before: &Overlay<'_>,
     after: &Overlay<'_>,
 ) -> Option<Refusal> {
-    let (was, will) = (admins(platform, before).len(), admins(platform, after).len());
+    // Someone only invited is no administrator yet, whatever role the invitation carries.
+    let count = |state| {
+        admins(platform, state)
+            .iter()
+            .filter(|u| !invited.is_some_and(|i| i.contains(u.as_str())))
+            .count()
+    };
+    let (was, will) = (count(before), count(after));
     (will < min && will < was).then(|| Refusal {
         rule: Rule::MinAdmins,
         message: format!(

@@ -270,6 +270,7 @@ pub fn from_json(text: &str, base: &Path) -> Result<Plan, FileError> {
             endpoint: t.endpoint,
             account: t.account,
             config,
+            invited: BTreeSet::new(),
         });
     }
     let mut names = BTreeSet::new();

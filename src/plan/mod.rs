@@ -9,7 +9,7 @@ pub mod sources;
 pub mod stale;
 pub mod verify;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -117,6 +117,10 @@ pub struct PlannedTarget {
     /// The account rollcall works as there, when known.
     pub account: Option<String>,
     pub config: TargetConfig,
+    /// People only invited there, not members yet (lower-cased): an admin role their
+    /// invitation carries is no administrator until they accept, so the safety rules
+    /// do not count it. Known from the read; empty for a plan read from a file.
+    pub invited: BTreeSet<String>,
 }
 
 #[cfg(test)]
@@ -131,6 +135,7 @@ impl PlannedTarget {
             endpoint: config.url.clone(),
             account: None,
             config,
+            invited: BTreeSet::new(),
         }
     }
 }
@@ -167,7 +172,7 @@ pub struct Plan {
     /// `--allow-source-shrink`: the groups (source groups as `SOURCE:GROUP`, or manifest
     /// groups) this run lets shrink past `policy.sources`; `*` lets every one. Given per
     /// run, never saved with the plan.
-    pub allow_shrink: std::collections::BTreeSet<String>,
+    pub allow_shrink: BTreeSet<String>,
 }
 
 impl Plan {
@@ -227,11 +232,21 @@ pub fn build_with(
         let (c, u) = diff::diff_target(name, desired, live.get(name).unwrap_or(&empty));
         changes.extend(c);
         unmanaged.extend(u);
+        let invited = findings
+            .get(name)
+            .into_iter()
+            .flat_map(|f| &f.pending)
+            .filter_map(|(p, _)| match p {
+                crate::model::Principal::User(u) => Some(u.as_str().to_lowercase()),
+                crate::model::Principal::Group(_) => None,
+            })
+            .collect();
         targets.push(PlannedTarget {
             name: name.clone(),
             endpoint: config.url.clone(),
             account: config.account.clone(),
             config: config.clone(),
+            invited,
         });
     }
     unmanaged.sort_by(|a, b| a.address.cmp(&b.address));
@@ -316,10 +331,16 @@ impl Plan {
             .iter()
             .map(|t| (t.name.clone(), t.config.platform))
             .collect();
+        let invited = self
+            .targets
+            .iter()
+            .map(|t| (t.name.clone(), t.invited.clone()))
+            .collect();
         let cx = crate::safety::Context {
             policy: &self.policy,
             platforms: &platforms,
             accounts: &accounts,
+            invited: &invited,
             live,
             existing: &self.existing,
             allow_deletes,

@@ -77,6 +77,7 @@ struct World {
     policy: Policy,
     platforms: BTreeMap<String, Platform>,
     accounts: BTreeMap<String, String>,
+    invited: BTreeMap<String, BTreeSet<String>>,
     live: BTreeMap<String, ResourceMap>,
     allow: Option<usize>,
 }
@@ -90,6 +91,7 @@ impl World {
             },
             platforms: BTreeMap::from([(T.to_owned(), crate::provider::bitbucket_dc::PLATFORM)]),
             accounts: BTreeMap::new(),
+            invited: BTreeMap::new(),
             live: BTreeMap::from([(T.to_owned(), objects.into_iter().collect())]),
             allow: None,
         }
@@ -100,6 +102,7 @@ impl World {
             policy: &self.policy,
             platforms: &self.platforms,
             accounts: &self.accounts,
+            invited: &self.invited,
             live: &self.live,
             existing: &existing,
             allow_deletes: self.allow,
@@ -164,6 +167,7 @@ fn refusal_names_the_counts() {
         policy: &w.policy,
         platforms: &w.platforms,
         accounts: &w.accounts,
+        invited: &w.invited,
         live: &w.live,
         existing: &existing,
         allow_deletes: None,
@@ -224,6 +228,21 @@ fn min_admins_allows_exactly_the_minimum_and_refuses_one_fewer() {
         delete(global(Principal::User("bo".into()), "SYS_ADMIN")),
     ];
     assert_eq!(w.check(&two), vec![Rule::MinAdmins]);
+}
+
+/// Someone only invited (a Buildkite invitation carrying the admin role) is no
+/// administrator yet: removing the last real one is refused however many are invited.
+#[test]
+fn an_invited_admin_is_not_counted_as_one() {
+    let mut w = admin_world(); // ann (via admins), bo, svc: 3 admins
+    w.policy.min_admins = 2;
+    w.invited.insert(T.to_owned(), BTreeSet::from(["svc".to_owned()]));
+    let one = [delete(member("admins", "ann"))];
+    assert_eq!(
+        w.check(&one),
+        vec![Rule::MinAdmins],
+        "bo alone is left, svc only invited"
+    );
 }
 
 #[test]
@@ -310,6 +329,7 @@ fn a_kind_the_platform_keeps_read_only_refuses_every_change_to_it() {
         policy: &w.policy,
         platforms: &w.platforms,
         accounts: &w.accounts,
+        invited: &w.invited,
         live: &w.live,
         existing: &existing,
         allow_deletes: None,
@@ -357,6 +377,7 @@ fn shrink(live: usize, leaving: usize, now: usize, before: Option<usize>, allow:
         policy: &policy,
         platforms: &BTreeMap::new(),
         accounts: &BTreeMap::new(),
+        invited: &BTreeMap::new(),
         live: &live_states,
         existing: &existing,
         allow_deletes: None,
