@@ -465,8 +465,9 @@ async fn the_vendors_rules_answer_200_with_errors() {
     assert!(refused(&emu, update, json!({ "id": me })).await.contains("your own"));
     assert!(refused(&emu, delete, json!({ "id": me })).await.contains("yourself"));
 
-    // Ada is the only other admin once promoted; with the operator demoted by hand she is
-    // the last one, and can be neither demoted nor removed.
+    // Ada is the only admin once promoted and the operator demoted by hand: a token of
+    // someone who is not an administrator changes nothing (and so cannot take the last
+    // administrator away either).
     emu.shared.with_state(|s| {
         s.members
             .iter_mut()
@@ -481,10 +482,17 @@ async fn the_vendors_rules_answer_200_with_errors() {
     });
     assert!(refused(&emu, update, json!({ "id": ada }))
         .await
-        .contains("at least one administrator"));
+        .contains("You must be an organization administrator"));
     assert!(refused(&emu, delete, json!({ "id": ada }))
         .await
-        .contains("last administrator"));
+        .contains("You must be an organization administrator"));
+    emu.shared.with_state(|s| {
+        s.members
+            .iter_mut()
+            .find(|m| m.email == "olivia@acme.example")
+            .unwrap()
+            .role = rollcall::sandbox::buildkite::state::OrgRole::Admin;
+    });
 
     let create = r#"mutation($org: ID!, $name: String!) { x: teamCreate(input: { organizationID: $org, name: $name,
         privacy: VISIBLE, isDefaultTeam: false, defaultMemberRole: MEMBER }) { teamEdge { node { slug } } } }"#;

@@ -193,7 +193,7 @@ impl Window {
             Some(q) => q.limit,
             None => i64::try_from(MAX_REQUESTED).unwrap_or(i64::MAX),
         };
-        u64::try_from((left - state.reserved).max(0)).unwrap_or(0)
+        u64::try_from(left.saturating_sub(state.reserved).max(0)).unwrap_or(0)
     }
 
     /// The actual points per requested point that `document` was last charged; 1 (as
@@ -219,7 +219,9 @@ impl Window {
                 let mut state = self.state();
                 let now = Instant::now();
                 match state.quota.filter(|q| q.reset > now) {
-                    Some(q) if q.remaining - state.reserved < points.min(q.limit.max(1)) => Some(q.reset - now),
+                    Some(q) if q.remaining.saturating_sub(state.reserved) < points.min(q.limit.max(1)) => {
+                        Some(q.reset - now)
+                    }
                     _ => {
                         state.reserved = state.reserved.saturating_add(points);
                         None
@@ -336,7 +338,9 @@ impl Window {
             let remaining = number(&format!("{scope}-remaining"))?;
             let limit = number(&format!("{scope}-limit")).unwrap_or(i64::MAX);
             let reset = number(&format!("{scope}-reset"))?;
-            let reset = Duration::from_secs(u64::try_from(reset.max(0)).unwrap_or(0));
+            // Beyond a day is no window Buildkite has: a figure that large is held to a
+            // day, which no wait accepts, rather than overflowing the clock.
+            let reset = Duration::from_secs(u64::try_from(reset.clamp(0, 86_400)).unwrap_or(0));
             Some(Quota {
                 remaining,
                 limit,

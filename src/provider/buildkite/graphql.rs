@@ -200,6 +200,14 @@ impl Graphql {
                 )
             });
         }
+        // An alias with neither data nor an error said nothing of what happened: not
+        // counted as applied.
+        for alias in aliases {
+            if !out.data.contains_key(alias) && !out.errors.contains_key(alias) {
+                out.errors
+                    .insert(alias.clone(), "Buildkite answered nothing for it".to_owned());
+            }
+        }
         Ok(out)
     }
 }

@@ -209,7 +209,6 @@ impl Provider for Buildkite {
         })
     }
 
-    /// Every change of the target may share a document.
     /// Mutations share documents, but invitations have their own: an invitation names
     /// its person's teams by id, so it goes after the document that creates or renames
     /// them (the engine orders steps by what their changes wait for), never beside it.

@@ -26,6 +26,18 @@ pub fn run(cx: &Ctx<'_>, info: &ResolveInfo<'_>) -> Result<Option<Obj>, FieldErr
         .unwrap_or(&empty);
     let mut guard = cx.state.borrow_mut();
     let state: &mut BkState = &mut guard;
+    // Buildkite lets administrators invite, remove and change members and manage teams
+    // (a team's maintainers may change its members and pipelines too, which the emulator
+    // does not model: it holds every mutation to an administrator, never laxer than the
+    // vendor).
+    let admin = state
+        .member(state.operator_email())
+        .is_some_and(|m| m.role == OrgRole::Admin);
+    if !admin {
+        return Err(err(
+            "You must be an organization administrator to do that: the API token's user is not one".to_owned(),
+        ));
+    }
     let mut payload = match info.field_name() {
         "organizationInvitationCreate" => invitation_create(state, input)?,
         "organizationInvitationRevoke" => invitation_revoke(state, input)?,
@@ -142,6 +154,11 @@ fn invitation_create(state: &mut BkState, input: &JsonMap) -> Result<Obj, FieldE
         .collect();
     if emails.is_empty() {
         return Err(err("Emails can't be blank"));
+    }
+    // One address twice in one call would be two invitations to one person.
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(twice) = emails.iter().find(|e| !seen.insert(e.to_lowercase())) {
+        return Err(err(format!("{twice} is listed more than once")));
     }
     for email in &emails {
         if !email.contains('@') {
