@@ -62,8 +62,26 @@ impl Buildkite {
         let mut failures: Vec<(usize, String)> = Vec::new();
         let mut pending: Vec<usize> = (0..changes.len()).collect();
         let mut resent = false;
+        // Once a read-back has shown some changes done, a later error fails only those
+        // still pending: what landed stays reported as applied.
+        let stop = |e: ProviderError, pending: &[usize], mut failures: Vec<(usize, String)>, resent: bool| {
+            if !resent {
+                return e;
+            }
+            let why = e.to_string();
+            failures.extend(pending.iter().map(|&i| (i, why.clone())));
+            failures.sort();
+            failures.dedup_by_key(|(i, _)| *i);
+            ProviderError::Partial {
+                target: self.target().to_owned(),
+                failures,
+            }
+        };
         for _copy in 0..SENDS {
-            let (calls, refused) = self.calls(changes, &pending).await?;
+            let (calls, refused) = match self.calls(changes, &pending).await {
+                Ok(found) => found,
+                Err(e) => return Err(stop(e, &pending, failures, resent)),
+            };
             failures.extend(refused);
             if calls.is_empty() {
                 break;
@@ -77,13 +95,16 @@ impl Buildkite {
                 Err(e) if e.kind == ErrorKind::MayHaveBeenApplied => {
                     tracing::debug!(target: "rollcall::http", target_name = %self.target(), detail = %e.detail, "a batch's answer was lost; reading back");
                     let sent: Vec<usize> = calls.iter().flat_map(|c| c.changes.iter().copied()).collect();
-                    pending = self.not_landed(changes, &sent).await?;
+                    pending = match self.not_landed(changes, &sent).await {
+                        Ok(left) => left,
+                        Err(e) => return Err(stop(e, &pending, failures, resent)),
+                    };
                     resent = true;
                     if pending.is_empty() {
                         break;
                     }
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(stop(e.into(), &pending, failures, resent)),
             }
         }
         for i in pending {
