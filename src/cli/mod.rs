@@ -2,9 +2,11 @@
 //! only the argument enum, the dispatch, and the arguments several commands share.
 
 mod apply;
+mod completions;
 pub mod error;
 mod import;
 mod interrupt;
+mod man;
 mod plan;
 mod sandbox;
 mod schema;
@@ -62,6 +64,8 @@ pub enum Command {
     Schema(schema::Args),
     #[command(subcommand)]
     Sandbox(sandbox::Command),
+    Completions(completions::Args),
+    Man(man::Args),
 }
 
 /// Runs a parsed command and returns the exit code.
@@ -86,6 +90,8 @@ async fn run_reading(command: Command) -> Result<u8, CliError> {
         Command::Show(args) => show::run(args).await,
         Command::Import(args) => import::run(args).await,
         Command::Schema(args) => schema::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
         Command::Apply(args) => apply::run(args).await,
         Command::Sandbox(cmd) => sandbox::run(cmd).await,
     }
@@ -197,6 +203,19 @@ impl Traffic {
                 took.as_secs_f64()
             );
         }
+    }
+}
+
+/// Writes generated text to stdout; a closed pipe (`rollcall man | head`) is the reader's
+/// choice, not an error worth a message.
+fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError::new(format!("cannot write to standard output: {e}")))
+        }
+        _ => Ok(()),
     }
 }
 
