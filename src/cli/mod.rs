@@ -30,7 +30,7 @@ use error::CliError;
 #[derive(Debug, Parser)]
 #[command(
     name = "rollcall",
-    version,
+    version = env!("ROLLCALL_VERSION"),
     propagate_version = true,
     after_help = concat_help()
 )]

@@ -91,3 +91,22 @@ fn man_with_a_directory_writes_a_page_per_command() {
     let plan = std::fs::read_to_string(dir.path().join("rollcall-plan.1")).unwrap();
     assert!(plan.contains("detailed\\-exitcode"), "{plan}");
 }
+
+#[test]
+fn the_version_names_the_package_version_and_then_the_commit() {
+    let (code, out, err) = rollcall(&["--version"]);
+    assert_eq!(code, 0, "{err}");
+    let expected = concat!("rollcall ", env!("CARGO_PKG_VERSION"));
+    assert!(out.starts_with(expected), "{out}");
+    // From a checkout (the tests run in one, or in a packaged crate that recorded its
+    // commit), the commit follows, abbreviated: `rollcall 0.1.0 (abc123def456)`.
+    let rest = out[expected.len()..].trim_end();
+    assert!(
+        rest.is_empty()
+            || (rest.len() == 15
+                && rest.starts_with(" (")
+                && rest.ends_with(')')
+                && rest[2..14].chars().all(|c| c.is_ascii_hexdigit())),
+        "{out}"
+    );
+}
