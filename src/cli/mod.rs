@@ -1,6 +1,16 @@
 //! The command line: one file per command, a thin face over `engine`. This module holds
 //! only the argument enum, the dispatch, and the arguments several commands share.
 
+/// A note on stderr (what was read, saved or checked, progress), which `--quiet` silences;
+/// errors and warnings are written directly, always.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        if !$crate::cli::quiet() {
+            anstream::eprintln!($($arg)*);
+        }
+    };
+}
+
 mod apply;
 mod completions;
 pub mod error;
@@ -15,6 +25,7 @@ mod sources;
 mod validate;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Parser, Subcommand};
 
@@ -35,8 +46,22 @@ use error::CliError;
     after_help = concat_help()
 )]
 pub struct Cli {
+    /// Say nothing on stderr but errors and warnings: no progress, no notes of what was
+    /// read, saved or checked. What a command prints on stdout, and what --verbose asks
+    /// for, are unchanged
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--quiet`, for the whole run: a note may come from deep in a command, and the flag is
+/// the process's, set once before the command runs.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Whether `--quiet` was given.
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
 }
 
 fn concat_help() -> String {
@@ -70,6 +95,7 @@ pub enum Command {
 
 /// Runs a parsed command and returns the exit code.
 pub async fn run(cli: Cli) -> Result<u8, CliError> {
+    QUIET.store(cli.quiet, Ordering::Relaxed);
     match cli.command {
         // Apply winds down on a signal; the sandbox saves and exits 0, the way a server
         // is meant to stop. Everything else only reads, and stops at once.
@@ -154,12 +180,13 @@ impl Traffic {
         }
     }
 
-    /// What each target's read cost against its vendor's quota, where it has one: always
-    /// said, on stderr, since a quota spent is what decides when the next run may go.
+    /// What each target's read cost against its vendor's quota, where it has one: said
+    /// without --verbose (but not with --quiet), on stderr, since a quota spent is what
+    /// decides when the next run may go.
     pub fn usage(&self, live: &crate::engine::Live) {
         for (target, findings) in &live.findings {
             if let Some(usage) = &findings.usage {
-                anstream::eprintln!("{target}: {usage}");
+                note!("{target}: {usage}");
             }
         }
     }
@@ -176,10 +203,10 @@ impl Traffic {
         }
         for (source, requests) in &sourced.requests {
             let (people, inactive) = per_source.get(source.as_str()).copied().unwrap_or_default();
-            anstream::eprintln!("source {source}: {people} people ({inactive} inactive) in {requests} requests");
+            note!("source {source}: {people} people ({inactive} inactive) in {requests} requests");
         }
         if !sourced.leavers.is_empty() {
-            anstream::eprintln!(
+            note!(
                 "sources: {} people have left them (since the last apply or before) and are offboarded",
                 sourced.leavers.len()
             );
@@ -222,5 +249,5 @@ fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
 /// A saved plan names its manifests: say which were used, since only --expect-digest (or
 /// --manifests) ties a file to what was reviewed.
 fn checked_against(dir: &std::path::Path, digest: &str) {
-    anstream::eprintln!("Checked against the manifests in {} ({digest}).", dir.display());
+    note!("Checked against the manifests in {} ({digest}).", dir.display());
 }

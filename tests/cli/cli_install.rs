@@ -2,6 +2,8 @@
 //! page, both generated from the argument definitions, so every command and flag is in
 //! them.
 
+use crate::common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -109,4 +111,37 @@ fn the_version_names_the_package_version_and_then_the_commit() {
                 && rest[2..14].chars().all(|c| c.is_ascii_hexdigit())),
         "{out}"
     );
+}
+
+/// `--quiet` (anywhere on the line) leaves stderr to errors and warnings: the notes of
+/// what the sources gave, where the plan was saved and what it was checked against go,
+/// and stdout is the same.
+#[test]
+fn quiet_silences_the_notes_but_not_stdout_or_errors() {
+    let (tmp, _) = common::example("group-sync");
+    let dir = tmp.path();
+    let (code, loud_out, loud_err) = common::run_in(dir, &["plan", "manifests", "--out", "loud.json"]);
+    assert_eq!(code, Some(0), "{loud_err}");
+    assert!(
+        loud_err.contains("source okta:") && loud_err.contains("Saved the plan"),
+        "{loud_err}"
+    );
+    let (code, out, err) = common::run_in(dir, &["--quiet", "plan", "manifests", "--out", "plan.json"]);
+    assert_eq!((code, err.as_str()), (Some(0), ""));
+    assert_eq!(out, loud_out);
+
+    let (code, out, err) = common::run_in(dir, &["show", "plan.json", "-q"]);
+    assert_eq!((code, err.as_str()), (Some(0), ""), "no `Checked against` note");
+    assert!(!out.is_empty());
+
+    let (code, out, err) = common::run_in(dir, &["apply", "plan.json", "--auto-approve", "-q"]);
+    assert_eq!((code, err.as_str()), (Some(0), ""));
+    assert!(out.contains("Apply complete"), "{out}");
+
+    let (code, _, err) = common::run_in(dir, &["-q", "plan", "missing"]);
+    assert_eq!(code, Some(1));
+    assert!(err.starts_with("error: "), "errors are still said: {err}");
+
+    let (_, help, _) = common::run_in(dir, &["plan", "--help"]);
+    assert!(help.contains("--quiet"), "{help}");
 }
