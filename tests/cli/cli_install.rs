@@ -76,7 +76,18 @@ fn the_man_page_is_roff_and_names_every_command() {
         );
     }
     assert!(!page.contains("rollcall\\-help(1)"), "help has no page of its own");
-    assert!(page.contains("Exit codes"));
+    // The exit codes as tagged paragraphs, not help text roff would refill.
+    let status = page
+        .split(".SH \"EXIT STATUS\"")
+        .nth(1)
+        .expect("an EXIT STATUS section");
+    for code in ["0", "1", "2", "3", "130"] {
+        assert!(
+            status.contains(&format!(".TP\n{code}\n")),
+            "no exit code {code} in:\n{status}"
+        );
+    }
+    assert!(!page.contains(".SH EXTRA"), "{page}");
 }
 
 #[test]
@@ -92,6 +103,7 @@ fn man_with_a_directory_writes_a_page_per_command() {
     }
     let plan = std::fs::read_to_string(dir.path().join("rollcall-plan.1")).unwrap();
     assert!(plan.contains("detailed\\-exitcode"), "{plan}");
+    assert!(plan.contains("EXIT STATUS") && !plan.contains(".SH EXTRA"), "{plan}");
 }
 
 #[test]
