@@ -288,14 +288,15 @@ fn confirm() -> Result<bool, CliError> {
     Ok(answer.trim() == "yes")
 }
 
-/// A progress bar on a terminal; plain lines when output is piped or logged.
+/// A progress bar on a terminal; plain lines on stdout when output is piped or logged, or
+/// with `--quiet`, which keeps stderr for errors and warnings.
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
 }
 
 impl Progress {
     fn new(total: usize) -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = (!super::quiet() && std::io::stderr().is_terminal()).then(|| {
             let bar = indicatif::ProgressBar::new(total as u64);
             if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} changes  {msg}") {
                 bar.set_style(style);

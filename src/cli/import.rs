@@ -54,7 +54,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
             .hint("this is a fault in rollcall import: please report it with the output above"),
     })?;
     for note in &imported.notes {
-        anstream::eprintln!("note: {note}");
+        note!("note: {note}");
     }
     let stale = write(&args.out, &imported)?;
     summary(&args.out, &targets, &imported, &stale);

@@ -1,10 +1,22 @@
 //! The command line: one file per command, a thin face over `engine`. This module holds
 //! only the argument enum, the dispatch, and the arguments several commands share.
 
+/// A note on stderr (what was read, saved or checked, progress), which `--quiet` silences;
+/// errors and warnings are written directly, always.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        if !$crate::cli::quiet() {
+            anstream::eprintln!($($arg)*);
+        }
+    };
+}
+
 mod apply;
+mod completions;
 pub mod error;
 mod import;
 mod interrupt;
+mod man;
 mod plan;
 mod sandbox;
 mod schema;
@@ -13,6 +25,7 @@ mod sources;
 mod validate;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Parser, Subcommand};
 
@@ -28,13 +41,27 @@ use error::CliError;
 #[derive(Debug, Parser)]
 #[command(
     name = "rollcall",
-    version,
+    version = env!("ROLLCALL_VERSION"),
     propagate_version = true,
     after_help = concat_help()
 )]
 pub struct Cli {
+    /// Say nothing on stderr but errors and warnings: no progress, no notes of what was
+    /// read, saved or checked. What a command prints on stdout, and what --verbose asks
+    /// for, are unchanged
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--quiet`, for the whole run: a note may come from deep in a command, and the flag is
+/// the process's, set once before the command runs.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Whether `--quiet` was given.
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
 }
 
 fn concat_help() -> String {
@@ -62,10 +89,13 @@ pub enum Command {
     Schema(schema::Args),
     #[command(subcommand)]
     Sandbox(sandbox::Command),
+    Completions(completions::Args),
+    Man(man::Args),
 }
 
 /// Runs a parsed command and returns the exit code.
 pub async fn run(cli: Cli) -> Result<u8, CliError> {
+    QUIET.store(cli.quiet, Ordering::Relaxed);
     match cli.command {
         // Apply winds down on a signal; the sandbox saves and exits 0, the way a server
         // is meant to stop. Everything else only reads, and stops at once.
@@ -86,6 +116,8 @@ async fn run_reading(command: Command) -> Result<u8, CliError> {
         Command::Show(args) => show::run(args).await,
         Command::Import(args) => import::run(args).await,
         Command::Schema(args) => schema::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
         Command::Apply(args) => apply::run(args).await,
         Command::Sandbox(cmd) => sandbox::run(cmd).await,
     }
@@ -148,12 +180,13 @@ impl Traffic {
         }
     }
 
-    /// What each target's read cost against its vendor's quota, where it has one: always
-    /// said, on stderr, since a quota spent is what decides when the next run may go.
+    /// What each target's read cost against its vendor's quota, where it has one: said
+    /// without --verbose (but not with --quiet), on stderr, since a quota spent is what
+    /// decides when the next run may go.
     pub fn usage(&self, live: &crate::engine::Live) {
         for (target, findings) in &live.findings {
             if let Some(usage) = &findings.usage {
-                anstream::eprintln!("{target}: {usage}");
+                note!("{target}: {usage}");
             }
         }
     }
@@ -170,10 +203,10 @@ impl Traffic {
         }
         for (source, requests) in &sourced.requests {
             let (people, inactive) = per_source.get(source.as_str()).copied().unwrap_or_default();
-            anstream::eprintln!("source {source}: {people} people ({inactive} inactive) in {requests} requests");
+            note!("source {source}: {people} people ({inactive} inactive) in {requests} requests");
         }
         if !sourced.leavers.is_empty() {
-            anstream::eprintln!(
+            note!(
                 "sources: {} people have left them (since the last apply or before) and are offboarded",
                 sourced.leavers.len()
             );
@@ -200,8 +233,21 @@ impl Traffic {
     }
 }
 
+/// Writes generated text to stdout; a closed pipe (`rollcall man | head`) is the reader's
+/// choice, not an error worth a message.
+fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError::new(format!("cannot write to standard output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A saved plan names its manifests: say which were used, since only --expect-digest (or
 /// --manifests) ties a file to what was reviewed.
 fn checked_against(dir: &std::path::Path, digest: &str) {
-    anstream::eprintln!("Checked against the manifests in {} ({digest}).", dir.display());
+    note!("Checked against the manifests in {} ({digest}).", dir.display());
 }

@@ -73,7 +73,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         std::fs::write(path, &json)
             .map_err(|e| CliError::new(format!("cannot write the plan file {}: {e}", path.display())))?;
         // On stderr, so `--json` or `--markdown` output stays clean.
-        anstream::eprintln!(
+        note!(
             "Saved the plan to {} ({}).",
             path.display(),
             crate::desired::digest(json.as_bytes())

@@ -55,6 +55,31 @@ const NOT_RUN: &[(&str, &str, &str)] = &[
     ("README.md", "scripts/test", "the whole suite, this test included"),
     (
         "README.md",
+        "rollcall completions bash > ~/.local/share/bash-completion/completions/rollcall",
+        "writes into the home directory; tests/cli/cli_install.rs checks what it writes",
+    ),
+    (
+        "README.md",
+        "rollcall completions zsh > ~/.zfunc/_rollcall",
+        "writes into the home directory; tests/cli/cli_install.rs checks what it writes",
+    ),
+    (
+        "README.md",
+        "rollcall completions fish > ~/.config/fish/completions/rollcall.fish",
+        "writes into the home directory; tests/cli/cli_install.rs checks what it writes",
+    ),
+    (
+        "README.md",
+        "mkdir -p ~/.local/share/man/man1",
+        "writes into the home directory; tests/cli/cli_install.rs checks what it writes",
+    ),
+    (
+        "README.md",
+        "rollcall man --dir ~/.local/share/man/man1",
+        "writes into the home directory; tests/cli/cli_install.rs checks what it writes",
+    ),
+    (
+        "README.md",
         "cargo bench --bench plan -- M",
         "a benchmark: long, and it asserts nothing",
     ),

@@ -15,6 +15,7 @@ mod cli_buildkite_sso;
 mod cli_exit_codes;
 mod cli_group_sync;
 mod cli_import;
+mod cli_install;
 mod cli_quickstart;
 mod cli_sandbox_serve;
 mod cli_saved_plans;
