@@ -18,6 +18,7 @@ mod ids;
 mod launch;
 mod limiter;
 mod mutations;
+mod paging;
 mod resolve;
 mod rest;
 pub mod state;
