@@ -132,13 +132,9 @@ fn change(id: ResourceId, action: Action) -> Change {
     }
 }
 
-/// Buildkite keeps an organization's last administrator: only an administrator may
-/// demote or remove anyone, and the token's own account cannot be changed, so through
-/// a token whose user is a plain member (as here) each change is refused, alone, and
-/// the administrator stays. (`policy.min_admins` refuses such a plan before it is sent.)
-#[tokio::test]
-async fn the_vendor_refuses_to_lose_the_last_administrator() {
-    let emu = start(one_admin()).await;
+/// A provider for organization `acme` on `emu`, reading everything, with no account
+/// named.
+fn provider(emu: &RunningEmulator) -> Buildkite {
     let settings = Settings {
         target: "bk".into(),
         organization: "acme".into(),
@@ -148,7 +144,17 @@ async fn the_vendor_refuses_to_lose_the_last_administrator() {
     };
     let base = url::Url::parse(&emu.base_url).unwrap();
     let auth = rollcall::http::Auth::Bearer(TOKEN.to_owned().into());
-    let bk = Buildkite::new(settings, base, Some(auth), 4, Tuning::vendor()).unwrap();
+    Buildkite::new(settings, base, Some(auth), 4, Tuning::vendor()).unwrap()
+}
+
+/// Buildkite keeps an organization's last administrator: only an administrator may
+/// demote or remove anyone, and the token's own account cannot be changed, so through
+/// a token whose user is a plain member (as here) each change is refused, alone, and
+/// the administrator stays. (`policy.min_admins` refuses such a plan before it is sent.)
+#[tokio::test]
+async fn the_vendor_refuses_to_lose_the_last_administrator() {
+    let emu = start(one_admin()).await;
+    let bk = provider(&emu);
     bk.read().await.unwrap();
     let admin = ResourceId::Grant {
         scope: Scope::root(),
@@ -250,16 +256,7 @@ async fn a_large_organization_is_read_at_its_formulas_requests_and_points() {
         shape.push((members.len() as u64, pipelines as u64));
     }
     let emu = start(BkState::parse(&yaml).unwrap()).await;
-    let settings = Settings {
-        target: "bk".into(),
-        organization: "acme".into(),
-        account: None,
-        sso_assigns: Vec::new(),
-        scope: rollcall::desired::ReadScope::default(),
-    };
-    let base = url::Url::parse(&emu.base_url).unwrap();
-    let auth = rollcall::http::Auth::Bearer(TOKEN.to_owned().into());
-    let bk = Buildkite::new(settings, base, Some(auth), 4, Tuning::vendor()).unwrap();
+    let bk = provider(&emu);
     let live = bk.read().await.unwrap();
     let teams = live.keys().filter(|a| matches!(a.id, ResourceId::Group { .. }));
     assert_eq!(teams.count(), 130);
