@@ -6,6 +6,7 @@
 //! into manifests. `sandbox` holds the emulators the quickstart and the tests talk to
 //! over real HTTP.
 
+pub mod access;
 pub mod apply;
 pub mod audit;
 pub mod cli;
