@@ -5,7 +5,20 @@
 //! It answers from any state of a target: the manifest's (`rollcall access DIR`), live
 //! (`--live`), or live with a plan's changes made (the plan's "Effect on people").
 
-use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{ResourceMap, Scope};
+use crate::platform::Platform;
+use state::State;
+
+pub mod compute;
+pub mod effect;
+pub mod render;
+pub mod state;
+#[cfg(test)]
+mod tests;
 
 /// Everyone's access on the targets asked about, as `rollcall access` reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -43,12 +56,109 @@ pub struct Entry {
 }
 
 /// One way a person holds their level on a resource.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Reason {
-    /// The grant, default or membership, in the platform's own words: `PROJECT_WRITE on
-    /// project API`, `all users: PROJECT_READ on project PLAT`, `ADMIN (global)`.
+    /// The grant, default or membership, in the platform's own words: the permission
+    /// alone where it is granted on the resource itself (`REPO_ADMIN`), else with where
+    /// it is granted (`PROJECT_WRITE on project API`, `ADMIN on global permissions`,
+    /// `PROJECT_READ for all users on project PLAT`); `member` for a group's membership.
     pub grant: String,
     /// The group it comes through, if not held directly.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<String>,
+}
+
+/// A target as access needs it: its platform, and the target its principals come from.
+pub struct TargetRef<'a> {
+    pub name: &'a str,
+    pub platform: Platform,
+    pub principals_from: Option<&'a str>,
+}
+
+impl TargetRef<'_> {
+    /// The target's state from per-target resource maps (live state): its own, and its
+    /// principals' target's people and memberships.
+    pub fn state(&self, maps: &BTreeMap<String, ResourceMap>) -> State {
+        let mut state = State::new(self.name, self.platform, self.principals_from);
+        for source in std::iter::once(self.name).chain(self.principals_from) {
+            if let Some(map) = maps.get(source) {
+                state.load(map);
+            }
+        }
+        state
+    }
+}
+
+/// What `--who` and `--on` ask for: entries of these people (by name or email, any
+/// case), on these resources (`TARGET`, or `TARGET:PATH` and what is inside it).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub who: Vec<String>,
+    pub on: Vec<String>,
+}
+
+impl Filter {
+    fn person(&self, p: &state::Person) -> bool {
+        self.who.is_empty()
+            || self.who.iter().any(|w| {
+                p.name.eq_ignore_ascii_case(w) || p.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(w))
+            })
+    }
+
+    fn resource(&self, target: &str, resource: &str) -> bool {
+        self.on.is_empty()
+            || self.on.iter().any(|on| match on.split_once(':') {
+                None => on == target,
+                Some((t, path)) => {
+                    t == target
+                        && (resource == path || resource.strip_prefix(path).is_some_and(|rest| rest.starts_with('/')))
+                }
+            })
+    }
+
+    /// The scopes `--on` names on this target, so that a scope nothing is granted on
+    /// directly is still answered (a repository inside a project with grants).
+    fn scopes(&self, state: &State) -> BTreeSet<Scope> {
+        self.on
+            .iter()
+            .filter_map(|on| on.split_once(':'))
+            .filter(|(t, _)| *t == state.target)
+            .filter_map(|(_, path)| compute::scope_named(state.platform, path))
+            .collect()
+    }
+}
+
+/// Every entry of a target's effective access the filter asks for, in order of person,
+/// then resource (the root first, a scope before those inside it).
+pub fn entries(state: &State, filter: &Filter) -> Vec<Entry> {
+    let mut scopes = state.scopes();
+    scopes.extend(filter.scopes(state));
+    entries_over(state, filter, &scopes)
+}
+
+/// [`entries`], answering on these scopes (and those grants name): to compare two states
+/// of a target on the same scopes.
+pub fn entries_over(state: &State, filter: &Filter, scopes: &BTreeSet<Scope>) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for (key, person) in &state.people {
+        if !filter.person(person) {
+            continue;
+        }
+        for (res, cell) in compute::person(state, key, scopes) {
+            let (resource, noun) = compute::describe(state, &res);
+            if !filter.resource(&state.target, &resource) {
+                continue;
+            }
+            out.push(Entry {
+                person: person.name.clone(),
+                email: person.email.clone(),
+                target: state.target.clone(),
+                resource,
+                noun,
+                level: compute::level_word(&res, cell.rank).to_owned(),
+                reasons: cell.reasons.into_iter().collect(),
+            });
+        }
+    }
+    out
 }

@@ -11,6 +11,7 @@ macro_rules! note {
     };
 }
 
+mod access;
 mod apply;
 mod completions;
 pub mod error;
@@ -82,6 +83,8 @@ pub enum Command {
     #[command(after_help = error::EXIT_CODES_HELP)]
     Show(show::Args),
     #[command(after_help = error::EXIT_CODES_HELP)]
+    Access(access::Args),
+    #[command(after_help = error::EXIT_CODES_HELP)]
     Sources(sources::Args),
     #[command(after_help = error::EXIT_CODES_HELP)]
     Import(import::Args),
@@ -114,6 +117,7 @@ async fn run_reading(command: Command) -> Result<u8, CliError> {
         Command::Plan(args) => plan::run(args).await,
         Command::Sources(args) => sources::run(args).await,
         Command::Show(args) => show::run(args).await,
+        Command::Access(args) => access::run(args).await,
         Command::Import(args) => import::run(args).await,
         Command::Schema(args) => schema::run(args),
         Command::Completions(args) => completions::run(args),

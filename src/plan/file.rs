@@ -42,6 +42,10 @@ struct Document {
     /// What the plan says besides its changes, for readers; never read back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     notes: Vec<DocNote>,
+    /// What the changes do to people's effective access, for readers; never read back
+    /// by `apply` (the fresh plan works out its own), read by `show`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    effects: Vec<crate::access::effect::Effect>,
     /// What the identity sources gave: `apply` reads the sources again and refuses if
     /// any person's fingerprint moved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -204,6 +208,7 @@ pub fn to_json(plan: &Plan) -> String {
                 text: n.text.clone(),
             })
             .collect(),
+        effects: plan.effects.clone(),
     };
     // Serialising plain structs and strings cannot fail; fall back to an error object
     // rather than panic should that ever change.
@@ -387,6 +392,7 @@ pub fn from_json(text: &str, base: &Path) -> Result<Plan, FileError> {
         unmanaged,
         held,
         notes,
+        effects: doc.effects,
         policy: doc.policy,
         existing: Existing::default(),
         manifest_digest: doc.manifest_digest,

@@ -150,6 +150,8 @@ pub struct Plan {
     pub held: Vec<Held>,
     /// What the plan says besides its changes, sorted.
     pub notes: Vec<Note>,
+    /// What the changes do to people's effective access, sorted by person.
+    pub effects: Vec<crate::access::effect::Effect>,
     /// The policy the plan was made under; `apply` checks the safety rules against it.
     pub policy: Policy,
     /// Live objects per target and kind when the plan was made.
@@ -262,6 +264,8 @@ pub fn build_with(
     notes.extend(notes::shadowed(&changes, desired));
     notes.extend(notes::group_ids(&changes, desired));
     notes.extend(notes::remarks(findings));
+    let (effects, no_effect) = effect_of(&targets, live, &changes, &notes);
+    notes.extend(no_effect);
     notes.sort();
     notes.dedup();
     let changes = graph::order(changes, &targets)?;
@@ -271,6 +275,7 @@ pub fn build_with(
         unmanaged,
         held,
         notes,
+        effects,
         policy: desired.policy.clone(),
         existing: crate::safety::count_existing(live),
         manifest_digest: desired.manifest_digest.clone(),
@@ -281,6 +286,30 @@ pub fn build_with(
         sources: desired.sources_summary(),
         allow_shrink: std::collections::BTreeSet::new(),
     })
+}
+
+/// What the changes do to people's access on each target, and a note for each change
+/// that alters nobody's, where no note says so already.
+fn effect_of(
+    targets: &[PlannedTarget],
+    live: &BTreeMap<String, ResourceMap>,
+    changes: &[Change],
+    notes: &[Note],
+) -> (Vec<crate::access::effect::Effect>, Vec<Note>) {
+    let refs: Vec<_> = targets
+        .iter()
+        .map(|t| crate::access::TargetRef {
+            name: &t.name,
+            platform: t.config.platform,
+            principals_from: t.config.principals_from.as_deref(),
+        })
+        .collect();
+    let flagged = notes
+        .iter()
+        .filter(|n| n.text.starts_with("no effect"))
+        .filter_map(|n| n.address.clone())
+        .collect();
+    crate::access::effect::of_plan(&refs, live, changes, &flagged)
 }
 
 /// A plan the safety rules passed, against live state as read for it: the only thing

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use crate::plan::{Action, Plan};
-use crate::render::{attribute_lines, counts, plan_digest, plural, refusal_headline, value_summary};
+use crate::render::{attribute_lines, counts, effect, plan_digest, plural, refusal_headline, value_summary};
 
 /// GitHub rejects comments over 65,536 characters; stay well below it.
 const MAX_LEN: usize = 60_000;
@@ -79,6 +79,7 @@ pub fn render(plan: &Plan) -> String {
         }
         let _ = writeln!(out, "```");
     }
+    effects(&mut out, plan);
     if !plan.held.is_empty() {
         let _ = writeln!(
             out,
@@ -130,6 +131,43 @@ pub fn render(plan: &Plan) -> String {
         out.push_str("\n```\n\n**Plan truncated to fit a comment.** Run `rollcall plan` for the full list.\n");
     }
     out
+}
+
+/// Effect lines shown open; a longer list is folded away under its summary.
+const OPEN_EFFECT_LINES: usize = 30;
+
+/// "Effect on people", as a `diff` block of who gains (`+`), loses (`-`) and changes
+/// level (`!`), each under the person.
+fn effects(out: &mut String, plan: &Plan) {
+    if plan.effects.is_empty() {
+        return;
+    }
+    let summary = effect::summary(&plan.effects);
+    let folded = plan.effects.len() > OPEN_EFFECT_LINES;
+    if folded {
+        let _ = writeln!(
+            out,
+            "\n<details><summary><b>Effect on people</b>: {summary}</summary>\n\n```diff"
+        );
+    } else {
+        let _ = writeln!(out, "\n**Effect on people**: {summary}\n\n```diff");
+    }
+    let mut last = None;
+    for e in &plan.effects {
+        if last != Some((&e.person, &e.email)) {
+            let _ = writeln!(out, "# {}", effect::person(e));
+            last = Some((&e.person, &e.email));
+        }
+        let sign = match e.sign() {
+            '~' => '!',
+            s => s,
+        };
+        let _ = writeln!(out, "{sign}   {}", effect::line(e));
+    }
+    let _ = writeln!(out, "```");
+    if folded {
+        let _ = writeln!(out, "\n</details>");
+    }
 }
 
 fn capitalise(s: &str) -> String {

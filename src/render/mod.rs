@@ -2,6 +2,7 @@
 //! pull-request comment. All three are pure functions of the plan, so the same inputs
 //! give byte-identical output.
 
+pub mod effect;
 pub mod json;
 pub mod markdown;
 pub mod text;

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use owo_colors::OwoColorize;
 
 use crate::plan::{Action, Plan};
-use crate::render::{attribute_lines, counts, plural, refusal_headline, value_summary};
+use crate::render::{attribute_lines, counts, effect, plural, refusal_headline, value_summary};
 
 pub fn render(plan: &Plan) -> String {
     let mut out = String::new();
@@ -103,6 +103,7 @@ pub fn render(plan: &Plan) -> String {
             let _ = writeln!(out, "\n  {}: {}, {} unmanaged.\n", target.name, counts(s), s.unmanaged);
         }
     }
+    effects(&mut out, plan);
     let total = plan.summary();
     if plan.is_empty() && plan.held.is_empty() {
         let _ = writeln!(out, "{} Live state matches the manifest.", "No changes.".bold());
@@ -136,4 +137,43 @@ pub fn render(plan: &Plan) -> String {
         }
     }
     out
+}
+
+/// Lines of the effect on people a terminal shows before saying how many more there are.
+const MAX_EFFECT_LINES: usize = 200;
+
+/// "Effect on people": each person's gains, losses and level changes, grouped by person.
+fn effects(out: &mut String, plan: &Plan) {
+    if plan.effects.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{} ({}):",
+        "Effect on people".bold(),
+        effect::summary(&plan.effects)
+    );
+    let mut last = None;
+    for (shown, e) in plan.effects.iter().enumerate() {
+        if shown == MAX_EFFECT_LINES {
+            let _ = writeln!(
+                out,
+                "  … {} more; `rollcall plan --json` lists them all",
+                plural(plan.effects.len() - shown, "line", "lines")
+            );
+            break;
+        }
+        if last != Some((&e.person, &e.email)) {
+            let _ = writeln!(out, "  {}", effect::person(e));
+            last = Some((&e.person, &e.email));
+        }
+        let line = format!("    {} {}", e.sign(), effect::line(e));
+        let line = match e.sign() {
+            '+' => line.green().to_string(),
+            '-' => line.red().to_string(),
+            _ => line.yellow().to_string(),
+        };
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = writeln!(out);
 }

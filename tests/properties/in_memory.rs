@@ -439,6 +439,108 @@ fn run_case(
     // (4) Dependencies respected.
     let arrived = journal.lock().unwrap().clone();
     check_order(&plan, &arrived).map_err(|e| format!("{e}\n{}", context()))?;
+    // (5) The effect on people is the difference of effective access before and after.
+    check_effect(&desired, &plan, &read, &again).map_err(|e| format!("{e}\n{}", context()))?;
+    Ok(())
+}
+
+/// Each line of the plan's effect is a real change of someone's access, and every change
+/// of access is a line, or inside a scope whose line for the same person says it.
+fn check_effect(
+    desired: &Desired,
+    plan: &Plan,
+    before: &BTreeMap<String, ResourceMap>,
+    after: &BTreeMap<String, ResourceMap>,
+) -> Result<(), String> {
+    // Names as the platforms match them: without regard to case.
+    type Key = (String, String, String);
+    // A user or group renamed in place is the same person or group under the new name.
+    let renames = |users: bool| -> BTreeMap<(String, String), String> {
+        plan.changes
+            .iter()
+            .filter_map(|c| {
+                match (&c.address.id, c.renames()) {
+                    (ResourceId::User { name }, Some(old)) if users => Some((name, old)),
+                    (ResourceId::Group { name }, Some(old)) if !users => Some((name, old)),
+                    _ => None,
+                }
+                .map(|(name, old)| {
+                    (
+                        (c.address.target.to_string(), old.to_lowercase()),
+                        name.to_lowercase().to_string(),
+                    )
+                })
+            })
+            .collect()
+    };
+    let (renamed, regrouped) = (renames(true), renames(false));
+    let mut levels: BTreeMap<Key, (Option<String>, Option<String>)> = BTreeMap::new();
+    for (name, config) in &desired.targets {
+        let target = rollcall::access::TargetRef {
+            name,
+            platform: config.platform,
+            principals_from: config.principals_from.as_deref(),
+        };
+        let (was, now) = (target.state(before), target.state(after));
+        let scopes: BTreeSet<Scope> = was.scopes().union(&now.scopes()).cloned().collect();
+        let all = rollcall::access::Filter::default();
+        for (i, state) in [was, now].iter().enumerate() {
+            for e in rollcall::access::entries_over(state, &all, &scopes) {
+                let person = e.person.to_lowercase();
+                let person = renamed
+                    .get(&(e.target.clone(), person.clone()))
+                    .cloned()
+                    .unwrap_or(person);
+                let resource = e.resource.to_lowercase();
+                let resource = match e.noun.as_str() {
+                    "group" => regrouped
+                        .get(&(e.target.clone(), resource.clone()))
+                        .cloned()
+                        .unwrap_or(resource),
+                    _ => resource,
+                };
+                let slot = levels.entry((person, e.target.clone(), resource)).or_default();
+                if i == 0 {
+                    slot.0 = Some(e.level);
+                } else {
+                    slot.1 = Some(e.level);
+                }
+            }
+        }
+    }
+    let shown: BTreeMap<Key, (Option<String>, Option<String>)> = plan
+        .effects
+        .iter()
+        .map(|e| {
+            (
+                (e.person.to_lowercase(), e.target.clone(), e.resource.to_lowercase()),
+                (e.before.clone(), e.after.clone()),
+            )
+        })
+        .collect();
+    for (key, levels_shown) in &shown {
+        let real = levels.get(key).cloned().unwrap_or_default();
+        if &real != levels_shown {
+            return Err(format!(
+                "the effect says {key:?} goes {levels_shown:?}, but access went {real:?}"
+            ));
+        }
+    }
+    for (key, (was, now)) in &levels {
+        if was == now || shown.contains_key(key) {
+            continue;
+        }
+        let (person, target, resource) = key;
+        let covered = shown.keys().any(|(p, t, r)| {
+            p == person && t == target && (resource.starts_with(&format!("{r}/")) || !r.contains('/') && r == "global")
+        });
+        if !covered {
+            return Err(format!(
+                "access of {person} on {target}:{resource} went {was:?} -> {now:?}, and the effect does not say so:\n{:#?}",
+                plan.effects
+            ));
+        }
+    }
     Ok(())
 }
 

@@ -1,0 +1,220 @@
+//! One person's effective access on one target: for every resource, the highest level
+//! anything gives them there, and every grant, default or membership that gives it.
+//!
+//! The rules are the platform's data: a grant holds on the scopes inside its own where
+//! the platform's grants are `inherited`; an "everyone" default counts for every active
+//! person; a root permission the platform lists as `admin` makes its holder an
+//! administrator of every scope; and on a platform without grants, access is the account
+//! and the groups one is in.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::state::State;
+use super::Reason;
+use crate::model::{Name, Principal, Scope};
+
+/// A resource of a target, as access is reported on it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Res {
+    /// Having an active account, on a platform where that is the access.
+    Account,
+    /// A scope grants are made on (the root included).
+    Scope(Scope),
+    /// A group, on a platform where membership is the access (by lower-cased name).
+    Group(Name),
+}
+
+/// The level one holds on a resource, with what gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    /// `read` 0, `write` 1, `admin` 2: comparable across a platform's scopes; 0 for a
+    /// membership or an account.
+    pub rank: usize,
+    pub reasons: BTreeSet<Reason>,
+}
+
+/// The words of the ranks, as the portable role words name them.
+pub const LEVELS: [&str; 3] = ["read", "write", "admin"];
+
+/// The level's word on a resource: `member` of a group where access is membership,
+/// `active` for an account.
+pub fn level_word(res: &Res, rank: usize) -> &'static str {
+    match res {
+        Res::Scope(_) => LEVELS.get(rank).copied().unwrap_or("admin"),
+        Res::Group(_) => "member",
+        Res::Account => "active",
+    }
+}
+
+/// Everything `who` (a lower-cased name) can do on the target, on the scopes in `scopes`
+/// and those grants name; nothing for someone unknown or inactive.
+pub fn person(state: &State, who: &Name, scopes: &BTreeSet<Scope>) -> BTreeMap<Res, Cell> {
+    let mut out = BTreeMap::new();
+    if state.people.get(who).is_none_or(|p| p.inactive) {
+        return out;
+    }
+    let groups = state.groups_of.get(who);
+    if !state.platform.has_grants() {
+        // An account made elsewhere (an Atlassian account in an organization's
+        // directory) is no access of this target's: only its groups are.
+        if !state.platform.users().external {
+            offer(&mut out, Res::Account, 0, reason("active account", None));
+        }
+        for g in groups.into_iter().flatten() {
+            offer(&mut out, Res::Group(g.clone()), 0, reason("member", None));
+        }
+        return out;
+    }
+    let holders = std::iter::once(Principal::User(who.clone()))
+        .chain(groups.into_iter().flatten().map(|g| Principal::Group(g.clone())));
+    for holder in holders {
+        let via = match &holder {
+            Principal::User(_) => None,
+            Principal::Group(g) => Some(state.groups.get(g).cloned().unwrap_or_else(|| g.to_string())),
+        };
+        for (scope, native) in state.grants.get(&holder).into_iter().flatten() {
+            grant(state, &mut out, scopes, scope, native, via.as_deref());
+        }
+    }
+    for (scope, native) in &state.defaults {
+        let Some(rank) = state
+            .platform
+            .default_roles(&scope.kinds())
+            .and_then(|r| r.level(native))
+        else {
+            continue;
+        };
+        let here = reason(&format!("{native} for all users"), None);
+        offer(&mut out, Res::Scope(scope.clone()), rank, here);
+        if state.platform.spec().inherited {
+            for inner in inside(scopes, scope) {
+                let text = format!("{native} for all users on {}", place(state, scope));
+                offer(&mut out, Res::Scope(inner.clone()), rank, reason(&text, None));
+            }
+        }
+    }
+    out
+}
+
+/// What one grant gives: its level on its scope, on the scopes inside where grants are
+/// inherited, and administration of every scope for a root permission that makes an
+/// administrator.
+fn grant(
+    state: &State,
+    out: &mut BTreeMap<Res, Cell>,
+    scopes: &BTreeSet<Scope>,
+    scope: &Scope,
+    native: &str,
+    via: Option<&str>,
+) {
+    let platform = state.platform;
+    if let Some(rank) = platform.scope_roles(&scope.kinds()).and_then(|r| r.level(native)) {
+        offer(out, Res::Scope(scope.clone()), rank, reason(native, via));
+    }
+    if platform.is_admin(scope, native) {
+        let text = format!("{native} on {}", place(state, scope));
+        for inner in scopes.iter().filter(|s| !s.is_root()) {
+            offer(out, Res::Scope(inner.clone()), LEVELS.len() - 1, reason(&text, via));
+        }
+        return;
+    }
+    // The root is no scope of content: a licence or the right to create projects is
+    // not access to what is inside.
+    if platform.spec().inherited && !scope.is_root() {
+        let Some(rank) = platform.scope_roles(&scope.kinds()).and_then(|r| r.level(native)) else {
+            return;
+        };
+        let text = format!("{native} on {}", place(state, scope));
+        for inner in inside(scopes, scope) {
+            offer(out, Res::Scope(inner.clone()), rank, reason(&text, via));
+        }
+    }
+}
+
+/// The scopes strictly inside `outer`: a scope's path sorts right after its own, before
+/// the next scope beside it.
+fn inside<'a>(scopes: &'a BTreeSet<Scope>, outer: &'a Scope) -> impl Iterator<Item = &'a Scope> {
+    let depth = outer.segments().len();
+    scopes
+        .range(outer..)
+        .skip_while(move |s| *s == outer)
+        .take_while(move |s| s.segments().len() > depth && s.segments()[..depth] == *outer.segments())
+}
+
+/// How a reason names a scope: `project API`, `global permissions`.
+pub fn place(state: &State, scope: &Scope) -> String {
+    let noun = state.platform.scope_roles(&scope.kinds()).map_or("scope", |r| r.noun);
+    if scope.is_root() {
+        noun.to_owned()
+    } else {
+        format!("{noun} {}", path(scope))
+    }
+}
+
+/// A scope's names from the root: `API/payments`.
+pub fn path(scope: &Scope) -> String {
+    let names: Vec<&str> = scope.segments().iter().map(|s| s.name.as_str()).collect();
+    names.join("/")
+}
+
+fn reason(grant: &str, via: Option<&str>) -> Reason {
+    Reason {
+        grant: grant.to_owned(),
+        via: via.map(str::to_owned),
+    }
+}
+
+/// Counts a reason for a level on a resource: the highest level wins, and every reason
+/// for it is kept.
+fn offer(out: &mut BTreeMap<Res, Cell>, res: Res, rank: usize, why: Reason) {
+    let cell = out.entry(res).or_insert_with(|| Cell {
+        rank,
+        reasons: BTreeSet::new(),
+    });
+    if rank > cell.rank {
+        cell.rank = rank;
+        cell.reasons.clear();
+    }
+    if rank == cell.rank {
+        cell.reasons.insert(why);
+    }
+}
+
+/// The resource's name and noun, as reports give them.
+pub fn describe(state: &State, res: &Res) -> (String, String) {
+    match res {
+        Res::Scope(scope) => {
+            let roles = state.platform.scope_roles(&scope.kinds());
+            let name = if scope.is_root() {
+                roles
+                    .map_or("global", |r| if r.key.is_empty() { "global" } else { r.key })
+                    .to_owned()
+            } else {
+                path(scope)
+            };
+            (name, roles.map_or("scope", |r| r.noun).to_owned())
+        }
+        Res::Group(g) => (
+            state.groups.get(g).cloned().unwrap_or_else(|| g.to_string()),
+            "group".to_owned(),
+        ),
+        Res::Account => ("account".to_owned(), "account".to_owned()),
+    }
+}
+
+/// The scope a path of names means on a platform (`API/payments`): each name is a
+/// segment of the first kind that can follow the ones before; the root's key (`global`)
+/// is the root. `None` for a path deeper than the platform's scopes.
+pub fn scope_named(platform: crate::platform::Platform, path: &str) -> Option<Scope> {
+    let root_key = platform.scope_roles(&[]).map(|r| r.key);
+    if path.is_empty() || Some(path) == root_key || path == "global" {
+        return Some(Scope::root());
+    }
+    let mut scope = Scope::root();
+    for name in path.split('/') {
+        let kinds = scope.kinds();
+        let kind = platform.children(&kinds).next()?.kind;
+        scope = scope.child(kind, name);
+    }
+    Some(scope)
+}

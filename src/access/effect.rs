@@ -1,0 +1,257 @@
+//! What a plan does to people: effective access before it (live state) and after it
+//! (live state with its changes made), compared person by person, and the changes that
+//! alter nobody's access.
+//!
+//! Only people a change can reach are worked out: the user a change names, a group's
+//! members, everyone for an "everyone" default. A line on a scope inside another is left
+//! out when the outer scope's line already says it (a new project grant is one line, not
+//! one per repository).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::compute::{self, level_word, Cell, Res};
+use super::state::State;
+use super::{Reason, TargetRef};
+use crate::model::{Name, ResourceId, ResourceMap, Scope};
+use crate::plan::{Action, Change, Note};
+
+/// How one person's access to one resource changes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Effect {
+    /// The person's name on the target.
+    pub person: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub target: String,
+    /// As `rollcall access --on` names it after `TARGET:`.
+    pub resource: String,
+    /// What the resource is: `project`, `repository`, `group`.
+    pub noun: String,
+    /// The level before and after; `None` for no access.
+    pub before: Option<String>,
+    pub after: Option<String>,
+    /// What gives the new level, or for a loss or a fall what gave the old one.
+    pub reasons: Vec<Reason>,
+}
+
+impl Effect {
+    /// `+` gains access, `-` loses it, `~` changes level.
+    pub fn sign(&self) -> char {
+        match (&self.before, &self.after) {
+            (None, _) => '+',
+            (_, None) => '-',
+            _ => '~',
+        }
+    }
+
+    /// Loses access, or keeps less of it: its reasons are what gave the old level.
+    pub fn falls(&self) -> bool {
+        let rank = |l: &Option<String>| {
+            l.as_deref()
+                .map(|l| compute::LEVELS.iter().position(|w| *w == l).unwrap_or(0))
+        };
+        match (&self.before, &self.after) {
+            (_, None) => true,
+            (Some(_), Some(_)) => rank(&self.after) < rank(&self.before),
+            (None, Some(_)) => false,
+        }
+    }
+}
+
+/// The effect of `changes` on live state, and a note for each grant, default or
+/// membership change that alters nobody's access, given the rest of the plan.
+pub fn of_plan(
+    targets: &[TargetRef<'_>],
+    live: &BTreeMap<String, ResourceMap>,
+    changes: &[Change],
+    flagged: &BTreeSet<crate::model::Address>,
+) -> (Vec<Effect>, Vec<Note>) {
+    let mut effects = Vec::new();
+    let mut notes = Vec::new();
+    for t in targets {
+        let mut before = t.state(live);
+        let mine: Vec<&Change> = changes.iter().filter(|c| before.concerns(&c.address)).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        // A rename in place keeps the account or group: the people before are named
+        // as they will be, so a rename is no loss for one name and gain for another.
+        for c in &mine {
+            before.rename(c);
+        }
+        let mut after = before.clone();
+        for c in &mine {
+            after.change(c);
+        }
+        let mut people = BTreeSet::new();
+        for c in &mine {
+            people.extend(before.affected(&c.address.id));
+            people.extend(after.affected(&c.address.id));
+        }
+        let scopes: BTreeSet<Scope> = before.scopes().union(&after.scopes()).cloned().collect();
+        for who in &people {
+            let was = compute::person(&before, who, &scopes);
+            let now = compute::person(&after, who, &scopes);
+            effects.extend(differences(&after, &before, who, &was, &now));
+        }
+        for c in mine
+            .iter()
+            .filter(|c| c.address.target == t.name && !flagged.contains(&c.address))
+        {
+            if let Some(note) = no_effect(&mut after, c, &scopes) {
+                notes.push(note);
+            }
+        }
+    }
+    // Each person's lines stay in scope order (the root first, a scope before those
+    // inside it), as `differences` made them.
+    effects.sort_by(|a, b| (&a.person, &a.email, &a.target).cmp(&(&b.person, &b.email, &b.target)));
+    (effects, notes)
+}
+
+/// A note when undoing `change` in the after state leaves everyone's access as it is.
+fn no_effect(after: &mut State, change: &Change, scopes: &BTreeSet<Scope>) -> Option<Note> {
+    let id = &change.address.id;
+    if !matches!(
+        id,
+        ResourceId::Grant { .. } | ResourceId::Default { .. } | ResourceId::Membership { .. }
+    ) {
+        return None;
+    }
+    // A membership's attributes (a maintainer's role) are no access; only adding or
+    // removing it is.
+    if matches!(id, ResourceId::Membership { .. }) && change.action == Action::Update {
+        return None;
+    }
+    let made = match change.action {
+        Action::Delete => None,
+        Action::Create | Action::Update => change.after.clone(),
+    };
+    let reached = after.affected(id);
+    let now: Vec<_> = reached.iter().map(|p| compute::person(after, p, scopes)).collect();
+    after.set(id, change.before.as_ref());
+    let people: Vec<Name> = reached.union(&after.affected(id)).cloned().collect();
+    let undone: Vec<_> = people.iter().map(|p| compute::person(after, p, scopes)).collect();
+    after.set(id, made.as_ref());
+    if now.len() != undone.len() || now != undone {
+        return None;
+    }
+    // Taking what an offboarded person held is the offboarding itself, not a change
+    // that misses its mark.
+    let active = |p: &Name| after.people.get(p).is_some_and(|x| !x.inactive);
+    if !people.is_empty() && !people.iter().any(active) {
+        return None;
+    }
+    let text = if people.is_empty() {
+        match id {
+            ResourceId::Grant {
+                principal: crate::model::Principal::Group(g),
+                ..
+            } => format!("no effect on anyone's access yet: group `{g}` has no members"),
+            _ => "no effect on anyone's access: it reaches nobody active".to_owned(),
+        }
+    } else if matches!(id, ResourceId::Membership { .. }) {
+        "no effect on anyone's access: the group grants nothing the person does not already hold".to_owned()
+    } else {
+        "no effect on anyone's access: everyone it reaches holds as much or more through other grants".to_owned()
+    };
+    Some(Note {
+        target: change.address.target.to_string(),
+        address: Some(change.address.clone()),
+        text,
+    })
+}
+
+/// The lines of one person's access that differ, without those on a scope inside
+/// another whose own line already explains them.
+fn differences(
+    after: &State,
+    before: &State,
+    who: &Name,
+    was: &BTreeMap<Res, Cell>,
+    now: &BTreeMap<Res, Cell>,
+) -> Vec<Effect> {
+    let keys: BTreeSet<&Res> = was.keys().chain(now.keys()).collect();
+    let mut changed: BTreeMap<&Res, (Option<&Cell>, Option<&Cell>)> = BTreeMap::new();
+    for res in keys {
+        let (a, b) = (was.get(res), now.get(res));
+        if a.map(|c| c.rank) != b.map(|c| c.rank) {
+            changed.insert(res, (a, b));
+        }
+    }
+    let person = after.people.get(who).or_else(|| before.people.get(who));
+    let mut out = Vec::new();
+    for (res, (a, b)) in &changed {
+        if explained(after, res, a, b, &changed) {
+            continue;
+        }
+        let deciding = deciding(*a, *b);
+        let (resource, noun) = compute::describe(after, res);
+        out.push(Effect {
+            person: person.map_or_else(|| who.to_string(), |p| p.name.clone()),
+            email: person.and_then(|p| p.email.clone()),
+            target: after.target.clone(),
+            resource,
+            noun,
+            before: a.map(|c| level_word(res, c.rank).to_owned()),
+            after: b.map(|c| level_word(res, c.rank).to_owned()),
+            reasons: deciding
+                .map(|c| c.reasons.iter().cloned().collect())
+                .unwrap_or_default(),
+        });
+    }
+    out
+}
+
+/// The cell whose reasons explain a change: the new one where access rises or starts,
+/// the old one where it falls or ends.
+fn deciding<'a>(a: Option<&'a Cell>, b: Option<&'a Cell>) -> Option<&'a Cell> {
+    match (a, b) {
+        (Some(a), Some(b)) if a.rank > b.rank => Some(a),
+        (_, Some(b)) => Some(b),
+        (a, None) => a,
+    }
+}
+
+/// Whether a scope's line says no more than an enclosing scope's line: the enclosing
+/// scope changed too, and what decides the change here all comes from there.
+fn explained(
+    state: &State,
+    res: &Res,
+    a: &Option<&Cell>,
+    b: &Option<&Cell>,
+    changed: &BTreeMap<&Res, (Option<&Cell>, Option<&Cell>)>,
+) -> bool {
+    let Res::Scope(scope) = res else {
+        return false;
+    };
+    let Some(mine) = deciding(*a, *b) else {
+        return false;
+    };
+    let segments = scope.segments();
+    (0..segments.len()).any(|depth| {
+        let mut outer = Scope::root();
+        for s in &segments[..depth] {
+            outer = outer.child(&s.kind, &s.name);
+        }
+        let Some((oa, ob)) = changed.get(&Res::Scope(outer.clone())) else {
+            return false;
+        };
+        let Some(theirs) = deciding(*oa, *ob) else {
+            return false;
+        };
+        let rises = |x: &Option<&Cell>, y: &Option<&Cell>| x.map(|c| c.rank) < y.map(|c| c.rank);
+        let place = compute::place(state, &outer);
+        rises(a, b) == rises(oa, ob) && mine.reasons.iter().all(|r| comes_from(r, &theirs.reasons, &place))
+    })
+}
+
+/// A reason on an inner scope is one of the outer scope's reasons as named from inside:
+/// `PROJECT_WRITE` on project API is `PROJECT_WRITE on project API` on its repositories.
+fn comes_from(inner: &Reason, outer: &BTreeSet<Reason>, place: &str) -> bool {
+    outer
+        .iter()
+        .any(|o| o.via == inner.via && inner.grant == format!("{} on {place}", o.grant))
+}

@@ -1,0 +1,333 @@
+//! Effective access on every platform against expectations worked out by hand from the
+//! vendors' rules, and the plan's effect against access before and after.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::model::{Address, Principal, Resource, ResourceId, ResourceMap, UserAttrs};
+use crate::plan::{Action, Change};
+use crate::provider::{atlassian_org, bitbucket_cloud, bitbucket_dc, buildkite, scim};
+
+/// Builds a resource map on one target from short statements.
+struct Map {
+    target: &'static str,
+    map: ResourceMap,
+}
+
+impl Map {
+    fn on(target: &'static str) -> Map {
+        Map {
+            target,
+            map: ResourceMap::new(),
+        }
+    }
+
+    fn put(mut self, id: ResourceId, r: Resource) -> Map {
+        self.map.insert(Address::new(self.target, id), r);
+        self
+    }
+
+    fn user(self, name: &str, active: Option<bool>) -> Map {
+        let mut attrs = UserAttrs::new(name, format!("{name}@example.com"));
+        attrs.active = active;
+        self.put(ResourceId::User { name: name.into() }, Resource::User(Box::new(attrs)))
+    }
+
+    fn member(self, group: &str, user: &str) -> Map {
+        self.put(ResourceId::Group { name: group.into() }, Resource::group())
+            .put(
+                ResourceId::Membership {
+                    group: group.into(),
+                    user: user.into(),
+                },
+                Resource::membership(),
+            )
+    }
+
+    fn grant(self, path: &[(&str, &str)], holder: Principal, native: &str) -> Map {
+        self.put(
+            ResourceId::Grant {
+                scope: scope(path),
+                principal: holder,
+            },
+            Resource::Permission {
+                permission: native.to_owned(),
+            },
+        )
+    }
+
+    fn default(self, path: &[(&str, &str)], native: &str) -> Map {
+        self.put(
+            ResourceId::Default { scope: scope(path) },
+            Resource::Default {
+                permission: Some(native.to_owned()),
+            },
+        )
+    }
+}
+
+fn scope(path: &[(&str, &str)]) -> Scope {
+    path.iter().fold(Scope::root(), |s, (k, n)| s.child(k, n))
+}
+
+fn user(n: &str) -> Principal {
+    Principal::User(n.into())
+}
+
+fn group(n: &str) -> Principal {
+    Principal::Group(n.into())
+}
+
+const API: &[(&str, &str)] = &[("project", "API")];
+const PAYMENTS: &[(&str, &str)] = &[("project", "API"), ("repo", "payments")];
+const PLAT: &[(&str, &str)] = &[("project", "PLAT")];
+
+fn state(name: &'static str, platform: Platform, from: Option<&'static str>, maps: &[&Map]) -> State {
+    let maps: BTreeMap<String, ResourceMap> = maps.iter().map(|m| (m.target.to_owned(), m.map.clone())).collect();
+    TargetRef {
+        name,
+        platform,
+        principals_from: from,
+    }
+    .state(&maps)
+}
+
+/// `person resource level [reason via]…` per entry, for comparing with a hand-written list.
+fn table(state: &State, filter: &Filter) -> Vec<String> {
+    entries(state, filter)
+        .into_iter()
+        .map(|e| {
+            let why: Vec<String> = e
+                .reasons
+                .iter()
+                .map(|r| match &r.via {
+                    Some(g) => format!("{} via {g}", r.grant),
+                    None => r.grant.clone(),
+                })
+                .collect();
+            format!("{} {} {} [{}]", e.person, e.resource, e.level, why.join("; "))
+        })
+        .collect()
+}
+
+fn all() -> Filter {
+    Filter::default()
+}
+
+/// Data Center: the highest of global, project, the project's all-users default and the
+/// repository grant, direct or through groups; a global ADMIN administers everything; a
+/// licence alone is no access to a project.
+#[test]
+fn data_center_takes_the_highest_of_every_grant_and_the_default() {
+    let bb = Map::on("bb")
+        .user("ann", None)
+        .user("bo", None)
+        .user("cy", None)
+        .member("dev", "ann")
+        .member("dev", "bo")
+        .member("ops", "ann")
+        .grant(&[], group("dev"), "LICENSED_USER")
+        .grant(&[], user("cy"), "ADMIN")
+        .grant(API, group("dev"), "PROJECT_READ")
+        .grant(API, group("ops"), "PROJECT_WRITE")
+        .grant(PAYMENTS, user("bo"), "REPO_ADMIN")
+        .grant(PAYMENTS, group("dev"), "REPO_READ")
+        .default(PLAT, "PROJECT_READ");
+    let s = state("bb", bitbucket_dc::PLATFORM, None, &[&bb]);
+    assert_eq!(
+        table(&s, &all()),
+        [
+            // ann: write on API through ops beats read through dev, and holds on payments,
+            // above dev's REPO_READ there; PLAT's default reaches everyone.
+            "ann global read [LICENSED_USER via dev]",
+            "ann API write [PROJECT_WRITE via ops]",
+            "ann API/payments write [PROJECT_WRITE on project API via ops]",
+            "ann PLAT read [PROJECT_READ for all users]",
+            "bo global read [LICENSED_USER via dev]",
+            "bo API read [PROJECT_READ via dev]",
+            "bo API/payments admin [REPO_ADMIN]",
+            "bo PLAT read [PROJECT_READ for all users]",
+            // cy: no licence through a group, but ADMIN administers every scope.
+            "cy global admin [ADMIN]",
+            "cy API admin [ADMIN on global permissions]",
+            "cy API/payments admin [ADMIN on global permissions]",
+            "cy PLAT admin [ADMIN on global permissions]",
+        ]
+    );
+    // Who can write to API/payments, as an auditor asks.
+    let on = Filter {
+        on: vec!["bb:API/payments".to_owned()],
+        ..Filter::default()
+    };
+    assert_eq!(
+        table(&s, &on),
+        [
+            "ann API/payments write [PROJECT_WRITE on project API via ops]",
+            "bo API/payments admin [REPO_ADMIN]",
+            "cy API/payments admin [ADMIN on global permissions]",
+        ]
+    );
+    // A repository nothing is granted on directly is still answered through its project.
+    let inner = Filter {
+        on: vec!["bb:API/ledger".to_owned()],
+        who: vec!["BO@example.com".to_owned()],
+    };
+    assert_eq!(
+        table(&s, &inner),
+        ["bo API/ledger read [PROJECT_READ on project API via dev]"]
+    );
+}
+
+/// Two grants at the same highest level are both reasons; losing one changes nothing.
+#[test]
+fn overlapping_grants_at_the_same_level_are_all_reasons() {
+    let bb = Map::on("bb")
+        .user("ann", None)
+        .member("dev", "ann")
+        .grant(API, group("dev"), "PROJECT_WRITE")
+        .grant(API, user("ann"), "PROJECT_WRITE");
+    let s = state("bb", bitbucket_dc::PLATFORM, None, &[&bb]);
+    assert_eq!(
+        table(&s, &all()),
+        ["ann API write [PROJECT_WRITE; PROJECT_WRITE via dev]"]
+    );
+}
+
+/// Bitbucket Cloud: groups and their members live in the organization directory; a
+/// project grant holds on its repositories; `create-repo` counts as write.
+#[test]
+fn cloud_reads_members_from_the_directory_and_inherits_project_grants() {
+    let org = Map::on("org")
+        .user("ann", None)
+        .member("devs", "ann")
+        .member("leads", "ann");
+    let cloud = Map::on("cloud")
+        .grant(API, group("devs"), "create-repo")
+        .grant(PAYMENTS, group("leads"), "read")
+        .grant(PAYMENTS, user("zed"), "admin");
+    let s = state("cloud", bitbucket_cloud::PLATFORM, Some("org"), &[&org, &cloud]);
+    assert_eq!(
+        table(&s, &all()),
+        [
+            "ann API write [create-repo via devs]",
+            "ann API/payments write [create-repo on project API via devs]",
+            "zed API/payments admin [admin]",
+        ]
+    );
+    // The directory itself: access there is group membership.
+    let d = state("org", atlassian_org::PLATFORM, None, &[&org]);
+    assert_eq!(
+        table(&d, &all()),
+        ["ann devs member [member]", "ann leads member [member]"]
+    );
+}
+
+/// Buildkite: pipeline access comes from teams only, is not inherited, and an
+/// organization administrator can do everything on every pipeline.
+#[test]
+fn buildkite_gives_pipelines_through_teams_and_everything_to_admins() {
+    let bk = Map::on("bk")
+        .user("ann", None)
+        .user("root", None)
+        .member("backend", "ann")
+        .grant(&[("pipeline", "deploy")], group("backend"), "BUILD_AND_READ")
+        .grant(&[("pipeline", "docs")], group("writers"), "READ_ONLY")
+        .grant(&[], user("root"), "ADMIN");
+    let s = state("bk", buildkite::PLATFORM, None, &[&bk]);
+    assert_eq!(
+        table(&s, &all()),
+        [
+            "ann deploy write [BUILD_AND_READ via backend]",
+            "root organization admin [ADMIN]",
+            "root deploy admin [ADMIN on organization role]",
+            "root docs admin [ADMIN on organization role]",
+        ]
+    );
+}
+
+/// SCIM: an active account and its groups; a deactivated person has nothing.
+#[test]
+fn scim_access_is_the_account_and_its_groups_and_offboarded_people_have_none() {
+    let dir = Map::on("dir")
+        .user("ann", Some(true))
+        .user("old", Some(false))
+        .member("eng", "ann")
+        .member("eng", "old");
+    let s = state("dir", scim::RFC_PLATFORM, None, &[&dir]);
+    assert_eq!(
+        table(&s, &all()),
+        ["ann account active [active account]", "ann eng member [member]"]
+    );
+}
+
+fn change(target: &str, id: ResourceId, action: Action, before: Option<Resource>, after: Option<Resource>) -> Change {
+    Change {
+        address: Address::new(target, id),
+        action,
+        before,
+        after,
+        reason: None,
+        renamed_from: None,
+        renamed_to: None,
+    }
+}
+
+fn permission(native: &str) -> Resource {
+    Resource::Permission {
+        permission: native.to_owned(),
+    }
+}
+
+/// The plan's effect: a new group grant reaches its members, a project line stands for
+/// its repositories, and a change hidden by a higher grant is flagged as having none.
+#[test]
+fn the_effect_lists_what_changes_for_people_and_flags_changes_that_change_nothing() {
+    let bb = Map::on("bb")
+        .user("ann", None)
+        .user("bo", None)
+        .member("dev", "ann")
+        .grant(PAYMENTS, user("bo"), "REPO_WRITE")
+        .grant(API, user("bo"), "PROJECT_ADMIN");
+    let live: BTreeMap<String, ResourceMap> = [("bb".to_owned(), bb.map.clone())].into();
+    let changes = [
+        change(
+            "bb",
+            ResourceId::Grant {
+                scope: scope(API),
+                principal: group("dev"),
+            },
+            Action::Create,
+            None,
+            Some(permission("PROJECT_WRITE")),
+        ),
+        // bo is an admin of the project: lowering the repository grant changes nothing.
+        change(
+            "bb",
+            ResourceId::Grant {
+                scope: scope(PAYMENTS),
+                principal: user("bo"),
+            },
+            Action::Update,
+            Some(permission("REPO_WRITE")),
+            Some(permission("REPO_READ")),
+        ),
+    ];
+    let targets = [TargetRef {
+        name: "bb",
+        platform: bitbucket_dc::PLATFORM,
+        principals_from: None,
+    }];
+    let (effects, notes) = effect::of_plan(&targets, &live, &changes, &Default::default());
+    let lines: Vec<String> = effects
+        .iter()
+        .map(|e| format!("{} {} {}", e.person, e.sign(), crate::render::effect::line(e)))
+        .collect();
+    assert_eq!(
+        lines,
+        ["ann + bb: write on project API (PROJECT_WRITE via dev)"],
+        "the repository payments, inside API, gains the same through the same grant: one line"
+    );
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].address.as_ref(), Some(&changes[1].address));
+    assert!(notes[0].text.starts_with("no effect"), "{}", notes[0].text);
+}

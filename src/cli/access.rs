@@ -1,0 +1,128 @@
+//! `rollcall access`: who can do what, and through what, from the manifests or from live
+//! state, as text, JSON, CSV or a self-contained HTML access review.
+
+use std::path::PathBuf;
+
+use super::error::{CliError, EXIT_OK};
+use super::{ManifestDir, Traffic};
+use crate::access::{Filter, Report, TargetRef};
+
+/// Show each person's effective access, and what gives it
+///
+/// Works out, with each platform's own rules, the highest level each person holds on
+/// each resource (directly, through groups, through an "everyone" default, as an
+/// administrator) and every grant it comes through. From the manifests by default;
+/// with --live, from the targets as they are now.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    manifest: ManifestDir,
+    /// Only this person: a name on a target or an email, in any case. Repeatable
+    #[arg(long, value_name = "PERSON")]
+    who: Vec<String>,
+    /// Only this target (`bitbucket`), or this resource and what is inside it
+    /// (`bitbucket:API`, `bitbucket:API/payments`, `bitbucket:global`, `directory:mobile`).
+    /// Repeatable
+    #[arg(long, value_name = "TARGET[:PATH]")]
+    on: Vec<String>,
+    /// Answer from live state, read from the targets, rather than from the manifests
+    #[arg(long)]
+    live: bool,
+    /// Output format: text, json or csv
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Write the output to this file rather than to stdout
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    traffic: Traffic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Csv,
+}
+
+pub async fn run(args: Args) -> Result<u8, CliError> {
+    let desired = crate::engine::load_sourced(&args.manifest.dir, args.traffic.tuning()).await?;
+    for on in &args.on {
+        let target = on.split_once(':').map_or(on.as_str(), |(t, _)| t);
+        if !desired.targets.contains_key(target) {
+            let known: Vec<&str> = desired.targets.keys().map(String::as_str).collect();
+            return Err(
+                CliError::new(format!("--on {on}: the manifests declare no target `{target}`"))
+                    .hint(format!("targets: {}", known.join(", "))),
+            );
+        }
+    }
+    let filter = Filter {
+        who: args.who.clone(),
+        on: args.on.clone(),
+    };
+    let refs: Vec<TargetRef<'_>> = desired
+        .targets
+        .values()
+        .map(|t| TargetRef {
+            name: &t.name,
+            platform: t.platform,
+            principals_from: t.principals_from.as_deref(),
+        })
+        .collect();
+    let (from, states) = if args.live {
+        let live = crate::engine::read_with(&desired, args.traffic.tuning()).await?;
+        args.traffic.usage(&live);
+        let states: Vec<_> = refs.iter().map(|t| t.state(&live.states)).collect();
+        live.shutdown().await;
+        ("live state", states)
+    } else {
+        let states = refs
+            .iter()
+            .map(|t| {
+                let mut state = crate::access::state::State::new(t.name, t.platform, t.principals_from);
+                state.load(&desired.resources);
+                state
+            })
+            .collect();
+        ("manifests", states)
+    };
+    let mut entries: Vec<_> = states.iter().flat_map(|s| crate::access::entries(s, &filter)).collect();
+    // Each person's entries stay in scope order (the root first), as `entries` made them.
+    entries.sort_by(|a, b| (&a.person, &a.email, &a.target).cmp(&(&b.person, &b.email, &b.target)));
+    let mut filters: Vec<String> = args.who.iter().map(|w| format!("--who {w}")).collect();
+    filters.extend(args.on.iter().map(|o| format!("--on {o}")));
+    let report = Report {
+        from: from.to_owned(),
+        manifest_digest: desired.manifest_digest.clone(),
+        generated_at: generated_at(),
+        filters,
+        entries,
+    };
+    let text = match args.format {
+        Format::Text => crate::access::render::text(&report),
+        Format::Json => serde_json::to_string_pretty(&report)
+            .map(|j| j + "\n")
+            .map_err(|e| CliError::new(format!("cannot write the report as JSON: {e}")))?,
+        Format::Csv => crate::access::render::csv(&report),
+    };
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| CliError::new(format!("cannot write {}: {e}", path.display())))?;
+            note!("Wrote the access report to {}.", path.display());
+        }
+        None => super::write_stdout(text.as_bytes())?,
+    }
+    Ok(EXIT_OK)
+}
+
+/// Now, in UTC to the second; `SOURCE_DATE_EPOCH` (seconds) fixes it, so a report can be
+/// made again byte for byte.
+fn generated_at() -> String {
+    let fixed = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .and_then(|s| jiff::Timestamp::from_second(s).ok());
+    let at = fixed.unwrap_or_else(jiff::Timestamp::now);
+    at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}

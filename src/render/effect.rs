@@ -1,0 +1,59 @@
+//! The plan's "Effect on people" as words, shared by the text and Markdown renderings:
+//! a count of who gains, loses and changes level, and one line per change of access.
+
+use std::collections::BTreeSet;
+
+use crate::access::effect::Effect;
+use crate::render::plural;
+
+/// "2 people gain access, 1 loses access, 1 changes level".
+pub fn summary(effects: &[Effect]) -> String {
+    let people = |sign: char| {
+        effects
+            .iter()
+            .filter(|e| e.sign() == sign)
+            .map(|e| &e.person)
+            .collect::<BTreeSet<_>>()
+            .len()
+    };
+    let mut parts = Vec::new();
+    for (sign, one, many) in [
+        ('+', "gains access", "gain access"),
+        ('-', "loses access", "lose access"),
+        ('~', "changes level", "change level"),
+    ] {
+        let n = people(sign);
+        if n > 0 {
+            let who = plural(n, "person", "people");
+            parts.push(format!("{who} {}", if n == 1 { one } else { many }));
+        }
+    }
+    parts.join(", ")
+}
+
+/// `bitbucket: admin on repository API/payments (REPO_ADMIN via release-managers)`.
+pub fn line(e: &Effect) -> String {
+    let level = match (&e.before, &e.after) {
+        (Some(b), Some(a)) => format!("{b} -> {a}"),
+        (Some(l), None) | (None, Some(l)) => l.clone(),
+        (None, None) => String::new(),
+    };
+    let member = e.after.as_deref().or(e.before.as_deref()) == Some("member");
+    let what = crate::access::render::phrase(&level, member, &e.noun, &e.resource);
+    let why = crate::access::render::reasons(&e.reasons);
+    if why.is_empty() {
+        format!("{}: {what}", e.target)
+    } else if e.falls() {
+        format!("{}: {what} (was {why})", e.target)
+    } else {
+        format!("{}: {what} ({why})", e.target)
+    }
+}
+
+/// The person as a heading names them: `erin <erin@example.com>`.
+pub fn person(e: &Effect) -> String {
+    match &e.email {
+        Some(email) => format!("{} <{email}>", e.person),
+        None => e.person.clone(),
+    }
+}
