@@ -131,14 +131,15 @@ impl Filter {
 /// Every entry of a target's effective access the filter asks for, in order of person,
 /// then resource (the root first, a scope before those inside it).
 pub fn entries(state: &State, filter: &Filter) -> Vec<Entry> {
-    let mut scopes = state.scopes();
-    scopes.extend(filter.scopes(state));
-    entries_over(state, filter, &scopes)
+    entries_over(state, filter, &state.scopes())
 }
 
-/// [`entries`], answering on these scopes (and those grants name): to compare two states
-/// of a target on the same scopes.
+/// [`entries`], answering on these scopes too (and on those `--on` names): to compare
+/// two states of a target on the same scopes.
 pub fn entries_over(state: &State, filter: &Filter, scopes: &BTreeSet<Scope>) -> Vec<Entry> {
+    let mut scopes = scopes.clone();
+    scopes.extend(filter.scopes(state));
+    let scopes = &scopes;
     let mut out = Vec::new();
     for (key, person) in &state.people {
         if !filter.person(person) {

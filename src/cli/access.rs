@@ -70,6 +70,17 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
             principals_from: t.principals_from.as_deref(),
         })
         .collect();
+    // The manifests' own view of each target, and the scopes it names: a live report
+    // answers on those too, so a repository the manifests name but where nothing is
+    // granted yet is still listed with what its project gives.
+    let declared: Vec<_> = refs
+        .iter()
+        .map(|t| {
+            let mut state = crate::access::state::State::new(t.name, t.platform, t.principals_from);
+            state.load(&desired.resources);
+            state
+        })
+        .collect();
     let (from, states) = if args.live {
         let live = crate::engine::read_with(&desired, args.traffic.tuning()).await?;
         args.traffic.usage(&live);
@@ -77,19 +88,14 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         live.shutdown().await;
         ("live state", states)
     } else {
-        let states = refs
-            .iter()
-            .map(|t| {
-                let mut state = crate::access::state::State::new(t.name, t.platform, t.principals_from);
-                state.load(&desired.resources);
-                state
-            })
-            .collect();
-        ("manifests", states)
+        ("manifests", declared.clone())
     };
-    let mut entries: Vec<_> = states.iter().flat_map(|s| crate::access::entries(s, &filter)).collect();
-    // Each person's entries stay in scope order (the root first), as `entries` made them.
-    entries.sort_by(|a, b| (&a.person, &a.email, &a.target).cmp(&(&b.person, &b.email, &b.target)));
+    let mut entries = Vec::new();
+    for (state, named) in states.iter().zip(&declared) {
+        let mut scopes = state.scopes();
+        scopes.extend(named.scopes());
+        entries.extend(crate::access::entries_over(state, &filter, &scopes));
+    }
     let mut filters: Vec<String> = args.who.iter().map(|w| format!("--who {w}")).collect();
     filters.extend(args.on.iter().map(|o| format!("--on {o}")));
     let report = Report {

@@ -1,0 +1,169 @@
+//! `rollcall access` end to end on copies of the examples: the manifest's answer and the
+//! live one, the `--who` and `--on` filters, every format, byte-identical runs, and
+//! access as the plan's effect says it will be once applied.
+
+use crate::common;
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn example(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    common::copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name),
+        tmp.path(),
+    );
+    let manifests = tmp.path().join("manifests");
+    (tmp, manifests)
+}
+
+fn run(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::cargo_bin("rollcall")
+        .unwrap()
+        .env_clear()
+        .env("NO_COLOR", "1")
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Who can do what on API/payments, from the manifests: worked out by hand from the
+/// quickstart's access.yaml and groups.yaml.
+#[test]
+fn who_can_do_what_on_a_repository_from_the_manifests() {
+    let (_tmp, dir) = example("quickstart");
+    let (code, out, err) = run(&dir, &["access", ".", "--on", "bitbucket:API/payments"]);
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("  ")).collect();
+    assert_eq!(
+        lines,
+        [
+            // alice: a global ADMIN, and in release-managers.
+            "  bitbucket: admin on repository API/payments (ADMIN on global permissions, REPO_ADMIN via release-managers)",
+            // bob and dave: platform has read on the project.
+            "  bitbucket: read on repository API/payments (PROJECT_READ on project API via platform)",
+            // carol (cdiaz on Bitbucket): a direct admin grant, above backend's write.
+            "  bitbucket: admin on repository API/payments (REPO_ADMIN)",
+            "  bitbucket: read on repository API/payments (PROJECT_READ on project API via platform)",
+            // erin: release-managers' admin beats backend's write on the project.
+            "  bitbucket: admin on repository API/payments (REPO_ADMIN via release-managers)",
+            // frank and grace: backend's project write.
+            "  bitbucket: write on repository API/payments (PROJECT_WRITE on project API via backend)",
+            "  bitbucket: write on repository API/payments (PROJECT_WRITE on project API via backend)",
+        ]
+    );
+    // Heidi and ivan (mobile) have nothing there; judy is offboarded.
+    for nobody in ["heidi", "ivan", "judy"] {
+        assert!(!out.contains(nobody), "{nobody} listed:\n{out}");
+    }
+}
+
+/// `--who` by name or by email, across every target of a plan, in JSON and CSV.
+#[test]
+fn one_person_everywhere_in_json_and_csv() {
+    let (_tmp, dir) = example("northwind");
+    let (code, json, err) = run(
+        &dir,
+        &["access", ".", "--who", "ERIN@northwind.example", "--format", "json"],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["from"], "manifests");
+    assert_eq!(report["generated_at"], "2023-11-14T22:13:20Z");
+    let entries = report["entries"].as_array().unwrap();
+    let targets: std::collections::BTreeSet<&str> = entries.iter().map(|e| e["target"].as_str().unwrap()).collect();
+    assert_eq!(targets, ["bitbucket", "buildkite", "directory"].into());
+    assert!(entries.iter().all(|e| e["person"] == "erin"));
+    let deploy = entries
+        .iter()
+        .find(|e| e["target"] == "buildkite" && e["resource"] == "deploy-api")
+        .unwrap();
+    assert_eq!(deploy["level"], "write");
+    assert_eq!(deploy["reasons"][0]["via"], "backend");
+
+    let (_, csv, _) = run(&dir, &["access", ".", "--who", "erin", "--format", "csv"]);
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "person,email,target,resource,noun,level,reasons");
+    assert_eq!(rows.len(), entries.len() + 1, "{csv}");
+    assert!(rows.contains(&"erin,erin@northwind.example,directory,release-managers,group,member,member"));
+}
+
+/// From live state, access differs from the manifest's until apply; after apply it is the
+/// manifest's, and what changed is exactly what the plan's effect listed.
+#[test]
+fn live_access_moves_as_the_plan_said() {
+    let (_tmp, dir) = example("quickstart");
+    let args = ["access", ".", "--live", "--format", "json"];
+    let (_, before, err) = run(&dir, &args);
+    let (_, plan, _) = run(&dir, &["plan", ".", "--json"]);
+    let (code, _, _) = run(&dir, &["apply", ".", "--auto-approve"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (_, after, _) = run(&dir, &args);
+    let (_, declared, _) = run(&dir, &["access", ".", "--format", "json"]);
+
+    let levels = |json: &str| -> std::collections::BTreeMap<(String, String), String> {
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        v["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let key = (
+                    e["person"].as_str().unwrap().to_owned(),
+                    e["resource"].as_str().unwrap().to_owned(),
+                );
+                (key, e["level"].as_str().unwrap().to_owned())
+            })
+            .collect()
+    };
+    let (before, after) = (levels(&before), levels(&after));
+    assert_ne!(before, after);
+    // The unmanaged objects (mallory, the admin account) stay live and out of the manifest.
+    let declared = levels(&declared);
+    for (key, level) in &declared {
+        assert_eq!(after.get(key), Some(level), "{key:?} after apply");
+    }
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    for e in plan["effects"].as_array().unwrap() {
+        let key = (
+            e["person"].as_str().unwrap().to_owned(),
+            e["resource"].as_str().unwrap().to_owned(),
+        );
+        assert_eq!(
+            before.get(&key).map(String::as_str),
+            e["before"].as_str(),
+            "{key:?} before"
+        );
+        assert_eq!(
+            after.get(&key).map(String::as_str),
+            e["after"].as_str(),
+            "{key:?} after"
+        );
+    }
+}
+
+/// The same inputs give the same bytes, in every format; a target `--on` does not know is
+/// an error that names the targets.
+#[test]
+fn output_is_deterministic_and_unknown_targets_are_errors() {
+    let (_tmp, dir) = example("northwind");
+    for format in ["text", "json", "csv"] {
+        let first = run(&dir, &["access", ".", "--format", format]);
+        assert_eq!(first.0, Some(0), "{}", first.2);
+        assert_eq!(first, run(&dir, &["access", ".", "--format", format]), "{format}");
+    }
+    let (code, _, err) = run(&dir, &["access", ".", "--on", "gitlab:API"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("no target `gitlab`") && err.contains("bitbucket, buildkite, directory"),
+        "{err}"
+    );
+}
