@@ -39,6 +39,9 @@ pub struct Desired {
     /// Groups that follow source groups, with them (`okta:eng-backend`): their
     /// memberships are the sources' and the manifest's alone, pruned or not.
     pub followed: BTreeMap<String, Vec<String>>,
+    /// Per target, each declared person's username there, by the manifest's name for
+    /// them: `carol` is `cdiaz` on one target. Effective access names people this way.
+    pub usernames: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::compute::{self, level_word, Cell, Res};
-use super::state::State;
+use super::state::{self, State};
 use super::{Reason, TargetRef};
 use crate::model::{Name, ResourceId, ResourceMap, Scope};
 use crate::plan::{Action, Change, Note};
@@ -20,8 +20,11 @@ use crate::plan::{Action, Change, Note};
 /// How one person's access to one resource changes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Effect {
-    /// The person's name on the target.
+    /// The person: the manifest's name for them, else their name on the target.
     pub person: String,
+    /// Their username on the target, where it is not `person`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     pub target: String,
@@ -84,6 +87,9 @@ pub fn of_plan(
         let mut after = before.clone();
         for c in &mine {
             after.change(c);
+        }
+        if let Some(names) = t.usernames {
+            after.declare(names); // people the plan creates
         }
         let mut people = BTreeSet::new();
         for c in &mine {
@@ -190,7 +196,8 @@ fn differences(
         let deciding = deciding(*a, *b);
         let (resource, noun) = compute::describe(after, res);
         out.push(Effect {
-            person: person.map_or_else(|| who.to_string(), |p| p.name.clone()),
+            person: person.map_or_else(|| who.to_string(), |p| p.shown().to_owned()),
+            account: person.and_then(state::Person::account),
             email: person.and_then(|p| p.email.clone()),
             target: after.target.clone(),
             resource,

@@ -38,8 +38,11 @@ pub struct Report {
 /// One person's access to one resource of one target.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Entry {
-    /// The person's name on the target.
+    /// The person: the manifest's name for them, else their name on the target.
     pub person: String,
+    /// Their username on the target, where it is not `person` (`cdiaz` for `carol`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// Their email, where the target knows it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -73,6 +76,8 @@ pub struct TargetRef<'a> {
     pub name: &'a str,
     pub platform: Platform,
     pub principals_from: Option<&'a str>,
+    /// The manifest's people by their name, to their username here.
+    pub usernames: Option<&'a BTreeMap<String, String>>,
 }
 
 impl TargetRef<'_> {
@@ -84,6 +89,19 @@ impl TargetRef<'_> {
             if let Some(map) = maps.get(source) {
                 state.load(map);
             }
+        }
+        if let Some(names) = self.usernames {
+            state.declare(names);
+        }
+        state
+    }
+
+    /// The target's state from one map of every target's resources (the manifest's).
+    pub fn declared_state(&self, map: &ResourceMap) -> State {
+        let mut state = State::new(self.name, self.platform, self.principals_from);
+        state.load(map);
+        if let Some(names) = self.usernames {
+            state.declare(names);
         }
         state
     }
@@ -101,7 +119,9 @@ impl Filter {
     fn person(&self, p: &state::Person) -> bool {
         self.who.is_empty()
             || self.who.iter().any(|w| {
-                p.name.eq_ignore_ascii_case(w) || p.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(w))
+                p.name.eq_ignore_ascii_case(w)
+                    || p.declared_as.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(w))
+                    || p.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(w))
             })
     }
 
@@ -151,7 +171,8 @@ pub fn entries_over(state: &State, filter: &Filter, scopes: &BTreeSet<Scope>) ->
                 continue;
             }
             out.push(Entry {
-                person: person.name.clone(),
+                person: person.shown().to_owned(),
+                account: person.account(),
                 email: person.email.clone(),
                 target: state.target.clone(),
                 resource,

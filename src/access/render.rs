@@ -45,10 +45,20 @@ pub fn text(report: &Report) -> String {
 fn line(e: &Entry) -> String {
     let what = phrase(&e.level, e.level == "member", &e.noun, &e.resource);
     let why = reasons(&e.reasons);
+    let on = target(&e.target, e.account.as_deref());
     if why.is_empty() {
-        format!("{}: {what}", e.target)
+        format!("{on}: {what}")
     } else {
-        format!("{}: {what} ({why})", e.target)
+        format!("{on}: {what} ({why})")
+    }
+}
+
+/// The target, with the person's username there where it is not their name:
+/// `bitbucket as cdiaz`.
+pub fn target(target: &str, account: Option<&str>) -> String {
+    match account {
+        Some(a) => format!("{target} as {a}"),
+        None => target.to_owned(),
     }
 }
 

@@ -18,9 +18,23 @@ use crate::platform::Platform;
 pub struct Person {
     /// Their name as spelt on the target (or in the manifest).
     pub name: String,
+    /// The manifest's name for them, where it declares them under another username here.
+    pub declared_as: Option<String>,
     pub email: Option<String>,
     /// Deactivated: present, with no access.
     pub inactive: bool,
+}
+
+impl Person {
+    /// How reports name them: the manifest's name, else their username here.
+    pub fn shown(&self) -> &str {
+        self.declared_as.as_deref().unwrap_or(&self.name)
+    }
+
+    /// Their username here, where reports name them otherwise.
+    pub fn account(&self) -> Option<String> {
+        self.declared_as.as_ref().map(|_| self.name.clone())
+    }
 }
 
 /// What one target grants, and to whom.
@@ -120,6 +134,7 @@ impl State {
                     key(name),
                     Person {
                         name: name.to_string(),
+                        declared_as: None,
                         email,
                         inactive: attrs.is_inactive(),
                     },
@@ -183,6 +198,7 @@ impl State {
     fn known(&mut self, user: &str) {
         self.people.entry(key(user)).or_insert_with(|| Person {
             name: user.to_owned(),
+            declared_as: None,
             email: None,
             inactive: false,
         });
@@ -207,7 +223,7 @@ impl State {
             return;
         }
         if let Some(mut person) = self.people.remove(&old) {
-            person.name = new.to_owned();
+            new.clone_into(&mut person.name);
             self.people.insert(new_key.clone(), person);
         }
         if let Some(groups) = self.groups_of.remove(&old) {
@@ -240,6 +256,20 @@ impl State {
         }
         if let Some(grants) = self.grants.remove(&Principal::Group(old)) {
             self.grants.insert(Principal::Group(new_key), grants);
+        }
+    }
+
+    /// Names people as the manifest does where their username here is another
+    /// (`usernames`: the manifest's name to the username), so a person is one name on
+    /// every target.
+    pub fn declare(&mut self, usernames: &BTreeMap<String, String>) {
+        for (declared, username) in usernames {
+            if declared.eq_ignore_ascii_case(username) {
+                continue;
+            }
+            if let Some(p) = self.people.get_mut(&key(username)) {
+                p.declared_as = Some(declared.clone());
+            }
         }
     }
 

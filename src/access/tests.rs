@@ -88,6 +88,7 @@ fn state(name: &'static str, platform: Platform, from: Option<&'static str>, map
         name,
         platform,
         principals_from: from,
+        usernames: None,
     }
     .state(&maps)
 }
@@ -316,6 +317,7 @@ fn the_effect_lists_what_changes_for_people_and_flags_changes_that_change_nothin
         name: "bb",
         platform: bitbucket_dc::PLATFORM,
         principals_from: None,
+        usernames: None,
     }];
     let (effects, notes) = effect::of_plan(&targets, &live, &changes, &Default::default());
     let lines: Vec<String> = effects

@@ -68,19 +68,13 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
             name: &t.name,
             platform: t.platform,
             principals_from: t.principals_from.as_deref(),
+            usernames: desired.usernames.get(&t.name),
         })
         .collect();
     // The manifests' own view of each target, and the scopes it names: a live report
     // answers on those too, so a repository the manifests name but where nothing is
     // granted yet is still listed with what its project gives.
-    let declared: Vec<_> = refs
-        .iter()
-        .map(|t| {
-            let mut state = crate::access::state::State::new(t.name, t.platform, t.principals_from);
-            state.load(&desired.resources);
-            state
-        })
-        .collect();
+    let declared: Vec<_> = refs.iter().map(|t| t.declared_state(&desired.resources)).collect();
     let (from, states) = if args.live {
         let live = crate::engine::read_with(&desired, args.traffic.tuning()).await?;
         args.traffic.usage(&live);

@@ -264,7 +264,7 @@ pub fn build_with(
     notes.extend(notes::shadowed(&changes, desired));
     notes.extend(notes::group_ids(&changes, desired));
     notes.extend(notes::remarks(findings));
-    let (effects, no_effect) = effect_of(&targets, live, &changes, &notes);
+    let (effects, no_effect) = effect_of(&targets, live, &changes, &notes, &desired.usernames);
     notes.extend(no_effect);
     notes.sort();
     notes.dedup();
@@ -295,6 +295,7 @@ fn effect_of(
     live: &BTreeMap<String, ResourceMap>,
     changes: &[Change],
     notes: &[Note],
+    usernames: &BTreeMap<String, BTreeMap<String, String>>,
 ) -> (Vec<crate::access::effect::Effect>, Vec<Note>) {
     let refs: Vec<_> = targets
         .iter()
@@ -302,6 +303,7 @@ fn effect_of(
             name: &t.name,
             platform: t.config.platform,
             principals_from: t.config.principals_from.as_deref(),
+            usernames: usernames.get(&t.name),
         })
         .collect();
     let flagged = notes

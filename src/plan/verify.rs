@@ -277,6 +277,7 @@ mod tests {
             sourced: None,
             provenance: Default::default(),
             followed: Default::default(),
+            usernames: Default::default(),
         }
     }
 

@@ -41,12 +41,13 @@ pub fn line(e: &Effect) -> String {
     let member = e.after.as_deref().or(e.before.as_deref()) == Some("member");
     let what = crate::access::render::phrase(&level, member, &e.noun, &e.resource);
     let why = crate::access::render::reasons(&e.reasons);
+    let on = crate::access::render::target(&e.target, e.account.as_deref());
     if why.is_empty() {
-        format!("{}: {what}", e.target)
+        format!("{on}: {what}")
     } else if e.falls() {
-        format!("{}: {what} (was {why})", e.target)
+        format!("{on}: {what} (was {why})")
     } else {
-        format!("{}: {what} ({why})", e.target)
+        format!("{on}: {what} ({why})")
     }
 }
 

@@ -164,6 +164,7 @@ impl<'a> Resolver<'a> {
             sourced: loaded.sourced.clone(),
             provenance: BTreeMap::new(),
             followed: BTreeMap::new(),
+            usernames: BTreeMap::new(),
             policy: Policy {
                 min_admins: DEFAULT_MIN_ADMINS,
                 ..Policy::default()
@@ -188,6 +189,7 @@ impl<'a> Resolver<'a> {
             self.check_name(NameKind::User, decl.file, decl.key);
             self.user(name, decl, &target_names, &mut usernames, &mut desired);
         }
+        desired.usernames.clone_from(&usernames);
 
         let mut lower_groups: BTreeMap<String, &str> = BTreeMap::new();
         for (name, decl) in &groups {

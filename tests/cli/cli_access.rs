@@ -51,7 +51,7 @@ fn who_can_do_what_on_a_repository_from_the_manifests() {
             // bob and dave: platform has read on the project.
             "  bitbucket: read on repository API/payments (PROJECT_READ on project API via platform)",
             // carol (cdiaz on Bitbucket): a direct admin grant, above backend's write.
-            "  bitbucket: admin on repository API/payments (REPO_ADMIN)",
+            "  bitbucket as cdiaz: admin on repository API/payments (REPO_ADMIN)",
             "  bitbucket: read on repository API/payments (PROJECT_READ on project API via platform)",
             // erin: release-managers' admin beats backend's write on the project.
             "  bitbucket: admin on repository API/payments (REPO_ADMIN via release-managers)",
@@ -60,6 +60,9 @@ fn who_can_do_what_on_a_repository_from_the_manifests() {
             "  bitbucket: write on repository API/payments (PROJECT_WRITE on project API via backend)",
         ]
     );
+    // The manifest's name finds the person under their username on the target.
+    let (_, carol, _) = run(&dir, &["access", ".", "--who", "carol", "--on", "bitbucket:API/payments"]);
+    assert!(carol.contains("\ncarol <carol@contractor.example>\n  bitbucket as cdiaz: admin"), "{carol}");
     // Heidi and ivan (mobile) have nothing there; judy is offboarded.
     for nobody in ["heidi", "ivan", "judy"] {
         assert!(!out.contains(nobody), "{nobody} listed:\n{out}");

@@ -480,13 +480,15 @@ fn check_effect(
             name,
             platform: config.platform,
             principals_from: config.principals_from.as_deref(),
+            usernames: desired.usernames.get(name),
         };
         let (was, now) = (target.state(before), target.state(after));
         let scopes: BTreeSet<Scope> = was.scopes().union(&now.scopes()).cloned().collect();
         let all = rollcall::access::Filter::default();
         for (i, state) in [was, now].iter().enumerate() {
             for e in rollcall::access::entries_over(state, &all, &scopes) {
-                let person = e.person.to_lowercase();
+                // Keyed by username on the target, which renames are stated in.
+                let person = e.account.as_ref().unwrap_or(&e.person).to_lowercase();
                 let person = renamed
                     .get(&(e.target.clone(), person.clone()))
                     .cloned()
@@ -513,7 +515,11 @@ fn check_effect(
         .iter()
         .map(|e| {
             (
-                (e.person.to_lowercase(), e.target.clone(), e.resource.to_lowercase()),
+                (
+                    e.account.as_ref().unwrap_or(&e.person).to_lowercase(),
+                    e.target.clone(),
+                    e.resource.to_lowercase(),
+                ),
                 (e.before.clone(), e.after.clone()),
             )
         })

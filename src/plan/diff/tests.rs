@@ -67,6 +67,7 @@ fn desired(resources: Vec<(Address, Resource)>, prune: &[Kind], offboarded: &[&s
         sourced: None,
         provenance: Default::default(),
         followed: Default::default(),
+        usernames: Default::default(),
     };
     on(crate::provider::bitbucket_dc::PLATFORM, d)
 }

@@ -84,6 +84,7 @@ fn desired(from: bool) -> Desired {
         sourced: None,
         provenance: Default::default(),
         followed: Default::default(),
+        usernames: Default::default(),
     }
 }
 
