@@ -47,7 +47,9 @@ pub fn level_word(res: &Res, rank: usize) -> &'static str {
 }
 
 /// Everything `who` (a lower-cased name) can do on the target, on the scopes in `scopes`
-/// and those grants name; nothing for someone unknown or inactive.
+/// (pass every scope of interest: those grants and defaults name, at least); nothing for
+/// someone unknown or inactive. The work is in the person's grants and the scopes asked
+/// about, so asking about a few scopes of many is cheap.
 pub fn person(state: &State, who: &Name, scopes: &BTreeSet<Scope>) -> BTreeMap<Res, Cell> {
     let mut out = BTreeMap::new();
     if state.people.get(who).is_none_or(|p| p.inactive) {
@@ -76,7 +78,7 @@ pub fn person(state: &State, who: &Name, scopes: &BTreeSet<Scope>) -> BTreeMap<R
             grant(state, &mut out, scopes, scope, native, via.as_deref());
         }
     }
-    for (scope, native) in &state.defaults {
+    for (scope, native) in defaults(state, scopes) {
         let Some(rank) = state
             .platform
             .default_roles(&scope.kinds())
@@ -84,8 +86,10 @@ pub fn person(state: &State, who: &Name, scopes: &BTreeSet<Scope>) -> BTreeMap<R
         else {
             continue;
         };
-        let here = reason(&format!("{native} for all users"), None);
-        offer(&mut out, Res::Scope(scope.clone()), rank, here);
+        if scopes.contains(scope) {
+            let here = reason(&format!("{native} for all users"), None);
+            offer(&mut out, Res::Scope(scope.clone()), rank, here);
+        }
         if state.platform.spec().inherited {
             for inner in inside(scopes, scope) {
                 let text = format!("{native} for all users on {}", place(state, scope));
@@ -94,6 +98,29 @@ pub fn person(state: &State, who: &Name, scopes: &BTreeSet<Scope>) -> BTreeMap<R
         }
     }
     out
+}
+
+/// The defaults that reach `scopes`: on one of them or, where grants are inherited,
+/// around one. Looked up from the scopes when they are fewer than the defaults.
+fn defaults<'a>(state: &'a State, scopes: &BTreeSet<Scope>) -> Vec<(&'a Scope, &'a String)> {
+    if scopes.len() >= state.defaults.len() {
+        return state.defaults.iter().collect();
+    }
+    let inherited = state.platform.spec().inherited;
+    let mut found = BTreeMap::new();
+    for scope in scopes {
+        let segments = scope.segments();
+        let from = if inherited { 0 } else { segments.len() };
+        for depth in from..=segments.len() {
+            let around = segments[..depth]
+                .iter()
+                .fold(Scope::root(), |s, seg| s.child(&seg.kind, &seg.name));
+            if let Some((s, n)) = state.defaults.get_key_value(&around) {
+                found.insert(s, n);
+            }
+        }
+    }
+    found.into_iter().collect()
 }
 
 /// What one grant gives: its level on its scope, on the scopes inside where grants are
@@ -108,7 +135,11 @@ fn grant(
     via: Option<&str>,
 ) {
     let platform = state.platform;
-    if let Some(rank) = platform.scope_roles(&scope.kinds()).and_then(|r| r.level(native)) {
+    if let Some(rank) = platform
+        .scope_roles(&scope.kinds())
+        .and_then(|r| r.level(native))
+        .filter(|_| scopes.contains(scope))
+    {
         offer(out, Res::Scope(scope.clone()), rank, reason(native, via));
     }
     if platform.is_admin(scope, native) {

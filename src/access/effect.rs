@@ -91,13 +91,25 @@ pub fn of_plan(
         if let Some(names) = t.usernames {
             after.declare(names); // people the plan creates
         }
-        let mut people = BTreeSet::new();
+        // Each person a change reaches, and where it can change their access: a new
+        // "all users" default on one project is worked out on that project for
+        // everyone, not on every scope.
+        let mut people: BTreeMap<Name, Region> = BTreeMap::new();
         for c in &mine {
-            people.extend(before.affected(&c.address.id));
-            people.extend(after.affected(&c.address.id));
+            let reach = before.affected(&c.address.id);
+            let region = region(t.platform, c);
+            for who in reach.into_iter().chain(after.affected(&c.address.id)) {
+                match people.entry(who) {
+                    std::collections::btree_map::Entry::Vacant(v) => {
+                        v.insert(region.clone());
+                    }
+                    std::collections::btree_map::Entry::Occupied(mut o) => widen(o.get_mut(), &region),
+                }
+            }
         }
         let scopes: BTreeSet<Scope> = before.scopes().union(&after.scopes()).cloned().collect();
-        for who in &people {
+        for (who, region) in &people {
+            let scopes = within(&scopes, region);
             let was = compute::person(&before, who, &scopes);
             let now = compute::person(&after, who, &scopes);
             effects.extend(differences(&after, &before, who, &was, &now));
@@ -106,6 +118,7 @@ pub fn of_plan(
             .iter()
             .filter(|c| c.address.target == t.name && !flagged.contains(&c.address))
         {
+            let scopes = within(&scopes, &region(t.platform, c));
             if let Some(note) = no_effect(&mut after, c, &scopes) {
                 notes.push(note);
             }
@@ -115,6 +128,54 @@ pub fn of_plan(
     // inside it), as `differences` made them.
     effects.sort_by(|a, b| (&a.person, &a.email, &a.target).cmp(&(&b.person, &b.email, &b.target)));
     (effects, notes)
+}
+
+/// Where a change can alter someone's access: everywhere (`None`: a membership, a person,
+/// an administrator's root permission), or on these scopes and those inside them (a
+/// grant or default; the root alone for a root permission, which is no access inside).
+type Region = Option<BTreeSet<Scope>>;
+
+fn region(platform: crate::platform::Platform, change: &Change) -> Region {
+    let (scope, default) = match &change.address.id {
+        ResourceId::Grant { scope, .. } => (scope, false),
+        ResourceId::Default { scope } => (scope, true),
+        _ => return None,
+    };
+    let admin = |r: &Option<crate::model::Resource>| matches!(r, Some(crate::model::Resource::Permission { permission }) if platform.is_admin(scope, permission));
+    if (scope.is_root() && default) || admin(&change.before) || admin(&change.after) {
+        return None;
+    }
+    Some(BTreeSet::from([scope.clone()]))
+}
+
+fn widen(region: &mut Region, more: &Region) {
+    match (region.as_mut(), more) {
+        (None, _) => {}
+        (Some(_), None) => *region = None,
+        (Some(scopes), Some(more)) => scopes.extend(more.iter().cloned()),
+    }
+}
+
+/// The scopes of `scopes` in a region.
+fn within<'a>(scopes: &'a BTreeSet<Scope>, region: &Region) -> std::borrow::Cow<'a, BTreeSet<Scope>> {
+    let Some(region) = region else {
+        return std::borrow::Cow::Borrowed(scopes);
+    };
+    let mut out = BTreeSet::new();
+    for outer in region {
+        if outer.is_root() {
+            out.extend(scopes.get(outer).cloned());
+            continue;
+        }
+        let depth = outer.segments().len();
+        out.extend(
+            scopes
+                .range(outer..)
+                .take_while(|s| s.segments().len() >= depth && s.segments()[..depth] == *outer.segments())
+                .cloned(),
+        );
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// A note when undoing `change` in the after state leaves everyone's access as it is.

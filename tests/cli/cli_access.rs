@@ -61,8 +61,14 @@ fn who_can_do_what_on_a_repository_from_the_manifests() {
         ]
     );
     // The manifest's name finds the person under their username on the target.
-    let (_, carol, _) = run(&dir, &["access", ".", "--who", "carol", "--on", "bitbucket:API/payments"]);
-    assert!(carol.contains("\ncarol <carol@contractor.example>\n  bitbucket as cdiaz: admin"), "{carol}");
+    let (_, carol, _) = run(
+        &dir,
+        &["access", ".", "--who", "carol", "--on", "bitbucket:API/payments"],
+    );
+    assert!(
+        carol.contains("\ncarol <carol@contractor.example>\n  bitbucket as cdiaz: admin"),
+        "{carol}"
+    );
     // Heidi and ivan (mobile) have nothing there; judy is offboarded.
     for nobody in ["heidi", "ivan", "judy"] {
         assert!(!out.contains(nobody), "{nobody} listed:\n{out}");
