@@ -5,6 +5,8 @@
 //! It answers from any state of a target: the manifest's (`rollcall access DIR`), live
 //! (`--live`), or live with a plan's changes made (the plan's "Effect on people").
 
+pub mod html;
+
 use serde::Serialize;
 
 /// Everyone's access on the targets asked about, as `rollcall access` reports it.
