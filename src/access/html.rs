@@ -197,7 +197,8 @@ fn header(out: &mut String, report: &Report, view: &View) {
         "live" => "what the servers say access is now",
         _ => "",
     };
-    parts!(out; "<header>\n<h1>rollcall access review</h1>\n<dl class=\"meta\">\n<div><dt>Answers from</dt><dd><code>", &report.from;
+    parts!(out; "<header>\n<h1>rollcall access review</h1>\n<dl class=\"meta\">\n\
+        <div><dt>Answers from</dt><dd><code>", &report.from;
         "</code>");
     if !from.is_empty() {
         parts!(out; " — ", from);
@@ -235,8 +236,10 @@ fn count(n: usize, one: &str, many: &str) -> String {
 fn controls(out: &mut String, view: &View) {
     out.push_str(
         "<form class=\"controls\" id=\"filters\" role=\"search\" aria-label=\"Filters\" hidden>\n\
-         <label>People <input id=\"f-who\" type=\"search\" placeholder=\"name or email\" autocomplete=\"off\"></label>\n\
-         <label>Resources <input id=\"f-on\" type=\"search\" placeholder=\"target:resource\" autocomplete=\"off\"></label>\n\
+         <label>People <input id=\"f-who\" type=\"search\" placeholder=\"name or email\" \
+         autocomplete=\"off\"></label>\n\
+         <label>Resources <input id=\"f-on\" type=\"search\" placeholder=\"target:resource\" \
+         autocomplete=\"off\"></label>\n\
          <label>Level <select id=\"f-level\"><option value=\"\">any</option>\
          <option value=\"read\">at least read</option><option value=\"write\">at least write</option>\
          <option value=\"admin\">admin</option></select></label>\n\
@@ -248,7 +251,7 @@ fn controls(out: &mut String, view: &View) {
     parts!(out; "</select></label>\n<button type=\"button\" id=\"f-clear\">Clear</button>\n\
         <output id=\"shown\" aria-live=\"polite\">",
         &shown(view.people.len(), view.columns.len());
-        "</output>\n</form>\n<p id=\"view\"></p>\n<noscript><p class=\"hint\">The filters need JavaScript; \
+        "</output>\n</form>\n<p id=\"view\"></p>\n<noscript><p class=\"hint\">Filtering needs JavaScript, which is off here; \
         the matrix and the list below are complete without it.</p></noscript>\n");
 }
 
@@ -262,7 +265,11 @@ fn shown(people: usize, resources: usize) -> String {
 }
 
 fn matrix(out: &mut String, view: &View) {
-    out.push_str("<div class=\"scroll\">\n<table id=\"matrix\">\n<caption>Who has which level where. Hover a cell for its reasons; select it for the details.</caption>\n<thead>\n<tr class=\"tgt\"><th rowspan=\"2\" scope=\"col\" class=\"corner\">Person</th>");
+    out.push_str(
+        "<div class=\"scroll\">\n<table id=\"matrix\">\n<caption>Who has which level where. \
+         Hover a cell for its reasons; select it for the details.</caption>\n<thead>\n\
+         <tr class=\"tgt\"><th rowspan=\"2\" scope=\"col\" class=\"corner\">Person</th>",
+    );
     for (target, range) in view.targets() {
         parts!(out; "<th scope=\"colgroup\" class=\"t-start\" data-target=\"", target;
             &format!("\" colspan=\"{}\">", range.len()), target; "</th>");
@@ -286,7 +293,8 @@ fn matrix(out: &mut String, view: &View) {
         .collect();
     for person in view.people.keys().copied() {
         let emails = view.emails(person);
-        parts!(out; "<tr data-who=\"", &format!("{person} {emails}"); "\"><th scope=\"row\"><span class=\"name\">", person;
+        parts!(out; "<tr data-who=\"", &format!("{person} {emails}");
+            "\"><th scope=\"row\"><span class=\"name\">", person;
             "</span>");
         if !emails.is_empty() {
             parts!(out; "<span class=\"email\">", &emails; "</span>");
@@ -327,7 +335,15 @@ fn why(e: &Entry, col: &Column) -> String {
 }
 
 fn list(out: &mut String, view: &View) {
-    out.push_str("<section class=\"list\">\n<h2>Every grant, as a list</h2>\n<p class=\"hint\">The same access as the matrix, one row per person and resource; the filters above apply here too.</p>\n<table id=\"list\">\n<thead><tr><th scope=\"col\">Person</th><th scope=\"col\">Email</th><th scope=\"col\">Resource</th><th scope=\"col\">Kind</th><th scope=\"col\">Level</th><th scope=\"col\">Why</th></tr></thead>\n<tbody>\n");
+    out.push_str(
+        "<section class=\"list\">\n<h2>Every grant, as a list</h2>\n<p class=\"hint\">The same access as \
+         the matrix, one row per person and resource; the filters above apply here too.</p>\n\
+         <table id=\"list\">\n<thead><tr>",
+    );
+    for column in ["Person", "Email", "Resource", "Kind", "Level", "Why"] {
+        parts!(out; "<th scope=\"col\">", column; "</th>");
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
     for (id, (c, e)) in view.entries().enumerate() {
         let col = &view.columns[c];
         parts!(out; &format!("<tr id=\"e{id}\" data-who=\""), &format!("{} {}", e.person, view.emails(&e.person));
@@ -335,7 +351,8 @@ fn list(out: &mut String, view: &View) {
             &format!("\" data-rank=\"{}\"><th scope=\"row\">", rank(&e.level)), &e.person;
             "</th><td>", e.email.as_deref().unwrap_or("");
             "</td><td><code>", &col.key(); "</code></td><td>", &e.noun;
-            "</td><td><span class=\"pill ", level_class(&e.level); "\">", &e.level; "</span></td><td><ul class=\"why\">");
+            "</td><td><span class=\"pill ", level_class(&e.level); "\">", &e.level;
+            "</span></td><td><ul class=\"why\">");
         for r in &e.reasons {
             parts!(out; "<li><span class=\"grant\">", &r.grant; "</span>");
             if let Some(group) = &r.via {
