@@ -15,6 +15,7 @@ use state::State;
 
 pub mod compute;
 pub mod effect;
+pub mod html;
 pub mod render;
 pub mod state;
 #[cfg(test)]

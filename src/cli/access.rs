@@ -28,7 +28,8 @@ pub struct Args {
     /// Answer from live state, read from the targets, rather than from the manifests
     #[arg(long)]
     live: bool,
-    /// Output format: text, json or csv
+    /// Output format: text, json, csv, or html (a self-contained access review to hand
+    /// to an auditor: a filterable people × resources matrix with the reasons)
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
     /// Write the output to this file rather than to stdout
@@ -43,6 +44,7 @@ enum Format {
     Text,
     Json,
     Csv,
+    Html,
 }
 
 pub async fn run(args: Args) -> Result<u8, CliError> {
@@ -105,6 +107,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
             .map(|j| j + "\n")
             .map_err(|e| CliError::new(format!("cannot write the report as JSON: {e}")))?,
         Format::Csv => crate::access::render::csv(&report),
+        Format::Html => crate::access::html::render(&report),
     };
     match &args.out {
         Some(path) => {

@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod access_report_browser;
 mod cli_access;
 mod cli_audit_log;
 mod cli_bitbucket_cloud;

@@ -6,6 +6,7 @@ use std::path::Path;
 
 pub mod openapi;
 mod scim_server;
+pub mod webdriver;
 
 // Only the test binaries that talk to scim2-server use these.
 #[allow(unused_imports)]
