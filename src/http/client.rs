@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
+use super::activity::{self, Wait};
 use super::body::{self, BodyError, DEFAULT_MAX_BODY, ERROR_BODY_CAP};
 use super::classify::Classifier;
 use super::concurrency::{Limiter, Place, Reached, Signal};
@@ -200,6 +201,7 @@ impl HttpClient {
                 "retrying"
             );
             self.retries.fetch_add(1, Ordering::Relaxed);
+            activity::waiting(&self.target, Instant::now() + wait, Wait::Retry);
         };
         let attempt = || self.attempt(&request, &url, &described, &sent);
         let answered = || self.answered.load(Ordering::Relaxed);
@@ -239,6 +241,12 @@ impl HttpClient {
         if deadline.passed(slot.at) {
             return Err(Failure::before_sending(ErrorKind::Deadline, deadline.explain()));
         }
+        let why = if slot.held.is_some() {
+            Wait::RateLimit
+        } else {
+            Wait::Budget
+        };
+        activity::waiting(&self.target, slot.at, why);
         tokio::time::sleep_until(slot.at).await;
         let place = self.limiter.acquire().await;
         let now = Instant::now();
@@ -297,6 +305,7 @@ impl HttpClient {
             builder = builder.header("If-Match", version);
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
+        activity::sent(&self.target);
         sent.fetch_add(1, Ordering::Relaxed);
         let mut response = match builder.send().await {
             Ok(response) => response,
