@@ -22,7 +22,7 @@ use tracing_subscriber::registry::LookupSpan;
 /// `--log-format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum LogFormat {
-    /// Lines for people, as rollcall has always written them
+    /// Lines for people; on a terminal, also a live line per target while reading
     #[default]
     Text,
     /// One JSON object a line: level, message, target, fields, timestamp
