@@ -619,4 +619,35 @@ mod tests {
             "{took:?}"
         );
     }
+
+    /// A request waiting for its turn in the budget shows as a wait on the read's line,
+    /// while a display watches.
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_for_the_budget_is_seen_by_a_watching_display() {
+        use super::super::activity::{self, Role, Wait, Watch};
+        let name = "client-test-paced";
+        let client = HttpClient::builder(name, url::Url::parse("http://127.0.0.1:9/").unwrap())
+            .budget(Budget::per(1, Duration::from_secs(10)))
+            .build()
+            .unwrap();
+        let watch = Watch::open();
+        activity::begin(name, Role::Target);
+        let start = Instant::now();
+        let seen = || activity::snapshot().into_iter().find(|s| s.name == name).unwrap();
+        // The first request goes at once; the second waits 10 s for its place.
+        let turns = async {
+            client.turn().await.map(drop)?;
+            client.turn().await.map(drop)
+        };
+        let look = async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            seen().waiting
+        };
+        let (turns, during) = tokio::join!(turns, look);
+        assert!(turns.is_ok());
+        assert_eq!(during, Some((start + Duration::from_secs(10), Wait::Budget)));
+        assert_eq!(Instant::now() - start, Duration::from_secs(10));
+        assert_eq!(seen().waiting, None, "the wait is over");
+        drop(watch);
+    }
 }
