@@ -126,7 +126,9 @@ pub struct Reading {
 }
 
 struct Lines {
-    screen: Screen,
+    /// Taken when the reading is over, so the display is let go of then, not whenever
+    /// the aborted task is dropped.
+    screen: Option<Screen>,
     bars: BTreeMap<String, ProgressBar>,
     /// Set when the reading is over: no line is drawn after.
     over: bool,
@@ -137,7 +139,7 @@ impl Reading {
         let screen = Screen::open()?;
         let watch = activity::Watch::open();
         let lines = Arc::new(Mutex::new(Lines {
-            screen,
+            screen: Some(screen),
             bars: BTreeMap::new(),
             over: false,
         }));
@@ -171,14 +173,16 @@ impl Drop for Reading {
         for bar in lines.bars.values() {
             bar.finish_and_clear();
         }
+        lines.screen = None;
     }
 }
 
 impl Lines {
     fn update(&mut self, seen: &[Seen], now: Instant) {
+        let Some(screen) = &self.screen else { return };
         for read in seen {
             let bar = self.bars.entry(read.name.clone()).or_insert_with(|| {
-                let bar = self.screen.add(ProgressBar::new_spinner());
+                let bar = screen.add(ProgressBar::new_spinner());
                 if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
                     bar.set_style(style);
                 }
