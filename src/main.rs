@@ -1,10 +1,9 @@
 //! The `rollcall` binary: parse arguments, run the command, print any error once, exit.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use rollcall::cli::{error::EXIT_ERROR, error::EXIT_OK, run, Cli};
+use rollcall::cli::{error::EXIT_ERROR, error::EXIT_OK, log, run, Cli};
 
 fn main() -> ExitCode {
     // A usage error must not exit 2, which `plan --detailed-exitcode` reserves for
@@ -12,19 +11,27 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_ERROR } else { EXIT_OK });
+            let code = if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
+            let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+            if e.use_stderr() && log::asked_for_json(&args) {
+                log::usage_error(&e.render().to_string(), code);
+            } else {
+                let _ = e.print();
+            }
+            return ExitCode::from(code);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("ROLLCALL_LOG"))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
-        .init();
+    log::init(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            let fields = log::fields([("exit_code", EXIT_ERROR.into())]);
+            log::emit(
+                log::Level::Error,
+                "error: ",
+                &format!("cannot start the async runtime: {e}"),
+                fields,
+            );
             return ExitCode::from(EXIT_ERROR);
         }
     };

@@ -1,6 +1,6 @@
 //! `rollcall apply`: makes live state match the manifests, or applies a saved plan exactly.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
@@ -214,11 +214,13 @@ async fn approved(args: &Args, saved: bool) -> Result<(), CliError> {
 
 /// Plans from the manifests, shows the plan, and checks the safety rules.
 async fn from_manifests(args: &Args) -> Result<(Reviewed, Live, String, Sourced), CliError> {
+    let reading = super::progress::Reading::start();
     let desired = engine::load_sourced(&args.path, args.traffic.tuning()).await?;
     args.traffic.sources(desired.sourced.as_deref());
     let sourced = desired.sourced.clone().map(|s| (args.path.clone(), s));
     let started = std::time::Instant::now();
     let live = engine::read_with(&desired, args.traffic.tuning()).await?;
+    drop(reading);
     args.traffic.usage(&live);
     args.traffic.report(&live, "reading", started.elapsed());
     let plan = match engine::plan(&desired, &live) {
@@ -255,6 +257,7 @@ async fn shown(reviewed: Result<Reviewed, Refused>, live: Live) -> Result<(Revie
 async fn from_file(args: &Args) -> Result<(Reviewed, Live, String, Sourced), CliError> {
     let file = saved::read(&args.path, args.expect_digest.as_deref()).await?;
     let started = std::time::Instant::now();
+    let reading = super::progress::Reading::start();
     let checked = saved::check(
         &file,
         args.manifests.as_deref(),
@@ -263,6 +266,7 @@ async fn from_file(args: &Args) -> Result<(Reviewed, Live, String, Sourced), Cli
         args.traffic.tuning(),
     )
     .await?;
+    drop(reading);
     args.traffic.sources(checked.sourced.as_deref());
     let sourced = checked.sourced.clone().map(|s| (checked.manifests.clone(), s));
     args.traffic.usage(&checked.live);
@@ -288,22 +292,26 @@ fn confirm() -> Result<bool, CliError> {
     Ok(answer.trim() == "yes")
 }
 
-/// A progress bar on a terminal; plain lines on stdout when output is piped or logged, or
-/// with `--quiet`, which keeps stderr for errors and warnings.
+/// A progress bar on a terminal; plain lines on stdout when output is piped or logged,
+/// with `--quiet`, which keeps stderr for errors and warnings, or with JSON logs, whose
+/// stderr lines are all JSON (`progress::shown`).
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
+    // After the bar: the display is let go of once the bar is done with.
+    _screen: Option<super::progress::Screen>,
 }
 
 impl Progress {
     fn new(total: usize) -> Self {
-        let bar = (!super::quiet() && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new(total as u64);
+        let screen = super::progress::Screen::open();
+        let bar = screen.as_ref().map(|screen| {
+            let bar = screen.add(indicatif::ProgressBar::new(total as u64));
             if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} changes  {msg}") {
                 bar.set_style(style);
             }
             bar
         });
-        Progress { bar }
+        Progress { bar, _screen: screen }
     }
 
     fn done(&self, change: &Change, outcome: &Outcome) {
@@ -391,8 +399,13 @@ fn report_reconciled(log: &Path, settled: &[Reconciled]) {
         return;
     }
     let count = |v: Verdict| settled.iter().filter(|r| r.verdict == v).count();
-    anstream::eprintln!(
-        "warning: the audit log {} holds {} {} an earlier apply sent without recording the outcome (it was stopped before the answer came); the live state read now shows {} applied, {} not applied, {} unknown:",
+    let word = |r: &Reconciled| match r.verdict {
+        Verdict::FoundApplied => "applied",
+        Verdict::FoundNotApplied => "not applied",
+        Verdict::Unknown => "unknown",
+    };
+    let headline = format!(
+        "the audit log {} holds {} {} an earlier apply sent without recording the outcome (it was stopped before the answer came); the live state read now shows {} applied, {} not applied, {} unknown",
         log.display(),
         settled.len(),
         if settled.len() == 1 { "change" } else { "changes" },
@@ -400,21 +413,40 @@ fn report_reconciled(log: &Path, settled: &[Reconciled]) {
         count(Verdict::FoundNotApplied),
         count(Verdict::Unknown),
     );
-    for r in settled {
-        let word = match r.verdict {
-            Verdict::FoundApplied => "applied",
-            Verdict::FoundNotApplied => "not applied",
-            Verdict::Unknown => "unknown",
-        };
-        anstream::eprintln!(
-            "  {word:<12} {} {}  (run {}, change {})",
-            r.action.symbol(),
-            r.address,
-            r.run,
-            r.change
-        );
+    let footer = "each now has a `reconciled` line in the log; the plan above already accounts for what was applied";
+    if super::log::json() {
+        let changes: Vec<serde_json::Value> = settled
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "found": word(r),
+                    "action": r.action.symbol(),
+                    "address": r.address.to_string(),
+                    "run": r.run,
+                    "change": r.change,
+                })
+            })
+            .collect();
+        let fields = super::log::fields([
+            ("audit_log", log.display().to_string().into()),
+            ("changes", changes.into()),
+            ("note", footer.into()),
+        ]);
+        super::log::warn(&headline, fields);
+        return;
     }
-    anstream::eprintln!(
-        "  each now has a `reconciled` line in the log; the plan above already accounts for what was applied"
-    );
+    super::progress::suspend(|| {
+        anstream::eprintln!("warning: {headline}:");
+        for r in settled {
+            anstream::eprintln!(
+                "  {:<12} {} {}  (run {}, change {})",
+                word(r),
+                r.action.symbol(),
+                r.address,
+                r.run,
+                r.change
+            );
+        }
+        anstream::eprintln!("  {footer}");
+    });
 }

@@ -66,20 +66,25 @@ impl CliError {
         }
     }
 
-    /// Writes the error to stderr.
+    /// Writes the error to stderr: as text, or with `--log-format json` as JSON lines,
+    /// the last of which carries the exit code.
     pub fn report(&self) {
+        if super::log::json() {
+            self.report_json();
+            return;
+        }
         match self {
-            CliError::Manifest(diagnostics) => anstream::eprint!("{}", render_all(diagnostics)),
-            CliError::Failed { message, hints } => {
+            CliError::Manifest(diagnostics) => super::log::emit_text(&render_all(diagnostics)),
+            CliError::Failed { message, hints } => super::progress::suspend(|| {
                 anstream::eprintln!("error: {message}");
                 for h in hints {
                     anstream::eprintln!("  hint: {h}");
                 }
-            }
+            }),
             CliError::ApplyIncomplete => {}
-            CliError::Cancelled => anstream::eprintln!("Apply cancelled. Nothing was changed."),
-            CliError::Interrupted => anstream::eprintln!("Interrupted."),
-            CliError::Refused { reasons, hints } => {
+            CliError::Cancelled => super::log::emit_text("Apply cancelled. Nothing was changed.\n"),
+            CliError::Interrupted => super::log::emit_text("Interrupted.\n"),
+            CliError::Refused { reasons, hints } => super::progress::suspend(|| {
                 anstream::eprintln!("error: refused; nothing was changed:");
                 for r in reasons {
                     anstream::eprintln!("  - {r}");
@@ -87,9 +92,68 @@ impl CliError {
                 for h in hints {
                     anstream::eprintln!("  hint: {h}");
                 }
-            }
+            }),
         }
     }
+
+    /// The error as JSON lines: a manifest's problems one a line, then the error itself
+    /// with its hints, reasons and exit code.
+    fn report_json(&self) {
+        use super::log::{emit, fields, Level};
+        use serde_json::Value;
+        let code = ("exit_code", Value::from(self.exit_code()));
+        let list = |items: &[String]| Value::from(items.to_vec());
+        match self {
+            CliError::Manifest(diagnostics) => {
+                for d in diagnostics {
+                    emit(Level::Error, "", &d.message, diagnostic_fields(d));
+                }
+                let n = diagnostics.len();
+                let message = format!("{n} problem{} found in the manifest", if n == 1 { "" } else { "s" });
+                emit(Level::Error, "", &message, fields([code]));
+            }
+            CliError::Failed { message, hints } => {
+                emit(Level::Error, "", message, fields([code, ("hints", list(hints))]))
+            }
+            CliError::ApplyIncomplete => emit(
+                Level::Error,
+                "",
+                "the apply did not complete: some changes failed or were skipped (the report is on stdout)",
+                fields([code]),
+            ),
+            CliError::Cancelled => emit(Level::Warn, "", "Apply cancelled. Nothing was changed.", fields([code])),
+            CliError::Interrupted => emit(Level::Warn, "", "Interrupted.", fields([code])),
+            CliError::Refused { reasons, hints } => emit(
+                Level::Error,
+                "",
+                "refused; nothing was changed",
+                fields([code, ("reasons", list(reasons)), ("hints", list(hints))]),
+            ),
+        }
+    }
+}
+
+/// Where a manifest problem is, and what explains it, as JSON fields. Its source line
+/// is left out: the file and line say where to look.
+fn diagnostic_fields(d: &Diagnostic) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = super::log::fields([
+        ("file", d.file.clone().into()),
+        ("line", d.line.into()),
+        ("column", d.column.into()),
+    ]);
+    if let Some(hint) = &d.hint {
+        out.insert("hint".to_owned(), hint.clone().into());
+    }
+    if let Some(note) = &d.note {
+        let note = super::log::fields([
+            ("message", note.message.clone().into()),
+            ("file", note.file.clone().into()),
+            ("line", note.line.into()),
+            ("column", note.column.into()),
+        ]);
+        out.insert("note".to_owned(), note.into());
+    }
+    out
 }
 
 impl CliError {

@@ -43,7 +43,9 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     let desired = crate::engine::load(&args.manifest.dir)?;
     let mut targets = chosen(&desired, &args.targets)?;
     check_out(&args.manifest.dir, &args.out, args.force)?;
+    let reading = super::progress::Reading::start();
     let (live, findings) = read(&mut targets).await?;
+    drop(reading);
     let place = Place {
         manifests: &args.manifest.dir,
         out: &args.out,
@@ -54,7 +56,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
             .hint("this is a fault in rollcall import: please report it with the output above"),
     })?;
     for note in &imported.notes {
-        note!("note: {note}");
+        super::log::note("note: ", note, serde_json::Map::new());
     }
     let stale = write(&args.out, &imported)?;
     summary(&args.out, &targets, &imported, &stale);
@@ -271,10 +273,13 @@ fn summary(out: &Path, targets: &BTreeMap<String, TargetConfig>, imported: &Impo
         c.unmanaged
     );
     for path in stale {
-        anstream::eprintln!(
-            "warning: {} also holds {}, which this import did not write; `rollcall plan` reads it too",
-            out.display(),
-            path.display()
+        super::log::warn(
+            &format!(
+                "{} also holds {}, which this import did not write; `rollcall plan` reads it too",
+                out.display(),
+                path.display()
+            ),
+            super::log::fields([("file", path.display().to_string().into())]),
         );
     }
 }

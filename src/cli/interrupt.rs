@@ -47,11 +47,19 @@ impl Signals {
         tokio::spawn(async move {
             self.recv().await;
             set.store(true, Ordering::SeqCst);
-            anstream::eprintln!(
-                "\nInterrupted: finishing the changes in flight, starting no more. Press Ctrl-C again to stop at once."
+            super::log::emit(
+                super::log::Level::Warn,
+                "\n",
+                "Interrupted: finishing the changes in flight, starting no more. Press Ctrl-C again to stop at once.",
+                serde_json::Map::new(),
             );
             self.recv().await;
-            anstream::eprintln!("Stopped at once: the changes that were in flight may or may not have been applied.");
+            super::log::emit(
+                super::log::Level::Warn,
+                "",
+                "Stopped at once: the changes that were in flight may or may not have been applied.",
+                super::log::fields([("exit_code", super::error::EXIT_INTERRUPTED.into())]),
+            );
             std::process::exit(i32::from(super::error::EXIT_INTERRUPTED));
         });
         flag

@@ -2,11 +2,17 @@
 //! only the argument enum, the dispatch, and the arguments several commands share.
 
 /// A note on stderr (what was read, saved or checked, progress), which `--quiet` silences;
-/// errors and warnings are written directly, always.
+/// errors and warnings are written always. As text, or one JSON line with
+/// `--log-format json` (`log`).
 macro_rules! note {
     ($($arg:tt)*) => {
         if !$crate::cli::quiet() {
-            anstream::eprintln!($($arg)*);
+            $crate::cli::log::emit(
+                $crate::cli::log::Level::Info,
+                "",
+                &format!($($arg)*),
+                serde_json::Map::new(),
+            );
         }
     };
 }
@@ -17,8 +23,10 @@ mod completions;
 pub mod error;
 mod import;
 mod interrupt;
+pub mod log;
 mod man;
 mod plan;
+pub mod progress;
 mod sandbox;
 mod schema;
 mod show;
@@ -52,6 +60,11 @@ pub struct Cli {
     /// for, are unchanged
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// How to write to stderr: `text` for people, or `json`, one JSON object a line
+    /// (level, message, target, fields, timestamp) for notes, warnings, errors and the
+    /// ROLLCALL_LOG events alike; stdout is unchanged. JSON also turns off live progress
+    #[arg(long, global = true, value_enum, value_name = "FORMAT", env = log::ENV, default_value_t = log::LogFormat::Text)]
+    pub log_format: log::LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -190,7 +203,11 @@ impl Traffic {
     pub fn usage(&self, live: &crate::engine::Live) {
         for (target, findings) in &live.findings {
             if let Some(usage) = &findings.usage {
-                note!("{target}: {usage}");
+                log::note(
+                    "",
+                    &format!("{target}: {usage}"),
+                    log::fields([("target_name", target.as_str().into())]),
+                );
             }
         }
     }
@@ -207,7 +224,16 @@ impl Traffic {
         }
         for (source, requests) in &sourced.requests {
             let (people, inactive) = per_source.get(source.as_str()).copied().unwrap_or_default();
-            note!("source {source}: {people} people ({inactive} inactive) in {requests} requests");
+            log::note(
+                "",
+                &format!("source {source}: {people} people ({inactive} inactive) in {requests} requests"),
+                log::fields([
+                    ("source", source.as_str().into()),
+                    ("people", people.into()),
+                    ("inactive", inactive.into()),
+                    ("requests", (*requests).into()),
+                ]),
+            );
         }
         if !sourced.leavers.is_empty() {
             note!(
@@ -224,7 +250,7 @@ impl Traffic {
         }
         for (target, provider) in &live.connected.providers {
             let reached = provider.concurrency();
-            anstream::eprintln!(
+            let message = format!(
                 "{target}: {} requests so far, {} sent again, up to {} in flight (limit now {} of {}); {phase} took {:.1} s",
                 provider.request_count(),
                 provider.retry_count(),
@@ -233,6 +259,17 @@ impl Traffic {
                 reached.cap,
                 took.as_secs_f64()
             );
+            let fields = log::fields([
+                ("target_name", target.as_str().into()),
+                ("phase", phase.into()),
+                ("requests", provider.request_count().into()),
+                ("retries", provider.retry_count().into()),
+                ("peak_in_flight", reached.peak.into()),
+                ("limit", reached.limit.into()),
+                ("cap", reached.cap.into()),
+                ("seconds", took.as_secs_f64().into()),
+            ]);
+            log::emit(log::Level::Info, "", &message, fields);
         }
     }
 }

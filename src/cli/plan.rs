@@ -38,10 +38,12 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<u8, CliError> {
+    let reading = super::progress::Reading::start();
     let desired = crate::engine::load_sourced(&args.manifest.dir, args.traffic.tuning()).await?;
     args.traffic.sources(desired.sourced.as_deref());
     let started = std::time::Instant::now();
     let live = crate::engine::read_with(&desired, args.traffic.tuning()).await?;
+    drop(reading);
     args.traffic.usage(&live);
     args.traffic.report(&live, "reading", started.elapsed());
     let planned = crate::engine::plan(&desired, &live);

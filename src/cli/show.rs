@@ -46,15 +46,17 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         return Ok(EXIT_OK);
     }
     let tuning = crate::engine::Tuning::default();
-    match saved::check(
+    let reading = super::progress::Reading::start();
+    let checked = saved::check(
         &file,
         args.manifests.as_deref(),
         args.allow.allow_deletes,
         &args.allow.shrink(),
         tuning,
     )
-    .await
-    {
+    .await;
+    drop(reading);
+    match checked {
         Ok(checked) => {
             checked.live.shutdown().await;
             super::checked_against(&checked.manifests, &checked.manifest_digest);

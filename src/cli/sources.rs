@@ -28,8 +28,10 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<u8, CliError> {
-    let Some((sourcing, sourced)) = crate::engine::expand_sources(&args.manifest.dir, args.traffic.tuning()).await?
-    else {
+    let reading = super::progress::Reading::start();
+    let expanded = crate::engine::expand_sources(&args.manifest.dir, args.traffic.tuning()).await;
+    drop(reading);
+    let Some((sourcing, sourced)) = expanded? else {
         println!("The manifests declare no identity source.");
         return Ok(EXIT_OK);
     };

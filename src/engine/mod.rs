@@ -26,6 +26,7 @@ pub use error::{Error, ErrorKind};
 use crate::apply::ApplyReport;
 use crate::connect::{connect, Connected};
 use crate::desired::{Desired, Platform, TargetConfig};
+use crate::http::activity;
 use crate::model::ResourceMap;
 use crate::plan::{Plan, Refused, Reviewed};
 
@@ -215,10 +216,12 @@ pub async fn read_with(desired: &Desired, tuning: Tuning) -> Result<Live, Error>
 /// named with the HTTP status and the vendor's message, never the token.
 pub async fn read_targets(targets: &BTreeMap<String, TargetConfig>, tuning: Tuning) -> Result<Live, Error> {
     let connected = connect(targets, tuning.parallelism.max(1)).await?;
-    let reads = connected
-        .providers
-        .iter()
-        .map(|(name, p)| async move { (name.clone(), p.read().await) });
+    let reads = connected.providers.iter().map(|(name, p)| async move {
+        activity::begin(name, activity::Role::Target);
+        let state = p.read().await;
+        activity::end(name);
+        (name.clone(), state)
+    });
     let mut states = BTreeMap::new();
     let mut errors = Vec::new();
     let mut hints = std::collections::BTreeSet::new();

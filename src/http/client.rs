@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
+use super::activity::{self, Wait};
 use super::body::{self, BodyError, DEFAULT_MAX_BODY, ERROR_BODY_CAP};
 use super::classify::Classifier;
 use super::concurrency::{Limiter, Place, Reached, Signal};
@@ -200,6 +201,7 @@ impl HttpClient {
                 "retrying"
             );
             self.retries.fetch_add(1, Ordering::Relaxed);
+            activity::waiting(&self.target, Instant::now() + wait, Wait::Retry);
         };
         let attempt = || self.attempt(&request, &url, &described, &sent);
         let answered = || self.answered.load(Ordering::Relaxed);
@@ -239,6 +241,12 @@ impl HttpClient {
         if deadline.passed(slot.at) {
             return Err(Failure::before_sending(ErrorKind::Deadline, deadline.explain()));
         }
+        let why = if slot.held.is_some() {
+            Wait::RateLimit
+        } else {
+            Wait::Budget
+        };
+        activity::waiting(&self.target, slot.at, why);
         tokio::time::sleep_until(slot.at).await;
         let place = self.limiter.acquire().await;
         let now = Instant::now();
@@ -297,6 +305,7 @@ impl HttpClient {
             builder = builder.header("If-Match", version);
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
+        activity::sent(&self.target);
         sent.fetch_add(1, Ordering::Relaxed);
         let mut response = match builder.send().await {
             Ok(response) => response,
@@ -609,5 +618,36 @@ mod tests {
             took > Duration::from_secs(29 * 60) && took <= Duration::from_secs(30 * 60),
             "{took:?}"
         );
+    }
+
+    /// A request waiting for its turn in the budget shows as a wait on the read's line,
+    /// while a display watches.
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_for_the_budget_is_seen_by_a_watching_display() {
+        use super::super::activity::{self, Role, Wait, Watch};
+        let name = "client-test-paced";
+        let client = HttpClient::builder(name, url::Url::parse("http://127.0.0.1:9/").unwrap())
+            .budget(Budget::per(1, Duration::from_secs(10)))
+            .build()
+            .unwrap();
+        let watch = Watch::open();
+        activity::begin(name, Role::Target);
+        let start = Instant::now();
+        let seen = || activity::snapshot().into_iter().find(|s| s.name == name).unwrap();
+        // The first request goes at once; the second waits 10 s for its place.
+        let turns = async {
+            client.turn().await.map(drop)?;
+            client.turn().await.map(drop)
+        };
+        let look = async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            seen().waiting
+        };
+        let (turns, during) = tokio::join!(turns, look);
+        assert!(turns.is_ok());
+        assert_eq!(during, Some((start + Duration::from_secs(10), Wait::Budget)));
+        assert_eq!(Instant::now() - start, Duration::from_secs(10));
+        assert_eq!(seen().waiting, None, "the wait is over");
+        drop(watch);
     }
 }

@@ -2,6 +2,8 @@
 //! and describes each request with a [`Request`] that says whether it is safe to send
 //! twice; the layer does the rest:
 //!
+//! - `activity`: what each read is doing now (requests sent, waits under way), recorded
+//!   only while a live display watches;
 //! - `client`: authentication, the media type, one attempt on the wire, the classifier
 //!   that may call a 2xx answer a failure, request counting, and errors that name the
 //!   target and the request;
@@ -19,6 +21,7 @@
 //! - `classify`: which 2xx answers are failures (GraphQL's `errors`);
 //! - `random`: jitter and secrets from the operating system.
 
+pub mod activity;
 mod body;
 mod classify;
 mod client;

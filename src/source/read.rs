@@ -42,7 +42,10 @@ pub async fn read_all(sourcing: &Sourcing, parallelism: usize) -> Result<Answers
     }
     let reads = readers.iter().map(|(name, reader)| async move {
         let query = sourcing.query(name);
-        (name.clone(), reader.read(&query).await, reader.requests())
+        crate::http::activity::begin(name, crate::http::activity::Role::Source);
+        let snapshot = reader.read(&query).await;
+        crate::http::activity::end(name);
+        (name.clone(), snapshot, reader.requests())
     });
     let mut answers = Answers {
         snapshots: BTreeMap::new(),

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `rollcall` binary: exit codes, the examples, saved plans, secrets,
-//! the sandbox command, import, every documented snippet, and manifest diagnostics.
+//! the sandbox command, import, every documented snippet, manifest diagnostics, JSON logs
+//! and the live progress on a terminal.
 //! One test binary for all of them: each links the whole crate, so fewer binaries
 //! build faster.
 
@@ -18,6 +19,7 @@ mod cli_exit_codes;
 mod cli_group_sync;
 mod cli_import;
 mod cli_install;
+mod cli_logs;
 mod cli_quickstart;
 mod cli_sandbox_serve;
 mod cli_saved_plans;

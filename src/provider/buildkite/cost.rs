@@ -141,6 +141,8 @@ pub struct Window {
     state: Mutex<State>,
     /// The longest one wait for a reset may be (the windows are five minutes).
     max_wait: Duration,
+    /// The target whose windows these are, for the live display of waits.
+    target: String,
 }
 
 #[derive(Debug, Default)]
@@ -175,6 +177,15 @@ impl Window {
         Window {
             state: Mutex::new(State::default()),
             max_wait,
+            target: String::new(),
+        }
+    }
+
+    /// Names the target, so that a live display can show the waits for its windows.
+    pub fn of_target(self, target: &str) -> Window {
+        Window {
+            target: target.to_owned(),
+            ..self
         }
     }
 
@@ -301,6 +312,7 @@ impl Window {
         }
         tracing::debug!(target: "rollcall::http", what, wait_s = wait.as_secs(), "waiting for Buildkite's complexity window to reset");
         let from = Instant::now();
+        crate::http::activity::waiting(&self.target, from + wait, crate::http::activity::Wait::Window);
         tokio::time::sleep(wait).await;
         self.state().waits.push((from, Instant::now()));
         Ok(())

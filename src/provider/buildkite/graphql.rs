@@ -39,10 +39,8 @@ pub struct Answers {
 
 impl Graphql {
     pub fn new(http: HttpClient, max_wait: Duration) -> Graphql {
-        Graphql {
-            http,
-            window: Window::new(max_wait),
-        }
+        let window = Window::new(max_wait).of_target(http.target());
+        Graphql { http, window }
     }
 
     /// Starts the operation's clock in the HTTP client: each read anew, an apply's
