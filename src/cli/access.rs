@@ -48,7 +48,9 @@ enum Format {
 }
 
 pub async fn run(args: Args) -> Result<u8, CliError> {
+    let reading = super::progress::Reading::start();
     let desired = crate::engine::load_sourced(&args.manifest.dir, args.traffic.tuning()).await?;
+    args.traffic.sources(desired.sourced.as_deref());
     for on in &args.on {
         let target = on.split_once(':').map_or(on.as_str(), |(t, _)| t);
         if !desired.targets.contains_key(target) {
@@ -79,11 +81,13 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     let declared: Vec<_> = refs.iter().map(|t| t.declared_state(&desired.resources)).collect();
     let (from, states) = if args.live {
         let live = crate::engine::read_with(&desired, args.traffic.tuning()).await?;
+        drop(reading);
         args.traffic.usage(&live);
         let states: Vec<_> = refs.iter().map(|t| t.state(&live.states)).collect();
         live.shutdown().await;
         ("live state", states)
     } else {
+        drop(reading);
         ("manifests", declared.clone())
     };
     let mut entries = Vec::new();
