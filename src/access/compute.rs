@@ -91,9 +91,12 @@ pub fn person(state: &State, who: &Name, scopes: &BTreeSet<Scope>) -> BTreeMap<R
             offer(&mut out, Res::Scope(scope.clone()), rank, here);
         }
         if state.platform.spec().inherited {
-            for inner in inside(scopes, scope) {
+            let mut inner = inside(scopes, scope).peekable();
+            if inner.peek().is_some() {
                 let text = format!("{native} for all users on {}", place(state, scope));
-                offer(&mut out, Res::Scope(inner.clone()), rank, reason(&text, None));
+                for s in inner {
+                    offer(&mut out, Res::Scope(s.clone()), rank, reason(&text, None));
+                }
             }
         }
     }
@@ -135,29 +138,35 @@ fn grant(
     via: Option<&str>,
 ) {
     let platform = state.platform;
-    if let Some(rank) = platform
-        .scope_roles(&scope.kinds())
-        .and_then(|r| r.level(native))
-        .filter(|_| scopes.contains(scope))
-    {
-        offer(out, Res::Scope(scope.clone()), rank, reason(native, via));
-    }
     if platform.is_admin(scope, native) {
-        let text = format!("{native} on {}", place(state, scope));
-        for inner in scopes.iter().filter(|s| !s.is_root()) {
-            offer(out, Res::Scope(inner.clone()), LEVELS.len() - 1, reason(&text, via));
+        let mut inner = scopes.iter().filter(|s| !s.is_root()).peekable();
+        if inner.peek().is_some() {
+            let text = format!("{native} on {}", place(state, scope));
+            for s in inner {
+                offer(out, Res::Scope(s.clone()), LEVELS.len() - 1, reason(&text, via));
+            }
         }
-        return;
     }
+    // Most of a person's grants are outside the scopes asked about (a plan's effect asks
+    // about one project): those cost a lookup, nothing more.
+    let here = scopes.contains(scope);
     // The root is no scope of content: a licence or the right to create projects is
     // not access to what is inside.
-    if platform.spec().inherited && !scope.is_root() {
-        let Some(rank) = platform.scope_roles(&scope.kinds()).and_then(|r| r.level(native)) else {
-            return;
-        };
+    let inherits = platform.spec().inherited && !scope.is_root();
+    let mut inner = inside(scopes, scope).filter(|_| inherits).peekable();
+    if !here && inner.peek().is_none() {
+        return;
+    }
+    let Some(rank) = platform.scope_roles(&scope.kinds()).and_then(|r| r.level(native)) else {
+        return;
+    };
+    if here {
+        offer(out, Res::Scope(scope.clone()), rank, reason(native, via));
+    }
+    if inner.peek().is_some() {
         let text = format!("{native} on {}", place(state, scope));
-        for inner in inside(scopes, scope) {
-            offer(out, Res::Scope(inner.clone()), rank, reason(&text, via));
+        for s in inner {
+            offer(out, Res::Scope(s.clone()), rank, reason(&text, via));
         }
     }
 }
