@@ -16,6 +16,7 @@ mod cli_exit_codes;
 mod cli_group_sync;
 mod cli_import;
 mod cli_install;
+mod cli_markdown_limit;
 mod cli_quickstart;
 mod cli_sandbox_serve;
 mod cli_saved_plans;
