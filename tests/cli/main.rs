@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod ci_recipes;
 mod cli_audit_log;
 mod cli_bitbucket_cloud;
 mod cli_buildkite;
