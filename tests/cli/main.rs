@@ -23,5 +23,6 @@ mod cli_sandbox_serve;
 mod cli_saved_plans;
 mod cli_secrets;
 mod cli_two_targets;
+mod docs_plan_comment;
 mod docs_snippets;
 mod manifest_diagnostics;
