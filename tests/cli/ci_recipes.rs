@@ -368,6 +368,23 @@ case "$method $path" in
     echo '{}'
     ;;
   "GET repos/acme/access/commits/"*"/pulls") answer < "$STATE/pulls.json" ;;
+  "GET repos/acme/access/issues?state=open&labels=rollcall-drift&per_page=100")
+    jq '[.[] | select(.state == "open" and (.labels | index("rollcall-drift")))]' "$STATE/issues.json" | answer
+    ;;
+  "POST repos/acme/access/issues")
+    jq --slurpfile b /dev/stdin \
+      '. + [$b[0] + {number: (length + 1), state: "open", user: {login: "github-actions[bot]"}}]' \
+      "$STATE/issues.json" > "$STATE/issues.new"
+    mv "$STATE/issues.new" "$STATE/issues.json"
+    echo '{}'
+    ;;
+  "PATCH repos/acme/access/issues/"*)
+    jq --argjson n "${path##*/}" --slurpfile b /dev/stdin 'map(if .number == $n then . + $b[0] else . end)' \
+      "$STATE/issues.json" > "$STATE/issues.new"
+    mv "$STATE/issues.new" "$STATE/issues.json"
+    echo '{}'
+    ;;
+  "POST repos/acme/access/issues/"*"/comments") jq -r .body >> "$STATE/issue-comments.txt"; echo '{}' ;;
   *) echo "unexpected gh api $method $path" >&2; exit 2 ;;
 esac
 "#;
@@ -532,4 +549,189 @@ fn github_apply_refuses_a_plan_other_than_the_reviewed_one() {
     );
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("::notice::planned sha256:"), "{out}");
+}
+
+fn issues(ws: &Workspace) -> Vec<Value> {
+    serde_json::from_str::<Value>(&ws.read("issues.json"))
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn github_drift_opens_one_issue_updates_it_and_closes_it_when_the_drift_is_gone() {
+    let ws = Workspace::new();
+    ws.stub("gh", GH);
+    // An issue someone else opened with the marker and the label is not the workflow's.
+    ws.write(
+        "issues.json",
+        &json!([{ "number": 1, "state": "open", "labels": ["rollcall-drift"], "user": { "login": "mallory" }, "body": "<!-- rollcall:drift:access -->\nfake" }]).to_string(),
+    );
+    let step = "Plan, and open, update or close the drift issue";
+    let (code, out) = github_step(&ws, "github/drift.yml", "drift", step, &[]);
+    assert_eq!(code, 0, "{out}");
+    let markdown = ws.rollcall(&["plan", "manifests", "--markdown"]);
+    let all = issues(&ws);
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all[1]["labels"], json!(["rollcall-drift"]));
+    assert_eq!(all[1]["title"], "rollcall: live state has drifted from manifests");
+    let body = all[1]["body"].as_str().unwrap();
+    assert!(
+        body.starts_with(&format!("<!-- rollcall:drift:access -->\n{markdown}")),
+        "{body}"
+    );
+    // Still drifted: the same issue, updated.
+    let (code, out) = github_step(&ws, "github/drift.yml", "drift", step, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(issues(&ws).len(), 2);
+    assert!(out.contains("Updated issue #2."), "{out}");
+    // Applied: no drift, so the issue is closed with a comment; mallory's stays open.
+    let (code, _, stderr) = common::run_in(&ws.checkout, &["apply", "manifests", "--auto-approve"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, out) = github_step(&ws, "github/drift.yml", "drift", step, &[]);
+    assert_eq!(code, 0, "{out}");
+    let all = issues(&ws);
+    assert_eq!(
+        (all[0]["state"].as_str(), all[1]["state"].as_str()),
+        (Some("open"), Some("closed"))
+    );
+    assert_eq!(all[1]["state_reason"], "completed");
+    assert!(ws.read("issue-comments.txt").starts_with("No drift any more"));
+    let (code, out) = github_step(&ws, "github/drift.yml", "drift", step, &[]);
+    assert_eq!((code, out.trim()), (0, "No drift."));
+    // A plan that fails is the run's failure, and touches no issue.
+    let before = ws.read("issues.json");
+    let (code, out) = github_step(
+        &ws,
+        "github/drift.yml",
+        "drift",
+        step,
+        &[("ROLLCALL_MANIFESTS", "missing")],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(ws.read("issues.json"), before);
+}
+
+/// `curl` for Bitbucket Cloud's API, answering from `$STATE`: a pull request's comments
+/// (`bb-comments.json`, two a page, so `next` is followed; written back on POST and PUT
+/// as the token's bot account `{bot}`) and the merged pull requests (`bb-merged.json`).
+const CURL: &str = r#"#!/usr/bin/env bash
+set -euo pipefail
+echo "$*" >> "$STATE/curl.log"
+method=GET out="" data="" url="" get=false
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -fsS) ;;
+    -X) method=$2; shift ;;
+    -H) [ "$2" = "Authorization: Bearer pr-token" ] || [ "$2" = "Content-Type: application/json" ] ||
+          { echo "unexpected header $2" >&2; exit 2; }
+        shift ;;
+    -o) out=$2; shift ;;
+    --data-binary) data=${2#@}; shift ;;
+    -G) get=true ;;
+    --data-urlencode) echo "$2" >> "$STATE/bb-query"; shift ;;
+    https://*) url=$1 ;;
+    *) echo "unexpected curl argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+respond() { if [ -n "$out" ]; then cat > "$out"; else cat; fi; }
+base=https://api.bitbucket.org/2.0/repositories/acme/access
+comments="$STATE/bb-comments.json"
+case "$method $url" in
+  "GET $base/pullrequests/7/comments?pagelen=100")
+    jq --arg next "$base/pullrequests/7/comments?page=2" \
+      '{values: .[0:2]} + (if length > 2 then {next: $next} else {} end)' "$comments" | respond ;;
+  "GET $base/pullrequests/7/comments?page=2") jq '{values: .[2:]}' "$comments" | respond ;;
+  "POST $base/pullrequests/7/comments")
+    jq --slurpfile b "$data" '. + [{id: (100 + length), user: {uuid: "{bot}"}, content: {raw: $b[0].content.raw}}]' \
+      "$comments" > "$comments.new"
+    mv "$comments.new" "$comments"
+    jq '.[-1]' "$comments" | respond ;;
+  "PUT $base/pullrequests/7/comments/"*)
+    jq --argjson id "${url##*/}" --slurpfile b "$data" 'map(if .id == $id then .content.raw = $b[0].content.raw else . end)' \
+      "$comments" > "$comments.new"
+    mv "$comments.new" "$comments"
+    jq --argjson id "${url##*/}" '.[] | select(.id == $id)' "$comments" | respond ;;
+  "GET $base/pullrequests") [ "$get" = true ]; respond < "$STATE/bb-merged.json" ;;
+  *) echo "unexpected curl $method $url" >&2; exit 2 ;;
+esac
+"#;
+
+#[test]
+fn bitbucket_plan_upserts_its_comment_and_main_applies_the_plan_it_carried() {
+    let ws = Workspace::new();
+    ws.stub("curl", CURL);
+    // The recipe's manifest directory is `access`.
+    std::fs::rename(ws.checkout.join("manifests"), ws.checkout.join("access")).unwrap();
+    let forged =
+        "<!-- rollcall:plan:access digest=sha256:0000000000000000000000000000000000000000000000000000000000000000 -->";
+    ws.write(
+        "bb-comments.json",
+        &json!([
+            { "id": 1, "user": { "uuid": "{someone}" }, "content": { "raw": "LGTM" } },
+            { "id": 2, "user": { "uuid": "{mallory}" }, "content": { "raw": forged } },
+            { "id": 3, "user": { "uuid": "{bot}" }, "deleted": true, "content": { "raw": forged } },
+        ])
+        .to_string(),
+    );
+    let env = [
+        ("BITBUCKET_REPO_FULL_NAME", "acme/access"),
+        ("BITBUCKET_PR_ID", "7"),
+        ("BITBUCKET_BRANCH", "main"),
+        ("BITBUCKET_COMMIT", "abcdef1234567890abcdef1234567890abcdef12"),
+        ("ROLLCALL_PR_TOKEN", "pr-token"),
+        ("ROLLCALL_COMMENTER", "{bot}"),
+    ];
+    let script = bitbucket_script("pull-requests");
+    let (code, out) = ws.run(&["-e"], &script, &env);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Plan comment 103 by {bot}"), "{out}");
+    let digest = ws.rollcall(&["show", "plan.json", "--digest"]).trim().to_owned();
+    let markdown = ws.rollcall(&["plan", "access", "--markdown"]);
+    let read = |ws: &Workspace| serde_json::from_str::<Value>(&ws.read("bb-comments.json")).unwrap();
+    let posted = read(&ws);
+    assert_eq!(posted.as_array().unwrap().len(), 4);
+    assert_eq!(
+        posted[3]["content"]["raw"],
+        format!("<!-- rollcall:plan:access digest={digest} -->\n{markdown}").as_str()
+    );
+    // Again: the same comment, updated in place.
+    let (code, out) = ws.run(&["-e"], &script, &env);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(read(&ws).as_array().unwrap().len(), 4);
+    assert!(ws.read("curl.log").contains("-X PUT"), "{}", ws.read("curl.log"));
+
+    // Merged as abcdef123456: pull request 7; its comment by {bot} carries the digest.
+    ws.write(
+        "bb-merged.json",
+        &json!({ "values": [
+            { "id": 6, "merge_commit": { "hash": "0123456789ab" } },
+            { "id": 7, "merge_commit": { "hash": "abcdef123456" } },
+        ] })
+        .to_string(),
+    );
+    std::fs::remove_file(ws.checkout.join("plan.json")).unwrap();
+    let main = bitbucket_script("main");
+    let without: Vec<(&str, &str)> = env
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "ROLLCALL_COMMENTER")
+        .collect();
+    let (code, out) = ws.run(&["-e"], &main, &without);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("ROLLCALL_COMMENTER is not set"), "{out}");
+    let (code, out) = ws.run(&["-e"], &main, &env);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("Pull request #7 showed the plan {digest}")),
+        "{out}"
+    );
+    assert!(out.contains("Apply complete: 29 applied"), "{out}");
+    assert!(ws.read("bb-query").contains("q=destination.branch.name=\"main\""));
+    // Nothing left: planning again ends the step.
+    let (code, out) = ws.run(&["-e"], &main, &env);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("No changes: nothing to apply."), "{out}");
 }
