@@ -41,7 +41,9 @@ pub fn fit(markdown: &str, max_chars: usize, full: &str) -> String {
     for l in &lines {
         prefix.push(prefix.last().copied().unwrap_or(0) + l.chars);
     }
-    let length = |k: usize| prefix[k] + ending(&lines, k, max_chars, full).chars().count();
+    let sections = Sections::of(&lines);
+    let ending = |k: usize| ending(&lines, &sections, k, max_chars, full);
+    let length = |k: usize| prefix[k] + ending(k).chars().count();
     // The longest prefix that fits: the prefix alone only grows, and what closes it is
     // bounded, so stop once the prefix alone is over.
     let mut keep = None;
@@ -55,7 +57,7 @@ pub fn fit(markdown: &str, max_chars: usize, full: &str) -> String {
     }
     let Some(mut keep) = keep else {
         // Not even the closing paragraph fits: the limit is below MIN_MAX_CHARS.
-        return ending(&lines, 0, max_chars, full).chars().take(max_chars).collect();
+        return ending(0).chars().take(max_chars).collect();
     };
     // A heading, a summary or an opened fence with nothing after it says nothing: leave
     // it to the list of what was not shown. Dropping lines can lengthen that list, so
@@ -67,7 +69,7 @@ pub fn fit(markdown: &str, max_chars: usize, full: &str) -> String {
         keep -= 1;
     }
     let mut out: String = lines[..keep].iter().map(|l| l.text).collect();
-    out.push_str(&ending(&lines, keep, max_chars, full));
+    out.push_str(&ending(keep));
     out
 }
 
@@ -171,9 +173,29 @@ fn section_title(line: &str) -> Option<String> {
     Some(short)
 }
 
+/// Where the sections start, so that the closing paragraph of any cut is written without
+/// scanning the lines again: a plan of a million lines is tried at every line that fits.
+struct Sections {
+    /// The lines that start a section, in order.
+    starts: Vec<usize>,
+    /// For every k, whether the lines from k on hold text that is not a section's title.
+    body_from: Vec<bool>,
+}
+
+impl Sections {
+    fn of(lines: &[Line]) -> Sections {
+        let starts = (0..lines.len()).filter(|&i| lines[i].title.is_some()).collect();
+        let mut body_from = vec![false; lines.len() + 1];
+        for (i, l) in lines.iter().enumerate().rev() {
+            body_from[i] = body_from[i + 1] || (!l.text.trim().is_empty() && l.title.is_none());
+        }
+        Sections { starts, body_from }
+    }
+}
+
 /// What follows the first `keep` lines: the closing of the blocks open there, then the
 /// paragraph that says what was left out and where the whole plan is.
-fn ending(lines: &[Line], keep: usize, max_chars: usize, full: &str) -> String {
+fn ending(lines: &[Line], sections: &Sections, keep: usize, max_chars: usize, full: &str) -> String {
     let mut out = String::new();
     let last = keep.checked_sub(1).map(|i| &lines[i]);
     if let Some(fence) = last.and_then(|l| l.fence_after) {
@@ -182,16 +204,19 @@ fn ending(lines: &[Line], keep: usize, max_chars: usize, full: &str) -> String {
     for _ in 0..last.map_or(0, |l| l.details_after) {
         out.push_str("\n</details>\n");
     }
-    let rest = &lines[keep..];
+    let rest = lines.len() - keep;
     // The section the cut falls in, then every section after it.
-    let current = lines[..keep].iter().rev().find_map(|l| l.title.as_deref());
+    let split = sections.starts.partition_point(|&i| i < keep);
+    let title = |i: usize| lines[i].title.as_deref().unwrap_or_default();
     let mut titles: Vec<String> = Vec::new();
-    if let Some(t) = current.filter(|_| rest.iter().any(|l| !l.text.trim().is_empty() && l.title.is_none())) {
-        titles.push(format!("the rest of {t}"));
+    if let Some(&current) = split.checked_sub(1).and_then(|j| sections.starts.get(j)) {
+        if sections.body_from[keep] {
+            titles.push(format!("the rest of {}", title(current)));
+        }
     }
-    let after: Vec<&str> = rest.iter().filter_map(|l| l.title.as_deref()).collect();
+    let after = &sections.starts[split..];
     let listed = after.len().min(MAX_TITLES.saturating_sub(titles.len()));
-    titles.extend(after[..listed].iter().map(|t| (*t).to_owned()));
+    titles.extend(after[..listed].iter().map(|&i| title(i).to_owned()));
     if after.len() > listed {
         titles.push(format!("{} more", after.len() - listed));
     }
@@ -199,10 +224,10 @@ fn ending(lines: &[Line], keep: usize, max_chars: usize, full: &str) -> String {
         out,
         "\n---\n\n**Cut to fit {} characters: {} not shown**",
         thousands(max_chars),
-        if rest.len() == 1 {
+        if rest == 1 {
             "1 more line".to_owned()
         } else {
-            format!("{} more lines", thousands(rest.len()))
+            format!("{} more lines", thousands(rest))
         }
     );
     if !titles.is_empty() {
@@ -332,6 +357,20 @@ mod tests {
             assert!(balanced(&out), "{max}: {out}");
             assert!(out.contains("sha256:abc"), "{max}");
         }
+    }
+
+    #[test]
+    fn a_plan_of_a_million_lines_is_cut_in_one_pass() {
+        let md = long_plan(1_000_000);
+        let started = std::time::Instant::now();
+        let out = fit(&md, 1_000_000, "x");
+        assert!(out.chars().count() <= 1_000_000 && balanced(&out));
+        // Linear: well under a second in a release build; a rescan per line would take hours.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
