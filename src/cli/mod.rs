@@ -175,6 +175,25 @@ impl AllowDeletes {
     }
 }
 
+/// How long the Markdown may be, for `plan` and `show`.
+#[derive(Debug, clap::Args)]
+pub struct MaxChars {
+    /// With --markdown: cut the plan to at most N characters, at a line boundary, closing
+    /// open code blocks and saying what was left out and where the whole plan is. The
+    /// default fits a GitHub comment (65,536); a Buildkite annotation or GitHub's step
+    /// summary takes 1 MiB
+    #[arg(long, value_name = "N", requires = "markdown", conflicts_with = "json",
+          default_value_t = crate::render::fit::DEFAULT_MAX_CHARS,
+          value_parser = clap::value_parser!(u32).range(i64::from(crate::render::fit::MIN_MAX_CHARS)..))]
+    pub max_chars: u32,
+}
+
+impl MaxChars {
+    pub fn get(&self) -> usize {
+        self.max_chars as usize
+    }
+}
+
 /// How hard to drive the targets, and whether to say how it went.
 #[derive(Debug, clap::Args)]
 pub struct Traffic {

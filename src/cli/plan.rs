@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use super::error::{CliError, EXIT_CHANGES, EXIT_OK};
-use super::{AllowDeletes, ManifestDir, Traffic};
+use super::{AllowDeletes, ManifestDir, MaxChars, Traffic};
 use crate::plan::Refused;
-use crate::render::{render, Format};
+use crate::render::{render_within, Format};
 
 /// Show what apply would change, without changing anything
 ///
@@ -24,6 +24,8 @@ pub struct Args {
     /// Print the plan as Markdown, for a pull-request comment
     #[arg(long)]
     markdown: bool,
+    #[command(flatten)]
+    max_chars: MaxChars,
     /// Also save the plan as JSON, for `rollcall apply FILE` and `rollcall show FILE`
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -82,7 +84,12 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         );
     }
     let format = Format::from_flags(args.json, args.markdown);
-    anstream::print!("{}", render(&plan, format));
+    // Where a reader of a cut Markdown plan finds the whole of it.
+    let full = match &args.out {
+        Some(path) => format!("`rollcall show {} --offline`", path.display()),
+        None => format!("`rollcall plan {}`", args.manifest.dir.display()),
+    };
+    anstream::print!("{}", render_within(&plan, format, args.max_chars.get(), &full));
     if !plan.refusals.is_empty() {
         return Err(CliError::refused(&plan.refusals));
     }

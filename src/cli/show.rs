@@ -3,16 +3,17 @@
 use std::path::PathBuf;
 
 use super::error::{CliError, EXIT_OK};
-use super::AllowDeletes;
+use super::{AllowDeletes, MaxChars};
 use crate::engine::saved;
 use crate::plan::{Plan, Refused};
-use crate::render::{render, Format};
+use crate::render::{render_within, Format};
 
 /// Show a saved plan (from `rollcall plan --out FILE`) as text, JSON or Markdown
 ///
 /// Checks the plan as `apply FILE` would: against the manifests it was made from and the
 /// live state of its targets, with the manifests' safety policy. Exits 3 if apply would
-/// refuse it, with the reasons. --offline only renders the file.
+/// refuse it, with the reasons. --offline only renders the file; --digest only prints
+/// its digest.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The plan file
@@ -23,6 +24,12 @@ pub struct Args {
     /// Print the plan as Markdown, for a pull-request comment
     #[arg(long)]
     markdown: bool,
+    #[command(flatten)]
+    max_chars: MaxChars,
+    /// Print only the file's digest (`sha256:…`, what `apply FILE --expect-digest` takes),
+    /// after checking that the file is a plan; reads nothing else
+    #[arg(long, conflicts_with_all = ["json", "markdown", "manifests", "allow_deletes", "offline"])]
+    digest: bool,
     /// The manifests the plan was made from, if not where the file says
     #[arg(long, value_name = "DIR")]
     manifests: Option<PathBuf>,
@@ -36,10 +43,19 @@ pub struct Args {
 
 pub async fn run(args: Args) -> Result<u8, CliError> {
     let file = saved::read(&args.file, None).await?;
+    if args.digest {
+        println!("{}", file.digest);
+        return Ok(EXIT_OK);
+    }
     let digest = &file.digest;
     let format = Format::from_flags(args.json, args.markdown);
+    let out = Output {
+        format,
+        max_chars: args.max_chars.get(),
+        full: format!("`rollcall show {} --offline`", args.file.display()),
+    };
     if args.offline {
-        print(&file.plan, &file.digest, format);
+        out.print(&file.plan, &file.digest);
         if format == Format::Text {
             println!("Not checked (--offline): `rollcall apply` checks it against its manifests and live state.");
         }
@@ -62,26 +78,35 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
             super::checked_against(&checked.manifests, &checked.manifest_digest);
             match checked.plan {
                 Ok(reviewed) => {
-                    print(&reviewed, digest, format);
+                    out.print(&reviewed, digest);
                     Ok(EXIT_OK)
                 }
                 Err(Refused(plan)) => {
-                    print(&plan, digest, format);
+                    out.print(&plan, digest);
                     Err(CliError::refused(&plan.refusals))
                 }
             }
         }
         // Still worth reading: the error says why apply would not run it.
         Err(e) => {
-            print(&file.plan, digest, format);
+            out.print(&file.plan, digest);
             Err(CliError::from(e).hint("`rollcall show FILE --offline` renders the plan without checking it"))
         }
     }
 }
 
-fn print(plan: &Plan, digest: &str, format: Format) {
-    anstream::print!("{}", render(plan, format));
-    if format == Format::Text {
-        println!("Plan file digest: {digest}\nManifest digest:  {}", plan.manifest_digest);
+/// How to print the plan: the format, and for Markdown its limit and where the whole is.
+struct Output {
+    format: Format,
+    max_chars: usize,
+    full: String,
+}
+
+impl Output {
+    fn print(&self, plan: &Plan, digest: &str) {
+        anstream::print!("{}", render_within(plan, self.format, self.max_chars, &self.full));
+        if self.format == Format::Text {
+            println!("Plan file digest: {digest}\nManifest digest:  {}", plan.manifest_digest);
+        }
     }
 }

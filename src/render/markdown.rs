@@ -1,14 +1,11 @@
 //! The plan as Markdown for a pull-request comment: a headline with the counts, one `diff`
 //! block per target (GitHub and Bitbucket colour `+` and `-` lines), and the unmanaged
-//! objects folded away. Kept under the comment size limits of the common forges.
+//! objects folded away. The whole plan, always: `fit` cuts it to a comment's size.
 
 use std::fmt::Write;
 
 use crate::plan::{Action, Plan};
 use crate::render::{attribute_lines, counts, effect, plan_digest, plural, refusal_headline, value_summary};
-
-/// GitHub rejects comments over 65,536 characters; stay well below it.
-const MAX_LEN: usize = 60_000;
 
 pub fn render(plan: &Plan) -> String {
     let mut out = String::new();
@@ -127,9 +124,6 @@ pub fn render(plan: &Plan) -> String {
         let _ = writeln!(out, "```\n\n</details>");
     }
     let _ = writeln!(out, "\n<sub>`+` create, `!` change, `-` delete</sub>");
-    if crate::text::cut(&mut out, MAX_LEN) {
-        out.push_str("\n```\n\n**Plan truncated to fit a comment.** Run `rollcall plan` for the full list.\n");
-    }
     out
 }
 

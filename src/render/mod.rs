@@ -3,6 +3,7 @@
 //! give byte-identical output.
 
 pub mod effect;
+pub mod fit;
 pub mod json;
 pub mod markdown;
 pub mod text;
@@ -34,6 +35,15 @@ pub fn render(plan: &Plan, format: Format) -> String {
         Format::Text => text::render(plan),
         Format::Json => json::render(plan),
         Format::Markdown => markdown::render(plan),
+    }
+}
+
+/// The plan in `format`; Markdown cut to `max_chars` characters ([`fit`]), with `full`
+/// saying where the whole plan is.
+pub fn render_within(plan: &Plan, format: Format, max_chars: usize, full: &str) -> String {
+    match format {
+        Format::Markdown => fit::fit(&markdown::render(plan), max_chars, full),
+        other => render(plan, other),
     }
 }
 

@@ -17,7 +17,10 @@
 //!   `rollcall validate`. A block marked ```yaml fragment is a piece of something larger
 //!   and only has to parse.
 //! - ```json blocks parse as JSON, or as JSON Lines; ```text blocks (and blocks without a
-//!   language) are output or diagrams, not checked.
+//!   language) are output or diagrams, not checked; a ````markdown block (a longer fence,
+//!   as it holds fences of its own) is checked where it is documented
+//!   (`docs_plan_comment.rs`). A shell block marked `fragment` is part of a larger script
+//!   (a CI step) and is not run.
 //!
 //! Also the examples' own suggestions: the commented-out lines for a real service in an
 //! example's targets must validate once uncommented.
@@ -140,6 +143,11 @@ const NOT_RUN: &[(&str, &str, &str)] = &[
         "follows edits to the Okta sandbox made by hand, as the page describes",
     ),
     (
+        "docs/ci/README.md",
+        "rollcall apply plan.json --expect-digest sha256:… --manifests manifests",
+        "the digest stands for the one the pull request showed; tests/cli/ci_recipes.rs runs the recipes that pass it",
+    ),
+    (
         "docs/saved-plans.md",
         "rollcall apply plan.json --expect-digest sha256:2a91746c…",
         "the digest stands for the one a reviewer saw; cli_saved_plans::expect_digest_pins_the_reviewed_plan_file runs it",
@@ -183,7 +191,7 @@ fn markdown_files() -> Vec<String> {
     let mut files = vec!["README.md".to_owned()];
     // docs/ and its folders (docs/sources/ holds a page per identity source).
     let mut docs: Vec<String> = Vec::new();
-    for dir in ["docs", "docs/sources"] {
+    for dir in ["docs", "docs/sources", "docs/ci"] {
         let Ok(entries) = std::fs::read_dir(root().join(dir)) else {
             continue;
         };
@@ -217,16 +225,20 @@ fn blocks(file: &str) -> Vec<Block> {
     let mut lines = text.lines().enumerate();
     while let Some((n, line)) = lines.next() {
         let trimmed = line.trim_start();
-        let Some(info) = trimmed.strip_prefix("```") else {
+        // A fence of three backticks or more, closed by a line of at least as many.
+        let fence = trimmed.chars().take_while(|&c| c == '`').count();
+        if fence < 3 {
             continue;
-        };
+        }
+        let info = &trimmed[fence..];
         let indent = line.len() - trimmed.len();
         let mut words = info.split_whitespace().map(str::to_owned);
         let lang = words.next().unwrap_or_default();
         let marks = words.collect();
         let mut body = String::new();
         for (_, inner) in lines.by_ref() {
-            if inner.trim_start().starts_with("```") {
+            let inner_trimmed = inner.trim();
+            if inner_trimmed.len() >= fence && inner_trimmed.chars().all(|c| c == '`') {
                 break;
             }
             body.push_str(inner.get(indent..).unwrap_or(inner.trim_start()));
@@ -250,7 +262,7 @@ pub(crate) fn all_blocks() -> Vec<Block> {
 #[test]
 fn every_block_names_a_language_this_test_knows() {
     // No language: a diagram or other plain text, like ```text.
-    let known = ["sh", "bash", "console", "yaml", "json", "text", ""];
+    let known = ["sh", "bash", "console", "yaml", "json", "text", "markdown", ""];
     let unknown: Vec<String> = all_blocks()
         .iter()
         .filter(|b| !known.contains(&b.lang.as_str()))
@@ -458,6 +470,9 @@ fn every_shell_snippet_runs_and_leaves_the_examples_unchanged() {
     let mut skipped = Vec::new();
     let mut ran = 0;
     for block in all_blocks() {
+        if block.marks.iter().any(|m| m == "fragment") {
+            continue;
+        }
         let commands = match block.lang.as_str() {
             "sh" | "bash" => commands(&block.body, false),
             "console" => commands(&block.body, true),

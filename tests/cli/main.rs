@@ -10,6 +10,7 @@
 mod common;
 
 mod access_report_browser;
+mod ci_recipes;
 mod cli_access;
 mod cli_audit_log;
 mod cli_bitbucket_cloud;
@@ -20,10 +21,12 @@ mod cli_group_sync;
 mod cli_import;
 mod cli_install;
 mod cli_logs;
+mod cli_markdown_limit;
 mod cli_quickstart;
 mod cli_sandbox_serve;
 mod cli_saved_plans;
 mod cli_secrets;
 mod cli_two_targets;
+mod docs_plan_comment;
 mod docs_snippets;
 mod manifest_diagnostics;
