@@ -72,6 +72,16 @@ pub struct Reason {
     pub via: Option<String>,
 }
 
+impl Reason {
+    /// `REPO_ADMIN via release-managers`.
+    pub fn text(&self) -> String {
+        match &self.via {
+            Some(g) => format!("{} via {g}", self.grant),
+            None => self.grant.clone(),
+        }
+    }
+}
+
 /// A target as access needs it: its platform, and the target its principals come from.
 pub struct TargetRef<'a> {
     pub name: &'a str,

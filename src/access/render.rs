@@ -82,10 +82,7 @@ pub fn reasons(reasons: &[Reason]) -> String {
     let parts: Vec<String> = reasons
         .iter()
         .filter(|r| !(r.via.is_none() && (r.grant == "member" || r.grant == "active account")))
-        .map(|r| match &r.via {
-            Some(g) => format!("{} via {g}", r.grant),
-            None => r.grant.clone(),
-        })
+        .map(Reason::text)
         .collect();
     parts.join(", ")
 }
@@ -94,14 +91,7 @@ pub fn reasons(reasons: &[Reason]) -> String {
 pub fn csv(report: &Report) -> String {
     let mut out = String::from("person,email,target,resource,noun,level,reasons\r\n");
     for e in &report.entries {
-        let why: Vec<String> = e
-            .reasons
-            .iter()
-            .map(|r| match &r.via {
-                Some(g) => format!("{} via {g}", r.grant),
-                None => r.grant.clone(),
-            })
-            .collect();
+        let why: Vec<String> = e.reasons.iter().map(Reason::text).collect();
         let fields = [
             e.person.as_str(),
             e.email.as_deref().unwrap_or(""),

@@ -98,14 +98,7 @@ fn table(state: &State, filter: &Filter) -> Vec<String> {
     entries(state, filter)
         .into_iter()
         .map(|e| {
-            let why: Vec<String> = e
-                .reasons
-                .iter()
-                .map(|r| match &r.via {
-                    Some(g) => format!("{} via {g}", r.grant),
-                    None => r.grant.clone(),
-                })
-                .collect();
+            let why: Vec<String> = e.reasons.iter().map(Reason::text).collect();
             format!("{} {} {} [{}]", e.person, e.resource, e.level, why.join("; "))
         })
         .collect()

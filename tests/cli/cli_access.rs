@@ -4,36 +4,7 @@
 
 use crate::common;
 
-use std::path::{Path, PathBuf};
-
-use assert_cmd::Command;
-
-fn example(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    common::copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name),
-        tmp.path(),
-    );
-    let manifests = tmp.path().join("manifests");
-    (tmp, manifests)
-}
-
-fn run(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::cargo_bin("rollcall")
-        .unwrap()
-        .env_clear()
-        .env("NO_COLOR", "1")
-        .env("SOURCE_DATE_EPOCH", "1700000000")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+use common::{example, run_in as run};
 
 /// Who can do what on API/payments, from the manifests: worked out by hand from the
 /// quickstart's access.yaml and groups.yaml.

@@ -47,13 +47,15 @@ pub fn example(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     (tmp, manifests)
 }
 
-/// Runs the `rollcall` binary in `dir` with a clean environment and no colour: the exit
-/// code, stdout and stderr.
+/// Runs the `rollcall` binary in `dir` with a clean environment, no colour, and the time
+/// a report says fixed (`SOURCE_DATE_EPOCH`, 2023-11-14T22:13:20Z): the exit code, stdout
+/// and stderr.
 pub fn run_in(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     let out = assert_cmd::Command::cargo_bin("rollcall")
         .unwrap()
         .env_clear()
         .env("NO_COLOR", "1")
+        .env("SOURCE_DATE_EPOCH", "1700000000")
         .current_dir(dir)
         .args(args)
         .output()
