@@ -67,18 +67,41 @@ pub fn person(state: &State, who: &Name, scopes: &BTreeSet<Scope>) -> BTreeMap<R
         }
         return out;
     }
+    // Asked about a few scopes (a plan's effect asks about one project), the grants that
+    // can reach them are those on them and around them: looked up, not scanned for.
+    let around = (scopes.len() <= AROUND_MAX).then(|| around(scopes, state.platform.spec().inherited));
     let holders = std::iter::once(Principal::User(who.clone()))
         .chain(groups.into_iter().flatten().map(|g| Principal::Group(g.clone())));
     for holder in holders {
+        let Some(grants) = state.grants.get(&holder) else {
+            continue;
+        };
         let via = match &holder {
             Principal::User(_) => None,
             Principal::Group(g) => Some(state.groups.get(g).cloned().unwrap_or_else(|| g.to_string())),
         };
-        for (scope, native) in state.grants.get(&holder).into_iter().flatten() {
-            grant(state, &mut out, scopes, scope, native, via.as_deref());
+        match &around {
+            Some(around) if around.len() < grants.len() => {
+                for scope in around {
+                    if let Some(native) = grants.get(scope) {
+                        grant(state, &mut out, scopes, scope, native, via.as_deref());
+                    }
+                }
+            }
+            _ => {
+                for (scope, native) in grants {
+                    grant(state, &mut out, scopes, scope, native, via.as_deref());
+                }
+            }
         }
     }
-    for (scope, native) in defaults(state, scopes) {
+    let defaults: Vec<(&Scope, &String)> = match &around {
+        Some(around) if around.len() < state.defaults.len() => {
+            around.iter().filter_map(|s| state.defaults.get_key_value(s)).collect()
+        }
+        _ => state.defaults.iter().collect(),
+    };
+    for (scope, native) in defaults {
         let Some(rank) = state
             .platform
             .default_roles(&scope.kinds())
@@ -103,27 +126,27 @@ pub fn person(state: &State, who: &Name, scopes: &BTreeSet<Scope>) -> BTreeMap<R
     out
 }
 
-/// The defaults that reach `scopes`: on one of them or, where grants are inherited,
-/// around one. Looked up from the scopes when they are fewer than the defaults.
-fn defaults<'a>(state: &'a State, scopes: &BTreeSet<Scope>) -> Vec<(&'a Scope, &'a String)> {
-    if scopes.len() >= state.defaults.len() {
-        return state.defaults.iter().collect();
-    }
-    let inherited = state.platform.spec().inherited;
-    let mut found = BTreeMap::new();
+/// The most scopes asked about for which grants are looked up around each, rather than
+/// every grant of a person scanned.
+const AROUND_MAX: usize = 64;
+
+/// The scopes a grant or default can reach `scopes` from: each of them, the root (whose
+/// administrators administer everything), and where grants are inherited, every scope
+/// that encloses one.
+fn around(scopes: &BTreeSet<Scope>, inherited: bool) -> BTreeSet<Scope> {
+    let mut out = BTreeSet::from([Scope::root()]);
     for scope in scopes {
         let segments = scope.segments();
-        let from = if inherited { 0 } else { segments.len() };
+        let from = if inherited { 1 } else { segments.len() };
         for depth in from..=segments.len() {
-            let around = segments[..depth]
-                .iter()
-                .fold(Scope::root(), |s, seg| s.child(&seg.kind, &seg.name));
-            if let Some((s, n)) = state.defaults.get_key_value(&around) {
-                found.insert(s, n);
-            }
+            out.insert(
+                segments[..depth]
+                    .iter()
+                    .fold(Scope::root(), |s, seg| s.child(&seg.kind, &seg.name)),
+            );
         }
     }
-    found.into_iter().collect()
+    out
 }
 
 /// What one grant gives: its level on its scope, on the scopes inside where grants are

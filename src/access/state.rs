@@ -193,9 +193,13 @@ impl State {
         }
     }
 
-    /// A person named by a grant or membership, where the target lists none by that name
-    /// (the people of a platform whose accounts live elsewhere).
+    /// A person named by a grant or membership, where the target lists none by that name,
+    /// on a platform whose accounts live elsewhere (`external` users). Elsewhere, a
+    /// membership or grant left naming a deleted account gives nobody anything.
     fn known(&mut self, user: &str) {
+        if !self.platform.users().external {
+            return;
+        }
         self.people.entry(key(user)).or_insert_with(|| Person {
             name: user.to_owned(),
             declared_as: None,

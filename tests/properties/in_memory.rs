@@ -440,7 +440,10 @@ fn run_case(
     let arrived = journal.lock().unwrap().clone();
     check_order(&plan, &arrived).map_err(|e| format!("{e}\n{}", context()))?;
     // (5) The effect on people is the difference of effective access before and after.
-    check_effect(&desired, &plan, &read, &again).map_err(|e| format!("{e}\n{}", context()))?;
+    check_effect(&desired, &plan, &read, &again).map_err(|e| {
+        let states: Vec<String> = again.values().map(show).collect();
+        format!("{e}\n{}\nlive after:\n{}", context(), states.join("\n"))
+    })?;
     Ok(())
 }
 
