@@ -5,7 +5,8 @@
 //!
 //! - the plan's effect (`access::effect::of_plan`) of the plan bench's changes: 500 project
 //!   grants raised from write to admin (each reaching a group of 50) and 100 people's
-//!   emails; and of one new "all users" default, which reaches everyone;
+//!   emails; of one new "all users" default, which reaches everyone; and of one email,
+//!   which is the cost of building the state before and after;
 //! - the whole report `rollcall access` makes (`access::entries` for everyone).
 //!
 //! `cargo bench --bench access -- [--runs N]`
@@ -165,9 +166,11 @@ fn main() {
         live["bb"].len()
     );
     let mut report = Vec::new();
+    let email = plan[plan.len() - 1..].to_vec();
     for (label, changes) in [
         ("the plan bench's 600 changes", &plan),
         ("one all-users default", &default),
+        ("one email (the fixed cost)", &email),
     ] {
         let mut times = Vec::new();
         let mut lines = 0;

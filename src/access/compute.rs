@@ -50,7 +50,8 @@ pub fn level_word(res: &Res, rank: usize) -> &'static str {
 /// (pass every scope of interest: those grants and defaults name, at least); nothing for
 /// someone unknown or inactive. The work is in the person's grants and the scopes asked
 /// about, so asking about a few scopes of many is cheap.
-pub fn person(state: &State, who: &Name, scopes: &BTreeSet<Scope>) -> BTreeMap<Res, Cell> {
+pub fn person(state: &State, who: &Name, asked: &Asked<'_>) -> BTreeMap<Res, Cell> {
+    let scopes = asked.scopes;
     let mut out = BTreeMap::new();
     if state.people.get(who).is_none_or(|p| p.inactive) {
         return out;
@@ -67,9 +68,7 @@ pub fn person(state: &State, who: &Name, scopes: &BTreeSet<Scope>) -> BTreeMap<R
         }
         return out;
     }
-    // Asked about a few scopes (a plan's effect asks about one project), the grants that
-    // can reach them are those on them and around them: looked up, not scanned for.
-    let around = (scopes.len() <= AROUND_MAX).then(|| around(scopes, state.platform.spec().inherited));
+    let around = &asked.around;
     let holders = std::iter::once(Principal::User(who.clone()))
         .chain(groups.into_iter().flatten().map(|g| Principal::Group(g.clone())));
     for holder in holders {
@@ -80,7 +79,7 @@ pub fn person(state: &State, who: &Name, scopes: &BTreeSet<Scope>) -> BTreeMap<R
             Principal::User(_) => None,
             Principal::Group(g) => Some(state.groups.get(g).cloned().unwrap_or_else(|| g.to_string())),
         };
-        match &around {
+        match around {
             Some(around) if around.len() < grants.len() => {
                 for scope in around {
                     if let Some(native) = grants.get(scope) {
@@ -95,7 +94,7 @@ pub fn person(state: &State, who: &Name, scopes: &BTreeSet<Scope>) -> BTreeMap<R
             }
         }
     }
-    let defaults: Vec<(&Scope, &String)> = match &around {
+    let defaults: Vec<(&Scope, &String)> = match around {
         Some(around) if around.len() < state.defaults.len() => {
             around.iter().filter_map(|s| state.defaults.get_key_value(s)).collect()
         }
@@ -129,6 +128,25 @@ pub fn person(state: &State, who: &Name, scopes: &BTreeSet<Scope>) -> BTreeMap<R
 /// The most scopes asked about for which grants are looked up around each, rather than
 /// every grant of a person scanned.
 const AROUND_MAX: usize = 64;
+
+/// The scopes access is asked about, made once for everyone it is asked for.
+pub struct Asked<'a> {
+    pub scopes: &'a BTreeSet<Scope>,
+    /// Asked about a few scopes (a plan's effect asks about one project), the grants that
+    /// can reach them are those on them and around them: looked up, not scanned for.
+    around: Option<BTreeSet<Scope>>,
+}
+
+impl<'a> Asked<'a> {
+    /// Every scope of interest: those grants and defaults name, at least.
+    pub fn new(state: &State, scopes: &'a BTreeSet<Scope>) -> Asked<'a> {
+        let inherited = state.platform.spec().inherited;
+        Asked {
+            scopes,
+            around: (scopes.len() <= AROUND_MAX).then(|| around(scopes, inherited)),
+        }
+    }
+}
 
 /// The scopes a grant or default can reach `scopes` from: each of them, the root (whose
 /// administrators administer everything), and where grants are inherited, every scope

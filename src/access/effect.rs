@@ -108,11 +108,19 @@ pub fn of_plan(
             }
         }
         let scopes: BTreeSet<Scope> = before.scopes().union(&after.scopes()).cloned().collect();
+        // People reached in the same region are asked about the same scopes.
+        let mut by_region: BTreeMap<&Region, Vec<&Name>> = BTreeMap::new();
         for (who, region) in &people {
+            by_region.entry(region).or_default().push(who);
+        }
+        for (region, who) in by_region {
             let scopes = within(&scopes, region);
-            let was = compute::person(&before, who, &scopes);
-            let now = compute::person(&after, who, &scopes);
-            effects.extend(differences(&after, &before, who, &was, &now));
+            let asked = compute::Asked::new(&after, &scopes);
+            for who in who {
+                let was = compute::person(&before, who, &asked);
+                let now = compute::person(&after, who, &asked);
+                effects.extend(differences(&after, &before, who, &was, &now));
+            }
         }
         for c in mine
             .iter()
@@ -197,10 +205,11 @@ fn no_effect(after: &mut State, change: &Change, scopes: &BTreeSet<Scope>) -> Op
         Action::Create | Action::Update => change.after.clone(),
     };
     let reached = after.affected(id);
-    let now: Vec<_> = reached.iter().map(|p| compute::person(after, p, scopes)).collect();
+    let asked = compute::Asked::new(after, scopes);
+    let now: Vec<_> = reached.iter().map(|p| compute::person(after, p, &asked)).collect();
     after.set(id, change.before.as_ref());
     let people: Vec<Name> = reached.union(&after.affected(id)).cloned().collect();
-    let undone: Vec<_> = people.iter().map(|p| compute::person(after, p, scopes)).collect();
+    let undone: Vec<_> = people.iter().map(|p| compute::person(after, p, &asked)).collect();
     after.set(id, made.as_ref());
     if now.len() != undone.len() || now != undone {
         return None;

@@ -170,13 +170,13 @@ pub fn entries(state: &State, filter: &Filter) -> Vec<Entry> {
 pub fn entries_over(state: &State, filter: &Filter, scopes: &BTreeSet<Scope>) -> Vec<Entry> {
     let mut scopes = scopes.clone();
     scopes.extend(filter.scopes(state));
-    let scopes = &scopes;
+    let asked = compute::Asked::new(state, &scopes);
     let mut out = Vec::new();
     for (key, person) in &state.people {
         if !filter.person(person) {
             continue;
         }
-        for (res, cell) in compute::person(state, key, scopes) {
+        for (res, cell) in compute::person(state, key, &asked) {
             let (resource, noun) = compute::describe(state, &res);
             if !filter.resource(&state.target, &resource) {
                 continue;
