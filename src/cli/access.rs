@@ -17,7 +17,8 @@ use crate::access::{Filter, Report, TargetRef};
 pub struct Args {
     #[command(flatten)]
     manifest: ManifestDir,
-    /// Only this person: a name on a target or an email, in any case. Repeatable
+    /// Only this person: their name in the manifests, their username on a target, or their
+    /// email, in any case. Repeatable
     #[arg(long, value_name = "PERSON")]
     who: Vec<String>,
     /// Only this target (`bitbucket`), or this resource and what is inside it
