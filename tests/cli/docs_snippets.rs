@@ -41,6 +41,11 @@ use rollcall::sandbox::state::{DcState, StateFile as _};
 const NOT_RUN: &[(&str, &str, &str)] = &[
     (
         "README.md",
+        "cargo bench --bench access",
+        "a benchmark: long, and it asserts nothing",
+    ),
+    (
+        "README.md",
         "cargo bench --bench sources",
         "a benchmark: long, and it asserts only request counts",
     ),
