@@ -150,16 +150,33 @@ fn fence_marker(line: &str) -> Option<&str> {
     None
 }
 
+/// Text with its HTML tags left out: `<b>Effect</b>: …` is `Effect: …`.
+fn without_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The name of the section a line starts: a heading's text, a paragraph's leading bold
-/// text, a `<summary>`'s text.
+/// text, a `<summary>`'s text without its markup (`<b>`).
 fn section_title(line: &str) -> Option<String> {
+    let stripped;
     let title = if line.starts_with('#') {
         line.trim_start_matches('#').trim()
     } else if let Some(rest) = line.strip_prefix("**") {
         rest.split("**").next().unwrap_or_default().trim().trim_end_matches('.')
     } else if let Some(at) = line.find("<summary>") {
         let rest = &line[at + "<summary>".len()..];
-        rest.split("</summary>").next().unwrap_or_default().trim()
+        stripped = without_tags(rest.split("</summary>").next().unwrap_or_default());
+        stripped.trim()
     } else {
         return None;
     };

@@ -106,7 +106,7 @@ fn a_large_plan_is_cut_to_the_limit_in_characters_balanced_and_keeps_its_digests
         // The sections cut away are named: the rest of the target's changes, the effect on
         // people (folded, so by its summary), the unmanaged objects.
         assert!(md.contains("more lines not shown** (the rest of `bitbucket`; "), "{md}");
-        assert!(md.contains("Effect on people</b>: 6009 people gain access"), "{md}");
+        assert!(md.contains("; Effect on people: 6009 people gain access"), "{md}");
         assert!(md.contains("; 3008 unmanaged objects"), "{md}");
         assert!(
             md.ends_with(". The whole plan: `rollcall show plan.json --offline`.\n"),
