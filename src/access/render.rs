@@ -8,10 +8,13 @@ use super::{Entry, Reason, Report};
 /// Grouped by person: one line per resource, with the level and what gives it.
 pub fn text(report: &Report) -> String {
     let mut out = String::new();
+    let from = match report.from.as_str() {
+        "live" => "live state",
+        _ => "the manifests",
+    };
     let _ = writeln!(
         out,
-        "Effective access from the {} (manifests {}){}",
-        report.from,
+        "Effective access from {from} (manifests {}){}",
         report.manifest_digest,
         if report.filters.is_empty() {
             String::new()

@@ -86,10 +86,10 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         args.traffic.usage(&live);
         let states: Vec<_> = refs.iter().map(|t| t.state(&live.states)).collect();
         live.shutdown().await;
-        ("live state", states)
+        ("live", states)
     } else {
         drop(reading);
-        ("manifests", declared.clone())
+        ("manifest", declared.clone())
     };
     let mut entries = Vec::new();
     for (state, named) in states.iter().zip(&declared) {

@@ -56,7 +56,7 @@ fn one_person_everywhere_in_json_and_csv() {
     );
     assert_eq!(code, Some(0), "{err}");
     let report: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(report["from"], "manifests");
+    assert_eq!(report["from"], "manifest");
     assert_eq!(report["generated_at"], "2023-11-14T22:13:20Z");
     let entries = report["entries"].as_array().unwrap();
     let targets: std::collections::BTreeSet<&str> = entries.iter().map(|e| e["target"].as_str().unwrap()).collect();
