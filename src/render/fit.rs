@@ -240,30 +240,17 @@ fn ending(lines: &[Line], sections: &Sections, keep: usize, max_chars: usize, fu
     let _ = write!(
         out,
         "\n---\n\n**Cut to fit {} characters: {} not shown**",
-        thousands(max_chars),
+        crate::text::thousands(max_chars),
         if rest == 1 {
             "1 more line".to_owned()
         } else {
-            format!("{} more lines", thousands(rest))
+            format!("{} more lines", crate::text::thousands(rest))
         }
     );
     if !titles.is_empty() {
         let _ = write!(out, " ({})", titles.join("; "));
     }
     let _ = writeln!(out, ". The whole plan: {full}.");
-    out
-}
-
-/// 60000 as "60,000".
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
     out
 }
 
@@ -392,9 +379,9 @@ mod tests {
 
     #[test]
     fn numbers_have_thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(60_000), "60,000");
-        assert_eq!(thousands(1_048_576), "1,048,576");
+        assert_eq!(crate::text::thousands(0), "0");
+        assert_eq!(crate::text::thousands(999), "999");
+        assert_eq!(crate::text::thousands(60_000), "60,000");
+        assert_eq!(crate::text::thousands(1_048_576), "1,048,576");
     }
 }

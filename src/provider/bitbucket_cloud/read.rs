@@ -211,8 +211,8 @@ impl BitbucketCloud {
             "reading workspace `{}`{who} took {used} request{} of the account's {} an hour; at most {} are left this hour (rollcall sees only its own requests: other clients of the same account spend from the same budget)",
             self.workspace,
             if used == 1 { "" } else { "s" },
-            thousands(quota),
-            thousands(left),
+            crate::text::thousands(quota),
+            crate::text::thousands(left),
         )
     }
 
@@ -306,17 +306,4 @@ impl BitbucketCloud {
             }
         })
     }
-}
-
-/// `1000` as `1,000`, for a person reading a budget.
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
