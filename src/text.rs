@@ -13,6 +13,19 @@ pub fn cut(s: &mut String, max: usize) -> bool {
     true
 }
 
+/// `60000` as `60,000`, for a person reading a count.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::cut;
@@ -26,17 +39,4 @@ mod tests {
         assert!(!cut(&mut s, 3));
         assert_eq!(s, "abc");
     }
-}
-
-/// `60000` as `60,000`, for a person reading a count.
-pub fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
