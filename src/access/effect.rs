@@ -264,7 +264,9 @@ fn differences(
             continue;
         }
         let deciding = deciding(*a, *b);
-        let (resource, noun) = compute::describe(after, res);
+        // A group the plan deletes is named as it was.
+        let named = if b.is_none() { before } else { after };
+        let (resource, noun) = compute::describe(named, res);
         out.push(Effect {
             person: person.map_or_else(|| who.to_string(), |p| p.shown().to_owned()),
             account: person.and_then(state::Person::account),
@@ -319,9 +321,12 @@ fn explained(
         let Some(theirs) = deciding(*oa, *ob) else {
             return false;
         };
-        let rises = |x: &Option<&Cell>, y: &Option<&Cell>| x.map(|c| c.rank) < y.map(|c| c.rank);
+        // The same levels before and after, not only the same direction: a repository
+        // that keeps write when its project's admin goes has its own line.
+        let rank = |c: &Option<&Cell>| c.map(|c| c.rank);
         let place = compute::place(state, &outer);
-        rises(a, b) == rises(oa, ob) && mine.reasons.iter().all(|r| comes_from(r, &theirs.reasons, &place))
+        (rank(a), rank(b)) == (rank(oa), rank(ob))
+            && mine.reasons.iter().all(|r| comes_from(r, &theirs.reasons, &place))
     })
 }
 

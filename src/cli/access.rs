@@ -97,6 +97,9 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         scopes.extend(named.scopes());
         entries.extend(crate::access::entries_over(state, &filter, &scopes));
     }
+    // By person across targets; each person's entries on a target stay in scope order
+    // (the root first), as `entries_over` made them.
+    entries.sort_by(|a, b| (&a.person, &a.email, &a.target).cmp(&(&b.person, &b.email, &b.target)));
     let mut filters: Vec<String> = args.who.iter().map(|w| format!("--who {w}")).collect();
     filters.extend(args.on.iter().map(|o| format!("--on {o}")));
     let report = Report {
