@@ -83,8 +83,9 @@ impl Slapd {
                 .is_ok_and(|o| o.status.success()),
             "the openssl tool, which makes the test certificates, is missing: run scripts/test, which installs it"
         );
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
+        let mut dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_path_buf();
+        let d = d.as_path();
         make_certificates(d);
         std::fs::create_dir(d.join("db")).unwrap();
         let conf = d.join("slapd.conf");
@@ -97,42 +98,57 @@ impl Slapd {
             .arg("-l")
             .arg(d.join("seed.ldif")));
 
-        let (ldap_port, ldaps_port) = (free_port(), free_port());
-        let log = std::fs::File::create(d.join("slapd.log")).unwrap();
-        // `-d 0` keeps slapd in the foreground (its pid is ours to stop) without a log.
-        let child = Command::new(SLAPD)
-            .arg("-f")
-            .arg(&conf)
-            .arg("-h")
-            .arg(format!("ldap://127.0.0.1:{ldap_port}/ ldaps://127.0.0.1:{ldaps_port}/"))
-            .args(["-d", "0"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut server = Slapd {
-            child,
-            dir,
-            ldap_port,
-            ldaps_port,
-        };
-        server.wait_ready();
-        server
+        // A port chosen free can be taken by a parallel test before slapd binds it, and slapd
+        // started with `-d 0` exits without saying why: a start that ends early is tried again
+        // on fresh ports.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let ldap_port = free_port();
+            let ldaps_port = std::iter::repeat_with(free_port).find(|p| *p != ldap_port).unwrap();
+            let log = std::fs::File::create(d.join("slapd.log")).unwrap();
+            // `-d 0` keeps slapd in the foreground (its pid is ours to stop) without a log.
+            let child = Command::new(SLAPD)
+                .arg("-f")
+                .arg(&conf)
+                .arg("-h")
+                .arg(format!("ldap://127.0.0.1:{ldap_port}/ ldaps://127.0.0.1:{ldaps_port}/"))
+                .args(["-d", "0"])
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            let mut server = Slapd {
+                child,
+                dir,
+                ldap_port,
+                ldaps_port,
+            };
+            match server.wait_ready() {
+                Ok(()) => return server,
+                Err(why) if attempts < 5 => {
+                    eprintln!("slapd did not start ({why}); trying other ports");
+                    dir = std::mem::replace(&mut server.dir, tempfile::tempdir().unwrap());
+                }
+                Err(why) => panic!("slapd did not start in {attempts} attempts: {why}"),
+            }
+        }
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits until both ports answer; an early exit is returned with slapd's log.
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let up = [self.ldap_port, self.ldaps_port]
                 .iter()
                 .all(|p| std::net::TcpStream::connect(("127.0.0.1", *p)).is_ok());
             if up {
-                return;
+                return Ok(());
             }
             if let Some(status) = self.child.try_wait().unwrap() {
                 let log = std::fs::read_to_string(self.dir.path().join("slapd.log")).unwrap_or_default();
-                panic!("slapd exited ({status}) before listening:\n{log}");
+                return Err(format!("slapd exited ({status}) before listening:\n{log}"));
             }
             assert!(Instant::now() < deadline, "slapd did not listen within 20 s");
             std::thread::sleep(Duration::from_millis(50));
