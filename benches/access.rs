@@ -151,6 +151,8 @@ fn main() {
         platform: PLATFORM,
         principals_from: None,
         usernames: None,
+        invited: None,
+        read: None,
     }];
     let plan = changes();
     let default = vec![change(

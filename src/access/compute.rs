@@ -167,6 +167,16 @@ fn around(scopes: &BTreeSet<Scope>, inherited: bool) -> BTreeSet<Scope> {
     out
 }
 
+/// Whether a grant of `native` (or a default: `None`) on `from` can give access on `to`:
+/// it is there, or `to` is inside and grants are inherited, or it makes an administrator.
+pub fn reaches(platform: crate::platform::Platform, from: &Scope, native: Option<&str>, to: &Scope) -> bool {
+    let inside =
+        to.segments().len() > from.segments().len() && to.segments()[..from.segments().len()] == *from.segments();
+    from == to
+        || (inside && platform.spec().inherited && !from.is_root())
+        || (!to.is_root() && native.is_some_and(|n| platform.is_admin(from, n)))
+}
+
 /// What one grant gives: its level on its scope, on the scopes inside where grants are
 /// inherited, and administration of every scope for a root permission that makes an
 /// administrator.

@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::compute::{self, level_word, Cell, Res};
-use super::state::{self, State};
+use super::state::{self, keyed, State};
 use super::{Reason, TargetRef};
-use crate::model::{Name, ResourceId, ResourceMap, Scope};
+use crate::model::{Address, Name, Principal, ResourceId, ResourceMap, Scope};
 use crate::plan::{Action, Change, Note};
 
 /// How one person's access to one resource changes.
@@ -64,15 +64,24 @@ impl Effect {
 }
 
 /// The effect of `changes` on live state, and a note for each grant, default or
-/// membership change that alters nobody's access, given the rest of the plan.
+/// membership change that alters nobody's access, given the rest of the plan, except
+/// those at `unnoted` (said otherwise already, or an offboarding's).
 pub fn of_plan(
     targets: &[TargetRef<'_>],
     live: &BTreeMap<String, ResourceMap>,
     changes: &[Change],
-    flagged: &BTreeSet<crate::model::Address>,
+    unnoted: &BTreeSet<Address>,
 ) -> (Vec<Effect>, Vec<Note>) {
     let mut effects = Vec::new();
     let mut notes = Vec::new();
+    // A membership or grant that goes with its user or group is part of that deletion
+    // (or of a group's replacement by a renamed one), not a change that could miss its
+    // mark: judged alone, with the principal's other removals made, it would seem to.
+    let deleted: BTreeSet<(&str, Principal)> = changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .filter_map(|c| Some((c.address.target.as_str(), keyed(&c.address.id.as_principal()?))))
+        .collect();
     for t in targets {
         let mut before = t.state(live);
         let mine: Vec<&Change> = changes.iter().filter(|c| before.concerns(&c.address)).collect();
@@ -113,18 +122,32 @@ pub fn of_plan(
         for (who, region) in &people {
             by_region.entry(region).or_default().push(who);
         }
+        // The scopes with a line, for what the read left out.
+        let mut lines = BTreeSet::new();
         for (region, who) in by_region {
             let scopes = within(&scopes, region);
             let asked = compute::Asked::new(&after, &scopes);
             for who in who {
                 let was = compute::person(&before, who, &asked);
                 let now = compute::person(&after, who, &asked);
-                effects.extend(differences(&after, &before, who, &was, &now));
+                effects.extend(differences(&after, &before, who, &was, &now, &mut lines));
             }
         }
+        if let Some(note) = unread(t, targets, &before, &lines) {
+            notes.push(note);
+        }
+        let goes_with_principal = |c: &Change| {
+            c.action == Action::Delete
+                && c.address.id.as_principal().is_none()
+                && c.address.id.principals().iter().any(|p| {
+                    std::iter::once(t.name)
+                        .chain(t.principals_from)
+                        .any(|from| deleted.contains(&(from, keyed(p))))
+                })
+        };
         for c in mine
             .iter()
-            .filter(|c| c.address.target == t.name && !flagged.contains(&c.address))
+            .filter(|c| c.address.target == t.name && !unnoted.contains(&c.address) && !goes_with_principal(c))
         {
             let scopes = within(&scopes, &region(t.platform, c));
             if let Some(note) = no_effect(&mut after, c, &scopes) {
@@ -186,6 +209,63 @@ fn within<'a>(scopes: &'a BTreeSet<Scope>, region: &Region) -> std::borrow::Cow<
     std::borrow::Cow::Owned(out)
 }
 
+/// A note on what a target's effect could not count, where it bears on a scope with a
+/// line: access through a group that holds grants there but whose members the plan did
+/// not read, or through a default it did not read (the manifests neither declare nor
+/// prune them, so the plan had no need to, and reads no more than it needs).
+fn unread(t: &TargetRef<'_>, targets: &[TargetRef<'_>], state: &State, lines: &BTreeSet<Scope>) -> Option<Note> {
+    let read = t.read.filter(|r| !r.everything)?;
+    let bears =
+        |from: &Scope, native: Option<&str>| lines.iter().any(|s| compute::reaches(t.platform, from, native, s));
+    // Members are read on the target the groups live on.
+    let members = match t.principals_from {
+        Some(from) => targets.iter().find(|x| x.name == from).and_then(|x| x.read),
+        None => Some(read),
+    };
+    let mut groups = Vec::new();
+    if let Some(m) = members.filter(|m| !m.everything && !m.all_group_members) {
+        for (holder, grants) in &state.grants {
+            let Principal::Group(g) = holder else {
+                continue;
+            };
+            let matters = grants.iter().any(|(scope, native)| bears(scope, Some(native)));
+            if matters && !m.member_groups.iter().any(|d| d.eq_ignore_ascii_case(g)) {
+                groups.push(format!("`{}`", state.groups.get(g).map_or(g.as_str(), String::as_str)));
+            }
+        }
+    }
+    let mut defaults = Vec::new();
+    for scope in read.scopes.difference(&read.defaults) {
+        if let Some(roles) = t.platform.default_roles(&scope.kinds()).filter(|_| bears(scope, None)) {
+            let of = format!("of {}", compute::place(state, scope));
+            defaults.push(if defaults.is_empty() {
+                format!("the {} {of}", roles.noun)
+            } else {
+                of
+            });
+        }
+    }
+    let mut missed = Vec::new();
+    if !groups.is_empty() {
+        let noun = if groups.len() == 1 { "group" } else { "groups" };
+        missed.push(format!("the members of {noun} {}", groups.join(", ")));
+    }
+    if !defaults.is_empty() {
+        missed.push(defaults.join(", "));
+    }
+    if missed.is_empty() {
+        return None;
+    }
+    Some(Note {
+        target: t.name.to_owned(),
+        address: None,
+        text: format!(
+            "the effect on people counts only what the plan read: not {}, which the manifests neither declare nor prune (`rollcall access --live` reads everything)",
+            missed.join(", nor ")
+        ),
+    })
+}
+
 /// A note when undoing `change` in the after state leaves everyone's access as it is.
 fn no_effect(after: &mut State, change: &Change, scopes: &BTreeSet<Scope>) -> Option<Note> {
     let id = &change.address.id;
@@ -206,10 +286,18 @@ fn no_effect(after: &mut State, change: &Change, scopes: &BTreeSet<Scope>) -> Op
     };
     let reached = after.affected(id);
     let asked = compute::Asked::new(after, scopes);
-    let now: Vec<_> = reached.iter().map(|p| compute::person(after, p, &asked)).collect();
+    // Levels only: a grant equal to another the person holds changes no level, though it
+    // adds a reason.
+    let levels = |state: &State, p: &Name| -> BTreeMap<Res, usize> {
+        compute::person(state, p, &asked)
+            .into_iter()
+            .map(|(r, c)| (r, c.rank))
+            .collect()
+    };
+    let now: Vec<_> = reached.iter().map(|p| levels(after, p)).collect();
     after.set(id, change.before.as_ref());
     let people: Vec<Name> = reached.union(&after.affected(id)).cloned().collect();
-    let undone: Vec<_> = people.iter().map(|p| compute::person(after, p, &asked)).collect();
+    let undone: Vec<_> = people.iter().map(|p| levels(after, p)).collect();
     after.set(id, made.as_ref());
     if now.len() != undone.len() || now != undone {
         return None;
@@ -248,6 +336,7 @@ fn differences(
     who: &Name,
     was: &BTreeMap<Res, Cell>,
     now: &BTreeMap<Res, Cell>,
+    lines: &mut BTreeSet<Scope>,
 ) -> Vec<Effect> {
     let keys: BTreeSet<&Res> = was.keys().chain(now.keys()).collect();
     let mut changed: BTreeMap<&Res, (Option<&Cell>, Option<&Cell>)> = BTreeMap::new();
@@ -262,6 +351,9 @@ fn differences(
     for (res, (a, b)) in &changed {
         if explained(after, res, a, b, &changed) {
             continue;
+        }
+        if let Res::Scope(s) = res {
+            lines.insert(s.clone());
         }
         let deciding = deciding(*a, *b);
         // A group the plan deletes is named as it was.

@@ -83,12 +83,19 @@ impl Reason {
 }
 
 /// A target as access needs it: its platform, and the target its principals come from.
+#[derive(Debug, Clone, Copy)]
 pub struct TargetRef<'a> {
     pub name: &'a str,
     pub platform: Platform,
     pub principals_from: Option<&'a str>,
     /// The manifest's people by their name, to their username here.
     pub usernames: Option<&'a BTreeMap<String, String>>,
+    /// People only invited there (lower-cased usernames): what their invitation carries
+    /// is no access until they accept.
+    pub invited: Option<&'a BTreeSet<String>>,
+    /// What was read of the target, where not all of it (a plan's read): what it left
+    /// out is said beside the plan's effect.
+    pub read: Option<&'a crate::desired::ReadScope>,
 }
 
 impl TargetRef<'_> {
@@ -103,6 +110,9 @@ impl TargetRef<'_> {
         }
         if let Some(names) = self.usernames {
             state.declare(names);
+        }
+        for name in self.invited.into_iter().flatten() {
+            state.invited(name);
         }
         state
     }

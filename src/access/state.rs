@@ -21,7 +21,7 @@ pub struct Person {
     /// The manifest's name for them, where it declares them under another username here.
     pub declared_as: Option<String>,
     pub email: Option<String>,
-    /// Deactivated: present, with no access.
+    /// Deactivated, or only invited: present, with no access.
     pub inactive: bool,
 }
 
@@ -66,7 +66,7 @@ fn key(name: &str) -> Name {
     }
 }
 
-fn keyed(p: &Principal) -> Principal {
+pub(crate) fn keyed(p: &Principal) -> Principal {
     match p {
         Principal::User(u) => Principal::User(key(u)),
         Principal::Group(g) => Principal::Group(key(g)),
@@ -206,6 +206,14 @@ impl State {
             email: None,
             inactive: false,
         });
+    }
+
+    /// Someone only invited: known, with no access until they accept (an invitation can
+    /// carry teams and a role, which live state lists as if they held them).
+    pub fn invited(&mut self, name: &str) {
+        if let Some(p) = self.people.get_mut(&key(name)) {
+            p.inactive = true;
+        }
     }
 
     /// A user or group a change renames in place keeps what it holds under the new name:

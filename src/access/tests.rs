@@ -89,6 +89,8 @@ fn state(name: &'static str, platform: Platform, from: Option<&'static str>, map
         platform,
         principals_from: from,
         usernames: None,
+        invited: None,
+        read: None,
     }
     .state(&maps)
 }
@@ -311,6 +313,8 @@ fn the_effect_lists_what_changes_for_people_and_flags_changes_that_change_nothin
         platform: bitbucket_dc::PLATFORM,
         principals_from: None,
         usernames: None,
+        invited: None,
+        read: None,
     }];
     let (effects, notes) = effect::of_plan(&targets, &live, &changes, &Default::default());
     let lines: Vec<String> = effects
@@ -325,4 +329,116 @@ fn the_effect_lists_what_changes_for_people_and_flags_changes_that_change_nothin
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert_eq!(notes[0].address.as_ref(), Some(&changes[1].address));
     assert!(notes[0].text.starts_with("no effect"), "{}", notes[0].text);
+}
+
+/// Someone only invited holds nothing yet, whatever teams and role the invitation carries.
+#[test]
+fn an_invitation_not_accepted_gives_no_access() {
+    let bk = Map::on("bk")
+        .user("ann", None)
+        .user("grace", None)
+        .member("backend", "ann")
+        .member("backend", "grace")
+        .grant(&[("pipeline", "deploy")], group("backend"), "BUILD_AND_READ")
+        .grant(&[], user("grace"), "ADMIN");
+    let maps: BTreeMap<String, ResourceMap> = [("bk".to_owned(), bk.map.clone())].into();
+    let invited = std::collections::BTreeSet::from(["grace".to_owned()]);
+    let s = TargetRef {
+        name: "bk",
+        platform: buildkite::PLATFORM,
+        principals_from: None,
+        usernames: None,
+        invited: Some(&invited),
+        read: None,
+    }
+    .state(&maps);
+    assert_eq!(table(&s, &all()), ["ann deploy write [BUILD_AND_READ via backend]"]);
+}
+
+/// The removals a deleted group takes along are the deletion, not changes that miss
+/// their mark: with the group's other removals made first, each alone would seem to
+/// change nothing. On one target, and where the group lives on the directory target.
+#[test]
+fn removals_a_deleted_group_takes_along_are_not_flagged() {
+    let delete =
+        |target: &str, id: ResourceId, before: Resource| change(target, id, Action::Delete, Some(before), None);
+    let membership = |g: &str, u: &str| ResourceId::Membership {
+        group: g.into(),
+        user: u.into(),
+    };
+    let grant_on_api = |g: &str| ResourceId::Grant {
+        scope: scope(API),
+        principal: group(g),
+    };
+
+    // Data Center: the group, its two memberships and its project grant go.
+    let bb = Map::on("bb")
+        .user("ann", None)
+        .user("bo", None)
+        .member("dev", "ann")
+        .member("dev", "bo")
+        .grant(API, group("dev"), "PROJECT_WRITE");
+    let live: BTreeMap<String, ResourceMap> = [("bb".to_owned(), bb.map.clone())].into();
+    let changes = [
+        delete("bb", ResourceId::Group { name: "dev".into() }, Resource::group()),
+        delete("bb", membership("dev", "ann"), Resource::membership()),
+        delete("bb", membership("dev", "bo"), Resource::membership()),
+        delete("bb", grant_on_api("dev"), permission("PROJECT_WRITE")),
+    ];
+    let targets = [TargetRef {
+        name: "bb",
+        platform: bitbucket_dc::PLATFORM,
+        principals_from: None,
+        usernames: None,
+        invited: None,
+        read: None,
+    }];
+    let (effects, notes) = effect::of_plan(&targets, &live, &changes, &Default::default());
+    let lines: Vec<String> = effects
+        .iter()
+        .map(|e| format!("{} {} {}", e.person, e.sign(), crate::render::effect::line(e)))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "ann - bb: write on project API (was PROJECT_WRITE via dev)",
+            "bo - bb: write on project API (was PROJECT_WRITE via dev)"
+        ]
+    );
+    assert!(notes.is_empty(), "{notes:?}");
+
+    // Cloud: the group is deleted on the directory, the grant on Cloud.
+    let org = Map::on("org").user("ann", None).member("dev", "ann");
+    let cloud = Map::on("cloud").grant(API, group("dev"), "write");
+    let live: BTreeMap<String, ResourceMap> = [
+        ("org".to_owned(), org.map.clone()),
+        ("cloud".to_owned(), cloud.map.clone()),
+    ]
+    .into();
+    let changes = [
+        delete("org", ResourceId::Group { name: "dev".into() }, Resource::group()),
+        delete("org", membership("dev", "ann"), Resource::membership()),
+        delete("cloud", grant_on_api("dev"), permission("write")),
+    ];
+    let targets = [
+        TargetRef {
+            name: "org",
+            platform: atlassian_org::PLATFORM,
+            principals_from: None,
+            usernames: None,
+            invited: None,
+            read: None,
+        },
+        TargetRef {
+            name: "cloud",
+            platform: bitbucket_cloud::PLATFORM,
+            principals_from: Some("org"),
+            usernames: None,
+            invited: None,
+            read: None,
+        },
+    ];
+    let (effects, notes) = effect::of_plan(&targets, &live, &changes, &Default::default());
+    assert!(!effects.is_empty());
+    assert!(notes.is_empty(), "{notes:?}");
 }

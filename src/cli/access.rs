@@ -1,6 +1,7 @@
 //! `rollcall access`: who can do what, and through what, from the manifests or from live
 //! state, as text, JSON, CSV or a self-contained HTML access review.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::error::{CliError, EXIT_OK};
@@ -74,6 +75,8 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
             platform: t.platform,
             principals_from: t.principals_from.as_deref(),
             usernames: desired.usernames.get(&t.name),
+            invited: None,
+            read: None,
         })
         .collect();
     // The manifests' own view of each target, and the scopes it names: a live report
@@ -81,10 +84,39 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     // granted yet is still listed with what its project gives.
     let declared: Vec<_> = refs.iter().map(|t| t.declared_state(&desired.resources)).collect();
     let (from, states) = if args.live {
-        let live = crate::engine::read_with(&desired, args.traffic.tuning()).await?;
+        // The whole of each target, as import reads it: access through a group the
+        // manifests do not declare, or a default they do not name, is access all the same.
+        let whole = desired
+            .targets
+            .iter()
+            .map(|(name, t)| {
+                let mut t = t.clone();
+                t.scope = crate::desired::ReadScope {
+                    everything: true,
+                    all_group_members: true,
+                    ..t.scope
+                };
+                (name.clone(), t)
+            })
+            .collect();
+        let live = crate::engine::read_targets(&whole, args.traffic.tuning()).await?;
         drop(reading);
         args.traffic.usage(&live);
-        let states: Vec<_> = refs.iter().map(|t| t.state(&live.states)).collect();
+        let invited: BTreeMap<&str, BTreeSet<String>> = live
+            .findings
+            .iter()
+            .map(|(name, f)| (name.as_str(), f.invited()))
+            .collect();
+        let states: Vec<_> = refs
+            .iter()
+            .map(|t| {
+                TargetRef {
+                    invited: invited.get(t.name),
+                    ..*t
+                }
+                .state(&live.states)
+            })
+            .collect();
         live.shutdown().await;
         ("live", states)
     } else {

@@ -236,13 +236,8 @@ pub fn build_with(
         unmanaged.extend(u);
         let invited = findings
             .get(name)
-            .into_iter()
-            .flat_map(|f| &f.pending)
-            .filter_map(|(p, _)| match p {
-                crate::model::Principal::User(u) => Some(u.as_str().to_lowercase()),
-                crate::model::Principal::Group(_) => None,
-            })
-            .collect();
+            .map(crate::provider::Findings::invited)
+            .unwrap_or_default();
         targets.push(PlannedTarget {
             name: name.clone(),
             endpoint: config.url.clone(),
@@ -264,7 +259,7 @@ pub fn build_with(
     notes.extend(notes::shadowed(&changes, desired));
     notes.extend(notes::group_ids(&changes, desired));
     notes.extend(notes::remarks(findings));
-    let (effects, no_effect) = effect_of(&targets, live, &changes, &notes, &desired.usernames);
+    let (effects, no_effect) = effect_of(&targets, live, &changes, &notes, desired);
     notes.extend(no_effect);
     notes.sort();
     notes.dedup();
@@ -289,14 +284,16 @@ pub fn build_with(
 }
 
 /// What the changes do to people's access on each target, and a note for each change
-/// that alters nobody's, where no note says so already.
+/// that alters nobody's, where no note says so already and it is not an offboarding's
+/// (taking what an offboarded person held is the point, even where it was held twice).
 fn effect_of(
     targets: &[PlannedTarget],
     live: &BTreeMap<String, ResourceMap>,
     changes: &[Change],
     notes: &[Note],
-    usernames: &BTreeMap<String, BTreeMap<String, String>>,
+    desired: &Desired,
 ) -> (Vec<crate::access::effect::Effect>, Vec<Note>) {
+    let usernames = &desired.usernames;
     let refs: Vec<_> = targets
         .iter()
         .map(|t| crate::access::TargetRef {
@@ -304,14 +301,24 @@ fn effect_of(
             platform: t.config.platform,
             principals_from: t.config.principals_from.as_deref(),
             usernames: usernames.get(&t.name),
+            invited: Some(&t.invited),
+            read: Some(&t.config.scope),
         })
         .collect();
-    let flagged = notes
+    let offboarding = |c: &&Change| {
+        let gone = desired.offboarded.get(c.address.target.as_str());
+        c.address.id.principals().iter().any(|p| {
+            matches!(p, crate::model::Principal::User(u)
+                if gone.is_some_and(|g| g.iter().any(|o| o.eq_ignore_ascii_case(u))))
+        })
+    };
+    let unnoted = notes
         .iter()
         .filter(|n| n.text.starts_with("no effect"))
         .filter_map(|n| n.address.clone())
+        .chain(changes.iter().filter(offboarding).map(|c| c.address.clone()))
         .collect();
-    crate::access::effect::of_plan(&refs, live, changes, &flagged)
+    crate::access::effect::of_plan(&refs, live, changes, &unnoted)
 }
 
 /// A plan the safety rules passed, against live state as read for it: the only thing

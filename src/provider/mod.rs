@@ -87,6 +87,20 @@ pub struct Findings {
     pub left_alone: Vec<LeftAlone>,
 }
 
+impl Findings {
+    /// The people only invited, by lower-cased username: they hold nothing until they
+    /// accept.
+    pub fn invited(&self) -> std::collections::BTreeSet<String> {
+        self.pending
+            .iter()
+            .filter_map(|(p, _)| match p {
+                crate::model::Principal::User(u) => Some(u.as_str().to_lowercase()),
+                crate::model::Principal::Group(_) => None,
+            })
+            .collect()
+    }
+}
+
 /// A kind of change a target leaves to something else.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeftAlone {

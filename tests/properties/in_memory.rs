@@ -484,6 +484,8 @@ fn check_effect(
             platform: config.platform,
             principals_from: config.principals_from.as_deref(),
             usernames: desired.usernames.get(name),
+            invited: None,
+            read: None,
         };
         let (was, now) = (target.state(before), target.state(after));
         let scopes: BTreeSet<Scope> = was.scopes().union(&now.scopes()).cloned().collect();
