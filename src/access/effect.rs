@@ -215,8 +215,15 @@ fn within<'a>(scopes: &'a BTreeSet<Scope>, region: &Region) -> std::borrow::Cow<
 /// prune them, so the plan had no need to, and reads no more than it needs).
 fn unread(t: &TargetRef<'_>, targets: &[TargetRef<'_>], state: &State, lines: &BTreeSet<Scope>) -> Option<Note> {
     let read = t.read.filter(|r| !r.everything)?;
-    let bears =
-        |from: &Scope, native: Option<&str>| lines.iter().any(|s| compute::reaches(t.platform, from, native, s));
+    // Lines on the scope or inside it, found by range: a scope's path sorts before those
+    // inside it. An administrator's root grant reaches every line.
+    let bears = |from: &Scope, native: Option<&str>| {
+        (native.is_some_and(|n| t.platform.is_admin(from, n)) && lines.iter().any(|s| !s.is_root()))
+            || lines
+                .range(from..)
+                .take_while(|s| s.segments().starts_with(from.segments()))
+                .any(|s| compute::reaches(t.platform, from, native, s))
+    };
     // Members are read on the target the groups live on.
     let members = match t.principals_from {
         Some(from) => targets.iter().find(|x| x.name == from).and_then(|x| x.read),

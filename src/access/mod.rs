@@ -150,9 +150,12 @@ impl Filter {
         self.on.is_empty()
             || self.on.iter().any(|on| match on.split_once(':') {
                 None => on == target,
+                // Paths are spelt as the target does (`resource_named`); a live read may
+                // spell a name otherwise than the manifests, which the platform accepts.
                 Some((t, path)) => {
+                    let (resource, path) = (resource.to_lowercase(), path.to_lowercase());
                     t == target
-                        && (resource == path || resource.strip_prefix(path).is_some_and(|rest| rest.starts_with('/')))
+                        && (resource == path || resource.strip_prefix(&path).is_some_and(|rest| rest.starts_with('/')))
                 }
             })
     }
@@ -167,6 +170,86 @@ impl Filter {
             .filter_map(|(_, path)| compute::scope_named(state.platform, path))
             .collect()
     }
+}
+
+/// A `--on` path that names nothing on its target, with what it could have meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownResource {
+    pub message: String,
+    pub hint: String,
+}
+
+/// An `--on` path as its target spells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub path: String,
+    /// Nothing is granted on it itself: it is taken to be inside the scope that encloses
+    /// it (a repository answered through its project), which rollcall cannot confirm.
+    pub inferred: bool,
+}
+
+/// Spells an `--on` path (after `TARGET:`) as the target does, matching each name without
+/// regard to case, as the platforms match them. A scope inside one the states name is
+/// taken as written (a repository nothing is granted on answers through its project)
+/// unless it is one letter or two from a name the states know, which is taken for a typo;
+/// a path that names nothing, or has an empty name, is an error rather than an empty
+/// answer.
+pub fn resource_named(states: &[&State], target: &str, path: &str) -> Result<Named, UnknownResource> {
+    let unknown = |why: String, hint: String| UnknownResource {
+        message: format!("--on {target}:{path}: {why}"),
+        hint,
+    };
+    if path.split('/').any(str::is_empty) {
+        return Err(unknown(
+            "a path is names joined by `/`, with none empty".to_owned(),
+            format!("write `--on {target}:{}`", path.trim_matches('/')),
+        ));
+    }
+    let mut known: BTreeSet<String> = BTreeSet::new();
+    let mut platform = None;
+    for state in states.iter().filter(|s| s.target == target) {
+        platform = Some(state.platform);
+        if !state.platform.has_grants() {
+            known.extend(state.groups.values().cloned());
+            if !state.platform.users().external {
+                known.insert("account".to_owned());
+            }
+            continue;
+        }
+        known.insert(compute::describe(state, &compute::Res::Scope(Scope::root())).0);
+        for scope in state.scopes() {
+            let names: Vec<&str> = scope.segments().iter().map(|s| s.name.as_str()).collect();
+            for depth in 1..=names.len() {
+                known.insert(names[..depth].join("/"));
+            }
+        }
+    }
+    let find = |p: &str| known.iter().find(|k| k.eq_ignore_ascii_case(p)).cloned();
+    let named = |path: String, inferred: bool| Ok(Named { path, inferred });
+    if let Some(found) = find(path) {
+        return named(found, false);
+    }
+    let near = crate::resolve::did_you_mean(path, known.iter());
+    if let Some(platform) = platform.filter(|p| p.has_grants()) {
+        if path.eq_ignore_ascii_case("global") {
+            return named("global".to_owned(), false);
+        }
+        if let Some((parent, last)) = path.rsplit_once('/') {
+            if let (Some(parent), Some(_), None) = (find(parent), compute::scope_named(platform, path), near) {
+                return named(format!("{parent}/{last}"), true);
+            }
+        }
+    }
+    let hint = match near {
+        Some(s) => format!("did you mean `{target}:{s}`?"),
+        None if known.is_empty() => format!("nothing on {target} holds or gives access"),
+        None => {
+            let some: Vec<&str> = known.iter().take(8).map(String::as_str).collect();
+            let more = if known.len() > some.len() { ", …" } else { "" };
+            format!("{target} has {}{more}", some.join(", "))
+        }
+    };
+    Err(unknown(format!("nothing on {target} is named `{path}`"), hint))
 }
 
 /// Every entry of a target's effective access the filter asks for, in order of person,

@@ -92,11 +92,12 @@ pub fn reasons(reasons: &[Reason]) -> String {
 
 /// One row per entry, RFC 4180 quoting, the reasons joined with `; `.
 pub fn csv(report: &Report) -> String {
-    let mut out = String::from("person,email,target,resource,noun,level,reasons\r\n");
+    let mut out = String::from("person,account,email,target,resource,noun,level,reasons\r\n");
     for e in &report.entries {
         let why: Vec<String> = e.reasons.iter().map(Reason::text).collect();
         let fields = [
             e.person.as_str(),
+            e.account.as_deref().unwrap_or(""),
             e.email.as_deref().unwrap_or(""),
             &e.target,
             &e.resource,

@@ -442,3 +442,57 @@ fn removals_a_deleted_group_takes_along_are_not_flagged() {
     assert!(!effects.is_empty());
     assert!(notes.is_empty(), "{notes:?}");
 }
+
+/// The plan reads only what it may change; its effect says what it could not count, only
+/// where that bears on one of its lines: a group holding a grant there whose members
+/// were not read, a default there that was not read.
+#[test]
+fn the_effect_says_what_the_read_left_out_where_it_matters() {
+    let bb = Map::on("bb")
+        .user("ann", None)
+        .grant(PLAT, group("everyone-ish"), "PROJECT_READ")
+        .grant(API, group("api-readers"), "PROJECT_READ");
+    let live: BTreeMap<String, ResourceMap> = [("bb".to_owned(), bb.map.clone())].into();
+    let read = crate::desired::ReadScope {
+        scopes: [scope(API), scope(PLAT)].into(),
+        ..Default::default()
+    };
+    let grant_to_ann = |path| {
+        change(
+            "bb",
+            ResourceId::Grant {
+                scope: scope(path),
+                principal: user("ann"),
+            },
+            Action::Create,
+            None,
+            Some(permission("PROJECT_WRITE")),
+        )
+    };
+    let targets = [TargetRef {
+        name: "bb",
+        platform: bitbucket_dc::PLATFORM,
+        principals_from: None,
+        usernames: None,
+        invited: None,
+        read: Some(&read),
+    }];
+    let (_, notes) = effect::of_plan(&targets, &live, &[grant_to_ann(PLAT)], &Default::default());
+    let texts: Vec<&str> = notes.iter().map(|n| n.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["the effect on people counts only what the plan read: not the members of group `everyone-ish`, nor the all-users permission of project PLAT, which the manifests neither declare nor prune (`rollcall access --live` reads everything)"]
+    );
+    // Once the members and the default are read, there is nothing to say.
+    let whole = crate::desired::ReadScope {
+        member_groups: ["Everyone-ish".to_owned()].into(),
+        defaults: [scope(PLAT)].into(),
+        ..read.clone()
+    };
+    let targets = [TargetRef {
+        read: Some(&whole),
+        ..targets[0]
+    }];
+    let (_, notes) = effect::of_plan(&targets, &live, &[grant_to_ann(PLAT)], &Default::default());
+    assert!(notes.is_empty(), "{notes:?}");
+}

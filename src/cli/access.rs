@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::error::{CliError, EXIT_OK};
 use super::{ManifestDir, Traffic};
+use crate::access::state::State;
 use crate::access::{Filter, Report, TargetRef};
 
 /// Show each person's effective access, and what gives it
@@ -18,16 +19,17 @@ use crate::access::{Filter, Report, TargetRef};
 pub struct Args {
     #[command(flatten)]
     manifest: ManifestDir,
-    /// Only this person: their name in the manifests, their username on a target, or their
-    /// email, in any case. Repeatable
+    /// Only this person: their name in the manifests, their username on any target, or
+    /// their email, in any case. Repeatable
     #[arg(long, value_name = "PERSON")]
     who: Vec<String>,
     /// Only this target (`bitbucket`), or this resource and what is inside it
-    /// (`bitbucket:API`, `bitbucket:API/payments`, `bitbucket:global`, `directory:mobile`).
-    /// Repeatable
+    /// (`bitbucket:API`, `bitbucket:API/payments`, `bitbucket:global`, `directory:mobile`),
+    /// names matched in any case. A path that names nothing is an error. Repeatable
     #[arg(long, value_name = "TARGET[:PATH]")]
     on: Vec<String>,
-    /// Answer from live state, read from the targets, rather than from the manifests
+    /// Answer from live state rather than from the manifests: every target is read whole
+    /// (every project, repository, group's members and default), as import reads it
     #[arg(long)]
     live: bool,
     /// Output format: text, json, csv, or html (a self-contained access review to hand
@@ -63,10 +65,6 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
             );
         }
     }
-    let filter = Filter {
-        who: args.who.clone(),
-        on: args.on.clone(),
-    };
     let refs: Vec<TargetRef<'_>> = desired
         .targets
         .values()
@@ -123,6 +121,10 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         drop(reading);
         ("manifest", declared.clone())
     };
+    let filter = Filter {
+        who: who(&args.who, &desired.usernames),
+        on: on(&args.on, &states, &declared)?,
+    };
     let mut entries = Vec::new();
     for (state, named) in states.iter().zip(&declared) {
         let mut scopes = state.scopes();
@@ -157,6 +159,43 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         None => super::write_stdout(text.as_bytes())?,
     }
     Ok(EXIT_OK)
+}
+
+/// The people `--who` asks for: as given, and each person in the manifests whose username
+/// on some target it is, so `--who cdiaz` finds carol on every target, not only where
+/// she is `cdiaz`.
+fn who(asked: &[String], usernames: &BTreeMap<String, BTreeMap<String, String>>) -> Vec<String> {
+    let mut out = asked.to_vec();
+    for names in usernames.values() {
+        for (person, username) in names {
+            if asked.iter().any(|w| w.eq_ignore_ascii_case(username)) && !out.contains(person) {
+                out.push(person.clone());
+            }
+        }
+    }
+    out
+}
+
+/// `--on` with each path spelt as its target spells it; an error for one naming nothing.
+fn on(asked: &[String], states: &[State], declared: &[State]) -> Result<Vec<String>, CliError> {
+    let all: Vec<&State> = states.iter().chain(declared).collect();
+    asked
+        .iter()
+        .map(|on| match on.split_once(':') {
+            None => Ok(on.clone()),
+            Some((target, path)) => {
+                let named = crate::access::resource_named(&all, target, path)
+                    .map_err(|e| CliError::new(e.message).hint(e.hint))?;
+                if named.inferred {
+                    note!(
+                        "Nothing is granted on {target}:{} itself, so it is answered through what encloses it; rollcall cannot tell whether it exists.",
+                        named.path
+                    );
+                }
+                Ok(format!("{target}:{}", named.path))
+            }
+        })
+        .collect()
 }
 
 /// Now, in UTC to the second; `SOURCE_DATE_EPOCH` (seconds) fixes it, so a report can be

@@ -42,19 +42,60 @@ pub fn line(e: &Effect) -> String {
     let what = crate::access::render::phrase(&level, member, &e.noun, &e.resource);
     let why = crate::access::render::reasons(&e.reasons);
     let on = crate::access::render::target(&e.target, e.account.as_deref());
-    if why.is_empty() {
+    one_line(if why.is_empty() {
         format!("{on}: {what}")
     } else if e.falls() {
         format!("{on}: {what} (was {why})")
     } else {
         format!("{on}: {what} ({why})")
-    }
+    })
 }
 
 /// The person as a heading names them: `erin <erin@example.com>`.
 pub fn person(e: &Effect) -> String {
-    match &e.email {
+    one_line(match &e.email {
         Some(email) => format!("{} <{email}>", e.person),
         None => e.person.clone(),
+    })
+}
+
+/// Names come from servers too: a control character (a line break in a group's name) is
+/// shown escaped, so a line stays one line and cannot end the Markdown block it is in.
+fn one_line(s: String) -> String {
+    if !s.chars().any(char::is_control) {
+        return s;
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A line break in a name from a server would start a line of its own inside the
+    /// plan comment's fenced block, free to close it: it is shown escaped.
+    #[test]
+    fn a_name_with_a_line_break_stays_on_one_line() {
+        let e = Effect {
+            person: "eve\n```\n<b>x</b>".to_owned(),
+            account: None,
+            email: None,
+            target: "bb".to_owned(),
+            resource: "ops\r\n```".to_owned(),
+            noun: "group".to_owned(),
+            before: None,
+            after: Some("member".to_owned()),
+            reasons: Vec::new(),
+        };
+        assert_eq!(person(&e), "eve\\n```\\n<b>x</b>");
+        assert_eq!(line(&e), "bb: member of group ops\\r\\n```");
     }
 }

@@ -71,9 +71,9 @@ fn one_person_everywhere_in_json_and_csv() {
 
     let (_, csv, _) = run(&dir, &["access", ".", "--who", "erin", "--format", "csv"]);
     let rows: Vec<&str> = csv.lines().collect();
-    assert_eq!(rows[0], "person,email,target,resource,noun,level,reasons");
+    assert_eq!(rows[0], "person,account,email,target,resource,noun,level,reasons");
     assert_eq!(rows.len(), entries.len() + 1, "{csv}");
-    assert!(rows.contains(&"erin,erin@northwind.example,directory,release-managers,group,member,member"));
+    assert!(rows.contains(&"erin,,erin@northwind.example,directory,release-managers,group,member,member"));
 }
 
 /// From live state, access differs from the manifest's until apply; after apply it is the
@@ -226,5 +226,58 @@ fn an_invited_person_has_no_live_access_yet() {
     assert!(
         out.contains("read on global permissions (LICENSED_USER via stash-users)"),
         "{out}"
+    );
+}
+
+/// `--on` matches names without regard to case, as the platforms do, and answers in the
+/// target's spelling; a path naming nothing, a near miss, or an empty name is an error,
+/// never an invented resource. `--who` by a username finds the person on every target.
+#[test]
+fn on_paths_are_matched_as_the_platform_matches_names() {
+    let (_tmp, dir) = example("northwind");
+    let lines = |args: &[&str]| -> Vec<String> {
+        let (code, out, err) = run(&dir, args);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        out.lines().filter(|l| l.starts_with("  ")).map(str::to_owned).collect()
+    };
+    let exact = lines(&["access", ".", "--on", "bitbucket:API/payments"]);
+    assert!(!exact.is_empty());
+    assert_eq!(lines(&["access", ".", "--on", "bitbucket:api/PAYMENTS"]), exact);
+    assert_eq!(
+        lines(&["access", ".", "--on", "directory:Mobile"]),
+        lines(&["access", ".", "--on", "directory:mobile"])
+    );
+    for (on, says) in [
+        ("bitbucket:NOPE/x", "nothing on bitbucket is named `NOPE/x`"),
+        ("bitbucket:API/paymnts", "did you mean `bitbucket:API/payments`?"),
+        ("bitbucket:API/", "write `--on bitbucket:API`"),
+        ("directory:nope", "directory has account, backend"),
+    ] {
+        let (code, out, err) = run(&dir, &["access", ".", "--on", on]);
+        assert_eq!(code, Some(1), "{on}: {out}");
+        assert!(err.contains(says), "{on}: {err}");
+    }
+    // A repository nothing is granted on is answered through its project, and said so.
+    let (code, out, err) = run(&dir, &["access", ".", "--on", "bitbucket:MOB/ios-app"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("Nothing is granted on bitbucket:MOB/ios-app itself"),
+        "{err}"
+    );
+    assert!(
+        out.contains("on repository MOB/ios-app (PROJECT_WRITE on project MOB via mobile)"),
+        "{out}"
+    );
+
+    let by_username = lines(&["access", ".", "--who", "cdiaz"]);
+    assert_eq!(by_username, lines(&["access", ".", "--who", "carol"]));
+    assert!(
+        by_username.iter().any(|l| l.starts_with("  directory:")),
+        "{by_username:#?}"
+    );
+    let (_, csv, _) = run(&dir, &["access", ".", "--who", "carol", "--format", "csv"]);
+    assert!(
+        csv.starts_with("person,account,email,") && csv.contains("\r\ncarol,cdiaz,carol@contractor.example,bitbucket,"),
+        "{csv}"
     );
 }
