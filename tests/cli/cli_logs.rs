@@ -37,21 +37,12 @@ fn manifest(dir: &Path, url: &str) {
 /// A run's exit code, stdout and stderr, with JSON logs from the environment and every
 /// debug event turned on.
 fn run(dir: &Path, token: &str, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::cargo_bin("rollcall")
-        .unwrap()
-        .env_clear()
-        .env("BB_TOKEN", token)
-        .env("ROLLCALL_LOG", "debug")
-        .env("ROLLCALL_LOG_FORMAT", "json")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    let env = [
+        ("BB_TOKEN", token),
+        ("ROLLCALL_LOG", "debug"),
+        ("ROLLCALL_LOG_FORMAT", "json"),
+    ];
+    crate::common::run_in_env(dir, &env, args)
 }
 
 /// Every line of `stderr` as the JSON object the documentation describes.

@@ -51,11 +51,17 @@ pub fn example(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
 /// a report says fixed (`SOURCE_DATE_EPOCH`, 2023-11-14T22:13:20Z): the exit code, stdout
 /// and stderr.
 pub fn run_in(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    run_in_env(dir, &[], args)
+}
+
+/// [`run_in`], with these variables added to the clean environment.
+pub fn run_in_env(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String, String) {
     let out = assert_cmd::Command::cargo_bin("rollcall")
         .unwrap()
         .env_clear()
         .env("NO_COLOR", "1")
         .env("SOURCE_DATE_EPOCH", "1700000000")
+        .envs(env.iter().copied())
         .current_dir(dir)
         .args(args)
         .output()
