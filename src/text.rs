@@ -26,6 +26,27 @@ pub fn thousands(n: usize) -> String {
     out
 }
 
+/// Whether a character must not be shown as it is on one line of text: a control
+/// character, and the ones YAML 1.1 and some editors read as line breaks.
+pub fn breaks_line(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{FEFF}' | '\u{FFFE}' | '\u{FFFF}')
+}
+
+/// `text` on one line of printable characters: each that [`breaks_line`] as `\uXXXX`.
+/// Names come from servers too; one with a line break in it must not start a line of
+/// its own (in a YAML comment, or inside a Markdown block it could end).
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if breaks_line(c) {
+                format!("\\u{:04X}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::cut;

@@ -82,8 +82,7 @@ const API: &[(&str, &str)] = &[("project", "API")];
 const PAYMENTS: &[(&str, &str)] = &[("project", "API"), ("repo", "payments")];
 const PLAT: &[(&str, &str)] = &[("project", "PLAT")];
 
-fn state(name: &'static str, platform: Platform, from: Option<&'static str>, maps: &[&Map]) -> State {
-    let maps: BTreeMap<String, ResourceMap> = maps.iter().map(|m| (m.target.to_owned(), m.map.clone())).collect();
+fn target(name: &'static str, platform: Platform, from: Option<&'static str>) -> TargetRef<'static> {
     TargetRef {
         name,
         platform,
@@ -92,7 +91,19 @@ fn state(name: &'static str, platform: Platform, from: Option<&'static str>, map
         invited: None,
         read: None,
     }
-    .state(&maps)
+}
+
+fn state(name: &'static str, platform: Platform, from: Option<&'static str>, maps: &[&Map]) -> State {
+    let maps: BTreeMap<String, ResourceMap> = maps.iter().map(|m| (m.target.to_owned(), m.map.clone())).collect();
+    target(name, platform, from).state(&maps)
+}
+
+/// `person sign line` per effect.
+fn signed(effects: &[effect::Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .map(|e| format!("{} {} {}", e.person, e.sign(), crate::render::effect::line(e)))
+        .collect()
 }
 
 /// `person resource level [reason via]…` per entry, for comparing with a hand-written list.
@@ -308,21 +319,10 @@ fn the_effect_lists_what_changes_for_people_and_flags_changes_that_change_nothin
             Some(permission("REPO_READ")),
         ),
     ];
-    let targets = [TargetRef {
-        name: "bb",
-        platform: bitbucket_dc::PLATFORM,
-        principals_from: None,
-        usernames: None,
-        invited: None,
-        read: None,
-    }];
+    let targets = [target("bb", bitbucket_dc::PLATFORM, None)];
     let (effects, notes) = effect::of_plan(&targets, &live, &changes, &Default::default());
-    let lines: Vec<String> = effects
-        .iter()
-        .map(|e| format!("{} {} {}", e.person, e.sign(), crate::render::effect::line(e)))
-        .collect();
     assert_eq!(
-        lines,
+        signed(&effects),
         ["ann + bb: write on project API (PROJECT_WRITE via dev)"],
         "the repository payments, inside API, gains the same through the same grant: one line"
     );
@@ -344,12 +344,8 @@ fn an_invitation_not_accepted_gives_no_access() {
     let maps: BTreeMap<String, ResourceMap> = [("bk".to_owned(), bk.map.clone())].into();
     let invited = std::collections::BTreeSet::from(["grace".to_owned()]);
     let s = TargetRef {
-        name: "bk",
-        platform: buildkite::PLATFORM,
-        principals_from: None,
-        usernames: None,
         invited: Some(&invited),
-        read: None,
+        ..target("bk", buildkite::PLATFORM, None)
     }
     .state(&maps);
     assert_eq!(table(&s, &all()), ["ann deploy write [BUILD_AND_READ via backend]"]);
@@ -385,21 +381,10 @@ fn removals_a_deleted_group_takes_along_are_not_flagged() {
         delete("bb", membership("dev", "bo"), Resource::membership()),
         delete("bb", grant_on_api("dev"), permission("PROJECT_WRITE")),
     ];
-    let targets = [TargetRef {
-        name: "bb",
-        platform: bitbucket_dc::PLATFORM,
-        principals_from: None,
-        usernames: None,
-        invited: None,
-        read: None,
-    }];
+    let targets = [target("bb", bitbucket_dc::PLATFORM, None)];
     let (effects, notes) = effect::of_plan(&targets, &live, &changes, &Default::default());
-    let lines: Vec<String> = effects
-        .iter()
-        .map(|e| format!("{} {} {}", e.person, e.sign(), crate::render::effect::line(e)))
-        .collect();
     assert_eq!(
-        lines,
+        signed(&effects),
         [
             "ann - bb: write on project API (was PROJECT_WRITE via dev)",
             "bo - bb: write on project API (was PROJECT_WRITE via dev)"
@@ -421,22 +406,8 @@ fn removals_a_deleted_group_takes_along_are_not_flagged() {
         delete("cloud", grant_on_api("dev"), permission("write")),
     ];
     let targets = [
-        TargetRef {
-            name: "org",
-            platform: atlassian_org::PLATFORM,
-            principals_from: None,
-            usernames: None,
-            invited: None,
-            read: None,
-        },
-        TargetRef {
-            name: "cloud",
-            platform: bitbucket_cloud::PLATFORM,
-            principals_from: Some("org"),
-            usernames: None,
-            invited: None,
-            read: None,
-        },
+        target("org", atlassian_org::PLATFORM, None),
+        target("cloud", bitbucket_cloud::PLATFORM, Some("org")),
     ];
     let (effects, notes) = effect::of_plan(&targets, &live, &changes, &Default::default());
     assert!(!effects.is_empty());
@@ -470,12 +441,8 @@ fn the_effect_says_what_the_read_left_out_where_it_matters() {
         )
     };
     let targets = [TargetRef {
-        name: "bb",
-        platform: bitbucket_dc::PLATFORM,
-        principals_from: None,
-        usernames: None,
-        invited: None,
         read: Some(&read),
+        ..target("bb", bitbucket_dc::PLATFORM, None)
     }];
     let (_, notes) = effect::of_plan(&targets, &live, &[grant_to_ann(PLAT)], &Default::default());
     let texts: Vec<&str> = notes.iter().map(|n| n.text.as_str()).collect();

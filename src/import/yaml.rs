@@ -87,7 +87,7 @@ fn comment(out: &mut String, indent: usize, text: &str) {
     if text.is_empty() {
         out.push_str(&format!("{pad}#\n"));
     } else {
-        out.push_str(&format!("{pad}# {}\n", printable(text)));
+        out.push_str(&format!("{pad}# {}\n", crate::text::printable(text)));
     }
 }
 
@@ -116,7 +116,7 @@ fn is_plain(text: &str) -> bool {
         && !text.contains("  ")
         && text
             .chars()
-            .all(|c| (c.is_alphanumeric() && !needs_escape(c)) || " ._-@/".contains(c))
+            .all(|c| (c.is_alphanumeric() && !crate::text::breaks_line(c)) || " ._-@/".contains(c))
         && !special.contains(&text.to_lowercase().as_str())
 }
 
@@ -128,30 +128,12 @@ fn quoted(text: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if needs_escape(c) => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c if crate::text::breaks_line(c) => out.push_str(&format!("\\u{:04X}", u32::from(c))),
             c => out.push(c),
         }
     }
     out.push('"');
     out
-}
-
-/// Characters outside YAML's printable set, and the ones YAML 1.1 reads as line breaks.
-fn needs_escape(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{FEFF}' | '\u{FFFE}' | '\u{FFFF}')
-}
-
-/// Comment text on one line of printable characters.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if needs_escape(c) {
-                format!("\\u{:04X}", u32::from(c))
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ pub fn line(e: &Effect) -> String {
     let what = crate::access::render::phrase(&level, member, &e.noun, &e.resource);
     let why = crate::access::render::reasons(&e.reasons);
     let on = crate::access::render::target(&e.target, e.account.as_deref());
-    one_line(if why.is_empty() {
+    crate::text::printable(&if why.is_empty() {
         format!("{on}: {what}")
     } else if e.falls() {
         format!("{on}: {what} (was {why})")
@@ -53,27 +53,10 @@ pub fn line(e: &Effect) -> String {
 
 /// The person as a heading names them: `erin <erin@example.com>`.
 pub fn person(e: &Effect) -> String {
-    one_line(match &e.email {
+    crate::text::printable(&match &e.email {
         Some(email) => format!("{} <{email}>", e.person),
         None => e.person.clone(),
     })
-}
-
-/// Names come from servers too: a control character (a line break in a group's name) is
-/// shown escaped, so a line stays one line and cannot end the Markdown block it is in.
-fn one_line(s: String) -> String {
-    if !s.chars().any(char::is_control) {
-        return s;
-    }
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -95,7 +78,7 @@ mod tests {
             after: Some("member".to_owned()),
             reasons: Vec::new(),
         };
-        assert_eq!(person(&e), "eve\\n```\\n<b>x</b>");
-        assert_eq!(line(&e), "bb: member of group ops\\r\\n```");
+        assert_eq!(person(&e), "eve\\u000A```\\u000A<b>x</b>");
+        assert_eq!(line(&e), "bb: member of group ops\\u000D\\u000A```");
     }
 }
