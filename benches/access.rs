@@ -153,6 +153,7 @@ fn main() {
         usernames: None,
         invited: None,
         read: None,
+        unread_members: None,
     }];
     let plan = changes();
     let default = vec![change(

@@ -121,10 +121,17 @@ pub struct GroupId {
 impl ReadScope {
     /// The scope of a read that misses nothing: what `rollcall import` needs.
     pub fn everything() -> ReadScope {
+        ReadScope::default().whole()
+    }
+
+    /// This scope, widened to miss nothing, keeping what tells the provider who the
+    /// declared people and groups are (`people`, `group_ids`): what `rollcall access
+    /// --live` reads.
+    pub fn whole(self) -> ReadScope {
         ReadScope {
             everything: true,
             all_group_members: true,
-            ..ReadScope::default()
+            ..self
         }
     }
 }

@@ -57,6 +57,9 @@ pub fn person(state: &State, who: &Name, asked: &Asked<'_>) -> BTreeMap<Res, Cel
         return out;
     }
     let groups = state.groups_of.get(who);
+    if state.platform.spec().login_needs_root && !holds_root(state, who) {
+        return out;
+    }
     if !state.platform.has_grants() {
         // An account made elsewhere (an Atlassian account in an organization's
         // directory) is no access of this target's: only its groups are.
@@ -165,6 +168,33 @@ fn around(scopes: &BTreeSet<Scope>, inherited: bool) -> BTreeSet<Scope> {
         }
     }
     out
+}
+
+/// Whether `who` (a lower-cased name) is an active administrator: a root permission the
+/// platform lists as administering everything, held directly or through a group.
+pub fn administers(state: &State, who: &Name) -> bool {
+    state.people.get(who).is_some_and(|p| !p.inactive)
+        && root_permissions(state, who).any(|native| state.platform.is_admin(&Scope::root(), native))
+}
+
+/// Whether `who` holds any permission at the root, directly or through a group.
+fn holds_root(state: &State, who: &Name) -> bool {
+    root_permissions(state, who).next().is_some()
+}
+
+/// The permissions `who` holds at the root, directly and through their groups.
+fn root_permissions<'a>(state: &'a State, who: &'a Name) -> impl Iterator<Item = &'a String> + 'a {
+    let root = Scope::root();
+    std::iter::once(Principal::User(who.clone()))
+        .chain(
+            state
+                .groups_of
+                .get(who)
+                .into_iter()
+                .flatten()
+                .map(|g| Principal::Group(g.clone())),
+        )
+        .filter_map(move |holder| state.grants.get(&holder).and_then(|g| g.get(&root)))
 }
 
 /// Whether a grant of `native` (or a default: `None`) on `from` can give access on `to`:

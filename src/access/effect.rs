@@ -96,6 +96,15 @@ pub fn of_plan(
         let mut after = before.clone();
         for c in &mine {
             after.change(c);
+            // Where creating someone only invites them (`created_as`), they hold nothing
+            // until they accept, whatever the plan gives them.
+            if let (ResourceId::User { name }, Action::Create, Some(_)) =
+                (&c.address.id, c.action, t.platform.users().created_as)
+            {
+                if c.address.target == t.name {
+                    after.invited(name);
+                }
+            }
         }
         if let Some(names) = t.usernames {
             after.declare(names); // people the plan creates
@@ -224,41 +233,46 @@ fn unread(t: &TargetRef<'_>, targets: &[TargetRef<'_>], state: &State, lines: &B
                 .take_while(|s| s.segments().starts_with(from.segments()))
                 .any(|s| compute::reaches(t.platform, from, native, s))
     };
-    // Members are read on the target the groups live on.
-    let members = match t.principals_from {
-        Some(from) => targets.iter().find(|x| x.name == from).and_then(|x| x.read),
-        None => Some(read),
+    // Members are read on the target the groups live on, which says which it left out.
+    // A group that target did not list at all (it reads only the groups the manifests
+    // declare) is unread too, unless it listed every group.
+    let owner = match t.principals_from {
+        Some(from) => targets.iter().find(|x| x.name == from),
+        None => Some(t),
+    };
+    let unread_group = |g: &Name| {
+        owner.is_some_and(|o| {
+            o.unread_members
+                .is_some_and(|u| u.iter().any(|x| x.to_lowercase() == g.as_str()))
+                || (t.principals_from.is_some()
+                    && o.read.is_some_and(|r| !r.everything && !r.all_group_members)
+                    && !state.groups.contains_key(g))
+        })
     };
     let mut groups = Vec::new();
-    if let Some(m) = members.filter(|m| !m.everything && !m.all_group_members) {
-        for (holder, grants) in &state.grants {
-            let Principal::Group(g) = holder else {
-                continue;
-            };
-            let matters = grants.iter().any(|(scope, native)| bears(scope, Some(native)));
-            if matters && !m.member_groups.iter().any(|d| d.eq_ignore_ascii_case(g)) {
-                groups.push(format!("`{}`", state.groups.get(g).map_or(g.as_str(), String::as_str)));
-            }
+    for (holder, grants) in &state.grants {
+        let Principal::Group(g) = holder else {
+            continue;
+        };
+        if unread_group(g) && grants.iter().any(|(scope, native)| bears(scope, Some(native))) {
+            groups.push(format!("`{}`", state.groups.get(g).map_or(g.as_str(), String::as_str)));
         }
     }
     let mut defaults = Vec::new();
+    let mut noun = "";
     for scope in read.scopes.difference(&read.defaults) {
         if let Some(roles) = t.platform.default_roles(&scope.kinds()).filter(|_| bears(scope, None)) {
-            let of = format!("of {}", compute::place(state, scope));
-            defaults.push(if defaults.is_empty() {
-                format!("the {} {of}", roles.noun)
-            } else {
-                of
-            });
+            noun = roles.noun;
+            defaults.push(compute::place(state, scope));
         }
     }
     let mut missed = Vec::new();
     if !groups.is_empty() {
         let noun = if groups.len() == 1 { "group" } else { "groups" };
-        missed.push(format!("the members of {noun} {}", groups.join(", ")));
+        missed.push(format!("the members of {noun} {}", some(&groups)));
     }
     if !defaults.is_empty() {
-        missed.push(defaults.join(", "));
+        missed.push(format!("the {noun} of {}", some(&defaults)));
     }
     if missed.is_empty() {
         return None;
@@ -271,6 +285,16 @@ fn unread(t: &TargetRef<'_>, targets: &[TargetRef<'_>], state: &State, lines: &B
             missed.join(", nor ")
         ),
     })
+}
+
+/// The first few of a list, then how many more: a note names what it can and counts
+/// the rest, so a large organisation's note stays a line.
+fn some(items: &[String]) -> String {
+    const SHOWN: usize = 5;
+    if items.len() <= SHOWN {
+        return items.join(", ");
+    }
+    format!("{} and {} more", items[..SHOWN].join(", "), items.len() - SHOWN)
 }
 
 /// A note when undoing `change` in the after state leaves everyone's access as it is.
@@ -301,18 +325,23 @@ fn no_effect(after: &mut State, change: &Change, scopes: &BTreeSet<Scope>) -> Op
             .map(|(r, c)| (r, c.rank))
             .collect()
     };
-    let now: Vec<_> = reached.iter().map(|p| levels(after, p)).collect();
     after.set(id, change.before.as_ref());
     let people: Vec<Name> = reached.union(&after.affected(id)).cloned().collect();
-    let undone: Vec<_> = people.iter().map(|p| levels(after, p)).collect();
+    let admins_undone: BTreeSet<&Name> = people.iter().filter(|p| compute::administers(after, p)).collect();
+    let undone: BTreeMap<&Name, _> = people.iter().map(|p| (p, levels(after, p))).collect();
     after.set(id, made.as_ref());
-    if now.len() != undone.len() || now != undone {
+    // An administrator holds everything either way: access declared for one is not
+    // pointless (it outlasts the role), so they are no evidence that a change does
+    // nothing. Nor is an offboarded person, from whom taking everything is the point.
+    let judged: Vec<&Name> = people
+        .iter()
+        .filter(|p| !(admins_undone.contains(p) && compute::administers(after, p)))
+        .filter(|p| after.people.get(*p).is_some_and(|x| !x.inactive))
+        .collect();
+    if !people.is_empty() && judged.is_empty() {
         return None;
     }
-    // Taking what an offboarded person held is the offboarding itself, not a change
-    // that misses its mark.
-    let active = |p: &Name| after.people.get(p).is_some_and(|x| !x.inactive);
-    if !people.is_empty() && !people.iter().any(active) {
+    if judged.iter().any(|p| undone.get(p) != Some(&levels(after, p))) {
         return None;
     }
     let text = if people.is_empty() {

@@ -96,6 +96,8 @@ pub struct TargetRef<'a> {
     /// What was read of the target, where not all of it (a plan's read): what it left
     /// out is said beside the plan's effect.
     pub read: Option<&'a crate::desired::ReadScope>,
+    /// Groups whose members that read left out (`Findings::unread_members`).
+    pub unread_members: Option<&'a BTreeSet<String>>,
 }
 
 impl TargetRef<'_> {

@@ -90,6 +90,7 @@ fn target(name: &'static str, platform: Platform, from: Option<&'static str>) ->
         usernames: None,
         invited: None,
         read: None,
+        unread_members: None,
     }
 }
 
@@ -123,13 +124,15 @@ fn all() -> Filter {
 
 /// Data Center: the highest of global, project, the project's all-users default and the
 /// repository grant, direct or through groups; a global ADMIN administers everything; a
-/// licence alone is no access to a project.
+/// licence alone is no access to a project, and without one nobody can log in.
 #[test]
 fn data_center_takes_the_highest_of_every_grant_and_the_default() {
     let bb = Map::on("bb")
         .user("ann", None)
         .user("bo", None)
         .user("cy", None)
+        .user("dee", None)
+        .grant(API, user("dee"), "PROJECT_WRITE")
         .member("dev", "ann")
         .member("dev", "bo")
         .member("ops", "ann")
@@ -159,6 +162,7 @@ fn data_center_takes_the_highest_of_every_grant_and_the_default() {
             "cy API admin [ADMIN on global permissions]",
             "cy API/payments admin [ADMIN on global permissions]",
             "cy PLAT admin [ADMIN on global permissions]",
+            // dee: a project grant and the default, but no global permission: no login.
         ]
     );
     // Who can write to API/payments, as an auditor asks.
@@ -191,12 +195,16 @@ fn overlapping_grants_at_the_same_level_are_all_reasons() {
     let bb = Map::on("bb")
         .user("ann", None)
         .member("dev", "ann")
+        .grant(&[], group("dev"), "LICENSED_USER")
         .grant(API, group("dev"), "PROJECT_WRITE")
         .grant(API, user("ann"), "PROJECT_WRITE");
     let s = state("bb", bitbucket_dc::PLATFORM, None, &[&bb]);
     assert_eq!(
         table(&s, &all()),
-        ["ann API write [PROJECT_WRITE; PROJECT_WRITE via dev]"]
+        [
+            "ann global read [LICENSED_USER via dev]",
+            "ann API write [PROJECT_WRITE; PROJECT_WRITE via dev]"
+        ]
     );
 }
 
@@ -292,6 +300,8 @@ fn the_effect_lists_what_changes_for_people_and_flags_changes_that_change_nothin
     let bb = Map::on("bb")
         .user("ann", None)
         .user("bo", None)
+        .grant(&[], user("ann"), "LICENSED_USER")
+        .grant(&[], user("bo"), "LICENSED_USER")
         .member("dev", "ann")
         .grant(PAYMENTS, user("bo"), "REPO_WRITE")
         .grant(API, user("bo"), "PROJECT_ADMIN");
@@ -371,6 +381,8 @@ fn removals_a_deleted_group_takes_along_are_not_flagged() {
     let bb = Map::on("bb")
         .user("ann", None)
         .user("bo", None)
+        .grant(&[], user("ann"), "LICENSED_USER")
+        .grant(&[], user("bo"), "LICENSED_USER")
         .member("dev", "ann")
         .member("dev", "bo")
         .grant(API, group("dev"), "PROJECT_WRITE");
@@ -421,6 +433,7 @@ fn removals_a_deleted_group_takes_along_are_not_flagged() {
 fn the_effect_says_what_the_read_left_out_where_it_matters() {
     let bb = Map::on("bb")
         .user("ann", None)
+        .grant(&[], user("ann"), "LICENSED_USER")
         .grant(PLAT, group("everyone-ish"), "PROJECT_READ")
         .grant(API, group("api-readers"), "PROJECT_READ");
     let live: BTreeMap<String, ResourceMap> = [("bb".to_owned(), bb.map.clone())].into();
@@ -440,8 +453,11 @@ fn the_effect_says_what_the_read_left_out_where_it_matters() {
             Some(permission("PROJECT_WRITE")),
         )
     };
+    // The read says which groups' members it left out.
+    let unread = std::collections::BTreeSet::from(["Everyone-ish".to_owned(), "api-readers".to_owned()]);
     let targets = [TargetRef {
         read: Some(&read),
+        unread_members: Some(&unread),
         ..target("bb", bitbucket_dc::PLATFORM, None)
     }];
     let (_, notes) = effect::of_plan(&targets, &live, &[grant_to_ann(PLAT)], &Default::default());
@@ -452,12 +468,13 @@ fn the_effect_says_what_the_read_left_out_where_it_matters() {
     );
     // Once the members and the default are read, there is nothing to say.
     let whole = crate::desired::ReadScope {
-        member_groups: ["Everyone-ish".to_owned()].into(),
         defaults: [scope(PLAT)].into(),
         ..read.clone()
     };
+    let unread = std::collections::BTreeSet::from(["api-readers".to_owned()]);
     let targets = [TargetRef {
         read: Some(&whole),
+        unread_members: Some(&unread),
         ..targets[0]
     }];
     let (_, notes) = effect::of_plan(&targets, &live, &[grant_to_ann(PLAT)], &Default::default());

@@ -75,6 +75,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
             usernames: desired.usernames.get(&t.name),
             invited: None,
             read: None,
+            unread_members: None,
         })
         .collect();
     // The manifests' own view of each target, and the scopes it names: a live report
@@ -89,11 +90,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
             .iter()
             .map(|(name, t)| {
                 let mut t = t.clone();
-                t.scope = crate::desired::ReadScope {
-                    everything: true,
-                    all_group_members: true,
-                    ..t.scope
-                };
+                t.scope = t.scope.whole();
                 (name.clone(), t)
             })
             .collect();

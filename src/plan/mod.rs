@@ -259,7 +259,7 @@ pub fn build_with(
     notes.extend(notes::shadowed(&changes, desired));
     notes.extend(notes::group_ids(&changes, desired));
     notes.extend(notes::remarks(findings));
-    let (effects, no_effect) = effect_of(&targets, live, &changes, &notes, desired);
+    let (effects, no_effect) = effect_of(&targets, live, &changes, &notes, desired, findings);
     notes.extend(no_effect);
     notes.sort();
     notes.dedup();
@@ -292,6 +292,7 @@ fn effect_of(
     changes: &[Change],
     notes: &[Note],
     desired: &Desired,
+    findings: &BTreeMap<String, crate::provider::Findings>,
 ) -> (Vec<crate::access::effect::Effect>, Vec<Note>) {
     let usernames = &desired.usernames;
     let refs: Vec<_> = targets
@@ -303,6 +304,7 @@ fn effect_of(
             usernames: usernames.get(&t.name),
             invited: Some(&t.invited),
             read: Some(&t.config.scope),
+            unread_members: findings.get(&t.name).map(|f| &f.unread_members),
         })
         .collect();
     let offboarding = |c: &&Change| {

@@ -85,6 +85,10 @@ pub struct Findings {
     /// roles and team memberships at each login): such a change is left out of the plan
     /// and said instead.
     pub left_alone: Vec<LeftAlone>,
+    /// Groups whose members the read left out (as the target spells them): the plan
+    /// reads only what it may change, so access through them is not counted in its
+    /// effect on people, which says so.
+    pub unread_members: std::collections::BTreeSet<String>,
 }
 
 impl Findings {

@@ -89,7 +89,7 @@ pub fn render(plan: &Plan) -> String {
                 "- `{} {}`: {}. {}",
                 h.change.action.symbol(),
                 h.change.address,
-                h.why,
+                crate::text::printable(&h.why),
                 capitalise(&h.hint)
             );
         }
@@ -99,10 +99,10 @@ pub fn render(plan: &Plan) -> String {
         for n in &plan.notes {
             match &n.address {
                 Some(a) => {
-                    let _ = writeln!(out, "- `{}` `{a}`: {}", n.target, n.text);
+                    let _ = writeln!(out, "- `{}` `{a}`: {}", n.target, crate::text::printable(&n.text));
                 }
                 None => {
-                    let _ = writeln!(out, "- `{}`: {}", n.target, n.text);
+                    let _ = writeln!(out, "- `{}`: {}", n.target, crate::text::printable(&n.text));
                 }
             }
         }
@@ -169,5 +169,28 @@ fn capitalise(s: &str) -> String {
     match c.next() {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::{Note, Plan};
+
+    /// A note carries names from servers: one with a line break and a fence in it stays
+    /// on its line and cannot end or open a block of the comment.
+    #[test]
+    fn a_note_naming_a_line_break_stays_on_its_line() {
+        let plan = Plan {
+            notes: vec![Note {
+                target: "bb".to_owned(),
+                address: None,
+                text: "not the members of group `ev\n```\n<b>il</b>`".to_owned(),
+            }],
+            ..Plan::default()
+        };
+        let out = super::render(&plan);
+        let line = out.lines().find(|l| l.starts_with("- `bb`")).unwrap();
+        assert_eq!(line, "- `bb`: not the members of group `ev\\u000A```\\u000A<b>il</b>`");
+        assert!(!out.lines().any(|l| l.starts_with("```")), "{out}");
     }
 }

@@ -80,7 +80,7 @@ pub fn render(plan: &Plan) -> String {
                     "    {} {}  {}",
                     h.change.action.symbol(),
                     h.change.address,
-                    format!("({})", h.why).dimmed()
+                    format!("({})", crate::text::printable(&h.why)).dimmed()
                 );
                 let _ = writeln!(out, "        {} {}", "hint:".dimmed(), h.hint);
             }
@@ -91,10 +91,10 @@ pub fn render(plan: &Plan) -> String {
             for n in notes {
                 match &n.address {
                     Some(a) => {
-                        let _ = writeln!(out, "    * {a}: {}", n.text);
+                        let _ = writeln!(out, "    * {a}: {}", crate::text::printable(&n.text));
                     }
                     None => {
-                        let _ = writeln!(out, "    * {}", n.text);
+                        let _ = writeln!(out, "    * {}", crate::text::printable(&n.text));
                     }
                 }
             }

@@ -486,6 +486,7 @@ fn check_effect(
             usernames: desired.usernames.get(name),
             invited: None,
             read: None,
+            unread_members: None,
         };
         let (was, now) = (target.state(before), target.state(after));
         let scopes: BTreeSet<Scope> = was.scopes().union(&now.scopes()).cloned().collect();

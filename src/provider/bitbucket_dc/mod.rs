@@ -64,6 +64,8 @@ pub struct BitbucketDc {
     http: HttpClient,
     scope: ReadScope,
     notify_new_users: bool,
+    /// The groups whose members the last read left out.
+    unread_members: std::sync::Mutex<BTreeSet<String>>,
 }
 
 impl BitbucketDc {
@@ -85,6 +87,7 @@ impl BitbucketDc {
             http,
             scope,
             notify_new_users,
+            unread_members: std::sync::Mutex::default(),
         })
     }
 
@@ -159,6 +162,17 @@ fn permissions_path(scope: &Scope) -> String {
 impl Provider for BitbucketDc {
     fn read(&self) -> BoxFuture<'_, Result<ResourceMap, ProviderError>> {
         Box::pin(self.read_all())
+    }
+
+    fn findings(&self) -> crate::provider::Findings {
+        let unread = self
+            .unread_members
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        crate::provider::Findings {
+            unread_members: unread.clone(),
+            ..Default::default()
+        }
     }
 
     fn batch_key(&self, change: &Change) -> Option<String> {

@@ -45,9 +45,10 @@ impl BitbucketDc {
             .try_collect()
             .await?;
         // Members of the declared groups (all groups when groups are pruned), of groups
-        // holding ADMIN or SYS_ADMIN (the safety rules count administrators), and the
-        // groups of offboarded people and of the token's own account: per container, so
-        // only what the plan and its checks need.
+        // holding any global permission (the safety rules count administrators, and
+        // without a licence nobody can log in, so the effect on people needs to know who
+        // holds one), and the groups of offboarded people and of the token's own account:
+        // per container, so only what the plan and its checks need.
         let mut wanted: BTreeSet<String> = self.scope.member_groups.iter().map(|g| g.to_lowercase()).collect();
         wanted.extend(results.iter().flatten().filter_map(|(a, r)| match (&a.id, r) {
             (
@@ -55,20 +56,23 @@ impl BitbucketDc {
                     scope,
                     principal: Principal::Group(g),
                 },
-                Resource::Permission { permission },
-            ) if PLATFORM.is_admin(scope, permission) => Some(g.as_str().to_lowercase()),
+                Resource::Permission { .. },
+            ) if scope.is_root() => Some(g.as_str().to_lowercase()),
             _ => None,
         }));
-        let mut member_reads: Vec<Read> = results
+        let (read, unread): (Vec<String>, Vec<String>) = results
             .iter()
             .flatten()
             .filter_map(|(a, _)| match &a.id {
                 ResourceId::Group { name } => Some(name.to_string()),
                 _ => None,
             })
-            .filter(|g| self.scope.all_group_members || wanted.contains(&g.to_lowercase()))
-            .map(Read::Members)
-            .collect();
+            .partition(|g| self.scope.all_group_members || wanted.contains(&g.to_lowercase()));
+        *self
+            .unread_members
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = unread.into_iter().collect();
+        let mut member_reads: Vec<Read> = read.into_iter().map(Read::Members).collect();
         let live_users: BTreeSet<String> = results
             .iter()
             .flatten()

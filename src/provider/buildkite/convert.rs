@@ -117,10 +117,14 @@ impl<'a> Names<'a> {
     /// Whether a team's memberships are read into live state: the declared groups', the
     /// offboarded people's, or every one when the plan needs them all.
     pub fn members_wanted(&self, group: &str, person: &str) -> bool {
+        self.team_members_wanted(group) || self.scope.member_users.iter().any(|u| u.eq_ignore_ascii_case(person))
+    }
+
+    /// Whether every membership of a team is read, not only the offboarded people's.
+    pub fn team_members_wanted(&self, group: &str) -> bool {
         self.scope.everything
             || self.scope.all_group_members
             || self.scope.member_groups.iter().any(|g| g.eq_ignore_ascii_case(group))
-            || self.scope.member_users.iter().any(|u| u.eq_ignore_ascii_case(person))
     }
 
     /// Whether a pipeline's grants are read into live state: the pipelines `access`

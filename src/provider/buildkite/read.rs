@@ -173,11 +173,7 @@ impl Buildkite {
             Vec::new()
         };
 
-        let (live, ids, pending) = self.assemble(&head, members, invitations, teams);
-        let mut findings = Findings {
-            pending,
-            ..Findings::default()
-        };
+        let (live, ids, mut findings) = self.assemble(&head, members, invitations, teams);
         self.sso_findings(head.sso, &mut findings);
         let requests = self.request_count() - requests_before;
         let (points, _) = self.gql.window.spent();
@@ -333,7 +329,7 @@ impl Buildkite {
         members: Vec<wire::Member>,
         invitations: Vec<wire::Invitation>,
         teams: Vec<TeamRead>,
-    ) -> (ResourceMap, Ids, Vec<(Principal, String)>) {
+    ) -> (ResourceMap, Ids, Findings) {
         let t = self.target();
         let names = Names::new(&self.settings.scope);
         let mut live = ResourceMap::new();
@@ -388,8 +384,12 @@ impl Buildkite {
                 },
             );
         }
+        let mut unread_members = std::collections::BTreeSet::new();
         for read in teams {
             let group = names.team(&read.team.name, &read.team.slug);
+            if !names.team_members_wanted(&group) {
+                unread_members.insert(group.clone());
+            }
             let mut team = convert::team_ids(&read.team);
             convert::group(&mut live, t, &group, &team);
             for m in read.members {
@@ -410,7 +410,12 @@ impl Buildkite {
             }
             ids.teams.insert(group.to_lowercase(), team);
         }
-        (live, ids, pending)
+        let findings = Findings {
+            pending,
+            unread_members,
+            ..Findings::default()
+        };
+        (live, ids, findings)
     }
 
     /// SSO on: a remark, and what the target says SSO assigns left alone.
