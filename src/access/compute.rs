@@ -323,12 +323,17 @@ pub fn describe(state: &State, res: &Res) -> (String, String) {
     }
 }
 
+/// The root's key (`global` on Bitbucket Data Center, `organization` on Buildkite): how a
+/// path names the root, where the platform grants on it.
+pub fn root_key(platform: crate::platform::Platform) -> Option<&'static str> {
+    platform.scope_roles(&[]).map(|r| r.key).filter(|k| !k.is_empty())
+}
+
 /// The scope a path of names means on a platform (`API/payments`): each name is a
-/// segment of the first kind that can follow the ones before; the root's key (`global`)
-/// is the root. `None` for a path deeper than the platform's scopes.
+/// segment of the first kind that can follow the ones before; the root's key is the
+/// root. `None` for a path deeper than the platform's scopes.
 pub fn scope_named(platform: crate::platform::Platform, path: &str) -> Option<Scope> {
-    let root_key = platform.scope_roles(&[]).map(|r| r.key);
-    if path.is_empty() || Some(path) == root_key || path == "global" {
+    if path.is_empty() || Some(path) == root_key(platform) {
         return Some(Scope::root());
     }
     let mut scope = Scope::root();

@@ -148,16 +148,18 @@ impl Filter {
             })
     }
 
-    fn resource(&self, target: &str, resource: &str) -> bool {
+    /// Whether `--on` asks for this resource of a target: the one it names and, where the
+    /// platform has grants, the scopes inside it. A group's name, where access is
+    /// membership, is a whole name, `/` and all, never a path.
+    fn resource(&self, target: &str, grants: bool, resource: &str) -> bool {
         self.on.is_empty()
             || self.on.iter().any(|on| match on.split_once(':') {
                 None => on == target,
-                // Paths are spelt as the target does (`resource_named`); a live read may
-                // spell a name otherwise than the manifests, which the platform accepts.
                 Some((t, path)) => {
-                    let (resource, path) = (resource.to_lowercase(), path.to_lowercase());
+                    let (resource, path) = (fold(resource), fold(path));
                     t == target
-                        && (resource == path || resource.strip_prefix(&path).is_some_and(|rest| rest.starts_with('/')))
+                        && (resource == path
+                            || grants && resource.strip_prefix(&path).is_some_and(|rest| rest.starts_with('/')))
                 }
             })
     }
@@ -174,7 +176,13 @@ impl Filter {
     }
 }
 
-/// A `--on` path that names nothing on its target, with what it could have meant.
+/// A name as `--on` matches it: in any case, as the platforms match names and as the
+/// states key them.
+fn fold(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// A `--on` path refused on its target, with what it could have meant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownResource {
     pub message: String,
@@ -188,70 +196,113 @@ pub struct Named {
     /// Nothing is granted on it itself: it is taken to be inside the scope that encloses
     /// it (a repository answered through its project), which rollcall cannot confirm.
     pub inferred: bool,
+    /// For an inferred path, a known one a letter or two from it, which may be what was
+    /// meant.
+    pub near: Option<String>,
 }
 
-/// Spells an `--on` path (after `TARGET:`) as the target does, matching each name without
-/// regard to case, as the platforms match them. A scope inside one the states name is
-/// taken as written (a repository nothing is granted on answers through its project)
-/// unless it is one letter or two from a name the states know, which is taken for a typo;
-/// a path that names nothing, or has an empty name, is an error rather than an empty
-/// answer.
+/// Spells an `--on` path (after `TARGET:`) as the target does, matching each name in any
+/// case ([`fold`]). Where the platform has grants, a path is the scope's names joined by
+/// `/`, none empty, or the root's key: every name but the last must be one the states
+/// know (the root encloses the first); the last may be unknown, since a scope nothing is
+/// granted on is in no state, and is then taken as written, answered through what encloses
+/// it, with any known name it nearly matches. Where access is membership, the path is a
+/// group's whole name (or `account`), and must be known.
 pub fn resource_named(states: &[&State], target: &str, path: &str) -> Result<Named, UnknownResource> {
-    let unknown = |why: String, hint: String| UnknownResource {
-        message: format!("--on {target}:{path}: {why}"),
-        hint,
-    };
-    if path.split('/').any(str::is_empty) {
-        return Err(unknown(
-            "a path is names joined by `/`, with none empty".to_owned(),
-            format!("write `--on {target}:{}`", path.trim_matches('/')),
-        ));
-    }
-    let mut known: BTreeSet<String> = BTreeSet::new();
-    let mut platform = None;
-    for state in states.iter().filter(|s| s.target == target) {
-        platform = Some(state.platform);
-        if !state.platform.has_grants() {
-            known.extend(state.groups.values().cloned());
+    let states: Vec<&State> = states.iter().copied().filter(|s| s.target == target).collect();
+    let platform = states.first().map(|s| s.platform);
+    let grants = platform.is_some_and(|p| p.has_grants());
+    // Every name the states know, by its folded spelling; the first state's spelling wins.
+    let mut known: BTreeMap<String, String> = BTreeMap::new();
+    for state in &states {
+        let mut names: Vec<String> = Vec::new();
+        if grants {
+            for scope in state.scopes() {
+                let segments: Vec<&str> = scope.segments().iter().map(|s| s.name.as_str()).collect();
+                names.extend((1..=segments.len()).map(|depth| segments[..depth].join("/")));
+            }
+        } else {
+            names.extend(state.groups.values().cloned());
             if !state.platform.users().external {
-                known.insert("account".to_owned());
-            }
-            continue;
-        }
-        known.insert(compute::describe(state, &compute::Res::Scope(Scope::root())).0);
-        for scope in state.scopes() {
-            let names: Vec<&str> = scope.segments().iter().map(|s| s.name.as_str()).collect();
-            for depth in 1..=names.len() {
-                known.insert(names[..depth].join("/"));
+                names.push("account".to_owned());
             }
         }
-    }
-    let find = |p: &str| known.iter().find(|k| k.eq_ignore_ascii_case(p)).cloned();
-    let named = |path: String, inferred: bool| Ok(Named { path, inferred });
-    if let Some(found) = find(path) {
-        return named(found, false);
-    }
-    let near = crate::resolve::did_you_mean(path, known.iter());
-    if let Some(platform) = platform.filter(|p| p.has_grants()) {
-        if path.eq_ignore_ascii_case("global") {
-            return named("global".to_owned(), false);
+        for name in names {
+            known.entry(fold(&name)).or_insert(name);
         }
-        if let Some((parent, last)) = path.rsplit_once('/') {
-            if let (Some(parent), Some(_), None) = (find(parent), compute::scope_named(platform, path), near) {
-                return named(format!("{parent}/{last}"), true);
+    }
+    // What a whole path names, and what a near miss may have meant: the known names and
+    // the root's key (which is no name inside a path).
+    let mut whole = known.clone();
+    if let Some(root) = platform.and_then(compute::root_key) {
+        whole.insert(fold(root), root.to_owned());
+    }
+    let near = |p: &str| crate::resolve::did_you_mean(&fold(p), whole.keys()).and_then(|k| whole.get(k).cloned());
+    let unknown = |name: &str, hint: Option<String>| UnknownResource {
+        message: format!("--on {target}:{path}: nothing on {target} is named `{name}`"),
+        hint: hint.unwrap_or_else(|| match known.len() {
+            0 => format!("nothing on {target} holds or gives access"),
+            n => {
+                let some: Vec<&str> = known.values().take(8).map(String::as_str).collect();
+                format!(
+                    "{target} has {}{}",
+                    some.join(", "),
+                    if n > some.len() { ", …" } else { "" }
+                )
             }
-        }
-    }
-    let hint = match near {
-        Some(s) => format!("did you mean `{target}:{s}`?"),
-        None if known.is_empty() => format!("nothing on {target} holds or gives access"),
-        None => {
-            let some: Vec<&str> = known.iter().take(8).map(String::as_str).collect();
-            let more = if known.len() > some.len() { ", …" } else { "" };
-            format!("{target} has {}{more}", some.join(", "))
-        }
+        }),
     };
-    Err(unknown(format!("nothing on {target} is named `{path}`"), hint))
+    let did_you_mean = |s: String| format!("did you mean `{target}:{s}`?");
+    let exact = |path: &str| Named {
+        path: path.to_owned(),
+        inferred: false,
+        near: None,
+    };
+    if let Some(found) = whole.get(&fold(path)) {
+        return Ok(exact(found));
+    }
+    let Some(platform) = platform.filter(|_| grants) else {
+        return Err(unknown(path, near(path).map(did_you_mean)));
+    };
+    let names: Vec<&str> = path.split('/').collect();
+    if names.iter().any(|n| n.is_empty()) {
+        let some: Vec<&str> = names.into_iter().filter(|n| !n.is_empty()).collect();
+        return Err(UnknownResource {
+            message: format!("--on {target}:{path}: a path is names joined by `/`, with none empty"),
+            hint: format!("write `--on {target}:{}`", some.join("/")),
+        });
+    }
+    // The enclosing scope must be known, spelt as the target spells it.
+    let mut parent = String::new();
+    for depth in 1..names.len() {
+        let (ancestor, rest) = (names[..depth].join("/"), names[depth..].join("/"));
+        match known.get(&fold(&ancestor)) {
+            Some(found) => parent = found.clone(),
+            None => {
+                return Err(unknown(
+                    &ancestor,
+                    near(&ancestor).map(|n| did_you_mean(format!("{n}/{rest}"))),
+                ))
+            }
+        }
+    }
+    let last = names.last().copied().unwrap_or_default();
+    let spelt = if parent.is_empty() {
+        last.to_owned()
+    } else {
+        format!("{parent}/{last}")
+    };
+    if compute::scope_named(platform, &spelt).is_none() {
+        return Err(UnknownResource {
+            message: format!("--on {target}:{path}: nothing on {target} is inside `{parent}`"),
+            hint: format!("write `--on {target}:{parent}`"),
+        });
+    }
+    Ok(Named {
+        near: near(&spelt),
+        path: spelt,
+        inferred: true,
+    })
 }
 
 /// Every entry of a target's effective access the filter asks for, in order of person,
@@ -273,7 +324,7 @@ pub fn entries_over(state: &State, filter: &Filter, scopes: &BTreeSet<Scope>) ->
         }
         for (res, cell) in compute::person(state, key, &asked) {
             let (resource, noun) = compute::describe(state, &res);
-            if !filter.resource(&state.target, &resource) {
+            if !filter.resource(&state.target, state.platform.has_grants(), &resource) {
                 continue;
             }
             out.push(Entry {

@@ -480,3 +480,90 @@ fn the_effect_says_what_the_read_left_out_where_it_matters() {
     let (_, notes) = effect::of_plan(&targets, &live, &[grant_to_ann(PLAT)], &Default::default());
     assert!(notes.is_empty(), "{notes:?}");
 }
+
+/// How `--on PATH` resolves on `target`, as `path inferred near` or `error: hint`.
+fn named(s: &State, path: &str) -> String {
+    match resource_named(&[s], &s.target, path) {
+        Ok(n) => format!("{} {} {}", n.path, n.inferred, n.near.unwrap_or_default()),
+        Err(e) => format!("error: {}", e.hint),
+    }
+}
+
+/// Where the platform has grants, every name but the last must be known; the last may be
+/// unknown at any depth (a pipeline no team has, a project nothing is granted on) and is
+/// answered through what encloses it, a near miss with the known name it nearly is. The
+/// root's key names the root only where the platform has one.
+#[test]
+fn on_paths_need_every_name_but_the_last_known() {
+    let bb = Map::on("bb")
+        .user("ann", None)
+        .grant(&[], user("ann"), "ADMIN")
+        .grant(PAYMENTS, user("ann"), "REPO_READ");
+    let bb = state("bb", bitbucket_dc::PLATFORM, None, &[&bb]);
+    assert_eq!(named(&bb, "GLOBAL"), "global false ");
+    assert_eq!(named(&bb, "api/PAYMENTS"), "API/payments false ");
+    assert_eq!(named(&bb, "api/payment"), "API/payment true API/payments");
+    assert_eq!(named(&bb, "api/ledger"), "API/ledger true ");
+    assert_eq!(named(&bb, "NEW"), "NEW true ");
+    assert_eq!(named(&bb, "APO/ledger"), "error: did you mean `bb:API/ledger`?");
+    assert_eq!(named(&bb, "API/payments/x"), "error: write `--on bb:API/payments`");
+    assert_eq!(named(&bb, "API//x"), "error: write `--on bb:API/x`");
+    // A project nothing is granted on still has the global administrators.
+    let on = Filter {
+        on: vec!["bb:NEW".to_owned()],
+        ..Filter::default()
+    };
+    assert_eq!(table(&bb, &on), ["ann NEW admin [ADMIN on global permissions]"]);
+
+    let bk = Map::on("bk")
+        .user("root", None)
+        .grant(&[], user("root"), "ADMIN")
+        .grant(&[("pipeline", "deploy")], group("backend"), "READ_ONLY");
+    let bk = state("bk", buildkite::PLATFORM, None, &[&bk]);
+    assert_eq!(named(&bk, "docs-site"), "docs-site true ");
+    assert_eq!(named(&bk, "Organization"), "organization false ");
+    // `global` is no key of Buildkite's or Bitbucket Cloud's: a pipeline or project name.
+    assert_eq!(named(&bk, "global"), "global true ");
+    assert_eq!(
+        compute::scope_named(buildkite::PLATFORM, "global"),
+        Some(scope(&[("pipeline", "global")]))
+    );
+    assert_eq!(
+        compute::scope_named(bitbucket_cloud::PLATFORM, "global"),
+        Some(scope(&[("project", "global")]))
+    );
+    assert_eq!(
+        compute::scope_named(bitbucket_dc::PLATFORM, "global"),
+        Some(Scope::root())
+    );
+    let on = Filter {
+        on: vec!["bk:global".to_owned()],
+        ..Filter::default()
+    };
+    assert_eq!(table(&bk, &on), ["root global admin [ADMIN on organization role]"]);
+}
+
+/// Where access is membership, a group's name is one whole name, `/` and all, matched in
+/// any case as lower-cased text; an unknown one is an error.
+#[test]
+fn on_a_group_is_its_whole_name_where_access_is_membership() {
+    let dir = Map::on("dir")
+        .user("ann", Some(true))
+        .user("bo", Some(true))
+        .member("eng", "ann")
+        .member("eng/backend", "bo")
+        .member("ops/", "bo")
+        .member("Ärzte", "ann");
+    let s = state("dir", scim::RFC_PLATFORM, None, &[&dir]);
+    assert_eq!(named(&s, "ops/"), "ops/ false ");
+    assert_eq!(named(&s, "ärzte"), "Ärzte false ");
+    assert_eq!(named(&s, "eng/backend"), "eng/backend false ");
+    assert_eq!(named(&s, "eng/backen"), "error: did you mean `dir:eng/backend`?");
+    let on = |path: &str| Filter {
+        on: vec![format!("dir:{path}")],
+        ..Filter::default()
+    };
+    assert_eq!(table(&s, &on("eng")), ["ann eng member [member]"]);
+    assert_eq!(table(&s, &on("ops/")), ["bo ops/ member [member]"]);
+    assert_eq!(table(&s, &on("ärzte")), ["ann Ärzte member [member]"]);
+}

@@ -24,8 +24,10 @@ pub struct Args {
     #[arg(long, value_name = "PERSON")]
     who: Vec<String>,
     /// Only this target (`bitbucket`), or this resource and what is inside it
-    /// (`bitbucket:API`, `bitbucket:API/payments`, `bitbucket:global`, `directory:mobile`),
-    /// names matched in any case. A path that names nothing is an error. Repeatable
+    /// (`bitbucket:API`, `bitbucket:API/payments`, `bitbucket:global`), names matched in
+    /// any case. Every name but the last must be known; a last name nothing is granted on
+    /// is answered through what encloses it, with a note. Where access is membership, the
+    /// path is a group's whole name (`directory:mobile`), which must be known. Repeatable
     #[arg(long, value_name = "TARGET[:PATH]")]
     on: Vec<String>,
     /// Answer from live state rather than from the manifests: every target is read whole
@@ -173,7 +175,8 @@ fn who(asked: &[String], usernames: &BTreeMap<String, BTreeMap<String, String>>)
     out
 }
 
-/// `--on` with each path spelt as its target spells it; an error for one naming nothing.
+/// `--on` with each path spelt as its target spells it, and a note for one answered
+/// through what encloses it; an error for one whose enclosing scope is unknown.
 fn on(asked: &[String], states: &[State], declared: &[State]) -> Result<Vec<String>, CliError> {
     let all: Vec<&State> = states.iter().chain(declared).collect();
     asked
@@ -184,8 +187,11 @@ fn on(asked: &[String], states: &[State], declared: &[State]) -> Result<Vec<Stri
                 let named = crate::access::resource_named(&all, target, path)
                     .map_err(|e| CliError::new(e.message).hint(e.hint))?;
                 if named.inferred {
+                    let near = named
+                        .near
+                        .map_or(String::new(), |n| format!(" Did you mean `{target}:{n}`?"));
                     note!(
-                        "Nothing is granted on {target}:{} itself, so it is answered through what encloses it; rollcall cannot tell whether it exists.",
+                        "Nothing is granted on {target}:{} itself, so it is answered through what encloses it; rollcall cannot tell whether it exists.{near}",
                         named.path
                     );
                 }

@@ -219,8 +219,10 @@ fn an_invited_person_has_no_live_access_yet() {
 }
 
 /// `--on` matches names without regard to case, as the platforms do, and answers in the
-/// target's spelling; a path naming nothing, a near miss, or an empty name is an error,
-/// never an invented resource. `--who` by a username finds the person on every target.
+/// target's spelling; a last name nothing is granted on is answered through what encloses
+/// it, with a note (and the known name it nearly matches); an unknown name before the
+/// last, a path too deep or an empty name is an error, never an invented resource.
+/// `--who` by a username finds the person on every target.
 #[test]
 fn on_paths_are_matched_as_the_platform_matches_names() {
     let (_tmp, dir) = example("northwind");
@@ -236,25 +238,61 @@ fn on_paths_are_matched_as_the_platform_matches_names() {
         lines(&["access", ".", "--on", "directory:Mobile"]),
         lines(&["access", ".", "--on", "directory:mobile"])
     );
+    // The root's key, in any case, is the root: only where the platform has one.
+    let root = lines(&["access", ".", "--on", "bitbucket:global"]);
+    assert!(root.iter().all(|l| l.contains(" on global permissions (")), "{root:#?}");
+    assert_eq!(lines(&["access", ".", "--on", "bitbucket:GLOBAL"]), root);
     for (on, says) in [
-        ("bitbucket:NOPE/x", "nothing on bitbucket is named `NOPE/x`"),
-        ("bitbucket:API/paymnts", "did you mean `bitbucket:API/payments`?"),
+        ("bitbucket:NOPE/x", "nothing on bitbucket is named `NOPE`"),
+        ("bitbucket:APO/payments", "did you mean `bitbucket:API/payments`?"),
         ("bitbucket:API/", "write `--on bitbucket:API`"),
+        (
+            "bitbucket:API/payments/x",
+            "nothing on bitbucket is inside `API/payments`",
+        ),
+        ("buildkite:deploy-api/x", "write `--on buildkite:deploy-api`"),
         ("directory:nope", "directory has account, backend"),
     ] {
         let (code, out, err) = run(&dir, &["access", ".", "--on", on]);
         assert_eq!(code, Some(1), "{on}: {out}");
         assert!(err.contains(says), "{on}: {err}");
     }
-    // A repository nothing is granted on is answered through its project, and said so.
-    let (code, out, err) = run(&dir, &["access", ".", "--on", "bitbucket:MOB/ios-app"]);
+    // A last name nothing is granted on is answered through what encloses it, and said
+    // so: a repository through its project, a near miss with the name it nearly is, a
+    // top-level pipeline through the organization's administrators (on Buildkite,
+    // `global` is a pipeline's name like any other).
+    for (on, says, answer) in [
+        (
+            "bitbucket:MOB/ios-app",
+            "Nothing is granted on bitbucket:MOB/ios-app itself",
+            "on repository MOB/ios-app (PROJECT_WRITE on project MOB via mobile)",
+        ),
+        (
+            "bitbucket:api/payment",
+            "cannot tell whether it exists. Did you mean `bitbucket:API/payments`?",
+            "write on repository API/payment (PROJECT_WRITE on project API via backend)",
+        ),
+        (
+            "buildkite:docs-site",
+            "Nothing is granted on buildkite:docs-site itself",
+            "admin on pipeline docs-site (ADMIN on organization role)",
+        ),
+        (
+            "buildkite:global",
+            "Nothing is granted on buildkite:global itself",
+            "admin on pipeline global (ADMIN on organization role)",
+        ),
+    ] {
+        let (code, out, err) = run(&dir, &["access", ".", "--on", on]);
+        assert_eq!(code, Some(0), "{on}: {err}");
+        assert!(err.contains(says), "{on}: {err}");
+        assert!(out.contains(answer), "{on}: {out}");
+    }
+    // Live, every pipeline is read, yet one no team has is in no grant: docs-site.
+    let (code, out, err) = run(&dir, &["access", ".", "--live", "--on", "buildkite:docs-site"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(
-        err.contains("Nothing is granted on bitbucket:MOB/ios-app itself"),
-        "{err}"
-    );
-    assert!(
-        out.contains("on repository MOB/ios-app (PROJECT_WRITE on project MOB via mobile)"),
+        out.contains("dave <dave@northwind.example>\n  buildkite: admin on pipeline docs-site"),
         "{out}"
     );
 
@@ -269,4 +307,42 @@ fn on_paths_are_matched_as_the_platform_matches_names() {
         csv.starts_with("person,account,email,") && csv.contains("\r\ncarol,cdiaz,carol@contractor.example,bitbucket,"),
         "{csv}"
     );
+}
+
+/// Where access is membership, a group's name is one whole name, `/` and all, matched in
+/// any case as lower-cased text: `eng` is not `eng/backend`, `ops/` is a name, and
+/// `ärzte` is `Ärzte`.
+#[test]
+fn a_group_name_is_a_whole_name_where_access_is_membership() {
+    let (tmp, dir) = example("northwind");
+    let sandbox = tmp.path().join("sandbox/directory.yaml");
+    let mut state = std::fs::read_to_string(&sandbox).unwrap();
+    for (id, name, user) in [
+        ("g-eng", "eng", "u-bob"),
+        ("g-eng-backend", "eng/backend", "u-dave"),
+        ("g-ops", "ops/", "u-judy"),
+        ("g-aerzte", "Ärzte", "u-heidi"),
+    ] {
+        state += &format!("- id: {id}\n  displayName: {name}\n  members: [{{ value: {user} }}]\n");
+    }
+    std::fs::write(&sandbox, state).unwrap();
+    for (on, who, group) in [
+        ("directory:ENG", "bob", "eng"),
+        ("directory:eng/backend", "dave", "eng/backend"),
+        ("directory:ops/", "judy", "ops/"),
+        ("directory:ärzte", "heidi", "Ärzte"),
+    ] {
+        let (code, out, err) = run(&dir, &["access", ".", "--live", "--on", on]);
+        assert_eq!(code, Some(0), "{on}: {err}");
+        let people: Vec<&str> = out
+            .lines()
+            .filter(|l| !l.starts_with(' ') && l.contains(" <"))
+            .collect();
+        assert_eq!(people.len(), 1, "{on}: {out}");
+        assert!(people[0].starts_with(&format!("{who} <")), "{on}: {out}");
+        assert!(
+            out.contains(&format!("  directory: member of group {group}\n")),
+            "{on}: {out}"
+        );
+    }
 }
