@@ -225,9 +225,13 @@ fn within<'a>(scopes: &'a BTreeSet<Scope>, region: &Region) -> std::borrow::Cow<
 fn unread(t: &TargetRef<'_>, targets: &[TargetRef<'_>], state: &State, lines: &BTreeSet<Scope>) -> Option<Note> {
     let read = t.read.filter(|r| !r.everything)?;
     // Lines on the scope or inside it, found by range: a scope's path sorts before those
-    // inside it. An administrator's root grant reaches every line.
+    // inside it. An administrator's root grant reaches every line, and so does any root
+    // grant where nobody without one can log in.
+    let everywhere = |native: Option<&str>| {
+        native.is_some_and(|n| t.platform.is_admin(&Scope::root(), n)) || t.platform.spec().login_needs_root
+    };
     let bears = |from: &Scope, native: Option<&str>| {
-        (native.is_some_and(|n| t.platform.is_admin(from, n)) && lines.iter().any(|s| !s.is_root()))
+        (from.is_root() && native.is_some() && everywhere(native) && lines.iter().any(|s| !s.is_root()))
             || lines
                 .range(from..)
                 .take_while(|s| s.segments().starts_with(from.segments()))
@@ -240,14 +244,19 @@ fn unread(t: &TargetRef<'_>, targets: &[TargetRef<'_>], state: &State, lines: &B
         Some(from) => targets.iter().find(|x| x.name == from),
         None => Some(t),
     };
+    let unread: BTreeSet<String> = owner
+        .and_then(|o| o.unread_members)
+        .into_iter()
+        .flatten()
+        .map(|g| g.to_lowercase())
+        .collect();
     let unread_group = |g: &Name| {
-        owner.is_some_and(|o| {
-            o.unread_members
-                .is_some_and(|u| u.iter().any(|x| x.to_lowercase() == g.as_str()))
-                || (t.principals_from.is_some()
+        unread.contains(g.as_str())
+            || owner.is_some_and(|o| {
+                t.principals_from.is_some()
                     && o.read.is_some_and(|r| !r.everything && !r.all_group_members)
-                    && !state.groups.contains_key(g))
-        })
+                    && !state.groups.contains_key(g)
+            })
     };
     let mut groups = Vec::new();
     for (holder, grants) in &state.grants {

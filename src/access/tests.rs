@@ -479,6 +479,53 @@ fn the_effect_says_what_the_read_left_out_where_it_matters() {
     }];
     let (_, notes) = effect::of_plan(&targets, &live, &[grant_to_ann(PLAT)], &Default::default());
     assert!(notes.is_empty(), "{notes:?}");
+
+    // Cloud takes its groups from the directory, which reads only the declared ones: a
+    // group it did not list at all is unread too.
+    let org = Map::on("org").user("ann", None).member("devs", "ann");
+    let cloud = Map::on("cloud")
+        .grant(API, group("ops"), "write")
+        .grant(API, group("devs"), "read");
+    let live: BTreeMap<String, ResourceMap> = [
+        ("org".to_owned(), org.map.clone()),
+        ("cloud".to_owned(), cloud.map.clone()),
+    ]
+    .into();
+    let org_read = crate::desired::ReadScope {
+        member_groups: ["devs".to_owned()].into(),
+        ..Default::default()
+    };
+    let cloud_read = crate::desired::ReadScope {
+        scopes: [scope(API)].into(),
+        ..Default::default()
+    };
+    let targets = [
+        TargetRef {
+            read: Some(&org_read),
+            ..target("org", atlassian_org::PLATFORM, None)
+        },
+        TargetRef {
+            read: Some(&cloud_read),
+            ..target("cloud", bitbucket_cloud::PLATFORM, Some("org"))
+        },
+    ];
+    let grant = change(
+        "cloud",
+        ResourceId::Grant {
+            scope: scope(API),
+            principal: user("ann"),
+        },
+        Action::Create,
+        None,
+        Some(permission("admin")),
+    );
+    let (effects, notes) = effect::of_plan(&targets, &live, &[grant], &Default::default());
+    assert_eq!(signed(&effects), ["ann ~ cloud: read -> admin on project API (admin)"]);
+    let texts: Vec<&str> = notes.iter().map(|n| n.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["the effect on people counts only what the plan read: not the members of group `ops`, which the manifests neither declare nor prune (`rollcall access --live` reads everything)"]
+    );
 }
 
 /// How `--on PATH` resolves on `target`, as `path inferred near` or `error: hint`.
