@@ -75,11 +75,6 @@ pub struct Spec {
     /// its repositories), and the highest grant applies: a grant inside a scope where its
     /// holder has as much or more changes nothing.
     pub inherited: bool,
-    /// Without a permission at the root (a licence) nobody can log in, so a grant or a
-    /// default elsewhere gives them nothing until they hold one (Bitbucket Data Center:
-    /// "User accounts that have not been assigned Bitbucket User permission or higher
-    /// [...] will not be able to log in").
-    pub login_needs_root: bool,
     /// The platform names groups by an identifier of its own (Bitbucket Cloud's slug),
     /// which a group's `ids` may set per target and is otherwise derived from its name.
     pub group_ids: Option<GroupIds>,

@@ -57,9 +57,6 @@ pub fn person(state: &State, who: &Name, asked: &Asked<'_>) -> BTreeMap<Res, Cel
         return out;
     }
     let groups = state.groups_of.get(who);
-    if state.platform.spec().login_needs_root && !holds_root(state, who) {
-        return out;
-    }
     if !state.platform.has_grants() {
         // An account made elsewhere (an Atlassian account in an organization's
         // directory) is no access of this target's: only its groups are.
@@ -175,11 +172,6 @@ fn around(scopes: &BTreeSet<Scope>, inherited: bool) -> BTreeSet<Scope> {
 pub fn administers(state: &State, who: &Name) -> bool {
     state.people.get(who).is_some_and(|p| !p.inactive)
         && root_permissions(state, who).any(|native| state.platform.is_admin(&Scope::root(), native))
-}
-
-/// Whether `who` holds any permission at the root, directly or through a group.
-fn holds_root(state: &State, who: &Name) -> bool {
-    root_permissions(state, who).next().is_some()
 }
 
 /// The permissions `who` holds at the root, directly and through their groups.

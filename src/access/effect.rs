@@ -225,13 +225,9 @@ fn within<'a>(scopes: &'a BTreeSet<Scope>, region: &Region) -> std::borrow::Cow<
 fn unread(t: &TargetRef<'_>, targets: &[TargetRef<'_>], state: &State, lines: &BTreeSet<Scope>) -> Option<Note> {
     let read = t.read.filter(|r| !r.everything)?;
     // Lines on the scope or inside it, found by range: a scope's path sorts before those
-    // inside it. An administrator's root grant reaches every line, and so does any root
-    // grant where nobody without one can log in.
-    let everywhere = |native: Option<&str>| {
-        native.is_some_and(|n| t.platform.is_admin(&Scope::root(), n)) || t.platform.spec().login_needs_root
-    };
+    // inside it. An administrator's root grant reaches every line.
     let bears = |from: &Scope, native: Option<&str>| {
-        (from.is_root() && native.is_some() && everywhere(native) && lines.iter().any(|s| !s.is_root()))
+        (native.is_some_and(|n| t.platform.is_admin(from, n)) && lines.iter().any(|s| !s.is_root()))
             || lines
                 .range(from..)
                 .take_while(|s| s.segments().starts_with(from.segments()))

@@ -40,8 +40,7 @@ fn user(n: usize) -> (String, DcUser) {
     )
 }
 
-/// A large organisation: many users and memberships, a few projects and repositories;
-/// one group in ten holds the licence (`LICENSED_USER`).
+/// A large organisation: many users and memberships, a few projects and repositories.
 fn big_state(users: usize, groups: usize, per_group: usize) -> DcState {
     let mut s = DcState {
         operator: "admin".into(),
@@ -60,9 +59,7 @@ fn big_state(users: usize, groups: usize, per_group: usize) -> DcState {
     for g in 0..groups {
         let members: BTreeSet<String> = (0..per_group).map(|i| user((g * 7 + i) % users).0).collect();
         s.groups.insert(format!("group{g:03}"), members);
-        if g % 10 == 0 {
-            s.global.groups.insert(format!("group{g:03}"), "LICENSED_USER".into());
-        }
+        s.global.groups.insert(format!("group{g:03}"), "LICENSED_USER".into());
     }
     for p in ["ALPHA", "BETA", "GAMMA"] {
         let mut project = DcProject {
@@ -97,15 +94,13 @@ async fn a_plan_costs_one_request_per_page_not_per_object() {
     let live = &live["bb"];
 
     // Pages at 1,000 per request: users 3 (2,501 accounts), groups 1, global grants
-    // 1 + 1, the members of the one declared group and of the 3 others holding a
-    // global permission (without one nobody can log in, so the effect on people needs
-    // them) 4, and per named project and repository 2 grant lists, and the groups of the
-    // token's own account 1 (for the safety rules). The other 36 groups' members are not
-    // read, nor the projects' default flags: nothing in the plan can need them.
+    // 1 + 1, the members of the one declared group 1, and per named project and
+    // repository 2 grant lists, and the groups of the token's own account 1 (for the
+    // safety rules). The 39 undeclared groups' members are not read, nor the projects'
+    // default flags: nothing in the plan can need them.
     let projects = 3;
     let repos = 3;
-    let licensed = groups / 10;
-    let expected = 3 + 1 + 2 + licensed + projects * 2 + repos * 2 + 1;
+    let expected = 3 + 1 + 2 + 1 + projects * 2 + repos * 2 + 1;
     let requests = emulator.shared.instruments().requests();
     assert_eq!(requests.len(), expected, "requests: {requests:#?}");
     assert_eq!(connected.providers["bb"].request_count(), expected);
@@ -125,8 +120,8 @@ async fn a_plan_costs_one_request_per_page_not_per_object() {
         live.keys()
             .filter(|a| matches!(a.id, rollcall::model::ResourceId::Membership { .. }))
             .count(),
-        licensed * per_group,
-        "the members of the declared group and of the licensed ones"
+        per_group,
+        "the declared group's members"
     );
     connected.shutdown().await;
 
@@ -142,7 +137,7 @@ async fn a_plan_costs_one_request_per_page_not_per_object() {
     let rollcall::engine::Live { connected, .. } = rollcall::engine::read(&desired).await.unwrap();
     assert_eq!(
         emulator.shared.instruments().request_count() - before,
-        expected - licensed + groups + 1
+        expected - 1 + groups + 1
     );
     connected.shutdown().await;
 
@@ -161,7 +156,7 @@ async fn a_plan_costs_one_request_per_page_not_per_object() {
         let before = emulator.shared.instruments().requests().len();
         let rollcall::engine::Live { connected, .. } = rollcall::engine::read(&desired).await.unwrap();
         let sent = emulator.shared.instruments().requests()[before..].to_vec();
-        assert_eq!(sent.len(), expected - licensed + groups + 1 + flags, "{sent:#?}");
+        assert_eq!(sent.len(), expected - 1 + groups + 1 + flags, "{sent:#?}");
         assert_eq!(sent.iter().filter(|r| r.contains("/all")).count(), flags, "{sent:#?}");
         connected.shutdown().await;
     }

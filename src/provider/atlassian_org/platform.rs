@@ -44,7 +44,6 @@ pub(crate) static SPEC: Spec = Spec {
     defaults: &[],
     admin: &[],
     inherited: false,
-    login_needs_root: false,
     group_ids: None,
     // An organization API key belongs to no user.
     bearer_names_account: false,

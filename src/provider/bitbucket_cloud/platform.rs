@@ -71,7 +71,6 @@ pub(crate) const SPEC: Spec = Spec {
     // "Project permissions … are inherited by every repository in the project", and the
     // highest of workspace, project and repository access applies.
     inherited: true,
-    login_needs_root: false,
     group_ids: Some(GroupIds {
         noun: "slug",
         derive: derive_slug,

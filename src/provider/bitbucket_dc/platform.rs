@@ -106,7 +106,6 @@ pub(crate) const SPEC: Spec = Spec {
     // "Project permissions … apply to all repositories in the project", and the highest
     // of global, project and repository permission is what a user has.
     inherited: true,
-    login_needs_root: true,
     group_ids: None,
     bearer_names_account: true,
     hints: Hints {

@@ -45,10 +45,10 @@ impl BitbucketDc {
             .try_collect()
             .await?;
         // Members of the declared groups (all groups when groups are pruned), of groups
-        // holding any global permission (the safety rules count administrators, and
-        // without a licence nobody can log in, so the effect on people needs to know who
-        // holds one), and the groups of offboarded people and of the token's own account:
-        // per container, so only what the plan and its checks need.
+        // holding ADMIN or SYS_ADMIN (the safety rules count administrators), and the
+        // groups of offboarded people and of the token's own account: per container, so
+        // only what the plan and its checks need. The other groups are reported unread,
+        // for the plan to say what its effect on people could not count.
         let mut wanted: BTreeSet<String> = self.scope.member_groups.iter().map(|g| g.to_lowercase()).collect();
         wanted.extend(results.iter().flatten().filter_map(|(a, r)| match (&a.id, r) {
             (
@@ -56,8 +56,8 @@ impl BitbucketDc {
                     scope,
                     principal: Principal::Group(g),
                 },
-                Resource::Permission { .. },
-            ) if scope.is_root() => Some(g.as_str().to_lowercase()),
+                Resource::Permission { permission },
+            ) if PLATFORM.is_admin(scope, permission) => Some(g.as_str().to_lowercase()),
             _ => None,
         }));
         let (read, unread): (Vec<String>, Vec<String>) = results

@@ -99,7 +99,6 @@ pub(crate) const SPEC: Spec = Spec {
     admin: &["ADMIN"],
     // A person's access to a pipeline is the highest of their teams'; teams do not nest.
     inherited: false,
-    login_needs_root: false,
     group_ids: None,
     // Tokens belong to a user, whom the safety rules protect.
     bearer_names_account: true,

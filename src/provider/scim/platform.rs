@@ -67,7 +67,6 @@ const fn spec(profile: &Profile, default_profile: bool, profile_summary: &'stati
         defaults: &[],
         admin: &[],
         inherited: false,
-        login_needs_root: false,
         group_ids: None,
         // A SCIM token (an Atlassian directory API key) belongs to no user.
         bearer_names_account: false,
