@@ -207,19 +207,29 @@ pub struct Named {
 /// know (the root encloses the first); the last may be unknown, since a scope nothing is
 /// granted on is in no state, and is then taken as written, answered through what encloses
 /// it, with any known name it nearly matches. Where access is membership, the path is a
-/// group's whole name (or `account`), and must be known.
-pub fn resource_named(states: &[&State], target: &str, path: &str) -> Result<Named, UnknownResource> {
+/// group's whole name (or `account`), and must be known. Where the target's read listed
+/// every scope it has (`listed`: a read of everything), those are known too, and a last
+/// name that is none of them is an error: the scope does not exist.
+pub fn resource_named(
+    states: &[&State],
+    listed: Option<&BTreeSet<Scope>>,
+    target: &str,
+    path: &str,
+) -> Result<Named, UnknownResource> {
     let states: Vec<&State> = states.iter().copied().filter(|s| s.target == target).collect();
     let platform = states.first().map(|s| s.platform);
     let grants = platform.is_some_and(|p| p.has_grants());
     // Every name the states know, by its folded spelling; the first state's spelling wins.
     let mut known: BTreeMap<String, String> = BTreeMap::new();
+    let paths = |scope: &Scope| -> Vec<String> {
+        let segments: Vec<&str> = scope.segments().iter().map(|s| s.name.as_str()).collect();
+        (1..=segments.len()).map(|depth| segments[..depth].join("/")).collect()
+    };
     for state in &states {
         let mut names: Vec<String> = Vec::new();
         if grants {
-            for scope in state.scopes() {
-                let segments: Vec<&str> = scope.segments().iter().map(|s| s.name.as_str()).collect();
-                names.extend((1..=segments.len()).map(|depth| segments[..depth].join("/")));
+            for scope in state.scopes().iter().chain(listed.into_iter().flatten()) {
+                names.extend(paths(scope));
             }
         } else {
             names.extend(state.groups.values().cloned());
@@ -297,6 +307,9 @@ pub fn resource_named(states: &[&State], target: &str, path: &str) -> Result<Nam
             message: format!("--on {target}:{path}: nothing on {target} is inside `{parent}`"),
             hint: format!("write `--on {target}:{parent}`"),
         });
+    }
+    if listed.is_some() {
+        return Err(unknown(&spelt, near(&spelt).map(did_you_mean)));
     }
     Ok(Named {
         near: near(&spelt),

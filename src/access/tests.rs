@@ -527,7 +527,7 @@ fn the_effect_says_what_the_read_left_out_where_it_matters() {
 
 /// How `--on PATH` resolves on `target`, as `path inferred near` or `error: hint`.
 fn named(s: &State, path: &str) -> String {
-    match resource_named(&[s], &s.target, path) {
+    match resource_named(&[s], None, &s.target, path) {
         Ok(n) => format!("{} {} {}", n.path, n.inferred, n.near.unwrap_or_default()),
         Err(e) => format!("error: {}", e.hint),
     }

@@ -26,7 +26,8 @@ pub struct Args {
     /// Only this target (`bitbucket`), or this resource and what is inside it
     /// (`bitbucket:API`, `bitbucket:API/payments`, `bitbucket:global`), names matched in
     /// any case. Every name but the last must be known; a last name nothing is granted on
-    /// is answered through what encloses it, with a note. Where access is membership, the
+    /// is answered through what encloses it, with a note (with --live on Bitbucket, which
+    /// lists every repository, an unlisted one is an error). Where access is membership, the
     /// path is a group's whole name (`directory:mobile`), which must be known. Repeatable
     #[arg(long, value_name = "TARGET[:PATH]")]
     on: Vec<String>,
@@ -84,7 +85,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     // answers on those too, so a repository the manifests name but where nothing is
     // granted yet is still listed with what its project gives.
     let declared: Vec<_> = refs.iter().map(|t| t.declared_state(&desired.resources)).collect();
-    let (from, states) = if args.live {
+    let (from, states, listed) = if args.live {
         // The whole of each target, as import reads it: access through a group the
         // manifests do not declare, or a default they do not name, is access all the same.
         let whole = desired
@@ -114,15 +115,21 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
                 .state(&live.states)
             })
             .collect();
+        // Where a read listed every project and repository, `--on` knows which exist.
+        let listed: BTreeMap<String, BTreeSet<crate::model::Scope>> = live
+            .findings
+            .iter()
+            .filter_map(|(name, f)| Some((name.clone(), f.listed.clone()?)))
+            .collect();
         live.shutdown().await;
-        ("live", states)
+        ("live", states, listed)
     } else {
         drop(reading);
-        ("manifest", declared.clone())
+        ("manifest", declared.clone(), BTreeMap::new())
     };
     let filter = Filter {
         who: who(&args.who, &desired.usernames),
-        on: on(&args.on, &states, &declared)?,
+        on: on(&args.on, &states, &declared, &listed)?,
     };
     let mut entries = Vec::new();
     for (state, named) in states.iter().zip(&declared) {
@@ -176,15 +183,21 @@ fn who(asked: &[String], usernames: &BTreeMap<String, BTreeMap<String, String>>)
 }
 
 /// `--on` with each path spelt as its target spells it, and a note for one answered
-/// through what encloses it; an error for one whose enclosing scope is unknown.
-fn on(asked: &[String], states: &[State], declared: &[State]) -> Result<Vec<String>, CliError> {
+/// through what encloses it; an error for one whose enclosing scope is unknown, or, where
+/// the live read listed every scope (`listed`), for one that is not among them.
+fn on(
+    asked: &[String],
+    states: &[State],
+    declared: &[State],
+    listed: &BTreeMap<String, BTreeSet<crate::model::Scope>>,
+) -> Result<Vec<String>, CliError> {
     let all: Vec<&State> = states.iter().chain(declared).collect();
     asked
         .iter()
         .map(|on| match on.split_once(':') {
             None => Ok(on.clone()),
             Some((target, path)) => {
-                let named = crate::access::resource_named(&all, target, path)
+                let named = crate::access::resource_named(&all, listed.get(target), target, path)
                     .map_err(|e| CliError::new(e.message).hint(e.hint))?;
                 if named.inferred {
                     let near = named

@@ -89,6 +89,10 @@ pub struct Findings {
     /// reads only what it may change, so access through them is not counted in its
     /// effect on people, which says so.
     pub unread_members: std::collections::BTreeSet<String>,
+    /// Every scope the target has (projects and repositories), where the read listed
+    /// them all (a read of everything): a scope nothing is granted on is still known to
+    /// exist, and one not listed does not.
+    pub listed: Option<std::collections::BTreeSet<crate::model::Scope>>,
 }
 
 impl Findings {

@@ -358,3 +358,25 @@ fn a_group_name_is_a_whole_name_where_access_is_membership() {
         );
     }
 }
+
+/// A live read lists every project and repository, so `--live` knows which exist: one
+/// nothing is granted on is answered without a doubt, one that is not there is an error.
+#[test]
+fn a_live_read_knows_which_scopes_exist() {
+    let (_tmp, dir) = example("quickstart");
+    let (code, out, err) = run(&dir, &["access", ".", "--live", "--on", "bitbucket:MOB/ios-app"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("cannot tell"), "{err}");
+    assert!(out.contains("on repository MOB/ios-app"), "{out}");
+    let (code, _, err) = run(&dir, &["access", ".", "--live", "--on", "bitbucket:NOPE"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("nothing on bitbucket is named `NOPE`"), "{err}");
+    let (code, _, err) = run(&dir, &["access", ".", "--live", "--on", "bitbucket:MOB/ios-ap"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("did you mean `bitbucket:MOB/ios-app`?"), "{err}");
+    // From the manifests, which list no repositories, the same path is answered through
+    // its project, with the doubt said.
+    let (code, _, err) = run(&dir, &["access", ".", "--on", "bitbucket:MOB/ios-app"]);
+    assert_eq!(code, Some(0));
+    assert!(err.contains("cannot tell whether it exists"), "{err}");
+}

@@ -79,6 +79,7 @@ impl BitbucketCloud {
         self.http.begin(Operation::Read);
         let before = self.http.request_count();
         let scopes = self.scopes().await?;
+        let every_scope = self.scope.everything.then(|| scopes.iter().map(Scope::path).collect());
         // Each person once, by email; a person the manifest gives no email cannot be
         // found (resolve requires one).
         let mut emails: Vec<String> = self
@@ -161,7 +162,10 @@ impl BitbucketCloud {
                 }
             }
         }
-        let mut findings = Findings::default();
+        let mut findings = Findings {
+            listed: every_scope,
+            ..Findings::default()
+        };
         let mut me = None;
         for raw in raws {
             match raw {

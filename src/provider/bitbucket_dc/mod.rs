@@ -64,8 +64,9 @@ pub struct BitbucketDc {
     http: HttpClient,
     scope: ReadScope,
     notify_new_users: bool,
-    /// The groups whose members the last read left out.
-    unread_members: std::sync::Mutex<BTreeSet<String>>,
+    /// What the last read found beyond live state: the groups whose members it left
+    /// out, and every scope where it listed them all.
+    findings: std::sync::Mutex<crate::provider::Findings>,
 }
 
 impl BitbucketDc {
@@ -87,7 +88,7 @@ impl BitbucketDc {
             http,
             scope,
             notify_new_users,
-            unread_members: std::sync::Mutex::default(),
+            findings: std::sync::Mutex::default(),
         })
     }
 
@@ -165,14 +166,10 @@ impl Provider for BitbucketDc {
     }
 
     fn findings(&self) -> crate::provider::Findings {
-        let unread = self
-            .unread_members
+        self.findings
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        crate::provider::Findings {
-            unread_members: unread.clone(),
-            ..Default::default()
-        }
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     fn batch_key(&self, change: &Change) -> Option<String> {

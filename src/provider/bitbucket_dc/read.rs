@@ -28,7 +28,15 @@ impl BitbucketDc {
         self.http.begin(Operation::Read);
         // Each read is one paged list; they run together, capped per target.
         let mut reads: Vec<Read> = vec![Read::Users(None), Read::Groups(None), Read::Grants(Scope::Global)];
-        for scope in self.scopes().await? {
+        let scopes = self.scopes().await?;
+        let listed = self.scope.everything.then(|| {
+            scopes
+                .iter()
+                .filter(|s| !matches!(s, Scope::Global))
+                .map(Scope::path)
+                .collect()
+        });
+        for scope in scopes {
             // Two requests per project: only where the plan compares the default (a read
             // of everything reads every one, for import).
             let compared = self.scope.everything || self.scope.defaults.contains(&scope.path());
@@ -68,10 +76,11 @@ impl BitbucketDc {
                 _ => None,
             })
             .partition(|g| self.scope.all_group_members || wanted.contains(&g.to_lowercase()));
-        *self
-            .unread_members
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = unread.into_iter().collect();
+        *self.findings.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = crate::provider::Findings {
+            unread_members: unread.into_iter().collect(),
+            listed,
+            ..Default::default()
+        };
         let mut member_reads: Vec<Read> = read.into_iter().map(Read::Members).collect();
         let live_users: BTreeSet<String> = results
             .iter()
