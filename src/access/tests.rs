@@ -297,8 +297,6 @@ fn the_effect_lists_what_changes_for_people_and_flags_changes_that_change_nothin
     let bb = Map::on("bb")
         .user("ann", None)
         .user("bo", None)
-        .grant(&[], user("ann"), "LICENSED_USER")
-        .grant(&[], user("bo"), "LICENSED_USER")
         .member("dev", "ann")
         .grant(PAYMENTS, user("bo"), "REPO_WRITE")
         .grant(API, user("bo"), "PROJECT_ADMIN");
@@ -378,8 +376,6 @@ fn removals_a_deleted_group_takes_along_are_not_flagged() {
     let bb = Map::on("bb")
         .user("ann", None)
         .user("bo", None)
-        .grant(&[], user("ann"), "LICENSED_USER")
-        .grant(&[], user("bo"), "LICENSED_USER")
         .member("dev", "ann")
         .member("dev", "bo")
         .grant(API, group("dev"), "PROJECT_WRITE");
